@@ -1,0 +1,168 @@
+/* cdp journal: a timestamped, append-only, crash-safe record log.
+ *
+ * One journal is a directory of segment files written with io_uring and
+ * O_DIRECT.  Every record carries a dense 64-bit sequence number, a
+ * CLOCK_REALTIME timestamp in nanoseconds that never decreases within the
+ * journal, a type, a disk id, a byte range and (for writes and bookmarks)
+ * a payload, all covered by CRC32C.  See docs/ARCHITECTURE.md for the
+ * on-disk format and the durability order.
+ *
+ * Writer: one process at a time (journal_open takes an exclusive lock on
+ * the directory).  journal_append may be called from any thread; it
+ * stamps the time, queues the record and returns at once.  The journal's
+ * own thread lays records out, writes them in group-commit batches and
+ * calls each record's completion callback once the record is durable (or
+ * has failed).  A record is durable when its callback reports err == 0:
+ * it survives a crash or power loss from then on.
+ *
+ * Readers (struct journal_reader) may live in any process, also while a
+ * writer appends; they see records as they become durable.
+ *
+ * Every function returns 0 (or a count) on success and -errno on failure;
+ * none prints or touches errno.
+ */
+#ifndef CDP_JOURNAL_H
+#define CDP_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Record types.  Values are part of the on-disk format. */
+enum journal_type {
+  JOURNAL_WRITE = 1,        /* payload = data at [offset, offset+length) */
+  JOURNAL_WRITE_ZEROES = 2, /* [offset, offset+length) reads as zeroes */
+  JOURNAL_TRIM = 3,         /* [offset, offset+length) discarded (reads 0) */
+  JOURNAL_BOOKMARK = 4,     /* payload = label (UTF-8, no NUL) */
+  JOURNAL_GAP = 5,          /* fidelity lost from here; payload = reason */
+  JOURNAL_RESUME = 6,       /* fidelity restored from here; payload = reason */
+  JOURNAL_TYPE_MAX = 0x7fff,
+};
+
+/* Largest payload one record may carry. */
+#define JOURNAL_MAX_PAYLOAD (64u << 20)
+
+/* Where a record lives: segment number and byte offset of its header. */
+struct journal_loc {
+  uint64_t segment;
+  uint32_t offset;
+};
+
+/* A record as callers see it. */
+struct journal_record {
+  uint64_t seq;
+  int64_t time_ns;
+  uint16_t type;            /* enum journal_type */
+  uint16_t flags;           /* free for callers; stored as given */
+  uint32_t disk;
+  uint64_t offset;
+  uint64_t length;
+  uint32_t payload_len;
+  struct journal_loc loc;
+};
+
+struct journal_options {
+  uint32_t segment_size;    /* bytes; 0 = default (256 MiB); 1 MiB..2 GiB */
+  uint32_t batch_bytes;     /* staging buffer; 0 = default (8 MiB) */
+  uint32_t free_segments;   /* reclaimed segments kept for reuse; 0 = 2 */
+  bool create;              /* create the journal if the directory is empty */
+};
+
+struct journal;
+
+/* Called on the journal thread once the record is durable (err == 0) or
+ * has failed (err = -ENOSPC, -EIO, ...; rec->seq is then 0 and the record
+ * is not in the journal).  Must not block; may call journal_append. */
+typedef void (*journal_done_fn) (void *opaque,
+                                 const struct journal_record *rec, int err);
+
+/* Open the journal in dir for writing and start its thread.  Recovers
+ * after a crash: a torn tail of the last segment is cut at the last valid
+ * record (nothing before it is lost) and writing continues in a new
+ * segment.  Errors: -ENOENT (no journal and !create), -EBUSY (another
+ * writer holds it), -EUCLEAN (corruption before the tail; see
+ * journal_last_error for segment and offset), -ENOMEM, -EIO, -ENOSPC. */
+int journal_open (const char *dir, const struct journal_options *opts,
+                  struct journal **jp);
+
+/* Drain: wait until every appended record has completed, stop the
+ * thread, release everything.  Safe on NULL. */
+void journal_close (struct journal *j);
+
+/* Queue one record.  e->seq, e->time_ns, e->loc are ignored: the journal
+ * assigns them.  payload is copied before return (payload_len bytes; 0
+ * for zeroes/trim).  Blocks only while the staging buffer is full.
+ * Errors: -EINVAL (bad type, payload too large, write without payload),
+ * -ESHUTDOWN (journal closing). */
+int journal_append (struct journal *j, const struct journal_record *e,
+                    const void *payload, journal_done_fn done, void *opaque);
+
+/* Block until every record appended before this call has completed. */
+void journal_wait (struct journal *j);
+
+/* Sequence number of the newest durable record (0 if none) and of the
+ * oldest record still in the journal. */
+uint64_t journal_last_seq (struct journal *j);
+uint64_t journal_first_seq (struct journal *j);
+
+/* Drop every segment whose records all have seq < before.  The newest
+ * segment is never dropped.  Returns the number of segments dropped. */
+int journal_reclaim (struct journal *j, uint64_t before);
+
+/* Bytes the journal's segments occupy on disk. */
+uint64_t journal_disk_usage (struct journal *j);
+
+/* Human-readable description of the last open/verify failure ("segment
+ * 7 offset 131072: bad CRC"), or "" if none.  Thread-local. */
+const char *journal_last_error (void);
+
+/* ---- Reading ---------------------------------------------------------- */
+
+struct journal_reader;
+
+/* Open dir for reading.  Errors: -ENOENT, -EUCLEAN (bad segment header),
+ * -ENOMEM, -EIO. */
+int journal_reader_open (const char *dir, struct journal_reader **rp);
+void journal_reader_close (struct journal_reader *r);
+
+/* Pick up segments added or dropped since open. */
+int journal_reader_refresh (struct journal_reader *r);
+
+/* Oldest sequence number still present (0 if the journal is empty). */
+uint64_t journal_reader_first_seq (struct journal_reader *r);
+
+/* Iterate records in sequence order starting at the first record with
+ * seq >= from.  journal_iter_next returns 1 with *rec filled, 0 at the
+ * end of the durable records, -EUCLEAN on corruption (segment and offset
+ * in journal_last_error), -ESTALE if the segment was reclaimed meanwhile.
+ * The iterator holds no locks; one iterator per thread. */
+struct journal_iter;
+int journal_iter_new (struct journal_reader *r, uint64_t from,
+                      struct journal_iter **itp);
+int journal_iter_next (struct journal_iter *it, struct journal_record *rec);
+void journal_iter_free (struct journal_iter *it);
+
+/* Sequence number of the first record with time_ns >= t (1 past the last
+ * record if none); 0 if the journal is empty.  Errors as iteration. */
+int journal_find_time (struct journal_reader *r, int64_t t, uint64_t *seq);
+
+/* Read one whole record at loc, verifying its CRC; payload (may be NULL)
+ * must hold rec->payload_len bytes: call with payload == NULL to learn
+ * the header first.  Errors: -EUCLEAN, -ESTALE, -ENOENT (no such
+ * segment), -EIO. */
+int journal_read_record (struct journal_reader *r, struct journal_loc loc,
+                         struct journal_record *rec, void *payload);
+
+/* Read len bytes of the payload of the record at loc starting at byte
+ * off of the payload, without CRC verification (the record was verified
+ * when it was indexed).  Thread-safe.  Errors: -ESTALE, -ENOENT, -EIO,
+ * -EINVAL (range outside the payload). */
+int journal_pread_payload (struct journal_reader *r, struct journal_loc loc,
+                           uint32_t off, void *buf, uint32_t len);
+
+/* Walk every record of every segment and check CRCs, sequence density
+ * and segment continuity.  Returns the number of records, or -EUCLEAN
+ * with the place in journal_last_error. */
+int64_t journal_verify (struct journal_reader *r);
+
+#endif

@@ -1,0 +1,105 @@
+/* cdp journal: encoding and checking of segment and record headers.
+ *
+ * All integers are stored little-endian; cdp runs on little-endian hosts
+ * only (checked at build time below).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/crc32c.h"
+#include "journal/internal.h"
+
+_Static_assert (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+                "the journal format is little-endian");
+
+static __thread char last_error[256];
+
+void
+set_last_error (const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (last_error, sizeof last_error, fmt, ap);
+  va_end (ap);
+}
+
+const char *
+journal_last_error (void)
+{
+  return last_error;
+}
+
+int64_t
+now_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_REALTIME, &ts);
+  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void
+seg_hdr_seal (struct seg_hdr *h)
+{
+  memcpy (h->magic, SEG_MAGIC, 8);
+  h->version = SEG_VERSION;
+  h->crc = 0;
+  h->crc = crc32c (h, sizeof *h);
+}
+
+bool
+seg_hdr_valid (const struct seg_hdr *h)
+{
+  struct seg_hdr copy = *h;
+
+  if (memcmp (h->magic, SEG_MAGIC, 8) != 0 || h->version != SEG_VERSION)
+    return false;
+  copy.crc = 0;
+  return crc32c (&copy, sizeof copy) == h->crc;
+}
+
+uint32_t
+rec_crc (const struct rec_hdr *h, uint32_t payload_crc)
+{
+  struct rec_hdr copy = *h;
+
+  copy.crc = 0;
+  return crc32c_extend (payload_crc, &copy, sizeof copy);
+}
+
+bool
+rec_hdr_plausible (const struct rec_hdr *h, uint64_t segment,
+                   uint32_t pos, uint32_t limit)
+{
+  uint64_t end;
+
+  if (h->magic != REC_MAGIC || h->segment != segment)
+    return false;
+  if (h->payload_len > JOURNAL_MAX_PAYLOAD)
+    return false;
+  end = (uint64_t) pos + rec_disk_size (h->payload_len);
+  if (end > limit || h->batch_start > pos)
+    return false;
+  if (h->type == REC_PAD)
+    return h->seq == 0;
+  return h->seq != 0 && h->type >= JOURNAL_WRITE && h->type <= JOURNAL_TYPE_MAX;
+}
+
+void
+rec_to_record (const struct rec_hdr *h, uint64_t segment, uint32_t pos,
+               struct journal_record *rec)
+{
+  rec->seq = h->seq;
+  rec->time_ns = h->time_ns;
+  rec->type = h->type;
+  rec->flags = h->flags;
+  rec->disk = h->disk;
+  rec->offset = h->offset;
+  rec->length = h->length;
+  rec->payload_len = h->payload_len;
+  rec->loc.segment = segment;
+  rec->loc.offset = pos;
+}

@@ -1,0 +1,199 @@
+/* cdp journal: internal declarations, grouped by defining file. */
+#ifndef CDP_JOURNAL_INTERNAL_H
+#define CDP_JOURNAL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <liburing.h>
+
+#include "common/vector.h"
+#include "journal/journal.h"
+
+/* ---- format.c: the on-disk format (see docs/ARCHITECTURE.md) ---------- */
+
+#define SEG_MAGIC "CDPJSEG1"
+#define SEG_VERSION 1
+#define SEG_HDR_SIZE 4096u          /* records start here */
+#define REC_MAGIC 0x4a504443u       /* "CDPJ" little-endian */
+#define REC_HDR_SIZE 64u
+#define REC_ALIGN 64u               /* records start on 64-byte boundaries */
+#define REC_PAD 0x8000u             /* padding record type (internal) */
+
+struct seg_hdr {                    /* 128 bytes used of SEG_HDR_SIZE */
+  char magic[8];
+  uint32_t version;
+  uint32_t crc;                     /* CRC32C of these 128 bytes, crc = 0 */
+  uint8_t uuid[16];                 /* journal identity */
+  uint64_t segment;
+  uint64_t first_seq;               /* seq of the first record here */
+  uint64_t prev_segment;            /* 0 if none */
+  uint32_t prev_end;                /* previous segment's records end here */
+  uint32_t align;                   /* batch alignment (O_DIRECT) */
+  uint32_t size;                    /* file size */
+  uint32_t reserved0;
+  int64_t created_ns;
+  int64_t prev_last_time;           /* time of the previous segment's last record */
+  uint8_t reserved[40];
+};
+_Static_assert (sizeof (struct seg_hdr) == 128, "segment header layout");
+
+struct rec_hdr {
+  uint32_t magic;
+  uint32_t crc;                     /* CRC32C(payload, then header w/ crc=0) */
+  uint64_t segment;
+  uint64_t seq;                     /* 0 for padding */
+  int64_t time_ns;
+  uint16_t type;
+  uint16_t flags;
+  uint32_t disk;
+  uint64_t offset;
+  uint64_t length;
+  uint32_t payload_len;
+  uint32_t batch_start;             /* segment offset where its batch begins */
+};
+_Static_assert (sizeof (struct rec_hdr) == REC_HDR_SIZE, "record header layout");
+
+static inline uint32_t
+rec_disk_size (uint32_t payload_len)
+{
+  return REC_HDR_SIZE + ((payload_len + REC_ALIGN - 1) & ~(REC_ALIGN - 1));
+}
+
+void seg_hdr_seal (struct seg_hdr *h);
+bool seg_hdr_valid (const struct seg_hdr *h);
+uint32_t rec_crc (const struct rec_hdr *h, uint32_t payload_crc);
+/* Check a header read from segment `segment`; true if plausible and
+ * inside [.., limit).  The CRC is checked separately. */
+bool rec_hdr_plausible (const struct rec_hdr *h, uint64_t segment,
+                        uint32_t pos, uint32_t limit);
+void rec_to_record (const struct rec_hdr *h, uint64_t segment, uint32_t pos,
+                    struct journal_record *rec);
+void set_last_error (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
+int64_t now_ns (void);
+
+/* ---- segment.c: segment files in the directory ----------------------- */
+
+struct seg_info {
+  uint64_t number;
+  uint64_t first_seq;
+  uint32_t prev_end;                /* from the header */
+};
+DEFINE_VECTOR_TYPE (seg_vector, struct seg_info)
+
+char *seg_name (uint64_t number);   /* "seg-%016llx.cdpj", malloc'd */
+/* List segments with valid headers, sorted.  Removes nothing. */
+int seg_list (int dirfd, seg_vector *out, uint8_t uuid[16], bool *have_uuid);
+int seg_read_hdr (int fd, struct seg_hdr *h);
+/* Read and verify the record at pos; payload may be NULL.  Returns 1 if
+ * valid, 0 if not a valid record, -errno on I/O error. */
+int seg_read_record (int fd, uint64_t segment, uint32_t pos, uint32_t limit,
+                     struct rec_hdr *h, void *payload);
+
+/* ---- window.c: buffered reads of a segment --------------------------- */
+
+struct seg_window {
+  int fd;
+  uint8_t *buf;
+  size_t cap;
+  uint64_t base;
+  size_t len;
+};
+
+void win_init (struct seg_window *w, int fd);
+void win_free (struct seg_window *w);
+int win_get (struct seg_window *w, uint64_t pos, size_t n, const uint8_t **p);
+int win_record (struct seg_window *w, uint64_t segment, uint32_t pos,
+                uint32_t limit, struct rec_hdr *h, const uint8_t **payload);
+
+/* ---- scan.c: walking a segment's records ------------------------------ */
+
+struct seg_scan {
+  uint32_t end;                     /* offset after the last valid record */
+  uint64_t last_seq;                /* 0 if no record */
+  int64_t last_time;
+  uint32_t bad_pos;                 /* == end: where the scan stopped */
+  bool corrupt;                     /* valid records of a later batch follow */
+};
+
+/* Scan the records of segment `number` (open as fd) from SEG_HDR_SIZE up
+ * to limit, stopping at the first invalid record.  expect_seq is the seq
+ * the first record must carry (0: any).  seg_scan_ex with align != 0 also
+ * looks past the stop for a later batch, and sets corrupt if there is
+ * one (journal_last_error says where). */
+int seg_scan (int fd, uint64_t number, uint64_t expect_seq, uint32_t limit,
+              struct seg_scan *out);
+int seg_scan_ex (int fd, uint64_t number, uint64_t expect_seq, uint32_t limit,
+                 uint32_t align, struct seg_scan *out);
+
+/* ---- writer.c / prep.c: the writer ------------------------------------ */
+
+struct pending {
+  uint32_t pos;                     /* offset of the header in the stage */
+  uint32_t size;                    /* bytes on disk */
+  journal_done_fn done;
+  void *opaque;
+};
+DEFINE_VECTOR_TYPE (pending_vector, struct pending)
+
+struct stage {
+  uint8_t *buf;                     /* aligned; cap + slack for padding */
+  uint32_t cap;
+  uint32_t used;
+  pending_vector recs;
+};
+
+struct journal {
+  char *dir;
+  int dirfd;
+  int lockfd;
+  struct journal_options opts;
+  uint32_t align;
+  uint8_t uuid[16];
+
+  pthread_mutex_t lock;             /* protects the fields below it */
+  pthread_cond_t space;             /* stage space freed / batch done */
+  struct stage stage[2];
+  int cur;                          /* stage appenders fill */
+  int64_t last_time;
+  bool closing;
+  bool thread_idle;                 /* journal thread waits for work */
+  uint64_t appended, completed;
+  seg_vector segs;                  /* live segments, oldest first */
+
+  /* Owned by the journal thread. */
+  pthread_t thread;
+  struct io_uring ring;
+  int efd;
+  int seg_fd;
+  uint64_t seg_number;
+  uint32_t tail;                    /* next batch goes here */
+  uint64_t next_seq;
+  bool seal;                        /* start a new segment before writing */
+  _Atomic uint64_t durable_seq;
+  _Atomic uint64_t oldest_seq;
+
+  /* prep.c: segment preparation (free pool and fresh files). */
+  pthread_t prep_thread;
+  pthread_cond_t prep_cond;
+  int prep_fd;                      /* a ready file, or -1 */
+  char prep_file[64];               /* its name, prep-N.cdpj */
+  int prep_err;
+  bool prep_stop;
+};
+
+int prep_start (struct journal *j);
+void prep_stop (struct journal *j);
+/* Take the prepared file (waits for it); returns fd or -errno, and its
+ * name in name.  prep_rename gives it its segment name. */
+int prep_take (struct journal *j, char name[64]);
+int prep_rename (struct journal *j, const char *pname, uint64_t number);
+/* Hand a reclaimed segment name to the pool, or delete it. */
+void prep_recycle (struct journal *j, uint64_t number);
+
+/* ---- recover.c: opening after a crash --------------------------------- */
+int journal_recover (struct journal *j);
+
+#endif

@@ -1,0 +1,252 @@
+/* cdp journal: opening, closing and reclaiming a journal (the writer). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journal/internal.h"
+
+#define DEFAULT_SEGMENT (256u << 20)
+#define DEFAULT_BATCH (8u << 20)
+#define STAGE_SLACK 4096u
+
+void *journal_thread (void *arg);
+int seg_activate (struct journal *j);
+
+static int
+check_options (const struct journal_options *in, struct journal_options *out)
+{
+  *out = in ? *in : (struct journal_options) { 0 };
+  if (out->segment_size == 0)
+    out->segment_size = DEFAULT_SEGMENT;
+  if (out->batch_bytes == 0)
+    out->batch_bytes = DEFAULT_BATCH;
+  if (out->free_segments == 0)
+    out->free_segments = 2;
+  if (out->segment_size < (1u << 20) || out->segment_size > (1u << 31) ||
+      out->segment_size % 4096 != 0 || out->batch_bytes < 65536 ||
+      out->batch_bytes > (256u << 20))
+    return -EINVAL;
+  return 0;
+}
+
+static int
+lock_dir (struct journal *j)
+{
+  j->lockfd = openat (j->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (j->lockfd < 0)
+    return -errno;
+  if (flock (j->lockfd, LOCK_EX | LOCK_NB) < 0) {
+    set_last_error ("%s: journal is open by another writer", j->dir);
+    return errno == EWOULDBLOCK ? -EBUSY : -errno;
+  }
+  return 0;
+}
+
+static int
+open_dir (struct journal *j, const char *dir)
+{
+  j->dir = strdup (dir);
+  if (j->dir == NULL)
+    return -ENOMEM;
+  if (j->opts.create && mkdir (dir, 0700) < 0 && errno != EEXIST)
+    return -errno;
+  j->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (j->dirfd < 0)
+    return -errno;
+  return lock_dir (j);
+}
+
+static int
+alloc_stages (struct journal *j)
+{
+  for (int i = 0; i < 2; i++) {
+    if (posix_memalign ((void **) &j->stage[i].buf, 4096,
+                        (size_t) j->opts.batch_bytes + STAGE_SLACK) != 0)
+      return -ENOMEM;
+    j->stage[i].cap = j->opts.batch_bytes;
+  }
+  return 0;
+}
+
+static struct journal *
+journal_alloc (void)
+{
+  struct journal *j = calloc (1, sizeof *j);
+
+  if (j == NULL)
+    return NULL;
+  j->dirfd = j->lockfd = j->efd = j->seg_fd = j->prep_fd = -1;
+  pthread_mutex_init (&j->lock, NULL);
+  pthread_cond_init (&j->space, NULL);
+  pthread_cond_init (&j->prep_cond, NULL);
+  return j;
+}
+
+static void
+journal_free (struct journal *j)
+{
+  for (int i = 0; i < 2; i++) {
+    free (j->stage[i].buf);
+    pending_vector_reset (&j->stage[i].recs);
+  }
+  seg_vector_reset (&j->segs);
+  if (j->seg_fd >= 0)
+    close (j->seg_fd);
+  if (j->efd >= 0)
+    close (j->efd);
+  if (j->lockfd >= 0)
+    close (j->lockfd);
+  if (j->dirfd >= 0)
+    close (j->dirfd);
+  pthread_mutex_destroy (&j->lock);
+  pthread_cond_destroy (&j->space);
+  pthread_cond_destroy (&j->prep_cond);
+  free (j->dir);
+  free (j);
+}
+
+/* Start writing: a new segment right away, so that a file system that
+ * cannot do O_DIRECT or has no room fails the open, not the first write. */
+static int
+start_threads (struct journal *j)
+{
+  int r;
+
+  r = prep_start (j);
+  if (r < 0)
+    return r;
+  r = io_uring_queue_init (8, &j->ring, 0);
+  if (r < 0)
+    goto err_prep;
+  r = seg_activate (j);
+  if (r < 0)
+    goto err_ring;
+  r = -pthread_create (&j->thread, NULL, journal_thread, j);
+  if (r < 0)
+    goto err_ring;
+  return 0;
+
+ err_ring:
+  io_uring_queue_exit (&j->ring);
+ err_prep:
+  prep_stop (j);
+  return r;
+}
+
+int
+journal_open (const char *dir, const struct journal_options *opts,
+              struct journal **jp)
+{
+  struct journal *j = journal_alloc ();
+  int r;
+
+  set_last_error ("%s", "");
+  if (j == NULL)
+    return -ENOMEM;
+  r = check_options (opts, &j->opts);
+  if (r == 0)
+    r = open_dir (j, dir);
+  if (r == 0)
+    r = alloc_stages (j);
+  if (r == 0) {
+    j->efd = eventfd (0, EFD_CLOEXEC);
+    r = j->efd < 0 ? -errno : 0;
+  }
+  if (r == 0)
+    r = journal_recover (j);
+  if (r == 0)
+    r = start_threads (j);
+  if (r < 0) {
+    journal_free (j);
+    return r;
+  }
+  *jp = j;
+  return 0;
+}
+
+void
+journal_close (struct journal *j)
+{
+  uint64_t one = 1;
+
+  if (j == NULL)
+    return;
+  pthread_mutex_lock (&j->lock);
+  j->closing = true;
+  pthread_cond_broadcast (&j->space);
+  pthread_mutex_unlock (&j->lock);
+  if (write (j->efd, &one, sizeof one) < 0)
+    abort ();
+  pthread_join (j->thread, NULL);
+  io_uring_queue_exit (&j->ring);
+  prep_stop (j);
+  journal_free (j);
+}
+
+uint64_t
+journal_last_seq (struct journal *j)
+{
+  return atomic_load (&j->durable_seq);
+}
+
+uint64_t
+journal_first_seq (struct journal *j)
+{
+  return atomic_load (&j->oldest_seq);
+}
+
+int
+journal_reclaim (struct journal *j, uint64_t before)
+{
+  seg_vector drop = empty_vector;
+  int n = 0;
+
+  pthread_mutex_lock (&j->lock);
+  while (j->segs.len - n > 1 && j->segs.ptr[n + 1].first_seq <= before)
+    n++;
+  if (n > 0 && seg_vector_reserve (&drop, n) == 0) {
+    memcpy (drop.ptr, j->segs.ptr, n * sizeof *drop.ptr);
+    drop.len = n;
+    memmove (j->segs.ptr, j->segs.ptr + n,
+             (j->segs.len - n) * sizeof *j->segs.ptr);
+    j->segs.len -= n;
+    atomic_store (&j->oldest_seq, j->segs.ptr[0].first_seq);
+  }
+  else
+    n = 0;
+  pthread_mutex_unlock (&j->lock);
+  for (size_t i = 0; i < drop.len; i++)
+    prep_recycle (j, drop.ptr[i].number);
+  if (n > 0)
+    fsync (j->dirfd);
+  seg_vector_reset (&drop);
+  return n;
+}
+
+uint64_t
+journal_disk_usage (struct journal *j)
+{
+  int fd = openat (j->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = fd >= 0 ? fdopendir (fd) : NULL;
+  struct dirent *e;
+  struct stat st;
+  uint64_t b = 0;
+
+  if (d == NULL) {
+    if (fd >= 0)
+      close (fd);
+    return 0;
+  }
+  while ((e = readdir (d)) != NULL)
+    if (strstr (e->d_name, ".cdpj") &&
+        fstatat (j->dirfd, e->d_name, &st, 0) == 0)
+      b += (uint64_t) st.st_blocks * 512;
+  closedir (d);
+  return b;
+}

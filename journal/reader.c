@@ -1,0 +1,393 @@
+/* cdp journal: readers, in this process or any other.
+ *
+ * A reader lists the segments and opens them read-only on demand.  It
+ * trusts nothing it reads: every record's CRC is checked while
+ * iterating, every segment but the last must be valid up to the end its
+ * successor's header names, and sequence numbers must run on without a
+ * hole across segments.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "journal/internal.h"
+
+struct seg_fd {
+  uint64_t number;
+  int fd;
+};
+DEFINE_VECTOR_TYPE (seg_fd_vector, struct seg_fd)
+
+struct journal_reader {
+  int dirfd;
+  pthread_mutex_t lock;
+  seg_vector segs;
+  seg_fd_vector fds;                /* kept open until close */
+  uint8_t uuid[16];
+  bool have_uuid;
+};
+
+int
+journal_reader_open (const char *dir, struct journal_reader **rp)
+{
+  struct journal_reader *r = calloc (1, sizeof *r);
+  int e;
+
+  set_last_error ("%s", "");
+  if (r == NULL)
+    return -ENOMEM;
+  pthread_mutex_init (&r->lock, NULL);
+  r->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (r->dirfd < 0) {
+    e = -errno;
+    journal_reader_close (r);
+    return e;
+  }
+  e = journal_reader_refresh (r);
+  if (e < 0) {
+    journal_reader_close (r);
+    return e;
+  }
+  *rp = r;
+  return 0;
+}
+
+void
+journal_reader_close (struct journal_reader *r)
+{
+  if (r == NULL)
+    return;
+  for (size_t i = 0; i < r->fds.len; i++)
+    close (r->fds.ptr[i].fd);
+  seg_fd_vector_reset (&r->fds);
+  seg_vector_reset (&r->segs);
+  if (r->dirfd >= 0)
+    close (r->dirfd);
+  pthread_mutex_destroy (&r->lock);
+  free (r);
+}
+
+int
+journal_reader_refresh (struct journal_reader *r)
+{
+  seg_vector segs = empty_vector;
+  int e;
+
+  e = seg_list (r->dirfd, &segs, r->uuid, &r->have_uuid);
+  if (e < 0) {
+    seg_vector_reset (&segs);
+    return e;
+  }
+  pthread_mutex_lock (&r->lock);
+  seg_vector_reset (&r->segs);
+  r->segs = segs;
+  pthread_mutex_unlock (&r->lock);
+  return 0;
+}
+
+uint64_t
+journal_reader_first_seq (struct journal_reader *r)
+{
+  uint64_t s;
+
+  pthread_mutex_lock (&r->lock);
+  s = r->segs.len ? r->segs.ptr[0].first_seq : 0;
+  pthread_mutex_unlock (&r->lock);
+  return s;
+}
+
+/* The reader's fd for a segment (opened on first use); -errno. */
+static int
+reader_fd (struct journal_reader *r, uint64_t number)
+{
+  CLEANUP_FREE char *name = seg_name (number);
+  int fd;
+
+  if (name == NULL)
+    return -ENOMEM;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&r->lock);
+  for (size_t i = 0; i < r->fds.len; i++)
+    if (r->fds.ptr[i].number == number)
+      return r->fds.ptr[i].fd;
+  fd = openat (r->dirfd, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? -ESTALE : -errno;
+  if (seg_fd_vector_append (&r->fds, (struct seg_fd) { number, fd }) < 0) {
+    close (fd);
+    return -ENOMEM;
+  }
+  return fd;
+}
+
+/* A record did not check out: was the segment reclaimed and reused? */
+static int
+stale_or_corrupt (int fd, uint64_t number, uint32_t pos)
+{
+  struct seg_hdr h;
+
+  if (seg_read_hdr (fd, &h) < 0 || h.segment != number)
+    return -ESTALE;
+  set_last_error ("segment %" PRIu64 " offset %" PRIu32 ": bad record",
+                  number, pos);
+  return -EUCLEAN;
+}
+
+int
+journal_read_record (struct journal_reader *r, struct journal_loc loc,
+                     struct journal_record *rec, void *payload)
+{
+  struct rec_hdr h;
+  int fd = reader_fd (r, loc.segment), e;
+
+  if (fd < 0)
+    return fd;
+  e = seg_read_record (fd, loc.segment, loc.offset, UINT32_MAX, &h, payload);
+  if (e < 0)
+    return e;
+  if (e == 0 || h.type == REC_PAD)
+    return stale_or_corrupt (fd, loc.segment, loc.offset);
+  rec_to_record (&h, loc.segment, loc.offset, rec);
+  return 0;
+}
+
+int
+journal_pread_payload (struct journal_reader *r, struct journal_loc loc,
+                       uint32_t off, void *buf, uint32_t len)
+{
+  struct rec_hdr h;
+  ssize_t n;
+  int fd = reader_fd (r, loc.segment);
+
+  if (fd < 0)
+    return fd;
+  n = pread (fd, &h, sizeof h, loc.offset);
+  if (n < 0)
+    return -errno;
+  if (n != sizeof h || h.magic != REC_MAGIC || h.segment != loc.segment)
+    return stale_or_corrupt (fd, loc.segment, loc.offset);
+  if ((uint64_t) off + len > h.payload_len)
+    return -EINVAL;
+  n = pread (fd, buf, len, (uint64_t) loc.offset + REC_HDR_SIZE + off);
+  if (n < 0)
+    return -errno;
+  return n == len ? 0 : -EIO;
+}
+
+/* ---- iteration --------------------------------------------------------- */
+
+struct journal_iter {
+  struct journal_reader *r;
+  seg_vector segs;                  /* snapshot, refreshed at the end */
+  size_t i;                         /* current segment */
+  int fd;                           /* the reader's, not ours */
+  struct seg_window w;
+  uint32_t pos;
+  uint64_t expect;                  /* next seq, or 0 before the first */
+  uint64_t from;
+};
+
+static int
+snapshot (struct journal_iter *it)
+{
+  struct journal_reader *r = it->r;
+  int e;
+
+  e = journal_reader_refresh (r);
+  if (e < 0)
+    return e;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&r->lock);
+  it->segs.len = 0;
+  e = seg_vector_reserve (&it->segs, r->segs.len);
+  if (e < 0)
+    return e;
+  memcpy (it->segs.ptr, r->segs.ptr, r->segs.len * sizeof *r->segs.ptr);
+  it->segs.len = r->segs.len;
+  return 0;
+}
+
+static int
+enter_segment (struct journal_iter *it, size_t i)
+{
+  int fd = reader_fd (it->r, it->segs.ptr[i].number);
+
+  if (fd < 0)
+    return fd;
+  win_free (&it->w);
+  win_init (&it->w, fd);
+  it->fd = fd;
+  it->i = i;
+  it->pos = SEG_HDR_SIZE;
+  return 0;
+}
+
+int
+journal_iter_new (struct journal_reader *r, uint64_t from,
+                  struct journal_iter **itp)
+{
+  struct journal_iter *it = calloc (1, sizeof *it);
+  size_t i = 0;
+  int e;
+
+  if (it == NULL)
+    return -ENOMEM;
+  it->r = r;
+  it->from = from;
+  it->fd = -1;
+  e = snapshot (it);
+  if (e == 0 && it->segs.len > 0) {
+    while (i + 1 < it->segs.len && it->segs.ptr[i + 1].first_seq <= from)
+      i++;
+    it->expect = it->segs.ptr[i].first_seq;
+    e = enter_segment (it, i);
+  }
+  if (e < 0) {
+    journal_iter_free (it);
+    return e;
+  }
+  *itp = it;
+  return 0;
+}
+
+void
+journal_iter_free (struct journal_iter *it)
+{
+  if (it == NULL)
+    return;
+  win_free (&it->w);
+  seg_vector_reset (&it->segs);
+  free (it);
+}
+
+/* The scan of segment i stopped at it->pos: the end, the next segment,
+ * or damage?  Returns 1 to go on, 0 at the end, -errno. */
+static int
+segment_end (struct journal_iter *it)
+{
+  const struct seg_info *next;
+  uint64_t number = it->segs.ptr[it->i].number;
+  int e;
+
+  if (it->i + 1 == it->segs.len) {
+    e = snapshot (it);              /* has the writer moved on? */
+    if (e < 0)
+      return e;
+    if (it->i + 1 >= it->segs.len) {
+      it->w.len = 0;                /* reread when asked again */
+      return 0;
+    }
+  }
+  next = &it->segs.ptr[it->i + 1];
+  if (it->pos < next->prev_end)
+    return stale_or_corrupt (it->fd, number, it->pos);
+  if (next->first_seq != it->expect) {
+    set_last_error ("segment %" PRIu64 ": sequence runs on at %" PRIu64
+                    ", expected %" PRIu64, next->number, next->first_seq,
+                    it->expect);
+    return -EUCLEAN;
+  }
+  e = enter_segment (it, it->i + 1);
+  return e < 0 ? e : 1;
+}
+
+int
+journal_iter_next (struct journal_iter *it, struct journal_record *rec)
+{
+  struct rec_hdr h;
+  const uint8_t *payload;
+  uint32_t limit;
+  int e;
+
+  while (it->fd >= 0) {
+    limit = it->i + 1 < it->segs.len ? it->segs.ptr[it->i + 1].prev_end
+                                     : UINT32_MAX;
+    e = win_record (&it->w, it->segs.ptr[it->i].number, it->pos, limit,
+                    &h, &payload);
+    if (e < 0)
+      return e;
+    if (e == 1 && h.type != REC_PAD && h.seq != it->expect)
+      e = 0;
+    if (e == 0) {
+      e = segment_end (it);
+      if (e <= 0)
+        return e;
+      continue;
+    }
+    it->pos += rec_disk_size (h.payload_len);
+    if (h.type == REC_PAD)
+      continue;
+    it->expect = h.seq + 1;
+    if (h.seq < it->from)
+      continue;
+    rec_to_record (&h, it->segs.ptr[it->i].number,
+                   it->pos - rec_disk_size (h.payload_len), rec);
+    return 1;
+  }
+  return 0;
+}
+
+/* Start the iterator in the newest segment whose first record is older
+ * than t: every record before that segment is older still. */
+static int
+find_time_segment (struct journal_iter *it, int64_t t)
+{
+  struct rec_hdr h;
+  int fd, e;
+
+  for (size_t i = it->segs.len; i-- > 1;) {
+    uint64_t number = it->segs.ptr[i].number;
+    fd = reader_fd (it->r, number);
+    if (fd < 0)
+      return fd;
+    e = seg_read_record (fd, number, SEG_HDR_SIZE, UINT32_MAX, &h, NULL);
+    if (e < 0)
+      return e;
+    if (e == 1 && h.type != REC_PAD && h.time_ns < t) {
+      it->expect = it->segs.ptr[i].first_seq;
+      return enter_segment (it, i);
+    }
+  }
+  return 0;
+}
+
+int
+journal_find_time (struct journal_reader *r, int64_t t, uint64_t *seq)
+{
+  struct journal_iter *it;
+  struct journal_record rec;
+  int e;
+
+  e = journal_iter_new (r, 0, &it);
+  if (e < 0)
+    return e;
+  /* Skip whole segments whose successor starts before t. */
+  e = find_time_segment (it, t);
+  while (e >= 0 && (e = journal_iter_next (it, &rec)) == 1)
+    if (rec.time_ns >= t)
+      break;
+  if (e >= 0)
+    *seq = e == 1 ? rec.seq : it->expect;
+  journal_iter_free (it);
+  return e < 0 ? e : 0;
+}
+
+int64_t
+journal_verify (struct journal_reader *r)
+{
+  struct journal_iter *it;
+  struct journal_record rec;
+  int64_t n = 0;
+  int e;
+
+  e = journal_iter_new (r, 0, &it);
+  if (e < 0)
+    return e;
+  while ((e = journal_iter_next (it, &rec)) == 1)
+    n++;
+  journal_iter_free (it);
+  return e < 0 ? e : n;
+}

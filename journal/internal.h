@@ -125,6 +125,8 @@ struct seg_scan {
  * one (journal_last_error says where). */
 int seg_scan (int fd, uint64_t number, uint64_t expect_seq, uint32_t limit,
               struct seg_scan *out);
+int later_batch_exists (struct seg_window *w, uint64_t number, uint32_t bad,
+                        uint32_t align, uint32_t limit, uint32_t *found);
 int seg_scan_ex (int fd, uint64_t number, uint64_t expect_seq, uint32_t limit,
                  uint32_t align, struct seg_scan *out);
 
@@ -161,6 +163,7 @@ struct journal {
   bool closing;
   bool thread_idle;                 /* journal thread waits for work */
   uint64_t appended, completed;
+  struct journal_stats stats;
   seg_vector segs;                  /* live segments, oldest first */
 
   /* Owned by the journal thread. */

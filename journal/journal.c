@@ -125,7 +125,9 @@ start_threads (struct journal *j)
   if (r < 0)
     goto err_prep;
   r = seg_activate (j);
-  if (r < 0)
+  if (r == -ENOSPC)
+    j->seal = true;                 /* full: the first batch tries again */
+  else if (r < 0)
     goto err_ring;
   r = -pthread_create (&j->thread, NULL, journal_thread, j);
   if (r < 0)

@@ -109,6 +109,17 @@ uint64_t journal_first_seq (struct journal *j);
  * segment is never dropped.  Returns the number of segments dropped. */
 int journal_reclaim (struct journal *j, uint64_t before);
 
+/* Counters since open, for status output and benchmarks. */
+struct journal_stats {
+  uint64_t records;         /* made durable */
+  uint64_t batches;         /* O_DIRECT writes that made them durable */
+  uint64_t payload_bytes;   /* payload bytes of those records */
+  uint64_t written_bytes;   /* bytes written: headers, payload, padding */
+  uint64_t failed;          /* records that failed */
+  uint64_t segments;        /* segments started */
+};
+void journal_stats (struct journal *j, struct journal_stats *st);
+
 /* Bytes the journal's segments occupy on disk. */
 uint64_t journal_disk_usage (struct journal *j);
 

@@ -161,6 +161,10 @@ prep_take (struct journal *j, char name[64])
   int fd;
 
   pthread_mutex_lock (&j->lock);
+  if (j->prep_err) {                /* an old failure: try again now */
+    j->prep_err = 0;
+    pthread_cond_broadcast (&j->prep_cond);
+  }
   while (j->prep_fd < 0 && j->prep_err == 0)
     pthread_cond_wait (&j->prep_cond, &j->lock);
   fd = j->prep_fd >= 0 ? j->prep_fd : j->prep_err;

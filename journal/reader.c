@@ -189,6 +189,7 @@ struct journal_iter {
   uint32_t pos;
   uint64_t expect;                  /* next seq, or 0 before the first */
   uint64_t from;
+  bool thorough;                    /* journal_verify: check the tail too */
 };
 
 static int
@@ -263,6 +264,30 @@ journal_iter_free (struct journal_iter *it)
   free (it);
 }
 
+/* The last segment ends at it->pos: a tail, or damage before a later
+ * batch?  (Only journal_verify asks: it reads the rest of the segment.) */
+static int
+check_tail (struct journal_iter *it, uint64_t number)
+{
+  off_t size = lseek (it->fd, 0, SEEK_END);
+  uint32_t found;
+  int e;
+
+  if (size < 0)
+    return -errno;
+  e = later_batch_exists (&it->w, number, it->pos, 512,
+                          size > UINT32_MAX ? UINT32_MAX : (uint32_t) size,
+                          &found);
+  if (e < 0)
+    return e;
+  if (e == 0)
+    return 0;
+  set_last_error ("segment %" PRIu64 " offset %" PRIu32
+                  ": invalid record before valid records (at %" PRIu32 ")",
+                  number, it->pos, found);
+  return -EUCLEAN;
+}
+
 /* The scan of segment i stopped at it->pos: the end, the next segment,
  * or damage?  Returns 1 to go on, 0 at the end, -errno. */
 static int
@@ -277,6 +302,8 @@ segment_end (struct journal_iter *it)
     if (e < 0)
       return e;
     if (it->i + 1 >= it->segs.len) {
+      if (it->thorough)
+        return check_tail (it, number);
       it->w.len = 0;                /* reread when asked again */
       return 0;
     }
@@ -386,6 +413,7 @@ journal_verify (struct journal_reader *r)
   e = journal_iter_new (r, 0, &it);
   if (e < 0)
     return e;
+  it->thorough = true;
   while ((e = journal_iter_next (it, &rec)) == 1)
     n++;
   journal_iter_free (it);

@@ -14,7 +14,7 @@
 #include "journal/internal.h"
 
 /* Is there a valid first record of a batch that starts after bad? */
-static int
+int
 later_batch_exists (struct seg_window *w, uint64_t number, uint32_t bad,
                     uint32_t align, uint32_t limit, uint32_t *found)
 {

@@ -242,6 +242,9 @@ seg_activate (struct journal *j)
   j->seg_number = number;
   j->tail = SEG_HDR_SIZE;
   j->seal = false;
+  pthread_mutex_lock (&j->lock);
+  j->stats.segments++;
+  pthread_mutex_unlock (&j->lock);
   return 0;
 }
 
@@ -268,6 +271,14 @@ layout (struct journal *j, struct stage *s, uint32_t *len)
     used += p->size;
   }
   padded = round_up (j->tail + used, j->align) - j->tail;
+  if (padded > used && n < s->recs.len) {
+    /* The batch ends inside the stage: move the records that go to the
+     * next segment out of the padding's way (into the slack). */
+    memmove (s->buf + padded, s->buf + used, s->used - used);
+    for (size_t i = n; i < s->recs.len; i++)
+      s->recs.ptr[i].pos += padded - used;
+    s->used += padded - used;
+  }
   if (padded > used) {
     h = (struct rec_hdr *) (s->buf + used);
     memset (h, 0, padded - used);
@@ -339,13 +350,27 @@ stage_consume (struct stage *s, size_t n)
   s->recs.len -= n;
 }
 
+/* Report the first n records of s done with err, and drop them. */
 static void
-finish (struct journal *j, struct stage *s, size_t n, int err)
+finish (struct journal *j, struct stage *s, size_t n, uint32_t len, int err)
 {
+  uint64_t payload = 0;
+
+  for (size_t i = 0; i < n && !err; i++)
+    payload += ((const struct rec_hdr *) (s->buf + s->recs.ptr[i].pos))
+      ->payload_len;
   complete (j, s, n, err);
   stage_consume (s, n);
   pthread_mutex_lock (&j->lock);
   j->completed += n;
+  if (err)
+    j->stats.failed += n;
+  else {
+    j->stats.records += n;
+    j->stats.batches++;
+    j->stats.payload_bytes += payload;
+    j->stats.written_bytes += len;
+  }
   pthread_cond_broadcast (&j->space);
   pthread_mutex_unlock (&j->lock);
 }
@@ -362,7 +387,7 @@ write_stage (struct journal *j, struct stage *s)
     if (j->seal || j->seg_fd < 0) {
       r = seg_activate (j);
       if (r < 0) {
-        finish (j, s, s->recs.len, r);
+        finish (j, s, s->recs.len, 0, r);
         return;
       }
     }
@@ -376,18 +401,13 @@ write_stage (struct journal *j, struct stage *s)
       /* The batch may have landed in part: never write after it in this
        * segment.  The next segment's header ends this one at j->tail. */
       j->seal = true;
-      finish (j, s, n, r);
+      finish (j, s, n, 0, r);
       continue;
     }
     j->next_seq += n;
-    complete (j, s, n, 0);
-    j->tail += len;
     atomic_store (&j->durable_seq, j->next_seq - 1);
-    stage_consume (s, n);
-    pthread_mutex_lock (&j->lock);
-    j->completed += n;
-    pthread_cond_broadcast (&j->space);
-    pthread_mutex_unlock (&j->lock);
+    finish (j, s, n, len, 0);
+    j->tail += len;
   }
 }
 
@@ -418,4 +438,12 @@ journal_thread (void *arg)
   }
   pthread_mutex_unlock (&j->lock);
   return NULL;
+}
+
+void
+journal_stats (struct journal *j, struct journal_stats *st)
+{
+  pthread_mutex_lock (&j->lock);
+  *st = j->stats;
+  pthread_mutex_unlock (&j->lock);
 }

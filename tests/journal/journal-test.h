@@ -135,3 +135,61 @@ count_records (const char *dir)
 }
 
 #endif
+
+/* Path of the newest segment file of dir (malloc'd). */
+static inline char *
+last_segment (const char *dir)
+{
+  char cmd[512], line[512];
+  FILE *f;
+
+  snprintf (cmd, sizeof cmd, "ls '%s'/seg-*.cdpj | tail -1", dir);
+  f = popen (cmd, "r");
+  cr_assert_not_null (f);
+  cr_assert_not_null (fgets (line, sizeof line, f));
+  pclose (f);
+  line[strcspn (line, "\n")] = 0;
+  return strdup (line);
+}
+
+static inline char *
+copy_tree (const char *dir)
+{
+  char *copy = make_tmpdir ();
+  char cmd[512];
+
+  snprintf (cmd, sizeof cmd, "cp -a '%s'/. '%s'/", dir, copy);
+  cr_assert_eq (system (cmd), 0);
+  return copy;
+}
+
+/* Collect all records of dir into *recs (malloc'd); returns count. */
+static inline size_t
+all_records (const char *dir, struct journal_record **recs)
+{
+  struct journal_reader *r;
+  struct journal_iter *it;
+  size_t n = 0, cap = 1024;
+
+  *recs = malloc (cap * sizeof **recs);
+  cr_assert_eq (journal_reader_open (dir, &r), 0);
+  cr_assert_eq (journal_iter_new (r, 0, &it), 0);
+  for (;;) {
+    if (n == cap)
+      *recs = realloc (*recs, (cap *= 2) * sizeof **recs);
+    int e = journal_iter_next (it, &(*recs)[n]);
+    cr_assert_geq (e, 0, "iteration failed: %s", journal_last_error ());
+    if (e == 0)
+      break;
+    n++;
+  }
+  journal_iter_free (it);
+  journal_reader_close (r);
+  return n;
+}
+
+static inline uint32_t
+rec_end (const struct journal_record *rec)
+{
+  return rec->loc.offset + 64 + ((rec->payload_len + 63) & ~63u);
+}

@@ -1,0 +1,189 @@
+/* cdp recovery: time lookups, events, seconds, fidelity, forgetting. */
+#include <errno.h>
+#include <string.h>
+
+#include "recovery/index-internal.h"
+
+static int
+read_txn (struct cdp_index *ix, MDB_txn **txn)
+{
+  return mdb_to_errno (mdb_txn_begin (ix->env, NULL, MDB_RDONLY, txn));
+}
+
+int
+index_seq_at (struct cdp_index *ix, int64_t t, uint64_t *seq, int64_t *time)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  uint8_t kb[16];
+  MDB_val k = { sizeof kb, kb }, v;
+  int r, rc;
+
+  *seq = 0;
+  if ((r = read_txn (ix, &txn)) < 0)
+    return r;
+  rc = mdb_cursor_open (txn, ix->times, &cur);
+  if (rc == 0) {
+    /* The first key past (t, any seq), then one step back. */
+    put_be64 (kb, time_key (t) + 1);
+    memset (kb + 8, 0, 8);
+    if (t == INT64_MAX)
+      rc = mdb_cursor_get (cur, &k, &v, MDB_LAST);
+    else {
+      rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
+      rc = rc == MDB_NOTFOUND ? mdb_cursor_get (cur, &k, &v, MDB_LAST)
+                              : mdb_cursor_get (cur, &k, &v, MDB_PREV);
+    }
+    if (rc == 0 && key_time (get_be64 (k.mv_data)) <= t) {
+      *seq = get_be64 ((uint8_t *) k.mv_data + 8);
+      if (time)
+        *time = key_time (get_be64 (k.mv_data));
+    }
+    mdb_cursor_close (cur);
+  }
+  mdb_txn_abort (txn);
+  return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_errno (rc);
+}
+
+int
+index_events (struct cdp_index *ix, uint64_t from, uint64_t to,
+              index_event_fn fn, void *opaque)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  uint8_t kb[8];
+  MDB_val k = { sizeof kb, kb }, v;
+  int r, rc;
+
+  if ((r = read_txn (ix, &txn)) < 0)
+    return r;
+  rc = mdb_cursor_open (txn, ix->events, &cur);
+  if (rc == 0) {
+    put_be64 (kb, from);
+    rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && r == 0) {
+      struct index_event ev;
+      if (get_be64 (k.mv_data) > to || v.mv_size != sizeof ev)
+        break;
+      memcpy (&ev, v.mv_data, sizeof ev);
+      r = fn (opaque, &ev);
+      rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+  }
+  mdb_txn_abort (txn);
+  if (r < 0)
+    return r;
+  return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_errno (rc);
+}
+
+int
+index_seconds (struct cdp_index *ix, uint32_t disk, int64_t from_ns,
+               int64_t to_ns, index_second_fn fn, void *opaque)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  uint8_t kb[12];
+  MDB_val k = { sizeof kb, kb }, v;
+  int64_t from = from_ns / 1000000000, to = to_ns / 1000000000;
+  int r, rc;
+
+  if ((r = read_txn (ix, &txn)) < 0)
+    return r;
+  rc = mdb_cursor_open (txn, ix->seconds, &cur);
+  if (rc == 0) {
+    put_be32 (kb, disk);
+    put_be64 (kb + 4, time_key (from));
+    rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && r == 0) {
+      uint64_t seq;
+      int64_t sec = key_time (get_be64 ((uint8_t *) k.mv_data + 4));
+      if (get_be32 (k.mv_data) != disk || sec > to)
+        break;
+      memcpy (&seq, v.mv_data, sizeof seq);
+      r = fn (opaque, sec, seq);
+      rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+  }
+  mdb_txn_abort (txn);
+  if (r < 0)
+    return r;
+  return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_errno (rc);
+}
+
+struct faithful_walk {
+  uint32_t disk;
+  bool faithful;
+};
+
+static int
+faithful_cb (void *opaque, const struct index_event *e)
+{
+  struct faithful_walk *w = opaque;
+
+  if (e->disk == w->disk && e->type == JOURNAL_GAP)
+    w->faithful = false;
+  else if (e->disk == w->disk && e->type == JOURNAL_RESUME)
+    w->faithful = true;
+  return 0;
+}
+
+int
+index_faithful (struct cdp_index *ix, uint32_t disk, uint64_t seq,
+                bool *faithful)
+{
+  struct faithful_walk w = { disk, true };
+  int r = index_events (ix, 0, seq, faithful_cb, &w);
+
+  *faithful = w.faithful;
+  return r;
+}
+
+/* Delete every entry of dbi whose seq (read by seq_of) is below before. */
+static int
+forget_dbi (MDB_txn *txn, MDB_dbi dbi, uint64_t before,
+            uint64_t (*seq_of) (const MDB_val *k, const MDB_val *v))
+{
+  MDB_cursor *cur;
+  MDB_val k, v;
+  int rc = mdb_cursor_open (txn, dbi, &cur);
+
+  if (rc)
+    return rc;
+  rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    if (seq_of (&k, &v) < before && (rc = mdb_cursor_del (cur, 0)) != 0)
+      break;
+    rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close (cur);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static uint64_t ext_seq (const MDB_val *k, const MDB_val *v)
+{ return ~get_be64 ((uint8_t *) k->mv_data + 12); }
+static uint64_t time_seq (const MDB_val *k, const MDB_val *v)
+{ return get_be64 ((uint8_t *) k->mv_data + 8); }
+static uint64_t sec_seq (const MDB_val *k, const MDB_val *v)
+{ uint64_t s; memcpy (&s, v->mv_data, 8); return s; }
+static uint64_t ev_seq (const MDB_val *k, const MDB_val *v)
+{ return get_be64 (k->mv_data); }
+
+int
+index_forget (struct cdp_index *ix, uint64_t before)
+{
+  MDB_txn *txn;
+  int rc = mdb_txn_begin (ix->env, NULL, 0, &txn);
+
+  if (rc)
+    return mdb_to_errno (rc);
+  if ((rc = forget_dbi (txn, ix->extents, before, ext_seq)) ||
+      (rc = forget_dbi (txn, ix->times, before, time_seq)) ||
+      (rc = forget_dbi (txn, ix->seconds, before, sec_seq))) {
+    mdb_txn_abort (txn);
+    return mdb_to_errno (rc);
+  }
+  (void) ev_seq;                    /* events outlive the journal */
+  return mdb_to_errno (mdb_txn_commit (txn));
+}

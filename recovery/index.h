@@ -1,0 +1,114 @@
+/* cdp recovery: the LMDB index over a task's journal.
+ *
+ * The journal is the source of truth; the index makes it searchable:
+ *   extents: (disk, 64 KiB chunk, ~seq) -> where the record's data is and
+ *            which byte range it covers; a record has one entry per chunk
+ *            it touches, so a read looks only at the chunks it reads.
+ *   times:   (time, seq) -> disk, one entry per record: the point at T is
+ *            the largest seq whose time <= T, in one cursor step.
+ *   events:  seq -> bookmark, fidelity gap or resume, with its label.
+ *   meta:    the last journal seq the index holds.
+ * It runs with MDB_NOMETASYNC (data pages synced at commit, meta pages
+ * not: a crash loses at most the last commits, never integrity) and is
+ * written in batches.  On open it catches up from the journal; a missing
+ * or damaged index is rebuilt from it.
+ *
+ * One writer thread per index at a time (LMDB serializes writers across
+ * processes); any number of readers in any process.  Functions return
+ * 0 or -errno (LMDB errors map to -EIO/-ENOSPC/-ENOMEM) and never print.
+ */
+#ifndef CDP_INDEX_H
+#define CDP_INDEX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "journal/journal.h"
+
+#define INDEX_CHUNK (64u << 10)
+
+struct cdp_index;
+
+/* Open (creating) the index in directory dir. */
+int index_open (const char *dir, struct cdp_index **ip);
+void index_close (struct cdp_index *ix);
+
+/* Remove the index files in dir (for a rebuild). */
+int index_remove (const char *dir);
+
+/* The last journal sequence number the index holds (0: none). */
+uint64_t index_last_seq (struct cdp_index *ix);
+
+/* Add records, in sequence order, in one write transaction.  Records at
+ * or below the index's last seq are skipped (another process may have
+ * caught up meanwhile); a gap in sequence numbers is -EINVAL. */
+int index_apply (struct cdp_index *ix, const struct journal_record *recs,
+                 const char *const *labels, size_t n);
+
+/* Read the journal from the index's last seq and add what is missing.
+ * Records older than the journal's first are gone: the index then starts
+ * at the journal's first record.  Returns the number added. */
+int64_t index_catch_up (struct cdp_index *ix, struct journal_reader *r);
+
+/* Drop every entry with seq < before (after journal reclaim). */
+int index_forget (struct cdp_index *ix, uint64_t before);
+
+/* The point at time t: the largest seq with time <= t, or 0 if none. */
+int index_seq_at (struct cdp_index *ix, int64_t t, uint64_t *seq,
+                  int64_t *time);
+
+/* ---- reading the disk at a point -------------------------------------- */
+
+/* One piece of a resolved read: [off, off+len) of the disk comes from
+ * the record at loc (payload byte loc_off on), or reads as zeroes
+ * (zero == true; trim == true where it was discarded). */
+struct index_piece {
+  uint64_t off;
+  uint64_t len;
+  bool zero;
+  bool trim;
+  struct journal_loc loc;
+  uint32_t loc_off;
+};
+
+/* Called with pieces newest first; ranges never overlap.  Return 0 to go
+ * on, or -errno to stop the walk with that error. */
+typedef int (*index_piece_fn) (void *opaque, const struct index_piece *p);
+
+/* Walk the records of disk at point seq (and newer than base_seq) that
+ * decide bytes of [off, off+len).  Bytes no piece covers come from the
+ * base (no record after base_seq touched them).  Thread-safe. */
+int index_resolve (struct cdp_index *ix, uint32_t disk, uint64_t seq,
+                   uint64_t base_seq, uint64_t off, uint64_t len,
+                   index_piece_fn fn, void *opaque);
+
+/* ---- events and points ------------------------------------------------ */
+
+struct index_event {
+  uint64_t seq;
+  int64_t time_ns;
+  uint16_t type;            /* JOURNAL_BOOKMARK, JOURNAL_GAP, JOURNAL_RESUME */
+  uint32_t disk;
+  char label[256];
+};
+
+/* Events with from <= seq <= to, oldest first; fn returns 0 to go on. */
+typedef int (*index_event_fn) (void *opaque, const struct index_event *e);
+int index_events (struct cdp_index *ix, uint64_t from, uint64_t to,
+                  index_event_fn fn, void *opaque);
+
+/* Distinct seconds in [from_ns, to_ns] in which disk changed (any disk
+ * if disk == UINT32_MAX), with the last seq of each second. */
+typedef int (*index_second_fn) (void *opaque, int64_t second, uint64_t seq);
+int index_seconds (struct cdp_index *ix, uint32_t disk, int64_t from_ns,
+                   int64_t to_ns, index_second_fn fn, void *opaque);
+
+/* Is the history of disk exact at seq?  False inside a fidelity gap (the
+ * newest gap/resume event at or before seq is a gap). */
+int index_faithful (struct cdp_index *ix, uint32_t disk, uint64_t seq,
+                    bool *faithful);
+
+/* Human-readable detail of the last failure in this thread, or "". */
+const char *index_last_error (void);
+
+#endif

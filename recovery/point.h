@@ -1,0 +1,56 @@
+/* cdp recovery: a disk as it was at one point of its history.
+ *
+ * A point is (disk, seq): every record of the disk with a sequence
+ * number <= seq, on top of a base (the all-zero disk, or a base point
+ * image) that holds everything up to base_seq.  Reads resolve through
+ * the index and read payloads from the journal directly.  Thread-safe
+ * once opened.
+ */
+#ifndef CDP_POINT_H
+#define CDP_POINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/vector.h"
+#include "journal/journal.h"
+#include "recovery/index.h"
+
+/* What lies under the journal: reads of the base and its allocation. */
+struct point_base_ops {
+  /* Fill buf with [off, off+len) of the base.  0 or -errno. */
+  int (*pread) (void *h, void *buf, uint64_t off, uint64_t len);
+  /* Is [off, off+len) of the base unallocated (reads as zero)? */
+  bool (*is_hole) (void *h, uint64_t off, uint64_t len);
+};
+
+/* The all-zero base of a disk that has no base point yet. */
+extern const struct point_base_ops point_zero_base;
+
+struct point {
+  struct cdp_index *ix;
+  struct journal_reader *jr;
+  uint32_t disk;
+  uint64_t size;
+  uint64_t seq;
+  uint64_t base_seq;
+  const struct point_base_ops *base;
+  void *base_h;
+};
+
+/* A byte range that reads as zeroes and holds no data (for NBD holes). */
+struct point_extent {
+  uint64_t off;
+  uint64_t len;
+};
+DEFINE_VECTOR_TYPE (point_extent_vector, struct point_extent)
+
+/* Read [off, off+len) of the point into buf.  If holes is not NULL, the
+ * ranges that are zero because nothing was written there (or they were
+ * trimmed or zeroed) are appended to it, in order.  Errors: -EINVAL
+ * (range past the end), -EIO, -ESTALE (the journal was reclaimed under
+ * the point), -EUCLEAN. */
+int point_pread (const struct point *p, void *buf, uint64_t off,
+                 uint64_t len, point_extent_vector *holes);
+
+#endif

@@ -195,9 +195,13 @@ struct qmp_mirror_options {
  * report, auto-dismiss: false}.  qmp-mirror.c says why.
  *
  * A job named job_id that is still running (a restarted caller) is
- * adopted if its target node serves nbd_socket/export_name; any other
- * leftover job or target node is removed first (see *origin and
- * qmp_mirror_origin).
+ * adopted if its target node serves nbd_socket/export_name at the
+ * node's size and, once READY, no target write has failed (its progress
+ * counters agree; checked for up to a second); any other leftover job
+ * or target node is removed first (see qmp_mirror_origin).  An adopted
+ * READY job means no write was lost *by QEMU* since its READY: whether
+ * the receiver kept every write it acknowledged is the caller's to
+ * know.
  *
  * On success *mp is the mirror, in state SYNCING (or what an adopted job
  * is in); feed it q's events with qmp_mirror_handle_event or

@@ -40,7 +40,6 @@ main (void)
     CHECK (dst[i] == 0x5a, "byte %zu is 0x%x", i, dst[i]);
   free (dst);
 
-  /* A different target is not ours to keep: replaced. */
   CHECK_OK (qmp_mirror_stop (m), "stop");
   qmp_mirror_free (m);
   qmp_close (q);

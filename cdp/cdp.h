@@ -1,0 +1,110 @@
+/* cdp: the command, the daemon and the task registry (internal header,
+ * grouped by defining file). */
+#ifndef CDP_CDP_H
+#define CDP_CDP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/vector.h"
+#include "journal/journal.h"
+#include "recovery/index.h"
+#include "recovery/point.h"
+
+/* Exit codes of every command (CLI.md). */
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+/* ---- util.c ------------------------------------------------------------ */
+/* One line on stderr: "cdp: " + message.  Returns EXIT_FAIL. */
+int fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+int usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+char *path_join (const char *a, const char *b);      /* malloc'd */
+int mkdir_p (const char *path, unsigned mode);
+int write_file_atomic (const char *path, const char *text);
+char *read_file (const char *path);                 /* malloc'd, or NULL */
+bool want_help (int argc, char **argv);
+void log_msg (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+
+/* ---- task.c: the store and its tasks ----------------------------------- */
+
+enum task_mode { TASK_MANUAL, TASK_QMP, TASK_LIBVIRT };
+
+struct task_disk {
+  char *name;               /* "disk0", a node name, or a libvirt target */
+  uint32_t id;              /* disk id in the journal */
+  uint64_t size;            /* bytes; 0 until known */
+};
+DEFINE_VECTOR_TYPE (task_disk_vector, struct task_disk)
+
+struct task_policy {
+  int64_t bp_interval;
+  int64_t journal_retention;
+  int64_t bp_retention;
+  unsigned max_chain;
+};
+
+struct task {
+  char *name;
+  char *dir;                /* STORE/tasks/NAME */
+  enum task_mode mode;
+  char *listen;             /* manual: unix:PATH or tcp:HOST:PORT */
+  char *qmp;                /* qmp: QEMU's monitor socket */
+  char *domain, *connect;   /* libvirt */
+  task_disk_vector disks;
+  struct task_policy policy;
+  int64_t created_ns;
+};
+
+const char *store_path (const char *opt);           /* --store, env, default */
+int task_name_valid (const char *name);
+int task_load (const char *store, const char *name, struct task **tp);
+int task_save (const struct task *t);
+void task_free (struct task *t);
+int task_list (const char *store, string_vector *names);
+char *task_path (const struct task *t, const char *leaf);   /* malloc'd */
+const struct task_disk *task_find_disk (const struct task *t, const char *name);
+const char *task_mode_name (enum task_mode m);
+/* Pick the disk named by --disk, or the only one; prints the error. */
+const struct task_disk *task_pick_disk (const struct task *t, const char *name);
+
+/* ---- pointsel.c: resolving T to a point ---------------------------------- */
+
+struct task_view {            /* read side of a task: journal + index */
+  struct task *task;
+  struct journal_reader *jr;
+  struct cdp_index *ix;
+};
+int view_open (const char *store, const char *name, struct task_view *v);
+void view_close (struct task_view *v);
+/* Bring the index up to the journal (if no daemon did). */
+int view_catch_up (struct task_view *v);
+/* Resolve the time expression s (or a bookmark label) to a point of
+ * disk; prints the error.  On success fills *p. */
+int view_point (struct task_view *v, const struct task_disk *d, const char *s,
+                struct point *p, int64_t *time);
+
+/* ---- receiver.c: the NBD target QEMU's mirror writes into ------------- */
+
+struct receiver;
+int receiver_start (struct task *t, struct receiver **rp);
+/* Append a bookmark, gap or resume record for disk (all disks: UINT32_MAX)
+ * and wait until it is durable. */
+int receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
+                    const char *label);
+const char *receiver_socket (struct receiver *r);  /* qmp mode socket */
+void receiver_stats (struct receiver *r, uint32_t disk, uint64_t *writes,
+                     uint64_t *bytes, int64_t *last_write_ns);
+struct journal *receiver_journal (struct receiver *r);
+void receiver_stop (struct receiver *r);
+
+/* ---- commands ------------------------------------------------------------ */
+int cmd_task (const char *store, int argc, char **argv);
+int cmd_serve (const char *store, int argc, char **argv);
+int cmd_status (const char *store, int argc, char **argv);
+int cmd_points (const char *store, int argc, char **argv);
+int cmd_export (const char *store, int argc, char **argv);
+
+#endif

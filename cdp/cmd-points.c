@@ -1,0 +1,241 @@
+/* cdp points | status | mark */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdp/cdp.h"
+#include "common/timeutil.h"
+
+#define NS 1000000000LL
+
+struct points_out {
+  json_object *arr;
+  uint32_t disk;
+};
+
+static void
+add_point (struct points_out *o, int64_t t, const char *kind, const char *label)
+{
+  json_object *p = json_object_new_object ();
+  char buf[64];
+
+  format_time (t, buf, sizeof buf);
+  json_object_object_add (p, "time", json_object_new_string (buf));
+  json_object_object_add (p, "kind", json_object_new_string (kind));
+  json_object_object_add (p, "locked", json_object_new_boolean (false));
+  if (label)
+    json_object_object_add (p, "label", json_object_new_string (label));
+  json_object_array_add (o->arr, p);
+}
+
+static int
+second_cb (void *opaque, int64_t second, uint64_t seq)
+{
+  struct points_out *o = opaque;
+
+  add_point (o, (second + 1) * NS - 1, "second", NULL);
+  return 0;
+}
+
+static int
+event_cb (void *opaque, const struct index_event *e)
+{
+  struct points_out *o = opaque;
+
+  if (e->type == JOURNAL_BOOKMARK && (e->disk == o->disk || e->disk == UINT32_MAX))
+    add_point (o, e->time_ns, "bookmark", e->label);
+  return 0;
+}
+
+static int
+cmp_time (const void *a, const void *b)
+{
+  const char *x = json_object_get_string (json_object_object_get (*(json_object *const *) a, "time"));
+  const char *y = json_object_get_string (json_object_object_get (*(json_object *const *) b, "time"));
+
+  return strcmp (x, y);
+}
+
+/* Drop second points at which the disk was not faithfully protected. */
+static void
+filter_faithful (struct task_view *v, uint32_t disk, json_object *arr)
+{
+  for (size_t i = json_object_array_length (arr); i-- > 0;) {
+    json_object *p = json_object_array_get_idx (arr, i);
+    int64_t t;
+    uint64_t seq;
+    bool ok = true;
+    if (parse_time (json_object_get_string (json_object_object_get (p, "time")), 0, &t) == 0 &&
+        index_seq_at (v->ix, t, &seq, NULL) == 0)
+      index_faithful (v->ix, disk, seq, &ok);
+    if (!ok)
+      json_object_array_del_idx (arr, i, 1);
+  }
+}
+
+int
+cmd_points (const char *store, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "disk", required_argument, 0, 'd' }, { "from", required_argument, 0, 'f' },
+    { "to", required_argument, 0, 't' }, { "json", no_argument, 0, 'j' },
+    { "help", no_argument, 0, 'h' }, { 0 } };
+  const char *disk = NULL, *from = NULL, *to = NULL;
+  bool json = false;
+  int64_t f = INT64_MIN, t = INT64_MAX, now = time_now_ns ();
+  struct task_view v;
+  const struct task_disk *d;
+  struct points_out o;
+  int c;
+
+  optind = 1;
+  while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
+    switch (c) {
+    case 'd': disk = optarg; break;
+    case 'f': from = optarg; break;
+    case 't': to = optarg; break;
+    case 'j': json = true; break;
+    case 'h':
+      puts ("usage: cdp points NAME [--disk D] [--from T] [--to T] [--json]");
+      return 0;
+    default: return usage_error ("see 'cdp points --help'");
+    }
+  if (optind + 1 != argc)
+    return usage_error ("usage: cdp points NAME [--disk D] [--from T] [--to T] [--json]");
+  if ((from && parse_time (from, now, &f) < 0) || (to && parse_time (to, now, &t) < 0))
+    return usage_error ("--from/--to: not a time: '%s'", from && parse_time (from, now, &f) < 0 ? from : to);
+  if (view_open (store, argv[optind], &v) != 0)
+    return EXIT_FAIL;
+  d = task_pick_disk (v.task, disk);
+  if (d == NULL) {
+    view_close (&v);
+    return disk ? EXIT_FAIL : EXIT_USAGE;
+  }
+  o = (struct points_out) { json_object_new_array (), d->id };
+  index_seconds (v.ix, d->id, f < 0 ? 0 : f, t, second_cb, &o);
+  filter_faithful (&v, d->id, o.arr);
+  index_events (v.ix, 0, UINT64_MAX, event_cb, &o);
+  json_object_array_sort (o.arr, cmp_time);
+  if (json) {
+    json_object *root = json_object_new_object ();
+    json_object_object_add (root, "points", o.arr);
+    puts (json_object_to_json_string_ext (root, JSON_C_TO_STRING_PRETTY));
+    json_object_put (root);
+  }
+  else {
+    for (size_t i = 0; i < json_object_array_length (o.arr); i++) {
+      json_object *p = json_object_array_get_idx (o.arr, i);
+      json_object *l = json_object_object_get (p, "label");
+      printf ("%s  %-8s%s%s\n", json_object_get_string (json_object_object_get (p, "time")),
+              json_object_get_string (json_object_object_get (p, "kind")),
+              l ? "  " : "", l ? json_object_get_string (l) : "");
+    }
+    json_object_put (o.arr);
+  }
+  view_close (&v);
+  return 0;
+}
+
+static json_object *
+task_status (const char *store, const char *name)
+{
+  struct task *t;
+  json_object *o, *state = NULL, *disks;
+  char *path, *text;
+
+  if (task_load (store, name, &t) < 0)
+    return NULL;
+  o = json_object_new_object ();
+  json_object_object_add (o, "name", json_object_new_string (name));
+  path = task_path (t, "run/state.json");
+  text = read_file (path);
+  free (path);
+  if (text)
+    state = json_tokener_parse (text);
+  free (text);
+  json_object_object_add (o, "served", json_object_new_boolean (state != NULL));
+  disks = json_object_new_array ();
+  for (size_t i = 0; i < t->disks.len; i++) {
+    json_object *d = json_object_new_object (), *sd = NULL;
+    json_object_object_add (d, "name", json_object_new_string (t->disks.ptr[i].name));
+    if (state) {
+      json_object *arr = json_object_object_get (state, "disks");
+      for (size_t k = 0; arr && k < json_object_array_length (arr); k++) {
+        json_object *x = json_object_array_get_idx (arr, k);
+        if (strcmp (json_object_get_string (json_object_object_get (x, "name")),
+                    t->disks.ptr[i].name) == 0)
+          sd = x;
+      }
+    }
+    json_object_object_add (d, "state", json_object_new_string (
+        sd ? json_object_get_string (json_object_object_get (sd, "state"))
+           : "not protected"));
+    json_object_object_add (d, "reason", json_object_new_string (
+        sd ? json_object_get_string (json_object_object_get (sd, "reason"))
+           : "cdp serve is not running"));
+    if (sd) {
+      int64_t last = json_object_get_int64 (json_object_object_get (sd, "last_write_ns"));
+      json_object_object_add (d, "writes", json_object_get (json_object_object_get (sd, "writes")));
+      json_object_object_add (d, "bytes", json_object_get (json_object_object_get (sd, "bytes")));
+      json_object_object_add (d, "rpo_lag_s", last ? json_object_new_double (
+          (double) (time_now_ns () - last) / NS) : NULL);
+    }
+    json_object_array_add (disks, d);
+  }
+  json_object_object_add (o, "disks", disks);
+  json_object_put (state);
+  task_free (t);
+  return o;
+}
+
+int
+cmd_status (const char *store, int argc, char **argv)
+{
+  string_vector names = empty_vector;
+  json_object *arr = json_object_new_array ();
+  bool json = false;
+
+  for (int i = 1; i < argc; i++) {
+    if (strcmp (argv[i], "--json") == 0)
+      json = true;
+    else if (strcmp (argv[i], "--help") == 0) {
+      puts ("usage: cdp status [NAME] [--json]");
+      return 0;
+    }
+    else
+      string_vector_append (&names, strdup (argv[i]));
+  }
+  if (names.len == 0)
+    task_list (store, &names);
+  for (size_t i = 0; i < names.len; i++) {
+    json_object *o = task_status (store, names.ptr[i]);
+    if (o == NULL)
+      return fail ("no task '%s' in %s", names.ptr[i], store);
+    json_object_array_add (arr, o);
+  }
+  if (json) {
+    json_object *root = json_object_new_object ();
+    json_object_object_add (root, "tasks", arr);
+    puts (json_object_to_json_string_ext (root, JSON_C_TO_STRING_PRETTY));
+    json_object_put (root);
+    return 0;
+  }
+  for (size_t i = 0; i < json_object_array_length (arr); i++) {
+    json_object *o = json_object_array_get_idx (arr, i);
+    json_object *disks = json_object_object_get (o, "disks");
+    printf ("%s\n", json_object_get_string (json_object_object_get (o, "name")));
+    for (size_t k = 0; k < json_object_array_length (disks); k++) {
+      json_object *d = json_object_array_get_idx (disks, k);
+      const char *reason = json_object_get_string (json_object_object_get (d, "reason"));
+      printf ("  %-12s %s", json_object_get_string (json_object_object_get (d, "name")),
+              json_object_get_string (json_object_object_get (d, "state")));
+      if (reason && *reason)
+        printf (" (%s)", reason);
+      putchar ('\n');
+    }
+  }
+  json_object_put (arr);
+  return 0;
+}

@@ -1,0 +1,285 @@
+/* cdp serve: run the receivers of every task in the store, and in QMP
+ * mode drive each disk's mirror job.
+ *
+ * Threads: the main thread waits for SIGINT/SIGTERM and writes each
+ * task's run/state.json once a second; every QMP-mode task has a
+ * protector thread that owns its QMP connection and mirror jobs; each
+ * receiver has its journal thread, indexer thread and NBD threads.
+ *
+ * Fidelity: a disk's history is exact only while its mirror job is READY.
+ * Before a job starts (and whenever one breaks) a GAP record is
+ * journaled; when the job reports READY a RESUME record is.  Points
+ * between a GAP and the next RESUME are never offered as exact.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cdp/cdp.h"
+#include "cdp/qmp.h"
+#include "common/timeutil.h"
+
+struct disk_state {
+  const char *state;                /* static string */
+  char reason[256];
+  int64_t since_ns;
+};
+
+struct served {
+  struct task *t;
+  struct receiver *rx;
+  int lockfd;
+  pthread_t protector;
+  bool has_protector;
+  pthread_mutex_t lock;
+  struct disk_state *ds;
+};
+
+static atomic_bool stopping;
+
+static void
+set_state (struct served *s, size_t i, const char *state, const char *reason)
+{
+  pthread_mutex_lock (&s->lock);
+  if (s->ds[i].state != state || strcmp (s->ds[i].reason, reason) != 0) {
+    s->ds[i].state = state;
+    snprintf (s->ds[i].reason, sizeof s->ds[i].reason, "%s", reason);
+    s->ds[i].since_ns = time_now_ns ();
+    log_msg ("task %s disk %s: %s%s%s", s->t->name, s->t->disks.ptr[i].name,
+             state, *reason ? ": " : "", reason);
+  }
+  pthread_mutex_unlock (&s->lock);
+}
+
+static void
+mark (struct served *s, size_t i, uint16_t type, const char *why)
+{
+  int e = receiver_event (s->rx, type, s->t->disks.ptr[i].id, why);
+
+  if (e < 0)
+    log_msg ("task %s disk %s: cannot journal %s: %s", s->t->name,
+             s->t->disks.ptr[i].name, type == JOURNAL_GAP ? "gap" : "resume",
+             strerror (-e));
+}
+
+/* One QMP session: start every mirror, follow events until one breaks
+ * or we stop.  Returns when the session is over. */
+static void
+protect_session (struct served *s, struct qmp *q)
+{
+  size_t n = s->t->disks.len;
+  struct qmp_mirror **m = calloc (n, sizeof *m);
+  bool *ready = calloc (n, sizeof *ready);
+  struct qmp_mirror_options o = { .reconnect_delay = 0 };
+  bool broken = false;
+
+  for (size_t i = 0; i < n && !broken; i++) {
+    const char *node = s->t->disks.ptr[i].name;
+    mark (s, i, JOURNAL_GAP, "protection starting: initial copy");
+    if (qmp_mirror_start (q, node, receiver_socket (s->rx), node, NULL, &o,
+                          &m[i]) < 0) {
+      set_state (s, i, "not protected", qmp_last_error ());
+      broken = true;
+    }
+    else
+      set_state (s, i, "copying", "initial full copy");
+  }
+  while (!broken && !atomic_load (&stopping)) {
+    struct json_object *ev = NULL;
+    int e = qmp_next_event (q, 500, &ev);
+    for (size_t i = 0; i < n; i++) {
+      const char *reason = "";
+      if (e < 0 && e != -ETIMEDOUT && e != -EAGAIN && e != -ENOBUFS)
+        qmp_mirror_connection_lost (m[i], e);
+      else if (ev)
+        qmp_mirror_handle_event (m[i], ev);
+      enum qmp_mirror_state st = qmp_mirror_state (m[i], &reason, NULL);
+      if (st == QMP_MIRROR_PROTECTED && !ready[i]) {
+        ready[i] = true;
+        mark (s, i, JOURNAL_RESUME, "mirror READY");
+        set_state (s, i, "protected", "");
+      }
+      else if (st == QMP_MIRROR_BROKEN) {
+        mark (s, i, JOURNAL_GAP, reason);
+        set_state (s, i, "not protected", reason);
+        broken = true;
+      }
+    }
+    json_object_put (ev);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (m[i] && atomic_load (&stopping))
+      qmp_mirror_stop (m[i]);
+    qmp_mirror_free (m[i]);
+  }
+  free (m);
+  free (ready);
+}
+
+static void *
+protector (void *arg)
+{
+  struct served *s = arg;
+
+  while (!atomic_load (&stopping)) {
+    struct qmp *q;
+    int e = qmp_connect (s->t->qmp, &q);
+    if (e < 0) {
+      for (size_t i = 0; i < s->t->disks.len; i++)
+        set_state (s, i, "not protected", "QEMU's QMP socket does not answer");
+    }
+    else {
+      protect_session (s, q);
+      qmp_close (q);
+    }
+    for (int k = 0; k < 10 && !atomic_load (&stopping); k++)
+      usleep (100000);
+  }
+  return NULL;
+}
+
+static void
+write_state (struct served *s)
+{
+  json_object *o = json_object_new_object (), *disks = json_object_new_array ();
+  char *path = task_path (s->t, "run/state.json");
+  struct journal_stats js;
+
+  journal_stats (receiver_journal (s->rx), &js);
+  json_object_object_add (o, "pid", json_object_new_int (getpid ()));
+  json_object_object_add (o, "updated_ns", json_object_new_int64 (time_now_ns ()));
+  pthread_mutex_lock (&s->lock);
+  for (size_t i = 0; i < s->t->disks.len; i++) {
+    json_object *d = json_object_new_object ();
+    uint64_t writes = 0, bytes = 0;
+    int64_t last = 0;
+    receiver_stats (s->rx, s->t->disks.ptr[i].id, &writes, &bytes, &last);
+    json_object_object_add (d, "name", json_object_new_string (s->t->disks.ptr[i].name));
+    json_object_object_add (d, "state", json_object_new_string (s->ds[i].state));
+    json_object_object_add (d, "reason", json_object_new_string (s->ds[i].reason));
+    json_object_object_add (d, "since_ns", json_object_new_int64 (s->ds[i].since_ns));
+    json_object_object_add (d, "writes", json_object_new_int64 ((int64_t) writes));
+    json_object_object_add (d, "bytes", json_object_new_int64 ((int64_t) bytes));
+    json_object_object_add (d, "last_write_ns", json_object_new_int64 (last));
+    json_object_array_add (disks, d);
+  }
+  pthread_mutex_unlock (&s->lock);
+  json_object_object_add (o, "disks", disks);
+  write_file_atomic (path, json_object_to_json_string (o));
+  json_object_put (o);
+  free (path);
+}
+
+static int
+serve_task (const char *store, const char *name, struct served *s)
+{
+  char *lock, *run;
+  int e;
+
+  memset (s, 0, sizeof *s);
+  pthread_mutex_init (&s->lock, NULL);
+  if ((e = task_load (store, name, &s->t)) < 0)
+    return fail ("task %s: cannot load: %s", name, strerror (-e));
+  run = task_path (s->t, "run");
+  mkdir_p (run, 0700);
+  free (run);
+  lock = task_path (s->t, "serve.lock");
+  s->lockfd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  free (lock);
+  if (s->lockfd < 0 || flock (s->lockfd, LOCK_EX | LOCK_NB) < 0)
+    return fail ("task %s is served by another 'cdp serve'", name);
+  s->ds = calloc (s->t->disks.len, sizeof *s->ds);
+  for (size_t i = 0; i < s->t->disks.len; i++)
+    s->ds[i] = (struct disk_state) {
+      .state = s->t->mode == TASK_MANUAL ? "listening" : "starting",
+      .since_ns = time_now_ns () };
+  if (receiver_start (s->t, &s->rx) < 0)
+    return EXIT_FAIL;
+  log_msg ("task %s: receiver on %s", name,
+           s->t->mode == TASK_MANUAL ? s->t->listen : receiver_socket (s->rx));
+  if (s->t->mode == TASK_QMP) {
+    if (pthread_create (&s->protector, NULL, protector, s) != 0)
+      return fail ("task %s: cannot start protector thread", name);
+    s->has_protector = true;
+  }
+  return 0;
+}
+
+static void
+unserve (struct served *s)
+{
+  if (s->has_protector)
+    pthread_join (s->protector, NULL);
+  receiver_stop (s->rx);
+  if (s->t) {
+    char *path = task_path (s->t, "run/state.json");
+    unlink (path);
+    free (path);
+  }
+  if (s->lockfd > 0)
+    close (s->lockfd);
+  free (s->ds);
+  task_free (s->t);
+}
+
+int
+cmd_serve (const char *store, int argc, char **argv)
+{
+  string_vector names = empty_vector;
+  struct served *sv;
+  sigset_t set;
+  struct timespec tick = { 1, 0 };
+  size_t n = 0;
+  int e, sig;
+
+  if (want_help (argc, argv)) {
+    puts ("usage: cdp serve [NAME]...\n"
+          "Runs the receivers of every task in the store (or of the tasks\n"
+          "named) in the foreground until SIGINT or SIGTERM.");
+    return 0;
+  }
+  sigemptyset (&set);
+  sigaddset (&set, SIGINT);
+  sigaddset (&set, SIGTERM);
+  pthread_sigmask (SIG_BLOCK, &set, NULL);
+  signal (SIGPIPE, SIG_IGN);
+  if (argc > 1)
+    for (int i = 1; i < argc; i++)
+      string_vector_append (&names, strdup (argv[i]));
+  else if ((e = task_list (store, &names)) < 0)
+    return fail ("cannot read store %s: %s", store, strerror (-e));
+  sv = calloc (names.len + 1, sizeof *sv);
+  for (size_t i = 0; i < names.len; i++) {
+    if (serve_task (store, names.ptr[i], &sv[n]) == 0)
+      n++;
+    else
+      unserve (&sv[n]);
+  }
+  if (n == 0 && names.len > 0)
+    return fail ("no task could be served");
+  log_msg ("serving %zu task%s from %s", n, n == 1 ? "" : "s", store);
+  for (;;) {
+    for (size_t i = 0; i < n; i++)
+      write_state (&sv[i]);
+    sig = sigtimedwait (&set, NULL, &tick);
+    if (sig == SIGINT || sig == SIGTERM)
+      break;
+  }
+  log_msg ("stopping: finishing replies in flight, syncing the journal");
+  atomic_store (&stopping, true);
+  for (size_t i = 0; i < n; i++)
+    unserve (&sv[i]);
+  for (size_t i = 0; i < names.len; i++)
+    free (names.ptr[i]);
+  string_vector_reset (&names);
+  free (sv);
+  return 0;
+}

@@ -1,0 +1,357 @@
+/* cdp task create | list | show | delete */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "cdp/cdp.h"
+#include "cdp/qmp.h"
+#include "common/timeutil.h"
+
+#define NS 1000000000LL
+
+static const char create_help[] =
+  "usage: cdp task create NAME --size SIZE --listen unix:PATH|tcp:HOST:PORT [POLICY]\n"
+  "       cdp task create NAME --qmp SOCKET --node NODE [--node NODE]... [POLICY]\n"
+  "       cdp task create NAME --domain DOM [--disk TARGET]... [--connect URI] [POLICY]\n"
+  "policy: --bp-interval DUR (20m) --journal-retention DUR (24h)\n"
+  "        --bp-retention DUR (7d) --max-chain N (16)\n";
+
+static int
+parse_policy (int opt, const char *arg, struct task_policy *p)
+{
+  int64_t *dst = opt == 'b' ? &p->bp_interval
+               : opt == 'j' ? &p->journal_retention : &p->bp_retention;
+  char *end;
+
+  if (opt == 'c') {
+    long n = strtol (arg, &end, 10);
+    if (*end || n < 1 || n > 1000)
+      return usage_error ("--max-chain takes a number from 1 to 1000, not '%s'", arg);
+    p->max_chain = (unsigned) n;
+    return 0;
+  }
+  if (parse_duration (arg, dst) < 0 || *dst <= 0)
+    return usage_error ("'%s' is not a duration (90s, 5m, 2h, 7d)", arg);
+  return 0;
+}
+
+/* Sizes of the QMP-mode nodes, from the running QEMU. */
+static int
+qmp_disks (struct task *t, string_vector *nodes)
+{
+  struct qmp *q;
+  int e = qmp_connect (t->qmp, &q);
+
+  if (e < 0)
+    return fail ("cannot reach QEMU's QMP socket %s: %s", t->qmp,
+                 *qmp_last_error () ? qmp_last_error () : strerror (-e));
+  for (size_t i = 0; e == 0 && i < nodes->len; i++) {
+    struct json_object *node, *image;
+    int64_t size = -1;
+    e = qmp_find_node (q, nodes->ptr[i], &node);
+    if (e < 0) {
+      fail ("QEMU at %s has no block node '%s'", t->qmp, nodes->ptr[i]);
+      break;
+    }
+    if (json_object_object_get_ex (node, "image", &image))
+      size = qmp_json_int (image, "virtual-size", -1);
+    json_object_put (node);
+    if (size <= 0) {
+      e = fail ("cannot tell the size of node '%s'", nodes->ptr[i]);
+      break;
+    }
+    task_disk_vector_append (&t->disks, (struct task_disk) {
+        strdup (nodes->ptr[i]), (uint32_t) i, (uint64_t) size });
+  }
+  qmp_close (q);
+  return e < 0 ? EXIT_FAIL : e;
+}
+
+static int
+create_dirs (const char *store, struct task *t)
+{
+  char *tasks = path_join (store, "tasks");
+  int e = mkdir_p (tasks, 0755);
+
+  free (tasks);
+  if (e < 0)
+    return fail ("cannot create store %s: %s", store, strerror (-e));
+  if (mkdir (t->dir, 0700) < 0)
+    return errno == EEXIST ? fail ("task '%s' exists already", t->name)
+                           : fail ("cannot create %s: %s", t->dir, strerror (errno));
+  e = task_save (t);
+  if (e < 0) {
+    rmdir (t->dir);
+    return fail ("cannot write task %s: %s", t->name, strerror (-e));
+  }
+  return 0;
+}
+
+static int
+task_create (const char *store, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "size", required_argument, 0, 's' }, { "listen", required_argument, 0, 'l' },
+    { "qmp", required_argument, 0, 'q' }, { "node", required_argument, 0, 'n' },
+    { "domain", required_argument, 0, 'd' }, { "disk", required_argument, 0, 'k' },
+    { "connect", required_argument, 0, 'u' },
+    { "bp-interval", required_argument, 0, 'b' },
+    { "journal-retention", required_argument, 0, 'j' },
+    { "bp-retention", required_argument, 0, 'r' },
+    { "max-chain", required_argument, 0, 'c' }, { 0 } };
+  struct task *t = calloc (1, sizeof *t);
+  string_vector nodes = empty_vector;
+  uint64_t size = 0;
+  int c, r = 0;
+
+  t->policy = (struct task_policy) { 20 * 60 * NS, 24 * 3600 * NS,
+                                     7 * 86400 * NS, 16 };
+  optind = 1;
+  while (r == 0 && (c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+    case 's':
+      if (parse_size (optarg, &size) < 0 || size == 0 || size % 512)
+        r = usage_error ("--size: '%s' is not a size of whole 512-byte sectors", optarg);
+      break;
+    case 'l': t->listen = strdup (optarg); break;
+    case 'q': t->qmp = strdup (optarg); break;
+    case 'n': string_vector_append (&nodes, strdup (optarg)); break;
+    case 'd': t->domain = strdup (optarg); break;
+    case 'k': break;
+    case 'u': t->connect = strdup (optarg); break;
+    case 'b': case 'j': case 'r': case 'c':
+      r = parse_policy (c, optarg, &t->policy);
+      break;
+    default: r = usage_error ("task create: see 'cdp task create --help'");
+    }
+  }
+  if (r == 0 && optind + 1 != argc)
+    r = usage_error ("task create takes one NAME");
+  if (r == 0 && !task_name_valid (argv[optind]))
+    r = usage_error ("'%s' is not a task name (letters, digits, . - _)", argv[optind]);
+  if (r == 0) {
+    t->name = strdup (argv[optind]);
+    char *tasks = path_join (store, "tasks");
+    t->dir = path_join (tasks, t->name);
+    free (tasks);
+    t->created_ns = time_now_ns ();
+  }
+  if (r == 0 && t->domain)
+    r = fail ("libvirt mode (--domain) is not available in this version; "
+              "use --qmp or --size/--listen");
+  else if (r == 0 && t->qmp) {
+    t->mode = TASK_QMP;
+    r = nodes.len == 0 ? usage_error ("--qmp needs at least one --node")
+                       : qmp_disks (t, &nodes);
+  }
+  else if (r == 0 && size && t->listen) {
+    t->mode = TASK_MANUAL;
+    task_disk_vector_append (&t->disks, (struct task_disk) { strdup ("disk0"), 0, size });
+  }
+  else if (r == 0)
+    r = usage_error ("task create needs --size and --listen, --qmp and --node, or --domain");
+  if (r == 0)
+    r = create_dirs (store, t);
+  if (r == 0)
+    printf ("task %s created (%s mode, %zu disk%s)\n", t->name,
+            task_mode_name (t->mode), t->disks.len, t->disks.len == 1 ? "" : "s");
+  for (size_t i = 0; i < nodes.len; i++)
+    free (nodes.ptr[i]);
+  string_vector_reset (&nodes);
+  task_free (t);
+  return r;
+}
+
+static json_object *
+task_json (const struct task *t)
+{
+  json_object *o = json_object_new_object (), *disks = json_object_new_array ();
+  char buf[64];
+
+  json_object_object_add (o, "name", json_object_new_string (t->name));
+  json_object_object_add (o, "mode", json_object_new_string (task_mode_name (t->mode)));
+  if (t->listen)
+    json_object_object_add (o, "listen", json_object_new_string (t->listen));
+  if (t->qmp)
+    json_object_object_add (o, "qmp", json_object_new_string (t->qmp));
+  for (size_t i = 0; i < t->disks.len; i++) {
+    json_object *d = json_object_new_object ();
+    json_object_object_add (d, "name", json_object_new_string (t->disks.ptr[i].name));
+    json_object_object_add (d, "size", json_object_new_int64 ((int64_t) t->disks.ptr[i].size));
+    json_object_array_add (disks, d);
+  }
+  json_object_object_add (o, "disks", disks);
+  json_object_object_add (o, "bp_interval_s", json_object_new_int64 (t->policy.bp_interval / NS));
+  json_object_object_add (o, "journal_retention_s", json_object_new_int64 (t->policy.journal_retention / NS));
+  json_object_object_add (o, "bp_retention_s", json_object_new_int64 (t->policy.bp_retention / NS));
+  json_object_object_add (o, "max_chain", json_object_new_int (t->policy.max_chain));
+  json_object_object_add (o, "points_checked_against_mirror",
+                          json_object_new_boolean (t->mode != TASK_MANUAL));
+  format_time (t->created_ns, buf, sizeof buf);
+  json_object_object_add (o, "created", json_object_new_string (buf));
+  return o;
+}
+
+static void
+task_print (const struct task *t)
+{
+  char a[32], b[32], c[32], sz[32];
+
+  printf ("task:       %s\nmode:       %s\n", t->name, task_mode_name (t->mode));
+  if (t->listen)
+    printf ("listen:     %s\n", t->listen);
+  if (t->qmp)
+    printf ("qmp:        %s\n", t->qmp);
+  for (size_t i = 0; i < t->disks.len; i++) {
+    format_size (t->disks.ptr[i].size, sz, sizeof sz);
+    printf ("disk:       %s (%s)\n", t->disks.ptr[i].name, sz);
+  }
+  format_duration (t->policy.bp_interval, a, sizeof a);
+  format_duration (t->policy.journal_retention, b, sizeof b);
+  format_duration (t->policy.bp_retention, c, sizeof c);
+  printf ("policy:     base points every %s, journal %s, base points %s, "
+          "chain <= %u\n", a, b, c, t->policy.max_chain);
+  if (t->mode == TASK_MANUAL)
+    printf ("note:       manual mode: cdp cannot see the writer's mirror job, "
+            "so points are not checked against its READY; every point is offered\n");
+}
+
+static bool
+has_json (int argc, char **argv)
+{
+  for (int i = 0; i < argc; i++)
+    if (strcmp (argv[i], "--json") == 0)
+      return true;
+  return false;
+}
+
+static int
+task_show (const char *store, int argc, char **argv)
+{
+  struct task *t;
+  const char *name = NULL;
+  int e;
+
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] != '-')
+      name = argv[i];
+  if (name == NULL)
+    return usage_error ("usage: cdp task show NAME [--json]");
+  e = task_load (store, name, &t);
+  if (e < 0)
+    return fail ("no task '%s' in %s", name, store);
+  if (has_json (argc, argv)) {
+    json_object *o = task_json (t);
+    puts (json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
+    json_object_put (o);
+  }
+  else
+    task_print (t);
+  task_free (t);
+  return 0;
+}
+
+static int
+task_list_cmd (const char *store, int argc, char **argv)
+{
+  string_vector names = empty_vector;
+  json_object *arr = json_object_new_array ();
+  bool json = has_json (argc, argv);
+  int e = task_list (store, &names);
+
+  if (e < 0)
+    return fail ("cannot read store %s: %s", store, strerror (-e));
+  for (size_t i = 0; i < names.len; i++) {
+    struct task *t;
+    if (task_load (store, names.ptr[i], &t) < 0)
+      continue;
+    if (json)
+      json_object_array_add (arr, task_json (t));
+    else
+      printf ("%-20s %-8s %zu disk%s\n", t->name, task_mode_name (t->mode),
+              t->disks.len, t->disks.len == 1 ? "" : "s");
+    task_free (t);
+    free (names.ptr[i]);
+  }
+  if (json) {
+    json_object *o = json_object_new_object ();
+    json_object_object_add (o, "tasks", arr);
+    puts (json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
+    json_object_put (o);
+  }
+  else
+    json_object_put (arr);
+  string_vector_reset (&names);
+  return 0;
+}
+
+static int
+task_delete (const char *store, int argc, char **argv)
+{
+  struct task *t;
+  bool force = false;
+  const char *name = NULL;
+  char *lock, cmd[8192];
+  int fd;
+
+  for (int i = 1; i < argc; i++) {
+    if (strcmp (argv[i], "--force") == 0)
+      force = true;
+    else if (argv[i][0] != '-')
+      name = argv[i];
+  }
+  if (name == NULL)
+    return usage_error ("usage: cdp task delete NAME [--force]");
+  if (task_load (store, name, &t) < 0)
+    return fail ("no task '%s' in %s", name, store);
+  lock = task_path (t, "serve.lock");
+  fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  free (lock);
+  if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) < 0 && !force) {
+    close (fd);
+    task_free (t);
+    return fail ("task '%s' is being served by 'cdp serve'; stop it first "
+                 "or use --force", name);
+  }
+  snprintf (cmd, sizeof cmd, "rm -rf -- '%s'", t->dir);
+  if (system (cmd) != 0) {
+    task_free (t);
+    return fail ("could not remove %s", t->dir);
+  }
+  printf ("task %s deleted\n", name);
+  if (fd >= 0)
+    close (fd);
+  task_free (t);
+  return 0;
+}
+
+int
+cmd_task (const char *store, int argc, char **argv)
+{
+  if (argc < 2)
+    return usage_error ("usage: cdp task create|list|show|delete ...");
+  if (strcmp (argv[1], "create") == 0) {
+    if (want_help (argc - 1, argv + 1)) {
+      fputs (create_help, stdout);
+      return 0;
+    }
+    return task_create (store, argc - 1, argv + 1);
+  }
+  if (want_help (argc, argv)) {
+    puts ("usage: cdp task create|list [--json]|show NAME [--json]|delete NAME [--force]");
+    return 0;
+  }
+  if (strcmp (argv[1], "list") == 0)
+    return task_list_cmd (store, argc - 1, argv + 1);
+  if (strcmp (argv[1], "show") == 0)
+    return task_show (store, argc - 1, argv + 1);
+  if (strcmp (argv[1], "delete") == 0)
+    return task_delete (store, argc - 1, argv + 1);
+  return usage_error ("unknown task command '%s'", argv[1]);
+}

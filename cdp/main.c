@@ -1,0 +1,44 @@
+/* cdp: continuous data protection for QEMU/KVM virtual machines. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdp/cdp.h"
+
+static const char help[] =
+  "usage: cdp [--store DIR] COMMAND ...\n"
+  "\n"
+  "Tasks:      task create|list|show|delete, serve, status\n"
+  "Points:     points\n"
+  "Data back:  export\n"
+  "\n"
+  "The store (all tasks) is --store, else $CDP_STORE, else /var/lib/cdp.\n"
+  "'cdp COMMAND --help' describes each command.\n";
+
+int
+main (int argc, char **argv)
+{
+  const char *store = NULL;
+  int i = 1;
+
+  if (i + 1 < argc && strcmp (argv[i], "--store") == 0) {
+    store = argv[i + 1];
+    i += 2;
+  }
+  else if (i < argc && strncmp (argv[i], "--store=", 8) == 0)
+    store = argv[i++] + 8;
+  if (i >= argc)
+    return usage_error ("no command; see 'cdp --help'");
+  if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "help") == 0) {
+    fputs (help, stdout);
+    return 0;
+  }
+  store = store_path (store);
+  argc -= i;
+  argv += i;
+  if (strcmp (argv[0], "task") == 0) return cmd_task (store, argc, argv);
+  if (strcmp (argv[0], "serve") == 0) return cmd_serve (store, argc, argv);
+  if (strcmp (argv[0], "status") == 0) return cmd_status (store, argc, argv);
+  if (strcmp (argv[0], "points") == 0) return cmd_points (store, argc, argv);
+  if (strcmp (argv[0], "export") == 0) return cmd_export (store, argc, argv);
+  return usage_error ("unknown command '%s'; see 'cdp --help'", argv[0]);
+}

@@ -1,0 +1,411 @@
+/* cdp: the receiver — the NBD export QEMU's mirror writes into.
+ *
+ * Every WRITE, WRITE_ZEROES and TRIM becomes one journal record; its NBD
+ * reply is sent from the record's completion callback, that is only once
+ * the record is durable.  A write the journal cannot store is answered
+ * with its error and never acknowledged.  The same callbacks, which the
+ * journal calls in sequence order, feed the indexer thread, which adds
+ * them to the LMDB index in batches (one transaction per wake-up).
+ * Reads (the receiver also serves the disk as it is now) wait until the
+ * index holds every acknowledged write.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cdp/cdp.h"
+#include "nbd-export/nbd-server.h"
+
+struct rdisk {
+  struct receiver *r;
+  const struct task_disk *d;
+  _Atomic uint64_t writes, bytes;
+  _Atomic int64_t last_write_ns;
+};
+
+DEFINE_VECTOR_TYPE (rec_vector, struct journal_record)
+
+struct receiver {
+  struct task *t;
+  struct journal *j;
+  struct journal_reader *jr;
+  struct cdp_index *ix;
+  struct nbd_server *srv;
+  char *sock;
+
+  pthread_t ixthread;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;              /* queue filled / index advanced */
+  rec_vector queue;
+  string_vector labels;             /* parallel to queue (NULL for data) */
+  uint64_t indexed;                 /* last seq in the index */
+  bool stop;
+
+  struct rdisk *disks;
+};
+
+/* ---- the indexer --------------------------------------------------------- */
+
+/* Journal thread: queue a durable record for the index. */
+static void
+index_push (struct receiver *r, const struct journal_record *rec,
+            const char *label)
+{
+  pthread_mutex_lock (&r->lock);
+  if (rec_vector_append (&r->queue, *rec) == 0 &&
+      string_vector_append (&r->labels, label ? strdup (label) : NULL) < 0)
+    r->queue.len--;
+  pthread_cond_broadcast (&r->cond);
+  pthread_mutex_unlock (&r->lock);
+}
+
+static void *
+indexer (void *arg)
+{
+  struct receiver *r = arg;
+  rec_vector batch = empty_vector;
+  string_vector labels = empty_vector;
+  int e;
+
+  pthread_mutex_lock (&r->lock);
+  while (!r->stop || r->queue.len > 0) {
+    if (r->queue.len == 0) {
+      pthread_cond_wait (&r->cond, &r->lock);
+      continue;
+    }
+    rec_vector tq = r->queue; r->queue = batch; batch = tq;
+    string_vector tl = r->labels; r->labels = labels; labels = tl;
+    pthread_mutex_unlock (&r->lock);
+    e = index_apply (r->ix, batch.ptr, (const char *const *) labels.ptr, batch.len);
+    if (e < 0) {
+      /* The journal has the records: catch up from it instead. */
+      log_msg ("task %s: index update failed (%s); catching up from the journal",
+               r->t->name, strerror (-e));
+      journal_reader_refresh (r->jr);
+      e = (int) index_catch_up (r->ix, r->jr);
+    }
+    for (size_t i = 0; i < labels.len; i++)
+      free (labels.ptr[i]);
+    pthread_mutex_lock (&r->lock);
+    if (e >= 0)
+      r->indexed = batch.ptr[batch.len - 1].seq;
+    batch.len = labels.len = 0;
+    pthread_cond_broadcast (&r->cond);
+  }
+  pthread_mutex_unlock (&r->lock);
+  rec_vector_reset (&batch);
+  string_vector_reset (&labels);
+  return NULL;
+}
+
+/* Wait until the index holds seq. */
+static void
+index_wait (struct receiver *r, uint64_t seq)
+{
+  pthread_mutex_lock (&r->lock);
+  while (r->indexed < seq && !(r->stop && r->queue.len == 0))
+    pthread_cond_wait (&r->cond, &r->lock);
+  pthread_mutex_unlock (&r->lock);
+}
+
+/* ---- the NBD backend ---------------------------------------------------- */
+
+static int
+rx_open (void *opaque, const char *name, void **handle,
+         struct nbd_export_info *info)
+{
+  struct receiver *r = opaque;
+
+  for (size_t i = 0; i < r->t->disks.len; i++) {
+    const struct task_disk *d = &r->t->disks.ptr[i];
+    if (strcmp (name, d->name) == 0 || (*name == 0 && r->t->disks.len == 1)) {
+      *handle = &r->disks[i];
+      *info = (struct nbd_export_info) {
+        .size = d->size, .can_trim = true, .can_zero = true,
+        .can_fast_zero = true, .can_flush = true, .can_fua = true,
+        .can_multi_conn = true, .min_block = 1, .pref_block = 4096,
+        .max_block = 32 << 20, .description = "cdp receiver",
+      };
+      return 0;
+    }
+  }
+  return -ENOENT;
+}
+
+static int
+rx_list (void *opaque, struct nbd_export_list *l)
+{
+  struct receiver *r = opaque;
+  int e = 0;
+
+  for (size_t i = 0; e == 0 && i < r->t->disks.len; i++)
+    e = nbd_export_list_add (l, r->t->disks.ptr[i].name, "cdp receiver");
+  return e;
+}
+
+static int
+rx_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
+          struct nbd_extents *extents)
+{
+  struct rdisk *rd = handle;
+  struct receiver *r = rd->r;
+  uint64_t seq = journal_last_seq (r->j);
+  struct point p = { .ix = r->ix, .jr = r->jr, .disk = rd->d->id,
+                     .size = rd->d->size, .seq = seq,
+                     .base = &point_zero_base };
+
+  index_wait (r, seq);
+  return point_pread (&p, buf, offset, count, NULL);
+}
+
+/* Journal thread: the record of req is durable (or failed). */
+static void
+rx_done (void *opaque, const struct journal_record *rec, int err)
+{
+  struct nbd_request *req = opaque;
+  struct rdisk *rd = req->backend_data;
+
+  if (err == 0) {
+    index_push (rd->r, rec, NULL);
+    atomic_fetch_add (&rd->writes, 1);
+    atomic_fetch_add (&rd->bytes, rec->length);
+    atomic_store (&rd->last_write_ns, rec->time_ns);
+  }
+  else
+    log_msg ("task %s disk %s: write at %llu failed: %s", rd->r->t->name,
+             rd->d->name, (unsigned long long) rec->offset, strerror (-err));
+  nbd_request_done (req, err);
+}
+
+static void
+rx_append (struct rdisk *rd, struct nbd_request *req, uint16_t type)
+{
+  struct journal_record e = {
+    .type = type, .disk = rd->d->id, .offset = req->offset,
+    .length = req->count,
+    .payload_len = type == JOURNAL_WRITE ? req->count : 0,
+  };
+  int err;
+
+  req->backend_data = rd;
+  if (req->count == 0) {
+    nbd_request_done (req, 0);
+    return;
+  }
+  err = journal_append (rd->r->j, &e, req->data, rx_done, req);
+  if (err < 0)
+    nbd_request_done (req, err);
+}
+
+static void rx_write (void *h, struct nbd_request *req) { rx_append (h, req, JOURNAL_WRITE); }
+static void rx_zero (void *h, struct nbd_request *req) { rx_append (h, req, JOURNAL_WRITE_ZEROES); }
+static void rx_trim (void *h, struct nbd_request *req) { rx_append (h, req, JOURNAL_TRIM); }
+
+/* Every acknowledged write is durable already: nothing to flush. */
+static void rx_flush (void *h, struct nbd_request *req) { nbd_request_done (req, 0); }
+
+static const struct nbd_backend_ops rx_ops = {
+  .open = rx_open, .list = rx_list, .pread = rx_pread,
+  .write = rx_write, .zero = rx_zero, .trim = rx_trim, .flush = rx_flush,
+};
+
+static void
+rx_log (void *opaque, enum nbd_log_level level, const char *msg)
+{
+  struct receiver *r = opaque;
+
+  if (level <= NBD_LOG_INFO)
+    log_msg ("task %s: %s", r->t->name, msg);
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+static int
+open_index (struct receiver *r)
+{
+  char *dir = task_path (r->t, "index");
+  int64_t n;
+  int e = index_open (dir, &r->ix);
+
+  if (e == -EIO || e == -EINVAL) {
+    log_msg ("task %s: index damaged (%s): rebuilding from the journal",
+             r->t->name, index_last_error ());
+    index_remove (dir);
+    e = index_open (dir, &r->ix);
+  }
+  free (dir);
+  if (e < 0)
+    return e;
+  n = index_catch_up (r->ix, r->jr);
+  if (n < 0)
+    return (int) n;
+  if (n > 0)
+    log_msg ("task %s: index caught up %lld records from the journal",
+             r->t->name, (long long) n);
+  r->indexed = index_last_seq (r->ix);
+  return 0;
+}
+
+static int
+start_listening (struct receiver *r)
+{
+  char *run = task_path (r->t, "run");
+  char *addr;
+  int e;
+
+  if (r->t->mode == TASK_MANUAL)
+    addr = strdup (r->t->listen);
+  else {
+    mkdir_p (run, 0700);
+    r->sock = path_join (run, "receiver.sock");
+    unlink (r->sock);
+    if (asprintf (&addr, "unix:%s", r->sock) < 0)
+      abort ();
+  }
+  free (run);
+  e = nbd_server_new (&rx_ops, r, &r->srv);
+  if (e == 0) {
+    nbd_server_set_log (r->srv, rx_log, r);
+    e = nbd_server_listen (r->srv, addr, NULL);
+  }
+  free (addr);
+  return e;
+}
+
+int
+receiver_start (struct task *t, struct receiver **rp)
+{
+  struct receiver *r = calloc (1, sizeof *r);
+  struct journal_options jo = { .create = true };
+  char *jdir = task_path (t, "journal");
+  int e;
+
+  r->t = t;
+  pthread_mutex_init (&r->lock, NULL);
+  pthread_cond_init (&r->cond, NULL);
+  r->disks = calloc (t->disks.len, sizeof *r->disks);
+  for (size_t i = 0; i < t->disks.len; i++) {
+    r->disks[i].r = r;
+    r->disks[i].d = &t->disks.ptr[i];
+  }
+  e = journal_open (jdir, &jo, &r->j);
+  if (e < 0)
+    fail ("task %s: cannot open journal %s: %s%s%s", t->name, jdir,
+          strerror (-e), *journal_last_error () ? ": " : "",
+          journal_last_error ());
+  if (e == 0 && (e = journal_reader_open (jdir, &r->jr)) < 0)
+    fail ("task %s: cannot read journal: %s", t->name, strerror (-e));
+  free (jdir);
+  if (e == 0 && (e = open_index (r)) < 0)
+    fail ("task %s: cannot open index: %s", t->name, strerror (-e));
+  if (e == 0 && (e = -pthread_create (&r->ixthread, NULL, indexer, r)) < 0)
+    fail ("task %s: cannot start indexer", t->name);
+  if (e == 0 && (e = start_listening (r)) < 0)
+    fail ("task %s: cannot listen on %s: %s", t->name,
+          t->listen ? t->listen : r->sock, strerror (-e));
+  if (e < 0) {
+    receiver_stop (r);
+    return e;
+  }
+  *rp = r;
+  return 0;
+}
+
+struct event_wait {
+  pthread_mutex_t m;
+  pthread_cond_t c;
+  struct receiver *r;
+  const char *label;
+  bool done;
+  int err;
+};
+
+static void
+event_done (void *opaque, const struct journal_record *rec, int err)
+{
+  struct event_wait *w = opaque;
+
+  if (err == 0)
+    index_push (w->r, rec, w->label);
+  pthread_mutex_lock (&w->m);
+  w->done = true;
+  w->err = err;
+  pthread_cond_signal (&w->c);
+  pthread_mutex_unlock (&w->m);
+}
+
+int
+receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
+                const char *label)
+{
+  struct event_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                          r, label, false, 0 };
+  struct journal_record e = { .type = type, .disk = disk,
+                              .payload_len = label ? strlen (label) : 0 };
+  int err = journal_append (r->j, &e, label, event_done, &w);
+
+  if (err < 0)
+    return err;
+  pthread_mutex_lock (&w.m);
+  while (!w.done)
+    pthread_cond_wait (&w.c, &w.m);
+  pthread_mutex_unlock (&w.m);
+  if (w.err == 0) {
+    uint64_t seq = journal_last_seq (r->j);
+    index_wait (r, seq);
+  }
+  return w.err;
+}
+
+const char *
+receiver_socket (struct receiver *r)
+{
+  return r->sock;
+}
+
+struct journal *
+receiver_journal (struct receiver *r)
+{
+  return r->j;
+}
+
+void
+receiver_stats (struct receiver *r, uint32_t disk, uint64_t *writes,
+                uint64_t *bytes, int64_t *last_write_ns)
+{
+  for (size_t i = 0; i < r->t->disks.len; i++)
+    if (r->disks[i].d->id == disk) {
+      *writes = atomic_load (&r->disks[i].writes);
+      *bytes = atomic_load (&r->disks[i].bytes);
+      *last_write_ns = atomic_load (&r->disks[i].last_write_ns);
+    }
+}
+
+void
+receiver_stop (struct receiver *r)
+{
+  if (r == NULL)
+    return;
+  if (r->srv)
+    nbd_server_free (r->srv);       /* answers what is in flight */
+  if (r->j)
+    journal_close (r->j);           /* drains: every callback has run */
+  pthread_mutex_lock (&r->lock);
+  r->stop = true;
+  pthread_cond_broadcast (&r->cond);
+  pthread_mutex_unlock (&r->lock);
+  if (r->ixthread)
+    pthread_join (r->ixthread, NULL);
+  index_close (r->ix);
+  journal_reader_close (r->jr);
+  rec_vector_reset (&r->queue);
+  string_vector_reset (&r->labels);
+  if (r->sock)
+    unlink (r->sock);
+  free (r->sock);
+  free (r->disks);
+  free (r);
+}

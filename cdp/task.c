@@ -1,0 +1,244 @@
+/* cdp: the store, and each task's definition (task.json). */
+#include <dirent.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cdp/cdp.h"
+
+const char *
+store_path (const char *opt)
+{
+  const char *env = getenv ("CDP_STORE");
+
+  if (opt)
+    return opt;
+  return env && *env ? env : "/var/lib/cdp";
+}
+
+int
+task_name_valid (const char *name)
+{
+  size_t n = strlen (name);
+
+  if (n == 0 || n > 64 || name[0] == '.' || name[0] == '-')
+    return 0;
+  for (const char *p = name; *p; p++)
+    if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+        !(*p >= '0' && *p <= '9') && *p != '-' && *p != '_' && *p != '.')
+      return 0;
+  return 1;
+}
+
+const char *
+task_mode_name (enum task_mode m)
+{
+  return m == TASK_QMP ? "qmp" : m == TASK_LIBVIRT ? "libvirt" : "manual";
+}
+
+char *
+task_path (const struct task *t, const char *leaf)
+{
+  return path_join (t->dir, leaf);
+}
+
+void
+task_free (struct task *t)
+{
+  if (t == NULL)
+    return;
+  for (size_t i = 0; i < t->disks.len; i++)
+    free (t->disks.ptr[i].name);
+  task_disk_vector_reset (&t->disks);
+  free (t->name);
+  free (t->dir);
+  free (t->listen);
+  free (t->qmp);
+  free (t->domain);
+  free (t->connect);
+  free (t);
+}
+
+static void
+put_str (json_object *o, const char *key, const char *v)
+{
+  if (v)
+    json_object_object_add (o, key, json_object_new_string (v));
+}
+
+int
+task_save (const struct task *t)
+{
+  json_object *o = json_object_new_object (), *disks = json_object_new_array ();
+  json_object *pol = json_object_new_object ();
+  char *path = task_path (t, "task.json");
+  int r;
+
+  put_str (o, "name", t->name);
+  put_str (o, "mode", task_mode_name (t->mode));
+  put_str (o, "listen", t->listen);
+  put_str (o, "qmp", t->qmp);
+  put_str (o, "domain", t->domain);
+  put_str (o, "connect", t->connect);
+  for (size_t i = 0; i < t->disks.len; i++) {
+    json_object *d = json_object_new_object ();
+    put_str (d, "name", t->disks.ptr[i].name);
+    json_object_object_add (d, "id", json_object_new_int64 (t->disks.ptr[i].id));
+    json_object_object_add (d, "size", json_object_new_int64 ((int64_t) t->disks.ptr[i].size));
+    json_object_array_add (disks, d);
+  }
+  json_object_object_add (o, "disks", disks);
+  json_object_object_add (pol, "bp_interval_ns", json_object_new_int64 (t->policy.bp_interval));
+  json_object_object_add (pol, "journal_retention_ns", json_object_new_int64 (t->policy.journal_retention));
+  json_object_object_add (pol, "bp_retention_ns", json_object_new_int64 (t->policy.bp_retention));
+  json_object_object_add (pol, "max_chain", json_object_new_int (t->policy.max_chain));
+  json_object_object_add (o, "policy", pol);
+  json_object_object_add (o, "created_ns", json_object_new_int64 (t->created_ns));
+  r = write_file_atomic (path, json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
+  json_object_put (o);
+  free (path);
+  return r;
+}
+
+static char *
+get_str (json_object *o, const char *key)
+{
+  json_object *v;
+
+  if (!json_object_object_get_ex (o, key, &v) || !json_object_is_type (v, json_type_string))
+    return NULL;
+  return strdup (json_object_get_string (v));
+}
+
+static int64_t
+get_int (json_object *o, const char *key, int64_t dflt)
+{
+  json_object *v;
+
+  if (!json_object_object_get_ex (o, key, &v))
+    return dflt;
+  return json_object_get_int64 (v);
+}
+
+static int
+parse_task (json_object *o, struct task *t)
+{
+  json_object *disks, *pol;
+  char *mode = get_str (o, "mode");
+
+  t->mode = mode && strcmp (mode, "qmp") == 0 ? TASK_QMP
+    : mode && strcmp (mode, "libvirt") == 0 ? TASK_LIBVIRT : TASK_MANUAL;
+  free (mode);
+  t->listen = get_str (o, "listen");
+  t->qmp = get_str (o, "qmp");
+  t->domain = get_str (o, "domain");
+  t->connect = get_str (o, "connect");
+  t->created_ns = get_int (o, "created_ns", 0);
+  if (!json_object_object_get_ex (o, "disks", &disks) ||
+      !json_object_is_type (disks, json_type_array))
+    return -EINVAL;
+  for (size_t i = 0; i < json_object_array_length (disks); i++) {
+    json_object *d = json_object_array_get_idx (disks, i);
+    struct task_disk td = { .name = get_str (d, "name"),
+                            .id = (uint32_t) get_int (d, "id", (int64_t) i),
+                            .size = (uint64_t) get_int (d, "size", 0) };
+    if (td.name == NULL || task_disk_vector_append (&t->disks, td) < 0) {
+      free (td.name);
+      return -EINVAL;
+    }
+  }
+  if (json_object_object_get_ex (o, "policy", &pol)) {
+    t->policy.bp_interval = get_int (pol, "bp_interval_ns", 0);
+    t->policy.journal_retention = get_int (pol, "journal_retention_ns", 0);
+    t->policy.bp_retention = get_int (pol, "bp_retention_ns", 0);
+    t->policy.max_chain = (unsigned) get_int (pol, "max_chain", 16);
+  }
+  return 0;
+}
+
+int
+task_load (const char *store, const char *name, struct task **tp)
+{
+  struct task *t;
+  char *tasks, *path, *text;
+  json_object *o;
+  int r;
+
+  if (!task_name_valid (name))
+    return -EINVAL;
+  t = calloc (1, sizeof *t);
+  tasks = path_join (store, "tasks");
+  t->dir = path_join (tasks, name);
+  t->name = strdup (name);
+  free (tasks);
+  path = task_path (t, "task.json");
+  text = read_file (path);
+  free (path);
+  if (text == NULL) {
+    task_free (t);
+    return -ENOENT;
+  }
+  o = json_tokener_parse (text);
+  free (text);
+  r = o ? parse_task (o, t) : -EINVAL;
+  json_object_put (o);
+  if (r < 0) {
+    task_free (t);
+    return r;
+  }
+  *tp = t;
+  return 0;
+}
+
+static int
+cmp_str (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+int
+task_list (const char *store, string_vector *names)
+{
+  char *tasks = path_join (store, "tasks");
+  DIR *d = opendir (tasks);
+  struct dirent *e;
+
+  free (tasks);
+  if (d == NULL)
+    return errno == ENOENT ? 0 : -errno;
+  while ((e = readdir (d)) != NULL)
+    if (task_name_valid (e->d_name))
+      string_vector_append (names, strdup (e->d_name));
+  closedir (d);
+  qsort (names->ptr, names->len, sizeof names->ptr[0], cmp_str);
+  return 0;
+}
+
+const struct task_disk *
+task_find_disk (const struct task *t, const char *name)
+{
+  for (size_t i = 0; i < t->disks.len; i++)
+    if (strcmp (t->disks.ptr[i].name, name) == 0)
+      return &t->disks.ptr[i];
+  return NULL;
+}
+
+const struct task_disk *
+task_pick_disk (const struct task *t, const char *name)
+{
+  const struct task_disk *d;
+
+  if (name == NULL) {
+    if (t->disks.len == 1)
+      return &t->disks.ptr[0];
+    usage_error ("task %s has %zu disks: name one with --disk", t->name,
+                 t->disks.len);
+    return NULL;
+  }
+  d = task_find_disk (t, name);
+  if (d == NULL)
+    fail ("task %s has no disk '%s'", t->name, name);
+  return d;
+}

@@ -1,0 +1,148 @@
+/* cdp: small helpers of the command line. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cdp/cdp.h"
+
+static int
+vmsg (int code, const char *fmt, va_list ap)
+{
+  fputs ("cdp: ", stderr);
+  vfprintf (stderr, fmt, ap);
+  fputc ('\n', stderr);
+  return code;
+}
+
+int
+fail (const char *fmt, ...)
+{
+  va_list ap;
+  int r;
+
+  va_start (ap, fmt);
+  r = vmsg (EXIT_FAIL, fmt, ap);
+  va_end (ap);
+  return r;
+}
+
+int
+usage_error (const char *fmt, ...)
+{
+  va_list ap;
+  int r;
+
+  va_start (ap, fmt);
+  r = vmsg (EXIT_USAGE, fmt, ap);
+  va_end (ap);
+  return r;
+}
+
+void
+log_msg (const char *fmt, ...)
+{
+  va_list ap;
+  char ts[32];
+  time_t now = time (NULL);
+  struct tm tm;
+
+  localtime_r (&now, &tm);
+  strftime (ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+  fprintf (stderr, "%s cdp: ", ts);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stderr);
+}
+
+char *
+path_join (const char *a, const char *b)
+{
+  size_t la = strlen (a), lb = strlen (b);
+  char *p = malloc (la + lb + 2);
+
+  if (p == NULL)
+    abort ();
+  memcpy (p, a, la);
+  p[la] = '/';
+  memcpy (p + la + 1, b, lb + 1);
+  return p;
+}
+
+int
+mkdir_p (const char *path, unsigned mode)
+{
+  char *copy = strdup (path);
+  int r = 0;
+
+  for (char *p = copy + 1; r == 0 && *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir (copy, 0755) < 0 && errno != EEXIST)
+        r = -errno;
+      *p = '/';
+    }
+  if (r == 0 && mkdir (copy, mode) < 0 && errno != EEXIST)
+    r = -errno;
+  free (copy);
+  return r;
+}
+
+/* Write text to path through a temporary file, fsync, rename. */
+int
+write_file_atomic (const char *path, const char *text)
+{
+  size_t len = strlen (path);
+  char *tmp = malloc (len + 8);
+  int fd, r = 0;
+
+  memcpy (tmp, path, len);
+  memcpy (tmp + len, ".tmp", 5);
+  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    r = -errno;
+    free (tmp);
+    return r;
+  }
+  if (write (fd, text, strlen (text)) != (ssize_t) strlen (text) ||
+      fsync (fd) < 0)
+    r = errno ? -errno : -EIO;
+  close (fd);
+  if (r == 0 && rename (tmp, path) < 0)
+    r = -errno;
+  if (r < 0)
+    unlink (tmp);
+  free (tmp);
+  return r;
+}
+
+char *
+read_file (const char *path)
+{
+  FILE *f = fopen (path, "re");
+  char *buf = NULL;
+  size_t len = 0;
+
+  if (f == NULL)
+    return NULL;
+  if (getdelim (&buf, &len, 0, f) < 0) {
+    free (buf);
+    buf = NULL;
+  }
+  fclose (f);
+  return buf;
+}
+
+bool
+want_help (int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
+      return true;
+  return false;
+}

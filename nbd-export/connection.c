@@ -25,7 +25,8 @@ describe_peer (struct connection *conn)
       getpeername (conn->fd, (struct sockaddr *) &ss, &len) < 0)
     return;
   if (ss.ss_family == AF_UNIX)
-    snprintf (conn->peer, sizeof conn->peer, "unix:fd %d", conn->fd);
+    snprintf (conn->peer, sizeof conn->peer, "on unix socket fd %d",
+              conn->fd);
   else if (getnameinfo ((struct sockaddr *) &ss, len, host, sizeof host,
                         port, sizeof port,
                         NI_NUMERICHOST | NI_NUMERICSERV) == 0)
@@ -41,7 +42,8 @@ connection_new (struct nbd_server *srv, int fd)
   conn = calloc (1, sizeof *conn);
   if (conn == NULL)
     return NULL;
-  conn->workers = calloc (srv->workers, sizeof *conn->workers);
+  conn->max_workers = srv->workers;
+  conn->workers = calloc (conn->max_workers, sizeof *conn->workers);
   if (conn->workers == NULL) {
     free (conn);
     return NULL;

@@ -155,7 +155,8 @@ struct connection {
   unsigned inflight;
   uint64_t inflight_bytes;
   unsigned nr_workers, idle_workers;
-  pthread_t *workers;           /* srv->workers entries */
+  unsigned max_workers;         /* srv->workers when conn was made */
+  pthread_t *workers;           /* max_workers entries */
   bool closing;                 /* no more work will be queued */
   bool stop_writer;
   bool dead;                    /* socket failed: replies are dropped */

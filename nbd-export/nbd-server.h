@@ -51,7 +51,7 @@ struct nbd_export_info {
   bool can_multi_conn;      /* FLUSH/FUA effects visible across connections */
   uint32_t min_block;       /* power of 2, <= 64 KiB; 0 = 1 */
   uint32_t pref_block;      /* power of 2 >= max (min_block, 512); 0 = 4096 */
-  uint32_t max_block;       /* largest READ/WRITE; 0 = 32 MiB */
+  uint32_t max_block;       /* largest READ/WRITE, <= 64 MiB; 0 = 32 MiB */
   const char *description;  /* NULL or text; must stay valid until close */
 };
 
@@ -76,8 +76,10 @@ void nbd_request_done (struct nbd_request *req, int err);
 
 /* Describe part of a range of the export for pread or block_status.
  * Extents are added in order, each starting where the previous one
- * ended (the first at the offset of the call); flags are NBD_STATE_HOLE
- * and NBD_STATE_ZERO.  Adjacent extents with the same flags are merged;
+ * ended (the first at the offset of the call; an extent may also start
+ * earlier, and only its part past the last one counts); flags are
+ * NBD_STATE_HOLE and NBD_STATE_ZERO.  Lengths should be multiples of
+ * the export's min_block.  Adjacent extents with the same flags are merged;
  * anything past the end of the range is dropped.  The backend may stop
  * early: the rest of the range then counts as allocated data.
  * Errors: -EINVAL (not contiguous, or length 0), -ENOMEM. */

@@ -83,7 +83,7 @@ static void
 maybe_spawn (struct connection *conn)
 {
   if (conn->work_len <= conn->idle_workers ||
-      conn->nr_workers >= conn->srv->workers)
+      conn->nr_workers >= conn->max_workers)
     return;
   if (pthread_create (&conn->workers[conn->nr_workers], NULL,
                       worker_main, conn) == 0)

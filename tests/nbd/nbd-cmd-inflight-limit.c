@@ -54,6 +54,17 @@ sender (void *arg)
   return NULL;
 }
 
+static unsigned
+pending_now (void)
+{
+  unsigned n;
+
+  pthread_mutex_lock (&lock);
+  n = nr_pending;
+  pthread_mutex_unlock (&lock);
+  return n;
+}
+
 Test (nbd_cmd, inflight_limit)
 {
   struct th t;
@@ -67,10 +78,11 @@ Test (nbd_cmd, inflight_limit)
   fd = th_raw_connect (&t, false);
   th_raw_go (fd, false);
   pthread_create (&thr, NULL, sender, &fd);
-  usleep (300000);
-  pthread_mutex_lock (&lock);
-  cr_assert_eq (nr_pending, LIMIT, "%u requests in flight", nr_pending);
-  pthread_mutex_unlock (&lock);
+  for (int i = 0; i < 1000 && pending_now () < LIMIT; i++)
+    usleep (10000);
+  usleep (200000);              /* time to take more, if it would */
+  cr_assert_eq (pending_now (), LIMIT, "%u requests in flight",
+                pending_now ());
 
   while (answered < SENT) {
     pthread_mutex_lock (&lock);

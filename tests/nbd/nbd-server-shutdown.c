@@ -73,7 +73,10 @@ Test (nbd_server, shutdown)
   pthread_mutex_unlock (&lock);
 
   pthread_create (&thr, NULL, shutdown_thread, t.srv);
-  usleep (200000);                      /* shutdown waits for the write */
+  /* The socket goes once shutdown has begun; it then waits for the
+   * held write. */
+  for (int i = 0; i < 1000 && access (t.sock, F_OK) == 0; i++)
+    usleep (10000);
   cr_assert_eq (access (t.sock, F_OK), -1, "listener still there");
   th_raw_request (fd, 0, NBD_CMD_READ, 2, 0, sizeof buf);
   cr_assert_eq (th_raw_simple_reply (fd, &cookie), NBD_ESHUTDOWN);

@@ -78,6 +78,7 @@ struct task_view {            /* read side of a task: journal + index */
   struct cdp_index *ix;
 };
 int view_open (const char *store, const char *name, struct task_view *v);
+int view_open_quiet (const char *store, const char *name, struct task_view *v);
 void view_close (struct task_view *v);
 /* Bring the index up to the journal (if no daemon did). */
 int view_catch_up (struct task_view *v);
@@ -91,9 +92,13 @@ int view_point (struct task_view *v, const struct task_disk *d, const char *s,
 struct receiver;
 int receiver_start (struct task *t, struct receiver **rp);
 /* Append a bookmark, gap or resume record for disk (all disks: UINT32_MAX)
- * and wait until it is durable. */
+ * and wait until it is durable.  since_ns: for a gap journaled after the
+ * fact, the earlier instant fidelity was lost at; else 0. */
 int receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
-                    const char *label);
+                    const char *label, int64_t since_ns);
+/* If the history of disk ends without a gap (whoever journaled it last
+ * did not stop cleanly), the time of the journal's last record; else 0. */
+int64_t receiver_open_end (struct receiver *r, uint32_t disk);
 const char *receiver_socket (struct receiver *r);  /* qmp mode socket */
 void receiver_stats (struct receiver *r, uint32_t disk, uint64_t *writes,
                      uint64_t *bytes, int64_t *last_write_ns);

@@ -69,7 +69,7 @@ filter_faithful (struct task_view *v, uint32_t disk, json_object *arr)
     bool ok = true;
     if (parse_time (json_object_get_string (json_object_object_get (p, "time")), 0, &t) == 0 &&
         index_seq_at (v->ix, t, &seq, NULL) == 0)
-      index_faithful (v->ix, disk, seq, &ok);
+      index_faithful (v->ix, disk, seq, t, &ok);
     if (!ok)
       json_object_array_del_idx (arr, i, 1);
   }
@@ -138,6 +138,36 @@ cmd_points (const char *store, int argc, char **argv)
   return 0;
 }
 
+/* Journal span and size, from the index and the journal's files. */
+static void
+add_journal_status (const char *store, const struct task *t, json_object *o)
+{
+  struct task_view v;
+  int64_t first, last;
+  char buf[64], *jdir = task_path (t, "journal");
+  char cmd[4200];
+  unsigned long long kib = 0;
+  FILE *f;
+
+  snprintf (cmd, sizeof cmd, "du -sk '%s' 2>/dev/null", jdir);
+  if ((f = popen (cmd, "r")) != NULL) {
+    if (fscanf (f, "%llu", &kib) != 1)
+      kib = 0;
+    pclose (f);
+  }
+  free (jdir);
+  json_object_object_add (o, "journal_bytes", json_object_new_int64 ((int64_t) kib * 1024));
+  if (view_open_quiet (store, t->name, &v) != 0)
+    return;
+  if (index_span (v.ix, &first, &last) == 0 && last) {
+    format_time (first, buf, sizeof buf);
+    json_object_object_add (o, "journal_from", json_object_new_string (buf));
+    format_time (last, buf, sizeof buf);
+    json_object_object_add (o, "journal_to", json_object_new_string (buf));
+  }
+  view_close (&v);
+}
+
 static json_object *
 task_status (const char *store, const char *name)
 {
@@ -186,46 +216,26 @@ task_status (const char *store, const char *name)
   }
   json_object_object_add (o, "disks", disks);
   json_object_put (state);
+  add_journal_status (store, t, o);
   task_free (t);
   return o;
 }
 
-int
-cmd_status (const char *store, int argc, char **argv)
+static void
+print_status (json_object *arr)
 {
-  string_vector names = empty_vector;
-  json_object *arr = json_object_new_array ();
-  bool json = false;
-
-  for (int i = 1; i < argc; i++) {
-    if (strcmp (argv[i], "--json") == 0)
-      json = true;
-    else if (strcmp (argv[i], "--help") == 0) {
-      puts ("usage: cdp status [NAME] [--json]");
-      return 0;
-    }
-    else
-      string_vector_append (&names, strdup (argv[i]));
-  }
-  if (names.len == 0)
-    task_list (store, &names);
-  for (size_t i = 0; i < names.len; i++) {
-    json_object *o = task_status (store, names.ptr[i]);
-    if (o == NULL)
-      return fail ("no task '%s' in %s", names.ptr[i], store);
-    json_object_array_add (arr, o);
-  }
-  if (json) {
-    json_object *root = json_object_new_object ();
-    json_object_object_add (root, "tasks", arr);
-    puts (json_object_to_json_string_ext (root, JSON_C_TO_STRING_PRETTY));
-    json_object_put (root);
-    return 0;
-  }
   for (size_t i = 0; i < json_object_array_length (arr); i++) {
     json_object *o = json_object_array_get_idx (arr, i);
     json_object *disks = json_object_object_get (o, "disks");
-    printf ("%s\n", json_object_get_string (json_object_object_get (o, "name")));
+    json_object *from = json_object_object_get (o, "journal_from");
+    json_object *to = json_object_object_get (o, "journal_to");
+    char sz[32];
+    format_size ((uint64_t) json_object_get_int64 (json_object_object_get (o, "journal_bytes")),
+                 sz, sizeof sz);
+    printf ("%s  journal %s", json_object_get_string (json_object_object_get (o, "name")), sz);
+    if (from && to)
+      printf (", %s .. %s", json_object_get_string (from), json_object_get_string (to));
+    putchar ('\n');
     for (size_t k = 0; k < json_object_array_length (disks); k++) {
       json_object *d = json_object_array_get_idx (disks, k);
       const char *reason = json_object_get_string (json_object_object_get (d, "reason"));
@@ -236,6 +246,48 @@ cmd_status (const char *store, int argc, char **argv)
       putchar ('\n');
     }
   }
+}
+
+int
+cmd_status (const char *store, int argc, char **argv)
+{
+  string_vector names = empty_vector;
+  json_object *arr;
+  bool json = false;
+  int r = 0;
+
+  for (int i = 1; i < argc; i++)
+    if (strcmp (argv[i], "--help") == 0) {
+      puts ("usage: cdp status [NAME] [--json]");
+      return 0;
+    }
+  arr = json_object_new_array ();
+  for (int i = 1; i < argc; i++) {
+    if (strcmp (argv[i], "--json") == 0)
+      json = true;
+    else
+      string_vector_append (&names, strdup (argv[i]));
+  }
+  if (names.len == 0)
+    task_list (store, &names);
+  for (size_t i = 0; r == 0 && i < names.len; i++) {
+    json_object *o = task_status (store, names.ptr[i]);
+    if (o == NULL)
+      r = fail ("no task '%s' in %s", names.ptr[i], store);
+    else
+      json_object_array_add (arr, o);
+  }
+  if (r == 0 && json) {
+    json_object *root = json_object_new_object ();
+    json_object_object_add (root, "tasks", json_object_get (arr));
+    puts (json_object_to_json_string_ext (root, JSON_C_TO_STRING_PRETTY));
+    json_object_put (root);
+  }
+  else if (r == 0)
+    print_status (arr);
   json_object_put (arr);
-  return 0;
+  for (size_t i = 0; i < names.len; i++)
+    free (names.ptr[i]);
+  string_vector_reset (&names);
+  return r;
 }

@@ -7,9 +7,12 @@
  * receiver has its journal thread, indexer thread and NBD threads.
  *
  * Fidelity: a disk's history is exact only while its mirror job is READY.
- * Before a job starts (and whenever one breaks) a GAP record is
- * journaled; when the job reports READY a RESUME record is.  Points
- * between a GAP and the next RESUME are never offered as exact.
+ * Before a job starts, whenever one breaks and when we stop, a GAP record
+ * is journaled; when the job reports READY a RESUME record is.  Points
+ * between a GAP and the next RESUME are never offered as exact.  A serve
+ * that was killed journaled no GAP: the next one journals it after the
+ * fact, naming the instant the dead one was last known alive (its last
+ * record, or its last run/state.json), from which no point is exact.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +34,7 @@ struct disk_state {
   const char *state;                /* static string */
   char reason[256];
   int64_t since_ns;
+  int64_t lost_ns;                  /* a killed serve: fidelity lost then */
 };
 
 struct served {
@@ -60,9 +64,10 @@ set_state (struct served *s, size_t i, const char *state, const char *reason)
 }
 
 static void
-mark (struct served *s, size_t i, uint16_t type, const char *why)
+mark (struct served *s, size_t i, uint16_t type, const char *why,
+      int64_t since_ns)
 {
-  int e = receiver_event (s->rx, type, s->t->disks.ptr[i].id, why);
+  int e = receiver_event (s->rx, type, s->t->disks.ptr[i].id, why, since_ns);
 
   if (e < 0)
     log_msg ("task %s disk %s: cannot journal %s: %s", s->t->name,
@@ -83,7 +88,9 @@ protect_session (struct served *s, struct qmp *q)
 
   for (size_t i = 0; i < n && !broken; i++) {
     const char *node = s->t->disks.ptr[i].name;
-    mark (s, i, JOURNAL_GAP, "protection starting: initial copy");
+    mark (s, i, JOURNAL_GAP, "protection starting: initial copy",
+          s->ds[i].lost_ns);
+    s->ds[i].lost_ns = 0;
     if (qmp_mirror_start (q, node, receiver_socket (s->rx), node, NULL, &o,
                           &m[i]) < 0) {
       set_state (s, i, "not protected", qmp_last_error ());
@@ -97,18 +104,19 @@ protect_session (struct served *s, struct qmp *q)
     int e = qmp_next_event (q, 500, &ev);
     for (size_t i = 0; i < n; i++) {
       const char *reason = "";
+      int64_t since = 0;
       if (e < 0 && e != -ETIMEDOUT && e != -EAGAIN && e != -ENOBUFS)
         qmp_mirror_connection_lost (m[i], e);
       else if (ev)
         qmp_mirror_handle_event (m[i], ev);
-      enum qmp_mirror_state st = qmp_mirror_state (m[i], &reason, NULL);
+      enum qmp_mirror_state st = qmp_mirror_state (m[i], &reason, &since);
       if (st == QMP_MIRROR_PROTECTED && !ready[i]) {
         ready[i] = true;
-        mark (s, i, JOURNAL_RESUME, "mirror READY");
+        mark (s, i, JOURNAL_RESUME, "mirror READY", 0);
         set_state (s, i, "protected", "");
       }
       else if (st == QMP_MIRROR_BROKEN) {
-        mark (s, i, JOURNAL_GAP, reason);
+        mark (s, i, JOURNAL_GAP, reason, since);
         set_state (s, i, "not protected", reason);
         broken = true;
       }
@@ -116,8 +124,11 @@ protect_session (struct served *s, struct qmp *q)
     json_object_put (ev);
   }
   for (size_t i = 0; i < n; i++) {
-    if (m[i] && atomic_load (&stopping))
+    if (m[i] && atomic_load (&stopping)) {
+      /* Guest writes stop reaching us from here on. */
+      mark (s, i, JOURNAL_GAP, "cdp serve stopped", 0);
       qmp_mirror_stop (m[i]);
+    }
     qmp_mirror_free (m[i]);
   }
   free (m);
@@ -178,6 +189,44 @@ write_state (struct served *s)
   free (path);
 }
 
+/* The last heartbeat (run/state.json) of a serve that did not stop
+ * cleanly (a clean one removes the file), or 0. */
+static int64_t
+stale_heartbeat (const struct task *t)
+{
+  char *path = task_path (t, "run/state.json");
+  char *text = read_file (path);
+  json_object *o = text ? json_tokener_parse (text) : NULL, *v;
+  int64_t hb = 0;
+
+  if (o && json_object_object_get_ex (o, "updated_ns", &v))
+    hb = json_object_get_int64 (v);
+  json_object_put (o);
+  free (text);
+  free (path);
+  return hb;
+}
+
+/* Where a killed serve left a disk's history without a gap, the gap
+ * starts where it was last known alive. */
+static void
+find_lost_fidelity (struct served *s)
+{
+  int64_t hb = stale_heartbeat (s->t);
+  char buf[64];
+
+  for (size_t i = 0; i < s->t->disks.len; i++) {
+    int64_t end = receiver_open_end (s->rx, s->t->disks.ptr[i].id);
+    if (end == 0)
+      continue;
+    s->ds[i].lost_ns = end > hb ? end : hb;
+    format_time (s->ds[i].lost_ns, buf, sizeof buf);
+    log_msg ("task %s disk %s: the last cdp serve did not stop cleanly; "
+             "no point is exact from %s until the mirror is READY again",
+             s->t->name, s->t->disks.ptr[i].name, buf);
+  }
+}
+
 static int
 serve_task (const char *store, const char *name, struct served *s)
 {
@@ -206,6 +255,7 @@ serve_task (const char *store, const char *name, struct served *s)
   log_msg ("task %s: receiver on %s", name,
            s->t->mode == TASK_MANUAL ? s->t->listen : receiver_socket (s->rx));
   if (s->t->mode == TASK_QMP) {
+    find_lost_fidelity (s);
     if (pthread_create (&s->protector, NULL, protector, s) != 0)
       return fail ("task %s: cannot start protector thread", name);
     s->has_protector = true;

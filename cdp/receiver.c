@@ -339,11 +339,12 @@ event_done (void *opaque, const struct journal_record *rec, int err)
 
 int
 receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
-                const char *label)
+                const char *label, int64_t since_ns)
 {
   struct event_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
                           r, label, false, 0 };
   struct journal_record e = { .type = type, .disk = disk,
+                              .offset = since_ns > 0 ? (uint64_t) since_ns : 0,
                               .payload_len = label ? strlen (label) : 0 };
   int err = journal_append (r->j, &e, label, event_done, &w);
 
@@ -358,6 +359,19 @@ receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
     index_wait (r, seq);
   }
   return w.err;
+}
+
+int64_t
+receiver_open_end (struct receiver *r, uint32_t disk)
+{
+  uint64_t seq = index_last_seq (r->ix), s;
+  int64_t t = 0;
+  bool faithful = false;
+
+  if (seq == 0 || index_faithful (r->ix, disk, seq, INT64_MAX, &faithful) < 0 ||
+      !faithful || index_seq_at (r->ix, INT64_MAX, &s, &t) < 0)
+    return 0;
+  return t;
 }
 
 const char *

@@ -212,7 +212,8 @@ task_list (const char *store, string_vector *names)
     if (task_name_valid (e->d_name))
       string_vector_append (names, strdup (e->d_name));
   closedir (d);
-  qsort (names->ptr, names->len, sizeof names->ptr[0], cmp_str);
+  if (names->len > 1)               /* qsort (NULL, 0) is undefined */
+    qsort (names->ptr, names->len, sizeof names->ptr[0], cmp_str);
   return 0;
 }
 

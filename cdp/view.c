@@ -7,6 +7,31 @@
 #include "cdp/cdp.h"
 #include "common/timeutil.h"
 
+/* view_open without messages: for status, where no history is normal. */
+int
+view_open_quiet (const char *store, const char *name, struct task_view *v)
+{
+  char *dir;
+  int e;
+
+  memset (v, 0, sizeof *v);
+  if (task_load (store, name, &v->task) < 0)
+    return -1;
+  dir = task_path (v->task, "journal");
+  e = journal_reader_open (dir, &v->jr);
+  free (dir);
+  if (e == 0) {
+    dir = task_path (v->task, "index");
+    e = index_open (dir, &v->ix);
+    free (dir);
+  }
+  if (e < 0) {
+    view_close (v);
+    return -1;
+  }
+  return 0;
+}
+
 int
 view_open (const char *store, const char *name, struct task_view *v)
 {
@@ -102,7 +127,7 @@ view_point (struct task_view *v, const struct task_disk *d, const char *s,
   if (seq == 0 || seq < journal_reader_first_seq (v->jr) - 1)
     return fail ("no recovery point at %s: history of task %s starts later",
                  buf, v->task->name);
-  e = index_faithful (v->ix, d->id, seq, &faithful);
+  e = index_faithful (v->ix, d->id, seq, t, &faithful);
   if (e == 0 && !faithful)
     return fail ("no exact recovery point at %s: disk %s was not protected "
                  "then (fidelity gap)", buf, d->name);

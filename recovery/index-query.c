@@ -114,6 +114,8 @@ index_seconds (struct cdp_index *ix, uint32_t disk, int64_t from_ns,
 
 struct faithful_walk {
   uint32_t disk;
+  uint64_t seq;
+  int64_t t;
   bool faithful;
 };
 
@@ -122,19 +124,26 @@ faithful_cb (void *opaque, const struct index_event *e)
 {
   struct faithful_walk *w = opaque;
 
-  if (e->disk == w->disk && e->type == JOURNAL_GAP)
+  if (e->disk != w->disk ||
+      (e->type != JOURNAL_GAP && e->type != JOURNAL_RESUME))
+    return 0;
+  if (e->seq <= w->seq) {
+    w->faithful = e->type == JOURNAL_RESUME;
+    return 0;
+  }
+  /* The first gap/resume after the point: a gap journaled after the
+   * fact may have begun before t. */
+  if (e->type == JOURNAL_GAP && e->time_ns <= w->t)
     w->faithful = false;
-  else if (e->disk == w->disk && e->type == JOURNAL_RESUME)
-    w->faithful = true;
-  return 0;
+  return 1;
 }
 
 int
 index_faithful (struct cdp_index *ix, uint32_t disk, uint64_t seq,
-                bool *faithful)
+                int64_t t, bool *faithful)
 {
-  struct faithful_walk w = { disk, true };
-  int r = index_events (ix, 0, seq, faithful_cb, &w);
+  struct faithful_walk w = { disk, seq, t, true };
+  int r = index_events (ix, 0, UINT64_MAX, faithful_cb, &w);
 
   *faithful = w.faithful;
   return r;
@@ -186,4 +195,27 @@ index_forget (struct cdp_index *ix, uint64_t before)
   }
   (void) ev_seq;                    /* events outlive the journal */
   return mdb_to_errno (mdb_txn_commit (txn));
+}
+
+int
+index_span (struct cdp_index *ix, int64_t *first, int64_t *last)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  MDB_val k, v;
+  int r, rc;
+
+  *first = *last = 0;
+  if ((r = read_txn (ix, &txn)) < 0)
+    return r;
+  rc = mdb_cursor_open (txn, ix->times, &cur);
+  if (rc == 0) {
+    if ((rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST)) == 0)
+      *first = key_time (get_be64 (k.mv_data));
+    if (rc == 0 && (rc = mdb_cursor_get (cur, &k, &v, MDB_LAST)) == 0)
+      *last = key_time (get_be64 (k.mv_data));
+    mdb_cursor_close (cur);
+  }
+  mdb_txn_abort (txn);
+  return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_errno (rc);
 }

@@ -267,11 +267,22 @@ put_time (struct cdp_index *ix, MDB_txn *txn, const struct journal_record *r)
   return mdb_put (txn, ix->seconds, &skv, &sv, 0);
 }
 
+/* When fidelity was lost: a gap journaled after the fact names the
+ * earlier instant in its offset field. */
+static int64_t
+event_time (const struct journal_record *r)
+{
+  if (r->type == JOURNAL_GAP && r->offset != 0 && r->offset <= INT64_MAX &&
+      (int64_t) r->offset < r->time_ns)
+    return (int64_t) r->offset;
+  return r->time_ns;
+}
+
 static int
 put_event (struct cdp_index *ix, MDB_txn *txn, const struct journal_record *r,
            const char *label)
 {
-  struct index_event ev = { .seq = r->seq, .time_ns = r->time_ns,
+  struct index_event ev = { .seq = r->seq, .time_ns = event_time (r),
                             .type = r->type, .disk = r->disk };
   uint8_t kb[8];
   MDB_val k = { sizeof kb, kb }, v = { sizeof ev, &ev };
@@ -288,7 +299,8 @@ put_extents (struct cdp_index *ix, MDB_txn *txn, ext_vector *v)
   MDB_cursor *cur;
   int rc;
 
-  qsort (v->ptr, v->len, sizeof v->ptr[0], cmp_ext);
+  if (v->len > 1)                   /* qsort (NULL, 0) is undefined */
+    qsort (v->ptr, v->len, sizeof v->ptr[0], cmp_ext);
   rc = mdb_cursor_open (txn, ix->extents, &cur);
   for (size_t i = 0; rc == 0 && i < v->len; i++) {
     MDB_val k = { sizeof v->ptr[i].key, &v->ptr[i].key };

@@ -57,6 +57,9 @@ int index_forget (struct cdp_index *ix, uint64_t before);
 int index_seq_at (struct cdp_index *ix, int64_t t, uint64_t *seq,
                   int64_t *time);
 
+/* Time of the oldest and newest record the index holds (0, 0: none). */
+int index_span (struct cdp_index *ix, int64_t *first, int64_t *last);
+
 /* ---- reading the disk at a point -------------------------------------- */
 
 /* One piece of a resolved read: [off, off+len) of the disk comes from
@@ -86,7 +89,8 @@ int index_resolve (struct cdp_index *ix, uint32_t disk, uint64_t seq,
 
 struct index_event {
   uint64_t seq;
-  int64_t time_ns;
+  int64_t time_ns;          /* a gap: when fidelity was lost, which may be
+                               before the record (see JOURNAL_GAP) */
   uint16_t type;            /* JOURNAL_BOOKMARK, JOURNAL_GAP, JOURNAL_RESUME */
   uint32_t disk;
   char label[256];
@@ -103,10 +107,12 @@ typedef int (*index_second_fn) (void *opaque, int64_t second, uint64_t seq);
 int index_seconds (struct cdp_index *ix, uint32_t disk, int64_t from_ns,
                    int64_t to_ns, index_second_fn fn, void *opaque);
 
-/* Is the history of disk exact at seq?  False inside a fidelity gap (the
- * newest gap/resume event at or before seq is a gap). */
+/* Is the history of disk exact at seq, the point of time t?  False
+ * inside a fidelity gap: the newest gap/resume event at or before seq is
+ * a gap, or the first one after seq is a gap whose fidelity was lost at
+ * or before t (a gap journaled after the fact). */
 int index_faithful (struct cdp_index *ix, uint32_t disk, uint64_t seq,
-                    bool *faithful);
+                    int64_t t, bool *faithful);
 
 /* Human-readable detail of the last failure in this thread, or "". */
 const char *index_last_error (void);

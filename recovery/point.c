@@ -93,7 +93,7 @@ point_pread (const struct point *p, void *buf, uint64_t off, uint64_t len,
     return -EINVAL;
   r = index_resolve (p->ix, p->disk, p->seq, p->base_seq, off, len,
                      collect, &pieces);
-  if (r == 0)
+  if (r == 0 && pieces.len > 1)     /* qsort (NULL, 0) is undefined */
     qsort (pieces.ptr, pieces.len, sizeof pieces.ptr[0], cmp_piece);
   for (size_t i = 0; r == 0 && i < pieces.len; i++) {
     const struct index_piece *pc = &pieces.ptr[i];

@@ -34,7 +34,6 @@ struct disk_state {
   const char *state;                /* static string */
   char reason[256];
   int64_t since_ns;
-  int64_t lost_ns;                  /* a killed serve: fidelity lost then */
 };
 
 struct served {
@@ -88,9 +87,7 @@ protect_session (struct served *s, struct qmp *q)
 
   for (size_t i = 0; i < n && !broken; i++) {
     const char *node = s->t->disks.ptr[i].name;
-    mark (s, i, JOURNAL_GAP, "protection starting: initial copy",
-          s->ds[i].lost_ns);
-    s->ds[i].lost_ns = 0;
+    mark (s, i, JOURNAL_GAP, "protection starting: initial copy", 0);
     if (qmp_mirror_start (q, node, receiver_socket (s->rx), node, NULL, &o,
                           &m[i]) < 0) {
       set_state (s, i, "not protected", qmp_last_error ());
@@ -207,10 +204,11 @@ stale_heartbeat (const struct task *t)
   return hb;
 }
 
-/* Where a killed serve left a disk's history without a gap, the gap
- * starts where it was last known alive. */
+/* Where a killed serve left a disk's history without a gap, journal it
+ * now, from where that serve was last known alive: at once, not when
+ * QEMU is next reached, which may be much later. */
 static void
-find_lost_fidelity (struct served *s)
+mark_lost_fidelity (struct served *s)
 {
   int64_t hb = stale_heartbeat (s->t);
   char buf[64];
@@ -219,11 +217,13 @@ find_lost_fidelity (struct served *s)
     int64_t end = receiver_open_end (s->rx, s->t->disks.ptr[i].id);
     if (end == 0)
       continue;
-    s->ds[i].lost_ns = end > hb ? end : hb;
-    format_time (s->ds[i].lost_ns, buf, sizeof buf);
+    if (hb > end)
+      end = hb;
+    format_time (end, buf, sizeof buf);
     log_msg ("task %s disk %s: the last cdp serve did not stop cleanly; "
              "no point is exact from %s until the mirror is READY again",
              s->t->name, s->t->disks.ptr[i].name, buf);
+    mark (s, i, JOURNAL_GAP, "cdp serve did not stop cleanly", end);
   }
 }
 
@@ -255,7 +255,7 @@ serve_task (const char *store, const char *name, struct served *s)
   log_msg ("task %s: receiver on %s", name,
            s->t->mode == TASK_MANUAL ? s->t->listen : receiver_socket (s->rx));
   if (s->t->mode == TASK_QMP) {
-    find_lost_fidelity (s);
+    mark_lost_fidelity (s);
     if (pthread_create (&s->protector, NULL, protector, s) != 0)
       return fail ("task %s: cannot start protector thread", name);
     s->has_protector = true;

@@ -34,7 +34,10 @@ enum journal_type {
   JOURNAL_WRITE_ZEROES = 2, /* [offset, offset+length) reads as zeroes */
   JOURNAL_TRIM = 3,         /* [offset, offset+length) discarded (reads 0) */
   JOURNAL_BOOKMARK = 4,     /* payload = label (UTF-8, no NUL) */
-  JOURNAL_GAP = 5,          /* fidelity lost from here; payload = reason */
+  JOURNAL_GAP = 5,          /* fidelity lost from here; payload = reason;
+                               offset, if not 0: the earlier instant (ns)
+                               fidelity was lost at, for a gap journaled
+                               after the fact (a daemon that crashed) */
   JOURNAL_RESUME = 6,       /* fidelity restored from here; payload = reason */
   JOURNAL_TYPE_MAX = 0x7fff,
 };

@@ -206,7 +206,8 @@ snapshot (struct journal_iter *it)
   e = seg_vector_reserve (&it->segs, r->segs.len);
   if (e < 0)
     return e;
-  memcpy (it->segs.ptr, r->segs.ptr, r->segs.len * sizeof *r->segs.ptr);
+  if (r->segs.len > 0)
+    memcpy (it->segs.ptr, r->segs.ptr, r->segs.len * sizeof *r->segs.ptr);
   it->segs.len = r->segs.len;
   return 0;
 }

@@ -82,7 +82,10 @@ protect_session (struct served *s, struct qmp *q)
   size_t n = s->t->disks.len;
   struct qmp_mirror **m = calloc (n, sizeof *m);
   bool *ready = calloc (n, sizeof *ready);
-  struct qmp_mirror_options o = { .reconnect_delay = 0 };
+  /* A job left from an earlier serve wrote to a receiver that is gone:
+   * its NBD connection is dead even if QEMU has not noticed yet. */
+  struct qmp_mirror_options o = { .reconnect_delay = 0,
+                                  .replace_existing = true };
   bool broken = false;
 
   for (size_t i = 0; i < n && !broken; i++) {

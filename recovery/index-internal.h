@@ -27,6 +27,15 @@ struct ext_val {
   uint64_t len;
 };
 
+/* times value: what the record changed. */
+struct time_val {
+  uint32_t disk;
+  uint16_t type;
+  uint16_t reserved;
+  uint64_t off;
+  uint64_t len;
+};
+
 void ext_key_make (struct ext_key *k, uint32_t disk, uint64_t chunk,
                    uint64_t seq);
 void ext_key_split (const void *k, uint32_t *disk, uint64_t *chunk,

@@ -219,3 +219,42 @@ index_span (struct cdp_index *ix, int64_t *first, int64_t *last)
   mdb_txn_abort (txn);
   return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_errno (rc);
 }
+
+int
+index_changes (struct cdp_index *ix, uint32_t disk, uint64_t from,
+               int64_t from_time, uint64_t to, index_change_fn fn,
+               void *opaque)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  uint8_t kb[16];
+  MDB_val k = { sizeof kb, kb }, v;
+  int r, rc;
+
+  if ((r = read_txn (ix, &txn)) < 0)
+    return r;
+  rc = mdb_cursor_open (txn, ix->times, &cur);
+  if (rc == 0) {
+    put_be64 (kb, time_key (from_time));
+    put_be64 (kb + 8, from);
+    rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && r == 0) {
+      uint64_t seq = get_be64 ((uint8_t *) k.mv_data + 8);
+      struct time_val tv;
+      if (seq > to)
+        break;
+      if (v.mv_size == sizeof tv) {
+        memcpy (&tv, v.mv_data, sizeof tv);
+        if (seq > from && tv.disk == disk && tv.type <= JOURNAL_TRIM &&
+            tv.len > 0)
+          r = fn (opaque, tv.off, tv.len);
+      }
+      rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+  }
+  mdb_txn_abort (txn);
+  if (r < 0)
+    return r;
+  return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_to_errno (rc);
+}

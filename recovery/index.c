@@ -244,14 +244,14 @@ add_extents (ext_vector *v, const struct journal_record *r)
 static int
 put_time (struct cdp_index *ix, MDB_txn *txn, const struct journal_record *r)
 {
-  uint8_t kb[16], vb[8] = { 0 };
-  MDB_val k = { sizeof kb, kb }, v = { sizeof vb, vb };
+  uint8_t kb[16];
+  struct time_val tv = { .disk = r->disk, .type = r->type,
+                         .off = r->offset, .len = r->length };
+  MDB_val k = { sizeof kb, kb }, v = { sizeof tv, &tv };
   int rc;
 
   put_be64 (kb, time_key (r->time_ns));
   put_be64 (kb + 8, r->seq);
-  memcpy (vb, &r->disk, 4);
-  memcpy (vb + 4, &r->type, 2);
   rc = mdb_put (txn, ix->times, &k, &v, MDB_APPEND);
   if (rc == MDB_KEYEXIST)         /* not in order (a clock oddity): insert */
     rc = mdb_put (txn, ix->times, &k, &v, 0);

@@ -57,6 +57,14 @@ int index_forget (struct cdp_index *ix, uint64_t before);
 int index_seq_at (struct cdp_index *ix, int64_t t, uint64_t *seq,
                   int64_t *time);
 
+/* The byte ranges of disk that records with from < seq <= to changed
+ * (writes, zeroes, trims), oldest first; from_time must be the time of
+ * record from (or earlier).  fn returns 0 to go on. */
+typedef int (*index_change_fn) (void *opaque, uint64_t off, uint64_t len);
+int index_changes (struct cdp_index *ix, uint32_t disk, uint64_t from,
+                   int64_t from_time, uint64_t to, index_change_fn fn,
+                   void *opaque);
+
 /* Time of the oldest and newest record the index holds (0, 0: none). */
 int index_span (struct cdp_index *ix, int64_t *first, int64_t *last);
 

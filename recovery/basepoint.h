@@ -1,0 +1,66 @@
+/* cdp recovery: base points — qcow2 images that fold history.
+ *
+ * A base point of a disk holds the disk as it was at one journal seq:
+ * every record of that disk with a sequence number <= seq.  It is a qcow2
+ * image in TASK/base/, either full (no backing file) or an overlay whose
+ * backing file is an older base point of the same disk, holding only the
+ * clusters that changed.  Base points form a tree (a locked point may
+ * branch off an older one); reads never walk more than max-chain images.
+ *
+ * The catalog (TASK/base/catalog.json) lists the base points that are
+ * complete and durable.  Durability order when one is made: the image is
+ * written and fsynced under a *.tmp name, renamed, the directory fsynced,
+ * and only then is the catalog rewritten (write, fsync, rename) to
+ * include it.  An image not in the catalog is unfinished: catalog_load
+ * deletes it.
+ *
+ * Not thread-safe: one catalog per thread (the daemon's maintenance
+ * thread owns the writable one; readers load their own copy).
+ */
+#ifndef CDP_BASEPOINT_H
+#define CDP_BASEPOINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/vector.h"
+
+#define BASE_NAME_MAX 64
+
+struct base_point {
+  uint32_t disk;
+  uint64_t seq;
+  int64_t time_ns;                  /* time of record seq */
+  char file[BASE_NAME_MAX];         /* in the base directory */
+  char parent[BASE_NAME_MAX];       /* backing file, "" if full */
+  unsigned depth;                   /* images in its chain, itself included */
+};
+DEFINE_VECTOR_TYPE (base_vector, struct base_point)
+
+struct base_catalog {
+  char *dir;
+  base_vector v;                    /* sorted by (disk, seq) */
+};
+
+/* Load (creating the directory) and remove unfinished images when
+ * clean is true.  Errors: -EUCLEAN (unreadable catalog), -errno. */
+int catalog_load (const char *dir, bool clean, struct base_catalog *c);
+void catalog_free (struct base_catalog *c);
+int catalog_save (const struct base_catalog *c);
+
+/* Newest base point of disk with seq <= seq, or NULL. */
+const struct base_point *catalog_find (const struct base_catalog *c,
+                                       uint32_t disk, uint64_t seq);
+/* Newest base point of disk with time <= t, or NULL. */
+const struct base_point *catalog_find_time (const struct base_catalog *c,
+                                            uint32_t disk, int64_t t);
+const struct base_point *catalog_by_file (const struct base_catalog *c,
+                                          const char *file);
+/* How many base points have file as their parent. */
+unsigned catalog_children (const struct base_catalog *c, const char *file);
+int catalog_add (struct base_catalog *c, const struct base_point *bp);
+void catalog_remove (struct base_catalog *c, const char *file);
+/* Path of a file in the catalog's directory (malloc'd). */
+char *catalog_path (const struct base_catalog *c, const char *file);
+
+#endif

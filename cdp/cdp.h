@@ -111,5 +111,6 @@ int cmd_serve (const char *store, int argc, char **argv);
 int cmd_status (const char *store, int argc, char **argv);
 int cmd_points (const char *store, int argc, char **argv);
 int cmd_export (const char *store, int argc, char **argv);
+int cmd_restore (const char *store, int argc, char **argv);
 
 #endif

@@ -9,7 +9,7 @@ static const char help[] =
   "\n"
   "Tasks:      task create|list|show|delete, serve, status\n"
   "Points:     points\n"
-  "Data back:  export\n"
+  "Data back:  export, restore\n"
   "\n"
   "The store (all tasks) is --store, else $CDP_STORE, else /var/lib/cdp.\n"
   "'cdp COMMAND --help' describes each command.\n";
@@ -40,5 +40,6 @@ main (int argc, char **argv)
   if (strcmp (argv[0], "status") == 0) return cmd_status (store, argc, argv);
   if (strcmp (argv[0], "points") == 0) return cmd_points (store, argc, argv);
   if (strcmp (argv[0], "export") == 0) return cmd_export (store, argc, argv);
+  if (strcmp (argv[0], "restore") == 0) return cmd_restore (store, argc, argv);
   return usage_error ("unknown command '%s'; see 'cdp --help'", argv[0]);
 }

@@ -11,6 +11,7 @@
 #include "journal/journal.h"
 #include "recovery/index.h"
 #include "recovery/point.h"
+#include "recovery/basepoint.h"
 
 /* Exit codes of every command (CLI.md). */
 #define EXIT_OK 0
@@ -44,6 +45,7 @@ struct task_policy {
   int64_t journal_retention;
   int64_t bp_retention;
   unsigned max_chain;
+  uint32_t segment_size;    /* journal segment bytes; 0: chosen by cdp */
 };
 
 struct task {
@@ -70,12 +72,26 @@ const char *task_mode_name (enum task_mode m);
 /* Pick the disk named by --disk, or the only one; prints the error. */
 const struct task_disk *task_pick_disk (const struct task *t, const char *name);
 
+/* ---- locks.c: locked points --------------------------------------------- */
+
+struct point_lock {
+  uint64_t seq;
+  int64_t time_ns;
+};
+DEFINE_VECTOR_TYPE (lock_vector, struct point_lock)
+int locks_load (const struct task *t, lock_vector *out);
+int locks_change (const struct task *t, uint64_t seq, int64_t time_ns, bool add);
+bool locks_has (const lock_vector *v, uint64_t seq);
+
 /* ---- pointsel.c: resolving T to a point ---------------------------------- */
 
 struct task_view {            /* read side of a task: journal + index */
   struct task *task;
   struct journal_reader *jr;
   struct cdp_index *ix;
+  struct base_catalog cat;
+  struct point opened[4];       /* points view_point opened; closed by view_close */
+  size_t nopened;
 };
 int view_open (const char *store, const char *name, struct task_view *v);
 int view_open_quiet (const char *store, const char *name, struct task_view *v);
@@ -86,6 +102,11 @@ int view_catch_up (struct task_view *v);
  * disk; prints the error.  On success fills *p. */
 int view_point (struct task_view *v, const struct task_disk *d, const char *s,
                 struct point *p, int64_t *time);
+/* The parts of view_point: T from a time expression or bookmark label;
+ * the point of d at T (exact, or a base point older than the journal). */
+int view_time (struct task_view *v, const char *s, int64_t *t);
+int view_point_at (struct task_view *v, const struct task_disk *d, int64_t t,
+                   struct point *p);
 
 /* ---- receiver.c: the NBD target QEMU's mirror writes into ------------- */
 
@@ -103,7 +124,31 @@ const char *receiver_socket (struct receiver *r);  /* qmp mode socket */
 void receiver_stats (struct receiver *r, uint32_t disk, uint64_t *writes,
                      uint64_t *bytes, int64_t *last_write_ns);
 struct journal *receiver_journal (struct receiver *r);
+struct cdp_index *receiver_index (struct receiver *r);
+/* fn(opaque) is called (on the journal thread; must not block) when a
+ * write found the journal full; the write is held unanswered until
+ * receiver_retry_stalled appends it again (fail_with == 0) or fails it
+ * with fail_with.  Returns how many writes were held. */
+void receiver_on_full (struct receiver *r, void (*fn) (void *), void *opaque);
+size_t receiver_retry_stalled (struct receiver *r, int fail_with);
 void receiver_stop (struct receiver *r);
+
+/* ---- maint.c: base points, retention, space --------------------------- */
+
+struct maint;
+int maint_start (struct task *t, struct receiver *rx, struct maint **mp);
+void maint_fold_now (struct maint *m);
+void maint_stop (struct maint *m);
+
+/* ---- control.c: the control socket of a served task ---------------------- */
+
+struct control;
+int control_start (struct task *t, struct receiver *rx, struct maint *m,
+                   struct control **cp);
+void control_stop (struct control *c);
+/* Client side: send one request line, read one reply line (malloc'd).
+ * -ENOENT / -ECONNREFUSED when no daemon serves the task. */
+int control_call (const struct task *t, const char *request, char **reply);
 
 /* ---- commands ------------------------------------------------------------ */
 int cmd_task (const char *store, int argc, char **argv);
@@ -112,5 +157,8 @@ int cmd_status (const char *store, int argc, char **argv);
 int cmd_points (const char *store, int argc, char **argv);
 int cmd_export (const char *store, int argc, char **argv);
 int cmd_restore (const char *store, int argc, char **argv);
+int cmd_mark (const char *store, int argc, char **argv);
+int cmd_lock (const char *store, int argc, char **argv);
+int cmd_fold (const char *store, int argc, char **argv);
 
 #endif

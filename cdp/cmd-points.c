@@ -13,10 +13,12 @@
 struct points_out {
   json_object *arr;
   uint32_t disk;
+  lock_vector locks;
 };
 
 static void
-add_point (struct points_out *o, int64_t t, const char *kind, const char *label)
+add_point (struct points_out *o, int64_t t, uint64_t seq, const char *kind,
+           const char *label)
 {
   json_object *p = json_object_new_object ();
   char buf[64];
@@ -24,7 +26,7 @@ add_point (struct points_out *o, int64_t t, const char *kind, const char *label)
   format_time (t, buf, sizeof buf);
   json_object_object_add (p, "time", json_object_new_string (buf));
   json_object_object_add (p, "kind", json_object_new_string (kind));
-  json_object_object_add (p, "locked", json_object_new_boolean (false));
+  json_object_object_add (p, "locked", json_object_new_boolean (locks_has (&o->locks, seq)));
   if (label)
     json_object_object_add (p, "label", json_object_new_string (label));
   json_object_array_add (o->arr, p);
@@ -35,7 +37,7 @@ second_cb (void *opaque, int64_t second, uint64_t seq)
 {
   struct points_out *o = opaque;
 
-  add_point (o, (second + 1) * NS - 1, "second", NULL);
+  add_point (o, (second + 1) * NS - 1, seq, "second", NULL);
   return 0;
 }
 
@@ -45,7 +47,7 @@ event_cb (void *opaque, const struct index_event *e)
   struct points_out *o = opaque;
 
   if (e->type == JOURNAL_BOOKMARK && (e->disk == o->disk || e->disk == UINT32_MAX))
-    add_point (o, e->time_ns, "bookmark", e->label);
+    add_point (o, e->time_ns, e->seq, "bookmark", e->label);
   return 0;
 }
 
@@ -113,10 +115,17 @@ cmd_points (const char *store, int argc, char **argv)
     view_close (&v);
     return disk ? EXIT_FAIL : EXIT_USAGE;
   }
-  o = (struct points_out) { json_object_new_array (), d->id };
+  o = (struct points_out) { json_object_new_array (), d->id, empty_vector };
+  locks_load (v.task, &o.locks);
   index_seconds (v.ix, d->id, f < 0 ? 0 : f, t, second_cb, &o);
   filter_faithful (&v, d->id, o.arr);
   index_events (v.ix, 0, UINT64_MAX, event_cb, &o);
+  for (size_t i = 0; i < v.cat.v.len; i++) {
+    const struct base_point *bp = &v.cat.v.ptr[i];
+    if (bp->disk == d->id && bp->time_ns >= f && bp->time_ns <= t)
+      add_point (&o, bp->time_ns, bp->seq, "base", NULL);
+  }
+  lock_vector_reset (&o.locks);
   json_object_array_sort (o.arr, cmp_time);
   if (json) {
     json_object *root = json_object_new_object ();

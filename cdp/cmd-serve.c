@@ -39,6 +39,8 @@ struct disk_state {
 struct served {
   struct task *t;
   struct receiver *rx;
+  struct maint *maint;
+  struct control *control;
   int lockfd;
   pthread_t protector;
   bool has_protector;
@@ -255,6 +257,12 @@ serve_task (const char *store, const char *name, struct served *s)
       .since_ns = time_now_ns () };
   if (receiver_start (s->t, &s->rx) < 0)
     return EXIT_FAIL;
+  if ((e = maint_start (s->t, s->rx, &s->maint)) < 0)
+    return fail ("task %s: cannot start base point maintenance: %s", name,
+                 strerror (-e));
+  if ((e = control_start (s->t, s->rx, s->maint, &s->control)) < 0)
+    return fail ("task %s: cannot open the control socket: %s", name,
+                 strerror (-e));
   log_msg ("task %s: receiver on %s", name,
            s->t->mode == TASK_MANUAL ? s->t->listen : receiver_socket (s->rx));
   if (s->t->mode == TASK_QMP) {
@@ -271,6 +279,8 @@ unserve (struct served *s)
 {
   if (s->has_protector)
     pthread_join (s->protector, NULL);
+  control_stop (s->control);
+  maint_stop (s->maint);
   receiver_stop (s->rx);
   if (s->t) {
     char *path = task_path (s->t, "run/state.json");

@@ -20,7 +20,9 @@ static const char create_help[] =
   "       cdp task create NAME --qmp SOCKET --node NODE [--node NODE]... [POLICY]\n"
   "       cdp task create NAME --domain DOM [--disk TARGET]... [--connect URI] [POLICY]\n"
   "policy: --bp-interval DUR (20m) --journal-retention DUR (24h)\n"
-  "        --bp-retention DUR (7d) --max-chain N (16)\n";
+  "        --bp-retention DUR (7d) --max-chain N (16)\n"
+  "        --segment-size SIZE (journal segment; default 256M, less on small\n"
+  "        file systems)\n";
 
 static int
 parse_policy (int opt, const char *arg, struct task_policy *p)
@@ -104,14 +106,16 @@ task_create (const char *store, int argc, char **argv)
     { "bp-interval", required_argument, 0, 'b' },
     { "journal-retention", required_argument, 0, 'j' },
     { "bp-retention", required_argument, 0, 'r' },
-    { "max-chain", required_argument, 0, 'c' }, { 0 } };
+    { "max-chain", required_argument, 0, 'c' },
+    { "segment-size", required_argument, 0, 'g' }, { 0 } };
   struct task *t = calloc (1, sizeof *t);
   string_vector nodes = empty_vector;
-  uint64_t size = 0;
+  uint64_t size = 0, seg = 0;
   int c, r = 0;
 
-  t->policy = (struct task_policy) { 20 * 60 * NS, 24 * 3600 * NS,
-                                     7 * 86400 * NS, 16 };
+  t->policy = (struct task_policy) {
+    .bp_interval = 20 * 60 * NS, .journal_retention = 24 * 3600 * NS,
+    .bp_retention = 7 * 86400 * NS, .max_chain = 16 };
   optind = 1;
   while (r == 0 && (c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
@@ -125,6 +129,12 @@ task_create (const char *store, int argc, char **argv)
     case 'd': t->domain = strdup (optarg); break;
     case 'k': break;
     case 'u': t->connect = strdup (optarg); break;
+    case 'g':
+      if (parse_size (optarg, &seg) < 0 || seg < (1u << 20) || seg > (1u << 30) ||
+          seg % (1u << 20))
+        r = usage_error ("--segment-size: whole MiB from 1M to 1G, not '%s'", optarg);
+      t->policy.segment_size = (uint32_t) seg;
+      break;
     case 'b': case 'j': case 'r': case 'c':
       r = parse_policy (c, optarg, &t->policy);
       break;

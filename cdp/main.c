@@ -8,7 +8,7 @@ static const char help[] =
   "usage: cdp [--store DIR] COMMAND ...\n"
   "\n"
   "Tasks:      task create|list|show|delete, serve, status\n"
-  "Points:     points\n"
+  "Points:     points, mark, lock, unlock, fold\n"
   "Data back:  export, restore\n"
   "\n"
   "The store (all tasks) is --store, else $CDP_STORE, else /var/lib/cdp.\n"
@@ -41,5 +41,9 @@ main (int argc, char **argv)
   if (strcmp (argv[0], "points") == 0) return cmd_points (store, argc, argv);
   if (strcmp (argv[0], "export") == 0) return cmd_export (store, argc, argv);
   if (strcmp (argv[0], "restore") == 0) return cmd_restore (store, argc, argv);
+  if (strcmp (argv[0], "mark") == 0) return cmd_mark (store, argc, argv);
+  if (strcmp (argv[0], "lock") == 0 || strcmp (argv[0], "unlock") == 0)
+    return cmd_lock (store, argc, argv);
+  if (strcmp (argv[0], "fold") == 0) return cmd_fold (store, argc, argv);
   return usage_error ("unknown command '%s'; see 'cdp --help'", argv[0]);
 }

@@ -14,6 +14,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cdp/cdp.h"
@@ -27,6 +31,7 @@ struct rdisk {
 };
 
 DEFINE_VECTOR_TYPE (rec_vector, struct journal_record)
+DEFINE_VECTOR_TYPE (req_vector, struct nbd_request *)
 
 struct receiver {
   struct task *t;
@@ -43,6 +48,13 @@ struct receiver {
   string_vector labels;             /* parallel to queue (NULL for data) */
   uint64_t indexed;                 /* last seq in the index */
   bool stop;
+
+  /* Writes the journal had no room for: held (unanswered) until the
+   * maintenance thread has reclaimed space, then appended again. */
+  pthread_mutex_t stall_lock;
+  req_vector stalled;
+  void (*on_full) (void *opaque);
+  void *on_full_opaque;
 
   struct rdisk *disks;
 };
@@ -167,17 +179,36 @@ rx_done (void *opaque, const struct journal_record *rec, int err)
 {
   struct nbd_request *req = opaque;
   struct rdisk *rd = req->backend_data;
+  struct receiver *r = rd->r;
 
+  if (err == -ENOSPC && r->on_full && !r->stop) {
+    /* Never fail a mirror write for want of space while old history can
+     * still be reclaimed: QEMU would carry on with a hole in history. */
+    pthread_mutex_lock (&r->stall_lock);
+    err = req_vector_append (&r->stalled, req) == 0 ? 0 : -ENOSPC;
+    pthread_mutex_unlock (&r->stall_lock);
+    if (err == 0) {
+      r->on_full (r->on_full_opaque);
+      return;
+    }
+  }
   if (err == 0) {
-    index_push (rd->r, rec, NULL);
+    index_push (r, rec, NULL);
     atomic_fetch_add (&rd->writes, 1);
     atomic_fetch_add (&rd->bytes, rec->length);
     atomic_store (&rd->last_write_ns, rec->time_ns);
   }
   else
-    log_msg ("task %s disk %s: write at %llu failed: %s", rd->r->t->name,
-             rd->d->name, (unsigned long long) rec->offset, strerror (-err));
+    log_msg ("task %s disk %s: write at %llu failed: %s", r->t->name,
+             rd->d->name, (unsigned long long) req->offset, strerror (-err));
   nbd_request_done (req, err);
+}
+
+static uint16_t
+journal_type_of (const struct nbd_request *req)
+{
+  return req->type == NBD_CMD_WRITE ? JOURNAL_WRITE
+       : req->type == NBD_CMD_TRIM ? JOURNAL_TRIM : JOURNAL_WRITE_ZEROES;
 }
 
 static void
@@ -198,6 +229,40 @@ rx_append (struct rdisk *rd, struct nbd_request *req, uint16_t type)
   err = journal_append (rd->r->j, &e, req->data, rx_done, req);
   if (err < 0)
     nbd_request_done (req, err);
+}
+
+void
+receiver_on_full (struct receiver *r, void (*fn) (void *), void *opaque)
+{
+  r->on_full_opaque = opaque;
+  r->on_full = fn;
+}
+
+size_t
+receiver_retry_stalled (struct receiver *r, int fail_with)
+{
+  req_vector v;
+  size_t n;
+
+  pthread_mutex_lock (&r->stall_lock);
+  v = r->stalled;
+  r->stalled = (req_vector) empty_vector;
+  pthread_mutex_unlock (&r->stall_lock);
+  for (size_t i = 0; i < v.len; i++) {
+    struct nbd_request *req = v.ptr[i];
+    if (fail_with) {
+      struct rdisk *rd = req->backend_data;
+      log_msg ("task %s disk %s: write at %llu failed: %s", r->t->name,
+               rd->d->name, (unsigned long long) req->offset,
+               strerror (-fail_with));
+      nbd_request_done (req, fail_with);
+    }
+    else
+      rx_append (req->backend_data, req, journal_type_of (req));
+  }
+  n = v.len;
+  req_vector_reset (&v);
+  return n;
 }
 
 static void rx_write (void *h, struct nbd_request *req) { rx_append (h, req, JOURNAL_WRITE); }
@@ -249,6 +314,27 @@ open_index (struct receiver *r)
   return 0;
 }
 
+/* A socket file nobody listens on any more (a killed serve left it):
+ * remove it.  A live one is left alone, and listening then fails. */
+static void
+remove_stale_socket (const char *addr)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  struct stat st;
+  int fd;
+
+  if (strncmp (addr, "unix:", 5) != 0 || strlen (addr + 5) >= sizeof sa.sun_path ||
+      stat (addr + 5, &st) < 0 || !S_ISSOCK (st.st_mode))
+    return;
+  strcpy (sa.sun_path, addr + 5);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return;
+  if (connect (fd, (struct sockaddr *) &sa, sizeof sa) < 0 && errno == ECONNREFUSED)
+    unlink (addr + 5);
+  close (fd);
+}
+
 static int
 start_listening (struct receiver *r)
 {
@@ -266,6 +352,7 @@ start_listening (struct receiver *r)
       abort ();
   }
   free (run);
+  remove_stale_socket (addr);
   e = nbd_server_new (&rx_ops, r, &r->srv);
   if (e == 0) {
     nbd_server_set_log (r->srv, rx_log, r);
@@ -275,16 +362,37 @@ start_listening (struct receiver *r)
   return e;
 }
 
+/* Segments of 256 MiB, smaller on a small file system (a 32nd of it, at
+ * least 4 MiB) so that reclaiming frees space in useful steps. */
+static uint32_t
+segment_size_for (const struct task *t)
+{
+  struct statvfs sv;
+  uint64_t fs, seg = 256u << 20;
+
+  if (t->policy.segment_size)
+    return t->policy.segment_size;
+  if (statvfs (t->dir, &sv) == 0) {
+    fs = (uint64_t) sv.f_blocks * sv.f_frsize;
+    if (fs / 32 < seg)
+      seg = fs / 32;
+  }
+  seg &= ~((1ull << 20) - 1);
+  return seg < (4u << 20) ? 4u << 20 : (uint32_t) seg;
+}
+
 int
 receiver_start (struct task *t, struct receiver **rp)
 {
   struct receiver *r = calloc (1, sizeof *r);
-  struct journal_options jo = { .create = true };
+  struct journal_options jo = { .create = true,
+                                .segment_size = segment_size_for (t) };
   char *jdir = task_path (t, "journal");
   int e;
 
   r->t = t;
   pthread_mutex_init (&r->lock, NULL);
+  pthread_mutex_init (&r->stall_lock, NULL);
   pthread_cond_init (&r->cond, NULL);
   r->disks = calloc (t->disks.len, sizeof *r->disks);
   for (size_t i = 0; i < t->disks.len; i++) {
@@ -386,6 +494,12 @@ receiver_journal (struct receiver *r)
   return r->j;
 }
 
+struct cdp_index *
+receiver_index (struct receiver *r)
+{
+  return r->ix;
+}
+
 void
 receiver_stats (struct receiver *r, uint32_t disk, uint64_t *writes,
                 uint64_t *bytes, int64_t *last_write_ns)
@@ -403,6 +517,8 @@ receiver_stop (struct receiver *r)
 {
   if (r == NULL)
     return;
+  r->on_full = NULL;
+  receiver_retry_stalled (r, -ESHUTDOWN);
   if (r->srv)
     nbd_server_free (r->srv);       /* answers what is in flight */
   if (r->j)

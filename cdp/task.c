@@ -94,6 +94,8 @@ task_save (const struct task *t)
   json_object_object_add (pol, "journal_retention_ns", json_object_new_int64 (t->policy.journal_retention));
   json_object_object_add (pol, "bp_retention_ns", json_object_new_int64 (t->policy.bp_retention));
   json_object_object_add (pol, "max_chain", json_object_new_int (t->policy.max_chain));
+  if (t->policy.segment_size)
+    json_object_object_add (pol, "segment_size", json_object_new_int64 (t->policy.segment_size));
   json_object_object_add (o, "policy", pol);
   json_object_object_add (o, "created_ns", json_object_new_int64 (t->created_ns));
   r = write_file_atomic (path, json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
@@ -154,6 +156,7 @@ parse_task (json_object *o, struct task *t)
     t->policy.journal_retention = get_int (pol, "journal_retention_ns", 0);
     t->policy.bp_retention = get_int (pol, "bp_retention_ns", 0);
     t->policy.max_chain = (unsigned) get_int (pol, "max_chain", 16);
+    t->policy.segment_size = (uint32_t) get_int (pol, "segment_size", 0);
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "cdp/cdp.h"
 #include "common/timeutil.h"
+#include "recovery/fold.h"
 
 /* view_open without messages: for status, where no history is normal. */
 int
@@ -59,12 +60,23 @@ view_open (const char *store, const char *name, struct task_view *v)
     view_close (v);
     return fail ("task '%s': cannot open index: %s", name, strerror (-e));
   }
+  dir = task_path (v->task, "base");
+  e = catalog_load (dir, false, &v->cat);
+  free (dir);
+  if (e < 0) {
+    view_close (v);
+    return fail ("task '%s': cannot read the base point catalog: %s", name,
+                 strerror (-e));
+  }
   return view_catch_up (v);
 }
 
 void
 view_close (struct task_view *v)
 {
+  for (size_t i = 0; i < v->nopened; i++)
+    point_close (&v->opened[i]);
+  catalog_free (&v->cat);
   index_close (v->ix);
   journal_reader_close (v->jr);
   task_free (v->task);
@@ -103,38 +115,87 @@ label_cb (void *opaque, const struct index_event *e)
   return 0;
 }
 
+/* Open the point (disk, seq) on its base point; view_close closes it. */
+static int
+open_point (struct task_view *v, const struct task_disk *d, uint64_t seq,
+            struct point *p)
+{
+  int e;
+
+  if (v->nopened == sizeof v->opened / sizeof v->opened[0])
+    return fail ("too many points open at once");
+  e = point_open (v->ix, v->jr, &v->cat, d->id, d->size, seq, p);
+  if (e < 0)
+    return fail ("cannot open the point: %s", fold_last_error ());
+  v->opened[v->nopened++] = *p;
+  return 0;
+}
+
+/* T is older than the journal: only base points remain from then. */
+static int
+base_only_point (struct task_view *v, const struct task_disk *d, int64_t t,
+                 const char *tbuf, struct point *p)
+{
+  const struct base_point *bp = catalog_find_time (&v->cat, d->id, t);
+  char b[64];
+
+  if (bp && bp->time_ns == t)
+    return open_point (v, d, bp->seq, p);
+  if (bp == NULL)
+    return fail ("no recovery point at %s: the history of task %s starts "
+                 "later", tbuf, v->task->name);
+  format_time (bp->time_ns, b, sizeof b);
+  return fail ("no recovery point at %s: the journal no longer reaches back "
+               "that far; the nearest older base point is %s (see 'cdp points')",
+               tbuf, b);
+}
+
+int
+view_time (struct task_view *v, const char *s, int64_t *tp)
+{
+  struct label_find lf = { .label = s };
+
+  if (parse_time (s, time_now_ns (), tp) == 0)
+    return 0;
+  index_events (v->ix, 0, UINT64_MAX, label_cb, &lf);
+  if (!lf.have)
+    return usage_error ("'%s' is neither a time nor a bookmark label", s);
+  *tp = lf.found.time_ns;
+  return 0;
+}
+
+int
+view_point_at (struct task_view *v, const struct task_disk *d, int64_t t,
+               struct point *p)
+{
+  uint64_t seq;
+  bool faithful;
+  char buf[64];
+  int e;
+
+  format_time (t, buf, sizeof buf);
+  e = index_seq_at (v->ix, t, &seq, NULL);
+  if (e < 0)
+    return fail ("cannot look up %s: %s", buf, strerror (-e));
+  if (seq == 0 || seq + 1 < journal_reader_first_seq (v->jr))
+    return base_only_point (v, d, t, buf, p);
+  e = index_faithful (v->ix, d->id, seq, t, &faithful);
+  if (e == 0 && !faithful)
+    return fail ("no exact recovery point at %s: disk %s was not protected "
+                 "then (fidelity gap)", buf, d->name);
+  return open_point (v, d, seq, p);
+}
+
 int
 view_point (struct task_view *v, const struct task_disk *d, const char *s,
             struct point *p, int64_t *time)
 {
   int64_t t;
-  uint64_t seq;
-  bool faithful;
-  struct label_find lf = { .label = s };
-  char buf[64];
-  int e;
+  int r = view_time (v, s, &t);
 
-  if (parse_time (s, time_now_ns (), &t) < 0) {
-    index_events (v->ix, 0, UINT64_MAX, label_cb, &lf);
-    if (!lf.have)
-      return usage_error ("'%s' is neither a time nor a bookmark label", s);
-    t = lf.found.time_ns;
-  }
-  e = index_seq_at (v->ix, t, &seq, NULL);
-  if (e < 0)
-    return fail ("cannot look up %s: %s", s, strerror (-e));
-  format_time (t, buf, sizeof buf);
-  if (seq == 0 || seq < journal_reader_first_seq (v->jr) - 1)
-    return fail ("no recovery point at %s: history of task %s starts later",
-                 buf, v->task->name);
-  e = index_faithful (v->ix, d->id, seq, t, &faithful);
-  if (e == 0 && !faithful)
-    return fail ("no exact recovery point at %s: disk %s was not protected "
-                 "then (fidelity gap)", buf, d->name);
-  *p = (struct point) { .ix = v->ix, .jr = v->jr, .disk = d->id,
-                        .size = d->size, .seq = seq,
-                        .base = &point_zero_base };
-  if (time)
+  if (r == 0)
+    r = view_point_at (v, d, t, p);
+  if (r == 0 && time)
     *time = t;
-  return 0;
+  return r;
 }

@@ -185,6 +185,7 @@ struct journal {
   char prep_file[64];               /* its name, prep-N.cdpj */
   int prep_err;
   bool prep_stop;
+  bool prep_hold;                   /* space is short: prepare on demand */
 };
 
 int prep_start (struct journal *j);
@@ -193,6 +194,9 @@ void prep_stop (struct journal *j);
  * name in name.  prep_rename gives it its segment name. */
 int prep_take (struct journal *j, char name[64]);
 int prep_rename (struct journal *j, const char *pname, uint64_t number);
+/* Give back the space of the prepared file and of the free pool, and
+ * prepare only on demand from now on. */
+void prep_release (struct journal *j);
 /* Hand a reclaimed segment name to the pool, or delete it. */
 void prep_recycle (struct journal *j, uint64_t number);
 

@@ -123,6 +123,11 @@ struct journal_stats {
 };
 void journal_stats (struct journal *j, struct journal_stats *st);
 
+/* Space is short: delete the segment files kept ready for reuse and the
+ * one prepared ahead, and from now on prepare segments only when one is
+ * needed (until the next call of journal_reclaim). */
+void journal_release_spare (struct journal *j);
+
 /* Bytes the journal's segments occupy on disk. */
 uint64_t journal_disk_usage (struct journal *j);
 

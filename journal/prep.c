@@ -107,7 +107,7 @@ prep_thread (void *arg)
 
   pthread_mutex_lock (&j->lock);
   for (;;) {
-    while (!j->prep_stop && (j->prep_fd >= 0 || j->prep_err))
+    while (!j->prep_stop && (j->prep_fd >= 0 || j->prep_err || j->prep_hold))
       pthread_cond_wait (&j->prep_cond, &j->lock);
     if (j->prep_stop)
       break;
@@ -161,8 +161,9 @@ prep_take (struct journal *j, char name[64])
   int fd;
 
   pthread_mutex_lock (&j->lock);
-  if (j->prep_err) {                /* an old failure: try again now */
+  if (j->prep_err || j->prep_hold) { /* an old failure, or on demand */
     j->prep_err = 0;
+    j->prep_hold = false;
     pthread_cond_broadcast (&j->prep_cond);
   }
   while (j->prep_fd < 0 && j->prep_err == 0)
@@ -222,4 +223,23 @@ prep_recycle (struct journal *j, uint64_t number)
       renameat (j->dirfd, name, j->dirfd, fname) < 0)
     unlinkat (j->dirfd, name, 0);
   free (name);
+}
+
+void
+prep_release (struct journal *j)
+{
+  char *name;
+
+  pthread_mutex_lock (&j->lock);
+  j->prep_hold = true;
+  if (j->prep_fd >= 0) {
+    close (j->prep_fd);
+    j->prep_fd = -1;
+    unlinkat (j->dirfd, j->prep_file, 0);
+  }
+  pthread_mutex_unlock (&j->lock);
+  while ((name = find_prefix (j->dirfd, "free-")) != NULL) {
+    unlinkat (j->dirfd, name, 0);
+    free (name);
+  }
 }

@@ -1,0 +1,207 @@
+/* cdp: the control socket of a served task (TASK/run/control.sock).
+ *
+ * Commands that must go through the daemon — it owns the journal's
+ * writer and the base points — send one JSON object on one line and read
+ * one JSON reply line:
+ *   {"op":"mark","label":L}  -> {"ok":true,"seq":N,"time_ns":T}
+ *   {"op":"fold"}            -> {"ok":true}  (base points of every disk now)
+ * errors: {"ok":false,"error":"..."}.  The socket is mode 0600: root only.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cdp/cdp.h"
+#include "common/timeutil.h"
+
+struct control {
+  struct task *t;
+  struct receiver *rx;
+  struct maint *m;
+  int fd;
+  char *path;
+  pthread_t thread;
+  volatile bool stop;
+};
+
+static int
+sock_addr (const struct task *t, struct sockaddr_un *sa)
+{
+  char *path = task_path (t, "run/control.sock");
+  size_t n = strlen (path);
+
+  memset (sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  if (n >= sizeof sa->sun_path) {
+    free (path);
+    return -ENAMETOOLONG;
+  }
+  memcpy (sa->sun_path, path, n + 1);
+  free (path);
+  return 0;
+}
+
+static json_object *
+do_mark (struct control *c, json_object *req)
+{
+  json_object *rep = json_object_new_object ();
+  const char *label = json_object_get_string (json_object_object_get (req, "label"));
+  int e = receiver_event (c->rx, JOURNAL_BOOKMARK, UINT32_MAX,
+                          label ? label : "", 0);
+
+  json_object_object_add (rep, "ok", json_object_new_boolean (e == 0));
+  if (e < 0)
+    json_object_object_add (rep, "error", json_object_new_string (strerror (-e)));
+  else
+    json_object_object_add (rep, "seq", json_object_new_int64 (
+        (int64_t) journal_last_seq (receiver_journal (c->rx))));
+  return rep;
+}
+
+static json_object *
+handle (struct control *c, const char *line)
+{
+  json_object *req = json_tokener_parse (line), *rep;
+  const char *op = req ? json_object_get_string (json_object_object_get (req, "op")) : NULL;
+
+  if (op && strcmp (op, "mark") == 0)
+    rep = do_mark (c, req);
+  else if (op && strcmp (op, "fold") == 0) {
+    maint_fold_now (c->m);
+    rep = json_object_new_object ();
+    json_object_object_add (rep, "ok", json_object_new_boolean (true));
+  }
+  else {
+    rep = json_object_new_object ();
+    json_object_object_add (rep, "ok", json_object_new_boolean (false));
+    json_object_object_add (rep, "error", json_object_new_string ("unknown request"));
+  }
+  json_object_put (req);
+  return rep;
+}
+
+static void
+serve_client (struct control *c, int fd)
+{
+  char buf[4096];
+  size_t n = 0;
+  ssize_t r;
+  json_object *rep;
+  const char *text;
+
+  while (n < sizeof buf - 1 && (r = read (fd, buf + n, sizeof buf - 1 - n)) > 0) {
+    n += r;
+    if (memchr (buf, '\n', n))
+      break;
+  }
+  buf[n] = 0;
+  rep = handle (c, buf);
+  text = json_object_to_json_string (rep);
+  if (write (fd, text, strlen (text)) < 0 || write (fd, "\n", 1) < 0)
+    log_msg ("task %s: control client went away", c->t->name);
+  json_object_put (rep);
+}
+
+static void *
+control_thread (void *arg)
+{
+  struct control *c = arg;
+  struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+  while (!c->stop) {
+    if (poll (&p, 1, 200) <= 0)
+      continue;
+    int fd = accept4 (c->fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      serve_client (c, fd);
+      close (fd);
+    }
+  }
+  return NULL;
+}
+
+int
+control_start (struct task *t, struct receiver *rx, struct maint *m,
+               struct control **cp)
+{
+  struct control *c = calloc (1, sizeof *c);
+  struct sockaddr_un sa;
+  int r = sock_addr (t, &sa);
+
+  c->t = t;
+  c->rx = rx;
+  c->m = m;
+  c->fd = -1;
+  if (r == 0) {
+    unlink (sa.sun_path);
+    c->fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0 || bind (c->fd, (struct sockaddr *) &sa, sizeof sa) < 0 ||
+        chmod (sa.sun_path, 0600) < 0 || listen (c->fd, 16) < 0)
+      r = -errno;
+  }
+  if (r == 0) {
+    c->path = strdup (sa.sun_path);
+    r = -pthread_create (&c->thread, NULL, control_thread, c);
+  }
+  if (r < 0) {
+    if (c->fd >= 0)
+      close (c->fd);
+    free (c->path);
+    free (c);
+    return r;
+  }
+  *cp = c;
+  return 0;
+}
+
+void
+control_stop (struct control *c)
+{
+  if (c == NULL)
+    return;
+  c->stop = true;
+  pthread_join (c->thread, NULL);
+  close (c->fd);
+  unlink (c->path);
+  free (c->path);
+  free (c);
+}
+
+int
+control_call (const struct task *t, const char *request, char **reply)
+{
+  struct sockaddr_un sa;
+  char buf[4096];
+  size_t n = 0;
+  ssize_t r;
+  int fd, e = sock_addr (t, &sa);
+
+  if (e < 0)
+    return e;
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -errno;
+  if (connect (fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+    e = -errno;
+    close (fd);
+    return e;
+  }
+  if (write (fd, request, strlen (request)) < 0 || write (fd, "\n", 1) < 0) {
+    e = -errno;
+    close (fd);
+    return e;
+  }
+  while (n < sizeof buf - 1 && (r = read (fd, buf + n, sizeof buf - 1 - n)) > 0)
+    n += r;
+  close (fd);
+  buf[n] = 0;
+  *reply = strdup (buf);
+  return n > 0 ? 0 : -EPROTO;
+}

@@ -1,0 +1,620 @@
+/* cdp: the maintenance thread of a served task — base points, retention,
+ * locks, and reclaiming space before the store fills up.
+ *
+ * Every few seconds (or when asked) it:
+ *   1. folds the journal into a new base point of each disk when
+ *      --bp-interval has passed since the last one and the disk changed
+ *      (and at once for a disk with no base point yet);
+ *   2. reclaims journal segments older than --journal-retention that base
+ *      points cover, first making base points at every locked point and
+ *      bookmark the reclaim would otherwise lose;
+ *   3. removes base points older than --bp-retention that are not locked,
+ *      not bookmarks and not the newest of their disk: each child is
+ *      rebased onto the removed point's parent (on a copy, renamed over
+ *      it, so readers with the old file open are undisturbed), then the
+ *      point's image goes;
+ *   4. when the store's file system runs low, does 2 and 3 early (oldest
+ *      history first) so that the receiver keeps acknowledging writes,
+ *      and logs how much history that cost.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cdp/cdp.h"
+#include "common/timeutil.h"
+#include "recovery/fold.h"
+
+#define PERIOD_NS (250 * 1000000LL)
+
+struct maint {
+  struct task *t;
+  struct receiver *rx;
+  struct cdp_index *ix;
+  struct journal_reader *jr;
+  struct base_catalog cat;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool stop, fold_now, full;
+  uint64_t fold_done;               /* folds requested and finished */
+  int64_t lost_until;               /* emergency reclaim: history lost before */
+};
+
+/* ---- folding ---------------------------------------------------------- */
+
+static int
+stop_at_first (void *opaque, uint64_t off, uint64_t len)
+{
+  *(bool *) opaque = true;
+  return 1;
+}
+
+/* Did disk change in (bp->seq, seq]? */
+static bool
+changed_since (struct maint *m, const struct task_disk *d,
+               const struct base_point *bp, uint64_t seq)
+{
+  bool changed = false;
+
+  if (bp == NULL)
+    return true;
+  index_changes (m->ix, d->id, bp->seq, bp->time_ns, seq, stop_at_first,
+                 &changed);
+  return changed;
+}
+
+static int
+fold_at_chain (struct maint *m, const struct task_disk *d, uint64_t seq,
+               int64_t t, unsigned max_chain);
+
+static int
+fold_at (struct maint *m, const struct task_disk *d, uint64_t seq, int64_t t)
+{
+  return fold_at_chain (m, d, seq, t, m->t->policy.max_chain);
+}
+
+static int
+fold_at_chain (struct maint *m, const struct task_disk *d, uint64_t seq,
+               int64_t t, unsigned max_chain)
+{
+  struct fold_source src = { m->ix, m->jr, &m->cat };
+  struct fold_stats st;
+  char tb[64], sz[32];
+  int r;
+
+  journal_reader_refresh (m->jr);
+  r = fold_disk (&src, d->id, d->size, seq, t, max_chain, &st);
+  format_time (t, tb, sizeof tb);
+  if (r < 0)
+    log_msg ("task %s disk %s: base point at %s failed: %s", m->t->name,
+             d->name, tb, fold_last_error ());
+  else if (st.ranges > 0) {
+    format_size (st.bytes_written, sz, sizeof sz);
+    log_msg ("task %s disk %s: base point at %s (%s of data)", m->t->name,
+             d->name, tb, sz);
+  }
+  return r;
+}
+
+static bool
+faithful_at (struct maint *m, const struct task_disk *d, uint64_t seq,
+             int64_t t)
+{
+  bool ok = false;
+
+  return index_faithful (m->ix, d->id, seq, t, &ok) == 0 && ok;
+}
+
+static void
+fold_due (struct maint *m, int64_t now, bool force)
+{
+  uint64_t seq;
+  int64_t t;
+
+  if (index_seq_at (m->ix, now, &seq, &t) < 0 || seq == 0)
+    return;
+  for (size_t i = 0; i < m->t->disks.len; i++) {
+    const struct task_disk *d = &m->t->disks.ptr[i];
+    const struct base_point *bp = catalog_find (&m->cat, d->id, UINT64_MAX);
+    if (bp && bp->seq >= seq)
+      continue;
+    if (!force && bp && now - bp->time_ns < m->t->policy.bp_interval)
+      continue;
+    if (!force && bp == NULL && !faithful_at (m, d, seq, t))
+      continue;                     /* the first base point waits for READY */
+    if (changed_since (m, d, bp, seq))
+      fold_at (m, d, seq, t);
+  }
+}
+
+/* ---- journal retention ------------------------------------------------- */
+
+struct kept {
+  uint64_t seq;
+  int64_t time;
+  uint32_t disk;                    /* UINT32_MAX: every disk */
+};
+DEFINE_VECTOR_TYPE (kept_vector, struct kept)
+
+static int
+bookmark_cb (void *opaque, const struct index_event *e)
+{
+  if (e->type == JOURNAL_BOOKMARK)
+    kept_vector_append (opaque, (struct kept) { e->seq, e->time_ns, e->disk });
+  return 0;
+}
+
+/* Locked points and bookmarks: points kept past every retention. */
+static void
+kept_points (struct maint *m, kept_vector *out)
+{
+  lock_vector locks = empty_vector;
+
+  out->len = 0;
+  locks_load (m->t, &locks);
+  for (size_t i = 0; i < locks.len; i++)
+    kept_vector_append (out, (struct kept) { locks.ptr[i].seq,
+                                             locks.ptr[i].time_ns, UINT32_MAX });
+  lock_vector_reset (&locks);
+  index_events (m->ix, 0, UINT64_MAX, bookmark_cb, out);
+}
+
+static bool
+is_kept (const kept_vector *k, uint64_t seq)
+{
+  for (size_t i = 0; i < k->len; i++)
+    if (k->ptr[i].seq == seq)
+      return true;
+  return false;
+}
+
+/* The newest seq <= limit up to which base points of every disk cover
+ * the history (nothing of the disk changed after its base point). */
+static uint64_t
+covered_until (struct maint *m, uint64_t limit, int64_t limit_t)
+{
+  uint64_t keep = limit;
+
+  for (size_t i = 0; i < m->t->disks.len; i++) {
+    const struct task_disk *d = &m->t->disks.ptr[i];
+    const struct base_point *bp = catalog_find_time (&m->cat, d->id, limit_t);
+    if (bp == NULL)
+      return 0;
+    if (changed_since (m, d, bp, limit) && bp->seq < keep)
+      keep = bp->seq;
+  }
+  return keep;
+}
+
+/* Base points at every kept point in the range about to be reclaimed. */
+static int
+fold_kept (struct maint *m, const kept_vector *k, uint64_t upto)
+{
+  uint64_t first = journal_first_seq (receiver_journal (m->rx));
+
+  for (size_t i = 0; i < k->len; i++) {
+    if (k->ptr[i].seq < first || k->ptr[i].seq > upto)
+      continue;
+    for (size_t n = 0; n < m->t->disks.len; n++) {
+      const struct task_disk *d = &m->t->disks.ptr[n];
+      const struct base_point *bp = catalog_find (&m->cat, d->id, k->ptr[i].seq);
+      if ((k->ptr[i].disk == UINT32_MAX || k->ptr[i].disk == d->id) &&
+          (bp == NULL || bp->seq != k->ptr[i].seq) &&
+          changed_since (m, d, bp, k->ptr[i].seq) &&
+          fold_at (m, d, k->ptr[i].seq, k->ptr[i].time) < 0)
+        return -1;
+    }
+  }
+  return 0;
+}
+
+/* Reclaim the journal before the point (seq, t), where covered. */
+static void
+reclaim_before (struct maint *m, uint64_t seq, int64_t t, const kept_vector *k)
+{
+  struct journal *j = receiver_journal (m->rx);
+  uint64_t keep = covered_until (m, seq, t);
+  int n;
+
+  if (keep == 0 || keep < journal_first_seq (j) || fold_kept (m, k, keep) < 0)
+    return;
+  n = journal_reclaim (j, keep + 1);
+  if (n > 0) {
+    index_forget (m->ix, journal_first_seq (j));
+    log_msg ("task %s: reclaimed %d journal segment%s", m->t->name, n,
+             n == 1 ? "" : "s");
+  }
+}
+
+static void
+journal_retention (struct maint *m, int64_t now, const kept_vector *k)
+{
+  uint64_t seq;
+  int64_t t;
+
+  if (index_seq_at (m->ix, now - m->t->policy.journal_retention, &seq, &t) < 0 ||
+      seq == 0)
+    return;
+  reclaim_before (m, seq, t, k);
+}
+
+/* ---- base point retention ---------------------------------------------- */
+
+static int
+run_qemu_img_rebase (const char *dir, const char *file, const char *backing)
+{
+  pid_t pid = fork ();
+  int status;
+
+  if (pid == 0) {
+    int nul = open ("/dev/null", O_WRONLY);
+    if (chdir (dir) < 0)
+      _exit (126);
+    dup2 (nul, 1);
+    if (*backing)
+      execlp ("qemu-img", "qemu-img", "rebase", "-q", "-f", "qcow2",
+              "-F", "qcow2", "-b", backing, file, (char *) NULL);
+    else
+      execlp ("qemu-img", "qemu-img", "rebase", "-q", "-f", "qcow2",
+              "-b", "", file, (char *) NULL);
+    _exit (127);
+  }
+  if (pid < 0 || waitpid (pid, &status, 0) < 0)
+    return -errno;
+  return WIFEXITED (status) && WEXITSTATUS (status) == 0 ? 0 : -EIO;
+}
+
+static int
+copy_file (const char *from, const char *to)
+{
+  int in = open (from, O_RDONLY | O_CLOEXEC), out;
+  ssize_t n = 1;
+  int r = 0;
+
+  if (in < 0)
+    return -errno;
+  out = open (to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out < 0) {
+    r = -errno;
+    close (in);
+    return r;
+  }
+  while (n > 0)
+    n = copy_file_range (in, NULL, out, NULL, 1 << 30, 0);
+  if (n < 0 || fsync (out) < 0)
+    r = -errno;
+  close (in);
+  close (out);
+  return r;
+}
+
+/* Make child stand on the parent of the base point it stands on now. */
+static int
+rebase_child (struct maint *m, struct base_point *child, const char *newparent)
+{
+  char *path = catalog_path (&m->cat, child->file), *tmp;
+  int r;
+
+  if (asprintf (&tmp, "%s.rebase.tmp", child->file) < 0)
+    abort ();
+  char *tmppath = catalog_path (&m->cat, tmp);
+  r = copy_file (path, tmppath);
+  if (r == 0)
+    r = run_qemu_img_rebase (m->cat.dir, tmp, newparent);
+  if (r == 0 && rename (tmppath, path) < 0)
+    r = -errno;
+  if (r < 0)
+    unlink (tmppath);
+  else
+    snprintf (child->parent, sizeof child->parent, "%s", newparent);
+  free (tmp);
+  free (tmppath);
+  free (path);
+  return r;
+}
+
+static void
+recompute_depths (struct base_catalog *c)
+{
+  for (int pass = 0; pass < 64; pass++)
+    for (size_t i = 0; i < c->v.len; i++) {
+      const struct base_point *p = *c->v.ptr[i].parent
+        ? catalog_by_file (c, c->v.ptr[i].parent) : NULL;
+      c->v.ptr[i].depth = p ? p->depth + 1 : 1;
+    }
+}
+
+static int
+drop_base (struct maint *m, size_t idx)
+{
+  struct base_point p = m->cat.v.ptr[idx];
+  char *path;
+  int r = 0;
+
+  for (size_t i = 0; r == 0 && i < m->cat.v.len; i++)
+    if (strcmp (m->cat.v.ptr[i].parent, p.file) == 0)
+      r = rebase_child (m, &m->cat.v.ptr[i], p.parent);
+  if (r < 0) {
+    log_msg ("task %s: cannot remove base point %s: rebase failed", m->t->name,
+             p.file);
+    return r;
+  }
+  catalog_remove (&m->cat, p.file);
+  recompute_depths (&m->cat);
+  r = catalog_save (&m->cat);
+  if (r < 0)
+    return r;
+  path = catalog_path (&m->cat, p.file);
+  unlink (path);
+  free (path);
+  log_msg ("task %s: removed base point %s", m->t->name, p.file);
+  return 0;
+}
+
+/* Can base point i go?  Not the newest of its disk, not kept, and not
+ * the base the journal's oldest records stand on. */
+static bool
+droppable (struct maint *m, size_t i, const kept_vector *k)
+{
+  const struct base_point *p = &m->cat.v.ptr[i];
+  const struct base_point *newest = catalog_find (&m->cat, p->disk, UINT64_MAX);
+  uint64_t first = journal_first_seq (receiver_journal (m->rx));
+
+  return newest != p && !is_kept (k, p->seq) && first > p->seq + 1 &&
+         catalog_find (&m->cat, p->disk, first - 1) != p;
+}
+
+static void
+base_retention (struct maint *m, int64_t before, const kept_vector *k)
+{
+  for (size_t i = 0; i < m->cat.v.len;) {
+    if (m->cat.v.ptr[i].time_ns < before && droppable (m, i, k) &&
+        drop_base (m, i) == 0)
+      i = 0;                        /* the catalog changed: start over */
+    else
+      i++;
+  }
+}
+
+/* ---- space ------------------------------------------------------------- */
+
+static uint64_t
+space_avail (struct maint *m, uint64_t *size)
+{
+  struct statvfs sv;
+
+  if (statvfs (m->t->dir, &sv) < 0)
+    return UINT64_MAX;
+  if (size)
+    *size = (uint64_t) sv.f_blocks * sv.f_frsize;
+  return (uint64_t) sv.f_bavail * sv.f_frsize;
+}
+
+/* Keep room for a fold (up to half the disks' size) and a tenth of the
+ * file system (at most 8 GiB). */
+static bool
+space_low (struct maint *m)
+{
+  uint64_t size = 0, avail = space_avail (m, &size), disks = 0, reserve;
+
+  for (size_t i = 0; i < m->t->disks.len; i++)
+    disks += m->t->disks.ptr[i].size;
+  reserve = size / 10;
+  if (reserve > (8ull << 30))
+    reserve = 8ull << 30;
+  if (reserve < (16ull << 20) + disks / 2)
+    reserve = (16ull << 20) + disks / 2;
+  return avail < reserve;
+}
+
+/* Delete base points nothing depends on that are neither kept nor the
+ * newest of their disk, until none is left: no rebase, no new space. */
+static void
+delete_old_leaves (struct maint *m, const kept_vector *k)
+{
+  bool changed = true;
+
+  while (changed) {
+    changed = false;
+    for (size_t i = 0; i < m->cat.v.len; i++) {
+      struct base_point p = m->cat.v.ptr[i];
+      if (catalog_find (&m->cat, p.disk, UINT64_MAX) == &m->cat.v.ptr[i] ||
+          is_kept (k, p.seq) || catalog_children (&m->cat, p.file) > 0)
+        continue;
+      catalog_remove (&m->cat, p.file);
+      if (catalog_save (&m->cat) == 0) {
+        char *path = catalog_path (&m->cat, p.file);
+        unlink (path);
+        free (path);
+        log_msg ("task %s: removed base point %s", m->t->name, p.file);
+        changed = true;
+      }
+      else
+        catalog_add (&m->cat, &p);
+      break;
+    }
+  }
+}
+
+/* Returns whether space was freed.  In order of cost: spare segment
+ * files; journal that base points cover already; then a new full base
+ * point of each disk (it needs the room of one disk, no more), after
+ * which all older journal and every unkept older base point can go. */
+static bool
+emergency (struct maint *m, int64_t now, const kept_vector *k)
+{
+  uint64_t seq, before = space_avail (m, NULL);
+  int64_t t;
+  char tb[64];
+
+  log_msg ("task %s: the store's file system is low on space: "
+           "reclaiming the oldest history", m->t->name);
+  journal_release_spare (receiver_journal (m->rx));
+  if (index_seq_at (m->ix, now, &seq, &t) < 0 || seq == 0)
+    return space_avail (m, NULL) > before;
+  reclaim_before (m, seq, t, k);
+  if (space_low (m)) {
+    for (size_t i = 0; i < m->t->disks.len; i++) {
+      const struct task_disk *d = &m->t->disks.ptr[i];
+      const struct base_point *bp = catalog_find (&m->cat, d->id, UINT64_MAX);
+      if (bp == NULL || bp->seq < seq)
+        fold_at_chain (m, d, seq, t, 1);
+    }
+    reclaim_before (m, seq, t, k);
+    delete_old_leaves (m, k);
+  }
+  m->lost_until = now;
+  format_time (now, tb, sizeof tb);
+  log_msg ("task %s: history before %s is now kept at base-point "
+           "granularity only", m->t->name, tb);
+  return space_avail (m, NULL) > before;
+}
+
+/* ---- the thread ---------------------------------------------------------- */
+
+static void
+cycle (struct maint *m, bool force, bool full)
+{
+  int64_t now = time_now_ns ();
+  kept_vector k = empty_vector;
+  bool freed = false;
+
+  kept_points (m, &k);
+  if (full || space_low (m))
+    freed = emergency (m, now, &k);
+  /* Fold early when the journal outgrows the free space: folding needs
+   * room, so it must happen while there still is some. */
+  if (journal_disk_usage (receiver_journal (m->rx)) > space_avail (m, NULL) / 2)
+    force = true;
+  fold_due (m, now, force);
+  journal_retention (m, now, &k);
+  base_retention (m, now - m->t->policy.bp_retention, &k);
+  /* Writes held for want of space: again if space was freed; failed if
+   * nothing could be (their history is then lost, and marked so). */
+  if (full && !freed && receiver_retry_stalled (m->rx, -ENOSPC) > 0)
+    log_msg ("task %s: no history left to reclaim: writes failed, "
+             "history is not exact from now until protection restarts",
+             m->t->name);
+  else
+    receiver_retry_stalled (m->rx, 0);
+  kept_vector_reset (&k);
+}
+
+/* Journal thread: a write found the journal full. */
+static void
+wake_full (void *opaque)
+{
+  struct maint *m = opaque;
+
+  pthread_mutex_lock (&m->lock);
+  m->full = true;
+  pthread_cond_broadcast (&m->cond);
+  pthread_mutex_unlock (&m->lock);
+}
+
+static void *
+maint_thread (void *arg)
+{
+  struct maint *m = arg;
+  struct timespec until;
+  bool force, full;
+
+  pthread_mutex_lock (&m->lock);
+  while (!m->stop) {
+    clock_gettime (CLOCK_REALTIME, &until);
+    until.tv_nsec += PERIOD_NS;
+    if (until.tv_nsec >= 1000000000) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000;
+    }
+    while (!m->stop && !m->fold_now && !m->full &&
+           pthread_cond_timedwait (&m->cond, &m->lock, &until) == 0)
+      ;
+    if (m->stop)
+      break;
+    force = m->fold_now;
+    full = m->full;
+    m->fold_now = m->full = false;
+    pthread_mutex_unlock (&m->lock);
+    cycle (m, force, full);
+    pthread_mutex_lock (&m->lock);
+    if (force)
+      m->fold_done++;
+    pthread_cond_broadcast (&m->cond);
+  }
+  pthread_mutex_unlock (&m->lock);
+  return NULL;
+}
+
+int
+maint_start (struct task *t, struct receiver *rx, struct maint **mp)
+{
+  struct maint *m = calloc (1, sizeof *m);
+  char *dir = task_path (t, "base");
+  int r;
+
+  m->t = t;
+  m->rx = rx;
+  m->ix = receiver_index (rx);
+  pthread_mutex_init (&m->lock, NULL);
+  pthread_cond_init (&m->cond, NULL);
+  r = catalog_load (dir, true, &m->cat);
+  free (dir);
+  if (r == 0) {
+    dir = task_path (t, "journal");
+    r = journal_reader_open (dir, &m->jr);
+    free (dir);
+  }
+  if (r == 0)
+    r = -pthread_create (&m->thread, NULL, maint_thread, m);
+  if (r == 0)
+    receiver_on_full (rx, wake_full, m);
+  if (r < 0) {
+    journal_reader_close (m->jr);
+    catalog_free (&m->cat);
+    free (m);
+    return r;
+  }
+  *mp = m;
+  return 0;
+}
+
+/* Fold every disk now and wait until it is done. */
+void
+maint_fold_now (struct maint *m)
+{
+  uint64_t target;
+
+  pthread_mutex_lock (&m->lock);
+  target = m->fold_done + 1;
+  m->fold_now = true;
+  pthread_cond_broadcast (&m->cond);
+  while (m->fold_done < target && !m->stop)
+    pthread_cond_wait (&m->cond, &m->lock);
+  pthread_mutex_unlock (&m->lock);
+}
+
+void
+maint_stop (struct maint *m)
+{
+  if (m == NULL)
+    return;
+  receiver_on_full (m->rx, NULL, NULL);
+  pthread_mutex_lock (&m->lock);
+  m->stop = true;
+  pthread_cond_broadcast (&m->cond);
+  pthread_mutex_unlock (&m->lock);
+  pthread_join (m->thread, NULL);
+  receiver_retry_stalled (m->rx, 0);
+  journal_reader_close (m->jr);
+  catalog_free (&m->cat);
+  free (m);
+}

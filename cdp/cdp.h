@@ -125,6 +125,8 @@ void receiver_stats (struct receiver *r, uint32_t disk, uint64_t *writes,
                      uint64_t *bytes, int64_t *last_write_ns);
 struct journal *receiver_journal (struct receiver *r);
 struct cdp_index *receiver_index (struct receiver *r);
+/* Journal segments were reclaimed: let go of their files. */
+void receiver_reclaimed (struct receiver *r);
 /* fn(opaque) is called (on the journal thread; must not block) when a
  * write found the journal full; the write is held unanswered until
  * receiver_retry_stalled appends it again (fail_with == 0) or fails it

@@ -229,6 +229,8 @@ reclaim_before (struct maint *m, uint64_t seq, int64_t t, const kept_vector *k)
   n = journal_reclaim (j, keep + 1);
   if (n > 0) {
     index_forget (m->ix, journal_first_seq (j));
+    journal_reader_refresh (m->jr);
+    receiver_reclaimed (m->rx);
     log_msg ("task %s: reclaimed %d journal segment%s", m->t->name, n,
              n == 1 ? "" : "s");
   }
@@ -471,8 +473,9 @@ emergency (struct maint *m, int64_t now, const kept_vector *k)
     reclaim_before (m, seq, t, k);
     delete_old_leaves (m, k);
   }
-  m->lost_until = now;
-  format_time (now, tb, sizeof tb);
+  journal_release_spare (receiver_journal (m->rx));
+  m->lost_until = t;
+  format_time (t, tb, sizeof tb);
   log_msg ("task %s: history before %s is now kept at base-point "
            "granularity only", m->t->name, tb);
   return space_avail (m, NULL) > before;

@@ -501,6 +501,12 @@ receiver_index (struct receiver *r)
 }
 
 void
+receiver_reclaimed (struct receiver *r)
+{
+  journal_reader_refresh (r->jr);
+}
+
+void
 receiver_stats (struct receiver *r, uint32_t disk, uint64_t *writes,
                 uint64_t *bytes, int64_t *last_write_ns)
 {

@@ -141,6 +141,9 @@ base_only_point (struct task_view *v, const struct task_disk *d, int64_t t,
 
   if (bp && bp->time_ns == t)
     return open_point (v, d, bp->seq, p);
+  if (bp == NULL && v->cat.v.len > 0)
+    return fail ("no recovery point at %s: history that old was reclaimed "
+                 "(see 'cdp points' for what is kept)", tbuf);
   if (bp == NULL)
     return fail ("no recovery point at %s: the history of task %s starts "
                  "later", tbuf, v->task->name);
@@ -164,6 +167,17 @@ view_time (struct task_view *v, const char *s, int64_t *tp)
   return 0;
 }
 
+/* Can the point (d, seq) be read: a base point at or before it, and the
+ * journal from that base point on? */
+static bool
+journal_covers (struct task_view *v, const struct task_disk *d, uint64_t seq)
+{
+  const struct base_point *bp = catalog_find (&v->cat, d->id, seq);
+  uint64_t first = journal_reader_first_seq (v->jr);
+
+  return (bp ? bp->seq : 0) + 1 >= first;
+}
+
 int
 view_point_at (struct task_view *v, const struct task_disk *d, int64_t t,
                struct point *p)
@@ -177,7 +191,7 @@ view_point_at (struct task_view *v, const struct task_disk *d, int64_t t,
   e = index_seq_at (v->ix, t, &seq, NULL);
   if (e < 0)
     return fail ("cannot look up %s: %s", buf, strerror (-e));
-  if (seq == 0 || seq + 1 < journal_reader_first_seq (v->jr))
+  if (seq == 0 || !journal_covers (v, d, seq))
     return base_only_point (v, d, t, buf, p);
   e = index_faithful (v->ix, d->id, seq, t, &faithful);
   if (e == 0 && !faithful)

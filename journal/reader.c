@@ -20,6 +20,8 @@
 struct seg_fd {
   uint64_t number;
   int fd;
+  unsigned refs;                    /* users right now */
+  bool gone;                        /* no longer listed: close when unused */
 };
 DEFINE_VECTOR_TYPE (seg_fd_vector, struct seg_fd)
 
@@ -27,7 +29,7 @@ struct journal_reader {
   int dirfd;
   pthread_mutex_t lock;
   seg_vector segs;
-  seg_fd_vector fds;                /* kept open until close */
+  seg_fd_vector fds;                /* open segments, reference counted */
   uint8_t uuid[16];
   bool have_uuid;
 };
@@ -72,6 +74,8 @@ journal_reader_close (struct journal_reader *r)
   free (r);
 }
 
+static void drop_unused (struct journal_reader *r);
+
 int
 journal_reader_refresh (struct journal_reader *r)
 {
@@ -86,6 +90,15 @@ journal_reader_refresh (struct journal_reader *r)
   pthread_mutex_lock (&r->lock);
   seg_vector_reset (&r->segs);
   r->segs = segs;
+  /* Reclaimed segments: close their files (once nobody reads them), so
+   * that their space is really given back. */
+  for (size_t i = 0; i < r->fds.len; i++) {
+    bool listed = false;
+    for (size_t k = 0; k < r->segs.len && !listed; k++)
+      listed = r->segs.ptr[k].number == r->fds.ptr[i].number;
+    r->fds.ptr[i].gone = !listed;
+  }
+  drop_unused (r);
   pthread_mutex_unlock (&r->lock);
   return 0;
 }
@@ -101,7 +114,21 @@ journal_reader_first_seq (struct journal_reader *r)
   return s;
 }
 
-/* The reader's fd for a segment (opened on first use); -errno. */
+/* With r->lock held: close the files of reclaimed segments nobody uses. */
+static void
+drop_unused (struct journal_reader *r)
+{
+  for (size_t i = 0; i < r->fds.len;)
+    if (r->fds.ptr[i].gone && r->fds.ptr[i].refs == 0) {
+      close (r->fds.ptr[i].fd);
+      seg_fd_vector_remove (&r->fds, i);
+    }
+    else
+      i++;
+}
+
+/* The reader's fd for a segment (opened on first use), with a reference
+ * that reader_put gives back; -errno. */
 static int
 reader_fd (struct journal_reader *r, uint64_t number)
 {
@@ -112,16 +139,30 @@ reader_fd (struct journal_reader *r, uint64_t number)
     return -ENOMEM;
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&r->lock);
   for (size_t i = 0; i < r->fds.len; i++)
-    if (r->fds.ptr[i].number == number)
+    if (r->fds.ptr[i].number == number) {
+      r->fds.ptr[i].refs++;
       return r->fds.ptr[i].fd;
+    }
   fd = openat (r->dirfd, name, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return errno == ENOENT ? -ESTALE : -errno;
-  if (seg_fd_vector_append (&r->fds, (struct seg_fd) { number, fd }) < 0) {
+  if (seg_fd_vector_append (&r->fds, (struct seg_fd) { number, fd, 1, false }) < 0) {
     close (fd);
     return -ENOMEM;
   }
   return fd;
+}
+
+static void
+reader_put (struct journal_reader *r, uint64_t number)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&r->lock);
+  for (size_t i = 0; i < r->fds.len; i++)
+    if (r->fds.ptr[i].number == number && r->fds.ptr[i].refs > 0) {
+      r->fds.ptr[i].refs--;
+      break;
+    }
+  drop_unused (r);
 }
 
 /* A record did not check out: was the segment reclaimed and reused? */
@@ -137,16 +178,13 @@ stale_or_corrupt (int fd, uint64_t number, uint32_t pos)
   return -EUCLEAN;
 }
 
-int
-journal_read_record (struct journal_reader *r, struct journal_loc loc,
-                     struct journal_record *rec, void *payload)
+static int
+read_record_fd (int fd, struct journal_loc loc, struct journal_record *rec,
+                void *payload)
 {
   struct rec_hdr h;
-  int fd = reader_fd (r, loc.segment), e;
+  int e = seg_read_record (fd, loc.segment, loc.offset, UINT32_MAX, &h, payload);
 
-  if (fd < 0)
-    return fd;
-  e = seg_read_record (fd, loc.segment, loc.offset, UINT32_MAX, &h, payload);
   if (e < 0)
     return e;
   if (e == 0 || h.type == REC_PAD)
@@ -156,16 +194,25 @@ journal_read_record (struct journal_reader *r, struct journal_loc loc,
 }
 
 int
-journal_pread_payload (struct journal_reader *r, struct journal_loc loc,
-                       uint32_t off, void *buf, uint32_t len)
+journal_read_record (struct journal_reader *r, struct journal_loc loc,
+                     struct journal_record *rec, void *payload)
 {
-  struct rec_hdr h;
-  ssize_t n;
-  int fd = reader_fd (r, loc.segment);
+  int fd = reader_fd (r, loc.segment), e;
 
   if (fd < 0)
     return fd;
-  n = pread (fd, &h, sizeof h, loc.offset);
+  e = read_record_fd (fd, loc, rec, payload);
+  reader_put (r, loc.segment);
+  return e;
+}
+
+static int
+pread_payload_fd (int fd, struct journal_loc loc, uint32_t off, void *buf,
+                  uint32_t len)
+{
+  struct rec_hdr h;
+  ssize_t n = pread (fd, &h, sizeof h, loc.offset);
+
   if (n < 0)
     return -errno;
   if (n != sizeof h || h.magic != REC_MAGIC || h.segment != loc.segment)
@@ -176,6 +223,19 @@ journal_pread_payload (struct journal_reader *r, struct journal_loc loc,
   if (n < 0)
     return -errno;
   return n == len ? 0 : -EIO;
+}
+
+int
+journal_pread_payload (struct journal_reader *r, struct journal_loc loc,
+                       uint32_t off, void *buf, uint32_t len)
+{
+  int fd = reader_fd (r, loc.segment), e;
+
+  if (fd < 0)
+    return fd;
+  e = pread_payload_fd (fd, loc, off, buf, len);
+  reader_put (r, loc.segment);
+  return e;
 }
 
 /* ---- iteration --------------------------------------------------------- */
@@ -190,6 +250,7 @@ struct journal_iter {
   uint64_t expect;                  /* next seq, or 0 before the first */
   uint64_t from;
   bool thorough;                    /* journal_verify: check the tail too */
+  uint64_t held;                    /* segment whose fd it holds */
 };
 
 static int
@@ -219,6 +280,9 @@ enter_segment (struct journal_iter *it, size_t i)
 
   if (fd < 0)
     return fd;
+  if (it->fd >= 0)
+    reader_put (it->r, it->held);
+  it->held = it->segs.ptr[i].number;
   win_free (&it->w);
   win_init (&it->w, fd);
   it->fd = fd;
@@ -260,32 +324,42 @@ journal_iter_free (struct journal_iter *it)
 {
   if (it == NULL)
     return;
+  if (it->fd >= 0)
+    reader_put (it->r, it->held);
   win_free (&it->w);
   seg_vector_reset (&it->segs);
   free (it);
 }
 
-/* The last segment ends at it->pos: a tail, or damage before a later
- * batch?  (Only journal_verify asks: it reads the rest of the segment.) */
+/* The last segment ends at it->pos: a tail, or damage before as many
+ * later batches as its writer had in flight (scan.c)?  Only
+ * journal_verify asks: it reads the rest of the segment.  A writer still
+ * appending has fewer than that in flight, so this holds while it runs. */
 static int
 check_tail (struct journal_iter *it, uint64_t number)
 {
   off_t size = lseek (it->fd, 0, SEEK_END);
-  uint32_t found;
+  struct seg_hdr h;
+  uint32_t found, want;
   int e;
 
   if (size < 0)
     return -errno;
-  e = later_batch_exists (&it->w, number, it->pos, 512,
-                          size > UINT32_MAX ? UINT32_MAX : (uint32_t) size,
-                          &found);
+  e = seg_read_hdr (it->fd, &h);
+  if (e < 0)
+    return e == -EUCLEAN ? stale_or_corrupt (it->fd, number, 0) : e;
+  want = seg_hdr_inflight (&h);
+  e = later_batches (&it->w, number, it->pos, 512,
+                     size > UINT32_MAX ? UINT32_MAX : (uint32_t) size,
+                     want, &found);
   if (e < 0)
     return e;
-  if (e == 0)
+  if ((uint32_t) e < want)
     return 0;
   set_last_error ("segment %" PRIu64 " offset %" PRIu32
-                  ": invalid record before valid records (at %" PRIu32 ")",
-                  number, it->pos, found);
+                  ": invalid record before valid records of %" PRIu32
+                  " later batches (the last at %" PRIu32 ")",
+                  number, it->pos, want, found);
   return -EUCLEAN;
 }
 
@@ -372,6 +446,7 @@ find_time_segment (struct journal_iter *it, int64_t t)
     if (fd < 0)
       return fd;
     e = seg_read_record (fd, number, SEG_HDR_SIZE, UINT32_MAX, &h, NULL);
+    reader_put (it->r, number);
     if (e < 0)
       return e;
     if (e == 1 && h.type != REC_PAD && h.time_ns < t) {

@@ -104,14 +104,10 @@ fold_at_chain (struct maint *m, const struct task_disk *d, uint64_t seq,
   return r;
 }
 
-static bool
-faithful_at (struct maint *m, const struct task_disk *d, uint64_t seq,
-             int64_t t)
-{
-  bool ok = false;
 
-  return index_faithful (m->ix, d->id, seq, t, &ok) == 0 && ok;
-}
+static void initial_base (struct maint *m, const struct task_disk *d,
+                          bool force, uint64_t seq, int64_t t);
+
 
 static void
 fold_due (struct maint *m, int64_t now, bool force)
@@ -128,12 +124,51 @@ fold_due (struct maint *m, int64_t now, bool force)
       continue;
     if (!force && bp && now - bp->time_ns < m->t->policy.bp_interval)
       continue;
-    if (!force && bp == NULL && !faithful_at (m, d, seq, t))
-      continue;                     /* the first base point waits for READY */
+    if (bp == NULL && m->t->mode != TASK_MANUAL) {
+      initial_base (m, d, force, seq, t);
+      continue;
+    }
     if (changed_since (m, d, bp, seq))
       fold_at (m, d, seq, t);
   }
 }
+
+struct first_resume {
+  uint32_t disk;
+  struct index_event ev;
+  bool have;
+};
+
+static int
+first_resume_cb (void *opaque, const struct index_event *e)
+{
+  struct first_resume *f = opaque;
+
+  if (e->type == JOURNAL_RESUME && e->disk == f->disk) {
+    f->ev = *e;
+    f->have = true;
+    return 1;
+  }
+  return 0;
+}
+
+/* The first base point of a mirrored disk holds its initial copy: the
+ * disk as it was when the mirror first reported READY.  Before that no
+ * point is exact, so the journal up to it is reclaimed right away
+ * (initial_reclaim) instead of being kept for --journal-retention. */
+static void
+initial_base (struct maint *m, const struct task_disk *d, bool force,
+              uint64_t seq, int64_t t)
+{
+  struct first_resume f = { .disk = d->id };
+
+  index_events (m->ix, 0, UINT64_MAX, first_resume_cb, &f);
+  if (f.have)
+    fold_at (m, d, f.ev.seq, f.ev.time_ns);
+  else if (force)
+    fold_at (m, d, seq, t);
+}
+
 
 /* ---- journal retention ------------------------------------------------- */
 
@@ -208,7 +243,6 @@ fold_kept (struct maint *m, const kept_vector *k, uint64_t upto)
       const struct base_point *bp = catalog_find (&m->cat, d->id, k->ptr[i].seq);
       if ((k->ptr[i].disk == UINT32_MAX || k->ptr[i].disk == d->id) &&
           (bp == NULL || bp->seq != k->ptr[i].seq) &&
-          changed_since (m, d, bp, k->ptr[i].seq) &&
           fold_at (m, d, k->ptr[i].seq, k->ptr[i].time) < 0)
         return -1;
     }
@@ -484,6 +518,28 @@ emergency (struct maint *m, int64_t now, const kept_vector *k)
 /* ---- the thread ---------------------------------------------------------- */
 
 static void
+initial_reclaim (struct maint *m, const kept_vector *k)
+{
+  const struct base_point *first = NULL;
+
+  if (m->t->mode == TASK_MANUAL)
+    return;
+  for (size_t i = 0; i < m->t->disks.len; i++) {
+    const struct base_point *bp = NULL;
+    for (size_t n = 0; n < m->cat.v.len; n++)
+      if (m->cat.v.ptr[n].disk == m->t->disks.ptr[i].id &&
+          (bp == NULL || m->cat.v.ptr[n].seq < bp->seq))
+        bp = &m->cat.v.ptr[n];
+    if (bp == NULL)
+      return;
+    if (first == NULL || bp->seq < first->seq)
+      first = bp;
+  }
+  if (first && first->seq >= journal_first_seq (receiver_journal (m->rx)))
+    reclaim_before (m, first->seq, first->time_ns, k);
+}
+
+static void
 cycle (struct maint *m, bool force, bool full)
 {
   int64_t now = time_now_ns ();
@@ -498,6 +554,7 @@ cycle (struct maint *m, bool force, bool full)
   if (journal_disk_usage (receiver_journal (m->rx)) > space_avail (m, NULL) / 2)
     force = true;
   fold_due (m, now, force);
+  initial_reclaim (m, &k);
   journal_retention (m, now, &k);
   base_retention (m, now - m->t->policy.bp_retention, &k);
   /* Writes held for want of space: again if space was freed; failed if

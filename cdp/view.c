@@ -167,6 +167,55 @@ view_time (struct task_view *v, const char *s, int64_t *tp)
   return 0;
 }
 
+static bool journal_covers (struct task_view *v, const struct task_disk *d,
+                            uint64_t seq);
+
+struct kept_find {
+  int64_t t;
+  uint64_t seq;
+  bool have;
+};
+
+static int
+kept_bookmark_cb (void *opaque, const struct index_event *e)
+{
+  struct kept_find *f = opaque;
+
+  if (e->type == JOURNAL_BOOKMARK && e->time_ns == f->t) {
+    f->seq = e->seq;
+    f->have = true;
+  }
+  return 0;
+}
+
+/* Is t the time of a locked point or a bookmark whose base point is
+ * kept?  Those stay exact after the journal around them is gone. */
+static bool
+kept_point (struct task_view *v, const struct task_disk *d, int64_t t,
+            uint64_t *seq)
+{
+  struct kept_find f = { .t = t };
+  lock_vector locks = empty_vector;
+  const struct base_point *bp;
+
+  locks_load (v->task, &locks);
+  for (size_t i = 0; i < locks.len && !f.have; i++)
+    if (locks.ptr[i].time_ns == t) {
+      f.seq = locks.ptr[i].seq;
+      f.have = true;
+    }
+  lock_vector_reset (&locks);
+  if (!f.have)
+    index_events (v->ix, 0, UINT64_MAX, kept_bookmark_cb, &f);
+  if (!f.have)
+    return false;
+  bp = catalog_find (&v->cat, d->id, f.seq);
+  if (bp == NULL || (bp->seq != f.seq && !journal_covers (v, d, f.seq)))
+    return false;
+  *seq = f.seq;
+  return true;
+}
+
 /* Can the point (d, seq) be read: a base point at or before it, and the
  * journal from that base point on? */
 static bool
@@ -191,6 +240,8 @@ view_point_at (struct task_view *v, const struct task_disk *d, int64_t t,
   e = index_seq_at (v->ix, t, &seq, NULL);
   if (e < 0)
     return fail ("cannot look up %s: %s", buf, strerror (-e));
+  if (kept_point (v, d, t, &seq))
+    return open_point (v, d, seq, p);
   if (seq == 0 || !journal_covers (v, d, seq))
     return base_only_point (v, d, t, buf, p);
   e = index_faithful (v->ix, d->id, seq, t, &faithful);

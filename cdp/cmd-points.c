@@ -147,6 +147,23 @@ cmd_points (const char *store, int argc, char **argv)
   return 0;
 }
 
+/* When the store ran out of space and exact history was given up. */
+static void
+add_space_loss (const struct task *t, json_object *o)
+{
+  char *path = task_path (t, "run/space.json"), *text = read_file (path);
+  json_object *s = text ? json_tokener_parse (text) : NULL, *v;
+  char buf[64];
+
+  if (s && json_object_object_get_ex (s, "history_lost_before_ns", &v)) {
+    format_time (json_object_get_int64 (v), buf, sizeof buf);
+    json_object_object_add (o, "space_reclaimed_before", json_object_new_string (buf));
+  }
+  json_object_put (s);
+  free (text);
+  free (path);
+}
+
 /* Journal span and size, from the index and the journal's files. */
 static void
 add_journal_status (const char *store, const struct task *t, json_object *o)
@@ -166,6 +183,7 @@ add_journal_status (const char *store, const struct task *t, json_object *o)
   }
   free (jdir);
   json_object_object_add (o, "journal_bytes", json_object_new_int64 ((int64_t) kib * 1024));
+  add_space_loss (t, o);
   if (view_open_quiet (store, t->name, &v) != 0)
     return;
   if (index_span (v.ix, &first, &last) == 0 && last) {
@@ -245,6 +263,10 @@ print_status (json_object *arr)
     if (from && to)
       printf (", %s .. %s", json_object_get_string (from), json_object_get_string (to));
     putchar ('\n');
+    json_object *lost = json_object_object_get (o, "space_reclaimed_before");
+    if (lost)
+      printf ("  the store ran low on space: history before %s is kept only "
+              "at base points\n", json_object_get_string (lost));
     for (size_t k = 0; k < json_object_array_length (disks); k++) {
       json_object *d = json_object_array_get_idx (disks, k);
       const char *reason = json_object_get_string (json_object_object_get (d, "reason"));

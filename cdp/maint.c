@@ -480,6 +480,18 @@ delete_old_leaves (struct maint *m, const kept_vector *k)
   }
 }
 
+/* Tell `cdp status` from when history was given up for space. */
+static void
+record_loss (struct maint *m, int64_t t)
+{
+  char *path = task_path (m->t, "run/space.json"), text[128];
+
+  snprintf (text, sizeof text, "{\"history_lost_before_ns\": %lld}\n",
+            (long long) t);
+  write_file_atomic (path, text);
+  free (path);
+}
+
 /* Returns whether space was freed.  In order of cost: spare segment
  * files; journal that base points cover already; then a new full base
  * point of each disk (it needs the room of one disk, no more), after
@@ -509,6 +521,7 @@ emergency (struct maint *m, int64_t now, const kept_vector *k)
   }
   journal_release_spare (receiver_journal (m->rx));
   m->lost_until = t;
+  record_loss (m, t);
   format_time (t, tb, sizeof tb);
   log_msg ("task %s: history before %s is now kept at base-point "
            "granularity only", m->t->name, tb);

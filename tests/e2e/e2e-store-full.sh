@@ -40,7 +40,8 @@ done
 echo "$i writes of 1 MiB into a 48 MiB store, every one acknowledged"
 offered=0
 [ "$i" -gt 60 ] || fail "too few writes to fill the store ($i)"
-grep -q 'low on space' "$serve_log" || fail "serve never reclaimed space"
+grep -q "low on space" "$serve_log" || fail "serve never reclaimed space"
+cdp status f | grep -q "history before" || fail "status does not say history was reclaimed"
 
 # The newest point is exact; every older point is either still offered,
 # and then exact, or refused as reclaimed: never wrong.

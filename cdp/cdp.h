@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "common/vector.h"
 #include "journal/journal.h"
@@ -120,7 +121,16 @@ int receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
 /* If the history of disk ends without a gap (whoever journaled it last
  * did not stop cleanly), the time of the journal's last record; else 0. */
 int64_t receiver_open_end (struct receiver *r, uint32_t disk);
-const char *receiver_socket (struct receiver *r);  /* qmp mode socket */
+const char *receiver_socket (struct receiver *r);  /* unix socket, or NULL */
+/* A job's initial copy of disk runs (on) or ended (off): while it runs,
+ * only what differs from the disk as journaled is journaled. */
+void receiver_copying (struct receiver *r, uint32_t disk, bool on);
+void receiver_copy_stats (struct receiver *r, uint32_t disk,
+                          uint64_t *received, uint64_t *kept);
+/* Let QEMU running as uid/gid (and nobody else) connect to the unix
+ * socket; -EACCES etc. with why filled when it cannot reach it. */
+int receiver_grant (struct receiver *r, uid_t uid, gid_t gid, char *why,
+                    size_t len);
 void receiver_stats (struct receiver *r, uint32_t disk, uint64_t *writes,
                      uint64_t *bytes, int64_t *last_write_ns);
 struct journal *receiver_journal (struct receiver *r);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "cdp/cdp.h"
+#include "cdp/libvirt.h"
 #include "common/timeutil.h"
 #include "recovery/fold.h"
 
@@ -81,6 +82,41 @@ mark_via_daemon (const struct task *t, const char *label, int *served)
   return r;
 }
 
+/* --freeze: the guest agent freezes the file systems of a libvirt task's
+ * domain, so that the bookmark is a consistent point.  Returns the
+ * handle to thaw with, or NULL (not frozen: said why on stderr). */
+static struct lv *
+freeze (const struct task *t)
+{
+  struct lv *l;
+  int n;
+
+  if (lv_open (t->connect, t->domain, &l) < 0) {
+    fprintf (stderr, "cdp: not frozen: %s\n", lv_last_error ());
+    return NULL;
+  }
+  n = lv_freeze (l);
+  if (n < 0) {
+    fprintf (stderr, "cdp: not frozen (%s): %s\n",
+             n == -ENOTSUP ? "no guest agent answers" : "freeze failed",
+             lv_last_error ());
+    lv_close (l);
+    return NULL;
+  }
+  printf ("froze %d file system%s of %s\n", n, n == 1 ? "" : "s", t->domain);
+  return l;
+}
+
+static void
+thaw (struct lv *l)
+{
+  if (l == NULL)
+    return;
+  if (lv_thaw (l) < 0)
+    fprintf (stderr, "cdp: cannot thaw the guest: %s\n", lv_last_error ());
+  lv_close (l);
+}
+
 int
 cmd_mark (const char *store, int argc, char **argv)
 {
@@ -89,7 +125,8 @@ cmd_mark (const char *store, int argc, char **argv)
     { "help", no_argument, 0, 'h' }, { 0 } };
   const char *label = NULL;
   char deflabel[64], tb[64];
-  bool freeze = false;
+  bool want_freeze = false, was_frozen;
+  struct lv *frozen = NULL;
   struct task *t;
   int64_t time = time_now_ns ();
   int c, r, served;
@@ -98,7 +135,7 @@ cmd_mark (const char *store, int argc, char **argv)
   while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
     switch (c) {
     case 'l': label = optarg; break;
-    case 'f': freeze = true; break;
+    case 'f': want_freeze = true; break;
     case 'h': puts ("usage: cdp mark NAME [--label TEXT] [--freeze]"); return 0;
     default: return usage_error ("see 'cdp mark --help'");
     }
@@ -106,10 +143,11 @@ cmd_mark (const char *store, int argc, char **argv)
     return usage_error ("usage: cdp mark NAME [--label TEXT] [--freeze]");
   if (task_load (store, argv[optind], &t) < 0)
     return fail ("no task '%s' in %s", argv[optind], store);
-  if (freeze) {
+  if (want_freeze && t->mode != TASK_LIBVIRT) {
+    r = fail ("--freeze needs the guest agent of a libvirt task; task %s "
+              "is a %s task", argv[optind], task_mode_name (t->mode));
     task_free (t);
-    return fail ("--freeze needs the guest agent of a libvirt task; task %s "
-                 "is a %s task", argv[optind], task_mode_name (t->mode));
+    return r;
   }
   if (label == NULL) {
     format_time (time, tb, sizeof tb);
@@ -120,14 +158,19 @@ cmd_mark (const char *store, int argc, char **argv)
     task_free (t);
     return usage_error ("--label: 1 to 200 characters");
   }
+  if (want_freeze)
+    frozen = freeze (t);
   r = mark_via_daemon (t, label, &served);
   if (!served)
     r = mark_direct (t, label, &time);
+  was_frozen = frozen != NULL;
+  thaw (frozen);
   if (r < 0) {
     task_free (t);
     return fail ("cannot record bookmark '%s': %s", label, strerror (-r));
   }
-  printf ("bookmark '%s' recorded\n", label);
+  printf ("bookmark '%s' recorded%s\n", label,
+          was_frozen ? " with the guest's file systems frozen" : "");
   task_free (t);
   return 0;
 }

@@ -195,6 +195,75 @@ add_journal_status (const char *store, const struct task *t, json_object *o)
   view_close (&v);
 }
 
+struct gap_scan {
+  uint32_t disk;
+  int64_t count;
+  struct index_event last;
+};
+
+static int
+gap_cb (void *opaque, const struct index_event *e)
+{
+  struct gap_scan *g = opaque;
+
+  if (e->type == JOURNAL_GAP && (e->disk == g->disk || e->disk == UINT32_MAX)) {
+    g->count++;
+    g->last = *e;
+  }
+  return 0;
+}
+
+/* Per disk, from the index and the catalog: the gaps (how many, the
+ * last, and so the RPO lag: 0 while protected, else the time since the
+ * newest exact instant) and the newest base point. */
+static void
+add_disk_history (const char *store, const struct task *t,
+                  const struct task_disk *td, json_object *d, bool protected)
+{
+  struct gap_scan g = { .disk = td->id };
+  struct base_catalog cat;
+  struct task_view v;
+  char buf[64], *dir;
+
+  if (view_open_quiet (store, t->name, &v) == 0) {
+    index_events (v.ix, 0, UINT64_MAX, gap_cb, &g);
+    view_close (&v);
+  }
+  json_object_object_add (d, "gaps", json_object_new_int64 (g.count));
+  if (g.count) {
+    json_object *lg = json_object_new_object ();
+    format_time (g.last.time_ns, buf, sizeof buf);
+    json_object_object_add (lg, "time", json_object_new_string (buf));
+    json_object_object_add (lg, "reason", json_object_new_string (g.last.label));
+    json_object_object_add (d, "last_gap", lg);
+  }
+  json_object_object_add (d, "rpo_lag_s", protected ? json_object_new_int (0)
+      : g.count ? json_object_new_double ((double) (time_now_ns () - g.last.time_ns) / NS)
+      : NULL);
+  dir = task_path (t, "base");
+  if (catalog_load (dir, false, &cat) == 0) {
+    const struct base_point *bp = catalog_find (&cat, td->id, UINT64_MAX);
+    if (bp) {
+      format_time (bp->time_ns, buf, sizeof buf);
+      json_object_object_add (d, "base_point", json_object_new_string (buf));
+    }
+    else
+      json_object_object_add (d, "base_point", NULL);
+    catalog_free (&cat);
+  }
+  free (dir);
+}
+
+static void
+copy_fields (json_object *from, json_object *to, const char *const *keys)
+{
+  json_object *v;
+
+  for (; *keys; keys++)
+    if (json_object_object_get_ex (from, *keys, &v))
+      json_object_object_add (to, *keys, json_object_get (v));
+}
+
 static json_object *
 task_status (const char *store, const char *name)
 {
@@ -233,12 +302,13 @@ task_status (const char *store, const char *name)
         sd ? json_object_get_string (json_object_object_get (sd, "reason"))
            : "cdp serve is not running"));
     if (sd) {
-      int64_t last = json_object_get_int64 (json_object_object_get (sd, "last_write_ns"));
-      json_object_object_add (d, "writes", json_object_get (json_object_object_get (sd, "writes")));
-      json_object_object_add (d, "bytes", json_object_get (json_object_object_get (sd, "bytes")));
-      json_object_object_add (d, "rpo_lag_s", last ? json_object_new_double (
-          (double) (time_now_ns () - last) / NS) : NULL);
+      static const char *const keys[] = { "writes", "bytes",
+        "ingest_bytes_per_s", "copy_done", "copy_total", NULL };
+      copy_fields (sd, d, keys);
     }
+    add_disk_history (store, t, &t->disks.ptr[i], d,
+                      sd && strcmp (json_object_get_string (
+                          json_object_object_get (sd, "state")), "protected") == 0);
     json_object_array_add (disks, d);
   }
   json_object_object_add (o, "disks", disks);
@@ -246,6 +316,33 @@ task_status (const char *store, const char *name)
   add_journal_status (store, t, o);
   task_free (t);
   return o;
+}
+
+static void
+print_disk_details (json_object *d)
+{
+  json_object *lag = json_object_object_get (d, "rpo_lag_s");
+  json_object *rate = json_object_object_get (d, "ingest_bytes_per_s");
+  json_object *bp = json_object_object_get (d, "base_point");
+  json_object *lg = json_object_object_get (d, "last_gap");
+  char sz[32];
+
+  printf ("  %-12s RPO lag ", "");
+  if (lag)
+    printf ("%.1fs", json_object_get_double (lag));
+  else
+    printf ("-");
+  if (rate) {
+    format_size ((uint64_t) json_object_get_double (rate), sz, sizeof sz);
+    printf (", ingest %s/s", sz);
+  }
+  printf (", base point %s", bp ? json_object_get_string (bp) : "none");
+  printf (", %lld gap%s", (long long) json_object_get_int64 (json_object_object_get (d, "gaps")),
+          json_object_get_int64 (json_object_object_get (d, "gaps")) == 1 ? "" : "s");
+  if (lg)
+    printf (" (last %s: %s)", json_object_get_string (json_object_object_get (lg, "time")),
+            json_object_get_string (json_object_object_get (lg, "reason")));
+  putchar ('\n');
 }
 
 static void
@@ -275,6 +372,7 @@ print_status (json_object *arr)
       if (reason && *reason)
         printf (" (%s)", reason);
       putchar ('\n');
+      print_disk_details (d);
     }
   }
 }

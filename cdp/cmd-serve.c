@@ -1,9 +1,11 @@
 /* cdp serve: run the receivers of every task in the store, and in QMP
- * mode drive each disk's mirror job.
+ * and libvirt mode drive each disk's mirror job.
  *
  * Threads: the main thread waits for SIGINT/SIGTERM and writes each
  * task's run/state.json once a second; every QMP-mode task has a
- * protector thread that owns its QMP connection and mirror jobs; each
+ * protector thread that owns its QMP connection and mirror jobs, every
+ * libvirt-mode task one that owns its libvirt connection and block copy
+ * jobs (libvirt-protect.c; the calls both share are in protect.h); each
  * receiver has its journal thread, indexer thread and NBD threads.
  *
  * Fidelity: a disk's history is exact only while its mirror job is READY.
@@ -27,40 +29,37 @@
 #include <unistd.h>
 
 #include "cdp/cdp.h"
+#include "cdp/protect.h"
 #include "cdp/qmp.h"
 #include "common/timeutil.h"
 
-struct disk_state {
-  const char *state;                /* static string */
-  char reason[256];
-  int64_t since_ns;
-};
-
-struct served {
-  struct task *t;
-  struct receiver *rx;
-  struct maint *maint;
-  struct control *control;
-  int lockfd;
-  pthread_t protector;
-  bool has_protector;
-  pthread_mutex_t lock;
-  struct disk_state *ds;
-};
+static const char copying_state[] = "copying";
 
 static atomic_bool stopping;
 
-static void
-set_state (struct served *s, size_t i, const char *state, const char *reason)
+bool
+serve_stopping (void)
+{
+  return atomic_load (&stopping);
+}
+
+void
+protect_state (struct served *s, size_t i, const char *state,
+               const char *reason)
 {
   pthread_mutex_lock (&s->lock);
   if (s->ds[i].state != state || strcmp (s->ds[i].reason, reason) != 0) {
+    bool quiet = s->ds[i].state == state && state == copying_state;
     s->ds[i].state = state;
     snprintf (s->ds[i].reason, sizeof s->ds[i].reason, "%s", reason);
-    s->ds[i].since_ns = time_now_ns ();
-    log_msg ("task %s disk %s: %s%s%s", s->t->name, s->t->disks.ptr[i].name,
-             state, *reason ? ": " : "", reason);
+    if (!quiet) {
+      s->ds[i].since_ns = time_now_ns ();
+      log_msg ("task %s disk %s: %s%s%s", s->t->name, s->t->disks.ptr[i].name,
+               state, *reason ? ": " : "", reason);
+    }
   }
+  if (state != copying_state)
+    s->ds[i].copy_done = s->ds[i].copy_total = 0;
   pthread_mutex_unlock (&s->lock);
 }
 
@@ -74,6 +73,57 @@ mark (struct served *s, size_t i, uint16_t type, const char *why,
     log_msg ("task %s disk %s: cannot journal %s: %s", s->t->name,
              s->t->disks.ptr[i].name, type == JOURNAL_GAP ? "gap" : "resume",
              strerror (-e));
+  else
+    s->ds[i].in_gap = type == JOURNAL_GAP;
+}
+
+void
+protect_starting (struct served *s, size_t i)
+{
+  /* From here until READY the receiver gets a copy, not history. */
+  receiver_copying (s->rx, s->t->disks.ptr[i].id, true);
+  if (!s->ds[i].in_gap)
+    mark (s, i, JOURNAL_GAP, "protection starting: initial copy", 0);
+  protect_state (s, i, copying_state, "initial full copy");
+}
+
+void
+protect_ready (struct served *s, size_t i)
+{
+  receiver_copying (s->rx, s->t->disks.ptr[i].id, false);
+  mark (s, i, JOURNAL_RESUME, "mirror READY", 0);
+  protect_state (s, i, "protected", "");
+}
+
+void
+protect_lost (struct served *s, size_t i, const char *reason,
+              int64_t since_ns)
+{
+  if (!s->ds[i].in_gap)
+    mark (s, i, JOURNAL_GAP, reason, since_ns);
+  protect_state (s, i, "not protected", reason);
+}
+
+void
+protect_waiting (struct served *s, size_t i, const char *reason)
+{
+  protect_state (s, i, "not protected", reason);
+}
+
+void
+protect_progress (struct served *s, size_t i, uint64_t done, uint64_t total)
+{
+  char why[64];
+
+  if (total == 0)
+    return;
+  snprintf (why, sizeof why, "initial full copy, %u%%",
+            (unsigned) (done * 100 / total));
+  protect_state (s, i, copying_state, why);
+  pthread_mutex_lock (&s->lock);
+  s->ds[i].copy_done = done;
+  s->ds[i].copy_total = total;
+  pthread_mutex_unlock (&s->lock);
 }
 
 /* One QMP session: start every mirror, follow events until one breaks
@@ -92,14 +142,12 @@ protect_session (struct served *s, struct qmp *q)
 
   for (size_t i = 0; i < n && !broken; i++) {
     const char *node = s->t->disks.ptr[i].name;
-    mark (s, i, JOURNAL_GAP, "protection starting: initial copy", 0);
+    protect_starting (s, i);
     if (qmp_mirror_start (q, node, receiver_socket (s->rx), node, NULL, &o,
                           &m[i]) < 0) {
-      set_state (s, i, "not protected", qmp_last_error ());
+      protect_lost (s, i, qmp_last_error (), 0);
       broken = true;
     }
-    else
-      set_state (s, i, "copying", "initial full copy");
   }
   while (!broken && !atomic_load (&stopping)) {
     struct json_object *ev = NULL;
@@ -114,12 +162,10 @@ protect_session (struct served *s, struct qmp *q)
       enum qmp_mirror_state st = qmp_mirror_state (m[i], &reason, &since);
       if (st == QMP_MIRROR_PROTECTED && !ready[i]) {
         ready[i] = true;
-        mark (s, i, JOURNAL_RESUME, "mirror READY", 0);
-        set_state (s, i, "protected", "");
+        protect_ready (s, i);
       }
       else if (st == QMP_MIRROR_BROKEN) {
-        mark (s, i, JOURNAL_GAP, reason, since);
-        set_state (s, i, "not protected", reason);
+        protect_lost (s, i, reason, since);
         broken = true;
       }
     }
@@ -128,7 +174,7 @@ protect_session (struct served *s, struct qmp *q)
   for (size_t i = 0; i < n; i++) {
     if (m[i] && atomic_load (&stopping)) {
       /* Guest writes stop reaching us from here on. */
-      mark (s, i, JOURNAL_GAP, "cdp serve stopped", 0);
+      protect_lost (s, i, "cdp serve stopped", 0);
       qmp_mirror_stop (m[i]);
     }
     qmp_mirror_free (m[i]);
@@ -147,7 +193,7 @@ protector (void *arg)
     int e = qmp_connect (s->t->qmp, &q);
     if (e < 0) {
       for (size_t i = 0; i < s->t->disks.len; i++)
-        set_state (s, i, "not protected", "QEMU's QMP socket does not answer");
+        protect_waiting (s, i, "QEMU's QMP socket does not answer");
     }
     else {
       protect_session (s, q);
@@ -157,6 +203,24 @@ protector (void *arg)
       usleep (100000);
   }
   return NULL;
+}
+
+/* Ingest rate: bytes received per second, over the last 5 seconds. */
+static void
+add_rate (struct disk_state *ds, json_object *d, uint64_t bytes)
+{
+  int64_t now = time_now_ns ();
+
+  if (ds->rate_ns == 0 || bytes < ds->rate_bytes) {
+    ds->rate_ns = now;
+    ds->rate_bytes = bytes;
+  }
+  else if (now - ds->rate_ns >= 5000000000LL) {
+    ds->rate = (double) (bytes - ds->rate_bytes) * 1e9 / (double) (now - ds->rate_ns);
+    ds->rate_ns = now;
+    ds->rate_bytes = bytes;
+  }
+  json_object_object_add (d, "ingest_bytes_per_s", json_object_new_double (ds->rate));
 }
 
 static void
@@ -182,6 +246,11 @@ write_state (struct served *s)
     json_object_object_add (d, "writes", json_object_new_int64 ((int64_t) writes));
     json_object_object_add (d, "bytes", json_object_new_int64 ((int64_t) bytes));
     json_object_object_add (d, "last_write_ns", json_object_new_int64 (last));
+    add_rate (&s->ds[i], d, bytes);
+    if (s->ds[i].copy_total) {
+      json_object_object_add (d, "copy_done", json_object_new_int64 ((int64_t) s->ds[i].copy_done));
+      json_object_object_add (d, "copy_total", json_object_new_int64 ((int64_t) s->ds[i].copy_total));
+    }
     json_object_array_add (disks, d);
   }
   pthread_mutex_unlock (&s->lock);
@@ -264,10 +333,11 @@ serve_task (const char *store, const char *name, struct served *s)
     return fail ("task %s: cannot open the control socket: %s", name,
                  strerror (-e));
   log_msg ("task %s: receiver on %s", name,
-           s->t->mode == TASK_MANUAL ? s->t->listen : receiver_socket (s->rx));
-  if (s->t->mode == TASK_QMP) {
+           s->t->listen ? s->t->listen : receiver_socket (s->rx));
+  if (s->t->mode != TASK_MANUAL) {
     mark_lost_fidelity (s);
-    if (pthread_create (&s->protector, NULL, protector, s) != 0)
+    if (pthread_create (&s->protector, NULL, s->t->mode == TASK_QMP
+                        ? protector : libvirt_protector, s) != 0)
       return fail ("task %s: cannot start protector thread", name);
     s->has_protector = true;
   }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cdp/cdp.h"
+#include "cdp/libvirt.h"
 #include "cdp/qmp.h"
 #include "common/timeutil.h"
 
@@ -18,7 +19,11 @@
 static const char create_help[] =
   "usage: cdp task create NAME --size SIZE --listen unix:PATH|tcp:HOST:PORT [POLICY]\n"
   "       cdp task create NAME --qmp SOCKET --node NODE [--node NODE]... [POLICY]\n"
-  "       cdp task create NAME --domain DOM [--disk TARGET]... [--connect URI] [POLICY]\n"
+  "       cdp task create NAME --domain DOM [--disk TARGET]... [--connect URI]\n"
+  "                            [--listen unix:PATH|tcp:HOST:PORT] [POLICY]\n"
+  "libvirt: every disk of DOM unless --disk names some; the receiver listens\n"
+  "         on a unix socket in the task unless --listen says where (tcp for\n"
+  "         a hypervisor on another host: HOST is where QEMU connects)\n"
   "policy: --bp-interval DUR (20m) --journal-retention DUR (24h)\n"
   "        --bp-retention DUR (7d) --max-chain N (16)\n"
   "        --segment-size SIZE (journal segment; default 256M, less on small\n"
@@ -75,6 +80,41 @@ qmp_disks (struct task *t, string_vector *nodes)
   return e < 0 ? EXIT_FAIL : e;
 }
 
+/* The disks of the libvirt domain: those named, or all of them. */
+static int
+libvirt_disks (struct task *t, string_vector *named)
+{
+  lv_disk_vector all = empty_vector;
+  struct lv *l;
+  int e = lv_open (t->connect, t->domain, &l);
+
+  if (e < 0)
+    return fail ("%s", lv_last_error ());
+  e = lv_disks (l, &all);
+  lv_close (l);
+  if (e < 0)
+    return fail ("domain %s: %s", t->domain, lv_last_error ());
+  for (size_t i = 0; e == 0 && i < named->len; i++) {
+    size_t k = 0;
+    while (k < all.len && strcmp (all.ptr[k].target, named->ptr[i]) != 0)
+      k++;
+    if (k == all.len)
+      e = fail ("domain %s has no disk '%s'", t->domain, named->ptr[i]);
+  }
+  for (size_t k = 0; e == 0 && k < all.len; k++) {
+    bool want = named->len == 0;
+    for (size_t i = 0; i < named->len; i++)
+      want |= strcmp (all.ptr[k].target, named->ptr[i]) == 0;
+    if (want)
+      task_disk_vector_append (&t->disks, (struct task_disk) {
+          strdup (all.ptr[k].target), (uint32_t) t->disks.len, all.ptr[k].size });
+  }
+  lv_disks_free (&all);
+  if (e == 0 && t->disks.len == 0)
+    e = fail ("domain %s has no disks", t->domain);
+  return e < 0 ? EXIT_FAIL : e;
+}
+
 static int
 create_dirs (const char *store, struct task *t)
 {
@@ -109,7 +149,7 @@ task_create (const char *store, int argc, char **argv)
     { "max-chain", required_argument, 0, 'c' },
     { "segment-size", required_argument, 0, 'g' }, { 0 } };
   struct task *t = calloc (1, sizeof *t);
-  string_vector nodes = empty_vector;
+  string_vector nodes = empty_vector, targets = empty_vector;
   uint64_t size = 0, seg = 0;
   int c, r = 0;
 
@@ -127,7 +167,7 @@ task_create (const char *store, int argc, char **argv)
     case 'q': t->qmp = strdup (optarg); break;
     case 'n': string_vector_append (&nodes, strdup (optarg)); break;
     case 'd': t->domain = strdup (optarg); break;
-    case 'k': break;
+    case 'k': string_vector_append (&targets, strdup (optarg)); break;
     case 'u': t->connect = strdup (optarg); break;
     case 'g':
       if (parse_size (optarg, &seg) < 0 || seg < (1u << 20) || seg > (1u << 30) ||
@@ -152,9 +192,21 @@ task_create (const char *store, int argc, char **argv)
     free (tasks);
     t->created_ns = time_now_ns ();
   }
-  if (r == 0 && t->domain)
-    r = fail ("libvirt mode (--domain) is not available in this version; "
-              "use --qmp or --size/--listen");
+  if (r == 0 && t->domain) {
+    t->mode = TASK_LIBVIRT;
+    if (t->qmp || size)
+      r = usage_error ("--domain takes neither --qmp nor --size");
+    else if (t->listen && strncmp (t->listen, "unix:", 5) != 0 &&
+             strncmp (t->listen, "tcp:", 4) != 0)
+      r = usage_error ("--listen: unix:PATH or tcp:HOST:PORT, not '%s'", t->listen);
+    else if (t->listen && strncmp (t->listen, "tcp:", 4) == 0 &&
+             strrchr (t->listen + 4, ':') == NULL)
+      r = usage_error ("--listen: tcp:HOST:PORT, not '%s'", t->listen);
+    else
+      r = libvirt_disks (t, &targets);
+  }
+  else if (r == 0 && targets.len)
+    r = usage_error ("--disk names disks of a libvirt domain: give --domain");
   else if (r == 0 && t->qmp) {
     t->mode = TASK_QMP;
     r = nodes.len == 0 ? usage_error ("--qmp needs at least one --node")
@@ -174,6 +226,9 @@ task_create (const char *store, int argc, char **argv)
   for (size_t i = 0; i < nodes.len; i++)
     free (nodes.ptr[i]);
   string_vector_reset (&nodes);
+  for (size_t i = 0; i < targets.len; i++)
+    free (targets.ptr[i]);
+  string_vector_reset (&targets);
   task_free (t);
   return r;
 }
@@ -190,6 +245,10 @@ task_json (const struct task *t)
     json_object_object_add (o, "listen", json_object_new_string (t->listen));
   if (t->qmp)
     json_object_object_add (o, "qmp", json_object_new_string (t->qmp));
+  if (t->domain)
+    json_object_object_add (o, "domain", json_object_new_string (t->domain));
+  if (t->connect)
+    json_object_object_add (o, "connect", json_object_new_string (t->connect));
   for (size_t i = 0; i < t->disks.len; i++) {
     json_object *d = json_object_new_object ();
     json_object_object_add (d, "name", json_object_new_string (t->disks.ptr[i].name));
@@ -218,6 +277,9 @@ task_print (const struct task *t)
     printf ("listen:     %s\n", t->listen);
   if (t->qmp)
     printf ("qmp:        %s\n", t->qmp);
+  if (t->domain)
+    printf ("domain:     %s%s%s\n", t->domain, t->connect ? " on " : "",
+            t->connect ? t->connect : "");
   for (size_t i = 0; i < t->disks.len; i++) {
     format_size (t->disks.ptr[i].size, sz, sizeof sz);
     printf ("disk:       %s (%s)\n", t->disks.ptr[i].name, sz);

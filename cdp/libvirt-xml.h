@@ -1,0 +1,28 @@
+/* cdp: reading and writing the bits of libvirt XML the libvirt driver
+ * needs (libxml2 with XPath).  Strings handed out are malloc'd; NULL
+ * means absent (or the XML did not parse).  Thread-safe. */
+#ifndef CDP_LIBVIRT_XML_H
+#define CDP_LIBVIRT_XML_H
+
+#include <stdbool.h>
+
+#include "cdp/libvirt.h"
+#include "common/vector.h"
+
+/* The targets of <disk device='disk'> elements, in document order. */
+int lvxml_disk_targets (const char *xml, string_vector *out);
+
+/* The DAC label of a live domain ("+UID:+GID"), or of libvirt's
+ * capabilities for QEMU domains. */
+char *lvxml_dac_label (const char *xml);
+char *lvxml_caps_dac_label (const char *caps);
+
+/* Does the <mirror> of disk `target` in a live domain XML write to
+ * dest? */
+bool lvxml_mirror_is (const char *xml, const char *target,
+                      const struct lv_dest *dest);
+
+/* The destination <disk type='network'> of a block copy to dest. */
+char *lvxml_nbd_disk (const struct lv_dest *dest);
+
+#endif

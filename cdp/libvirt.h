@@ -1,0 +1,110 @@
+/* cdp: the libvirt driver (libvirt.c, libvirt-xml.c) — one domain seen
+ * through a libvirt connection: its disks, its state, its block jobs and
+ * their events, the block copy that feeds cdp's receiver, and the guest
+ * agent's file system freeze.
+ *
+ * Events: libvirt delivers them on one process-wide event loop thread
+ * (lv_event_loop_start; virEventRegisterDefaultImpl and
+ * virEventRunDefaultImpl).  The callbacks only queue them on the handle;
+ * the thread that owns the handle takes them with lv_next_event.
+ *
+ * Thread rules: a handle belongs to one thread at a time; different
+ * handles are independent.  Errors: functions return >= 0 or -errno and
+ * never print; lv_last_error() then holds a line a person can read
+ * (libvirt's own message where it gave one).
+ */
+#ifndef CDP_LIBVIRT_H
+#define CDP_LIBVIRT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/vector.h"
+
+struct lv;
+
+/* Start the event loop thread (once per process; later calls do
+ * nothing).  Must run before the first lv_open. */
+int lv_event_loop_start (void);
+
+/* Connect to uri (NULL: libvirt's default, qemu:///system for root) and
+ * follow domain `domain`: lifecycle and block job events are queued from
+ * now on.  Errors: -ECONNREFUSED (libvirtd unreachable), -ENOENT (no
+ * such domain), -EIO. */
+int lv_open (const char *uri, const char *domain, struct lv **lp);
+void lv_close (struct lv *l);
+
+/* An event about the domain, or that the connection was lost. */
+enum lv_event_kind { LV_EV_JOB, LV_EV_LIFECYCLE, LV_EV_CLOSED };
+struct lv_event {
+  enum lv_event_kind kind;
+  char disk[64];              /* LV_EV_JOB: the disk's target ("vda") */
+  int type, status;           /* LV_EV_JOB: virDomainBlockJobType, ...Status */
+  int event, detail;          /* LV_EV_LIFECYCLE: virDomainEventType, detail */
+  int64_t time_ns;            /* when it arrived (CLOCK_REALTIME) */
+};
+
+/* Take the oldest event, waiting up to timeout_ms.  1: *ev set; 0: none. */
+int lv_next_event (struct lv *l, int timeout_ms, struct lv_event *ev);
+
+/* The domain is running (or paused: QEMU runs), and if not, why not:
+ * *why is a static string ("shut off", "crashed", ...).  A domain that
+ * vanished is -ENOENT. */
+int lv_domain_active (struct lv *l, bool *active, const char **why);
+
+/* Is a migration of the domain in progress (in or out)? */
+bool lv_migrating (struct lv *l);
+
+/* The user and group QEMU runs as (its DAC label), from the live
+ * domain definition, else libvirt's capabilities; 0/0 when unknown. */
+int lv_qemu_owner (struct lv *l, uid_t *uid, gid_t *gid);
+
+/* The disks of the domain (device='disk'), targets and sizes in bytes. */
+struct lv_disk {
+  char *target;
+  uint64_t size;
+};
+DEFINE_VECTOR_TYPE (lv_disk_vector, struct lv_disk)
+int lv_disks (struct lv *l, lv_disk_vector *out);
+void lv_disks_free (lv_disk_vector *v);
+/* One disk's size now. */
+int lv_disk_size (struct lv *l, const char *target, uint64_t *size);
+
+/* Where a copy job writes to: a unix socket, or host and port (tcp),
+ * and the NBD export. */
+struct lv_dest {
+  const char *socket;         /* unix transport, or NULL */
+  const char *host, *port;    /* tcp transport */
+  const char *export_name;
+};
+
+/* The block job running on disk now, if any.  Returns 1 with *type
+ * (virDomainBlockJobType), progress *cur and *end, and *ours: whether it is
+ * a copy whose destination is dest; 0 when none runs. */
+int lv_job (struct lv *l, const char *disk, const struct lv_dest *dest,
+            int *type, uint64_t *cur, uint64_t *end, bool *ours);
+
+/* Start a block copy of disk to dest: virDomainBlockCopy with a network
+ * NBD destination, VIR_DOMAIN_BLOCK_COPY_SYNCHRONOUS_WRITES (QEMU's
+ * copy-mode=write-blocking), VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB and
+ * VIR_DOMAIN_BLOCK_COPY_REUSE_EXT (the receiver exists already). */
+int lv_copy_start (struct lv *l, const char *disk, const struct lv_dest *dest);
+
+/* Abort the block job on disk (never pivots: the VM stays on its disk)
+ * and wait until it is gone. */
+int lv_job_abort (struct lv *l, const char *disk);
+
+/* Freeze / thaw the guest's file systems through the guest agent.
+ * lv_freeze returns how many were frozen; -ENOTSUP when the domain has
+ * no agent (or it does not answer), with the reason in lv_last_error. */
+int lv_freeze (struct lv *l);
+int lv_thaw (struct lv *l);
+
+/* Human names of libvirt's enums, for messages. */
+const char *lv_job_type_name (int type);
+const char *lv_lifecycle_name (int event, int detail);
+
+const char *lv_last_error (void);
+
+#endif

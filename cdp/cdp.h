@@ -172,5 +172,8 @@ int cmd_restore (const char *store, int argc, char **argv);
 int cmd_mark (const char *store, int argc, char **argv);
 int cmd_lock (const char *store, int argc, char **argv);
 int cmd_fold (const char *store, int argc, char **argv);
+int cmd_ls (const char *store, int argc, char **argv);      /* cmd-files.c */
+int cmd_cat (const char *store, int argc, char **argv);
+int cmd_get (const char *store, int argc, char **argv);
 
 #endif

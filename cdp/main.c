@@ -10,6 +10,7 @@ static const char help[] =
   "Tasks:      task create|list|show|delete, serve, status\n"
   "Points:     points, mark, lock, unlock, fold\n"
   "Data back:  export, restore\n"
+  "Files:      ls, cat, get\n"
   "\n"
   "The store (all tasks) is --store, else $CDP_STORE, else /var/lib/cdp.\n"
   "'cdp COMMAND --help' describes each command.\n";
@@ -45,5 +46,8 @@ main (int argc, char **argv)
   if (strcmp (argv[0], "lock") == 0 || strcmp (argv[0], "unlock") == 0)
     return cmd_lock (store, argc, argv);
   if (strcmp (argv[0], "fold") == 0) return cmd_fold (store, argc, argv);
+  if (strcmp (argv[0], "ls") == 0) return cmd_ls (store, argc, argv);
+  if (strcmp (argv[0], "cat") == 0) return cmd_cat (store, argc, argv);
+  if (strcmp (argv[0], "get") == 0) return cmd_get (store, argc, argv);
   return usage_error ("unknown command '%s'; see 'cdp --help'", argv[0]);
 }

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# File systems cdp does not parse itself go through libguestfs over an
+# NBD export of the point: xfs (made with mkfs.xfs -p PROTO) and vfat
+# (mkfs.vfat + mcopy) on one GPT disk, two versions; ls, cat and get at
+# both points.  A partition that holds no files (swap) fails with one
+# line that names what it holds.
+source "$(dirname "$0")/functions.sh"
+source "$(dirname "$0")/../files/functions.sh"
+requires mkfs.xfs mkfs.vfat mcopy mmd mkswap guestfish
+
+files_task g 400M
+
+xfs_image ()
+{
+    local img=$1 n=$2
+    printf 'xfs file, version %s\n' "$n" >"$tmpdir/x$n.txt"
+    cat >"$tmpdir/proto$n" <<PROTO
+/dummy
+0 0
+d--755 0 0
+etc d--750 0 0
+hosts ---640 0 0 $tmpdir/x$n.txt
+\$
+link l--777 0 0 etc/hosts
+\$
+PROTO
+    rm -f "$img"
+    truncate -s 300M "$img"
+    mkfs.xfs -q -p "$tmpdir/proto$n" "$img"
+}
+
+vfat_image ()
+{
+    local img=$1 n=$2
+    printf 'vfat file, version %s\r\n' "$n" >"$tmpdir/v$n.txt"
+    rm -f "$img"
+    mkfs.vfat -C "$img" $((64 * 1024)) >/dev/null
+    mmd -i "$img" ::/dir
+    mcopy -i "$img" "$tmpdir/v$n.txt" ::/dir/hello.txt
+}
+
+disk=$tmpdir/disk.img
+for n in 1 2; do
+    xfs_image "$tmpdir/x.img" "$n"
+    vfat_image "$tmpdir/v.img" "$n"
+    truncate -s 8M "$tmpdir/swap.img"
+    mkswap -q "$tmpdir/swap.img"
+    table_disk "$disk" 400M gpt "1:300::$tmpdir/x.img" "301:64::$tmpdir/v.img" \
+        "366:8::$tmpdir/swap.img"
+    eval "t$n=\$(put_disk g \"\$disk\")"
+done
+
+got=$(cdp ls g --at "$t1" / | awk '{print $1 ":" $2}' | tr '\n' ' ')
+[ "$got" = "p1:xfs p2:vfat p3:swap " ] || fail "ls /: $got"
+
+# Each command starts the appliance (seconds under TCG): a few commands
+# that cover ls, cat and get, on both file systems and both points.
+[ "$(cdp cat g --at "$t1" /p1/etc/hosts)" = "xfs file, version 1" ] ||
+    fail "point 1: cat of the xfs file"
+cmp <(cdp cat g --at "$t1" /p2/dir/hello.txt) "$tmpdir/v1.txt" ||
+    fail "point 1: cat of the vfat file"
+cdp ls g --at "$t2" /p1 --json >"$tmpdir/ls.json"
+python3 - "$tmpdir/ls.json" <<'PY' || fail "point 2: ls --json /p1: $(cat "$tmpdir/ls.json")"
+import json, sys
+e = {x["name"]: x for x in json.load(open(sys.argv[1]))["entries"]}
+assert e["etc"]["type"] == "dir" and e["etc"]["mode"] == 0o750, e["etc"]
+assert e["link"]["type"] == "symlink" and e["link"]["target"] == "etc/hosts", e["link"]
+PY
+cdp get g --at "$t2" /p1/etc --output "$tmpdir/etc2" 2>/dev/null || fail "point 2: get /p1/etc"
+cmp "$tmpdir/etc2/hosts" "$tmpdir/x2.txt" || fail "point 2: get of the xfs tree"
+[ "$(stat -c %a "$tmpdir/etc2/hosts")" = 640 ] || fail "point 2: mode not kept"
+[ "$(stat -c %a "$tmpdir/etc2")" = 750 ] || fail "point 2: directory mode not kept"
+expect_error 1 'p3 holds swap space, not a file system' cdp ls g --at "$t2" /p3
+stop_cdp_serve

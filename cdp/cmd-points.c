@@ -303,7 +303,8 @@ task_status (const char *store, const char *name)
            : "cdp serve is not running"));
     if (sd) {
       static const char *const keys[] = { "writes", "bytes",
-        "ingest_bytes_per_s", "copy_done", "copy_total", NULL };
+        "ingest_bytes_per_s", "copy_done", "copy_total",
+        "copy_received_bytes", "copy_kept_bytes", NULL };
       copy_fields (sd, d, keys);
     }
     add_disk_history (store, t, &t->disks.ptr[i], d,

@@ -236,7 +236,7 @@ write_state (struct served *s)
   pthread_mutex_lock (&s->lock);
   for (size_t i = 0; i < s->t->disks.len; i++) {
     json_object *d = json_object_new_object ();
-    uint64_t writes = 0, bytes = 0;
+    uint64_t writes = 0, bytes = 0, copied = 0, kept = 0;
     int64_t last = 0;
     receiver_stats (s->rx, s->t->disks.ptr[i].id, &writes, &bytes, &last);
     json_object_object_add (d, "name", json_object_new_string (s->t->disks.ptr[i].name));
@@ -247,6 +247,9 @@ write_state (struct served *s)
     json_object_object_add (d, "bytes", json_object_new_int64 ((int64_t) bytes));
     json_object_object_add (d, "last_write_ns", json_object_new_int64 (last));
     add_rate (&s->ds[i], d, bytes);
+    receiver_copy_stats (s->rx, s->t->disks.ptr[i].id, &copied, &kept);
+    json_object_object_add (d, "copy_received_bytes", json_object_new_int64 ((int64_t) copied));
+    json_object_object_add (d, "copy_kept_bytes", json_object_new_int64 ((int64_t) kept));
     if (s->ds[i].copy_total) {
       json_object_object_add (d, "copy_done", json_object_new_int64 ((int64_t) s->ds[i].copy_done));
       json_object_object_add (d, "copy_total", json_object_new_int64 ((int64_t) s->ds[i].copy_total));

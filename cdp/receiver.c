@@ -22,61 +22,13 @@
 
 #include "cdp/cdp.h"
 #include "nbd-export/nbd-server.h"
-#include "recovery/fold.h"
 
-struct rdisk {
-  struct receiver *r;
-  const struct task_disk *d;
-  _Atomic uint64_t writes, bytes;
-  _Atomic int64_t last_write_ns;
-  atomic_bool copying;              /* a job's initial copy: deduplicate */
-  _Atomic uint64_t copy_bytes, copy_kept;
-};
-
-/* A copy request being compared or journaled: later requests that
- * overlap it wait until its records are in the index. */
-struct busy {
-  uint32_t disk;
-  uint64_t off, end;
-  uint64_t seq;                     /* its last record; 0: none */
-  bool done;                        /* every part durable (or none needed) */
-};
-
-DEFINE_VECTOR_TYPE (rec_vector, struct journal_record)
-DEFINE_VECTOR_TYPE (req_vector, struct nbd_request *)
-DEFINE_VECTOR_TYPE (busy_vector, struct busy *)
-
-struct receiver {
-  struct task *t;
-  struct journal *j;
-  struct journal_reader *jr;
-  struct cdp_index *ix;
-  struct nbd_server *srv;
-  char *sock;
-
-  pthread_t ixthread;
-  pthread_mutex_t lock;
-  pthread_cond_t cond;              /* queue filled / index advanced */
-  rec_vector queue;
-  string_vector labels;             /* parallel to queue (NULL for data) */
-  uint64_t indexed;                 /* last seq in the index */
-  bool stop;
-  busy_vector busy;                 /* copy requests in flight */
-
-  /* Writes the journal had no room for: held (unanswered) until the
-   * maintenance thread has reclaimed space, then appended again. */
-  pthread_mutex_t stall_lock;
-  req_vector stalled;
-  void (*on_full) (void *opaque);
-  void *on_full_opaque;
-
-  struct rdisk *disks;
-};
+#include "cdp/receiver-internal.h"
 
 /* ---- the indexer --------------------------------------------------------- */
 
 /* Journal thread: queue a durable record for the index. */
-static void
+void
 index_push (struct receiver *r, const struct journal_record *rec,
             const char *label)
 {
@@ -128,7 +80,7 @@ indexer (void *arg)
 }
 
 /* Wait until the index holds seq. */
-static void
+void
 index_wait (struct receiver *r, uint64_t seq)
 {
   pthread_mutex_lock (&r->lock);
@@ -225,7 +177,7 @@ journal_type_of (const struct nbd_request *req)
        : req->type == NBD_CMD_TRIM ? JOURNAL_TRIM : JOURNAL_WRITE_ZEROES;
 }
 
-static void
+void
 rx_append (struct rdisk *rd, struct nbd_request *req, uint16_t type)
 {
   struct journal_record e = {
@@ -279,16 +231,13 @@ receiver_retry_stalled (struct receiver *r, int fail_with)
   return n;
 }
 
-static void copy_append (struct rdisk *rd, struct nbd_request *req,
-                         uint16_t type);
-
 static void
 rx_dispatch (struct rdisk *rd, struct nbd_request *req, uint16_t type)
 {
-  if (atomic_load (&rd->copying) && req->count > 0)
-    copy_append (rd, req, type);
-  else
-    rx_append (rd, req, type);
+  if (req->count > 0 && copy_append (rd, req, type))
+    return;
+  copy_drained (rd);
+  rx_append (rd, req, type);
 }
 
 static void rx_write (void *h, struct nbd_request *req) { rx_dispatch (h, req, JOURNAL_WRITE); }
@@ -310,261 +259,6 @@ rx_log (void *opaque, enum nbd_log_level level, const char *msg)
 
   if (level <= NBD_LOG_INFO)
     log_msg ("task %s: %s", r->t->name, msg);
-}
-
-/* ---- initial copies: journal only what differs ---------------------------
- *
- * While a disk's job makes its initial copy (protect_starting until
- * protect_ready), what arrives is the whole disk again, not history: a
- * VM that restarts, or a serve that restarts, gets a new job and a new
- * full copy.  Each write or zeroing of the copy is compared, in 4 KiB
- * blocks, with the disk as the journal already holds it (the point at
- * the last indexed seq, on its newest base point), and only the blocks
- * that differ are journaled.  The point after the copy is the same as if
- * all had been journaled.  Overlapping requests are ordered: one waits
- * until the records of an earlier overlapping one are in the index, so
- * that it compares with what that one left.
- */
-
-#define COPY_BLOCK 4096u
-
-struct copy_req {
-  struct nbd_request *req;
-  struct rdisk *rd;
-  struct busy *busy;
-  atomic_int parts;                 /* appended parts not yet done, +1 */
-  atomic_int err;
-  _Atomic uint64_t seq;
-};
-
-struct run {
-  uint64_t off, end;
-};
-DEFINE_VECTOR_TYPE (run_vector, struct run)
-
-void
-receiver_copying (struct receiver *r, uint32_t disk, bool on)
-{
-  for (size_t i = 0; i < r->t->disks.len; i++)
-    if (r->disks[i].d->id == disk)
-      atomic_store (&r->disks[i].copying, on);
-}
-
-void
-receiver_copy_stats (struct receiver *r, uint32_t disk, uint64_t *received,
-                     uint64_t *kept)
-{
-  for (size_t i = 0; i < r->t->disks.len; i++)
-    if (r->disks[i].d->id == disk) {
-      *received = atomic_load (&r->disks[i].copy_bytes);
-      *kept = atomic_load (&r->disks[i].copy_kept);
-    }
-}
-
-static bool
-busy_blocks (const struct receiver *r, const struct busy *b, uint32_t disk,
-             uint64_t off, uint64_t end)
-{
-  return b->disk == disk && b->off < end && off < b->end &&
-         !(b->done && b->seq <= r->indexed);
-}
-
-/* Wait for overlapping copy requests, then register this one.  Returns
- * the seq to compare at: every overlapping record is indexed by then. */
-static uint64_t
-busy_enter (struct receiver *r, struct busy *me)
-{
-  bool wait = true;
-  uint64_t seq;
-
-  pthread_mutex_lock (&r->lock);
-  while (wait) {
-    wait = false;
-    for (size_t i = 0; i < r->busy.len;) {
-      struct busy *b = r->busy.ptr[i];
-      if (b->done && b->seq <= r->indexed) {
-        busy_vector_remove (&r->busy, i);
-        free (b);
-        continue;
-      }
-      if (busy_blocks (r, b, me->disk, me->off, me->end))
-        wait = true;
-      i++;
-    }
-    if (wait && !(r->stop && r->queue.len == 0))
-      pthread_cond_wait (&r->cond, &r->lock);
-    else
-      wait = false;
-  }
-  if (busy_vector_append (&r->busy, me) < 0)
-    me->done = true;                /* untracked: nobody waits for it */
-  seq = r->indexed;
-  pthread_mutex_unlock (&r->lock);
-  return seq;
-}
-
-static void
-busy_leave (struct receiver *r, struct busy *me, uint64_t seq)
-{
-  pthread_mutex_lock (&r->lock);
-  me->seq = seq;
-  me->done = true;
-  for (size_t i = 0; i < r->busy.len; i++)
-    if (r->busy.ptr[i] == me)
-      me = NULL;
-  pthread_cond_broadcast (&r->cond);
-  pthread_mutex_unlock (&r->lock);
-  free (me);                        /* NULL unless it was never tracked */
-}
-
-/* The disk as the journal holds it at seq: [off, off+len) into buf. */
-static int
-read_current (struct receiver *r, uint32_t disk, uint64_t size, uint64_t seq,
-              void *buf, uint64_t off, uint64_t len)
-{
-  struct base_catalog cat;
-  struct point p;
-  char *dir = task_path (r->t, "base");
-  int e = catalog_load (dir, false, &cat);
-
-  free (dir);
-  if (e < 0)
-    return e;
-  e = point_open (r->ix, r->jr, &cat, disk, size, seq, &p);
-  if (e == 0) {
-    e = point_pread (&p, buf, off, len, NULL);
-    point_close (&p);
-  }
-  catalog_free (&cat);
-  return e;
-}
-
-static bool
-all_zero (const uint8_t *p, size_t n)
-{
-  return n == 0 || (p[0] == 0 && memcmp (p, p + 1, n - 1) == 0);
-}
-
-/* The runs of 4 KiB blocks (at absolute boundaries) where what came
- * (data, or zeroes when data is NULL) differs from cur. */
-static void
-diff_runs (const uint8_t *data, const uint8_t *cur, uint64_t off,
-           uint64_t len, run_vector *runs)
-{
-  uint64_t pos = off, end = off + len;
-  bool open = false;
-
-  while (pos < end) {
-    uint64_t bend = (pos / COPY_BLOCK + 1) * COPY_BLOCK;
-    size_t at = pos - off;
-    bool diff;
-    if (bend > end)
-      bend = end;
-    diff = data ? memcmp (data + at, cur + at, bend - pos) != 0
-                : !all_zero (cur + at, bend - pos);
-    if (diff && open)
-      runs->ptr[runs->len - 1].end = bend;
-    else if (diff)
-      open = run_vector_append (runs, (struct run) { pos, bend }) == 0;
-    else
-      open = false;
-    pos = bend;
-  }
-}
-
-static void
-copy_finish (struct copy_req *c)
-{
-  struct receiver *r = c->rd->r;
-  int err = atomic_load (&c->err);
-
-  busy_leave (r, c->busy, atomic_load (&c->seq));
-  if (err)
-    log_msg ("task %s disk %s: copy write at %llu failed: %s", r->t->name,
-             c->rd->d->name, (unsigned long long) c->req->offset,
-             strerror (-err));
-  nbd_request_done (c->req, err);
-  free (c);
-}
-
-static void
-copy_part_done (void *opaque, const struct journal_record *rec, int err)
-{
-  struct copy_req *c = opaque;
-  struct rdisk *rd = c->rd;
-
-  if (err == 0) {
-    index_push (rd->r, rec, NULL);
-    atomic_fetch_add (&rd->writes, 1);
-    atomic_fetch_add (&rd->bytes, rec->length);
-    atomic_fetch_add (&rd->copy_kept, rec->length);
-    atomic_store (&rd->last_write_ns, rec->time_ns);
-    if (rec->seq > atomic_load (&c->seq))
-      atomic_store (&c->seq, rec->seq);
-  }
-  else
-    atomic_store (&c->err, err);
-  if (atomic_fetch_sub (&c->parts, 1) == 1)
-    copy_finish (c);
-}
-
-static void
-copy_journal (struct copy_req *c, uint16_t type, const run_vector *runs)
-{
-  const struct nbd_request *req = c->req;
-
-  atomic_init (&c->parts, (int) runs->len + 1);
-  for (size_t i = 0; i < runs->len; i++) {
-    uint64_t len = runs->ptr[i].end - runs->ptr[i].off;
-    struct journal_record e = {
-      .type = type, .disk = c->rd->d->id, .offset = runs->ptr[i].off,
-      .length = len, .payload_len = type == JOURNAL_WRITE ? len : 0,
-    };
-    const uint8_t *data = type == JOURNAL_WRITE
-      ? (const uint8_t *) req->data + (runs->ptr[i].off - req->offset) : NULL;
-    int err = journal_append (c->rd->r->j, &e, data, copy_part_done, c);
-    if (err < 0) {
-      atomic_store (&c->err, err);
-      atomic_fetch_sub (&c->parts, 1);
-    }
-  }
-  if (atomic_fetch_sub (&c->parts, 1) == 1)
-    copy_finish (c);
-}
-
-static void
-copy_append (struct rdisk *rd, struct nbd_request *req, uint16_t type)
-{
-  struct receiver *r = rd->r;
-  struct copy_req *c = calloc (1, sizeof *c);
-  struct busy *b = calloc (1, sizeof *b);
-  uint8_t *cur = malloc (req->count);
-  run_vector runs = empty_vector;
-  uint64_t seq;
-
-  if (c == NULL || b == NULL || cur == NULL) {
-    free (c);
-    free (b);
-    free (cur);
-    rx_append (rd, req, type);
-    return;
-  }
-  *b = (struct busy) { .disk = rd->d->id, .off = req->offset,
-                      .end = req->offset + req->count };
-  *c = (struct copy_req) { .req = req, .rd = rd, .busy = b };
-  req->backend_data = rd;
-  seq = busy_enter (r, b);
-  atomic_fetch_add (&rd->copy_bytes, req->count);
-  if (read_current (r, rd->d->id, rd->d->size, seq, cur, req->offset,
-                    req->count) == 0)
-    diff_runs (type == JOURNAL_WRITE ? req->data : NULL, cur, req->offset,
-               req->count, &runs);
-  else                              /* cannot tell: keep it all */
-    run_vector_append (&runs, (struct run) { req->offset,
-                                             req->offset + req->count });
-  free (cur);
-  copy_journal (c, type, &runs);
-  run_vector_reset (&runs);
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -778,6 +472,7 @@ struct event_wait {
   const char *label;
   bool done;
   int err;
+  uint64_t seq;
 };
 
 static void
@@ -790,20 +485,18 @@ event_done (void *opaque, const struct journal_record *rec, int err)
   pthread_mutex_lock (&w->m);
   w->done = true;
   w->err = err;
+  w->seq = rec->seq;
   pthread_cond_signal (&w->c);
   pthread_mutex_unlock (&w->m);
 }
 
 int
-receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
-                const char *label, int64_t since_ns)
+receiver_append_wait (struct receiver *r, struct journal_record *e,
+                      const void *payload, const char *label)
 {
   struct event_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                          r, label, false, 0 };
-  struct journal_record e = { .type = type, .disk = disk,
-                              .offset = since_ns > 0 ? (uint64_t) since_ns : 0,
-                              .payload_len = label ? strlen (label) : 0 };
-  int err = journal_append (r->j, &e, label, event_done, &w);
+                          r, label, false, 0, 0 };
+  int err = journal_append (r->j, e, payload, event_done, &w);
 
   if (err < 0)
     return err;
@@ -811,11 +504,22 @@ receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
   while (!w.done)
     pthread_cond_wait (&w.c, &w.m);
   pthread_mutex_unlock (&w.m);
-  if (w.err == 0) {
-    uint64_t seq = journal_last_seq (r->j);
-    index_wait (r, seq);
-  }
+  e->seq = w.seq;
   return w.err;
+}
+
+int
+receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
+                const char *label, int64_t since_ns)
+{
+  struct journal_record e = { .type = type, .disk = disk,
+                              .offset = since_ns > 0 ? (uint64_t) since_ns : 0,
+                              .payload_len = label ? strlen (label) : 0 };
+  int err = receiver_append_wait (r, &e, label, label);
+
+  if (err == 0)
+    index_wait (r, journal_last_seq (r->j));
+  return err;
 }
 
 int64_t
@@ -888,9 +592,7 @@ receiver_stop (struct receiver *r)
   journal_reader_close (r->jr);
   rec_vector_reset (&r->queue);
   string_vector_reset (&r->labels);
-  for (size_t i = 0; i < r->busy.len; i++)
-    free (r->busy.ptr[i]);
-  busy_vector_reset (&r->busy);
+  copy_free (r);
   if (r->sock && r->t->listen == NULL)
     unlink (r->sock);
   free (r->sock);

@@ -25,15 +25,19 @@
 struct fs_handle {
   ext2_filsys fs;
   uint64_t off, size;
+  struct replay replay;             /* the journal, replayed */
 };
 
 /* ---- the io_manager ------------------------------------------------------ */
 
 struct chan {
   uint64_t off, size;               /* the volume on the disk */
+  const struct replay *replay;      /* laid over what is read */
 };
 
-static uint64_t next_off, next_size;    /* for the open that comes next */
+/* For the open that comes next. */
+static uint64_t next_off, next_size;
+static const struct replay *next_replay;
 
 static errcode_t cio_open (const char *name, int flags, io_channel *channel);
 
@@ -68,7 +72,10 @@ cio_read_blk64 (io_channel ch, unsigned long long block, int count, void *data)
   if (__builtin_mul_overflow (block, (uint64_t) ch->block_size, &off) ||
       off > c->size || len > c->size - off)
     return EXT2_ET_SHORT_READ;
-  return child_pread (data, c->off + off, len) < 0 ? EXT2_ET_SHORT_READ : 0;
+  if (child_pread (data, c->off + off, len) < 0)
+    return EXT2_ET_SHORT_READ;
+  replay_overlay (c->replay, off, len, data);
+  return 0;
 }
 
 static errcode_t
@@ -140,6 +147,7 @@ cio_open (const char *name, int flags, io_channel *channel)
   }
   c->off = next_off;
   c->size = next_size;
+  c->replay = next_replay;
   ch->magic = EXT2_ET_MAGIC_IO_CHANNEL;
   ch->manager = &cdp_io_manager;
   ch->block_size = 1024;
@@ -196,23 +204,46 @@ ext_probe (const uint8_t *sb, const char **name)
 }
 
 static int
+open_fs (struct fs_handle *h, const struct replay *replay)
+{
+  errcode_t e;
+
+  next_off = h->off;
+  next_size = h->size;
+  next_replay = replay;
+  e = ext2fs_open2 ("cdp", NULL, EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP, 0, 0,
+                    &cdp_io_manager, &h->fs);
+  return e ? ext_err (e, "superblock") : 0;
+}
+
+/* A file system that needs recovery is read as the kernel would mount
+ * it: with its journal replayed (in memory). */
+static int
 ext_open (uint64_t off, uint64_t size, struct fs_handle **hp)
 {
   struct fs_handle *h = calloc (1, sizeof *h);
-  errcode_t e;
+  int r;
 
   if (h == NULL)
     return -ENOMEM;
-  next_off = off;
-  next_size = size;
-  e = ext2fs_open2 ("cdp", NULL, EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP, 0, 0,
-                    &cdp_io_manager, &h->fs);
-  if (e) {
-    free (h);
-    return ext_err (e, "superblock");
-  }
   h->off = off;
   h->size = size;
+  if ((r = open_fs (h, NULL)) < 0) {
+    free (h);
+    return r;
+  }
+  if (ext2fs_has_feature_journal_needs_recovery (h->fs->super) &&
+      ext2fs_has_feature_journal (h->fs->super)) {
+    r = jbd2_replay ((struct struct_ext2_filsys *) h->fs, off, &h->replay);
+    ext2fs_close_free (&h->fs);
+    if (r == 0)
+      r = open_fs (h, &h->replay);
+    if (r < 0) {
+      replay_free (&h->replay);
+      free (h);
+      return r;
+    }
+  }
   *hp = h;
   return 0;
 }
@@ -221,6 +252,7 @@ static void
 ext_close (struct fs_handle *h)
 {
   ext2fs_close_free (&h->fs);
+  replay_free (&h->replay);
   free (h);
 }
 
@@ -375,6 +407,32 @@ struct layout {
   int err;
 };
 
+/* len bytes of the file from disk block pblk on: extents of the volume,
+ * except blocks whose newest copy is in the journal (data=journal). */
+static int
+give_blocks (struct layout *l, uint64_t pblk, uint64_t len)
+{
+  const struct replay_block *b;
+  uint64_t at = 0;
+  int r = 0;
+
+  while (r == 0 && at < len) {
+    uint64_t blk = pblk + at / l->bs, n = len - at;
+    b = replay_next (&l->h->replay, blk, pblk + (len - 1) / l->bs);
+    if (b && b->fsblk == blk) {               /* this block: the journal's copy */
+      n = n < l->bs ? n : l->bs;
+      r = replay_emit (&l->h->replay, b, n);
+    }
+    else {
+      if (b)
+        n = (b->fsblk - blk) * l->bs;
+      r = child_emit_extent (l->h->off + blk * l->bs, n);
+    }
+    at += n;
+  }
+  return r;
+}
+
 /* Give the file's blocks [lblk, lblk+n) as disk blocks from pblk (or as
  * zeroes if pblk is 0), after zeroes for any gap before them. */
 static int
@@ -397,7 +455,7 @@ give (struct layout *l, uint64_t lblk, uint64_t pblk, uint64_t n, bool zero)
   if ((r = child_emit_zero (start - l->pos)) < 0)
     return r;
   len = n * l->bs < l->size - start ? n * l->bs : l->size - start;
-  r = zero ? child_emit_zero (len) : child_emit_extent (l->h->off + pblk * l->bs, len);
+  r = zero ? child_emit_zero (len) : give_blocks (l, pblk, len);
   l->pos = start + len;
   return r;
 }

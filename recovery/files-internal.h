@@ -125,6 +125,32 @@ struct fs_ops {
   int (*read) (struct fs_handle *h, uint64_t ino, uint64_t size);
 };
 
+/* files-jbd2.c: an ext3/4 journal replayed in memory: the blocks that
+ * its committed transactions hold, sorted by block. */
+struct replay_block {
+  uint64_t fsblk;           /* the file system block */
+  uint64_t src;             /* where its newest copy lies on the disk */
+  bool escape;              /* the copy's first 4 bytes were escaped */
+  size_t order;             /* place in the log (newest wins) */
+};
+struct replay {
+  struct replay_block *blocks;
+  size_t n;
+  unsigned bs;
+};
+struct struct_ext2_filsys;
+/* Replay the journal of fs (on the volume at vol_off) into *out; an
+ * empty replay when the journal is clean. */
+int jbd2_replay (struct struct_ext2_filsys *fs, uint64_t vol_off, struct replay *out);
+/* Lay the replayed blocks over data = [off, off+len) of the volume. */
+void replay_overlay (const struct replay *rp, uint64_t off, uint64_t len, uint8_t *data);
+void replay_free (struct replay *rp);
+/* The first replayed block in [from, to], or NULL. */
+const struct replay_block *replay_next (const struct replay *rp, uint64_t from,
+                                        uint64_t to);
+/* Emit len bytes (at most a block) of file data from b's copy. */
+int replay_emit (const struct replay *rp, const struct replay_block *b, uint64_t len);
+
 /* files-ext.c */
 extern const struct fs_ops ext_fs_ops;
 bool ext_probe (const uint8_t *sb1024, const char **name);

@@ -105,13 +105,20 @@ static int
 kill_child (struct files *f, int err, const char *why)
 {
   int status = 0;
+  bool signalled = false;
 
   if (f->pid > 0) {
-    if (waitpid (f->pid, &status, WNOHANG) == 0) {
+    /* The socket ends only when the child does: it cannot close it
+     * (seccomp), so after end of file waiting for it is safe. */
+    if (err == -EPIPE || waitpid (f->pid, &status, WNOHANG) != 0) {
+      waitpid (f->pid, &status, 0);
+      signalled = WIFSIGNALED (status);
+    }
+    else {
       kill (f->pid, SIGKILL);
       waitpid (f->pid, &status, 0);
     }
-    else if (WIFSIGNALED (status) && !f->msg[0])
+    if (signalled && !f->msg[0])
       say (f, 0, "the file system reader died (signal %d, %s): the file "
            "system is damaged or hostile", WTERMSIG (status),
            strsignal (WTERMSIG (status)));
@@ -170,8 +177,10 @@ recv_msg (struct files *f, struct fmsg *m)
   r = fm_recv (f->sock, m, &f->buf, &f->cap);
   if (r == -EPROTO)
     return kill_child (f, -EPROTO, "sent a malformed message");
-  if (r < 0)
-    return kill_child (f, -EPROTO, "ended unexpectedly");
+  if (r < 0) {
+    kill_child (f, -EPIPE, "ended unexpectedly");
+    return -EPROTO;
+  }
   return 0;
 }
 

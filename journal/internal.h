@@ -32,7 +32,7 @@ struct seg_hdr {                    /* 128 bytes used of SEG_HDR_SIZE */
   uint32_t prev_end;                /* previous segment's records end here */
   uint32_t align;                   /* batch alignment (O_DIRECT) */
   uint32_t size;                    /* file size */
-  uint32_t reserved0;
+  uint32_t inflight;                /* most batches in flight at once; 0 = 1 */
   int64_t created_ns;
   int64_t prev_last_time;           /* time of the previous segment's last record */
   uint8_t reserved[40];
@@ -115,22 +115,37 @@ struct seg_scan {
   uint64_t last_seq;                /* 0 if no record */
   int64_t last_time;
   uint32_t bad_pos;                 /* == end: where the scan stopped */
-  bool corrupt;                     /* valid records of a later batch follow */
+  bool corrupt;                     /* too many later batches follow */
 };
+
+/* Most batches a segment's writer had in flight, from its header. */
+static inline uint32_t
+seg_hdr_inflight (const struct seg_hdr *h)
+{
+  return h->inflight ? h->inflight : 1;
+}
 
 /* Scan the records of segment `number` (open as fd) from SEG_HDR_SIZE up
  * to limit, stopping at the first invalid record.  expect_seq is the seq
  * the first record must carry (0: any).  seg_scan_ex with align != 0 also
- * looks past the stop for a later batch, and sets corrupt if there is
- * one (journal_last_error says where). */
+ * looks past the stop for later batches, and sets corrupt if `inflight`
+ * or more of them follow (journal_last_error says where). */
 int seg_scan (int fd, uint64_t number, uint64_t expect_seq, uint32_t limit,
               struct seg_scan *out);
-int later_batch_exists (struct seg_window *w, uint64_t number, uint32_t bad,
-                        uint32_t align, uint32_t limit, uint32_t *found);
+/* Count the valid first records of batches that begin after bad, up to
+ * want; *found is where the last one counted begins. */
+int later_batches (struct seg_window *w, uint64_t number, uint32_t bad,
+                   uint32_t align, uint32_t limit, uint32_t want,
+                   uint32_t *found);
 int seg_scan_ex (int fd, uint64_t number, uint64_t expect_seq, uint32_t limit,
-                 uint32_t align, struct seg_scan *out);
+                 uint32_t align, uint32_t inflight, struct seg_scan *out);
 
-/* ---- writer.c / prep.c: the writer ------------------------------------ */
+/* ---- append.c, writer.c, prep.c: the writer ---------------------------- */
+
+#define WINDOW 2                    /* most batches in flight (writer.c) */
+#define NSTAGE (WINDOW + 1)         /* stages: one filling, WINDOW written */
+#define STAGE_SLACK 4096u           /* past cap: room for a padding record */
+#define WAKE_NEVER UINT32_MAX       /* wake_bytes: the thread waits for I/O */
 
 struct pending {
   uint32_t pos;                     /* offset of the header in the stage */
@@ -143,8 +158,21 @@ DEFINE_VECTOR_TYPE (pending_vector, struct pending)
 struct stage {
   uint8_t *buf;                     /* aligned; cap + slack for padding */
   uint32_t cap;
-  uint32_t used;
+  uint32_t used;                    /* bytes reserved */
+  uint32_t copying;                 /* appenders still copying into it */
+  size_t sent;                      /* its first `sent` records are in flight */
   pending_vector recs;
+};
+
+/* One batch: a run of records written with one durable write. */
+struct batch {
+  struct stage *s;                  /* its records are the first n of s */
+  size_t n;
+  uint64_t segment;
+  uint32_t start, len;              /* segment offset, bytes */
+  uint64_t first_seq;
+  bool done;                        /* its write has completed */
+  int err;
 };
 
 struct journal {
@@ -157,23 +185,29 @@ struct journal {
 
   pthread_mutex_t lock;             /* protects the fields below it */
   pthread_cond_t space;             /* stage space freed / batch done */
-  struct stage stage[2];
-  int cur;                          /* stage appenders fill */
+  pthread_cond_t copied;            /* a taken stage's last copy is done */
+  struct stage stage[NSTAGE];
+  unsigned cur;                     /* stage appenders fill */
+  uint32_t wake_bytes;              /* wake the thread when cur holds this */
   int64_t last_time;
   bool closing;
-  bool thread_idle;                 /* journal thread waits for work */
   uint64_t appended, completed;
   struct journal_stats stats;
   seg_vector segs;                  /* live segments, oldest first */
 
-  /* Owned by the journal thread. */
+  /* Owned by the journal thread (set before it starts). */
   pthread_t thread;
   struct io_uring ring;
   int efd;
+  uint64_t efd_buf;                 /* the ring's read of efd lands here */
+  struct batch flight[WINDOW];      /* in flight, oldest at head */
+  unsigned head, nflight;
+  struct stage *rest;               /* taken; records wait for a segment */
+  int fail_err;                     /* a batch failed: fail the later ones */
   int seg_fd;
   uint64_t seg_number;
   uint32_t tail;                    /* next batch goes here */
-  uint64_t next_seq;
+  uint64_t next_seq;                /* seq of the next batch's first record */
   bool seal;                        /* start a new segment before writing */
   _Atomic uint64_t durable_seq;
   _Atomic uint64_t oldest_seq;
@@ -199,6 +233,18 @@ int prep_rename (struct journal *j, const char *pname, uint64_t number);
 void prep_release (struct journal *j);
 /* Hand a reclaimed segment name to the pool, or delete it. */
 void prep_recycle (struct journal *j, uint64_t number);
+
+/* ---- dioalign.c: O_DIRECT alignment of a file ----------------------- */
+uint32_t dio_align (int fd);
+
+/* ---- writer.c: the journal thread and segment switches ---------------- */
+void *journal_thread (void *arg);
+int seg_activate (struct journal *j);
+/* For tests: called on the journal thread before each batch is
+ * submitted; a return < 0 fails the batch with that error once its
+ * writes have completed, as if the device had failed the flush after
+ * the data landed. */
+extern int (*journal_batch_fault) (uint64_t first_seq, size_t records);
 
 /* ---- recover.c: opening after a crash --------------------------------- */
 int journal_recover (struct journal *j);

@@ -13,10 +13,6 @@
 
 #define DEFAULT_SEGMENT (256u << 20)
 #define DEFAULT_BATCH (8u << 20)
-#define STAGE_SLACK 4096u
-
-void *journal_thread (void *arg);
-int seg_activate (struct journal *j);
 
 static int
 check_options (const struct journal_options *in, struct journal_options *out)
@@ -65,7 +61,8 @@ open_dir (struct journal *j, const char *dir)
 static int
 alloc_stages (struct journal *j)
 {
-  for (int i = 0; i < 2; i++) {
+  j->wake_bytes = WAKE_NEVER;
+  for (unsigned i = 0; i < NSTAGE; i++) {
     if (posix_memalign ((void **) &j->stage[i].buf, 4096,
                         (size_t) j->opts.batch_bytes + STAGE_SLACK) != 0)
       return -ENOMEM;
@@ -84,6 +81,7 @@ journal_alloc (void)
   j->dirfd = j->lockfd = j->efd = j->seg_fd = j->prep_fd = -1;
   pthread_mutex_init (&j->lock, NULL);
   pthread_cond_init (&j->space, NULL);
+  pthread_cond_init (&j->copied, NULL);
   pthread_cond_init (&j->prep_cond, NULL);
   return j;
 }
@@ -91,7 +89,7 @@ journal_alloc (void)
 static void
 journal_free (struct journal *j)
 {
-  for (int i = 0; i < 2; i++) {
+  for (unsigned i = 0; i < NSTAGE; i++) {
     free (j->stage[i].buf);
     pending_vector_reset (&j->stage[i].recs);
   }
@@ -106,6 +104,7 @@ journal_free (struct journal *j)
     close (j->dirfd);
   pthread_mutex_destroy (&j->lock);
   pthread_cond_destroy (&j->space);
+  pthread_cond_destroy (&j->copied);
   pthread_cond_destroy (&j->prep_cond);
   free (j->dir);
   free (j);
@@ -121,7 +120,7 @@ start_threads (struct journal *j)
   r = prep_start (j);
   if (r < 0)
     return r;
-  r = io_uring_queue_init (8, &j->ring, 0);
+  r = io_uring_queue_init (4 * (WINDOW + 1), &j->ring, 0);
   if (r < 0)
     goto err_prep;
   r = seg_activate (j);

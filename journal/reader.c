@@ -331,27 +331,35 @@ journal_iter_free (struct journal_iter *it)
   free (it);
 }
 
-/* The last segment ends at it->pos: a tail, or damage before a later
- * batch?  (Only journal_verify asks: it reads the rest of the segment.) */
+/* The last segment ends at it->pos: a tail, or damage before as many
+ * later batches as its writer had in flight (scan.c)?  Only
+ * journal_verify asks: it reads the rest of the segment.  A writer still
+ * appending has fewer than that in flight, so this holds while it runs. */
 static int
 check_tail (struct journal_iter *it, uint64_t number)
 {
   off_t size = lseek (it->fd, 0, SEEK_END);
-  uint32_t found;
+  struct seg_hdr h;
+  uint32_t found, want;
   int e;
 
   if (size < 0)
     return -errno;
-  e = later_batch_exists (&it->w, number, it->pos, 512,
-                          size > UINT32_MAX ? UINT32_MAX : (uint32_t) size,
-                          &found);
+  e = seg_read_hdr (it->fd, &h);
+  if (e < 0)
+    return e == -EUCLEAN ? stale_or_corrupt (it->fd, number, 0) : e;
+  want = seg_hdr_inflight (&h);
+  e = later_batches (&it->w, number, it->pos, 512,
+                     size > UINT32_MAX ? UINT32_MAX : (uint32_t) size,
+                     want, &found);
   if (e < 0)
     return e;
-  if (e == 0)
+  if ((uint32_t) e < want)
     return 0;
   set_last_error ("segment %" PRIu64 " offset %" PRIu32
-                  ": invalid record before valid records (at %" PRIu32 ")",
-                  number, it->pos, found);
+                  ": invalid record before valid records of %" PRIu32
+                  " later batches (the last at %" PRIu32 ")",
+                  number, it->pos, want, found);
   return -EUCLEAN;
 }
 

@@ -3,7 +3,8 @@
  * Every segment but the last ends where its successor's header says
  * (prev_end); those are checked when read.  The last segment is scanned
  * record by record: a torn tail is cut at the last valid record, and
- * damage followed by a later batch is reported as corruption.  Writing
+ * damage followed by as many later batches as the writer had in flight
+ * is reported as corruption (scan.c says why).  Writing
  * then continues in a new segment, so whatever lies past the cut is
  * never read again; the old segment is truncated to give the space back.
  */
@@ -58,7 +59,7 @@ recover_last (struct journal *j, const struct seg_info *last)
     return -errno;
   r = seg_scan_ex (fd, last->number, last->first_seq,
                    size > UINT32_MAX ? UINT32_MAX : (uint32_t) size,
-                   h.align ? h.align : 512, &sc);
+                   h.align ? h.align : 512, seg_hdr_inflight (&h), &sc);
   if (r < 0)
     return r;
   if (sc.corrupt)

@@ -1,11 +1,21 @@
 /* cdp journal: scanning a segment, and telling a torn tail from
  * corruption.
  *
- * The writer has at most one batch in flight and a batch is written only
- * after the previous one is durable.  So when a scan meets an invalid
- * record at P, the damage is a torn tail if nothing after P belongs to a
- * later batch; a valid record whose batch began after P proves that P
- * was once durable, and that is corruption.
+ * The writer keeps at most W batches in flight (W is in the segment
+ * header, 1 for segments written before it was), submits a batch only
+ * when fewer than W are unretired, and retires them in order: when batch
+ * k is submitted, every batch before k - W + 1 is durable.  A crash can
+ * therefore damage only the last W batches of the last segment, and a
+ * torn batch can be followed by at most W - 1 later batches, whole or in
+ * part, none of whose records was ever reported durable.  So when a scan
+ * meets an invalid record at P, it is a torn tail if fewer than W later
+ * batches begin after P: the tail is cut at P.  If the first records of
+ * W later batches are valid, P was durable once: that is corruption.
+ *
+ * A batch's first record is the one whose batch_start is its own
+ * offset; batches begin on the segment's alignment.  Records in the
+ * middle of a batch and stale records of the file's previous life
+ * (another segment number) never count as a later batch.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,31 +23,30 @@
 
 #include "journal/internal.h"
 
-/* Is there a valid first record of a batch that starts after bad? */
 int
-later_batch_exists (struct seg_window *w, uint64_t number, uint32_t bad,
-                    uint32_t align, uint32_t limit, uint32_t *found)
+later_batches (struct seg_window *w, uint64_t number, uint32_t bad,
+               uint32_t align, uint32_t limit, uint32_t want, uint32_t *found)
 {
-  uint32_t pos = (bad / align + 1) * align;
+  uint32_t pos = (bad / align + 1) * align, n = 0;
   struct rec_hdr h;
   const uint8_t *payload;
   int r;
 
-  for (; (uint64_t) pos + REC_HDR_SIZE <= limit; pos += align) {
+  for (; n < want && (uint64_t) pos + REC_HDR_SIZE <= limit; pos += align) {
     r = win_record (w, number, pos, limit, &h, &payload);
     if (r < 0)
       return r;
     if (r == 1 && h.batch_start == pos) {
       *found = pos;
-      return 1;
+      n++;
     }
   }
-  return 0;
+  return (int) n;
 }
 
 int
 seg_scan_ex (int fd, uint64_t number, uint64_t expect_seq, uint32_t limit,
-             uint32_t align, struct seg_scan *out)
+             uint32_t align, uint32_t inflight, struct seg_scan *out)
 {
   struct seg_window w;
   struct rec_hdr h;
@@ -64,12 +73,13 @@ seg_scan_ex (int fd, uint64_t number, uint64_t expect_seq, uint32_t limit,
   out->bad_pos = pos;
   r = 0;
   if (align) {
-    r = later_batch_exists (&w, number, pos, align, limit, &later);
-    if (r == 1) {
+    r = later_batches (&w, number, pos, align, limit, inflight, &later);
+    if (r >= 0 && (uint32_t) r >= inflight) {
       out->corrupt = true;
       set_last_error ("segment %" PRIu64 " offset %" PRIu32
-                      ": invalid record before valid records (at %" PRIu32 ")",
-                      number, pos, later);
+                      ": invalid record before valid records of %" PRIu32
+                      " later batches (the last at %" PRIu32 ")",
+                      number, pos, inflight, later);
     }
   }
  out:
@@ -81,5 +91,5 @@ int
 seg_scan (int fd, uint64_t number, uint64_t expect_seq, uint32_t limit,
           struct seg_scan *out)
 {
-  return seg_scan_ex (fd, number, expect_seq, limit, 0, out);
+  return seg_scan_ex (fd, number, expect_seq, limit, 0, 1, out);
 }

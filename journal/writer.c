@@ -1,172 +1,47 @@
-/* cdp journal: the writer — appends, group commit, the journal thread.
+/* cdp journal: the journal thread — group commit with a window of
+ * batches in flight.
  *
- * Appenders copy records into the current stage buffer under j->lock.
- * The journal thread takes a whole stage at a time (group commit: all
- * that arrived while the previous batch was being written), lays the
- * records out at the tail of the current segment, assigns sequence
- * numbers, seals every header with its CRC and writes the batch with one
- * O_DIRECT write carrying RWF_DSYNC.  Only when that write has completed
- * is any record of the batch reported durable, and only then is the next
- * batch written: at most one batch is ever in flight, which is what lets
- * recovery tell a torn tail from corruption (see scan.c).
+ * The thread takes a whole stage at a time (group commit: all that
+ * arrived while earlier batches were being written), lays the records
+ * out at the tail of the current segment, assigns sequence numbers,
+ * seals every header with its CRC and writes the batch with one O_DIRECT
+ * write carrying RWF_DSYNC.  Up to WINDOW batches are in flight at once;
+ * each is laid out right after the previous one when it is submitted.  A
+ * batch may be submitted only while fewer than WINDOW batches are
+ * unretired, and batches retire strictly in order: so when batch k is
+ * submitted, every batch before k - WINDOW + 1 is durable.  That is what
+ * lets recovery tell a torn tail from corruption (see scan.c).  Records
+ * are reported durable only when their batch and every earlier batch
+ * have completed, so callbacks run in sequence order.
+ *
+ * Why a window and not one write at a time: the device then sees one
+ * durable write (a write and a cache flush) at a time, and is idle
+ * between them; with two, one is written while the other is flushed.
+ * docs/BENCHMARKS.md has the measurements behind WINDOW and
+ * PIPELINE_MIN.
+ *
+ * A failed batch fails every later batch in flight with it and seals
+ * the segment at the failed batch's start.  A new segment starts only
+ * when nothing is in flight, so its header names the old one's true end.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/crc32c.h"
 #include "journal/internal.h"
 
-#define STAGE_SLACK 4096u               /* room for the padding record */
+#define PIPELINE_MIN (256u << 10)       /* see stage_threshold */
+#define TAG_EFD 0                       /* user_data of the eventfd read */
 
-uint32_t dio_align (int fd);
+int (*journal_batch_fault) (uint64_t first_seq, size_t records);
 
 static uint32_t
 round_up (uint32_t x, uint32_t a)
 {
   return (x + a - 1) / a * a;
-}
-
-/* ---- appending -------------------------------------------------------- */
-
-static int
-validate_record (struct journal *j, const struct journal_record *e,
-                 const void *payload)
-{
-  if (e->type < JOURNAL_WRITE || e->type > JOURNAL_TYPE_MAX)
-    return -EINVAL;
-  if (e->payload_len > JOURNAL_MAX_PAYLOAD ||
-      (e->payload_len > 0 && payload == NULL))
-    return -EINVAL;
-  if (e->type == JOURNAL_WRITE &&
-      (e->payload_len == 0 || e->length != e->payload_len))
-    return -EINVAL;
-  if ((e->type == JOURNAL_WRITE_ZEROES || e->type == JOURNAL_TRIM) &&
-      e->payload_len != 0)
-    return -EINVAL;
-  if (SEG_HDR_SIZE + rec_disk_size (e->payload_len) + j->align >
-      j->opts.segment_size)
-    return -EINVAL;
-  return 0;
-}
-
-static int
-stage_grow (struct stage *s, uint32_t want)
-{
-  void *nb;
-
-  if (posix_memalign (&nb, 4096, (size_t) want + STAGE_SLACK) != 0)
-    return -ENOMEM;
-  free (s->buf);
-  s->buf = nb;
-  s->cap = want;
-  return 0;
-}
-
-/* With j->lock held: wait until size bytes fit in the current stage. */
-static int
-stage_reserve (struct journal *j, uint32_t size, struct stage **sp)
-{
-  struct stage *s;
-  int r;
-
-  for (;;) {
-    if (j->closing)
-      return -ESHUTDOWN;
-    s = &j->stage[j->cur];
-    if (s->used + size <= s->cap)
-      break;
-    if (s->used == 0) {             /* a record larger than the stage */
-      r = stage_grow (s, size);
-      if (r < 0)
-        return r;
-      break;
-    }
-    pthread_cond_wait (&j->space, &j->lock);
-  }
-  r = pending_vector_reserve (&s->recs, 1);
-  if (r < 0)
-    return r;
-  *sp = s;
-  return 0;
-}
-
-static void
-wake_thread (struct journal *j)
-{
-  uint64_t one = 1;
-
-  if (write (j->efd, &one, sizeof one) < 0)
-    abort ();                       /* an eventfd write cannot fail here */
-}
-
-int
-journal_append (struct journal *j, const struct journal_record *e,
-                const void *payload, journal_done_fn done, void *opaque)
-{
-  uint32_t size, pcrc;
-  struct stage *s;
-  struct rec_hdr *h;
-  bool wake;
-  int r;
-
-  r = validate_record (j, e, payload);
-  if (r < 0)
-    return r;
-  size = rec_disk_size (e->payload_len);
-  pcrc = e->payload_len ? crc32c (payload, e->payload_len) : 0;
-
-  pthread_mutex_lock (&j->lock);
-  r = stage_reserve (j, size, &s);
-  if (r < 0) {
-    pthread_mutex_unlock (&j->lock);
-    return r;
-  }
-  h = (struct rec_hdr *) (s->buf + s->used);
-  memset (h, 0, sizeof *h);
-  h->magic = REC_MAGIC;
-  h->crc = pcrc;                    /* payload part; sealed at layout */
-  h->time_ns = now_ns ();
-  if (h->time_ns < j->last_time)    /* the clock stepped back */
-    h->time_ns = j->last_time;
-  j->last_time = h->time_ns;
-  h->type = e->type;
-  h->flags = e->flags;
-  h->disk = e->disk;
-  h->offset = e->offset;
-  h->length = e->length;
-  h->payload_len = e->payload_len;
-  if (e->payload_len)
-    memcpy (h + 1, payload, e->payload_len);
-  memset ((uint8_t *) (h + 1) + e->payload_len, 0,
-          size - REC_HDR_SIZE - e->payload_len);
-  s->recs.ptr[s->recs.len++] = (struct pending) {
-    .pos = s->used, .size = size, .done = done, .opaque = opaque };
-  s->used += size;
-  j->appended++;
-  wake = j->thread_idle;
-  j->thread_idle = false;
-  pthread_mutex_unlock (&j->lock);
-  if (wake)
-    wake_thread (j);
-  return 0;
-}
-
-void
-journal_wait (struct journal *j)
-{
-  uint64_t target;
-
-  pthread_mutex_lock (&j->lock);
-  target = j->appended;
-  while (j->completed < target)
-    pthread_cond_wait (&j->space, &j->lock);
-  pthread_mutex_unlock (&j->lock);
 }
 
 /* ---- segments ---------------------------------------------------------- */
@@ -189,8 +64,11 @@ write_seg_header (struct journal *j, int fd, uint64_t number)
   h->prev_end = j->seg_number ? j->tail : 0;
   h->align = j->align;
   h->size = j->opts.segment_size;
+  h->inflight = WINDOW;
   h->created_ns = now_ns ();
+  pthread_mutex_lock (&j->lock);
   h->prev_last_time = j->last_time;
+  pthread_mutex_unlock (&j->lock);
   seg_hdr_seal (h);
   iov = (struct iovec) { .iov_base = h, .iov_len = SEG_HDR_SIZE };
   n = pwritev2 (fd, &iov, 1, 0, RWF_DSYNC);
@@ -202,9 +80,10 @@ write_seg_header (struct journal *j, int fd, uint64_t number)
   return r;
 }
 
-/* Make the next segment current.  Durability order: the header is
- * durable before the file gets its name, and the name is durable (fsync
- * of the directory) before any record is written into it. */
+/* Make the next segment current; nothing may be in flight.  Durability
+ * order: the header is durable before the file gets its name, and the
+ * name is durable (fsync of the directory) before any record is written
+ * into it. */
 int
 seg_activate (struct journal *j)
 {
@@ -212,10 +91,12 @@ seg_activate (struct journal *j)
   char pname[64];
   int fd, r;
 
+  assert (j->nflight == 0);
   fd = prep_take (j, pname);
   if (fd < 0)
     return fd;
-  j->align = j->align > dio_align (fd) ? j->align : dio_align (fd);
+  if (dio_align (fd) > j->align)    /* appenders read it: validate_record */
+    __atomic_store_n (&j->align, dio_align (fd), __ATOMIC_RELAXED);
   r = write_seg_header (j, fd, number);
   if (r == 0)
     r = prep_rename (j, pname, number);
@@ -229,8 +110,10 @@ seg_activate (struct journal *j)
   r = seg_vector_append (&j->segs, (struct seg_info) {
       .number = number, .first_seq = j->next_seq,
       .prev_end = j->seg_number ? j->tail : 0 });
-  if (j->segs.len == 1)
+  if (r == 0 && j->segs.len == 1)
     atomic_store (&j->oldest_seq, j->next_seq);
+  if (r == 0)
+    j->stats.segments++;
   pthread_mutex_unlock (&j->lock);
   if (r < 0) {
     close (fd);
@@ -242,13 +125,10 @@ seg_activate (struct journal *j)
   j->seg_number = number;
   j->tail = SEG_HDR_SIZE;
   j->seal = false;
-  pthread_mutex_lock (&j->lock);
-  j->stats.segments++;
-  pthread_mutex_unlock (&j->lock);
   return 0;
 }
 
-/* ---- the journal thread ----------------------------------------------- */
+/* ---- laying out a batch ------------------------------------------------- */
 
 /* Lay out as many records of s as fit in the segment; returns how many,
  * and the padded byte count in *len. */
@@ -293,40 +173,18 @@ layout (struct journal *j, struct stage *s, uint32_t *len)
   return n;
 }
 
-static int
-write_batch (struct journal *j, const void *buf, uint32_t len)
-{
-  struct io_uring_sqe *sqe = io_uring_get_sqe (&j->ring);
-  struct io_uring_cqe *cqe;
-  int r;
-
-  io_uring_prep_write (sqe, j->seg_fd, buf, len, j->tail);
-  sqe->rw_flags = RWF_DSYNC;
-  r = io_uring_submit (&j->ring);
-  if (r < 0)
-    return r;
-  do
-    r = io_uring_wait_cqe (&j->ring, &cqe);
-  while (r == -EINTR);
-  if (r < 0)
-    return r;
-  r = cqe->res;
-  io_uring_cqe_seen (&j->ring, cqe);
-  if (r >= 0 && (uint32_t) r != len)
-    r = -EIO;                       /* short O_DIRECT write */
-  return r < 0 ? r : 0;
-}
+/* ---- completing --------------------------------------------------------- */
 
 /* Report the first n records of s as done with err. */
 static void
-complete (struct journal *j, struct stage *s, size_t n, int err)
+complete (struct stage *s, size_t n, uint64_t segment, int err)
 {
   struct journal_record rec;
 
   for (size_t i = 0; i < n; i++) {
     struct pending *p = &s->recs.ptr[i];
     const struct rec_hdr *h = (const struct rec_hdr *) (s->buf + p->pos);
-    rec_to_record (h, j->seg_number, h->batch_start + p->pos, &rec);
+    rec_to_record (h, segment, h->batch_start + p->pos, &rec);
     if (err) {
       rec.seq = 0;
       rec.loc.segment = 0;
@@ -348,18 +206,21 @@ stage_consume (struct stage *s, size_t n)
     s->recs.ptr[i].pos -= start;
   memmove (s->recs.ptr, s->recs.ptr + n, (s->recs.len - n) * sizeof *s->recs.ptr);
   s->recs.len -= n;
+  s->sent = 0;
 }
 
-/* Report the first n records of s done with err, and drop them. */
+/* Report the first n records of s done with err (written as len bytes
+ * into segment if err is 0), and drop them. */
 static void
-finish (struct journal *j, struct stage *s, size_t n, uint32_t len, int err)
+finish (struct journal *j, struct stage *s, size_t n, uint64_t segment,
+        uint32_t len, int err)
 {
   uint64_t payload = 0;
 
   for (size_t i = 0; i < n && !err; i++)
     payload += ((const struct rec_hdr *) (s->buf + s->recs.ptr[i].pos))
       ->payload_len;
-  complete (j, s, n, err);
+  complete (s, n, segment, err);
   stage_consume (s, n);
   pthread_mutex_lock (&j->lock);
   j->completed += n;
@@ -375,20 +236,150 @@ finish (struct journal *j, struct stage *s, size_t n, uint32_t len, int err)
   pthread_mutex_unlock (&j->lock);
 }
 
-/* Write one taken stage, as several batches when it crosses segments. */
+/* Retire the completed batches at the head of the window, in order.  The
+ * first one that failed may have landed in part: nothing more is written
+ * into this segment, whose end the next segment's header puts at that
+ * batch's start, and every later batch fails with it (whatever of them
+ * landed lies past that end, and is never read). */
 static void
-write_stage (struct journal *j, struct stage *s)
+retire (struct journal *j)
+{
+  while (j->nflight > 0 && j->flight[j->head].done) {
+    struct batch *b = &j->flight[j->head];
+    int err = j->fail_err ? j->fail_err : b->err;
+
+    if (err && !j->fail_err) {
+      j->fail_err = err;
+      j->seal = true;
+      j->tail = b->start;
+      j->next_seq = b->first_seq;
+    }
+    if (!err)
+      atomic_store (&j->durable_seq, b->first_seq + b->n - 1);
+    finish (j, b->s, b->n, b->segment, b->len, err);
+    j->head = (j->head + 1) % WINDOW;
+    j->nflight--;
+  }
+  if (j->nflight == 0)
+    j->fail_err = 0;
+}
+
+/* ---- the ring ----------------------------------------------------------- */
+
+static struct io_uring_sqe *
+get_sqe (struct journal *j)
+{
+  struct io_uring_sqe *sqe = io_uring_get_sqe (&j->ring);
+
+  assert (sqe != NULL);             /* the ring holds WINDOW + 1 and more */
+  return sqe;
+}
+
+/* Keep one read of the eventfd queued: appenders wake the thread
+ * through it, so that it waits for appends and writes in one place. */
+static void
+arm_efd (struct journal *j)
+{
+  struct io_uring_sqe *sqe = get_sqe (j);
+
+  io_uring_prep_read (sqe, j->efd, &j->efd_buf, sizeof j->efd_buf, 0);
+  io_uring_sqe_set_data64 (sqe, TAG_EFD);
+}
+
+static void
+handle_cqe (struct journal *j, const struct io_uring_cqe *cqe)
+{
+  uint64_t tag = io_uring_cqe_get_data64 (cqe);
+  struct batch *b;
+
+  if (tag == TAG_EFD) {
+    if (cqe->res < 0 && cqe->res != -EINTR && cqe->res != -EAGAIN)
+      abort ();                     /* an eventfd read cannot fail here */
+    arm_efd (j);
+    return;
+  }
+  b = &j->flight[tag - 1];
+  assert (!b->done);
+  if (b->err == 0 && cqe->res < 0)
+    b->err = cqe->res;
+  else if (b->err == 0 && (uint32_t) cqe->res != b->len)
+    b->err = -EIO;                  /* short O_DIRECT write */
+  b->done = true;
+}
+
+/* Block until something completes (a write, or an append's wake-up) and
+ * handle all that has. */
+static void
+wait_event (struct journal *j)
+{
+  struct io_uring_cqe *cqe;
+  unsigned head, n = 0;
+  int r;
+
+  do
+    r = io_uring_submit_and_wait (&j->ring, 1);
+  while (r == -EINTR || r == -EAGAIN);
+  if (r < 0)
+    abort ();                       /* the ring is unusable */
+  io_uring_for_each_cqe (&j->ring, head, cqe) {
+    handle_cqe (j, cqe);
+    n++;
+  }
+  io_uring_cq_advance (&j->ring, n);
+}
+
+/* ---- submitting --------------------------------------------------------- */
+
+/* Write the first n records of s, len bytes, as the next batch at the
+ * tail. */
+static void
+submit_batch (struct journal *j, struct stage *s, size_t n, uint32_t len)
+{
+  unsigned slot = (j->head + j->nflight) % WINDOW;
+  struct batch *b = &j->flight[slot];
+  struct io_uring_sqe *sqe = get_sqe (j);
+  int r;
+
+  *b = (struct batch) { .s = s, .n = n, .segment = j->seg_number,
+                        .start = j->tail, .len = len,
+                        .first_seq = j->next_seq };
+  io_uring_prep_write (sqe, j->seg_fd, s->buf, len, j->tail);
+  sqe->rw_flags = RWF_DSYNC;
+  io_uring_sqe_set_data64 (sqe, slot + 1);
+  s->sent = n;
+  j->nflight++;
+  j->tail += len;
+  j->next_seq += n;
+  if (journal_batch_fault)
+    b->err = journal_batch_fault (b->first_seq, n);
+  r = io_uring_submit (&j->ring);
+  if (r < 0) {
+    /* Not submitted: let it complete as a no-op, failing the batch. */
+    io_uring_prep_nop (sqe);
+    b->err = r;
+  }
+}
+
+/* Put the records of s that are not in flight into batches.  False if
+ * they have to wait for the batches in flight: the segment is full or
+ * sealed, and the next one starts only when they have completed. */
+static bool
+submit_stage (struct journal *j, struct stage *s)
 {
   uint32_t len;
   size_t n;
   int r;
 
-  while (s->recs.len > 0) {
+  while (s->sent < s->recs.len) {
+    if (s->sent > 0)                /* the part that fit is in flight */
+      return false;
     if (j->seal || j->seg_fd < 0) {
+      if (j->nflight > 0)
+        return false;
       r = seg_activate (j);
       if (r < 0) {
-        finish (j, s, s->recs.len, 0, r);
-        return;
+        finish (j, s, s->recs.len, 0, 0, r);
+        return true;
       }
     }
     n = layout (j, s, &len);
@@ -396,19 +387,44 @@ write_stage (struct journal *j, struct stage *s)
       j->seal = true;
       continue;
     }
-    r = write_batch (j, s->buf, len);
-    if (r < 0) {
-      /* The batch may have landed in part: never write after it in this
-       * segment.  The next segment's header ends this one at j->tail. */
-      j->seal = true;
-      finish (j, s, n, 0, r);
-      continue;
-    }
-    j->next_seq += n;
-    atomic_store (&j->durable_seq, j->next_seq - 1);
-    finish (j, s, n, len, 0);
-    j->tail += len;
+    submit_batch (j, s, n, len);
   }
+  return true;
+}
+
+/* ---- taking stages ------------------------------------------------------ */
+
+/* With j->lock held: bytes the current stage needs before it is written
+ * while other batches are in flight.  With none in flight, any record
+ * goes at once; with some, a small batch would only add a device flush,
+ * so the stage waits to hold at least PIPELINE_MIN bytes (or half of
+ * it, for a small stage): small records keep one batch in flight, and
+ * group commit keeps them together. */
+static uint32_t
+stage_threshold (struct journal *j)
+{
+  const struct stage *s = &j->stage[j->cur];
+  const struct stage *next = &j->stage[(j->cur + 1) % NSTAGE];
+
+  if (j->rest || j->nflight >= WINDOW || next->recs.len > 0)
+    return WAKE_NEVER;
+  if (j->nflight == 0 || j->closing)
+    return 1;
+  return PIPELINE_MIN < s->cap / 2 ? PIPELINE_MIN : s->cap / 2;
+}
+
+/* With j->lock held: take the current stage for writing, once every
+ * copy into it is done; appenders go on in the next one. */
+static struct stage *
+take_stage (struct journal *j)
+{
+  struct stage *s = &j->stage[j->cur];
+
+  j->cur = (j->cur + 1) % NSTAGE;
+  pthread_cond_broadcast (&j->space);
+  while (s->copying > 0)
+    pthread_cond_wait (&j->copied, &j->lock);
+  return s;
 }
 
 void *
@@ -416,27 +432,38 @@ journal_thread (void *arg)
 {
   struct journal *j = arg;
   struct stage *s;
-  uint64_t v;
+  uint32_t want;
 
-  pthread_mutex_lock (&j->lock);
+  arm_efd (j);
   for (;;) {
+    retire (j);
+    if (j->rest) {
+      if (!submit_stage (j, j->rest)) {
+        assert (j->nflight > 0);    /* what it waits for */
+        wait_event (j);
+        continue;
+      }
+      j->rest = NULL;
+    }
+    pthread_mutex_lock (&j->lock);
     s = &j->stage[j->cur];
-    if (s->recs.len == 0) {
-      if (j->closing)
-        break;
-      j->thread_idle = true;
+    want = stage_threshold (j);
+    j->wake_bytes = WAKE_NEVER;
+    if (s->recs.len > 0 && s->used >= want) {
+      s = take_stage (j);
       pthread_mutex_unlock (&j->lock);
-      if (read (j->efd, &v, sizeof v) < 0 && errno != EINTR)
-        abort ();
-      pthread_mutex_lock (&j->lock);
+      if (!submit_stage (j, s))
+        j->rest = s;
       continue;
     }
-    j->cur ^= 1;
+    if (j->closing && s->recs.len == 0 && j->nflight == 0) {
+      pthread_mutex_unlock (&j->lock);
+      break;
+    }
+    j->wake_bytes = want;
     pthread_mutex_unlock (&j->lock);
-    write_stage (j, s);
-    pthread_mutex_lock (&j->lock);
+    wait_event (j);
   }
-  pthread_mutex_unlock (&j->lock);
   return NULL;
 }
 

@@ -152,6 +152,21 @@ last_segment (const char *dir)
   return strdup (line);
 }
 
+/* Most batches the writer of segment file seg had in flight: the header
+ * field at offset 68 (0 means 1). */
+static inline uint32_t
+window_of (const char *seg)
+{
+  uint32_t w = 0;
+  FILE *f = fopen (seg, "rb");
+
+  cr_assert_not_null (f);
+  cr_assert_eq (fseek (f, 68, SEEK_SET), 0);
+  cr_assert_eq (fread (&w, 4, 1, f), 1);
+  fclose (f);
+  return w ? w : 1;
+}
+
 static inline char *
 copy_tree (const char *dir)
 {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "common/crc32c.h"
 #include "journal-test.h"
 
 #define NREC 300
@@ -141,6 +142,139 @@ Test (journal_torn_tail, hole_inside_last_batch)
   cr_assert_leq (n, 14, "records after the hole of a torn batch are dropped");
   free (recs);
   free (seg);
+  remove_tree (dir);
+  free (dir);
+}
+
+/* ---- the window of batches in flight ---------------------------------- */
+
+/* The writer keeps up to W batches in flight (W is in the segment
+ * header at offset 68; 0 means 1).  A crash can tear any of the last W
+ * batches while the later ones land whole, so a hole followed by fewer
+ * than W later batches is a torn tail and is cut; a hole followed by W
+ * later batches was durable once: corruption, on open and on verify. */
+
+static void
+zero_sector (const char *seg, uint64_t at)
+{
+  char zero[512] = { 0 };
+  int fd = open (seg, O_RDWR);
+
+  cr_assert_geq (fd, 0);
+  cr_assert_eq (pwrite (fd, zero, 512, at), 512);
+  close (fd);
+}
+
+/* Hole in the record k batches from the end (k = 1: the last batch). */
+static void
+check_hole (const char *dir, const struct journal_record *recs, size_t n,
+            uint32_t w, size_t k)
+{
+  char *copy = copy_tree (dir), *copy2 = copy_tree (dir);
+  char *seg = last_segment (copy), *seg2 = last_segment (copy2);
+  const struct journal_record *hole = &recs[n - k];
+  struct journal_reader *r;
+  struct journal_record *got;
+  struct journal *j;
+  char want[128];
+  int e;
+
+  zero_sector (seg, hole->loc.offset + 1024);
+  zero_sector (seg2, hole->loc.offset + 1024);
+  snprintf (want, sizeof want, "segment %lu offset %u",
+            (unsigned long) hole->loc.segment, hole->loc.offset);
+  cr_assert_eq (journal_reader_open (copy2, &r), 0);
+  e = journal_open (copy, NULL, &j);
+  if (k - 1 < w) {
+    cr_assert_eq (journal_verify (r), (int64_t) (n - k),
+                  "hole %zu batches from the end, window %u: %s", k, w,
+                  journal_last_error ());
+    cr_assert_eq (e, 0, "hole %zu batches from the end, window %u: %s",
+                  k, w, journal_last_error ());
+    journal_close (j);
+    cr_assert_eq (all_records (copy, &got), n - k);
+    free (got);
+  }
+  else {
+    cr_assert_eq (journal_verify (r), -EUCLEAN, "hole %zu batches from the "
+                  "end, window %u: not found corrupt", k, w);
+    cr_assert_not_null (strstr (journal_last_error (), want));
+    cr_assert_eq (e, -EUCLEAN, "hole %zu batches from the end, window %u: "
+                  "opened", k, w);
+    cr_assert_not_null (strstr (journal_last_error (), want),
+                        "error '%s' names '%s'", journal_last_error (), want);
+  }
+  journal_reader_close (r);
+  free (seg);
+  free (seg2);
+  remove_tree (copy);
+  remove_tree (copy2);
+  free (copy);
+  free (copy2);
+}
+
+Test (journal_torn_tail, hole_inside_window_is_cut_before_it_is_corruption)
+{
+  char *dir = make_tmpdir ();
+  struct journal *j;
+  struct journal_options o = { .segment_size = 8 << 20, .create = true };
+  struct journal_record *recs;
+  size_t n;
+  char *seg;
+  uint32_t w;
+
+  /* One record per batch: each append waits for the previous one. */
+  cr_assert_eq (journal_open (dir, &o, &j), 0);
+  for (uint64_t i = 1; i <= 40; i++)
+    cr_assert_eq (append_numbered (j, i, 4096, NULL), 0);
+  journal_close (j);
+  n = all_records (dir, &recs);
+  cr_assert_eq (n, 40);
+  seg = last_segment (dir);
+  w = window_of (seg);
+  cr_assert_leq (w, 16);
+  cr_log_info ("window of %u batches", w);
+  for (size_t k = 1; k <= w + 2; k++)
+    check_hole (dir, recs, n, w, k);
+  free (seg);
+  free (recs);
+  remove_tree (dir);
+  free (dir);
+}
+
+/* A segment written before the header said (inflight 0) had one batch in
+ * flight: a hole before one later batch is corruption there. */
+Test (journal_torn_tail, segment_without_window_had_one_batch_in_flight)
+{
+  char *dir = make_tmpdir ();
+  struct journal *j;
+  struct journal_options o = { .segment_size = 8 << 20, .create = true };
+  struct journal_record *recs;
+  uint8_t hdr[128];
+  uint32_t crc = 0;
+  size_t n;
+  char *seg;
+  int fd;
+
+  cr_assert_eq (journal_open (dir, &o, &j), 0);
+  for (uint64_t i = 1; i <= 10; i++)
+    cr_assert_eq (append_numbered (j, i, 4096, NULL), 0);
+  journal_close (j);
+  n = all_records (dir, &recs);
+  seg = last_segment (dir);
+  fd = open (seg, O_RDWR);
+  cr_assert_eq (pread (fd, hdr, 128, 0), 128);
+  memset (hdr + 68, 0, 4);          /* inflight */
+  memset (hdr + 12, 0, 4);          /* crc */
+  crc = crc32c (hdr, 128);
+  memcpy (hdr + 12, &crc, 4);
+  cr_assert_eq (pwrite (fd, hdr, 128, 0), 128);
+  close (fd);
+  cr_assert_eq (window_of (seg), 1);
+  check_hole (dir, recs, n, 1, 1);
+  check_hole (dir, recs, n, 1, 2);
+  free (seg);
+  free (recs);
   remove_tree (dir);
   free (dir);
 }

@@ -50,6 +50,7 @@ struct lvp {
   bool granted;
   int64_t next_tick;
   int64_t lost_ns;                  /* when the last connection ended */
+  const char *stopped;              /* why the domain stopped (an event) */
 };
 
 static const char *
@@ -151,8 +152,10 @@ on_event (struct lvp *p, const struct lv_event *ev)
   case LV_EV_LIFECYCLE:
     if (ev->event == VIR_DOMAIN_EVENT_STOPPED ||
         ev->event == VIR_DOMAIN_EVENT_CRASHED ||
-        ev->event == VIR_DOMAIN_EVENT_UNDEFINED)
-      all_lost (p, lv_lifecycle_name (ev->event, ev->detail), ev->time_ns);
+        ev->event == VIR_DOMAIN_EVENT_UNDEFINED) {
+      p->stopped = lv_lifecycle_name (ev->event, ev->detail);
+      all_lost (p, p->stopped, ev->time_ns);
+    }
     if (ev->event == VIR_DOMAIN_EVENT_STARTED ||
         ev->event == VIR_DOMAIN_EVENT_RESUMED)
       p->next_tick = 0;
@@ -271,9 +274,11 @@ look (struct lvp *p)
     return r != -ENOENT;
   }
   if (!active) {
-    all_lost (p, why, 0);
+    /* The event, if one came, says more than the state does. */
+    all_lost (p, p->stopped ? p->stopped : why, 0);
     return true;
   }
+  p->stopped = NULL;
   if (lv_migrating (p->l)) {
     for (size_t i = 0; i < p->s->t->disks.len; i++)
       if (p->d[i].phase == IDLE)

@@ -467,7 +467,8 @@ do_ls (struct fsession *s, const struct files_opts *o)
     files_entry_vector_clear (&v);
     return r == -ENOTSUP ? EXIT_FAIL : failed (s, "list", o->path, r);
   }
-  qsort (v.ptr, v.len, sizeof *v.ptr, by_name);
+  if (v.len)
+    qsort (v.ptr, v.len, sizeof *v.ptr, by_name);
   if (o->json)
     print_json (s, o->path, &v);
   else
@@ -523,402 +524,44 @@ do_cat (struct fsession *s, const struct files_opts *o)
 
 /* ---- get ------------------------------------------------------------------------ */
 
-struct hardlink {
-  uint64_t ino;
-  char *path;                       /* relative to the top's parent */
-};
-DEFINE_VECTOR_TYPE (hardlink_vector, struct hardlink)
-
-struct getter {
-  int topfd;                        /* the directory DEST is created in */
-  const char *topname;              /* DEST's name in it */
-  int dirs[4200];                   /* descriptors of the open directories */
-  struct files_entry dirent[4200];  /* their attributes, set when left */
-  unsigned depth;
-  char rel[8192];                   /* path of the current directory from topfd */
-  size_t rel_len;
-  int fd;                           /* the file being written */
-  struct files_entry cur;
-  hardlink_vector links;
-  bool root;                        /* keep owners */
-  unsigned files, skipped;
-  uint64_t bytes;
-  char err[512];
-};
-
-static int __attribute__ ((format (printf, 3, 4)))
-get_error (struct getter *g, int err, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (!g->err[0]) {
-    va_start (ap, fmt);
-    vsnprintf (g->err, sizeof g->err, fmt, ap);
-    va_end (ap);
-  }
-  return err;
-}
-
-/* Where a new entry goes: its directory and name.  The first entry is
- * DEST itself. */
-static int
-place (struct getter *g, const struct files_entry *e, int *dirfd, const char **name)
-{
-  if (g->depth == 0 && g->rel_len == 0 && g->topname) {
-    *dirfd = g->topfd;
-    *name = g->topname;
-    g->topname = NULL;
-    return 0;
-  }
-  if (g->depth == 0)
-    return get_error (g, -EPROTO, "more than one entry at the top");
-  *dirfd = g->dirs[g->depth - 1];
-  *name = e->name;
-  return 0;
-}
-
-static int
-rel_push (struct getter *g, const char *name)
-{
-  size_t n = strlen (name);
-
-  if (g->rel_len + n + 2 > sizeof g->rel)
-    return get_error (g, -ENAMETOOLONG, "a path in the tree is longer than %zu bytes",
-                      sizeof g->rel);
-  if (g->rel_len)
-    g->rel[g->rel_len++] = '/';
-  memcpy (g->rel + g->rel_len, name, n + 1);
-  g->rel_len += n;
-  return 0;
-}
-
-static void
-rel_pop (struct getter *g)
-{
-  char *slash = memrchr (g->rel, '/', g->rel_len);
-
-  g->rel_len = slash ? (size_t) (slash - g->rel) : 0;
-  g->rel[g->rel_len] = 0;
-}
-
-static int
-refuse_existing (struct getter *g, const char *name, int err)
-{
-  if (err == EEXIST)
-    return get_error (g, -EEXIST, "refused to write %s%s%s: it exists already "
-                      "(a name given twice, or DEST not empty)", g->rel,
-                      g->rel_len ? "/" : "", name);
-  return get_error (g, -err, "cannot create %s%s%s: %s", g->rel,
-                    g->rel_len ? "/" : "", name, strerror (err));
-}
-
-static void
-set_times (int dirfd, const char *name, int fd, const struct files_entry *e)
-{
-  struct timespec ts[2] = {
-    { e->atime_ns / 1000000000, e->atime_ns % 1000000000 },
-    { e->mtime_ns / 1000000000, e->mtime_ns % 1000000000 },
-  };
-
-  for (int i = 0; i < 2; i++)
-    if (ts[i].tv_nsec < 0) {
-      ts[i].tv_sec--;
-      ts[i].tv_nsec += 1000000000;
-    }
-  if (fd >= 0)
-    futimens (fd, ts);
-  else
-    utimensat (dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
-}
-
-static void
-set_attrs (struct getter *g, int fd, const struct files_entry *e)
-{
-  if (g->root)
-    (void) !fchown (fd, e->uid, e->gid);
-  fchmod (fd, e->mode & 01777);     /* no set-user-ID/set-group-ID */
-  set_times (-1, NULL, fd, e);
-}
-
-static int
-g_enter (void *o, const struct files_entry *e)
-{
-  struct getter *g = o;
-  int dirfd = -1, fd, r;
-  const char *name = NULL;
-
-  if ((r = place (g, e, &dirfd, &name)) < 0)
-    return r;
-  if (g->depth >= sizeof g->dirs / sizeof g->dirs[0])
-    return get_error (g, -ELOOP, "directories nest too deep");
-  if (mkdirat (dirfd, name, 0700) < 0)
-    return refuse_existing (g, name, errno);
-  fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return get_error (g, -errno, "cannot open the directory %s I made: %s", name,
-                      strerror (errno));
-  if ((r = rel_push (g, name)) < 0) {
-    close (fd);
-    return r;
-  }
-  g->dirent[g->depth] = *e;
-  g->dirent[g->depth].name = g->dirent[g->depth].target = NULL;
-  g->dirs[g->depth++] = fd;
-  return 0;
-}
-
-static int
-g_leave (void *o, const struct files_entry *unused)
-{
-  struct getter *g = o;
-  int fd = g->dirs[--g->depth];
-
-  set_attrs (g, fd, &g->dirent[g->depth]);
-  close (fd);
-  rel_pop (g);
-  return 0;
-}
-
-static int
-g_file (void *o, const struct files_entry *e)
-{
-  struct getter *g = o;
-  int dirfd = -1, r;
-  const char *name = NULL;
-
-  if ((r = place (g, e, &dirfd, &name)) < 0)
-    return r;
-  g->fd = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (g->fd < 0)
-    return refuse_existing (g, name, errno);
-  g->cur = *e;
-  g->cur.name = g->cur.target = NULL;
-  if (e->nlink > 1) {
-    struct hardlink h = { e->ino, NULL };
-    if (asprintf (&h.path, "%s%s%s", g->rel, g->rel_len ? "/" : "", name) < 0 ||
-        hardlink_vector_append (&g->links, h) < 0)
-      return -ENOMEM;
-  }
-  g->files++;
-  return 0;
-}
-
-static int
-g_data (void *o, const void *buf, size_t len)
-{
-  struct getter *g = o;
-  int r = write_all (g->fd, buf, len);
-
-  g->bytes += len;
-  return r < 0 ? get_error (g, r, "cannot write a file: %s", strerror (-r)) : 0;
-}
-
-static int
-g_hole (void *o, uint64_t len)
-{
-  struct getter *g = o;
-
-  if (lseek (g->fd, (off_t) len, SEEK_CUR) < 0)
-    return get_error (g, -errno, "cannot write a file: %s", strerror (errno));
-  return 0;
-}
-
-static int
-g_file_end (void *o, const struct files_entry *unused)
-{
-  struct getter *g = o;
-  int r = 0;
-
-  if (ftruncate (g->fd, (off_t) g->cur.size) < 0)     /* a hole at the end */
-    r = get_error (g, -errno, "cannot write a file: %s", strerror (errno));
-  set_attrs (g, g->fd, &g->cur);
-  if (close (g->fd) < 0 && r == 0)
-    r = get_error (g, -errno, "cannot write a file: %s", strerror (errno));
-  g->fd = -1;
-  return r;
-}
-
-static int
-g_hardlink (void *o, const struct files_entry *e)
-{
-  struct getter *g = o;
-  int dirfd = -1, r;
-  const char *name = NULL;
-
-  if ((r = place (g, e, &dirfd, &name)) < 0)
-    return r;
-  for (size_t i = 0; i < g->links.len; i++)
-    if (g->links.ptr[i].ino == e->ino) {
-      if (linkat (g->topfd, g->links.ptr[i].path, dirfd, name, 0) < 0)
-        return refuse_existing (g, name, errno);
-      return 0;
-    }
-  return get_error (g, -EPROTO, "a hard link to a file not given");
-}
-
-static int
-g_symlink (void *o, const struct files_entry *e)
-{
-  struct getter *g = o;
-  int dirfd = -1, r;
-  const char *name = NULL;
-
-  if ((r = place (g, e, &dirfd, &name)) < 0)
-    return r;
-  if (symlinkat (e->target, dirfd, name) < 0)
-    return refuse_existing (g, name, errno);
-  if (g->root)
-    (void) !fchownat (dirfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW);
-  set_times (dirfd, name, -1, e);
-  return 0;
-}
-
-static int
-g_special (void *o, const struct files_entry *e)
-{
-  struct getter *g = o;
-  int dirfd = -1, r;
-  const char *name = NULL;
-
-  if ((r = place (g, e, &dirfd, &name)) < 0)
-    return r;
-  if (!S_ISFIFO (e->mode)) {
-    fprintf (stderr, "cdp: skipped %s %s%s%s (%s)\n", files_type_name (e->mode),
-             g->rel, g->rel_len ? "/" : "", name,
-             "device nodes and sockets are not recreated");
-    g->skipped++;
-    return 0;
-  }
-  if (mkfifoat (dirfd, name, e->mode & 0777) < 0)
-    return refuse_existing (g, name, errno);
-  if (g->root)
-    (void) !fchownat (dirfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW);
-  set_times (dirfd, name, -1, e);
-  return 0;
-}
-
-static const struct files_walk_ops get_ops = {
-  .enter = g_enter, .leave = g_leave, .file = g_file, .file_end = g_file_end,
-  .hardlink = g_hardlink, .symlink = g_symlink, .special = g_special,
-  .sink = { .data = g_data, .hole = g_hole },
-};
-
-/* Open the directory DEST goes in and choose DEST's name there. */
-static int
-get_target (const char *output, const char *path, struct getter *g, char **namebuf)
-{
-  struct stat st;
-  char *dir, *base, *copy = strdup (output), *copy2 = strdup (output);
-
-  if (copy == NULL || copy2 == NULL)
-    abort ();
-  if (lstat (output, &st) == 0 && S_ISDIR (st.st_mode)) {
-    /* DEST/NAME, NAME the last component of PATH. */
-    char *p = strdup (path), *last;
-    while (strlen (p) > 1 && p[strlen (p) - 1] == '/')
-      p[strlen (p) - 1] = 0;
-    last = strrchr (p, '/') + 1;
-    if (!files_name_safe (last)) {
-      free (p);
-      free (copy);
-      free (copy2);
-      return fail ("%s exists; name a new directory for %s with --output", output, path);
-    }
-    *namebuf = strdup (last);
-    free (p);
-    dir = copy;
-  }
-  else if (errno != ENOENT && lstat (output, &st) < 0) {
-    free (copy);
-    free (copy2);
-    return fail ("cannot use %s: %s", output, strerror (errno));
-  }
-  else if (lstat (output, &st) == 0) {
-    free (copy);
-    free (copy2);
-    return fail ("%s exists; cdp get does not replace files", output);
-  }
-  else {
-    dir = dirname (copy);
-    base = basename (copy2);
-    if (!files_name_safe (base)) {
-      free (copy);
-      free (copy2);
-      return fail ("--output must name a file or directory to create, not '%s'", output);
-    }
-    *namebuf = strdup (base);
-  }
-  g->topfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (g->topfd < 0) {
-    int e = errno;
-    free (copy);
-    free (copy2);
-    return fail ("cannot open the directory %s: %s", dir, strerror (e));
-  }
-  g->topname = *namebuf;
-  free (copy);
-  free (copy2);
-  return 0;
-}
-
-static void
-more_descriptors (void)
-{
-  struct rlimit rl;
-
-  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit (RLIMIT_NOFILE, &rl);
-  }
-}
-
 static int
 do_get (struct fsession *s, const struct files_opts *o)
 {
-  struct getter *g = calloc (1, sizeof *g);
-  char *name = NULL, size[32];
+  struct files_writer *w;
+  char size[32];
+  unsigned files, skipped;
+  uint64_t bytes;
   bool via_gfs = false;
-  int r;
+  int r = files_writer_new (o->output, o->path, &w);
 
-  if (g == NULL)
-    abort ();
-  g->fd = -1;
-  g->root = geteuid () == 0;
-  if ((r = get_target (o->output, o->path, g, &name)) != 0) {
-    free (g);
+  if (r < 0) {
+    r = *files_writer_error (w) ? fail ("%s", files_writer_error (w))
+                                : fail ("cannot use %s: %s", o->output, strerror (-r));
+    files_writer_free (w);
     return r;
   }
-  more_descriptors ();
-  r = files_walk (s->f, o->path, &get_ops, g);
-  if (r == -ENOTSUP && !g->err[0]) {
+  r = files_walk (s->f, o->path, &files_writer_ops, w);
+  if (r == -ENOTSUP && !*files_writer_error (w)) {
     via_gfs = true;
     if ((r = gfs_ensure (s, "get", o->path)) != 0)
       r = -EINTR;                   /* said why */
     else
-      r = files_gfs_walk (s->gfs, files_unsupported (s->f)->rest, &get_ops, g);
+      r = files_gfs_walk (s->gfs, files_unsupported (s->f)->rest, &files_writer_ops, w);
   }
-  while (g->depth > 0)
-    close (g->dirs[--g->depth]);
-  if (g->fd >= 0)
-    close (g->fd);
+  files_writer_counts (w, &files, &bytes, &skipped);
   if (r == 0) {
-    format_size (g->bytes, size, sizeof size);
-    fprintf (stderr, "cdp: wrote %s (%u file%s, %s%s) from %s\n", o->output, g->files,
-             g->files == 1 ? "" : "s", size,
-             g->skipped ? ", special files skipped" : "", s->what);
+    format_size (bytes, size, sizeof size);
+    fprintf (stderr, "cdp: wrote %s (%u file%s, %s%s) from %s\n", o->output, files,
+             files == 1 ? "" : "s", size,
+             skipped ? "; device nodes and sockets skipped" : "", s->what);
   }
-  else if (g->err[0])
-    r = fail ("cannot get %s from %s: %s", o->path, s->what, g->err);
+  else if (*files_writer_error (w))
+    r = fail ("cannot get %s from %s: %s", o->path, s->what, files_writer_error (w));
   else if (r == -EINTR)
     r = EXIT_FAIL;
   else
     r = via_gfs ? gfs_failed (s, "get", o->path, r) : failed (s, "get", o->path, r);
-  for (size_t i = 0; i < g->links.len; i++)
-    free (g->links.ptr[i].path);
-  hardlink_vector_reset (&g->links);
-  close (g->topfd);
-  free (name);
-  free (g);
+  files_writer_free (w);
   return r;
 }
 

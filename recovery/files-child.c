@@ -316,8 +316,12 @@ locate (const char *path, struct where *w)
     char tail;
     w->vol = -1;
     if (n > 0) {
-      if (sscanf (comps[0], "p%u%c", &part, &tail) != 1)
-        goto noent;
+      if (sscanf (comps[0], "p%u%c", &part, &tail) != 1) {
+        child_error ("the disk has a partition table: paths start with a "
+                     "partition (/p1, /p2, ... as 'cdp ls NAME --at T /' lists "
+                     "them), not with '%s'", comps[0]);
+        return -ENOENT;
+      }
       for (size_t i = 0; i < vols.len; i++)
         if (vols.ptr[i].part == part)
           w->vol = (int) i;

@@ -307,7 +307,8 @@ build (struct journal *j, struct scan *sc, uint64_t blocks, struct replay *out)
 {
   size_t n = 0;
 
-  qsort (sc->revs.ptr, sc->revs.len, sizeof *sc->revs.ptr, by_block_seq);
+  if (sc->revs.len)
+    qsort (sc->revs.ptr, sc->revs.len, sizeof *sc->revs.ptr, by_block_seq);
   out->blocks = calloc (sc->recs.len ? sc->recs.len : 1, sizeof *out->blocks);
   if (out->blocks == NULL)
     return -ENOMEM;

@@ -118,7 +118,11 @@ kill_child (struct files *f, int err, const char *why)
       kill (f->pid, SIGKILL);
       waitpid (f->pid, &status, 0);
     }
-    if (signalled && !f->msg[0])
+    if (signalled && !f->msg[0] && WTERMSIG (status) == SIGSYS)
+      say (f, 0, "the file system reader died: its sandbox stopped a system "
+           "call it does not allow (the file system is damaged or hostile, "
+           "or a sanitizer in this build reported an error)");
+    else if (signalled && !f->msg[0])
       say (f, 0, "the file system reader died (signal %d, %s): the file "
            "system is damaged or hostile", WTERMSIG (status),
            strsignal (WTERMSIG (status)));

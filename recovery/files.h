@@ -139,6 +139,23 @@ int files_gfs_walk (struct files_gfs *g, const char *rest,
 const char *files_gfs_error (const struct files_gfs *g);
 void files_gfs_close (struct files_gfs *g);
 
+/* ---- files-write.c: a walk written below a directory, and nowhere else ---
+ * The walk of path (files_walk or files_gfs_walk with files_writer_ops
+ * and w) is created as output, or as output/NAME (NAME the last
+ * component of path) when output is a directory.  Nothing that exists is
+ * replaced, no symlink is followed, device nodes and sockets are
+ * skipped, set-user-ID/set-group-ID bits dropped, owners kept only as
+ * root, modes and times kept.  files_writer_new allocates *wp even when
+ * it fails (-EEXIST, -EINVAL, -errno), so that files_writer_error says
+ * why; free it with files_writer_free. */
+struct files_writer;
+int files_writer_new (const char *output, const char *path, struct files_writer **wp);
+extern const struct files_walk_ops files_writer_ops;
+const char *files_writer_error (const struct files_writer *w);     /* "" if none */
+void files_writer_counts (const struct files_writer *w, unsigned *files,
+                          uint64_t *bytes, unsigned *skipped);
+void files_writer_free (struct files_writer *w);
+
 /* The sandboxed child's process id (for tests). */
 int files_pid (const struct files *f);
 

@@ -4,6 +4,7 @@
 # is skipped, a name that holds a '/' is refused, a name given twice (a symlink pointing out of DEST, then a
 # directory of the same name whose files would go through it) are
 # refused; symlinks pointing out are recreated as links, never followed;
+# device nodes are not created and set-user-ID bits are dropped;
 # a PATH with '..' stays inside the guest.  Corrupt images (random bytes
 # over the metadata) give one-line errors, and the reader that parses
 # them never dies.  The names are patched into the directory blocks of
@@ -24,6 +25,11 @@ ln -s "$outside" "$src/dup/dupA"
 ln -s "$outside" "$src/links/out-abs"
 ln -s ../../../../../../.. "$src/links/out-rel"
 echo inside >"$src/links/file"
+mkdir "$src/special"
+mknod "$src/special/null" c 1 3
+mkfifo "$src/special/fifo"
+printf '#!/bin/sh\n' >"$src/special/setuid"
+chmod 4755 "$src/special/setuid"
 
 # patch IMG FROM TO: replace the one directory entry name FROM (with its
 # length and type bytes) by TO.
@@ -71,6 +77,14 @@ cdp get h --at "$t1" /p1/links --output "$tmpdir/o4" 2>/dev/null
 [ "$(readlink "$tmpdir/o4/out-abs")" = "$outside" ] || fail "out-abs not recreated"
 [ "$(readlink "$tmpdir/o4/out-rel")" = ../../../../../../.. ] || fail "out-rel not recreated"
 [ -z "$(ls -A "$outside")" ] || fail "get wrote through a symlink"
+# A guest's device node never appears on the host; set-user-ID is dropped.
+cdp ls h --at "$t1" /p1/special | grep -q '^crw-.* null$' ||
+    fail "ls does not show the device node"
+cdp get h --at "$t1" /p1/special --output "$tmpdir/o6" 2>"$tmpdir/o6.err"
+grep -q 'device nodes and sockets skipped' "$tmpdir/o6.err" || fail "get: $(cat "$tmpdir/o6.err")"
+[ ! -e "$tmpdir/o6/null" ] || fail "get created a device node"
+[ -p "$tmpdir/o6/fifo" ] || fail "get did not recreate the fifo"
+[ "$(stat -c %a "$tmpdir/o6/setuid")" = 755 ] || fail "get kept the set-user-ID bit"
 # '..' in PATH is resolved inside the guest, clamped at its root.
 [ "$(cdp cat h --at "$t1" /p1/links/../../../p1/links/file)" = inside ] ||
     fail "'..' in PATH"

@@ -61,6 +61,7 @@ assert sizes == want, sizes' || fail "ls --json / of the GPT disk"
 cdp ls p --at "$t_bare" / | grep -q ' sub$' || fail "bare disk: ls / shows no sub"
 expect_error 1 'no such file' cdp ls p --at "$t_bare" /p1
 expect_error 1 'no partition p4' cdp ls p --at "$t_mbr" /p4/sub
+expect_error 1 "paths start with a partition.*not with 'sub'" cdp ls p --at "$t_mbr" /sub
 expect_error 1 'is a directory' cdp cat p --at "$t_mbr" /p5/sub
 expect_error 1 '/ is a directory' cdp cat p --at "$t_mbr" /
 

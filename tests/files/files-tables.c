@@ -180,6 +180,7 @@ Test (tables, gpt_damaged_primary_uses_backup)
   f = attach (&d);
   cr_assert_str_eq (roots (f), gpt_roots);
   files_stop (f);
+  free (d.buf);
   gpt_disk (&d);
   d.buf[2 * 512 + 32] ^= 1;                   /* entry array CRC fails */
   f = attach (&d);

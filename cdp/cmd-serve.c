@@ -126,6 +126,25 @@ protect_progress (struct served *s, size_t i, uint64_t done, uint64_t total)
   pthread_mutex_unlock (&s->lock);
 }
 
+/* The initial copy's progress of the mirrors still copying. */
+static void
+qmp_progress (struct served *s, struct qmp *q, struct qmp_mirror **m,
+              const bool *ready)
+{
+  for (size_t i = 0; i < s->t->disks.len; i++) {
+    struct json_object *job = NULL;
+    if (ready[i] || m[i] == NULL ||
+        qmp_mirror_state (m[i], NULL, NULL) != QMP_MIRROR_SYNCING ||
+        qmp_find_job (q, qmp_mirror_job_id (m[i]), &job) < 0)
+      continue;
+    int64_t done = qmp_json_int (job, "current-progress", -1);
+    int64_t total = qmp_json_int (job, "total-progress", -1);
+    if (done >= 0 && total > 0)
+      protect_progress (s, i, (uint64_t) done, (uint64_t) total);
+    json_object_put (job);
+  }
+}
+
 /* One QMP session: start every mirror, follow events until one breaks
  * or we stop.  Returns when the session is over. */
 static void
@@ -139,6 +158,7 @@ protect_session (struct served *s, struct qmp *q)
   struct qmp_mirror_options o = { .reconnect_delay = 0,
                                   .replace_existing = true };
   bool broken = false;
+  int64_t next_progress = 0;
 
   for (size_t i = 0; i < n && !broken; i++) {
     const char *node = s->t->disks.ptr[i].name;
@@ -170,6 +190,10 @@ protect_session (struct served *s, struct qmp *q)
       }
     }
     json_object_put (ev);
+    if (!broken && time_now_ns () >= next_progress) {
+      qmp_progress (s, q, m, ready);
+      next_progress = time_now_ns () + 1000000000LL;
+    }
   }
   for (size_t i = 0; i < n; i++) {
     if (m[i] && atomic_load (&stopping)) {

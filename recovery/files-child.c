@@ -232,6 +232,7 @@ no_files (const char *fs)
   static const char *const kinds[][2] = {
     { "swap", "swap space" }, { "luks", "an encrypted volume (LUKS)" },
     { "linux_raid", "a RAID member" }, { "zfs_member", "a ZFS pool member" },
+    { "empty", "nothing (it begins with 128 KiB of zeros)" },
   };
 
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)

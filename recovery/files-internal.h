@@ -100,7 +100,8 @@ int part_scan (uint64_t disk_size, fvol_vector *v);
 
 /* ---- files-probe.c: what a volume holds ------------------------------------ */
 /* "ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "exfat", "ntfs",
- * "lvm2", "swap", "iso9660", "luks", "linux_raid", ... or "unknown". */
+ * "lvm2", "swap", "iso9660", "luks", "linux_raid", ..., "empty" (zeros
+ * where any would have its signature) or "unknown". */
 const char *probe_fs (uint64_t off, uint64_t size);
 /* Does sector 0 of the disk look like a file system's boot sector? */
 bool probe_is_fs (uint64_t off, uint64_t size);

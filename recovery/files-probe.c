@@ -70,6 +70,25 @@ probe_ext (uint64_t off, uint64_t size)
   return ext_probe (sb, &name) ? name : NULL;
 }
 
+/* The first 128 KiB (where every file system known here keeps its
+ * signature) are zeros: nothing was ever made there. */
+static bool
+starts_empty (uint64_t off, uint64_t size)
+{
+  uint8_t b[4096];
+  uint64_t n = size < 128 * 1024 ? size : 128 * 1024;
+
+  for (uint64_t at = 0; at < n; at += sizeof b) {
+    uint64_t len = n - at < sizeof b ? n - at : sizeof b;
+    if (child_pread (b, off + at, len) < 0)
+      return false;
+    for (size_t i = 0; i < len; i++)
+      if (b[i])
+        return false;
+  }
+  return true;
+}
+
 const char *
 probe_fs (uint64_t off, uint64_t size)
 {
@@ -83,7 +102,7 @@ probe_fs (uint64_t off, uint64_t size)
       return magics[i].name;
   if (size >= 512 && child_pread (s, off, sizeof s) == 0 && is_vfat (s))
     return "vfat";
-  return "unknown";
+  return starts_empty (off, size) ? "empty" : "unknown";
 }
 
 bool

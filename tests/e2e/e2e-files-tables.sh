@@ -2,7 +2,7 @@
 # Partition tables: a GPT disk with ext4, ext2 and ext3 partitions; an MBR
 # disk with a primary partition and two logical ones in an extended
 # partition (p1, p5, p6, as Linux numbers them); a disk that is one ext4
-# file system without a table.  Each written at its own time through one
+# file system without a table, holding a sparse file larger than 4 GiB.  Each written at its own time through one
 # task; at each point / lists the partitions (or the file system's root)
 # and files read back from the right one.
 source "$(dirname "$0")/functions.sh"
@@ -20,6 +20,9 @@ mkfs.ext2 -q -F -d "$tmpdir/s2" "$tmpdir/f2.img" 16M
 mkfs.ext3 -q -F -d "$tmpdir/s3" "$tmpdir/f3.img" 16M
 mkfs.ext4 -q -F -d "$tmpdir/s5" "$tmpdir/f5.img" 16M
 mkfs.ext2 -q -F -d "$tmpdir/s6" "$tmpdir/f6.img" 8M
+# A file larger than 4 GiB (sparse, data at its end) on the bare disk.
+truncate -s 5G "$tmpdir/s4/large"
+echo "past 4 GiB" >>"$tmpdir/s4/large"
 mkfs.ext4 -q -F -d "$tmpdir/s4" "$tmpdir/bare.img" 128M
 
 disk=$tmpdir/disk.img
@@ -59,6 +62,14 @@ assert sizes == want, sizes' || fail "ls --json / of the GPT disk"
 # No table: paths from the file system's root.
 [ "$(cdp cat p --at "$t_bare" /sub/id)" = "partition 4" ] || fail "bare disk: /sub/id"
 cdp ls p --at "$t_bare" / | grep -q ' sub$' || fail "bare disk: ls / shows no sub"
+cdp ls p --at "$t_bare" /large | grep -q ' 5368709131 .* large$' ||
+    fail "bare disk: the size of a file past 4 GiB"
+[ "$(cdp cat p --at "$t_bare" /large | tail -c 11)" = "past 4 GiB" ] ||
+    fail "bare disk: the end of a file past 4 GiB"
+cdp get p --at "$t_bare" /large --output "$tmpdir/large" 2>/dev/null
+[ "$(stat -c %s "$tmpdir/large")" = 5368709131 ] && [ "$(du -k "$tmpdir/large" | cut -f1)" -lt 1024 ] ||
+    fail "get of a sparse file past 4 GiB: $(stat -c %s "$tmpdir/large"), $(du -k "$tmpdir/large")"
+[ "$(tail -c 11 "$tmpdir/large")" = "past 4 GiB" ] || fail "get of a file past 4 GiB: its end"
 expect_error 1 'no such file' cdp ls p --at "$t_bare" /p1
 expect_error 1 'no partition p4' cdp ls p --at "$t_mbr" /p4/sub
 expect_error 1 "paths start with a partition.*not with 'sub'" cdp ls p --at "$t_mbr" /sub

@@ -83,8 +83,9 @@ Test (tables, mbr_extended_with_a_loop)
   mbr_entry (d.buf + 49152ull * 512, 0, 0x83, 2048, 4096);
   mbr_entry (d.buf + 49152ull * 512, 1, 0x05, 0, 16384);
   memcpy (d.buf + 9 * MIB, "XFSB", 4);                    /* p5 holds "xfs" */
+  memcpy (d.buf + 1 * MIB + 4096, "data", 4);             /* p1: something */
   f = attach (&d);
-  cr_assert_str_eq (roots (f), "p1:unknown:4194304 p5:xfs:4194304 p6:unknown:2097152");
+  cr_assert_str_eq (roots (f), "p1:unknown:4194304 p5:xfs:4194304 p6:empty:2097152");
 
   files_entry_vector v = empty_vector;
   cr_assert_eq (files_list (f, "/p5/etc", &v), -ENOTSUP);
@@ -97,6 +98,12 @@ Test (tables, mbr_extended_with_a_loop)
   cr_assert_eq (vol->size, 4 * MIB);
   cr_assert_str_eq (vol->rest, "/etc");
   cr_assert_eq (files_list (f, "/p2", &v), -ENOENT, "the extended container is listed");
+  cr_assert_eq (files_list (f, "/p1", &v), -ENOTSUP);
+  cr_assert (strstr (files_error (f), "no file system that cdp knows on partition p1"),
+             "message: %s", files_error (f));
+  cr_assert_eq (files_list (f, "/p6", &v), -EMEDIUMTYPE);
+  cr_assert (strstr (files_error (f), "partition p6 holds nothing"),
+             "message: %s", files_error (f));
   files_entry_vector_clear (&v);
   files_stop (f);
   free (d.buf);
@@ -156,7 +163,7 @@ gpt_disk (struct mem_disk *d)
 }
 
 static const char gpt_roots[] =
-  "p1:unknown:1048576 p3:unknown:2097152 p4:unknown:2097152";
+  "p1:empty:1048576 p3:empty:2097152 p4:empty:2097152";
 
 Test (tables, gpt)
 {

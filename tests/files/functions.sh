@@ -5,7 +5,8 @@
 #                              $rx is its receiver socket
 #   put_disk NAME IMG          nbdcopy IMG into the task's receiver, then
 #                              prints the time just after it ('now')
-#   ext4_image IMG SRC SIZE    mkfs.ext4 -d SRC (4 KiB blocks, 256-byte inodes)
+#   ext4_image IMG SRC SIZE    mkfs.ext4 -d SRC (4 KiB blocks, 256-byte inodes,
+#                              small files and directories as inline data)
 #   table_disk IMG SIZE LABEL PART...  sfdisk LABEL (dos|gpt) IMG; each PART
 #                              is START_MIB:SIZE_MIB[:TYPE][:FSIMG]; FSIMG
 #                              is copied into the partition
@@ -32,7 +33,7 @@ put_disk ()
 ext4_image ()
 {
     rm -f "$1"
-    mkfs.ext4 -q -F -b 4096 -I 256 -d "$2" "$1" "$3"
+    mkfs.ext4 -q -F -b 4096 -I 256 -O inline_data -d "$2" "$1" "$3"
 }
 
 table_disk ()

@@ -97,7 +97,7 @@ PY
 
 rx=$dir/rx.sock
 cdp task create b --size 1G --listen "unix:$rx" >/dev/null
-cdp serve >"$dir/serve.log" 2>&1 &
+"$cdp_bin" serve >"$dir/serve.log" 2>&1 &     # not the function: $! is cdp
 serve_pid=$!
 for _ in $(seq 100); do [ -S "$rx" ] && break; sleep 0.1; done
 make_fs 1
@@ -151,7 +151,7 @@ cat_cold=$(time_cdp cold cdp cat b --at "$at" /p1/big)
 
 g_ls=- g_cat=-
 if [ "$greps" -gt 0 ]; then
-    cdp export b --at "$at" --listen "unix:$dir/exp.sock" >"$dir/export.out" 2>&1 &
+    "$cdp_bin" export b --at "$at" --listen "unix:$dir/exp.sock" >"$dir/export.out" 2>&1 &
     export_pid=$!
     for _ in $(seq 100); do [ -s "$dir/export.out" ] && break; sleep 0.1; done
     # guestfish spells a unix socket nbd:///EXPORT?socket=PATH.

@@ -7,26 +7,18 @@
  * (recovery/files-guestfs.c) over an NBD export of the point, when it is
  * installed.
  *
- * get writes only below --output: every file is created relative to its
- * parent directory's descriptor with O_EXCL and O_NOFOLLOW (mkdirat,
- * symlinkat, mkfifoat), a name the disk gives that is not one plain
- * component is refused, a name that exists already is refused, and no
- * symbolic link is ever followed on this side.  Symbolic links are
- * recreated as links.  Device nodes and sockets are skipped; set-user-ID
- * and set-group-ID bits are dropped; owners are kept only as root.
+ * get writes only below --output (recovery/files-write.c): every file is
+ * created relative to its parent directory's descriptor, a name that is
+ * not one plain component or that exists already is refused, and no
+ * symbolic link is ever followed on this side.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
-#include <libgen.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 

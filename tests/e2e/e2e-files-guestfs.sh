@@ -2,18 +2,18 @@
 # File systems cdp does not parse itself go through libguestfs over an
 # NBD export of the point: xfs (made with mkfs.xfs -p PROTO) and vfat
 # (mkfs.vfat + mcopy) on one GPT disk, two versions; ls, cat and get at
-# both points; a file in an LVM logical volume (/p4/VG/LV/...) and one
-# on btrfs (mkfs.btrfs --rootdir).  A partition that holds no files (swap) fails with one
+# both points; a file in an LVM logical volume (/p4/VG/LV/...), one on
+# btrfs (mkfs.btrfs --rootdir) and one on ntfs (mkntfs + ntfscp).  A partition that holds no files (swap) fails with one
 # line that names what it holds.
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/../files/functions.sh"
-requires mkfs.xfs mkfs.vfat mcopy mmd mkswap mkfs.btrfs guestfish
+requires mkfs.xfs mkfs.vfat mcopy mmd mkswap mkfs.btrfs mkntfs ntfscp guestfish
 # Where KVM does not work, guestfish (not cdp, which retries) needs TCG.
 if ! guestfish -a /dev/null run >/dev/null 2>&1; then
     export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 fi
 
-files_task g 480M
+files_task g 512M
 
 xfs_image ()
 {
@@ -61,15 +61,21 @@ for n in 1 2; do
     truncate -s 64M "$tmpdir/b.img"
     mkfs.btrfs -q --mixed --rootdir "$tmpdir/b$n" "$tmpdir/b.img" >/dev/null 2>&1 ||
         fail "mkfs.btrfs"
+    echo "ntfs file, version $n" >"$tmpdir/n$n.txt"
+    rm -f "$tmpdir/n.img"
+    truncate -s 32M "$tmpdir/n.img"
+    mkntfs -q -F -Q "$tmpdir/n.img" >/dev/null 2>&1 || fail "mkntfs"
+    ntfscp -f "$tmpdir/n.img" "$tmpdir/n$n.txt" /hello.txt >/dev/null || fail "ntfscp"
     truncate -s 8M "$tmpdir/swap.img"
     mkswap -q "$tmpdir/swap.img"
-    table_disk "$disk" 480M gpt "1:300::$tmpdir/x.img" "301:64::$tmpdir/v.img" \
-        "366:8::$tmpdir/swap.img" "375:32::$lvm" "408:64::$tmpdir/b.img"
+    table_disk "$disk" 512M gpt "1:300::$tmpdir/x.img" "301:64::$tmpdir/v.img" \
+        "366:8::$tmpdir/swap.img" "375:32::$lvm" "408:64::$tmpdir/b.img" \
+        "473:32::$tmpdir/n.img"
     eval "t$n=\$(put_disk g \"\$disk\")"
 done
 
 got=$(cdp ls g --at "$t1" / | awk '{print $1 ":" $2}' | tr '\n' ' ')
-[ "$got" = "p1:xfs p2:vfat p3:swap p4:lvm2 p5:btrfs " ] || fail "ls /: $got"
+[ "$got" = "p1:xfs p2:vfat p3:swap p4:lvm2 p5:btrfs p6:ntfs " ] || fail "ls /: $got"
 
 # Each command starts the appliance (seconds under TCG): a few commands
 # that cover ls, cat and get, on both file systems and both points.
@@ -90,6 +96,8 @@ cmp "$tmpdir/etc2/hosts" "$tmpdir/x2.txt" || fail "point 2: get of the xfs tree"
 [ "$(stat -c %a "$tmpdir/etc2")" = 750 ] || fail "point 2: directory mode not kept"
 [ "$(cdp cat g --at "$t1" /p5/etc/hello)" = "btrfs file, version 1" ] ||
     fail "point 1: cat of the btrfs file"
+[ "$(cdp cat g --at "$t2" /p6/hello.txt)" = "ntfs file, version 2" ] ||
+    fail "point 2: cat of the ntfs file"
 [ "$(cdp cat g --at "$t2" /p4/vg0/lv0/hello)" = "lvm hello" ] ||
     fail "cat of a file in an LVM logical volume"
 expect_error 1 'p3 holds swap space, not a file system' cdp ls g --at "$t2" /p3

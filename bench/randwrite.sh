@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# randwrite.sh: 4 KiB random writes with FUA through NBD at queue depth 1
+# and 32, into cdp's receiver and into qemu-nbd, in one run.
+#
+#   cdp       a manual-mode task of 1 GiB under `cdp serve`: every write
+#             becomes a journal record, acknowledged once durable (FUA
+#             changes nothing: every write is durable when acknowledged)
+#   qemu-nbd  -f raw --cache=none --aio=io_uring on a 1 GiB raw file
+#             written in full beforehand (no unwritten extents); QEMU
+#             honours FUA with a flush of the file after the write
+#   qemu-nbd (fallocated)  the same on a newly fallocated file, made
+#             anew for each measurement: like cdp's journal, which
+#             writes into newly fallocated segment files, every write
+#             also converts an unwritten extent
+#
+# The client is bench/nbd-bench (libnbd, one connection, QD requests in
+# flight, a request's latency from submission to its reply).  The
+# journal grows during the run, so cdp writes into newly allocated
+# segments (as it does in service, see docs/BENCHMARKS.md), while the
+# first qemu-nbd overwrites a laid-out file: the second qemu-nbd shows
+# what that difference is worth.
+# Each measurement runs cdp and qemu-nbd back to back, the order
+# alternating between repetitions; medians and paired ratios.
+set -euo pipefail
+name=randwrite
+. "$(dirname "$0")/functions.sh"
+
+usage () {
+  cat <<EOF
+usage: $0 [-c CDP] [-n NBD_BENCH] [-t SECONDS] [-r REPS] [-k] [DIR]
+  -c  the cdp binary (default: the newest build*/cdp/cdp)
+  -n  the nbd-bench binary (default: the newest build*/bench/nbd-bench)
+  -t  seconds per measurement (default 3)
+  -r  repetitions (default 5)
+  -k  keep the scratch directory
+  DIR where the scratch directory goes (default /var/tmp); needs 4 GiB
+Takes about 1.5 minutes with the defaults.
+EOF
+}
+
+secs_each=3
+reps=5
+keep=0
+while getopts c:n:t:r:kh opt; do
+  case $opt in
+    c) cdp=$(readlink -f "$OPTARG") ;;
+    n) nbd_bench=$(readlink -f "$OPTARG") ;;
+    t) secs_each=$OPTARG ;;
+    r) reps=$OPTARG ;;
+    k) keep=1 ;;
+    h) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+for t in qemu-nbd bc; do requires "$t" "see README.md"; done
+find_tools
+make_work "${1:-/var/tmp}"
+need_gib 4
+
+qds="1 32"
+rx=$work/rx.sock
+qs=$work/q.sock
+uri_cdp="nbd+unix:///disk0?socket=$rx"
+uri_qemu="nbd+unix:///?socket=$qs"
+
+"$cdp" task create w --size 1G --listen "unix:$rx" --bp-interval 7d >/dev/null
+start_serve "$rx"
+dd if=/dev/zero of="$work/q.raw" bs=1M count=1024 oflag=direct conv=fsync status=none
+start_qemu_nbd "$qs" -f raw --cache=none --aio=io_uring "$work/q.raw"
+
+# one TOOL URI QD REP
+one () {
+  local out
+  out=$("$nbd_bench" write --fua --bs 4k --qd "$3" --seconds "$secs_each" \
+        --seed "$4" "$2") || die "nbd-bench failed on $1"
+  for k in iops p50_us p99_us; do
+    rec "qd$3" "$1" "$4" "$k" "$(echo "$out" | tr ' ' '\n' | sed -n "s/^$k=//p")"
+  done
+}
+
+# fresh QD REP: qemu-nbd on a new fallocated file
+fresh () {
+  local s=$work/f.sock pid
+  fallocate -l 1G "$work/f.raw"
+  start_qemu_nbd "$s" -f raw --cache=none --aio=io_uring "$work/f.raw"
+  pid=$qemu_pid
+  one qemu-nbd-fresh "nbd+unix:///?socket=$s" "$1" "$2"
+  stop_pid "$pid"
+  rm -f "$work/f.raw"
+}
+
+echo "# randwrite: 4 KiB random writes with FUA, ${secs_each}s each, $reps repetitions"
+machine
+load "before: "
+for rep in $(seq "$reps"); do
+  for qd in $qds; do
+    echo "  rep $rep qd $qd" >&2
+    rotate "$rep" "one cdp $uri_cdp $qd $rep" "one qemu-nbd $uri_qemu $qd $rep" \
+      "fresh $qd $rep"
+  done
+done
+load "after:  "
+echo "journal: $(du -sh "$CDP_STORE/tasks/w/journal" | cut -f1) after the run"
+
+cell () {  # CASE TOOL
+  printf "%.0f (%s) | %.2f | %.0f | %.0f | %.2f" \
+    "$(med "$1" "$2" iops)" "$(range "$1" "$2" iops)" \
+    "$(pratio "$1" cdp "$2" iops)" \
+    "$(med "$1" "$2" p50_us)" "$(med "$1" "$2" p99_us)" \
+    "$(pratio "$1" cdp "$2" p99_us)"
+}
+echo
+echo "| QD | target | IOPS (min-max) | IOPS cdp/target | p50 µs | p99 µs | p99 cdp/target |"
+echo "|--:|---|--:|--:|--:|--:|--:|"
+for qd in $qds; do
+  for tool in cdp qemu-nbd qemu-nbd-fresh; do
+    echo "| $qd | $tool | $(cell "qd$qd" "$tool") |"
+  done
+done
+echo
+echo "(qemu-nbd: a laid-out raw file; qemu-nbd-fresh: a newly fallocated one)"
+echo "goal: QD 32 IOPS >= 3x qemu-nbd: $(printf %.2f "$(pratio qd32 cdp qemu-nbd iops)")x" \
+     "(against the fallocated file: $(printf %.2f "$(pratio qd32 cdp qemu-nbd-fresh iops)")x)"

@@ -19,6 +19,8 @@
 # Steady runs are repeated (-r), cdp and fio back to back in alternating
 # order, so that noise from a shared host falls on both; ratios are the
 # medians of the paired ratios (journal-vs-fio.awk).  Fresh runs once.
+# -B adds a second journal-bench (an older build) to every pair, so that
+# a change is measured before and after under the same load.
 #
 # No timing assertion here: the exit status only says whether it ran.
 
@@ -26,27 +28,30 @@ set -euo pipefail
 
 usage () {
   cat <<EOF
-usage: $0 [-b JOURNAL_BENCH] [-t SECONDS] [-r REPS] [-F] [-k] [DIR]
+usage: $0 [-b JOURNAL_BENCH] [-B OLD_JOURNAL_BENCH] [-t SECONDS] [-r REPS] [-F] [-k] [DIR]
   -b  journal-bench binary (default: build*/bench/journal-bench)
+  -B  also run this journal-bench (an older build) in every pair, as "old"
   -t  seconds per measurement (default 2)
   -r  repetitions in the steady state (default 5; medians are reported)
   -F  skip the fresh-state runs
   -k  keep the raw results file (DIR/journal-vs-fio.raw)
   DIR a directory on the file system to measure (default /var/tmp/cdp-bench);
       needs (SECONDS + 1) * 4 + 2 GiB free (14 GiB by default), 3 GiB with -F
-Takes about 3.5 minutes with the defaults.
+Takes about 3.5 minutes with the defaults (5 with -B).
 EOF
 }
 
 here=$(cd "$(dirname "$0")" && pwd)
 bench=
+old=
 secs=2
 reps=5
 fresh=1
 keep=0
-while getopts b:t:r:Fkh opt; do
+while getopts b:B:t:r:Fkh opt; do
   case $opt in
     b) bench=$OPTARG ;;
+    B) old=$(readlink -f "$OPTARG") ;;
     t) secs=$OPTARG ;;
     r) reps=$OPTARG ;;
     F) fresh=0 ;;
@@ -120,18 +125,24 @@ bytes () {
   esac
 }
 
+# run_cdp MODE SIZE QD REP [TOOL BINARY]: TOOL is cdp (default) or old.
 run_cdp () {
-  local mode=$1 size=$2 qd=$3 rep=$4 out extra=
+  local mode=$1 size=$2 qd=$3 rep=$4 tool=${5:-cdp} bin=${6:-$bench} out extra=
   [ "$mode" = steady ] && extra="--warmup 3 --reclaim"
   rm -rf "$work/journal"
   # shellcheck disable=SC2086
-  out=$("$bench" -d "$work/journal" -s "$size" -q "$qd" -t "$secs" $extra) ||
-    die "journal-bench failed: $size qd $qd"
+  out=$("$bin" -d "$work/journal" -s "$size" -q "$qd" -t "$secs" $extra) ||
+    die "journal-bench failed ($tool): $size qd $qd"
   rm -rf "$work/journal"
-  echo "$out" | awk -v m="$mode" -v s="$size" -v q="$qd" -v r="$rep" '{
+  echo "$out" | awk -v m="$mode" -v s="$size" -v q="$qd" -v r="$rep" \
+                    -v t="$tool" '{
       for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-      print m, s, q, "cdp", r, v["mib_s"], v["iops"], v["p50_us"],
+      print m, s, q, t, r, v["mib_s"], v["iops"], v["p50_us"],
             v["p99_us"], v["overhead_pct"] }'
+}
+
+run_old () {
+  [ -z "$old" ] || run_cdp "$@" old "$old"
 }
 
 fio_file () {
@@ -173,14 +184,17 @@ lay_out_fio () {
     die "fio could not lay out $work/fio.dat"
 }
 
-# One pair; odd repetitions run cdp first, even ones fio first.
+# One pair (with -B, a triple); odd repetitions run cdp first, even
+# ones fio first, the old journal in between.
 pair () {
   local mode=$1 size=$2 qd=$3 rep=$4
   if [ $((rep % 2)) = 1 ]; then
     run_cdp "$mode" "$size" "$qd" "$rep"
+    run_old "$mode" "$size" "$qd" "$rep"
     run_fio "$mode" "$size" "$qd" "$rep"
   else
     run_fio "$mode" "$size" "$qd" "$rep"
+    run_old "$mode" "$size" "$qd" "$rep"
     run_cdp "$mode" "$size" "$qd" "$rep"
   fi
 }
@@ -228,6 +242,7 @@ main () {
   : >"$raw"
   machine
   echo "bench:   $bench"
+  [ -z "$old" ] || echo "old:     $old"
   load "before:  "
   measure steady "$reps"
   [ "$fresh" = 1 ] && measure fresh 1

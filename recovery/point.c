@@ -53,39 +53,64 @@ add_hole (point_extent_vector *holes, uint64_t off, uint64_t len)
   return point_extent_vector_append (holes, (struct point_extent) { off, len });
 }
 
-/* Fill [off, off+len) from the base. */
+static int
+add_base_hole (void *opaque, uint64_t off, uint64_t len)
+{
+  return add_hole (opaque, off, len);
+}
+
+/* The holes of [off, off+len) of the base, from its allocation only. */
+static int
+base_holes (const struct point *p, uint64_t off, uint64_t len,
+            point_extent_vector *holes)
+{
+  if (holes == NULL)
+    return 0;
+  if (p->base->holes)
+    return p->base->holes (p->base_h, off, len, add_base_hole, holes);
+  return p->base->is_hole (p->base_h, off, len) ? add_hole (holes, off, len)
+                                                : 0;
+}
+
+/* Fill [off, off+len) from the base (buf NULL: report its holes only). */
 static int
 from_base (const struct point *p, uint8_t *buf, uint64_t off, uint64_t len,
            point_extent_vector *holes)
 {
-  int r;
+  int r = 0;
 
   if (len == 0)
     return 0;
-  r = p->base->pread (p->base_h, buf, off, len);
-  if (r == 0 && p->base->is_hole (p->base_h, off, len))
-    r = add_hole (holes, off, len);
-  return r;
+  if (buf)
+    r = p->base->pread (p->base_h, buf, off, len);
+  return r == 0 ? base_holes (p, off, len, holes) : r;
 }
 
+/* Fill the piece from the journal (buf NULL: report its hole only). */
 static int
 from_piece (const struct point *p, uint8_t *buf, const struct index_piece *pc,
             point_extent_vector *holes)
 {
   if (pc->zero) {
-    memset (buf, 0, pc->len);
+    if (buf)
+      memset (buf, 0, pc->len);
     return add_hole (holes, pc->off, pc->len);
   }
+  if (buf == NULL)
+    return 0;
   return journal_pread_payload (p->jr, pc->loc, pc->loc_off, buf,
                                 (uint32_t) pc->len);
 }
 
-int
-point_pread (const struct point *p, void *buf, uint64_t off, uint64_t len,
-             point_extent_vector *holes)
+/* Resolve [off, off+len) into journal pieces and base ranges, and fill
+ * buf from them (if not NULL) and holes (if not NULL).  The one walk
+ * behind point_pread and point_block_status, so that both report the
+ * same holes. */
+static int
+walk (const struct point *p, uint8_t *buf, uint64_t off, uint64_t len,
+      point_extent_vector *holes)
 {
   piece_vector pieces = empty_vector;
-  uint8_t *b = buf;
   uint64_t at = off, end;
   int r;
 
@@ -97,13 +122,27 @@ point_pread (const struct point *p, void *buf, uint64_t off, uint64_t len,
     qsort (pieces.ptr, pieces.len, sizeof pieces.ptr[0], cmp_piece);
   for (size_t i = 0; r == 0 && i < pieces.len; i++) {
     const struct index_piece *pc = &pieces.ptr[i];
-    r = from_base (p, b + (at - off), at, pc->off - at, holes);
+    r = from_base (p, buf ? buf + (at - off) : NULL, at, pc->off - at, holes);
     if (r == 0)
-      r = from_piece (p, b + (pc->off - off), pc, holes);
+      r = from_piece (p, buf ? buf + (pc->off - off) : NULL, pc, holes);
     at = pc->off + pc->len;
   }
   if (r == 0)
-    r = from_base (p, b + (at - off), at, end - at, holes);
+    r = from_base (p, buf ? buf + (at - off) : NULL, at, end - at, holes);
   piece_vector_reset (&pieces);
   return r;
+}
+
+int
+point_pread (const struct point *p, void *buf, uint64_t off, uint64_t len,
+             point_extent_vector *holes)
+{
+  return walk (p, buf, off, len, holes);
+}
+
+int
+point_block_status (const struct point *p, uint64_t off, uint64_t len,
+                    point_extent_vector *holes)
+{
+  return walk (p, NULL, off, len, holes);
 }

@@ -16,12 +16,22 @@
 #include "journal/journal.h"
 #include "recovery/index.h"
 
+/* Called with a range that reads as zero and holds no data.  Return 0
+ * to go on, anything else to stop with that value. */
+typedef int (*point_hole_fn) (void *opaque, uint64_t off, uint64_t len);
+
 /* What lies under the journal: reads of the base and its allocation. */
 struct point_base_ops {
   /* Fill buf with [off, off+len) of the base.  0 or -errno. */
   int (*pread) (void *h, void *buf, uint64_t off, uint64_t len);
   /* Is [off, off+len) of the base unallocated (reads as zero)? */
   bool (*is_hole) (void *h, uint64_t off, uint64_t len);
+  /* Optional: call fn, in order, for the unallocated ranges of [off,
+   * off+len) of the base, from its allocation metadata only (no data is
+   * read).  0, fn's non-zero return, or -errno.  Without it a range is
+   * a hole only if is_hole says all of it is. */
+  int (*holes) (void *h, uint64_t off, uint64_t len, point_hole_fn fn,
+                void *opaque);
 };
 
 /* The all-zero base of a disk that has no base point yet. */
@@ -52,5 +62,14 @@ DEFINE_VECTOR_TYPE (point_extent_vector, struct point_extent)
  * the point), -EUCLEAN. */
 int point_pread (const struct point *p, void *buf, uint64_t off,
                  uint64_t len, point_extent_vector *holes);
+
+/* The holes of [off, off+len) of the point, as point_pread would report
+ * them, without reading any data: from the index's pieces and the base's
+ * allocation only.  Appends to holes in order.  Errors as point_pread,
+ * except that the journal is not touched: a point whose journal was
+ * reclaimed under it (-ESTALE) is noticed by its reads, not here; a
+ * damaged base (-EUCLEAN) only where its allocation metadata is. */
+int point_block_status (const struct point *p, uint64_t off, uint64_t len,
+                        point_extent_vector *holes);
 
 #endif

@@ -999,6 +999,30 @@ base_is_hole (void *h, uint64_t off, uint64_t len)
   return qcow2_is_hole (h, off, len);
 }
 
+struct hole_map {
+  point_hole_fn fn;
+  void *opaque;
+};
+
+static int
+hole_extent (void *opaque, const struct qcow2_extent *e)
+{
+  struct hole_map *hm = opaque;
+
+  return e->flags & QCOW2_EXTENT_ZERO ? hm->fn (hm->opaque, e->off, e->len)
+                                      : 0;
+}
+
+/* The holes from the L1/L2 tables (and SEEK_HOLE of a raw image). */
+static int
+base_holes (void *h, uint64_t off, uint64_t len, point_hole_fn fn,
+            void *opaque)
+{
+  struct hole_map hm = { fn, opaque };
+
+  return qcow2_map (h, off, len, hole_extent, &hm);
+}
+
 const struct point_base_ops qcow2_base_ops = {
-  .pread = base_pread, .is_hole = base_is_hole,
+  .pread = base_pread, .is_hole = base_is_hole, .holes = base_holes,
 };

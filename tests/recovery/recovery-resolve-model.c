@@ -12,6 +12,7 @@
 
 #include "recovery/index.h"
 #include "recovery/point.h"
+#include "tests/recovery/recovery-test.h"
 
 #define DISK_SIZE (1u << 20)
 #define NOPS 2400
@@ -44,17 +45,13 @@ static void
 one_op (struct journal *j, int i, uint8_t *buf)
 {
   uint32_t disk = rnd (2);
-  bool aligned = rnd (4) != 0;
-  uint64_t len = aligned ? 512 * (1 + rnd (300)) : 1 + rnd (150000);
-  uint64_t off = aligned ? 512 * rnd (DISK_SIZE / 512) : rnd (DISK_SIZE);
-  int kind = rnd (10);
-  struct journal_record e = { .disk = disk, .offset = off };
+  uint64_t off, len;
+  int kind;
 
-  if (off + len > DISK_SIZE)
-    len = DISK_SIZE - off;
-  if (len == 0)
-    len = 1, off = DISK_SIZE - 1;
-  e.length = len;
+  rt_random_extent (DISK_SIZE, &off, &len);
+  kind = rnd (10);
+  struct journal_record e = { .disk = disk, .offset = off, .length = len };
+
   if (kind < 7) {
     for (uint64_t k = 0; k < len; k++)
       buf[k] = (uint8_t) (i * 31 + k * 7 + 1);

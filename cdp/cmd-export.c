@@ -96,15 +96,59 @@ ex_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
   return r;
 }
 
+/* [off, end) is a hole of the point: reported as one in whole units of
+ * min_block (the parts of a unit outside it as data), but for the
+ * blocks written in the overlay, which are data. */
+static void
+hole_extents (struct exp *x, struct nbd_extents *extents, uint64_t off,
+              uint64_t end)
+{
+  uint64_t unit = x->writable ? 512 : 1;
+  uint64_t a = (off + unit - 1) / unit * unit, b = end / unit * unit;
+
+  if (a >= b) {
+    nbd_extents_add (extents, off, end - off, 0);
+    return;
+  }
+  if (a > off)
+    nbd_extents_add (extents, off, a - off, 0);
+  while (a < b) {
+    bool data = written (x, a / OBLK);
+    uint64_t next = (a / OBLK + 1) * OBLK;
+
+    while (next < b && written (x, next / OBLK) == data)
+      next += OBLK;
+    next = next < b ? next : b;
+    nbd_extents_add (extents, a, next - a,
+                     data ? 0 : NBD_STATE_HOLE | NBD_STATE_ZERO);
+    a = next;
+  }
+  if (end > b)
+    nbd_extents_add (extents, b, end - b, 0);
+}
+
+/* From the point's index and base allocation, without reading data. */
 static int
 ex_block_status (void *handle, uint32_t count, uint64_t offset,
                  struct nbd_extents *extents)
 {
   struct exp *x = handle;
-  uint8_t *buf = malloc (count);
-  int r = buf ? ex_pread (x, buf, count, offset, extents) : -ENOMEM;
+  point_extent_vector holes = empty_vector;
+  uint64_t at = offset, end = offset + count;
+  int r = point_block_status (&x->p, offset, count, &holes);
 
-  free (buf);
+  for (size_t i = 0; r == 0 && i <= holes.len; i++) {
+    const struct point_extent *h = i < holes.len ? &holes.ptr[i] : NULL;
+    uint64_t data_end = h ? h->off : end;
+
+    if (data_end > at)
+      nbd_extents_add (extents, at, data_end - at, 0);
+    if (h) {
+      hole_extents (x, extents, h->off, h->off + h->len);
+      at = h->off + h->len;
+    }
+  }
+  point_extent_vector_reset (&holes);
   return r;
 }
 

@@ -29,8 +29,20 @@ int write_file_atomic (const char *path, const char *text);
 char *read_file (const char *path);                 /* malloc'd, or NULL */
 bool want_help (int argc, char **argv);
 void log_msg (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+/* Let QEMU running as uid/gid (and nobody else) connect to the unix socket
+ * sock: task_dir (if not NULL, the task's directory) and the socket's
+ * directory pass for its group, the socket is its group's.  -EACCES etc.
+ * with why filled when it still cannot reach it. */
+int socket_grant (const char *task_dir, const char *sock, uid_t uid, gid_t gid,
+                  char *why, size_t len);
 
 /* ---- task.c: the store and its tasks ----------------------------------- */
+
+/* A string member of a JSON object (malloc'd), or NULL; an integer
+ * member, or dflt. */
+struct json_object;
+char *json_str (struct json_object *o, const char *key);
+int64_t json_int (struct json_object *o, const char *key, int64_t dflt);
 
 enum task_mode { TASK_MANUAL, TASK_QMP, TASK_LIBVIRT };
 
@@ -162,6 +174,44 @@ void control_stop (struct control *c);
  * -ENOENT / -ECONNREFUSED when no daemon serves the task. */
 int control_call (const struct task *t, const char *request, char **reply);
 
+/* ---- recover-state.c: a task's rapid recovery (TASK/recover.json) -------- */
+
+struct recovery_disk {
+  char *disk;                 /* the task's disk */
+  char *overlay;              /* the qcow2 overlay the VM runs on */
+  uint64_t done, total;       /* bytes streamed in so far, of */
+};
+DEFINE_VECTOR_TYPE (recovery_disk_vector, struct recovery_disk)
+
+struct recovery {
+  char *state;                /* starting, streaming, done, failed */
+  char *mode;                 /* as, in-place, qmp */
+  char *domain;               /* libvirt: the domain on the overlays */
+  char *connect;              /* libvirt: the connection URI, or NULL */
+  char *socket;               /* the export's unix socket */
+  char *error;                /* why it failed (state failed) */
+  int64_t at_ns;              /* the point's time */
+  uint64_t seq;               /* the point's seq (locked while it runs) */
+  bool locked;                /* this recovery made that lock */
+  int64_t started_ns, updated_ns, ready_ns, done_ns;
+  recovery_disk_vector disks;
+};
+int recovery_load (const struct task *t, struct recovery *r);   /* -ENOENT: none */
+int recovery_save (const struct task *t, struct recovery *r);
+void recovery_clear (struct recovery *r);
+/* Take TASK/recover.lock for this process: the fd, or -EBUSY. */
+int recovery_lock (const struct task *t);
+/* Written as starting or streaming. */
+bool recovery_unfinished (const struct recovery *r);
+/* The state an operator sees: "interrupted" for an unfinished recovery
+ * that no cdp recover runs any more. */
+const char *recovery_state (const struct task *t, const struct recovery *r);
+/* Does an unfinished in-place recovery stream disk in (cdp serve must not
+ * start a copy of it)? */
+bool recovery_holds (const struct task *t, const char *disk);
+/* Add "recovery" to a task's status object, if it has one on record. */
+void recovery_status (const struct task *t, struct json_object *status);
+
 /* ---- commands ------------------------------------------------------------ */
 int cmd_task (const char *store, int argc, char **argv);
 int cmd_serve (const char *store, int argc, char **argv);
@@ -169,6 +219,7 @@ int cmd_status (const char *store, int argc, char **argv);
 int cmd_points (const char *store, int argc, char **argv);
 int cmd_export (const char *store, int argc, char **argv);
 int cmd_restore (const char *store, int argc, char **argv);
+int cmd_recover (const char *store, int argc, char **argv);
 int cmd_mark (const char *store, int argc, char **argv);
 int cmd_lock (const char *store, int argc, char **argv);
 int cmd_fold (const char *store, int argc, char **argv);

@@ -315,6 +315,7 @@ task_status (const char *store, const char *name)
   json_object_object_add (o, "disks", disks);
   json_object_put (state);
   add_journal_status (store, t, o);
+  recovery_status (t, o);
   task_free (t);
   return o;
 }
@@ -343,6 +344,40 @@ print_disk_details (json_object *d)
   if (lg)
     printf (" (last %s: %s)", json_object_get_string (json_object_object_get (lg, "time")),
             json_object_get_string (json_object_object_get (lg, "reason")));
+  putchar ('\n');
+}
+
+/* One line on the task's rapid recovery, and what to do about it. */
+static void
+print_recovery (json_object *r, const char *task)
+{
+  const char *state, *domain, *err;
+  json_object *disks;
+  uint64_t done = 0, total = 0;
+
+  if (r == NULL)
+    return;
+  state = json_object_get_string (json_object_object_get (r, "state"));
+  domain = json_object_get_string (json_object_object_get (r, "domain"));
+  err = json_object_get_string (json_object_object_get (r, "error"));
+  disks = json_object_object_get (r, "disks");
+  for (size_t i = 0; disks && i < json_object_array_length (disks); i++) {
+    json_object *d = json_object_array_get_idx (disks, i);
+    done += (uint64_t) json_object_get_int64 (json_object_object_get (d, "done"));
+    total += (uint64_t) json_object_get_int64 (json_object_object_get (d, "total"));
+  }
+  printf ("  recovery     %s (%s%s%s, point %s", state,
+          json_object_get_string (json_object_object_get (r, "mode")),
+          domain ? " " : "", domain ? domain : "",
+          json_object_get_string (json_object_object_get (r, "at")));
+  if (strcmp (state, "done") != 0 && total > 0)
+    printf (", streamed %.0f%%", 100.0 * (double) done / (double) total);
+  printf (")");
+  if (strcmp (state, "interrupted") == 0)
+    printf (": the VM still reads from the store; run 'cdp recover %s --resume'",
+            task);
+  else if (err)
+    printf (": %s", err);
   putchar ('\n');
 }
 
@@ -375,6 +410,8 @@ print_status (json_object *arr)
       putchar ('\n');
       print_disk_details (d);
     }
+    print_recovery (json_object_object_get (o, "recovery"),
+                    json_object_get_string (json_object_object_get (o, "name")));
   }
 }
 

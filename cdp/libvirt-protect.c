@@ -185,8 +185,10 @@ grant (struct lvp *p)
   return true;
 }
 
-/* No job of ours may start while another job runs on the disk, nor on a
- * disk whose size is no longer the task's. */
+/* No job of ours may start while an in-place recovery streams the disk
+ * in (its block pull must run first, and the history must not take the
+ * recovered disk before it stands alone), while another job runs on the
+ * disk, nor on a disk whose size is no longer the task's. */
 static bool
 may_start (struct lvp *p, size_t i)
 {
@@ -196,6 +198,11 @@ may_start (struct lvp *p, size_t i)
   int type = 0, r;
   bool ours;
 
+  if (recovery_holds (p->s->t, td->name)) {
+    protect_waiting (p->s, i, "cdp recover streams this disk in from the "
+                     "store: protection resumes when that is done");
+    return false;
+  }
   r = lv_job (p->l, td->name, &p->d[i].dest, &type, &cur, &end, &ours);
   if (r == 1 && !ours) {
     snprintf (why, sizeof why, "a %s block job that cdp did not start runs "

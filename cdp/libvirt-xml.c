@@ -215,3 +215,214 @@ lvxml_nbd_disk (const struct lv_dest *dest)
   free (b);
   return xml;
 }
+
+int
+lvxml_has_backing (const char *xml, const char *target)
+{
+  char *t = literal (target), *expr = NULL, *type = NULL;
+
+  if (t && asprintf (&expr, "string(/domain/devices/disk[target/@dev=%s]"
+                     "/backingStore/@type)", t) >= 0)
+    type = one_string (xml, expr);
+  free (expr);
+  free (t);
+  free (type);
+  return type != NULL;
+}
+
+/* ---- the definition of a recovered domain -------------------------------- */
+
+static xmlNodePtr
+child (xmlNodePtr n, const char *name)
+{
+  for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
+    if (c->type == XML_ELEMENT_NODE && xmlStrcmp (c->name, BAD_CAST name) == 0)
+      return c;
+  return NULL;
+}
+
+static void
+drop (xmlNodePtr n)
+{
+  if (n) {
+    xmlUnlinkNode (n);
+    xmlFreeNode (n);
+  }
+}
+
+static void
+drop_all (xmlNodePtr n, const char *name)
+{
+  for (xmlNodePtr c; (c = child (n, name)) != NULL; )
+    drop (c);
+}
+
+static char *
+prop (xmlNodePtr n, const char *name)
+{
+  xmlChar *v = n ? xmlGetProp (n, BAD_CAST name) : NULL;
+  char *s = v ? strdup ((const char *) v) : NULL;
+
+  xmlFree (v);
+  return s;
+}
+
+static bool
+prop_is (xmlNodePtr n, const char *name, const char *value)
+{
+  char *v = prop (n, name);
+  bool same = v && strcmp (v, value) == 0;
+
+  free (v);
+  return same;
+}
+
+/* A file of the old domain for the new one: the old name in the file's
+ * name replaced by the new one, else "-NEW" appended. */
+static void
+rename_path (xmlNodePtr n, const char *attr, const char *old, const char *new)
+{
+  char *path = prop (n, attr), *base, *at, *out = NULL;
+
+  if (path == NULL)
+    return;
+  base = strrchr (path, '/');
+  base = base ? base + 1 : path;
+  at = NULL;
+  for (char *p = strstr (base, old); p; p = strstr (p + 1, old))
+    at = p;
+  if (at && asprintf (&out, "%.*s%s%s", (int) (at - path), path, new,
+                      at + strlen (old)) < 0)
+    out = NULL;
+  else if (at == NULL && asprintf (&out, "%s-%s", path, new) < 0)
+    out = NULL;
+  if (out)
+    xmlSetProp (n, BAD_CAST attr, BAD_CAST out);
+  free (out);
+  free (path);
+}
+
+/* Point disk n at its overlay, backed by the export. */
+static void
+to_overlay (xmlNodePtr n, const struct lvxml_overlay *ov)
+{
+  xmlNodePtr drv = child (n, "driver"), src, bs, bsrc, host;
+
+  xmlSetProp (n, BAD_CAST "type", BAD_CAST "file");
+  if (drv == NULL) {
+    drv = xmlNewChild (n, NULL, BAD_CAST "driver", NULL);
+    xmlSetProp (drv, BAD_CAST "name", BAD_CAST "qemu");
+  }
+  xmlSetProp (drv, BAD_CAST "type", BAD_CAST "qcow2");
+  drop_all (n, "source");
+  drop_all (n, "backingStore");
+  drop_all (n, "auth");
+  drop_all (n, "encryption");
+  drop_all (n, "mirror");
+  src = xmlNewNode (NULL, BAD_CAST "source");
+  xmlSetProp (src, BAD_CAST "file", BAD_CAST ov->path);
+  xmlAddNextSibling (drv, src);
+  bs = xmlNewNode (NULL, BAD_CAST "backingStore");
+  xmlSetProp (bs, BAD_CAST "type", BAD_CAST "network");
+  xmlSetProp (xmlNewChild (bs, NULL, BAD_CAST "format", NULL), BAD_CAST "type",
+              BAD_CAST "raw");
+  bsrc = xmlNewChild (bs, NULL, BAD_CAST "source", NULL);
+  xmlSetProp (bsrc, BAD_CAST "protocol", BAD_CAST "nbd");
+  xmlSetProp (bsrc, BAD_CAST "name", BAD_CAST ov->export_name);
+  host = xmlNewChild (bsrc, NULL, BAD_CAST "host", NULL);
+  xmlSetProp (host, BAD_CAST "transport", BAD_CAST "unix");
+  xmlSetProp (host, BAD_CAST "socket", BAD_CAST ov->socket);
+  xmlNewChild (bs, NULL, BAD_CAST "backingStore", NULL);
+  xmlAddNextSibling (src, bs);
+}
+
+static const struct lvxml_overlay *
+overlay_of (xmlNodePtr disk, const struct lvxml_overlay *ov, size_t n)
+{
+  char *dev = prop (child (disk, "target"), "dev");
+  const struct lvxml_overlay *found = NULL;
+
+  for (size_t i = 0; dev && i < n && !found; i++)
+    if (strcmp (ov[i].target, dev) == 0)
+      found = &ov[i];
+  free (dev);
+  return found;
+}
+
+/* The devices of a clone that would clash with the original's. */
+static void
+unshare_devices (xmlNodePtr devs, const char *old, const char *new)
+{
+  static const char *const chardevs[] = { "serial", "console", "parallel",
+                                          "channel" };
+
+  for (xmlNodePtr c = devs->children; c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE)
+      continue;
+    if (xmlStrcmp (c->name, BAD_CAST "interface") == 0)
+      drop_all (c, "mac");
+    if (xmlStrcmp (c->name, BAD_CAST "graphics") == 0 &&
+        prop_is (c, "autoport", "no")) {
+      xmlSetProp (c, BAD_CAST "autoport", BAD_CAST "yes");
+      xmlUnsetProp (c, BAD_CAST "port");
+      xmlUnsetProp (c, BAD_CAST "tlsPort");
+    }
+    for (size_t i = 0; i < sizeof chardevs / sizeof chardevs[0]; i++) {
+      if (xmlStrcmp (c->name, BAD_CAST chardevs[i]) != 0)
+        continue;
+      if (prop_is (c, "type", "file"))
+        rename_path (child (c, "source"), "path", old, new);
+      if (prop_is (c, "type", "unix") && prop_is (child (c, "source"), "mode", "bind"))
+        xmlUnsetProp (child (c, "source"), BAD_CAST "path");
+      rename_path (child (c, "log"), "file", old, new);
+    }
+  }
+}
+
+char *
+lvxml_recovered (const char *xml, const char *new_name,
+                 const struct lvxml_overlay *ov, size_t n,
+                 string_vector *dropped)
+{
+  struct doc d;
+  xmlNodePtr root, devs, next;
+  xmlChar *out = NULL;
+  char *old = NULL, *s = NULL;
+  int len = 0;
+
+  if (!doc_open (&d, xml))
+    return NULL;
+  root = xmlDocGetRootElement (d.doc);
+  devs = child (root, "devices");
+  if (new_name && (old = xpath_string (&d, "string(/domain/name)")) != NULL) {
+    xmlChar *enc = xmlEncodeSpecialChars (d.doc, BAD_CAST new_name);
+    xmlNodeSetContent (child (root, "name"), enc);
+    xmlFree (enc);
+    drop_all (root, "uuid");
+    drop_all (child (root, "os"), "nvram");
+    if (devs)
+      unshare_devices (devs, old, new_name);
+  }
+  for (xmlNodePtr c = devs ? devs->children : NULL; c; c = next) {
+    const struct lvxml_overlay *o;
+    next = c->next;
+    if (c->type != XML_ELEMENT_NODE || xmlStrcmp (c->name, BAD_CAST "disk") != 0)
+      continue;
+    if ((o = overlay_of (c, ov, n)) != NULL)
+      to_overlay (c, o);
+    else if (new_name && !child (c, "readonly") && !child (c, "shareable") &&
+             !prop_is (c, "device", "cdrom") && !prop_is (c, "device", "floppy")) {
+      /* Two domains must not write one disk. */
+      char *dev = prop (child (c, "target"), "dev");
+      string_vector_append (dropped, dev ? dev : strdup ("?"));
+      drop (c);
+    }
+  }
+  xmlDocDumpMemory (d.doc, &out, &len);
+  if (out)
+    s = strdup ((const char *) out);
+  xmlFree (out);
+  free (old);
+  doc_close (&d);
+  return s;
+}

@@ -472,6 +472,91 @@ lv_job_abort (struct lv *l, const char *disk)
   return -ETIMEDOUT;
 }
 
+/* ---- rapid recovery ---------------------------------------------------------- */
+
+char *
+lv_definition (struct lv *l, bool inactive)
+{
+  char *xml = virDomainGetXMLDesc (l->dom, VIR_DOMAIN_XML_SECURE |
+                                   (inactive ? VIR_DOMAIN_XML_INACTIVE : 0));
+
+  if (xml == NULL)
+    lv_error (-EIO, "cannot read the domain's definition");
+  return xml;
+}
+
+int
+lv_persistent (struct lv *l)
+{
+  int r = virDomainIsPersistent (l->dom);
+
+  return r < 0 ? lv_error (-EIO, "cannot tell whether the domain is "
+                           "persistent") : r;
+}
+
+int
+lv_destroy (struct lv *l)
+{
+  bool active;
+  const char *why;
+  int r = lv_domain_active (l, &active, &why);
+
+  if (r < 0 || !active)
+    return r;
+  if (virDomainDestroy (l->dom) < 0)
+    return lv_error (-EIO, "cannot stop the domain");
+  return 0;
+}
+
+int
+lv_define (struct lv *l, const char *xml)
+{
+  virDomainPtr d = virDomainDefineXML (l->conn, xml);
+
+  if (d == NULL)
+    return lv_error (-EIO, "libvirt refused the domain definition");
+  virDomainFree (d);
+  return 0;
+}
+
+int
+lv_start (struct lv *l, const char *xml)
+{
+  virDomainPtr d;
+
+  if (xml == NULL) {
+    if (virDomainCreate (l->dom) < 0)
+      return lv_error (-EIO, "cannot start the domain");
+    return 0;
+  }
+  d = virDomainCreateXML (l->conn, xml, 0);
+  if (d == NULL)
+    return lv_error (-EIO, "cannot start the domain");
+  virDomainFree (d);
+  return 0;
+}
+
+int
+lv_pull_start (struct lv *l, const char *disk, unsigned long mib_per_s)
+{
+  if (virDomainBlockPull (l->dom, disk, mib_per_s, 0) < 0)
+    return lv_error (-EIO, "cannot start streaming the disk in");
+  return 0;
+}
+
+int
+lv_has_backing (struct lv *l, const char *disk, bool inactive)
+{
+  char *xml = lv_definition (l, inactive);
+  int r;
+
+  if (xml == NULL)
+    return -EIO;
+  r = lvxml_has_backing (xml, disk);
+  free (xml);
+  return r;
+}
+
 /* ---- the guest agent --------------------------------------------------------- */
 
 static int

@@ -95,6 +95,23 @@ int lv_copy_start (struct lv *l, const char *disk, const struct lv_dest *dest);
  * and wait until it is gone. */
 int lv_job_abort (struct lv *l, const char *disk);
 
+/* Rapid recovery.  lv_definition: the domain's XML (malloc'd; NULL on
+ * error), secure parts included, the persistent one if inactive.
+ * lv_persistent: 1 or 0.  lv_destroy: stop it now (nothing if it is not
+ * running).  lv_define: define (or redefine) a persistent domain from xml
+ * on the handle's connection.  lv_start: start the handle's domain
+ * (xml NULL), or a transient domain from xml.  lv_pull_start:
+ * virDomainBlockPull of disk, limited to mib_per_s (0: no limit).
+ * lv_has_backing: 1 when disk still has a backing store in the live (or
+ * persistent) definition, 0 when it stands alone. */
+char *lv_definition (struct lv *l, bool inactive);
+int lv_persistent (struct lv *l);
+int lv_destroy (struct lv *l);
+int lv_define (struct lv *l, const char *xml);
+int lv_start (struct lv *l, const char *xml);
+int lv_pull_start (struct lv *l, const char *disk, unsigned long mib_per_s);
+int lv_has_backing (struct lv *l, const char *disk, bool inactive);
+
 /* Freeze / thaw the guest's file systems through the guest agent.
  * lv_freeze returns how many were frozen; -ENOTSUP when the domain has
  * no agent (or it does not answer), with the reason in lv_last_error. */

@@ -9,7 +9,7 @@ static const char help[] =
   "\n"
   "Tasks:      task create|list|show|delete, serve, status\n"
   "Points:     points, mark, lock, unlock, fold\n"
-  "Data back:  export, restore\n"
+  "Data back:  export, restore, recover\n"
   "Files:      ls, cat, get\n"
   "\n"
   "The store (all tasks) is --store, else $CDP_STORE, else /var/lib/cdp.\n"
@@ -42,6 +42,7 @@ main (int argc, char **argv)
   if (strcmp (argv[0], "points") == 0) return cmd_points (store, argc, argv);
   if (strcmp (argv[0], "export") == 0) return cmd_export (store, argc, argv);
   if (strcmp (argv[0], "restore") == 0) return cmd_restore (store, argc, argv);
+  if (strcmp (argv[0], "recover") == 0) return cmd_recover (store, argc, argv);
   if (strcmp (argv[0], "mark") == 0) return cmd_mark (store, argc, argv);
   if (strcmp (argv[0], "lock") == 0 || strcmp (argv[0], "unlock") == 0)
     return cmd_lock (store, argc, argv);

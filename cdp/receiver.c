@@ -344,65 +344,14 @@ start_listening (struct receiver *r)
   return e;
 }
 
-/* Can uid/gid search (x) directory path? */
-static bool
-searchable (const char *path, uid_t uid, gid_t gid)
-{
-  struct stat st;
-
-  if (stat (path, &st) < 0)
-    return false;
-  if (uid == 0 || (st.st_mode & S_IXOTH))
-    return true;
-  if (st.st_uid == uid)
-    return (st.st_mode & S_IXUSR) != 0;
-  return st.st_gid == gid && (st.st_mode & S_IXGRP);
-}
-
-static int
-grant_one (const char *path, gid_t gid, mode_t mode)
-{
-  if (chown (path, (uid_t) -1, gid) < 0 || chmod (path, mode) < 0)
-    return -errno;
-  return 0;
-}
-
 int
 receiver_grant (struct receiver *r, uid_t uid, gid_t gid, char *why,
                 size_t len)
 {
-  char *sock = r->sock ? strdup (r->sock) : NULL;
-  char *dir = sock ? strdup (sock) : NULL;
-  bool own = r->t->listen == NULL;
-  int e = 0;
-
-  if (sock == NULL || dir == NULL || uid == 0) {
-    free (sock);
-    free (dir);
-    return sock ? 0 : -ENOMEM;
-  }
-  *strrchr (dir, '/') = 0;
-  /* Ours: the task directory and qemu/ let QEMU's group pass (no
-   * listing), the socket lets it connect; other users get nothing. */
-  if (own && ((e = grant_one (r->t->dir, gid, 0710)) < 0 ||
-              (e = grant_one (dir, gid, 0710)) < 0))
-    snprintf (why, len, "cannot open %s to QEMU's group %u: %s", dir,
-              (unsigned) gid, strerror (-e));
-  if (e == 0 && (e = grant_one (sock, gid, 0660)) < 0)
-    snprintf (why, len, "cannot give socket %s to QEMU's group %u: %s", sock,
-              (unsigned) gid, strerror (-e));
-  for (char *p = strrchr (dir, '/'); e == 0 && p; p = strrchr (dir, '/')) {
-    if (!searchable (*dir ? dir : "/", uid, gid)) {
-      snprintf (why, len, "QEMU (uid %u) cannot reach the receiver socket: "
-                "%s is not searchable for it (chmod o+x it, or create the "
-                "task with --listen)", (unsigned) uid, dir);
-      e = -EACCES;
-    }
-    *p = 0;
-  }
-  free (sock);
-  free (dir);
-  return e;
+  if (r->sock == NULL)
+    return 0;
+  return socket_grant (r->t->listen ? NULL : r->t->dir, r->sock, uid, gid,
+                       why, len);
 }
 
 /* Segments of 256 MiB, smaller on a small file system (a 32nd of it, at

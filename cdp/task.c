@@ -104,8 +104,8 @@ task_save (const struct task *t)
   return r;
 }
 
-static char *
-get_str (json_object *o, const char *key)
+char *
+json_str (json_object *o, const char *key)
 {
   json_object *v;
 
@@ -114,8 +114,8 @@ get_str (json_object *o, const char *key)
   return strdup (json_object_get_string (v));
 }
 
-static int64_t
-get_int (json_object *o, const char *key, int64_t dflt)
+int64_t
+json_int (json_object *o, const char *key, int64_t dflt)
 {
   json_object *v;
 
@@ -128,35 +128,35 @@ static int
 parse_task (json_object *o, struct task *t)
 {
   json_object *disks, *pol;
-  char *mode = get_str (o, "mode");
+  char *mode = json_str (o, "mode");
 
   t->mode = mode && strcmp (mode, "qmp") == 0 ? TASK_QMP
     : mode && strcmp (mode, "libvirt") == 0 ? TASK_LIBVIRT : TASK_MANUAL;
   free (mode);
-  t->listen = get_str (o, "listen");
-  t->qmp = get_str (o, "qmp");
-  t->domain = get_str (o, "domain");
-  t->connect = get_str (o, "connect");
-  t->created_ns = get_int (o, "created_ns", 0);
+  t->listen = json_str (o, "listen");
+  t->qmp = json_str (o, "qmp");
+  t->domain = json_str (o, "domain");
+  t->connect = json_str (o, "connect");
+  t->created_ns = json_int (o, "created_ns", 0);
   if (!json_object_object_get_ex (o, "disks", &disks) ||
       !json_object_is_type (disks, json_type_array))
     return -EINVAL;
   for (size_t i = 0; i < json_object_array_length (disks); i++) {
     json_object *d = json_object_array_get_idx (disks, i);
-    struct task_disk td = { .name = get_str (d, "name"),
-                            .id = (uint32_t) get_int (d, "id", (int64_t) i),
-                            .size = (uint64_t) get_int (d, "size", 0) };
+    struct task_disk td = { .name = json_str (d, "name"),
+                            .id = (uint32_t) json_int (d, "id", (int64_t) i),
+                            .size = (uint64_t) json_int (d, "size", 0) };
     if (td.name == NULL || task_disk_vector_append (&t->disks, td) < 0) {
       free (td.name);
       return -EINVAL;
     }
   }
   if (json_object_object_get_ex (o, "policy", &pol)) {
-    t->policy.bp_interval = get_int (pol, "bp_interval_ns", 0);
-    t->policy.journal_retention = get_int (pol, "journal_retention_ns", 0);
-    t->policy.bp_retention = get_int (pol, "bp_retention_ns", 0);
-    t->policy.max_chain = (unsigned) get_int (pol, "max_chain", 16);
-    t->policy.segment_size = (uint32_t) get_int (pol, "segment_size", 0);
+    t->policy.bp_interval = json_int (pol, "bp_interval_ns", 0);
+    t->policy.journal_retention = json_int (pol, "journal_retention_ns", 0);
+    t->policy.bp_retention = json_int (pol, "bp_retention_ns", 0);
+    t->policy.max_chain = (unsigned) json_int (pol, "max_chain", 16);
+    t->policy.segment_size = (uint32_t) json_int (pol, "segment_size", 0);
   }
   return 0;
 }

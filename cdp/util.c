@@ -146,3 +146,64 @@ want_help (int argc, char **argv)
       return true;
   return false;
 }
+
+/* ---- unix sockets QEMU connects to ----------------------------------------- */
+
+/* Can uid/gid search (x) directory path? */
+static bool
+searchable (const char *path, uid_t uid, gid_t gid)
+{
+  struct stat st;
+
+  if (stat (path, &st) < 0)
+    return false;
+  if (uid == 0 || (st.st_mode & S_IXOTH))
+    return true;
+  if (st.st_uid == uid)
+    return (st.st_mode & S_IXUSR) != 0;
+  return st.st_gid == gid && (st.st_mode & S_IXGRP);
+}
+
+static int
+grant_one (const char *path, gid_t gid, mode_t mode)
+{
+  if (chown (path, (uid_t) -1, gid) < 0 || chmod (path, mode) < 0)
+    return -errno;
+  return 0;
+}
+
+int
+socket_grant (const char *task_dir, const char *sock, uid_t uid, gid_t gid,
+              char *why, size_t len)
+{
+  char *dir = strdup (sock);
+  int e = 0;
+
+  if (dir == NULL)
+    return -ENOMEM;
+  if (uid == 0) {
+    free (dir);
+    return 0;
+  }
+  *strrchr (dir, '/') = 0;
+  /* Ours: the task directory and the socket's let QEMU's group pass (no
+   * listing), the socket lets it connect; other users get nothing. */
+  if (task_dir && ((e = grant_one (task_dir, gid, 0710)) < 0 ||
+                   (e = grant_one (dir, gid, 0710)) < 0))
+    snprintf (why, len, "cannot open %s to QEMU's group %u: %s", dir,
+              (unsigned) gid, strerror (-e));
+  if (e == 0 && (e = grant_one (sock, gid, 0660)) < 0)
+    snprintf (why, len, "cannot give socket %s to QEMU's group %u: %s", sock,
+              (unsigned) gid, strerror (-e));
+  for (char *p = strrchr (dir, '/'); e == 0 && p; p = strrchr (dir, '/')) {
+    if (!searchable (*dir ? dir : "/", uid, gid)) {
+      snprintf (why, len, "QEMU (uid %u) cannot reach the socket %s: %s is "
+                "not searchable for it (chmod o+x it, or create the task "
+                "with --listen)", (unsigned) uid, sock, dir);
+      e = -EACCES;
+    }
+    *p = 0;
+  }
+  free (dir);
+  return e;
+}

@@ -1,0 +1,787 @@
+/* cdp recover: rapid recovery — a VM runs from a point within seconds
+ * while its data moves home behind it.
+ *
+ *   1. resolve T and lock the point (retention keeps it while this runs)
+ *   2. serve the points read-only over NBD (pointexp.c) on a unix socket
+ *      of the task (qemu/recover.sock, open to QEMU's group only)
+ *   3. create the overlays: qcow2 files whose backing is the export
+ *   4. libvirt: --as defines and starts a clone of the protected domain
+ *      on the overlays; --in-place stops the domain, redefines it on the
+ *      overlays and starts it.  QMP mode: print how to boot and stream it
+ *   5. virDomainBlockPull each disk and watch until every overlay stands
+ *      alone (no backing store in the domain, none in the file)
+ *   6. stop the export, unlock the point, record the recovery done
+ *
+ * The VM's writes go to the overlays only: the export is read-only and
+ * the store never changes because of them.  Each step is recorded in
+ * TASK/recover.json (recover-state.c) before it acts, so that a
+ * recovery stopped anywhere (killed, the domain stopped, the store gone)
+ * can be reasoned about and picked up: --resume serves the export again
+ * on the same socket (QEMU's NBD client connects again on its next
+ * request), starts the domain if it is off, and does 5 and 6.  While an
+ * in-place recovery is unfinished, `cdp serve` starts no copy of its
+ * disks; once it is done, protection resumes by itself.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+
+#include "cdp/cdp.h"
+#include "cdp/libvirt.h"
+#include "cdp/libvirt-xml.h"
+#include "cdp/pointexp.h"
+#include "common/cleanup.h"
+#include "common/timeutil.h"
+#include "recovery/qemu-tool.h"
+
+struct rec {
+  const char *store;
+  struct task *t;                   /* the task (owned) */
+  struct recovery r;                /* what recover.json says */
+  unsigned long bandwidth;          /* MiB/s, 0: no limit */
+  struct pexp *px;
+  struct nbd_server *srv;
+  struct lv *l;                     /* libvirt: the domain on the overlays */
+  sigset_t sigs;
+  bool tty;
+  int64_t t0;                       /* when the command started */
+};
+
+static double
+secs (int64_t ns)
+{
+  return (double) ns / 1e9;
+}
+
+static int
+save (struct rec *c)
+{
+  int e = recovery_save (c->t, &c->r);
+
+  if (e < 0)
+    return fail ("cannot record the recovery in %s: %s", c->t->dir,
+                 strerror (-e));
+  return 0;
+}
+
+static void
+unlock_point (struct rec *c)
+{
+  if (c->r.locked)
+    locks_change (c->t, c->r.seq, c->r.at_ns, false);
+  c->r.locked = false;
+}
+
+/* Record the recovery failed (why) and say so. */
+static int
+failed (struct rec *c, const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  free (c->r.state);
+  c->r.state = strdup ("failed");
+  free (c->r.error);
+  c->r.error = strdup (msg);
+  unlock_point (c);
+  recovery_save (c->t, &c->r);
+  return fail ("%s", msg);
+}
+
+static char *
+uri_of (const struct rec *c, const char *disk)
+{
+  char *uri;
+
+  if (asprintf (&uri, "nbd+unix:///%s?socket=%s", disk, c->r.socket) < 0)
+    abort ();
+  return uri;
+}
+
+/* ---- the export ----------------------------------------------------------- */
+
+/* Serve the points at r.at_ns on r.socket, open to QEMU (uid/gid). */
+static int
+start_export (struct rec *c, uid_t uid, gid_t gid)
+{
+  string_vector names = empty_vector;
+  char *addr, why[512] = "";
+  int e;
+
+  for (size_t i = 0; i < c->r.disks.len; i++)
+    string_vector_append (&names, c->r.disks.ptr[i].disk);
+  e = pexp_open (c->store, c->t->name, c->r.at_ns, &names, &c->px);
+  string_vector_reset (&names);
+  if (e != 0)
+    return -1;
+  /* A socket left by a killed recover: nobody listens on it any more
+   * (recover.lock, held by this process, says so). */
+  unlink (c->r.socket);
+  if (asprintf (&addr, "unix:%s", c->r.socket) < 0)
+    abort ();
+  e = nbd_server_new (&pexp_ops, c->px, &c->srv);
+  if (e == 0)
+    e = nbd_server_listen (c->srv, addr, NULL);
+  free (addr);
+  if (e < 0)
+    return fail ("cannot serve the point on %s: %s", c->r.socket, strerror (-e));
+  if ((e = socket_grant (c->t->dir, c->r.socket, uid, gid, why, sizeof why)) < 0)
+    return fail ("%s", why);
+  return 0;
+}
+
+static void
+stop_export (struct rec *c)
+{
+  nbd_server_free (c->srv);
+  c->srv = NULL;
+  pexp_close (c->px);
+  c->px = NULL;
+}
+
+/* ---- overlays ------------------------------------------------------------- */
+
+/* An absolute path for PATH (which need not exist yet). */
+static char *
+absolute (const char *path)
+{
+  char cwd[PATH_MAX], *out;
+
+  if (path[0] == '/')
+    return strdup (path);
+  if (getcwd (cwd, sizeof cwd) == NULL)
+    return NULL;
+  if (asprintf (&out, "%s/%s", cwd, path) < 0)
+    return NULL;
+  return out;
+}
+
+/* Where each disk's overlay goes: PATH itself for one disk (unless it is
+ * a directory), else PATH/DISK.qcow2. */
+static int
+place_overlays (struct rec *c, const char *to)
+{
+  struct stat st;
+  char *base = absolute (to);
+  bool dir = c->r.disks.len > 1 || (stat (base, &st) == 0 && S_ISDIR (st.st_mode));
+
+  if (base == NULL)
+    return fail ("cannot make %s absolute", to);
+  if (dir && mkdir_p (base, 0755) < 0) {
+    free (base);
+    return fail ("cannot create directory %s: %s", to, strerror (errno));
+  }
+  for (size_t i = 0; i < c->r.disks.len; i++) {
+    struct recovery_disk *d = &c->r.disks.ptr[i];
+    if (!dir)
+      d->overlay = strdup (base);
+    else if (asprintf (&d->overlay, "%s/%s.qcow2", base, d->disk) < 0)
+      abort ();
+    if (lstat (d->overlay, &st) == 0) {
+      free (base);
+      return fail ("%s exists: recover to a new file", d->overlay);
+    }
+  }
+  free (base);
+  return 0;
+}
+
+static int
+create_overlays (struct rec *c)
+{
+  for (size_t i = 0; i < c->r.disks.len; i++) {
+    struct recovery_disk *d = &c->r.disks.ptr[i];
+    char *uri = uri_of (c, d->disk), size[32], why[512];
+    snprintf (size, sizeof size, "%llu", (unsigned long long) d->total);
+    /* -u: the backing is not opened; its size is known. */
+    const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-u",
+                           "-F", "raw", "-b", uri, d->overlay, size, NULL };
+    int e = qemu_tool_run (argv, why, sizeof why);
+    free (uri);
+    if (e < 0)
+      return failed (c, "cannot create the overlay %s: %s", d->overlay, why);
+  }
+  return 0;
+}
+
+/* Does the qcow2 file at path still name a backing file? */
+static int
+file_has_backing (const char *path)
+{
+  unsigned char h[16];
+  FILE *f = fopen (path, "rb");
+  uint64_t off = 0;
+  size_t n = f ? fread (h, 1, sizeof h, f) : 0;
+
+  if (f)
+    fclose (f);
+  if (n != sizeof h || memcmp (h, "QFI\xfb", 4) != 0)
+    return -EIO;
+  for (int i = 8; i < 16; i++)
+    off = off << 8 | h[i];
+  return off != 0;
+}
+
+/* ---- libvirt -------------------------------------------------------------- */
+
+static void
+free_strings (string_vector *v)
+{
+  for (size_t i = 0; i < v->len; i++)
+    free (v->ptr[i]);
+  string_vector_reset (v);
+}
+
+static const char *
+src_domain (const struct rec *c)
+{
+  return c->t->domain;
+}
+
+/* Define and start the domain on the overlays (steps 4). */
+static int
+start_domain (struct rec *c, const char *as)
+{
+  struct lv *src = NULL;
+  struct lvxml_overlay ov[8];
+  string_vector dropped = empty_vector;
+  char *xml = NULL, *nx = NULL;
+  uid_t uid;
+  gid_t gid;
+  int e, persistent;
+
+  if ((e = lv_open (c->t->connect, src_domain (c), &src)) < 0)
+    return failed (c, "%s", lv_last_error ());
+  lv_qemu_owner (src, &uid, &gid);
+  if (start_export (c, uid, gid) != 0)
+    goto err;
+  if (create_overlays (c) != 0)
+    goto err;
+  for (size_t i = 0; i < c->r.disks.len && i < 8; i++)
+    ov[i] = (struct lvxml_overlay) {
+      .target = c->r.disks.ptr[i].disk, .path = c->r.disks.ptr[i].overlay,
+      .socket = c->r.socket, .export_name = c->r.disks.ptr[i].disk };
+  persistent = lv_persistent (src);
+  xml = lv_definition (src, persistent > 0);
+  nx = xml ? lvxml_recovered (xml, as, ov, c->r.disks.len, &dropped) : NULL;
+  if (nx == NULL) {
+    failed (c, "cannot make the recovered domain's definition: %s",
+            lv_last_error ());
+    goto err;
+  }
+  for (size_t i = 0; i < dropped.len; i++)
+    fprintf (stderr, "cdp: disk %s of %s is not recovered: %s runs without "
+             "it (two domains must not write one disk)\n", dropped.ptr[i],
+             src_domain (c), as);
+  if (as) {
+    if ((e = lv_define (src, nx)) < 0 ||
+        (e = lv_open (c->t->connect, as, &c->l)) < 0 ||
+        (e = lv_start (c->l, NULL)) < 0) {
+      failed (c, "domain %s: %s", as, lv_last_error ());
+      goto err;
+    }
+  }
+  else {
+    /* The domain's history is in the journal up to this instant. */
+    if ((e = lv_destroy (src)) < 0 ||
+        (persistent > 0 && (e = lv_define (src, nx)) < 0) ||
+        (e = lv_start (src, persistent > 0 ? NULL : nx)) < 0) {
+      failed (c, "domain %s: %s", src_domain (c), lv_last_error ());
+      goto err;
+    }
+    c->l = src;
+    src = NULL;
+  }
+  free_strings (&dropped);
+  free (xml);
+  free (nx);
+  lv_close (src);
+  return 0;
+
+ err:
+  free_strings (&dropped);
+  free (xml);
+  free (nx);
+  lv_close (src);
+  return -1;
+}
+
+/* ---- streaming -------------------------------------------------------------- */
+
+static void
+progress (struct rec *c, double rate, bool final)
+{
+  static int64_t last;
+  uint64_t done = 0, total = 0;
+  int64_t now = time_now_ns ();
+
+  for (size_t i = 0; i < c->r.disks.len; i++) {
+    done += c->r.disks.ptr[i].done;
+    total += c->r.disks.ptr[i].total;
+  }
+  if (!c->tty && !final && now - last < 5000000000LL)
+    return;
+  last = now;
+  fprintf (stderr, "%sstreaming into %s: %3.0f%%  %.1f/%.1f MiB  %.1f MiB/s%s",
+           c->tty ? "\r" : "", c->r.disks.len > 1 ? "the overlays" : "the overlay",
+           total ? 100.0 * (double) done / (double) total : 100.0,
+           (double) done / 1048576, (double) total / 1048576, rate / 1048576,
+           c->tty ? (final ? "\033[K\n" : "\033[K") : "\n");
+}
+
+/* Is disk i done (the live domain has it stand alone)?  Else make sure a
+ * pull runs on it.  Returns 1 done, 0 streaming, < 0 error. */
+static int
+check_disk (struct rec *c, size_t i, int64_t *retry_ns)
+{
+  struct recovery_disk *d = &c->r.disks.ptr[i];
+  static const struct lv_dest none = { .export_name = "" };
+  uint64_t cur, end;
+  int type, r;
+  bool ours;
+
+  r = lv_job (c->l, d->disk, &none, &type, &cur, &end, &ours);
+  if (r < 0)
+    return r;
+  if (r == 1 && type == VIR_DOMAIN_BLOCK_JOB_TYPE_PULL) {
+    if (end > 0)
+      d->done = (uint64_t) ((double) d->total * (double) cur / (double) end);
+    return 0;
+  }
+  if (r == 1)
+    return 0;                       /* another job: wait for it */
+  r = lv_has_backing (c->l, d->disk, false);
+  if (r <= 0) {
+    if (r == 0)
+      d->done = d->total;
+    return r == 0 ? 1 : r;
+  }
+  /* No job and a backing store still: the pull ended before its end (or
+   * libvirt has not taken its completion in yet: give it a moment). */
+  if (*retry_ns == 0)
+    *retry_ns = time_now_ns () + 2000000000LL;
+  if (time_now_ns () < *retry_ns)
+    return 0;
+  log_msg ("disk %s: the stream stopped before the end; starting it again",
+           d->disk);
+  *retry_ns = time_now_ns () + 5000000000LL;
+  if (lv_pull_start (c->l, d->disk, c->bandwidth) < 0)
+    log_msg ("disk %s: %s", d->disk, lv_last_error ());
+  return 0;
+}
+
+/* Why the domain cannot go on streaming, or NULL. */
+static const char *
+domain_gone (struct rec *c)
+{
+  const char *why;
+  bool active;
+
+  if (lv_domain_active (c->l, &active, &why) < 0)
+    return lv_last_error ();
+  return active ? NULL : why;
+}
+
+static bool
+signalled (struct rec *c)
+{
+  struct timespec zero = { 0, 0 };
+
+  return sigtimedwait (&c->sigs, NULL, &zero) > 0;
+}
+
+/* Step 5 under libvirt.  0 when every disk stands alone. */
+static int
+stream_libvirt (struct rec *c)
+{
+  int64_t retry[8] = { 0 }, t0 = time_now_ns (), saved = 0;
+  uint64_t done0 = 0;
+  size_t left;
+  struct lv_event ev;
+
+  for (size_t i = 0; i < c->r.disks.len; i++)
+    done0 += c->r.disks.ptr[i].done;
+  for (;;) {
+    const char *gone;
+    uint64_t done = 0;
+    left = 0;
+    for (size_t i = 0; i < c->r.disks.len && i < 8; i++) {
+      int r = check_disk (c, i, &retry[i]);
+      if (r < 0)
+        return fail ("%s", lv_last_error ());
+      left += r == 0;
+      done += c->r.disks.ptr[i].done;
+    }
+    double dt = secs (time_now_ns () - t0);
+    progress (c, dt > 0 ? (double) (done - done0) / dt : 0, left == 0);
+    if (left == 0)
+      return 0;
+    if (time_now_ns () - saved > 2000000000LL) {
+      recovery_save (c->t, &c->r);
+      saved = time_now_ns ();
+    }
+    if ((gone = domain_gone (c)) != NULL) {
+      recovery_save (c->t, &c->r);
+      return fail ("domain %s stopped before its data was home (%s): start "
+                   "it and run 'cdp recover %s --resume'", c->r.domain, gone,
+                   c->t->name);
+    }
+    if (signalled (c)) {
+      recovery_save (c->t, &c->r);
+      if (c->tty)
+        fputc ('\n', stderr);
+      return fail ("stopped: %s still reads from the store; run 'cdp recover "
+                   "%s --resume' to finish", c->r.domain, c->t->name);
+    }
+    while (lv_next_event (c->l, 500, &ev) == 1)
+      if (ev.kind == LV_EV_CLOSED)
+        return fail ("the connection to libvirt was lost: run 'cdp recover "
+                     "%s --resume'", c->t->name);
+  }
+}
+
+/* Step 5 without libvirt: someone runs block-stream; wait until every
+ * overlay stands alone. */
+static int
+stream_qmp (struct rec *c)
+{
+  for (;;) {
+    size_t left = 0;
+    for (size_t i = 0; i < c->r.disks.len; i++) {
+      int r = file_has_backing (c->r.disks.ptr[i].overlay);
+      if (r < 0)
+        return fail ("cannot read %s: not a qcow2 image any more",
+                     c->r.disks.ptr[i].overlay);
+      left += r;
+    }
+    if (left == 0)
+      return 0;
+    struct timespec wait = { 0, 500000000L };
+    if (sigtimedwait (&c->sigs, NULL, &wait) > 0)
+      return fail ("stopped: the VM still reads from the store; run 'cdp "
+                   "recover %s --resume' to serve it again", c->t->name);
+  }
+}
+
+/* The instructions for a task without libvirt. */
+static void
+print_qmp_howto (struct rec *c)
+{
+  printf ("The point of %s is served at:\n", c->t->name);
+  for (size_t i = 0; i < c->r.disks.len; i++) {
+    char *uri = uri_of (c, c->r.disks.ptr[i].disk);
+    printf ("  %s\n", uri);
+    free (uri);
+  }
+  printf ("Overlays (qcow2, backed by the export; the VM writes here):\n");
+  for (size_t i = 0; i < c->r.disks.len; i++)
+    printf ("  %s\n", c->r.disks.ptr[i].overlay);
+  printf ("Boot the VM on them, with its usual arguments and, for each disk:\n");
+  for (size_t i = 0; i < c->r.disks.len; i++) {
+    const struct recovery_disk *d = &c->r.disks.ptr[i];
+    printf ("  -blockdev '{\"node-name\":\"rec-%s\",\"driver\":\"qcow2\","
+            "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"},"
+            "\"backing\":{\"driver\":\"raw\",\"file\":{\"driver\":\"nbd\","
+            "\"server\":{\"type\":\"unix\",\"path\":\"%s\"},\"export\":\"%s\","
+            "\"reconnect-delay\":60}}}' -device virtio-blk-pci,drive=rec-%s\n",
+            d->disk, d->overlay, c->r.socket, d->disk, d->disk);
+  }
+  printf ("Then move the data in, on its QMP monitor:\n");
+  for (size_t i = 0; i < c->r.disks.len; i++)
+    printf ("  {\"execute\":\"block-stream\",\"arguments\":{\"job-id\":"
+            "\"rec-%s\",\"device\":\"rec-%s\"}}\n", c->r.disks.ptr[i].disk,
+            c->r.disks.ptr[i].disk);
+  printf ("cdp serves the point until every overlay stands alone (or "
+          "SIGINT/SIGTERM).\n");
+  fflush (stdout);
+}
+
+/* Steps 5 and 6. */
+static int
+finish (struct rec *c)
+{
+  int r = c->l ? stream_libvirt (c) : stream_qmp (c);
+
+  if (r != 0)
+    return EXIT_FAIL;
+  for (size_t i = 0; c->l && i < c->r.disks.len; i++)
+    if (lv_has_backing (c->l, c->r.disks.ptr[i].disk, true) == 1)
+      log_msg ("disk %s: the domain's persistent definition still names the "
+               "export as its backing store: edit it (virsh edit %s)",
+               c->r.disks.ptr[i].disk, c->r.domain);
+  stop_export (c);
+  unlock_point (c);
+  free (c->r.state);
+  c->r.state = strdup ("done");
+  c->r.done_ns = time_now_ns ();
+  save (c);
+  printf ("done: %s no longer depends on the store (%s streamed in %.1f s)\n",
+          c->r.domain ? c->r.domain : "the VM",
+          c->r.disks.len > 1 ? "its disks" : "its disk",
+          secs (c->r.done_ns - (c->r.ready_ns ? c->r.ready_ns : c->t0)));
+  return EXIT_OK;
+}
+
+/* ---- the command ------------------------------------------------------------- */
+
+static int
+begin (struct rec *c, const char *at, const char *to, const char *as,
+       const char *disk)
+{
+  struct task_view v;
+  struct point p;
+  int64_t t, t_point, t_ready;
+  char tbuf[64];
+  int e;
+
+  if (view_open (c->store, c->t->name, &v) != 0)
+    return EXIT_FAIL;
+  e = view_time (&v, at, &t);
+  for (size_t i = 0; e == 0 && i < v.task->disks.len; i++) {
+    const struct task_disk *d = &v.task->disks.ptr[i];
+    if (disk && strcmp (d->name, disk) != 0)
+      continue;
+    if ((e = view_point_at (&v, d, t, &p)) == 0) {
+      struct recovery_disk rd = { .disk = strdup (d->name), .total = p.size };
+      recovery_disk_vector_append (&c->r.disks, rd);
+      c->r.seq = p.seq;
+    }
+  }
+  view_close (&v);
+  if (e != 0)
+    return e;
+  if (c->r.disks.len == 0)
+    return fail ("task %s has no disk %s", c->t->name, disk);
+  t_point = time_now_ns ();
+  c->r.at_ns = t;
+  c->r.mode = strdup (c->t->mode != TASK_LIBVIRT ? "qmp" : as ? "as" : "in-place");
+  c->r.domain = c->t->mode != TASK_LIBVIRT ? NULL
+              : strdup (as ? as : c->t->domain);
+  c->r.connect = c->t->connect ? strdup (c->t->connect) : NULL;
+  c->r.socket = task_path (c->t, c->t->mode == TASK_LIBVIRT ? "qemu/recover.sock"
+                                                          : "run/recover.sock");
+  c->r.state = strdup ("starting");
+  c->r.started_ns = c->t0;
+  if (place_overlays (c, to) != 0)
+    return EXIT_FAIL;
+  {
+    char *dir = strdup (c->r.socket);
+    *strrchr (dir, '/') = 0;
+    mkdir_p (dir, 0700);
+    free (dir);
+  }
+  e = locks_change (c->t, c->r.seq, t, true);
+  if (e < 0 && e != -EEXIST)
+    return fail ("cannot lock the point: %s", strerror (-e));
+  c->r.locked = e == 0;
+  if (save (c) != 0)
+    return EXIT_FAIL;
+  format_time (t, tbuf, sizeof tbuf);
+  if (c->t->mode == TASK_LIBVIRT) {
+    if (start_domain (c, as) != 0)
+      return EXIT_FAIL;
+  }
+  else {
+    if (start_export (c, 0, 0) != 0 || create_overlays (c) != 0)
+      return EXIT_FAIL;
+  }
+  t_ready = time_now_ns ();
+  c->r.ready_ns = t_ready;
+  free (c->r.state);
+  c->r.state = strdup ("streaming");
+  if (save (c) != 0)
+    return EXIT_FAIL;
+  if (c->l) {
+    printf ("started %s on the point of %s at %s in %.2f s (point %.3f s, "
+            "export, overlays and domain start %.3f s)\n", c->r.domain,
+            c->t->name, tbuf, secs (t_ready - c->t0), secs (t_point - c->t0),
+            secs (t_ready - t_point));
+    fflush (stdout);
+    for (size_t i = 0; i < c->r.disks.len; i++)
+      if (lv_pull_start (c->l, c->r.disks.ptr[i].disk, c->bandwidth) < 0)
+        log_msg ("disk %s: %s", c->r.disks.ptr[i].disk, lv_last_error ());
+  }
+  else
+    print_qmp_howto (c);
+  return finish (c);
+}
+
+/* --cancel: give up an unfinished recovery that cannot be resumed (its
+ * domain was deleted, its overlays lost).  The VM, if it still runs on
+ * the overlays, needs the export, which stops being served. */
+static int
+cancel_recovery (struct rec *c)
+{
+  int e = recovery_load (c->t, &c->r);
+
+  if (e < 0 || !recovery_unfinished (&c->r))
+    return fail ("task %s has no unfinished recovery", c->t->name);
+  failed (c, "cancelled by the operator");
+  return EXIT_OK;
+}
+
+static int
+resume (struct rec *c)
+{
+  const char *state;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool active;
+  const char *why;
+  int e = recovery_load (c->t, &c->r);
+
+  if (e == -ENOENT)
+    return fail ("task %s has no recovery to resume", c->t->name);
+  if (e < 0)
+    return fail ("cannot read %s/recover.json: %s", c->t->dir, strerror (-e));
+  state = recovery_state (c->t, &c->r);
+  if (!recovery_unfinished (&c->r))
+    return fail ("the last recovery of task %s is %s: nothing to resume",
+                 c->t->name, state);
+  if (strcmp (c->r.state, "starting") == 0)
+    for (size_t i = 0; i < c->r.disks.len; i++)
+      if (access (c->r.disks.ptr[i].overlay, F_OK) != 0)
+        return failed (c, "the recovery stopped before its VM ran (no %s): "
+                       "run cdp recover again", c->r.disks.ptr[i].overlay);
+  if (c->r.domain) {
+    if (lv_open (c->r.connect, c->r.domain, &c->l) < 0)
+      return fail ("%s", lv_last_error ());
+    lv_qemu_owner (c->l, &uid, &gid);
+  }
+  if (start_export (c, uid, gid) != 0)
+    return EXIT_FAIL;
+  if (c->l) {
+    if (lv_domain_active (c->l, &active, &why) < 0)
+      return fail ("%s", lv_last_error ());
+    if (!active && lv_start (c->l, NULL) < 0)
+      return fail ("cannot start %s: %s", c->r.domain, lv_last_error ());
+    printf ("resumed: %s reads the point from the store again\n", c->r.domain);
+    fflush (stdout);
+  }
+  else
+    print_qmp_howto (c);
+  if (strcmp (c->r.state, "starting") == 0) {
+    free (c->r.state);
+    c->r.state = strdup ("streaming");
+  }
+  save (c);
+  return finish (c);
+}
+
+int
+cmd_recover (const char *store, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "at", required_argument, 0, 'a' }, { "to", required_argument, 0, 't' },
+    { "as", required_argument, 0, 's' }, { "in-place", no_argument, 0, 'i' },
+    { "disk", required_argument, 0, 'd' }, { "resume", no_argument, 0, 'r' },
+    { "bandwidth", required_argument, 0, 'b' }, { "cancel", no_argument, 0, 'c' },
+    { "help", no_argument, 0, 'h' },
+    { 0 } };
+  const char *at = NULL, *to = NULL, *as = NULL, *disk = NULL;
+  bool in_place = false, resuming = false, cancel = false;
+  struct rec c = { .store = store };
+  char *end;
+  int ch, r, lockfd;
+
+  optind = 1;
+  while ((ch = getopt_long (argc, argv, "", opts, NULL)) != -1)
+    switch (ch) {
+    case 'a': at = optarg; break;
+    case 't': to = optarg; break;
+    case 's': as = optarg; break;
+    case 'i': in_place = true; break;
+    case 'd': disk = optarg; break;
+    case 'r': resuming = true; break;
+    case 'c': cancel = true; break;
+    case 'b':
+      c.bandwidth = strtoul (optarg, &end, 10);
+      if (*end || end == optarg)
+        return usage_error ("--bandwidth takes MiB/s, a whole number");
+      break;
+    case 'h':
+      puts ("usage: cdp recover NAME --at T --to PATH (--as NEWDOMAIN | --in-place)\n"
+            "                   [--disk D] [--bandwidth MIB_PER_S]\n"
+            "       cdp recover NAME --resume [--bandwidth MIB_PER_S]\n"
+            "       cdp recover NAME --cancel");
+      return 0;
+    default: return usage_error ("see 'cdp recover --help'");
+    }
+  if (optind + 1 != argc)
+    return usage_error ("usage: cdp recover NAME --at T --to PATH (--as NEWDOMAIN | --in-place)");
+  if ((resuming || cancel) && (at || to || as || in_place || disk))
+    return usage_error ("--resume and --cancel take no --at, --to, --as, "
+                        "--in-place or --disk");
+  resuming |= cancel;
+  if (!resuming && (at == NULL || to == NULL))
+    return usage_error ("cdp recover needs --at T and --to PATH");
+  r = task_load (store, argv[optind], &c.t);
+  if (r == -ENOENT)
+    return fail ("no task '%s' in %s", argv[optind], store);
+  if (r < 0)
+    return fail ("task '%s': cannot load: %s", argv[optind], strerror (-r));
+  if (!resuming && c.t->mode == TASK_LIBVIRT && (as != NULL) == in_place) {
+    task_free (c.t);
+    return usage_error ("give one of --as NEWDOMAIN and --in-place");
+  }
+  if (!resuming && c.t->mode != TASK_LIBVIRT && (as || in_place)) {
+    task_free (c.t);
+    return usage_error ("task %s has no libvirt domain: leave out --as and "
+                        "--in-place; cdp prints how to boot the point",
+                        c.t->name);
+  }
+  if (as && !task_name_valid (as)) {
+    task_free (c.t);
+    return usage_error ("'%s' is not a usable domain name", as);
+  }
+  lockfd = recovery_lock (c.t);
+  if (lockfd < 0) {
+    task_free (c.t);
+    return fail ("a cdp recover of task %s runs already", argv[optind]);
+  }
+  if (!resuming) {
+    struct recovery old;
+    if (recovery_load (c.t, &old) == 0) {
+      bool busy = recovery_unfinished (&old);
+      if (busy)
+        fail ("task %s has an unfinished recovery (%s %s, %s): finish it "
+              "with 'cdp recover %s --resume'", c.t->name, old.mode,
+              old.domain ? old.domain : "", recovery_state (c.t, &old),
+              c.t->name);
+      recovery_clear (&old);
+      if (busy) {
+        close (lockfd);
+        task_free (c.t);
+        return EXIT_FAIL;
+      }
+    }
+  }
+  c.t0 = time_now_ns ();
+  c.tty = isatty (STDERR_FILENO);
+  sigemptyset (&c.sigs);
+  sigaddset (&c.sigs, SIGINT);
+  sigaddset (&c.sigs, SIGTERM);
+  sigaddset (&c.sigs, SIGHUP);
+  pthread_sigmask (SIG_BLOCK, &c.sigs, NULL);
+  signal (SIGPIPE, SIG_IGN);
+  r = cancel ? cancel_recovery (&c) : resuming ? resume (&c)
+    : begin (&c, at, to, as, disk);
+  stop_export (&c);
+  lv_close (c.l);
+  recovery_clear (&c.r);
+  task_free (c.t);
+  close (lockfd);
+  return r;
+}

@@ -1,0 +1,25 @@
+/* cdp: the points of a task at one time T, one per disk, served
+ * read-only over NBD (exports named after the disks).  See pointexp.c. */
+#ifndef CDP_POINTEXP_H
+#define CDP_POINTEXP_H
+
+#include <stdint.h>
+
+#include "common/vector.h"
+#include "nbd-export/nbd-server.h"
+
+struct pexp;
+
+/* Open the task and the points of disks at t (at most 4 disks); prints
+ * the error and returns -1 when it cannot. */
+int pexp_open (const char *store, const char *task, int64_t t,
+               const string_vector *disks, struct pexp **ep);
+/* After the server that used it is freed. */
+void pexp_close (struct pexp *e);
+/* The size of disk i (in the order given). */
+uint64_t pexp_size (const struct pexp *e, size_t i);
+
+/* The backend: server_opaque is the struct pexp. */
+extern const struct nbd_backend_ops pexp_ops;
+
+#endif

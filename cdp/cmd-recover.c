@@ -54,6 +54,7 @@ struct rec {
   sigset_t sigs;
   bool tty;
   int64_t t0;                       /* when the command started */
+  bool resumed;                     /* --resume: no pull started yet */
 };
 
 static double
@@ -368,15 +369,15 @@ check_disk (struct rec *c, size_t i, int64_t *retry_ns)
       d->done = d->total;
     return r == 0 ? 1 : r;
   }
-  /* No job and a backing store still: the pull ended before its end (or
-   * libvirt has not taken its completion in yet: give it a moment). */
-  if (*retry_ns == 0)
-    *retry_ns = time_now_ns () + 2000000000LL;
+  /* No job and a backing store still: no pull ran yet (resume), or it
+   * ended before its end, or libvirt has not taken its completion in yet
+   * (retry_ns gives it a moment after each start). */
   if (time_now_ns () < *retry_ns)
     return 0;
-  log_msg ("disk %s: the stream stopped before the end; starting it again",
-           d->disk);
-  *retry_ns = time_now_ns () + 5000000000LL;
+  if (*retry_ns)
+    log_msg ("disk %s: the stream stopped before the end; starting it again",
+             d->disk);
+  *retry_ns = time_now_ns () + 2000000000LL;
   if (lv_pull_start (c->l, d->disk, c->bandwidth) < 0)
     log_msg ("disk %s: %s", d->disk, lv_last_error ());
   return 0;
@@ -407,6 +408,10 @@ static int
 stream_libvirt (struct rec *c)
 {
   int64_t retry[8] = { 0 }, t0 = time_now_ns (), saved = 0;
+
+  /* begin started the pulls just now. */
+  for (size_t i = 0; !c->resumed && i < c->r.disks.len && i < 8; i++)
+    retry[i] = t0 + 2000000000LL;
   uint64_t done0 = 0;
   size_t left;
   struct lv_event ev;
@@ -491,12 +496,13 @@ print_qmp_howto (struct rec *c)
   printf ("Boot the VM on them, with its usual arguments and, for each disk:\n");
   for (size_t i = 0; i < c->r.disks.len; i++) {
     const struct recovery_disk *d = &c->r.disks.ptr[i];
-    printf ("  -blockdev '{\"node-name\":\"rec-%s\",\"driver\":\"qcow2\","
-            "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"},"
-            "\"backing\":{\"driver\":\"raw\",\"file\":{\"driver\":\"nbd\","
+    printf ("  -blockdev '{\"node-name\":\"rec-%s-base\",\"driver\":\"nbd\","
             "\"server\":{\"type\":\"unix\",\"path\":\"%s\"},\"export\":\"%s\","
-            "\"reconnect-delay\":60}}}' -device virtio-blk-pci,drive=rec-%s\n",
-            d->disk, d->overlay, c->r.socket, d->disk, d->disk);
+            "\"reconnect-delay\":60,\"read-only\":true}'\n"
+            "  -blockdev '{\"node-name\":\"rec-%s\",\"driver\":\"qcow2\","
+            "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"},"
+            "\"backing\":\"rec-%s-base\"}' -device virtio-blk-pci,drive=rec-%s\n",
+            d->disk, c->r.socket, d->disk, d->disk, d->overlay, d->disk, d->disk);
   }
   printf ("Then move the data in, on its QMP monitor:\n");
   for (size_t i = 0; i < c->r.disks.len; i++)
@@ -662,6 +668,7 @@ resume (struct rec *c)
   }
   if (start_export (c, uid, gid) != 0)
     return EXIT_FAIL;
+  c->resumed = true;
   if (c->l) {
     if (lv_domain_active (c->l, &active, &why) < 0)
       return fail ("%s", lv_last_error ());

@@ -200,6 +200,24 @@ px_list (void *opaque, struct nbd_export_list *l)
   return r;
 }
 
+/* Extents of [off, off+count) from its holes (in order): data between. */
+static void
+add_extents (struct nbd_extents *extents, const point_extent_vector *holes,
+             uint64_t off, uint64_t count)
+{
+  uint64_t at = off;
+
+  for (size_t k = 0; k < holes->len; k++) {
+    if (holes->ptr[k].off > at)
+      nbd_extents_add (extents, at, holes->ptr[k].off - at, 0);
+    nbd_extents_add (extents, holes->ptr[k].off, holes->ptr[k].len,
+                     NBD_STATE_HOLE | NBD_STATE_ZERO);
+    at = holes->ptr[k].off + holes->ptr[k].len;
+  }
+  if (at < off + count)
+    nbd_extents_add (extents, at, off + count - at, 0);
+}
+
 static int
 px_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
           struct nbd_extents *extents)
@@ -207,29 +225,28 @@ px_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
   struct pexp_x *x = handle;
   point_extent_vector holes = empty_vector;
   int r = read_point (x->e, x->i, buf, count, offset, extents ? &holes : NULL);
-  uint64_t at = offset;
 
-  for (size_t k = 0; r == 0 && extents && k < holes.len; k++) {
-    if (holes.ptr[k].off > at)
-      nbd_extents_add (extents, at, holes.ptr[k].off - at, 0);
-    nbd_extents_add (extents, holes.ptr[k].off, holes.ptr[k].len,
-                     NBD_STATE_HOLE | NBD_STATE_ZERO);
-    at = holes.ptr[k].off + holes.ptr[k].len;
-  }
-  if (r == 0 && extents && at < offset + count)
-    nbd_extents_add (extents, at, offset + count - at, 0);
+  if (r == 0 && extents)
+    add_extents (extents, &holes, offset, count);
   point_extent_vector_reset (&holes);
   return r;
 }
 
+/* From the index and the base's allocation: no data is read. */
 static int
 px_block_status (void *handle, uint32_t count, uint64_t offset,
                  struct nbd_extents *extents)
 {
-  uint8_t *buf = malloc (count);
-  int r = buf ? px_pread (handle, buf, count, offset, extents) : -ENOMEM;
+  struct pexp_x *x = handle;
+  point_extent_vector holes = empty_vector;
+  int r;
 
-  free (buf);
+  pthread_rwlock_rdlock (&x->e->rw);
+  r = point_block_status (&x->e->p[x->i], offset, count, &holes);
+  pthread_rwlock_unlock (&x->e->rw);
+  if (r == 0)
+    add_extents (extents, &holes, offset, count);
+  point_extent_vector_reset (&holes);
   return r;
 }
 

@@ -747,7 +747,7 @@ cmd_recover (const char *store, int argc, char **argv)
     task_free (c.t);
     return usage_error ("task %s has no libvirt domain: leave out --as and "
                         "--in-place; cdp prints how to boot the point",
-                        c.t->name);
+                        argv[optind]);
   }
   if (as && !task_name_valid (as)) {
     task_free (c.t);

@@ -141,7 +141,7 @@ base_only_point (struct task_view *v, const struct task_disk *d, int64_t t,
 
   if (bp && bp->time_ns == t)
     return open_point (v, d, bp->seq, p);
-  if (bp == NULL && v->cat.v.len > 0)
+  if (bp == NULL && v->cat.v.len > 0 && t >= v->task->created_ns)
     return fail ("no recovery point at %s: history that old was reclaimed "
                  "(see 'cdp points' for what is kept)", tbuf);
   if (bp == NULL)

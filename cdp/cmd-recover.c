@@ -54,7 +54,6 @@ struct rec {
   sigset_t sigs;
   bool tty;
   int64_t t0;                       /* when the command started */
-  bool resumed;                     /* --resume: no pull started yet */
 };
 
 static double
@@ -237,86 +236,104 @@ file_has_backing (const char *path)
 
 /* ---- libvirt -------------------------------------------------------------- */
 
-static void
-free_strings (string_vector *v)
-{
-  for (size_t i = 0; i < v->len; i++)
-    free (v->ptr[i]);
-  string_vector_reset (v);
-}
-
 static const char *
 src_domain (const struct rec *c)
 {
   return c->t->domain;
 }
 
-/* Define and start the domain on the overlays (steps 4). */
+/* The protected domain's definition: libvirt's, or the copy cdp serve
+ * kept (TASK/domain.xml) when the domain is gone.  *src is a connection
+ * that follows the domain when it exists. */
+static char *
+source_definition (struct rec *c, struct lv **src, bool *persistent, bool *gone,
+                   char *why, size_t len)
+{
+  char *path, *xml;
+  int e = lv_open (c->t->connect, src_domain (c), src);
+
+  *gone = e == -ENOENT;
+  if (e == 0) {
+    *persistent = lv_persistent (*src) > 0;
+    return lv_definition (*src, *persistent);
+  }
+  if (e != -ENOENT || lv_connect (c->t->connect, src) < 0) {
+    snprintf (why, len, "%s", lv_last_error ());
+    return NULL;
+  }
+  path = task_path (c->t, "domain.xml");
+  xml = read_file (path);
+  free (path);
+  if (xml == NULL)
+    snprintf (why, len, "domain %s is gone, and cdp serve kept no copy of "
+              "its definition", src_domain (c));
+  *persistent = true;
+  return xml;
+}
+
+/* Define and start the domain on the overlays (step 4). */
 static int
 start_domain (struct rec *c, const char *as)
 {
   struct lv *src = NULL;
   struct lvxml_overlay ov[8];
   string_vector dropped = empty_vector;
-  char *xml = NULL, *nx = NULL;
+  char *xml, *nx = NULL;
+  const char *name = as ? as : src_domain (c);
   uid_t uid;
   gid_t gid;
-  int e, persistent;
+  bool persistent, gone;
+  char why[512];
+  int e = -1;
 
-  if ((e = lv_open (c->t->connect, src_domain (c), &src)) < 0)
-    return failed (c, "%s", lv_last_error ());
+  xml = source_definition (c, &src, &persistent, &gone, why, sizeof why);
+  if (xml == NULL) {
+    failed (c, "%s", why);
+    goto out;
+  }
   lv_qemu_owner (src, &uid, &gid);
-  if (start_export (c, uid, gid) != 0)
-    goto err;
-  if (create_overlays (c) != 0)
-    goto err;
+  if (start_export (c, uid, gid) != 0 || create_overlays (c) != 0)
+    goto out;
   for (size_t i = 0; i < c->r.disks.len && i < 8; i++)
     ov[i] = (struct lvxml_overlay) {
       .target = c->r.disks.ptr[i].disk, .path = c->r.disks.ptr[i].overlay,
       .socket = c->r.socket, .export_name = c->r.disks.ptr[i].disk };
-  persistent = lv_persistent (src);
-  xml = lv_definition (src, persistent > 0);
-  nx = xml ? lvxml_recovered (xml, as, ov, c->r.disks.len, &dropped) : NULL;
+  nx = lvxml_recovered (xml, as, ov, c->r.disks.len, &dropped);
   if (nx == NULL) {
-    failed (c, "cannot make the recovered domain's definition: %s",
-            lv_last_error ());
-    goto err;
+    failed (c, "cannot make the recovered domain's definition from %s's",
+            src_domain (c));
+    goto out;
   }
   for (size_t i = 0; i < dropped.len; i++)
     fprintf (stderr, "cdp: disk %s of %s is not recovered: %s runs without "
              "it (two domains must not write one disk)\n", dropped.ptr[i],
              src_domain (c), as);
-  if (as) {
-    if ((e = lv_define (src, nx)) < 0 ||
-        (e = lv_open (c->t->connect, as, &c->l)) < 0 ||
-        (e = lv_start (c->l, NULL)) < 0) {
-      failed (c, "domain %s: %s", as, lv_last_error ());
-      goto err;
-    }
+  if (gone)
+    fprintf (stderr, "cdp: domain %s is gone: %s is defined from the copy of "
+             "its definition that cdp serve kept\n", src_domain (c), name);
+  /* In place, the domain's history is in the journal up to this instant. */
+  if (!as && !gone && (e = lv_destroy (src)) < 0) {
+    failed (c, "domain %s: %s", name, lv_last_error ());
+    goto out;
   }
-  else {
-    /* The domain's history is in the journal up to this instant. */
-    if ((e = lv_destroy (src)) < 0 ||
-        (persistent > 0 && (e = lv_define (src, nx)) < 0) ||
-        (e = lv_start (src, persistent > 0 ? NULL : nx)) < 0) {
-      failed (c, "domain %s: %s", src_domain (c), lv_last_error ());
-      goto err;
-    }
-    c->l = src;
-    src = NULL;
+  if (!persistent) {
+    if ((e = lv_start (src, nx)) == 0)
+      e = lv_open (c->t->connect, name, &c->l);
   }
-  free_strings (&dropped);
-  free (xml);
-  free (nx);
-  lv_close (src);
-  return 0;
+  else if ((e = lv_define (src, nx)) == 0 &&
+           (e = lv_open (c->t->connect, name, &c->l)) == 0)
+    e = lv_start (c->l, NULL);
+  if (e < 0)
+    failed (c, "domain %s: %s", name, lv_last_error ());
 
- err:
-  free_strings (&dropped);
+ out:
+  for (size_t i = 0; i < dropped.len; i++)
+    free (dropped.ptr[i]);
+  string_vector_reset (&dropped);
   free (xml);
   free (nx);
   lv_close (src);
-  return -1;
+  return e < 0 ? -1 : 0;
 }
 
 /* ---- streaming -------------------------------------------------------------- */
@@ -342,10 +359,11 @@ progress (struct rec *c, double rate, bool final)
            c->tty ? (final ? "\033[K\n" : "\033[K") : "\n");
 }
 
-/* Is disk i done (the live domain has it stand alone)?  Else make sure a
- * pull runs on it.  Returns 1 done, 0 streaming, < 0 error. */
+/* Is disk i done (the live domain has it stand alone)?  Else, when it is
+ * its turn, make sure a pull runs on it.  Returns 1 done, 0 streaming or
+ * waiting, < 0 error. */
 static int
-check_disk (struct rec *c, size_t i, int64_t *retry_ns)
+check_disk (struct rec *c, size_t i, int64_t *retry_ns, bool turn)
 {
   struct recovery_disk *d = &c->r.disks.ptr[i];
   static const struct lv_dest none = { .export_name = "" };
@@ -372,7 +390,7 @@ check_disk (struct rec *c, size_t i, int64_t *retry_ns)
   /* No job and a backing store still: no pull ran yet (resume), or it
    * ended before its end, or libvirt has not taken its completion in yet
    * (retry_ns gives it a moment after each start). */
-  if (time_now_ns () < *retry_ns)
+  if (!turn || time_now_ns () < *retry_ns)
     return 0;
   if (*retry_ns)
     log_msg ("disk %s: the stream stopped before the end; starting it again",
@@ -409,9 +427,6 @@ stream_libvirt (struct rec *c)
 {
   int64_t retry[8] = { 0 }, t0 = time_now_ns (), saved = 0;
 
-  /* begin started the pulls just now. */
-  for (size_t i = 0; !c->resumed && i < c->r.disks.len && i < 8; i++)
-    retry[i] = t0 + 2000000000LL;
   uint64_t done0 = 0;
   size_t left;
   struct lv_event ev;
@@ -422,8 +437,15 @@ stream_libvirt (struct rec *c)
     const char *gone;
     uint64_t done = 0;
     left = 0;
+    if ((gone = domain_gone (c)) != NULL) {
+      recovery_save (c->t, &c->r);
+      return fail ("domain %s stopped before its data was home (%s): start "
+                   "it and run 'cdp recover %s --resume'", c->r.domain, gone,
+                   c->t->name);
+    }
+    /* One disk at a time: QEMU 7.2 has crashed with two streams at once. */
     for (size_t i = 0; i < c->r.disks.len && i < 8; i++) {
-      int r = check_disk (c, i, &retry[i]);
+      int r = check_disk (c, i, &retry[i], left == 0);
       if (r < 0)
         return fail ("%s", lv_last_error ());
       left += r == 0;
@@ -436,12 +458,6 @@ stream_libvirt (struct rec *c)
     if (time_now_ns () - saved > 2000000000LL) {
       recovery_save (c->t, &c->r);
       saved = time_now_ns ();
-    }
-    if ((gone = domain_gone (c)) != NULL) {
-      recovery_save (c->t, &c->r);
-      return fail ("domain %s stopped before its data was home (%s): start "
-                   "it and run 'cdp recover %s --resume'", c->r.domain, gone,
-                   c->t->name);
     }
     if (signalled (c)) {
       recovery_save (c->t, &c->r);
@@ -615,9 +631,6 @@ begin (struct rec *c, const char *at, const char *to, const char *as,
             c->t->name, tbuf, secs (t_ready - c->t0), secs (t_point - c->t0),
             secs (t_ready - t_point));
     fflush (stdout);
-    for (size_t i = 0; i < c->r.disks.len; i++)
-      if (lv_pull_start (c->l, c->r.disks.ptr[i].disk, c->bandwidth) < 0)
-        log_msg ("disk %s: %s", c->r.disks.ptr[i].disk, lv_last_error ());
   }
   else
     print_qmp_howto (c);
@@ -668,7 +681,6 @@ resume (struct rec *c)
   }
   if (start_export (c, uid, gid) != 0)
     return EXIT_FAIL;
-  c->resumed = true;
   if (c->l) {
     if (lv_domain_active (c->l, &active, &why) < 0)
       return fail ("%s", lv_last_error ());

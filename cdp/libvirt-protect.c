@@ -233,6 +233,25 @@ may_start (struct lvp *p, size_t i)
   return true;
 }
 
+/* Keep the domain's definition (secrets included, so only root reads it)
+ * in TASK/domain.xml: cdp recover starts a domain from it when the
+ * protected one is gone. */
+static void
+keep_definition (struct lvp *p)
+{
+  char *xml = lv_definition (p->l, true);
+  char *path = task_path (p->s->t, "domain.xml");
+  char *old = read_file (path);
+
+  if (xml && (old == NULL || strcmp (old, xml) != 0) &&
+      write_file_mode (path, xml, 0600) < 0)
+    log_msg ("task %s: cannot keep the domain's definition in %s",
+             p->s->t->name, path);
+  free (old);
+  free (path);
+  free (xml);
+}
+
 static void
 start_copy (struct lvp *p, size_t i)
 {
@@ -240,6 +259,8 @@ start_copy (struct lvp *p, size_t i)
     set_idle (p, i, 2000);
     return;
   }
+  if (i == 0)
+    keep_definition (p);
   protect_starting (p->s, i);
   if (lv_copy_start (p->l, disk_name (p, i), &p->d[i].dest) < 0) {
     protect_lost (p->s, i, lv_last_error (), 0);

@@ -230,7 +230,7 @@ register_events (struct lv *l)
 }
 
 int
-lv_open (const char *uri, const char *domain, struct lv **lp)
+lv_connect (const char *uri, struct lv **lp)
 {
   struct lv *l;
   int r = lv_event_loop_start ();
@@ -247,25 +247,36 @@ lv_open (const char *uri, const char *domain, struct lv **lp)
   l->conn = virConnectOpen (uri);
   if (l->conn == NULL) {
     r = lv_error (-ECONNREFUSED, "cannot connect to libvirt");
-    goto err;
+    lv_close (l);
+    return r;
   }
+  *lp = l;
+  return 0;
+}
+
+int
+lv_open (const char *uri, const char *domain, struct lv **lp)
+{
+  struct lv *l;
+  int r = lv_connect (uri, &l);
+
+  if (r < 0)
+    return r;
   virConnectSetKeepAlive (l->conn, 5, 3);
   l->dom = virDomainLookupByName (l->conn, domain);
   if (l->dom == NULL) {
     snprintf (last_error, sizeof last_error, "libvirt has no domain '%s'",
               domain);
-    r = -ENOENT;
-    goto err;
+    lv_close (l);
+    return -ENOENT;
   }
   r = register_events (l);
-  if (r < 0)
-    goto err;
+  if (r < 0) {
+    lv_close (l);
+    return r;
+  }
   *lp = l;
   return 0;
-
- err:
-  lv_close (l);
-  return r;
 }
 
 void
@@ -343,7 +354,7 @@ live_xml (struct lv *l)
 int
 lv_qemu_owner (struct lv *l, uid_t *uid, gid_t *gid)
 {
-  char *xml = live_xml (l);
+  char *xml = l->dom ? live_xml (l) : NULL;
   char *label = xml ? lvxml_dac_label (xml) : NULL;
   unsigned long u, g;
 

@@ -34,6 +34,9 @@ int lv_event_loop_start (void);
  * such domain), -EIO. */
 int lv_open (const char *uri, const char *domain, struct lv **lp);
 void lv_close (struct lv *l);
+/* A connection that follows no domain (lv_define, lv_start with xml and
+ * lv_qemu_owner only). */
+int lv_connect (const char *uri, struct lv **lp);
 
 /* An event about the domain, or that the connection was lost. */
 enum lv_event_kind { LV_EV_JOB, LV_EV_LIFECYCLE, LV_EV_CLOSED };

@@ -97,13 +97,20 @@ mkdir_p (const char *path, unsigned mode)
 int
 write_file_atomic (const char *path, const char *text)
 {
+  return write_file_mode (path, text, 0644);
+}
+
+int
+write_file_mode (const char *path, const char *text, unsigned mode)
+{
   size_t len = strlen (path);
   char *tmp = malloc (len + 8);
   int fd, r = 0;
 
   memcpy (tmp, path, len);
   memcpy (tmp + len, ".tmp", 5);
-  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  unlink (tmp);
+  fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
     r = -errno;
     free (tmp);

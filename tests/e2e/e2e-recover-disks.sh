@@ -4,7 +4,9 @@
 # starts a clone (new name and UUID) on them and streams both in; each
 # then stands alone and holds its disk exactly as it was at T.  With
 # --disk only that disk is recovered, and the clone leaves the other
-# (writable) disk out rather than share it with the original.
+# (writable) disk out rather than share it with the original.  A domain
+# that is gone (undefined) is recovered in place from the definition
+# cdp serve kept.
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/libvirt.sh"
 
@@ -55,7 +57,8 @@ done
 [ "$(virsh domstate "$new")" = running ] || fail "$new is $(virsh domstate "$new")"
 [ "$(virsh domuuid "$new")" != "$(virsh domuuid "$dom")" ] || fail "the clone has the same UUID"
 virsh dumpxml --inactive "$new" >"$tmpdir/new.xml"
-grep -q "$tmpdir/rec/vda.qcow2" "$tmpdir/new.xml" && grep -q "$tmpdir/rec/vdb.qcow2" "$tmpdir/new.xml" ||
+grep -q "$tmpdir/rec/vda.qcow2" "$tmpdir/new.xml" &&
+    grep -q "$tmpdir/rec/vdb.qcow2" "$tmpdir/new.xml" ||
     fail "the clone's disks are not the overlays: $(grep -A3 '<disk' "$tmpdir/new.xml")"
 if grep -q "<backingStore type=" "$tmpdir/new.xml"; then
     fail "the clone's definition still names a backing store"
@@ -75,7 +78,18 @@ cdp recover two --at "$t" --disk vdb --to "$tmpdir/only-b.qcow2" --as "$new2" \
     >"$tmpdir/rec2.out" 2>"$tmpdir/rec2.err" || fail "cdp recover --disk: $(cat "$tmpdir/rec2.err")"
 grep -q "disk vda of $dom is not recovered" "$tmpdir/rec2.err" ||
     fail "the left-out disk was not reported: $(cat "$tmpdir/rec2.err")"
-[ "$(virsh domblklist "$new2" | grep -c 'vd[a-z]')" = 1 ] ||
-    fail "$new2 should have one disk: $(virsh domblklist "$new2")"
-virsh domblklist "$new2" | grep -q "vdb .*only-b.qcow2" || fail "$new2: $(virsh domblklist "$new2")"
+blk=$(virsh domblklist "$new2")
+[ "$(grep -c 'vd[a-z]' <<<"$blk")" = 1 ] || fail "$new2 should have one disk: $blk"
+grep -q "vdb .*only-b.qcow2" <<<"$blk" || fail "$new2: $blk"
 stop_cdp_serve
+
+# The domain is deleted: in place brings it back, from the kept definition.
+virsh destroy "$dom" >/dev/null
+virsh undefine "$dom" >/dev/null
+cdp recover two --at "$t" --to "$tmpdir/back" --in-place >"$tmpdir/rec3.out" 2>"$tmpdir/rec3.err" ||
+    fail "cdp recover --in-place of a deleted domain: $(cat "$tmpdir/rec3.err")"
+grep -q "is gone" "$tmpdir/rec3.err" || fail "not said that the domain was gone: $(cat "$tmpdir/rec3.err")"
+[ "$(virsh domstate "$dom")" = running ] || fail "$dom is $(virsh domstate "$dom")"
+vio flush
+qemu-img convert -U -f qcow2 -O raw "$tmpdir/back/vda.qcow2" "$tmpdir/back-a.raw"
+same "$tmpdir/back-a.raw" "$tmpdir/ref-a.raw" "vda of the domain brought back"

@@ -144,6 +144,8 @@ reopen (struct pexp *e, unsigned gen)
   return r == 0 ? 0 : -EIO;
 }
 
+/* Read (buf) or ask the holes of (buf NULL) a range of disk i, opening
+ * the points again when the journal went from under them. */
 static int
 read_point (struct pexp *e, size_t i, void *buf, uint32_t count,
             uint64_t offset, point_extent_vector *holes)
@@ -155,7 +157,8 @@ read_point (struct pexp *e, size_t i, void *buf, uint32_t count,
 
     pthread_rwlock_rdlock (&e->rw);
     gen = e->gen;
-    r = point_pread (&e->p[i], buf, offset, count, holes);
+    r = buf ? point_pread (&e->p[i], buf, offset, count, holes)
+            : point_block_status (&e->p[i], offset, count, holes);
     pthread_rwlock_unlock (&e->rw);
     if (r != -ESTALE || tries == 2)
       return r;
@@ -241,9 +244,7 @@ px_block_status (void *handle, uint32_t count, uint64_t offset,
   point_extent_vector holes = empty_vector;
   int r;
 
-  pthread_rwlock_rdlock (&x->e->rw);
-  r = point_block_status (&x->e->p[x->i], offset, count, &holes);
-  pthread_rwlock_unlock (&x->e->rw);
+  r = read_point (x->e, x->i, NULL, count, offset, &holes);
   if (r == 0)
     add_extents (extents, &holes, offset, count);
   point_extent_vector_reset (&holes);

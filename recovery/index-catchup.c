@@ -27,6 +27,8 @@ skip_reclaimed (struct cdp_index *ix, uint64_t first)
   }
   v = (MDB_val) { 8, &want };
   rc = mdb_put (txn, ix->meta, &k, &v, 0);
+  if (rc == 0 && meta_get (txn, ix->meta, "first_seq") < first)
+    rc = meta_put (txn, ix->meta, "first_seq", first);
   if (rc) {
     mdb_txn_abort (txn);
     return mdb_to_errno (rc);

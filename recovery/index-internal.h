@@ -12,6 +12,12 @@ struct cdp_index {
   MDB_dbi extents, times, seconds, events, meta;
 };
 
+/* meta: "last_seq", the newest record the index holds; "first_seq", the
+ * oldest it still holds every record from (older ones were forgotten
+ * with the journal, or never read because the journal had lost them). */
+uint64_t meta_get (MDB_txn *txn, MDB_dbi dbi, const char *name);
+int meta_put (MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t x);
+
 /* extents key: disk, chunk, ~seq (big-endian, so that a cursor walks a
  * chunk's records newest first). */
 struct ext_key {

@@ -194,6 +194,11 @@ index_forget (struct cdp_index *ix, uint64_t before)
     return mdb_to_errno (rc);
   }
   (void) ev_seq;                    /* events outlive the journal */
+  if (meta_get (txn, ix->meta, "first_seq") < before &&
+      (rc = meta_put (txn, ix->meta, "first_seq", before)) != 0) {
+    mdb_txn_abort (txn);
+    return mdb_to_errno (rc);
+  }
   return mdb_to_errno (mdb_txn_commit (txn));
 }
 

@@ -92,6 +92,12 @@ index_resolve (struct cdp_index *ix, uint32_t disk, uint64_t seq,
   r = mdb_to_errno (mdb_txn_begin (ix->env, NULL, MDB_RDONLY, &txn));
   if (r < 0)
     return r;
+  /* Records after base_seq that the index forgot (with the journal they
+   * were in) would silently read as the base: the point is gone. */
+  if (seq > base_seq && meta_get (txn, ix->meta, "first_seq") > base_seq + 1) {
+    mdb_txn_abort (txn);
+    return -ESTALE;
+  }
   r = mdb_to_errno (mdb_cursor_open (txn, ix->extents, &cur));
   for (c = off / INDEX_CHUNK; r == 0 && c <= (end - 1) / INDEX_CHUNK; c++) {
     uint64_t a = c * INDEX_CHUNK, b = a + INDEX_CHUNK;

@@ -173,7 +173,7 @@ index_remove (const char *dir)
   return 0;
 }
 
-static uint64_t
+uint64_t
 meta_get (MDB_txn *txn, MDB_dbi dbi, const char *name)
 {
   MDB_val k = { strlen (name), (void *) name }, v;
@@ -184,7 +184,7 @@ meta_get (MDB_txn *txn, MDB_dbi dbi, const char *name)
   return x;
 }
 
-static int
+int
 meta_put (MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t x)
 {
   MDB_val k = { strlen (name), (void *) name }, v = { sizeof x, &x };

@@ -88,7 +88,9 @@ typedef int (*index_piece_fn) (void *opaque, const struct index_piece *p);
 
 /* Walk the records of disk at point seq (and newer than base_seq) that
  * decide bytes of [off, off+len).  Bytes no piece covers come from the
- * base (no record after base_seq touched them).  Thread-safe. */
+ * base (no record after base_seq touched them).  -ESTALE when the
+ * index no longer holds every record after base_seq (index_forget, or a
+ * catch-up that found the journal's start reclaimed).  Thread-safe. */
 int index_resolve (struct cdp_index *ix, uint32_t disk, uint64_t seq,
                    uint64_t base_seq, uint64_t off, uint64_t len,
                    index_piece_fn fn, void *opaque);

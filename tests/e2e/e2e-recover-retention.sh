@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The point a recovery serves outlives retention: cdp recover locks it,
+# and when folds and retention take the journal segments from under its
+# export, the export reads the point from the base point made at the
+# lock, byte-exact.  SIGTERM leaves the recovery interrupted (the VM
+# would still need the export); --cancel gives it up and lets the lock
+# go.
+source "$(dirname "$0")/functions.sh"
+requires nbdcopy qemu-io python3
+
+rx=$tmpdir/rx.sock
+uri="nbd+unix:///disk0?socket=$rx"
+jdir=$CDP_STORE/tasks/r/journal
+cdp task create r --size 16M --listen "unix:$rx" \
+    --bp-interval 1s --journal-retention 3s --bp-retention 6s --segment-size 4M
+start_cdp_serve
+wait_for 20 "the receiver's socket" test -S "$rx"
+
+ref=$tmpdir/ref.img
+truncate -s 16M "$ref"
+write_step ()
+{
+    local i=$1 c
+    c="write -P $(( (i % 200) + 1 )) $(( (i * 768) % 15360 ))k 1M"
+    qemu-io -f raw -c "$c" "$uri" >/dev/null || fail "qemu-io into the receiver"
+    ref_apply "$ref" "$ref.new" "$c"
+    mv "$ref.new" "$ref"
+}
+for i in 1 2 3; do write_step $i; done
+t=$(now)
+cp --sparse=always "$ref" "$tmpdir/ref.t"
+write_step 4
+
+"$CDP" recover r --at "$t" --to "$tmpdir/ov.qcow2" >"$tmpdir/rec.out" 2>"$tmpdir/rec.err" &
+rec_pid=$!
+pids+=("$rec_pid")
+wait_for 20 "cdp recover to serve the point" grep -q block-stream "$tmpdir/rec.out"
+export_uri=$(grep -o 'nbd+unix://[^ ]*' "$tmpdir/rec.out" | head -n 1)
+nbdcopy -- "$export_uri" "$tmpdir/read1.img"
+same "$tmpdir/read1.img" "$tmpdir/ref.t" "the served point, from the journal"
+
+# Write well past both windows: segments fill, fold, and are reclaimed.
+end=$(( $(date +%s) + 14 ))
+i=5
+while [ "$(date +%s)" -lt "$end" ]; do
+    write_step $i
+    i=$((i + 1))
+    sleep 0.15
+done
+sleep 3
+first=$(ls "$jdir" | grep '^seg-' | sort | head -n 1)
+[ "$first" != "seg-0000000000000001.cdpj" ] ||
+    fail "the first journal segment was never reclaimed"
+
+nbdcopy -- "$export_uri" "$tmpdir/read2.img" ||
+    fail "reading the served point after retention: $(cat "$tmpdir/rec.err")"
+same "$tmpdir/read2.img" "$tmpdir/ref.t" "the served point after retention"
+grep -q "reading it from the base point" "$tmpdir/rec.err" ||
+    fail "the export never had to reopen the point: $(cat "$tmpdir/rec.err")"
+
+kill -TERM "$rec_pid"
+rc=0
+reap "$rec_pid" || rc=$?
+[ "$rc" -eq 1 ] || fail "cdp recover exited $rc on SIGTERM"
+grep -q -- "--resume" "$tmpdir/rec.err" || fail "SIGTERM did not say how to resume"
+cdp status r | grep -q "recovery *interrupted" || fail "status: $(cdp status r)"
+cdp recover r --cancel
+cdp status r | grep -q "recovery *failed.*cancelled" || fail "status after --cancel: $(cdp status r)"
+python3 -c '
+import json, sys
+assert json.load(open(sys.argv[1]))["locks"] == []' "$CDP_STORE/tasks/r/locks.json" ||
+    fail "the lock stayed after --cancel"
+expect_error 1 "no unfinished recovery" cdp recover r --cancel
+stop_cdp_serve

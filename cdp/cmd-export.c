@@ -16,12 +16,14 @@
 
 #include "cdp/cdp.h"
 #include "common/timeutil.h"
+#include "cdp/pointexp.h"
 #include "nbd-export/nbd-server.h"
 
 #define OBLK 4096u
 
 struct exp {
-  struct point p;
+  struct pexp *px;                  /* the point (reopened after folds) */
+  uint64_t size;
   const char *name;
   char desc[128];
   bool writable;
@@ -46,7 +48,7 @@ ex_open (void *opaque, const char *name, void **handle,
     return -ENOENT;
   *handle = x;
   *info = (struct nbd_export_info) {
-    .size = x->p.size, .read_only = !x->writable, .can_flush = x->writable,
+    .size = x->size, .read_only = !x->writable, .can_flush = x->writable,
     .can_zero = x->writable, .can_trim = x->writable, .can_fua = x->writable,
     .can_multi_conn = true, .min_block = x->writable ? 512 : 1,
     .pref_block = 4096, .max_block = 32 << 20, .description = x->desc,
@@ -70,7 +72,7 @@ ex_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
   struct exp *x = handle;
   point_extent_vector holes = empty_vector;
   uint8_t *b = buf;
-  int r = point_pread (&x->p, buf, offset, count,
+  int r = pexp_read (x->px, 0, buf, count, offset,
                        extents && !x->writable ? &holes : NULL);
 
   if (r == 0 && extents) {
@@ -135,7 +137,7 @@ ex_block_status (void *handle, uint32_t count, uint64_t offset,
   struct exp *x = handle;
   point_extent_vector holes = empty_vector;
   uint64_t at = offset, end = offset + count;
-  int r = point_block_status (&x->p, offset, count, &holes);
+  int r = pexp_read (x->px, 0, NULL, count, offset, &holes);
 
   for (size_t i = 0; r == 0 && i <= holes.len; i++) {
     const struct point_extent *h = i < holes.len ? &holes.ptr[i] : NULL;
@@ -163,7 +165,7 @@ overlay_write (struct exp *x, const uint8_t *data, uint64_t off, uint64_t len)
   for (uint64_t n = off / OBLK; r == 0 && n * OBLK < off + len; n++) {
     uint64_t a = n * OBLK, s = off > a ? off : a;
     uint64_t e = off + len < a + OBLK ? off + len : a + OBLK;
-    uint64_t bl = x->p.size - a < OBLK ? x->p.size - a : OBLK;
+    uint64_t bl = x->size - a < OBLK ? x->size - a : OBLK;
     if (!written (x, n) && (s > a || e < a + bl))
       r = ex_pread (x, blk, (uint32_t) bl, a, NULL);
     else if (written (x, n) && pread (x->ofd, blk, bl, a) != (ssize_t) bl)
@@ -205,9 +207,9 @@ make_overlay (struct exp *x, struct task *t)
   if (x->ofd >= 0)
     unlink (path);
   free (path);
-  if (x->ofd < 0 || ftruncate (x->ofd, (off_t) x->p.size) < 0)
+  if (x->ofd < 0 || ftruncate (x->ofd, (off_t) x->size) < 0)
     return -errno;
-  x->bitmap = calloc (x->p.size / OBLK / 8 + 1, 1);
+  x->bitmap = calloc (x->size / OBLK / 8 + 1, 1);
   return x->bitmap ? 0 : -ENOMEM;
 }
 
@@ -279,18 +281,25 @@ cmd_export (const char *store, int argc, char **argv)
   if (view_open (store, argv[optind], &v) != 0)
     return EXIT_FAIL;
   d = task_pick_disk (v.task, disk);
-  if (d == NULL || (r = view_point (&v, d, at, &x.p, &t)) != 0) {
+  if (d == NULL || (r = view_time (&v, at, &t)) != 0) {
     view_close (&v);
     return d ? r : EXIT_USAGE;
   }
-  if (x.name == NULL)
-    x.name = d->name;
+  x.name = x.name ? x.name : d->name;
+  x.size = d->size;
   format_time (t, tbuf, sizeof tbuf);
   snprintf (x.desc, sizeof x.desc, "%s/%s at %s", v.task->name, d->name, tbuf);
   if (x.writable && (r = make_overlay (&x, v.task)) < 0) {
     view_close (&v);
     return fail ("cannot create the overlay: %s", strerror (-r));
   }
+  string_vector disks = empty_vector;
+  string_vector_append (&disks, (char *) d->name);
+  /* pexp takes the view over (d stays valid: it is the view's task's). */
+  r = pexp_open (store, argv[optind], t, &disks, &v, &x.px);
+  string_vector_reset (&disks);
+  if (r != 0)
+    return EXIT_FAIL;
   sigset_t set;
   sigemptyset (&set);
   sigaddset (&set, SIGINT);
@@ -301,7 +310,7 @@ cmd_export (const char *store, int argc, char **argv)
   if (r == 0)
     r = nbd_server_listen (srv, listen, &bound);
   if (r < 0) {
-    view_close (&v);
+    pexp_close (x.px);
     return fail ("cannot listen on %s: %s", listen, strerror (-r));
   }
   uri = uri_of (bound, x.name);
@@ -322,6 +331,6 @@ cmd_export (const char *store, int argc, char **argv)
   free (x.bitmap);
   if (x.ofd >= 0)
     close (x.ofd);
-  view_close (&v);
+  pexp_close (x.px);
   return r;
 }

@@ -122,7 +122,7 @@ start_export (struct rec *c, uid_t uid, gid_t gid)
 
   for (size_t i = 0; i < c->r.disks.len; i++)
     string_vector_append (&names, c->r.disks.ptr[i].disk);
-  e = pexp_open (c->store, c->t->name, c->r.at_ns, &names, &c->px);
+  e = pexp_open (c->store, c->t->name, c->r.at_ns, &names, NULL, &c->px);
   string_vector_reset (&names);
   if (e != 0)
     return -1;

@@ -38,6 +38,21 @@ struct pexp {
   pthread_rwlock_t rw;
 };
 
+/* Resolve the points of the disks at e->t in the open view v. */
+static int
+resolve_points (struct pexp *e, const string_vector *disks, struct task_view *v,
+                struct point *p, const struct task_disk **d)
+{
+  for (size_t i = 0; i < disks->len; i++) {
+    d[i] = task_find_disk (v->task, disks->ptr[i]);
+    if (d[i] == NULL)
+      return fail ("task %s has no disk %s any more", e->task, disks->ptr[i]);
+    if (view_point_at (v, d[i], e->t, &p[i]) != 0)
+      return -1;
+  }
+  return 0;
+}
+
 /* Open the task and the points of the disks at e->t into v and p. */
 static int
 open_points (struct pexp *e, const string_vector *disks, struct task_view *v,
@@ -45,23 +60,16 @@ open_points (struct pexp *e, const string_vector *disks, struct task_view *v,
 {
   if (view_open (e->store, e->task, v) != 0)
     return -1;
-  for (size_t i = 0; i < disks->len; i++) {
-    d[i] = task_find_disk (v->task, disks->ptr[i]);
-    if (d[i] == NULL) {
-      view_close (v);
-      return fail ("task %s has no disk %s any more", e->task, disks->ptr[i]);
-    }
-    if (view_point_at (v, d[i], e->t, &p[i]) != 0) {
-      view_close (v);
-      return -1;
-    }
+  if (resolve_points (e, disks, v, p, d) != 0) {
+    view_close (v);
+    return -1;
   }
   return 0;
 }
 
 int
 pexp_open (const char *store, const char *task, int64_t t,
-           const string_vector *disks, struct pexp **ep)
+           const string_vector *disks, struct task_view *v, struct pexp **ep)
 {
   struct pexp *e;
   char tbuf[64];
@@ -77,7 +85,12 @@ pexp_open (const char *store, const char *task, int64_t t,
   e->t = t;
   e->n = disks->len;
   pthread_rwlock_init (&e->rw, NULL);
-  if (open_points (e, disks, &e->v, e->p, e->d) != 0) {
+  if (v) {
+    e->v = *v;
+    memset (v, 0, sizeof *v);
+  }
+  if ((v ? resolve_points (e, disks, &e->v, e->p, e->d)
+         : open_points (e, disks, &e->v, e->p, e->d)) != 0) {
     pexp_close (e);
     return -1;
   }
@@ -144,11 +157,9 @@ reopen (struct pexp *e, unsigned gen)
   return r == 0 ? 0 : -EIO;
 }
 
-/* Read (buf) or ask the holes of (buf NULL) a range of disk i, opening
- * the points again when the journal went from under them. */
-static int
-read_point (struct pexp *e, size_t i, void *buf, uint32_t count,
-            uint64_t offset, point_extent_vector *holes)
+int
+pexp_read (struct pexp *e, size_t i, void *buf, uint32_t count,
+           uint64_t offset, point_extent_vector *holes)
 {
   for (int tries = 0; ; tries++) {
     unsigned gen;
@@ -227,7 +238,7 @@ px_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
 {
   struct pexp_x *x = handle;
   point_extent_vector holes = empty_vector;
-  int r = read_point (x->e, x->i, buf, count, offset, extents ? &holes : NULL);
+  int r = pexp_read (x->e, x->i, buf, count, offset, extents ? &holes : NULL);
 
   if (r == 0 && extents)
     add_extents (extents, &holes, offset, count);
@@ -244,7 +255,7 @@ px_block_status (void *handle, uint32_t count, uint64_t offset,
   point_extent_vector holes = empty_vector;
   int r;
 
-  r = read_point (x->e, x->i, NULL, count, offset, &holes);
+  r = pexp_read (x->e, x->i, NULL, count, offset, &holes);
   if (r == 0)
     add_extents (extents, &holes, offset, count);
   point_extent_vector_reset (&holes);

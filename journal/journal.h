@@ -158,6 +158,12 @@ uint64_t journal_reader_first_seq (struct journal_reader *r);
 struct journal_iter;
 int journal_iter_new (struct journal_reader *r, uint64_t from,
                       struct journal_iter **itp);
+/* The same, told where record from - 1 is (its loc, as the index keeps
+ * it): the scan starts right after it instead of at the top of its
+ * segment.  A hint that does not hold (another segment, another record)
+ * is ignored. */
+int journal_iter_new_at (struct journal_reader *r, uint64_t from,
+                         struct journal_loc hint, struct journal_iter **itp);
 int journal_iter_next (struct journal_iter *it, struct journal_record *rec);
 void journal_iter_free (struct journal_iter *it);
 

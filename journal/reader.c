@@ -291,6 +291,34 @@ enter_segment (struct journal_iter *it, size_t i)
   return 0;
 }
 
+/* Start after the record at hint if it is record from - 1 of the
+ * current segment. */
+static void
+skip_to_hint (struct journal_iter *it, uint64_t from, struct journal_loc hint)
+{
+  struct rec_hdr h;
+
+  if (from < 2 || hint.segment != it->segs.ptr[it->i].number ||
+      hint.offset < SEG_HDR_SIZE)
+    return;
+  if (seg_read_record (it->fd, hint.segment, hint.offset, UINT32_MAX, &h,
+                       NULL) != 1 || h.type == REC_PAD || h.seq != from - 1)
+    return;
+  it->pos = hint.offset + rec_disk_size (h.payload_len);
+  it->expect = from;
+}
+
+int
+journal_iter_new_at (struct journal_reader *r, uint64_t from,
+                     struct journal_loc hint, struct journal_iter **itp)
+{
+  int e = journal_iter_new (r, from, itp);
+
+  if (e == 0 && (*itp)->fd >= 0)
+    skip_to_hint (*itp, from, hint);
+  return e;
+}
+
 int
 journal_iter_new (struct journal_reader *r, uint64_t from,
                   struct journal_iter **itp)

@@ -80,10 +80,15 @@ index_catch_up (struct cdp_index *ix, struct journal_reader *r)
   size_t n = 0;
   int e = recs && labels ? 0 : -ENOMEM;
 
+  struct journal_loc hint = { 0, 0 };
+  uint64_t last = 0;
+
   if (e == 0 && first > index_last_seq (ix) + 1)
     e = skip_reclaimed (ix, first);
   if (e == 0)
-    e = journal_iter_new (r, index_last_seq (ix) + 1, &it);
+    e = index_last_loc (ix, &last, &hint);
+  if (e == 0)
+    e = journal_iter_new_at (r, last + 1, hint, &it);
   while (e == 0) {
     int more = journal_iter_next (it, &recs[n]);
     if (more < 0)

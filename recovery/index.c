@@ -192,6 +192,21 @@ meta_put (MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t x)
   return mdb_put (txn, dbi, &k, &v, 0);
 }
 
+int
+index_last_loc (struct cdp_index *ix, uint64_t *seq, struct journal_loc *loc)
+{
+  MDB_txn *txn;
+  int rc = mdb_txn_begin (ix->env, NULL, MDB_RDONLY, &txn);
+
+  if (rc)
+    return mdb_to_errno (rc);
+  *seq = meta_get (txn, ix->meta, "last_seq");
+  loc->segment = meta_get (txn, ix->meta, "last_seg");
+  loc->offset = (uint32_t) meta_get (txn, ix->meta, "last_off");
+  mdb_txn_abort (txn);
+  return 0;
+}
+
 uint64_t
 index_last_seq (struct cdp_index *ix)
 {
@@ -343,6 +358,15 @@ apply_txn (struct cdp_index *ix, MDB_txn *txn,
     rc = put_extents (ix, txn, &v);
   if (rc == 0)
     rc = meta_put (txn, ix->meta, "last_seq", last);
+  /* Where the last record is, so that a catch-up starts there rather
+   * than scan its segment from the top. */
+  for (size_t i = n; rc == 0 && i-- > 0;)
+    if (recs[i].seq == last) {
+      rc = meta_put (txn, ix->meta, "last_seg", recs[i].loc.segment);
+      if (rc == 0)
+        rc = meta_put (txn, ix->meta, "last_off", recs[i].loc.offset);
+      break;
+    }
   ext_vector_reset (&v);
   return rc;
 }

@@ -38,6 +38,9 @@ int index_remove (const char *dir);
 
 /* The last journal sequence number the index holds (0: none). */
 uint64_t index_last_seq (struct cdp_index *ix);
+/* The last seq and where its record is (segment 0: not known). */
+int index_last_loc (struct cdp_index *ix, uint64_t *seq,
+                    struct journal_loc *loc);
 
 /* Add records, in sequence order, in one write transaction.  Records at
  * or below the index's last seq are skipped (another process may have

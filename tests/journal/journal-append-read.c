@@ -182,3 +182,42 @@ Test (journal, reader_follows_writer)
   remove_tree (dir);
   free (dir);
 }
+
+/* Started with the location of record from - 1 (as the index keeps it),
+ * the iterator yields the same records as without; a hint that does not
+ * hold is ignored. */
+Test (journal, iterate_from_a_hint)
+{
+  char *dir = make_tmpdir ();
+  struct journal *j;
+  struct journal_reader *r;
+  struct journal_iter *it;
+  struct journal_record recs[301], rec;
+  struct journal_loc bad[] = { { 0, 0 }, { 999, 4096 }, { 0, 1 } };
+
+  cr_assert_eq (journal_open (dir, &small, &j), 0);
+  for (uint64_t i = 1; i <= 300; i++)
+    cr_assert_eq (append_numbered (j, i, 512 * (1 + i % 9), &recs[i]), 0);
+  journal_close (j);
+  cr_assert_eq (journal_reader_open (dir, &r), 0);
+  for (uint64_t from = 2; from <= 301; from += 37) {
+    for (int h = -1; h < (int) (sizeof bad / sizeof bad[0]); h++) {
+      struct journal_loc hint = h < 0 ? recs[from - 1].loc : bad[h];
+      uint64_t n = from;
+      if (h == 2)
+        hint = recs[from > 2 ? from - 2 : 1].loc;   /* another record */
+      cr_assert_eq (journal_iter_new_at (r, from, hint, &it), 0);
+      while (journal_iter_next (it, &rec) == 1) {
+        cr_assert_eq (rec.seq, n, "from %lu hint %d", (unsigned long) from, h);
+        cr_assert_eq (rec.loc.offset, recs[n].loc.offset);
+        n++;
+      }
+      cr_assert_eq (n, 301, "from %lu hint %d: ended at %lu",
+                    (unsigned long) from, h, (unsigned long) n);
+      journal_iter_free (it);
+    }
+  }
+  journal_reader_close (r);
+  remove_tree (dir);
+  free (dir);
+}

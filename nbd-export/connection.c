@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,12 +105,30 @@ drain (struct connection *conn)
   workers_join (conn);
 }
 
+/* Bound how long a read or write of the socket may block (0: no bound). */
+static void
+socket_timeout (struct connection *conn, unsigned ms)
+{
+  struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+  if (!conn->is_socket)
+    return;
+  setsockopt (conn->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt (conn->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 static int
 serve (struct connection *conn)
 {
+  unsigned ms = atomic_load (&conn->srv->handshake_ms);
   int r;
 
+  /* A silent client must not hold a thread for ever. */
+  if (ms)
+    socket_timeout (conn, ms);
   r = handshake (conn);
+  if (ms && r >= 0 && r != HANDSHAKE_ABORT)
+    socket_timeout (conn, 0);
   if (r == HANDSHAKE_ABORT)
     return 0;
   if (r < 0)

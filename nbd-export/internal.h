@@ -78,6 +78,7 @@ struct nbd_server {
   unsigned workers;
   unsigned max_inflight;
   uint64_t max_inflight_bytes;
+  atomic_uint handshake_ms;     /* a client must finish haggling in time */
   atomic_bool shutting_down;
 
   pthread_mutex_t lock;         /* guards everything below */

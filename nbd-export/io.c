@@ -17,7 +17,7 @@ conn_recv (struct connection *conn, void *buf, size_t len)
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      return -errno;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
     }
     if (n == 0)
       return -ECONNRESET;
@@ -78,7 +78,7 @@ conn_sendv (struct connection *conn, struct iovec *iov, int iovcnt, bool more)
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      return -errno;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
     }
     iov = advance (iov, &iovcnt, (size_t) n);
   }

@@ -169,6 +169,12 @@ void nbd_server_set_log (struct nbd_server *srv, nbd_log_fn fn,
 int nbd_server_set_limits (struct nbd_server *srv, unsigned workers,
                            unsigned max_inflight, uint64_t max_inflight_bytes);
 
+/* A client that has not finished the handshake (up to NBD_OPT_GO or
+ * EXPORT_NAME) within ms milliseconds of connecting, or stops reading
+ * meanwhile, is disconnected (default 30 s; 0: wait for ever).  Applies
+ * to connections accepted from now on. */
+void nbd_server_set_handshake_timeout (struct nbd_server *srv, unsigned ms);
+
 /* Listen on addr, "unix:PATH" or "tcp:HOST:PORT" (HOST may be a name,
  * an IPv4 address or a bracketed IPv6 address; PORT 0 picks a free
  * port), and serve every client that connects, each on its own threads.

@@ -32,6 +32,7 @@ nbd_server_new (const struct nbd_backend_ops *ops, void *server_opaque,
   srv->workers = DEFAULT_WORKERS;
   srv->max_inflight = DEFAULT_MAX_INFLIGHT;
   srv->max_inflight_bytes = DEFAULT_MAX_INFLIGHT_BYTES;
+  atomic_init (&srv->handshake_ms, 30000);
   atomic_init (&srv->shutting_down, false);
   pthread_mutex_init (&srv->lock, NULL);
   pthread_cond_init (&srv->cond, NULL);
@@ -59,6 +60,12 @@ nbd_server_set_limits (struct nbd_server *srv, unsigned workers,
   if (max_inflight_bytes)
     srv->max_inflight_bytes = max_inflight_bytes;
   return 0;
+}
+
+void
+nbd_server_set_handshake_timeout (struct nbd_server *srv, unsigned ms)
+{
+  atomic_store (&srv->handshake_ms, ms);
 }
 
 void

@@ -214,6 +214,19 @@ bool recovery_holds (const struct task *t, const char *disk);
 /* Add "recovery" to a task's status object, if it has one on record. */
 void recovery_status (const struct task *t, struct json_object *status);
 
+/* ---- recover-watch.c: cdp serve resumes interrupted recoveries ---------- */
+
+struct recover_watch {
+  int64_t check_ns;           /* next look at recover.json */
+  int64_t seen_ns;            /* when it was first seen interrupted */
+  int64_t next_ns;            /* resume no earlier than this */
+  int64_t backoff_ns;         /* after a resume that failed */
+  pid_t pid;                  /* the cdp recover --resume it started */
+};
+/* Called about once a second per task by the main thread of cdp serve. */
+void recover_watch (const char *store, const struct task *t,
+                    struct recover_watch *w);
+
 /* ---- commands ------------------------------------------------------------ */
 int cmd_task (const char *store, int argc, char **argv);
 int cmd_serve (const char *store, int argc, char **argv);

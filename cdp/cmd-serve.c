@@ -1,8 +1,9 @@
 /* cdp serve: run the receivers of every task in the store, and in QMP
  * and libvirt mode drive each disk's mirror job.
  *
- * Threads: the main thread waits for SIGINT/SIGTERM and writes each
- * task's run/state.json once a second; every QMP-mode task has a
+ * Threads: the main thread waits for SIGINT/SIGTERM, writes each
+ * task's run/state.json once a second and resumes rapid recoveries that
+ * were interrupted (recover-watch.c); every QMP-mode task has a
  * protector thread that owns its QMP connection and mirror jobs, every
  * libvirt-mode task one that owns its libvirt connection and block copy
  * jobs (libvirt-protect.c; the calls both share are in protect.h); each
@@ -427,8 +428,10 @@ cmd_serve (const char *store, int argc, char **argv)
     return fail ("no task could be served");
   log_msg ("serving %zu task%s from %s", n, n == 1 ? "" : "s", store);
   for (;;) {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
       write_state (&sv[i]);
+      recover_watch (store, sv[i].t, &sv[i].rw);
+    }
     sig = sigtimedwait (&set, NULL, &tick);
     if (sig == SIGINT || sig == SIGTERM)
       break;

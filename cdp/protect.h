@@ -50,6 +50,7 @@ struct served {
   bool has_protector;
   pthread_mutex_t lock;
   struct disk_state *ds;
+  struct recover_watch rw;          /* main thread only */
 };
 
 /* The daemon is stopping: protectors end their jobs and return. */

@@ -54,6 +54,7 @@ struct rec {
   sigset_t sigs;
   bool tty;
   int64_t t0;                       /* when the command started */
+  bool resuming;                    /* --resume */
 };
 
 static double
@@ -81,7 +82,22 @@ unlock_point (struct rec *c)
   c->r.locked = false;
 }
 
-/* Record the recovery failed (why) and say so. */
+/* Record the recovery failed (why), unless it is being resumed: a
+ * resume that cannot go on leaves it interrupted, to try again. */
+static void
+record_failed (struct rec *c, const char *msg)
+{
+  if (c->resuming)
+    return;
+  free (c->r.state);
+  c->r.state = strdup ("failed");
+  free (c->r.error);
+  c->r.error = strdup (msg);
+  unlock_point (c);
+  recovery_save (c->t, &c->r);
+}
+
+/* The same, and say so in one line. */
 static int
 failed (struct rec *c, const char *fmt, ...)
 {
@@ -91,12 +107,7 @@ failed (struct rec *c, const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  free (c->r.state);
-  c->r.state = strdup ("failed");
-  free (c->r.error);
-  c->r.error = strdup (msg);
-  unlock_point (c);
-  recovery_save (c->t, &c->r);
+  record_failed (c, msg);
   return fail ("%s", msg);
 }
 
@@ -124,8 +135,10 @@ start_export (struct rec *c, uid_t uid, gid_t gid)
     string_vector_append (&names, c->r.disks.ptr[i].disk);
   e = pexp_open (c->store, c->t->name, c->r.at_ns, &names, NULL, &c->px);
   string_vector_reset (&names);
-  if (e != 0)
+  if (e != 0) {
+    record_failed (c, "the point could not be opened to serve it");
     return -1;
+  }
   /* A socket left by a killed recover: nobody listens on it any more
    * (recover.lock, held by this process, says so). */
   unlink (c->r.socket);
@@ -136,9 +149,10 @@ start_export (struct rec *c, uid_t uid, gid_t gid)
     e = nbd_server_listen (c->srv, addr, NULL);
   free (addr);
   if (e < 0)
-    return fail ("cannot serve the point on %s: %s", c->r.socket, strerror (-e));
+    return failed (c, "cannot serve the point on %s: %s", c->r.socket,
+                   strerror (-e));
   if ((e = socket_grant (c->t->dir, c->r.socket, uid, gid, why, sizeof why)) < 0)
-    return fail ("%s", why);
+    return failed (c, "%s", why);
   return 0;
 }
 
@@ -323,8 +337,16 @@ start_domain (struct rec *c, const char *as)
   else if ((e = lv_define (src, nx)) == 0 &&
            (e = lv_open (c->t->connect, name, &c->l)) == 0)
     e = lv_start (c->l, NULL);
-  if (e < 0)
-    failed (c, "domain %s: %s", name, lv_last_error ());
+  if (e < 0) {
+    char msg[512];
+    snprintf (msg, sizeof msg, "%s", lv_last_error ());
+    /* In place, give the domain its own definition back. */
+    if (!as && persistent && lv_define (src, xml) == 0)
+      failed (c, "domain %s did not start on the point (%s); its own "
+              "definition is back, and it is off", name, msg);
+    else
+      failed (c, "domain %s: %s", name, msg);
+  }
 
  out:
   for (size_t i = 0; i < dropped.len; i++)
@@ -679,6 +701,7 @@ resume (struct rec *c)
       return fail ("%s", lv_last_error ());
     lv_qemu_owner (c->l, &uid, &gid);
   }
+  c->resuming = true;
   if (start_export (c, uid, gid) != 0)
     return EXIT_FAIL;
   if (c->l) {

@@ -43,7 +43,7 @@ rc=0
 timeout 240 "$CDP" recover g --resume >"$tmpdir/resume.out" 2>"$tmpdir/resume.err" || rc=$?
 [ "$rc" -eq 0 ] || fail "cdp recover --resume exited $rc: $(tail -n 3 "$tmpdir/resume.err")"
 cat "$tmpdir/resume.out"
-[ "$(recovery_field state)" = done ] || fail "recovery state: $(recovery_field state)"
+[ "$(recovery_field state)" = "done" ] || fail "recovery state: $(recovery_field state)"
 check_standalone "$new" "$overlay"
 [ "$(virsh domstate "$new")" = running ] || fail "$new no longer runs: $(virsh domstate "$new")"
 

@@ -144,7 +144,7 @@ wait_recover ()
     reap "$recover_pid" || rc=$?
     [ "$rc" -eq 0 ] || fail "cdp recover exited $rc: $(tail -n 3 "$tmpdir/rec.err")"
     cat "$tmpdir/rec.out"
-    [ "$(recovery_field state)" = done ] || fail "recovery state: $(recovery_field state)"
+    [ "$(recovery_field state)" = "done" ] || fail "recovery state: $(recovery_field state)"
 }
 
 # The backing store of DOM's disk vda in its XML (ARGS: --inactive):

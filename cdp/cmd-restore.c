@@ -4,7 +4,8 @@
  * Reader threads take the point in CHUNK-sized pieces (point_pread is
  * thread-safe), drop what reads as zero (holes, and all-zero blocks of
  * data: the new image reads as zero there anyway) and hand the rest to
- * the image writer (recovery/imgwrite.h) under one lock.  The main
+ * the image writer (recovery/imgwrite.h) under one lock, or for a raw
+ * image pwrite it themselves, all at once.  The main
  * thread draws the progress and watches for SIGINT/SIGTERM/SIGHUP.
  *
  * Durability order: the image is written to FILE.tmp-XXXXXX in FILE's
@@ -42,6 +43,7 @@
 struct restore {
   const struct point *p;
   struct imgw *w;
+  int raw_fd;                       /* raw output: written without the lock */
   pthread_t main;
   pthread_mutex_t lock;             /* w, err, msg */
   atomic_uint_fast64_t next;        /* offset of the next chunk to read */
@@ -81,10 +83,24 @@ static int
 write_run (struct restore *rs, const uint8_t *buf, uint64_t boff,
            uint64_t off, uint64_t len)
 {
+  const uint8_t *p = buf + (off - boff);
+
   if (len == 0)
     return 0;
   atomic_fetch_add (&rs->data, len);
-  return imgw_write (rs->w, buf + (off - boff), off, len);
+  if (rs->raw_fd < 0)
+    return imgw_write (rs->w, p, off, len);
+  while (len > 0) {
+    ssize_t n = pwrite (rs->raw_fd, p, len, (off_t) off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO;
+    p += n;
+    off += (uint64_t) n;
+    len -= (uint64_t) n;
+  }
+  return 0;
 }
 
 static int
@@ -115,7 +131,10 @@ write_chunk (struct restore *rs, const uint8_t *buf, uint64_t off,
   uint64_t at = off;
   int r = 0;
 
-  pthread_mutex_lock (&rs->lock);
+  /* A raw file takes pwrites from every reader at once; the qcow2
+   * writer is one NBD connection, used by one thread at a time. */
+  if (rs->raw_fd < 0)
+    pthread_mutex_lock (&rs->lock);
   for (size_t i = 0; r == 0 && i <= holes->len; i++) {
     uint64_t h = i < holes->len ? holes->ptr[i].off : off + len;
     if (h > at)
@@ -123,9 +142,12 @@ write_chunk (struct restore *rs, const uint8_t *buf, uint64_t off,
     if (i < holes->len)
       at = holes->ptr[i].off + holes->ptr[i].len;
   }
-  pthread_mutex_unlock (&rs->lock);
-  if (r < 0)
+  if (rs->raw_fd < 0)
+    pthread_mutex_unlock (&rs->lock);
+  if (r < 0 && rs->raw_fd < 0)
     set_failure (rs, r, "%s", imgw_last_error ());
+  else if (r < 0)
+    set_failure (rs, r, "cannot write the image: %s", strerror (-r));
   return r;
 }
 
@@ -411,6 +433,7 @@ restore_point (const struct point *p, const char *what,
     free (tmp);
     return fail ("cannot create the image: %s", imgw_last_error ());
   }
+  rs.raw_fd = imgw_raw_fd (rs.w);
   run_readers (&rs, reader_count (), sigs, isatty (2));
   if (rs.err) {
     imgw_abort (rs.w);

@@ -529,6 +529,12 @@ imgw_write (struct imgw *w, const void *buf, uint64_t off, uint64_t len)
 }
 
 int
+imgw_raw_fd (const struct imgw *w)
+{
+  return w->qcow2 ? -1 : w->fd;
+}
+
+int
 imgw_zero (struct imgw *w, uint64_t off, uint64_t len)
 {
   int r = check_range (w, off, len);

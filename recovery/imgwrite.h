@@ -92,4 +92,9 @@ void imgw_abort (struct imgw *w);
 /* What the last failure in this thread was, in words, or "". */
 const char *imgw_last_error (void);
 
+/* A raw writer's file, which callers may pwrite(2) from several threads
+ * at once (between imgw_create and imgw_finish; imgw_finish still makes
+ * it durable); -1 for qcow2. */
+int imgw_raw_fd (const struct imgw *w);
+
 #endif

@@ -55,6 +55,15 @@ recover_cleanup ()
 {
     local status=$? d f logs
     set +e
+    # cdp recover reports sanitizer errors on its stderr only.
+    if [ "$status" -eq 0 ] &&
+       grep -qsE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+           "$tmpdir"/{rec,resume}.err; then
+        echo "$0: FAIL: sanitizer report from cdp recover" >&2
+        grep -hsE -A20 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+            "$tmpdir"/{rec,resume}.err >&2
+        status=1
+    fi
     for d in "${extra_doms[@]}"; do
         virsh destroy "$d" >/dev/null 2>&1
         virsh undefine "$d" >/dev/null 2>&1

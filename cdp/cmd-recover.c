@@ -75,6 +75,12 @@ record_failed (struct rec *c, const char *msg)
 {
   if (c->resuming)
     return;
+  /* Before the VM ran, the overlays (made by this recovery, PATH did
+   * not exist) hold nothing of value. */
+  if (strcmp (c->r.state, "starting") == 0)
+    for (size_t i = 0; i < c->r.disks.len; i++)
+      if (c->r.disks.ptr[i].overlay)
+        unlink (c->r.disks.ptr[i].overlay);
   free (c->r.state);
   c->r.state = strdup ("failed");
   free (c->r.error);
@@ -368,6 +374,12 @@ begin (struct rec *c, const char *at, const char *to, const char *as,
   c->r.started_ns = c->t0;
   if (place_overlays (c, to) != 0)
     return EXIT_FAIL;
+  if (as && (e = lv_open (c->t->connect, as, &c->l)) != -ENOENT) {
+    lv_close (c->l);
+    c->l = NULL;
+    return fail (e == 0 ? "domain %s exists already: recover as a new name"
+                        : "%s", e == 0 ? as : lv_last_error ());
+  }
   {
     char *dir = strdup (c->r.socket);
     *strrchr (dir, '/') = 0;

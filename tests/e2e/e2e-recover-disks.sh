@@ -46,6 +46,8 @@ vio_b "write -P 0x62 64k 4k"
 cdp restore two --at "$t" --disk vda --output "$tmpdir/ref-a.raw" --format raw
 cdp restore two --at "$t" --disk vdb --output "$tmpdir/ref-b.raw" --format raw
 
+expect_error 1 "exists already" cdp recover two --at "$t" --to "$tmpdir/x.qcow2" --as "$dom"
+[ ! -e "$tmpdir/x.qcow2" ] || fail "a refused recovery left an overlay"
 cdp recover two --at "$t" --to "$tmpdir/rec" --as "$new" >"$tmpdir/rec.out" 2>"$tmpdir/rec.err" ||
     fail "cdp recover: $(cat "$tmpdir/rec.err")"
 cat "$tmpdir/rec.out"

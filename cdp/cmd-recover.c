@@ -81,6 +81,8 @@ record_failed (struct rec *c, const char *msg)
     for (size_t i = 0; i < c->r.disks.len; i++)
       if (c->r.disks.ptr[i].overlay)
         unlink (c->r.disks.ptr[i].overlay);
+  if (strcmp (c->r.state, "starting") == 0 && c->made_dir)
+    rmdir (c->made_dir);
   free (c->r.state);
   c->r.state = strdup ("failed");
   free (c->r.error);
@@ -185,10 +187,9 @@ place_overlays (struct rec *c, const char *to)
 
   if (base == NULL)
     return fail ("cannot make %s absolute", to);
-  if (dir && mkdir_p (base, 0755) < 0) {
-    free (base);
-    return fail ("cannot create directory %s: %s", to, strerror (errno));
-  }
+  /* Made when the overlays are, so that a refusal leaves nothing. */
+  if (dir && stat (base, &st) != 0)
+    c->made_dir = strdup (base);
   for (size_t i = 0; i < c->r.disks.len; i++) {
     struct recovery_disk *d = &c->r.disks.ptr[i];
     if (!dir)
@@ -207,6 +208,9 @@ place_overlays (struct rec *c, const char *to)
 static int
 create_overlays (struct rec *c)
 {
+  if (c->made_dir && mkdir_p (c->made_dir, 0755) < 0)
+    return failed (c, "cannot create directory %s: %s", c->made_dir,
+                   strerror (errno));
   for (size_t i = 0; i < c->r.disks.len; i++) {
     struct recovery_disk *d = &c->r.disks.ptr[i];
     char *uri = rec_uri (c, d->disk), size[32], why[512];
@@ -372,14 +376,14 @@ begin (struct rec *c, const char *at, const char *to, const char *as,
                                                           : "run/recover.sock");
   c->r.state = strdup ("starting");
   c->r.started_ns = c->t0;
-  if (place_overlays (c, to) != 0)
-    return EXIT_FAIL;
   if (as && (e = lv_open (c->t->connect, as, &c->l)) != -ENOENT) {
     lv_close (c->l);
     c->l = NULL;
     return fail (e == 0 ? "domain %s exists already: recover as a new name"
                         : "%s", e == 0 ? as : lv_last_error ());
   }
+  if (place_overlays (c, to) != 0)
+    return EXIT_FAIL;
   {
     char *dir = strdup (c->r.socket);
     *strrchr (dir, '/') = 0;
@@ -583,6 +587,7 @@ cmd_recover (const char *store, int argc, char **argv)
   rec_stop_export (&c);
   lv_close (c.l);
   recovery_clear (&c.r);
+  free (c.made_dir);
   task_free (c.t);
   close (lockfd);
   return r;

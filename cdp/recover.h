@@ -26,6 +26,7 @@ struct rec {
   bool tty;
   int64_t t0;                       /* when the command started */
   bool resuming;                    /* --resume */
+  char *made_dir;                   /* PATH, when this recovery creates it */
 };
 
 double rec_secs (int64_t ns);

@@ -149,6 +149,9 @@ void receiver_stats (struct receiver *r, uint32_t disk, uint64_t *writes,
                      uint64_t *bytes, int64_t *last_write_ns);
 struct journal *receiver_journal (struct receiver *r);
 struct cdp_index *receiver_index (struct receiver *r);
+/* Wait until the index holds every record durable so far (the indexer
+ * spaces its commits; this has it commit at once). */
+void receiver_index_current (struct receiver *r);
 /* Journal segments were reclaimed: let go of their files. */
 void receiver_reclaimed (struct receiver *r);
 /* fn(opaque) is called (on the journal thread; must not block) when a

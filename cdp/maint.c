@@ -503,9 +503,15 @@ emergency (struct maint *m, int64_t now, const kept_vector *k)
   int64_t t;
   char tb[64];
 
+  /* The spare segments may be enough: then history stays whole. */
+  journal_release_spare (receiver_journal (m->rx));
+  if (space_avail (m, NULL) > before && !space_low (m)) {
+    log_msg ("task %s: the store's file system is low on space: gave back "
+             "the journal's spare segments", m->t->name);
+    return true;
+  }
   log_msg ("task %s: the store's file system is low on space: "
            "reclaiming the oldest history", m->t->name);
-  journal_release_spare (receiver_journal (m->rx));
   if (index_seq_at (m->ix, now, &seq, &t) < 0 || seq == 0)
     return space_avail (m, NULL) > before;
   reclaim_before (m, seq, t, k);
@@ -559,6 +565,8 @@ cycle (struct maint *m, bool force, bool full)
   kept_vector k = empty_vector;
   bool freed = false;
 
+  /* Decide on every write acknowledged so far. */
+  receiver_index_current (m->rx);
   kept_points (m, &k);
   if (full || space_low (m))
     freed = emergency (m, now, &k);

@@ -124,7 +124,7 @@ busy_wait (struct receiver *r, const struct busy *b)
              !(x->done && x->seq <= r->indexed);
     }
     if (wait)
-      pthread_cond_wait (&r->cond, &r->lock);
+      index_wait_locked (r);
   }
   return r->indexed;
 }

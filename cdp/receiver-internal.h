@@ -63,6 +63,9 @@ struct receiver {
   rec_vector queue;
   string_vector labels;             /* parallel to queue (NULL for data) */
   uint64_t indexed;                 /* last seq in the index */
+  int64_t next_commit_ns;           /* CLOCK_MONOTONIC: the indexer's next
+                                       commit, unless someone waits */
+  unsigned ix_waiters;              /* threads that need the index now */
   bool stop;
   busy_vector busy;                 /* copy requests in flight */
   uint64_t tickets;
@@ -83,6 +86,9 @@ void index_push (struct receiver *r, const struct journal_record *rec,
                  const char *label);
 /* Wait until the index holds seq. */
 void index_wait (struct receiver *r, uint64_t seq);
+/* Under r->lock: wait on r->cond as one who needs the index now (the
+ * indexer commits without its usual spacing). */
+void index_wait_locked (struct receiver *r);
 /* Journal req as one record; its reply once durable. */
 void rx_append (struct rdisk *rd, struct nbd_request *req, uint16_t type);
 /* Append e (payload, label) and wait until it is durable. */

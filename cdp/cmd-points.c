@@ -171,18 +171,12 @@ add_journal_status (const char *store, const struct task *t, json_object *o)
   struct task_view v;
   int64_t first, last;
   char buf[64], *jdir = task_path (t, "journal");
-  char cmd[4200];
-  unsigned long long kib = 0;
-  FILE *f;
+  uint64_t in_use, spare;
 
-  snprintf (cmd, sizeof cmd, "du -sk '%s' 2>/dev/null", jdir);
-  if ((f = popen (cmd, "r")) != NULL) {
-    if (fscanf (f, "%llu", &kib) != 1)
-      kib = 0;
-    pclose (f);
-  }
+  journal_dir_usage (jdir, &in_use, &spare);
   free (jdir);
-  json_object_object_add (o, "journal_bytes", json_object_new_int64 ((int64_t) kib * 1024));
+  json_object_object_add (o, "journal_bytes", json_object_new_int64 ((int64_t) in_use));
+  json_object_object_add (o, "journal_spare_bytes", json_object_new_int64 ((int64_t) spare));
   add_space_loss (t, o);
   if (view_open_quiet (store, t->name, &v) != 0)
     return;
@@ -395,6 +389,11 @@ print_status (json_object *arr)
     printf ("%s  journal %s", json_object_get_string (json_object_object_get (o, "name")), sz);
     if (from && to)
       printf (", %s .. %s", json_object_get_string (from), json_object_get_string (to));
+    uint64_t spare = (uint64_t) json_object_get_int64 (json_object_object_get (o, "journal_spare_bytes"));
+    if (spare) {
+      format_size (spare, sz, sizeof sz);
+      printf (" (and %s of spare segments kept for reuse)", sz);
+    }
     putchar ('\n');
     json_object *lost = json_object_object_get (o, "space_reclaimed_before");
     if (lost)

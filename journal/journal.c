@@ -22,8 +22,6 @@ check_options (const struct journal_options *in, struct journal_options *out)
     out->segment_size = DEFAULT_SEGMENT;
   if (out->batch_bytes == 0)
     out->batch_bytes = DEFAULT_BATCH;
-  if (out->free_segments == 0)
-    out->free_segments = 2;
   if (out->segment_size < (1u << 20) || out->segment_size > (1u << 31) ||
       out->segment_size % 4096 != 0 || out->batch_bytes < 65536 ||
       out->batch_bytes > (256u << 20))
@@ -202,6 +200,23 @@ journal_first_seq (struct journal *j)
   return atomic_load (&j->oldest_seq);
 }
 
+/* How many reclaimed segments to keep for reuse after a reclaim of n.
+ * Writing into a reused segment costs no file system metadata per
+ * durable write; into a new (fallocated) one it does, and that halves
+ * small-write IOPS.  Reclaims come in bursts (a base point covers a
+ * stretch of journal at once), so what one drops is what the journal
+ * fills until the next, when the pool is trimmed to that one's.
+ * Keeping it costs no space the journal did not hold a moment ago, and
+ * the maintenance thread gives the spares back first when the store
+ * runs low. */
+static uint32_t
+spares_wanted (struct journal *j, size_t n)
+{
+  if (j->opts.free_segments)
+    return j->opts.free_segments;
+  return n < 2 ? 2 : n > UINT32_MAX ? UINT32_MAX : (uint32_t) n;
+}
+
 int
 journal_reclaim (struct journal *j, uint64_t before)
 {
@@ -222,33 +237,49 @@ journal_reclaim (struct journal *j, uint64_t before)
   else
     n = 0;
   pthread_mutex_unlock (&j->lock);
-  for (size_t i = 0; i < drop.len; i++)
-    prep_recycle (j, drop.ptr[i].number);
+  if (n > 0) {
+    uint32_t keep = spares_wanted (j, drop.len);
+    for (size_t i = 0; i < drop.len; i++)
+      prep_recycle (j, drop.ptr[i].number, keep);
+    prep_trim (j, keep);
+  }
   if (n > 0)
     fsync (j->dirfd);
   seg_vector_reset (&drop);
   return n;
 }
 
+int
+journal_dir_usage (const char *dir, uint64_t *in_use, uint64_t *spare)
+{
+  DIR *d = opendir (dir);
+  struct dirent *e;
+  struct stat st;
+
+  *in_use = 0;
+  if (spare)
+    *spare = 0;
+  if (d == NULL)
+    return -errno;
+  while ((e = readdir (d)) != NULL) {
+    if (strstr (e->d_name, ".cdpj") == NULL ||
+        fstatat (dirfd (d), e->d_name, &st, 0) != 0)
+      continue;
+    if (strncmp (e->d_name, "free-", 5) != 0)
+      *in_use += (uint64_t) st.st_blocks * 512;
+    else if (spare)
+      *spare += (uint64_t) st.st_blocks * 512;
+  }
+  closedir (d);
+  return 0;
+}
+
 uint64_t
 journal_disk_usage (struct journal *j)
 {
-  int fd = openat (j->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR *d = fd >= 0 ? fdopendir (fd) : NULL;
-  struct dirent *e;
-  struct stat st;
-  uint64_t b = 0;
+  uint64_t b;
 
-  if (d == NULL) {
-    if (fd >= 0)
-      close (fd);
-    return 0;
-  }
-  while ((e = readdir (d)) != NULL)
-    if (strstr (e->d_name, ".cdpj") &&
-        fstatat (j->dirfd, e->d_name, &st, 0) == 0)
-      b += (uint64_t) st.st_blocks * 512;
-  closedir (d);
+  journal_dir_usage (j->dir, &b, NULL);
   return b;
 }
 

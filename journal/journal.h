@@ -67,7 +67,10 @@ struct journal_record {
 struct journal_options {
   uint32_t segment_size;    /* bytes; 0 = default (256 MiB); 1 MiB..2 GiB */
   uint32_t batch_bytes;     /* staging buffer; 0 = default (8 MiB) */
-  uint32_t free_segments;   /* reclaimed segments kept for reuse; 0 = 2 */
+  uint32_t free_segments;   /* reclaimed segments kept for reuse, at most;
+                               0 = as many as a reclaim drops (what the
+                               journal fills until the next one), at
+                               least 2 */
   bool create;              /* create the journal if the directory is empty */
 };
 
@@ -128,8 +131,12 @@ void journal_stats (struct journal *j, struct journal_stats *st);
  * needed (until the next call of journal_reclaim). */
 void journal_release_spare (struct journal *j);
 
-/* Bytes the journal's segments occupy on disk. */
+/* Bytes the journal's segments occupy on disk (the spare ones, kept
+ * for reuse and given back by journal_release_spare, not counted). */
 uint64_t journal_disk_usage (struct journal *j);
+/* The same for the journal in dir, open or not, and the spare segments'
+ * bytes apart (spare may be NULL).  0 or -errno. */
+int journal_dir_usage (const char *dir, uint64_t *in_use, uint64_t *spare);
 
 /* Human-readable description of the last open/verify failure ("segment
  * 7 offset 131072: bad CRC"), or "" if none.  Thread-local. */

@@ -211,7 +211,7 @@ count_free (int dirfd)
 }
 
 void
-prep_recycle (struct journal *j, uint64_t number)
+prep_recycle (struct journal *j, uint64_t number, uint32_t keep)
 {
   char *name = seg_name (number);
   char fname[64];
@@ -219,10 +219,22 @@ prep_recycle (struct journal *j, uint64_t number)
   if (name == NULL)
     return;
   snprintf (fname, sizeof fname, "free-%016" PRIx64 ".cdpj", number);
-  if (count_free (j->dirfd) >= j->opts.free_segments ||
+  if (count_free (j->dirfd) >= keep ||
       renameat (j->dirfd, name, j->dirfd, fname) < 0)
     unlinkat (j->dirfd, name, 0);
   free (name);
+}
+
+void
+prep_trim (struct journal *j, uint32_t keep)
+{
+  unsigned n = count_free (j->dirfd);
+  char *name;
+
+  while (n-- > keep && (name = find_prefix (j->dirfd, "free-")) != NULL) {
+    unlinkat (j->dirfd, name, 0);
+    free (name);
+  }
 }
 
 void

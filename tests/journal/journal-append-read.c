@@ -1,5 +1,6 @@
 /* Records appended are durable, dense, time-ordered and read back
  * byte-exact, across segment boundaries and reopen. */
+#include <dirent.h>
 #include <unistd.h>
 
 #include "journal-test.h"
@@ -153,6 +154,55 @@ Test (journal, reclaim_drops_old_segments)
   journal_iter_free (it);
   cr_assert_eq (journal_verify (r), 200 - first + 1);
   journal_reader_close (r);
+  remove_tree (dir);
+  free (dir);
+}
+
+/* Spare segments in the journal directory (free-*.cdpj). */
+static unsigned
+count_spares (const char *dir)
+{
+  DIR *d = opendir (dir);
+  struct dirent *e;
+  unsigned n = 0;
+
+  cr_assert_not_null (d);
+  while ((e = readdir (d)) != NULL)
+    n += strncmp (e->d_name, "free-", 5) == 0;
+  closedir (d);
+  return n;
+}
+
+/* The pool keeps what a reclaim drops (what the journal fills until the
+ * next one), at least 2; a smaller reclaim trims it, and
+ * journal_release_spare empties it. */
+Test (journal, reclaim_keeps_spares)
+{
+  char *dir = make_tmpdir ();
+  struct journal *j;
+  uint64_t i = 0;
+  int n;
+
+  cr_assert_eq (journal_open (dir, &small, &j), 0);
+  while (++i <= 600)                            /* about 20 segments */
+    cr_assert_eq (append_numbered (j, i, 32768, NULL), 0);
+  n = journal_reclaim (j, 200);                 /* about 6 */
+  cr_assert_geq (n, 4);
+  cr_assert_eq (count_spares (dir), (unsigned) n);
+  n = journal_reclaim (j, 240);                 /* one or two */
+  cr_assert_geq (n, 1);
+  cr_assert_leq (n, 2);
+  cr_assert_eq (count_spares (dir), 2);
+  /* New segments take the spares first. */
+  for (; i <= 700; i++)
+    cr_assert_eq (append_numbered (j, i, 32768, NULL), 0);
+  cr_assert_eq (count_spares (dir), 0);
+  n = journal_reclaim (j, 695);
+  cr_assert_geq (n, 10);
+  cr_assert_eq (count_spares (dir), (unsigned) n);
+  journal_release_spare (j);
+  cr_assert_eq (count_spares (dir), 0);
+  journal_close (j);
   remove_tree (dir);
   free (dir);
 }

@@ -220,6 +220,8 @@ struct journal {
   int prep_err;
   bool prep_stop;
   bool prep_hold;                   /* space is short: prepare on demand */
+  atomic_bool prep_wanted;          /* the journal thread waits for it */
+  _Atomic uint32_t tail_seen;       /* j->tail, for the prep thread's pace */
 };
 
 int prep_start (struct journal *j);

@@ -58,6 +58,41 @@ remove_prep_files (struct journal *j)
   }
 }
 
+/* Write zeroes over a newly allocated file, front to back, so that the
+ * journal's durable writes into it find written extents: into unwritten
+ * ones each also converts extents and commits the file system's journal,
+ * which costs a third to a half of the IOPS and of the bandwidth.  Paced
+ * by the journal: no more is zeroed than twice what the current segment
+ * holds, so a journal that writes little zeroes little, and the next
+ * segment is zeroed when the current one is half full.  Given up,
+ * leaving the rest unwritten, as soon as the journal thread waits for
+ * the file: a writer is never slowed by this. */
+#define ZERO_CHUNK (4u << 20)
+
+static void
+zero_fill (struct journal *j, int fd)
+{
+  uint64_t size = j->opts.segment_size, done = 0;
+  void *buf;
+
+  if (posix_memalign (&buf, 4096, ZERO_CHUNK) != 0)
+    return;
+  memset (buf, 0, ZERO_CHUNK);
+  while (done < size && !atomic_load (&j->prep_wanted)) {
+    size_t n = size - done < ZERO_CHUNK ? size - done : ZERO_CHUNK;
+    if (2 * (uint64_t) atomic_load_explicit (&j->tail_seen, memory_order_relaxed) < done) {
+      usleep (20000);
+      continue;
+    }
+    if (pwrite (fd, buf, n, (off_t) done) != (ssize_t) n)
+      break;
+    done += n;
+  }
+  free (buf);
+  if (done > 0)
+    fdatasync (fd);
+}
+
 static int
 fresh_file (struct journal *j, const char *pname)
 {
@@ -73,6 +108,7 @@ fresh_file (struct journal *j, const char *pname)
     unlinkat (j->dirfd, pname, 0);
     return -r;
   }
+  zero_fill (j, fd);
   return fd;
 }
 
@@ -135,6 +171,7 @@ prep_start (struct journal *j)
   j->prep_fd = -1;
   j->prep_err = 0;
   j->prep_stop = false;
+  atomic_store (&j->prep_wanted, false);
   remove_prep_files (j);                /* left over from a crash */
   r = pthread_create (&j->prep_thread, NULL, prep_thread, j);
   return -r;
@@ -145,6 +182,7 @@ prep_stop (struct journal *j)
 {
   pthread_mutex_lock (&j->lock);
   j->prep_stop = true;
+  atomic_store (&j->prep_wanted, true);   /* no zeroes for nobody */
   pthread_cond_broadcast (&j->prep_cond);
   pthread_mutex_unlock (&j->lock);
   pthread_join (j->prep_thread, NULL);
@@ -166,8 +204,10 @@ prep_take (struct journal *j, char name[64])
     j->prep_hold = false;
     pthread_cond_broadcast (&j->prep_cond);
   }
+  atomic_store (&j->prep_wanted, true);
   while (j->prep_fd < 0 && j->prep_err == 0)
     pthread_cond_wait (&j->prep_cond, &j->lock);
+  atomic_store (&j->prep_wanted, false);
   fd = j->prep_fd >= 0 ? j->prep_fd : j->prep_err;
   memcpy (name, j->prep_file, 64);
   j->prep_fd = -1;

@@ -124,6 +124,7 @@ seg_activate (struct journal *j)
   j->seg_fd = fd;
   j->seg_number = number;
   j->tail = SEG_HDR_SIZE;
+  atomic_store_explicit (&j->tail_seen, j->tail, memory_order_relaxed);
   j->seal = false;
   return 0;
 }
@@ -349,6 +350,7 @@ submit_batch (struct journal *j, struct stage *s, size_t n, uint32_t len)
   s->sent = n;
   j->nflight++;
   j->tail += len;
+  atomic_store_explicit (&j->tail_seen, j->tail, memory_order_relaxed);
   j->next_seq += n;
   if (journal_batch_fault)
     b->err = journal_batch_fault (b->first_seq, n);

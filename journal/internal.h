@@ -209,6 +209,8 @@ struct journal {
   uint32_t tail;                    /* next batch goes here */
   uint64_t next_seq;                /* seq of the next batch's first record */
   bool seal;                        /* start a new segment before writing */
+  bool failed_tail;                 /* sealed by a failed batch whose records
+                                       may lie past the tail */
   _Atomic uint64_t durable_seq;
   _Atomic uint64_t oldest_seq;
 

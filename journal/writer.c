@@ -126,6 +126,7 @@ seg_activate (struct journal *j)
   j->tail = SEG_HDR_SIZE;
   atomic_store_explicit (&j->tail_seen, j->tail, memory_order_relaxed);
   j->seal = false;
+  j->failed_tail = false;
   return 0;
 }
 
@@ -252,6 +253,7 @@ retire (struct journal *j)
     if (err && !j->fail_err) {
       j->fail_err = err;
       j->seal = true;
+      j->failed_tail = true;
       j->tail = b->start;
       j->next_seq = b->first_seq;
     }
@@ -460,6 +462,11 @@ journal_thread (void *arg)
     }
     if (j->closing && s->recs.len == 0 && j->nflight == 0) {
       pthread_mutex_unlock (&j->lock);
+      /* A failed batch's records may have landed past the tail: a new
+       * segment's header puts the old one's end before them, so that
+       * no reader takes them for records. */
+      if (j->failed_tail)
+        seg_activate (j);
       break;
     }
     j->wake_bytes = want;

@@ -19,6 +19,7 @@
 
 #include <json-c/json.h>
 
+#include "common/timeutil.h"
 #include "common/vector.h"
 #include "cdp/qmp.h"
 
@@ -72,10 +73,7 @@ qmp_cleanup_json_put (struct json_object **obj)
 static int64_t
 now_ms (void)
 {
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return time_mono_ns () / 1000000;
 }
 
 /* Deadline for a wait of timeout_ms; -1 = none. */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cdp/cdp.h"
+#include "common/timeutil.h"
 #include "nbd-export/nbd-server.h"
 
 #include "cdp/receiver-internal.h"
@@ -37,15 +38,6 @@
  * ordering) has them committed at once. */
 #define INDEX_COMMIT_NS (20 * 1000 * 1000)
 #define INDEX_COMMIT_MAX 8192           /* records; commit at once past it */
-
-static int64_t
-mono_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 /* Journal thread: queue a durable record for the index. */
 void
@@ -69,7 +61,7 @@ static bool
 commit_due (struct receiver *r)
 {
   return r->stop || r->ix_waiters > 0 || r->queue.len >= INDEX_COMMIT_MAX ||
-         mono_ns () >= r->next_commit_ns;
+         time_mono_ns () >= r->next_commit_ns;
 }
 
 static void *
@@ -108,7 +100,7 @@ indexer (void *arg)
     pthread_mutex_lock (&r->lock);
     if (e >= 0)
       r->indexed = batch.ptr[batch.len - 1].seq;
-    r->next_commit_ns = mono_ns () + INDEX_COMMIT_NS;
+    r->next_commit_ns = time_mono_ns () + INDEX_COMMIT_NS;
     batch.len = labels.len = 0;
     pthread_cond_broadcast (&r->cond);
   }

@@ -19,6 +19,15 @@ time_now_ns (void)
   return (int64_t) ts.tv_sec * NS + ts.tv_nsec;
 }
 
+int64_t
+time_mono_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * NS + ts.tv_nsec;
+}
+
 static int64_t
 unit_ns (const char *u)
 {

@@ -8,6 +8,8 @@
 
 /* Nanoseconds since the epoch, CLOCK_REALTIME. */
 int64_t time_now_ns (void);
+/* CLOCK_MONOTONIC in ns: for intervals and deadlines. */
+int64_t time_mono_ns (void);
 
 /* "90s", "5m", "2h", "7d" (also "500ms" and plain seconds) -> ns. */
 int parse_duration (const char *s, int64_t *ns);

@@ -183,12 +183,14 @@ place_overlays (struct rec *c, const char *to)
 {
   struct stat st;
   char *base = absolute (to);
-  bool dir = c->r.disks.len > 1 || (stat (base, &st) == 0 && S_ISDIR (st.st_mode));
+  bool exists, dir;
 
   if (base == NULL)
     return fail ("cannot make %s absolute", to);
+  exists = stat (base, &st) == 0;
+  dir = c->r.disks.len > 1 || (exists && S_ISDIR (st.st_mode));
   /* Made when the overlays are, so that a refusal leaves nothing. */
-  if (dir && stat (base, &st) != 0)
+  if (dir && !exists)
     c->made_dir = strdup (base);
   for (size_t i = 0; i < c->r.disks.len; i++) {
     struct recovery_disk *d = &c->r.disks.ptr[i];

@@ -235,9 +235,9 @@ int prep_rename (struct journal *j, const char *pname, uint64_t number);
 /* Give back the space of the prepared file and of the free pool, and
  * prepare only on demand from now on. */
 void prep_release (struct journal *j);
-/* Hand a reclaimed segment to the pool (of at most keep), or delete it. */
-void prep_recycle (struct journal *j, uint64_t number, uint32_t keep);
-/* Delete pool files past keep (a smaller reclaim than the last). */
+/* Hand a reclaimed segment to the pool (or delete it, if it cannot be). */
+void prep_recycle (struct journal *j, uint64_t number);
+/* Delete pool files past keep. */
 void prep_trim (struct journal *j, uint32_t keep);
 
 /* ---- dioalign.c: O_DIRECT alignment of a file ----------------------- */

@@ -238,13 +238,11 @@ journal_reclaim (struct journal *j, uint64_t before)
     n = 0;
   pthread_mutex_unlock (&j->lock);
   if (n > 0) {
-    uint32_t keep = spares_wanted (j, drop.len);
     for (size_t i = 0; i < drop.len; i++)
-      prep_recycle (j, drop.ptr[i].number, keep);
-    prep_trim (j, keep);
-  }
-  if (n > 0)
+      prep_recycle (j, drop.ptr[i].number);
+    prep_trim (j, spares_wanted (j, drop.len));
     fsync (j->dirfd);
+  }
   seg_vector_reset (&drop);
   return n;
 }

@@ -251,7 +251,7 @@ count_free (int dirfd)
 }
 
 void
-prep_recycle (struct journal *j, uint64_t number, uint32_t keep)
+prep_recycle (struct journal *j, uint64_t number)
 {
   char *name = seg_name (number);
   char fname[64];
@@ -259,8 +259,7 @@ prep_recycle (struct journal *j, uint64_t number, uint32_t keep)
   if (name == NULL)
     return;
   snprintf (fname, sizeof fname, "free-%016" PRIx64 ".cdpj", number);
-  if (count_free (j->dirfd) >= keep ||
-      renameat (j->dirfd, name, j->dirfd, fname) < 0)
+  if (renameat (j->dirfd, name, j->dirfd, fname) < 0)
     unlinkat (j->dirfd, name, 0);
   free (name);
 }

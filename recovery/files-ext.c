@@ -570,6 +570,14 @@ ext_read (struct fs_handle *h, uint64_t ino, uint64_t size)
 
   if (e)
     return ext_err (e, "inode");
+  /* Logical block numbers are 32 bits: no file holds more.  A larger
+   * size is a damaged inode, whose "hole" would stream zeroes for ever. */
+  if (size > ((uint64_t) 1 << 32) * h->fs->blocksize) {
+    child_error ("inode %llu claims %llu bytes, more than an ext file can "
+                 "hold: the file system is damaged", (unsigned long long) ino,
+                 (unsigned long long) size);
+    return -EUCLEAN;
+  }
   if (in.i_flags & EXT4_ENCRYPT_FL) {
     child_error ("the file is encrypted (ext4 encryption); cdp cannot read it");
     return -ENOTSUP;

@@ -402,7 +402,7 @@ run (struct files *f, uint32_t type, const void *a, size_t alen,
      const char *path, struct handler *h)
 {
   struct fmsg m;
-  int r;
+  int r, done;
 
   f->msg[0] = 0;
   if (f->dead)
@@ -418,12 +418,19 @@ run (struct files *f, uint32_t type, const void *a, size_t alen,
     }
   if (r < 0)
     return r;
+  done = parse_done (f, &m);
+  /* The reader's own error (a damaged inode, an unreadable block) may
+   * cut a file short: that error is the answer, not a broken protocol. */
+  if (done < 0 && h->in_file) {
+    h->in_file = false;
+    return done;
+  }
   if ((r = end_file (f, h)) < 0) {
     if (!f->dead)
       kill_child (f, r, "was stopped");
     return r;
   }
-  return parse_done (f, &m);
+  return done;
 }
 
 int

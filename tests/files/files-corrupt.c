@@ -5,7 +5,8 @@
  * metadata, each listed, walked and read in full.  Every read the reader
  * asks for is checked against the disk (mem_pread asserts); a reader
  * that dies (its parser crashed: under ASan, a memory error) fails the
- * test.  CDP_FILES_FUZZ_ROUNDS sets the number of copies. */
+ * test.  CDP_FILES_FUZZ_ROUNDS sets the number of copies and
+ * CDP_FILES_FUZZ_SEED the seed (else the pid; printed either way). */
 #include <unistd.h>
 
 #include "files-test.h"
@@ -97,12 +98,16 @@ Test (corrupt, random_bytes_in_metadata, .timeout = 280)
 {
   struct mem_disk d, copy;
   const char *env = getenv ("CDP_FILES_FUZZ_ROUNDS");
-  unsigned rounds = env ? (unsigned) atoi (env) : 300, seed = (unsigned) getpid ();
+  const char *env_seed = getenv ("CDP_FILES_FUZZ_SEED");
+  unsigned rounds = env ? (unsigned) atoi (env) : 300;
+  unsigned seed = env_seed ? (unsigned) atoi (env_seed) : (unsigned) getpid ();
 
   make_image (&d);
   copy.size = d.size;
   copy.buf = malloc (d.size);
-  cr_log_info ("seed %u", seed);
+  /* On stderr, so that a failure or a timeout can be replayed with
+   * CDP_FILES_FUZZ_SEED. */
+  fprintf (stderr, "random_bytes_in_metadata: seed %u\n", seed);
   srandom (seed);
   for (unsigned round = 0; round < rounds; round++) {
     memcpy (copy.buf, d.buf, d.size);
@@ -119,6 +124,34 @@ Test (corrupt, random_bytes_in_metadata, .timeout = 280)
     exercise (&copy, round);
   }
   free (copy.buf);
+  free (d.buf);
+}
+
+/* An inode whose size is past what any ext file can hold (2^32 blocks)
+ * is damage, not a hole to stream zeroes from for ever. */
+Test (corrupt, size_past_the_format_limit)
+{
+  struct mem_disk d;
+  struct files_sink sink = { .data = c_data };
+  struct counts c = { 0 };
+  struct files_entry e = { 0 };
+  struct files *f;
+  char path[128];
+
+  cr_assert_not_null (mkdtemp (tmp));
+  shell ("cd %s && mkdir src && echo hi > src/f && "
+         "mkfs.ext4 -q -F -b 1024 -d src img 4M >/dev/null && "
+         "debugfs -w -R 'sif /f size 0x40000000000000' img 2>/dev/null", tmp);
+  snprintf (path, sizeof path, "%s/img", tmp);
+  load_disk (path, &d);
+  shell ("rm -rf %s", tmp);
+  f = attach (&d);
+  cr_assert_eq (files_read (f, "/f", &sink, &c, &e), -EUCLEAN, "%s",
+                files_error (f));
+  cr_assert_not_null (strstr (files_error (f), "damaged"), "%s", files_error (f));
+  cr_assert_eq (c.bytes, 0);
+  files_entry_clear (&e);
+  files_stop (f);
   free (d.buf);
 }
 

@@ -66,6 +66,7 @@ struct receiver {
   int64_t next_commit_ns;           /* CLOCK_MONOTONIC: the indexer's next
                                        commit, unless someone waits */
   unsigned ix_waiters;              /* threads that need the index now */
+  bool indexing;                    /* the indexer is applying a batch */
   bool stop;
   busy_vector busy;                 /* copy requests in flight */
   uint64_t tickets;

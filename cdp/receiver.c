@@ -86,6 +86,7 @@ indexer (void *arg)
     }
     rec_vector tq = r->queue; r->queue = batch; batch = tq;
     string_vector tl = r->labels; r->labels = labels; labels = tl;
+    r->indexing = true;
     pthread_mutex_unlock (&r->lock);
     e = index_apply (r->ix, batch.ptr, (const char *const *) labels.ptr, batch.len);
     if (e < 0) {
@@ -100,6 +101,7 @@ indexer (void *arg)
     pthread_mutex_lock (&r->lock);
     if (e >= 0)
       r->indexed = batch.ptr[batch.len - 1].seq;
+    r->indexing = false;
     r->next_commit_ns = time_mono_ns () + INDEX_COMMIT_NS;
     batch.len = labels.len = 0;
     pthread_cond_broadcast (&r->cond);
@@ -521,7 +523,12 @@ receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
 void
 receiver_index_current (struct receiver *r)
 {
-  index_wait (r, journal_last_seq (r->j));
+  /* Until the indexer has tried, not until it succeeded: with the store
+   * full the index cannot grow, and the caller is who frees space. */
+  pthread_mutex_lock (&r->lock);
+  while (r->queue.len > 0 || r->indexing)
+    index_wait_locked (r);
+  pthread_mutex_unlock (&r->lock);
 }
 
 int64_t

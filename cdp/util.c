@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "cdp/cdp.h"
 
 static int
@@ -93,7 +94,7 @@ mkdir_p (const char *path, unsigned mode)
   return r;
 }
 
-/* Write text to path through a temporary file, fsync, rename. */
+/* Write text to path atomically and durably (common/fileio.h). */
 int
 write_file_atomic (const char *path, const char *text)
 {
@@ -103,29 +104,7 @@ write_file_atomic (const char *path, const char *text)
 int
 write_file_mode (const char *path, const char *text, unsigned mode)
 {
-  size_t len = strlen (path);
-  char *tmp = malloc (len + 8);
-  int fd, r = 0;
-
-  memcpy (tmp, path, len);
-  memcpy (tmp + len, ".tmp", 5);
-  unlink (tmp);
-  fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) {
-    r = -errno;
-    free (tmp);
-    return r;
-  }
-  if (write (fd, text, strlen (text)) != (ssize_t) strlen (text) ||
-      fsync (fd) < 0)
-    r = errno ? -errno : -EIO;
-  close (fd);
-  if (r == 0 && rename (tmp, path) < 0)
-    r = -errno;
-  if (r < 0)
-    unlink (tmp);
-  free (tmp);
-  return r;
+  return fio_replace (path, text, strlen (text), mode);
 }
 
 char *

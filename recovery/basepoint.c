@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "recovery/basepoint.h"
 
 #define CATALOG "catalog.json"
@@ -137,9 +138,9 @@ int
 catalog_save (const struct base_catalog *c)
 {
   json_object *o = json_object_new_object (), *arr = json_object_new_array ();
-  char *path = catalog_path (c, CATALOG), *tmp = catalog_path (c, CATALOG ".new");
+  char *path = catalog_path (c, CATALOG);
   const char *text;
-  int fd, r = 0;
+  int r;
 
   for (size_t i = 0; i < c->v.len; i++) {
     const struct base_point *bp = &c->v.ptr[i];
@@ -154,24 +155,9 @@ catalog_save (const struct base_catalog *c)
   }
   json_object_object_add (o, "bases", arr);
   text = json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY);
-  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || write (fd, text, strlen (text)) != (ssize_t) strlen (text) ||
-      fsync (fd) < 0)
-    r = -errno ? -errno : -EIO;
-  if (fd >= 0)
-    close (fd);
-  if (r == 0 && rename (tmp, path) < 0)
-    r = -errno;
-  if (r == 0) {
-    int dfd = open (c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      fsync (dfd);
-      close (dfd);
-    }
-  }
+  r = fio_replace (path, text, strlen (text), 0600);
   json_object_put (o);
   free (path);
-  free (tmp);
   return r;
 }
 

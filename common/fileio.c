@@ -1,0 +1,136 @@
+/* cdp: whole-file reads and writes, and atomic replacement. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+
+int
+fio_write_all (int fd, const void *buf, size_t len)
+{
+  const char *p = buf;
+
+  while (len > 0) {
+    ssize_t n = write (fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -errno;
+    if (n == 0)
+      return -EIO;
+    p += n;
+    len -= (size_t) n;
+  }
+  return 0;
+}
+
+int
+fio_read_fd (int fd, char **out, size_t *len)
+{
+  size_t cap = 4096, used = 0;
+  char *buf = malloc (cap);
+
+  *out = NULL;
+  if (buf == NULL)
+    return -ENOMEM;
+  for (;;) {
+    if (cap - used < 2) {
+      char *nb = realloc (buf, cap * 2);
+      if (nb == NULL) {
+        free (buf);
+        return -ENOMEM;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    ssize_t n = read (fd, buf + used, cap - used - 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int r = -errno;
+      free (buf);
+      return r;
+    }
+    if (n == 0)
+      break;
+    used += (size_t) n;
+  }
+  buf[used] = '\0';
+  *out = buf;
+  if (len)
+    *len = used;
+  return 0;
+}
+
+int
+fio_read (const char *path, char **out, size_t *len)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC), r;
+
+  *out = NULL;
+  if (fd < 0)
+    return -errno;
+  r = fio_read_fd (fd, out, len);
+  close (fd);
+  return r;
+}
+
+int
+fio_sync_parent (const char *path)
+{
+  const char *slash = strrchr (path, '/');
+  char *dir;
+  int fd, r = 0;
+
+  if (slash == NULL)
+    dir = strdup (".");
+  else if (slash == path)
+    dir = strdup ("/");
+  else
+    dir = strndup (path, (size_t) (slash - path));
+  if (dir == NULL)
+    return -ENOMEM;
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fsync (fd) < 0)
+    r = -errno;
+  if (fd >= 0)
+    close (fd);
+  free (dir);
+  return r;
+}
+
+int
+fio_replace (const char *path, const void *data, size_t len, mode_t mode)
+{
+  size_t plen = strlen (path);
+  char *tmp = malloc (plen + 5);
+  int fd, r;
+
+  if (tmp == NULL)
+    return -ENOMEM;
+  memcpy (tmp, path, plen);
+  memcpy (tmp + plen, ".tmp", 5);
+  unlink (tmp);
+  fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    r = -errno;
+    free (tmp);
+    return r;
+  }
+  r = fio_write_all (fd, data, len);
+  if (r == 0 && fsync (fd) < 0)
+    r = -errno;
+  if (close (fd) < 0 && r == 0)
+    r = -errno;
+  if (r == 0 && rename (tmp, path) < 0)
+    r = -errno;
+  if (r < 0)
+    unlink (tmp);
+  else
+    r = fio_sync_parent (path);      /* the rename is durable only now */
+  free (tmp);
+  return r;
+}

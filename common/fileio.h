@@ -1,0 +1,37 @@
+/* cdp: whole-file reads and writes, and atomic replacement, for every
+ * file of the store that is not the journal or the index.
+ *
+ * All functions return 0 (or a length) on success and -errno on failure;
+ * none touches the global errno on success paths that matter to callers,
+ * none prints.  Thread-safe: they share no state. */
+#ifndef CDP_FILEIO_H
+#define CDP_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Write all len bytes of buf to fd at its file position, retrying short
+ * writes and EINTR.  0, or -errno (-EIO for a write that returned 0). */
+int fio_write_all (int fd, const void *buf, size_t len);
+
+/* Read fd to its end into a malloc'd, NUL-terminated buffer (*out), its
+ * length in *len (may be NULL).  0, or -errno; *out is NULL then. */
+int fio_read_fd (int fd, char **out, size_t *len);
+
+/* Read the file at path whole (see fio_read_fd).  -ENOENT when it does
+ * not exist: callers decide whether absence is allowed; a file that
+ * exists but cannot be read is never reported as empty. */
+int fio_read (const char *path, char **out, size_t *len);
+
+/* fsync the directory that holds path (its dirname). */
+int fio_sync_parent (const char *path);
+
+/* Replace path with len bytes of data, atomically and durably, in this
+ * order: data written to PATH.tmp (created with mode), fsynced; renamed
+ * over path; the directory fsynced.  After a crash path holds either the
+ * old contents or the new, never a mix, and a 0 return means the new
+ * contents survive a power loss.  PATH.tmp is removed on failure. */
+int fio_replace (const char *path, const void *data, size_t len,
+                 mode_t mode);
+
+#endif

@@ -38,6 +38,40 @@ void log_msg (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 int socket_grant (const char *task_dir, const char *sock, uid_t uid, gid_t gid,
                   char *why, size_t len);
 
+/* ---- listen.c: TLS and bounds of NBD listeners ------------------------ */
+
+#define LISTEN_DEFAULT_MAX_CONNECTIONS 32
+/* How one NBD listener serves. */
+struct listen_opts {
+  char *tls_creds;          /* --tls-creds DIR (absolute), or NULL */
+  char *tls_psk;            /* --tls-psk FILE (absolute), or NULL */
+  bool no_tls;              /* --no-tls: plain TCP on purpose */
+  unsigned max_connections; /* --max-connections; 0: the default (32) */
+};
+
+/* getopt values of the listener options, for each command's table. */
+enum {
+  LISTEN_OPT_TLS_CREDS = 0x1000, LISTEN_OPT_TLS_PSK, LISTEN_OPT_NO_TLS,
+  LISTEN_OPT_MAX_CONNECTIONS,
+};
+#define LISTEN_LONG_OPTIONS                                              \
+  { "tls-creds", required_argument, 0, LISTEN_OPT_TLS_CREDS },          \
+  { "tls-psk", required_argument, 0, LISTEN_OPT_TLS_PSK },              \
+  { "no-tls", no_argument, 0, LISTEN_OPT_NO_TLS },                      \
+  { "max-connections", required_argument, 0, LISTEN_OPT_MAX_CONNECTIONS }
+struct nbd_server;
+bool listen_is_tcp (const char *addr);
+/* Take one LISTEN_OPT_* option; prints a usage error (returns 2). */
+int listen_opt (int c, const char *arg, struct listen_opts *o);
+/* A tcp addr needs exactly one of TLS creds, PSK or no_tls, a unix one
+ * none of them; credentials must load.  Prints the error (1 or 2). */
+int listen_check (const char *addr, const struct listen_opts *o);
+/* Set srv's bound and, for a tcp addr, its TLS.  Prints the error. */
+int listen_apply (struct nbd_server *srv, const char *addr,
+                  const struct listen_opts *o);
+void listen_opts_free (struct listen_opts *o);
+#define CLEANUP_LISTEN_OPTS __attribute__ ((cleanup (listen_opts_free)))
+
 /* ---- task.c: the store and its tasks ----------------------------------- */
 
 /* A string member of a JSON object (malloc'd), or NULL; an integer
@@ -68,6 +102,7 @@ struct task {
   char *dir;                /* STORE/tasks/NAME */
   enum task_mode mode;
   char *listen;             /* manual: unix:PATH or tcp:HOST:PORT */
+  struct listen_opts lo;    /* the receiver's TLS and bound */
   char *qmp;                /* qmp: QEMU's monitor socket */
   char *domain, *connect;   /* libvirt */
   task_disk_vector disks;

@@ -189,6 +189,14 @@ static void ex_write (void *h, struct nbd_request *q) { nbd_request_done (q, ove
 static void ex_zero (void *h, struct nbd_request *q) { nbd_request_done (q, overlay_write (h, NULL, q->offset, q->count)); }
 static void ex_flush (void *h, struct nbd_request *q) { nbd_request_done (q, 0); }
 
+/* Clients refused (TLS, the bound on connections) and broken ones. */
+static void
+ex_log (void *opaque, enum nbd_log_level level, const char *msg)
+{
+  if (level <= NBD_LOG_WARNING)
+    log_msg ("export: %s", msg);
+}
+
 static const struct nbd_backend_ops ex_ops = {
   .open = ex_open, .list = ex_list, .pread = ex_pread,
   .block_status = ex_block_status,
@@ -214,7 +222,7 @@ make_overlay (struct exp *x, struct task *t)
 }
 
 static char *
-uri_of (const char *bound, const char *name)
+uri_of (const char *bound, const char *name, bool tls)
 {
   char *uri;
 
@@ -222,7 +230,8 @@ uri_of (const char *bound, const char *name)
     if (asprintf (&uri, "nbd+unix:///%s?socket=%s", name, bound + 5) < 0)
       abort ();
   }
-  else if (asprintf (&uri, "nbd://%s/%s", bound + 4, name) < 0)
+  else if (asprintf (&uri, "%s://%s/%s", tls ? "nbds" : "nbd", bound + 4,
+                     name) < 0)
     abort ();
   return uri;
 }
@@ -251,9 +260,10 @@ cmd_export (const char *store, int argc, char **argv)
     { "at", required_argument, 0, 'a' }, { "disk", required_argument, 0, 'd' },
     { "listen", required_argument, 0, 'l' }, { "name", required_argument, 0, 'n' },
     { "writable", no_argument, 0, 'w' }, { "run", required_argument, 0, 'r' },
-    { "help", no_argument, 0, 'h' }, { 0 } };
+    { "help", no_argument, 0, 'h' }, LISTEN_LONG_OPTIONS, { 0 } };
   const char *at = NULL, *disk = NULL, *listen = NULL, *run = NULL;
   struct exp x = { .ofd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+  CLEANUP_LISTEN_OPTS struct listen_opts lo = { 0 };
   struct task_view v;
   const struct task_disk *d;
   struct nbd_server *srv;
@@ -272,12 +282,25 @@ cmd_export (const char *store, int argc, char **argv)
     case 'r': run = optarg; break;
     case 'h':
       puts ("usage: cdp export NAME --at T [--disk D] --listen unix:PATH|tcp:HOST:PORT\n"
-            "                  [--name EXPORT] [--writable] [--run CMD]");
+            "                  [--tls-creds DIR | --tls-psk FILE | --no-tls]\n"
+            "                  [--max-connections N] [--name EXPORT] [--writable]\n"
+            "                  [--run CMD]\n"
+            "tcp needs one of --tls-creds DIR (X.509, the layout of QEMU's\n"
+            "tls-creds-x509; client certificates checked against the CA),\n"
+            "--tls-psk FILE (username:hexkey lines) and --no-tls (plain)");
       return 0;
-    default: return usage_error ("see 'cdp export --help'");
+    case LISTEN_OPT_TLS_CREDS: case LISTEN_OPT_TLS_PSK:
+    case LISTEN_OPT_NO_TLS: case LISTEN_OPT_MAX_CONNECTIONS:
+      if ((r = listen_opt (c, optarg, &lo)) != 0)
+        return r;
+      break;
+    default:
+      return usage_error ("see 'cdp export --help'");
     }
   if (optind + 1 != argc || at == NULL || listen == NULL)
     return usage_error ("usage: cdp export NAME --at T [--disk D] --listen ADDR");
+  if ((r = listen_check (listen, &lo)) != 0)
+    return r;
   if (view_open (store, argv[optind], &v) != 0)
     return EXIT_FAIL;
   d = task_pick_disk (v.task, disk);
@@ -308,12 +331,20 @@ cmd_export (const char *store, int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
   r = nbd_server_new (&ex_ops, &x, &srv);
   if (r == 0)
+    nbd_server_set_log (srv, ex_log, NULL);
+  if (r == 0 && listen_apply (srv, listen, &lo) != 0) {
+    nbd_server_free (srv);
+    pexp_close (x.px);
+    return EXIT_FAIL;
+  }
+  if (r == 0)
     r = nbd_server_listen (srv, listen, &bound);
   if (r < 0) {
+    nbd_server_free (srv);
     pexp_close (x.px);
     return fail ("cannot listen on %s: %s", listen, strerror (-r));
   }
-  uri = uri_of (bound, x.name);
+  uri = uri_of (bound, x.name, lo.tls_creds || lo.tls_psk);
   if (run) {
     pthread_sigmask (SIG_UNBLOCK, &set, NULL);
     r = run_captive (run, uri);

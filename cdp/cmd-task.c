@@ -24,6 +24,10 @@ static const char create_help[] =
   "libvirt: every disk of DOM unless --disk names some; the receiver listens\n"
   "         on a unix socket in the task unless --listen says where (tcp for\n"
   "         a hypervisor on another host: HOST is where QEMU connects)\n"
+  "tcp:   --tls-creds DIR (X.509: ca-cert.pem, server-cert.pem, server-key.pem;\n"
+  "       clients need a certificate the CA signed), --tls-psk FILE\n"
+  "       (username:hexkey lines), or --no-tls (plain TCP): one is required\n"
+  "listener: --max-connections N (32): clients served at once\n"
   "policy: --bp-interval DUR (20m) --journal-retention DUR (24h)\n"
   "        --bp-retention DUR (7d) --max-chain N (16)\n"
   "        --segment-size SIZE (journal segment; default 256M, less on small\n"
@@ -147,7 +151,8 @@ task_create (const char *store, int argc, char **argv)
     { "journal-retention", required_argument, 0, 'j' },
     { "bp-retention", required_argument, 0, 'r' },
     { "max-chain", required_argument, 0, 'c' },
-    { "segment-size", required_argument, 0, 'g' }, { 0 } };
+    { "segment-size", required_argument, 0, 'g' }, LISTEN_LONG_OPTIONS,
+    { 0 } };
   struct task *t = calloc (1, sizeof *t);
   string_vector nodes = empty_vector, targets = empty_vector;
   uint64_t size = 0, seg = 0;
@@ -178,6 +183,10 @@ task_create (const char *store, int argc, char **argv)
     case 'b': case 'j': case 'r': case 'c':
       r = parse_policy (c, optarg, &t->policy);
       break;
+    case LISTEN_OPT_TLS_CREDS: case LISTEN_OPT_TLS_PSK:
+    case LISTEN_OPT_NO_TLS: case LISTEN_OPT_MAX_CONNECTIONS:
+      r = listen_opt (c, optarg, &t->lo);
+      break;
     default: r = usage_error ("task create: see 'cdp task create --help'");
     }
   }
@@ -192,6 +201,11 @@ task_create (const char *store, int argc, char **argv)
     free (tasks);
     t->created_ns = time_now_ns ();
   }
+  if (r == 0 && t->domain && t->lo.tls_psk)
+    r = usage_error ("--tls-psk: libvirt's NBD client uses X.509 only; give "
+                     "--tls-creds DIR");
+  if (r == 0)
+    r = listen_check (t->listen, &t->lo);
   if (r == 0 && t->domain) {
     t->mode = TASK_LIBVIRT;
     if (t->qmp || size)
@@ -243,6 +257,16 @@ task_json (const struct task *t)
   json_object_object_add (o, "mode", json_object_new_string (task_mode_name (t->mode)));
   if (t->listen)
     json_object_object_add (o, "listen", json_object_new_string (t->listen));
+  if (listen_is_tcp (t->listen))
+    json_object_object_add (o, "tls", json_object_new_string
+                            (t->lo.tls_creds ? "x509" : t->lo.tls_psk ? "psk"
+                             : "none"));
+  if (t->lo.tls_creds)
+    json_object_object_add (o, "tls_creds", json_object_new_string (t->lo.tls_creds));
+  if (t->lo.tls_psk)
+    json_object_object_add (o, "tls_psk", json_object_new_string (t->lo.tls_psk));
+  json_object_object_add (o, "max_connections",
+                          json_object_new_int64 (t->lo.max_connections));
   if (t->qmp)
     json_object_object_add (o, "qmp", json_object_new_string (t->qmp));
   if (t->domain)
@@ -275,6 +299,13 @@ task_print (const struct task *t)
   printf ("task:       %s\nmode:       %s\n", t->name, task_mode_name (t->mode));
   if (t->listen)
     printf ("listen:     %s\n", t->listen);
+  if (t->lo.tls_creds)
+    printf ("tls:        x509, credentials in %s\n", t->lo.tls_creds);
+  else if (t->lo.tls_psk)
+    printf ("tls:        psk, keys in %s\n", t->lo.tls_psk);
+  else if (listen_is_tcp (t->listen))
+    printf ("tls:        none (plain tcp: --no-tls)\n");
+  printf ("clients:    at most %u at once\n", t->lo.max_connections);
   if (t->qmp)
     printf ("qmp:        %s\n", t->qmp);
   if (t->domain)

@@ -401,7 +401,9 @@ set_dests (struct lvp *p)
   for (size_t i = 0; i < p->s->t->disks.len; i++)
     p->d[i].dest = (struct lv_dest) {
       .socket = p->host ? NULL : receiver_socket (p->s->rx),
-      .host = p->host, .port = p->port, .export_name = disk_name (p, i) };
+      .host = p->host, .port = p->port,
+      .tls = p->host && p->s->t->lo.tls_creds,
+      .export_name = disk_name (p, i) };
 }
 
 void *

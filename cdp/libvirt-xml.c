@@ -205,9 +205,9 @@ lvxml_nbd_disk (const struct lv_dest *dest)
   else
     r = asprintf (&xml, "<disk type='network' device='disk'>"
                   "<driver type='raw'/>"
-                  "<source protocol='nbd' name='%s'>"
+                  "<source protocol='nbd' name='%s'%s>"
                   "<host name='%s' port='%s'/></source></disk>",
-                  name, a, b);
+                  name, dest->tls ? " tls='yes'" : "", a, b);
   if (r < 0)
     xml = NULL;
   free (name);

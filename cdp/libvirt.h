@@ -79,6 +79,9 @@ int lv_disk_size (struct lv *l, const char *target, uint64_t *size);
 struct lv_dest {
   const char *socket;         /* unix transport, or NULL */
   const char *host, *port;    /* tcp transport */
+  bool tls;                   /* tcp: NBD TLS (X.509; libvirt's
+                               * nbd_tls_x509_cert_dir holds QEMU's
+                               * client certificate) */
   const char *export_name;
 };
 

@@ -381,8 +381,12 @@ start_listening (struct receiver *r)
   e = nbd_server_new (&rx_ops, r, &r->srv);
   if (e == 0) {
     nbd_server_set_log (r->srv, rx_log, r);
-    e = nbd_server_listen (r->srv, addr, NULL);
+    /* TLS and the bound on clients; it says what is wrong itself. */
+    if (listen_apply (r->srv, addr, &r->t->lo) != 0)
+      e = -ECANCELED;
   }
+  if (e == 0)
+    e = nbd_server_listen (r->srv, addr, NULL);
   free (addr);
   return e;
 }
@@ -452,7 +456,7 @@ receiver_start (struct task *t, struct receiver **rp)
     fail ("task %s: cannot open index: %s", t->name, strerror (-e));
   if (e == 0 && (e = -pthread_create (&r->ixthread, NULL, indexer, r)) < 0)
     fail ("task %s: cannot start indexer", t->name);
-  if (e == 0 && (e = start_listening (r)) < 0)
+  if (e == 0 && (e = start_listening (r)) < 0 && e != -ECANCELED)
     fail ("task %s: cannot listen on %s: %s", t->name,
           t->listen ? t->listen : r->sock, strerror (-e));
   if (e < 0) {

@@ -55,6 +55,7 @@ task_free (struct task *t)
   free (t->name);
   free (t->dir);
   free (t->listen);
+  listen_opts_free (&t->lo);
   free (t->qmp);
   free (t->domain);
   free (t->connect);
@@ -79,6 +80,13 @@ task_save (const struct task *t)
   put_str (o, "name", t->name);
   put_str (o, "mode", task_mode_name (t->mode));
   put_str (o, "listen", t->listen);
+  put_str (o, "tls_creds", t->lo.tls_creds);
+  put_str (o, "tls_psk", t->lo.tls_psk);
+  if (t->lo.no_tls)
+    json_object_object_add (o, "no_tls", json_object_new_boolean (true));
+  json_object_object_add (o, "max_connections", json_object_new_int64
+                          (t->lo.max_connections ? t->lo.max_connections
+                           : LISTEN_DEFAULT_MAX_CONNECTIONS));
   put_str (o, "qmp", t->qmp);
   put_str (o, "domain", t->domain);
   put_str (o, "connect", t->connect);
@@ -129,11 +137,19 @@ parse_task (json_object *o, struct task *t)
 {
   json_object *disks, *pol;
   char *mode = json_str (o, "mode");
+  int64_t mc;
 
   t->mode = mode && strcmp (mode, "qmp") == 0 ? TASK_QMP
     : mode && strcmp (mode, "libvirt") == 0 ? TASK_LIBVIRT : TASK_MANUAL;
   free (mode);
   t->listen = json_str (o, "listen");
+  t->lo.tls_creds = json_str (o, "tls_creds");
+  t->lo.tls_psk = json_str (o, "tls_psk");
+  t->lo.no_tls = json_int (o, "no_tls", 0) != 0;
+  mc = json_int (o, "max_connections", LISTEN_DEFAULT_MAX_CONNECTIONS);
+  if (mc < 1 || mc > 10000)
+    return -EINVAL;
+  t->lo.max_connections = (unsigned) mc;
   t->qmp = json_str (o, "qmp");
   t->domain = json_str (o, "domain");
   t->connect = json_str (o, "connect");

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/timeutil.h"
 
 static void
 describe_peer (struct connection *conn)
@@ -25,6 +26,8 @@ describe_peer (struct connection *conn)
   if (!conn->is_socket ||
       getpeername (conn->fd, (struct sockaddr *) &ss, &len) < 0)
     return;
+  conn->tls_wanted = conn->srv->tls != NULL &&
+    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
   if (ss.ss_family == AF_UNIX)
     snprintf (conn->peer, sizeof conn->peer, "on unix socket fd %d",
               conn->fd);
@@ -65,6 +68,7 @@ connection_free (struct connection *conn)
 {
   if (conn == NULL)
     return;
+  tls_close (conn);
   close (conn->fd);
   free (conn->meta_export);
   free (conn->workers);
@@ -123,10 +127,14 @@ serve (struct connection *conn)
   unsigned ms = atomic_load (&conn->srv->handshake_ms);
   int r;
 
-  /* A silent client must not hold a thread for ever. */
-  if (ms)
+  /* A silent (or slow) client must not hold a thread for ever: the
+   * whole handshake, TLS included, must end by the deadline. */
+  if (ms) {
+    conn->deadline_ns = time_mono_ns () + (int64_t) ms * 1000000;
     socket_timeout (conn, ms);
+  }
   r = handshake (conn);
+  conn->deadline_ns = 0;
   if (ms && r >= 0 && r != HANDSHAKE_ABORT)
     socket_timeout (conn, 0);
   if (r == HANDSHAKE_ABORT)
@@ -152,6 +160,10 @@ connection_run (struct connection *conn)
   if (conn->is_open && srv->ops.close)
     srv->ops.close (conn->handle);
   conn->is_open = false;
+  if (conn->tls) {
+    socket_timeout (conn, 1000);  /* close_notify must not block */
+    tls_bye (conn);
+  }
   if (conn->is_socket)
     shutdown (conn->fd, SHUT_RDWR);
   conn_log (conn, r == 0 ? NBD_LOG_INFO : NBD_LOG_WARNING,
@@ -181,6 +193,8 @@ connection_start_thread (struct connection *conn)
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&srv->lock);
   if (server_shutting_down (srv))
     return -ESHUTDOWN;
+  if (srv->live.len >= srv->max_connections)
+    return -EUSERS;
   r = connection_vector_append (&srv->live, conn);
   if (r < 0)
     return r;

@@ -92,6 +92,25 @@ option_structured_reply (struct connection *conn, uint32_t len)
                             NULL, 0);
 }
 
+/* TLS is required and the client has not started it: every option but
+ * STARTTLS and ABORT is refused.  EXPORT_NAME cannot be answered with an
+ * error, so it ends the connection. */
+static int
+refuse_plain (struct connection *conn, uint32_t option)
+{
+  int r;
+
+  if (!conn->tls_refused)
+    conn_log (conn, NBD_LOG_WARNING, "option %u without TLS: refused "
+              "(TLS is required)", option);
+  conn->tls_refused = true;
+  if (option == NBD_OPT_EXPORT_NAME)
+    return -EACCES;
+  r = send_option_error (conn, option, NBD_REP_ERR_TLS_REQD,
+                         "TLS is required: send NBD_OPT_STARTTLS first");
+  return r < 0 ? r : HANDSHAKE_CONTINUE;
+}
+
 /* Answer one option; returns enum handshake_result or -errno. */
 static int
 dispatch_option (struct connection *conn, uint32_t option,
@@ -110,7 +129,12 @@ dispatch_option (struct connection *conn, uint32_t option,
                            "server is shutting down");
     return r < 0 ? r : HANDSHAKE_CONTINUE;
   }
+  if (conn->tls_wanted && conn->tls == NULL && option != NBD_OPT_STARTTLS)
+    return refuse_plain (conn, option);
   switch (option) {
+  case NBD_OPT_STARTTLS:
+    r = option_starttls (conn, len);
+    break;
   case NBD_OPT_EXPORT_NAME:
     return option_export_name (conn, data, len);
   case NBD_OPT_INFO:

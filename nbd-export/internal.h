@@ -7,7 +7,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
+
+#include <gnutls/gnutls.h>
 
 #include "common/vector.h"
 #include "nbd-export/nbd-server.h"
@@ -15,6 +18,9 @@
 #define DEFAULT_WORKERS             4
 #define DEFAULT_MAX_INFLIGHT        64
 #define DEFAULT_MAX_INFLIGHT_BYTES  (UINT64_C (128) << 20)
+#define DEFAULT_MAX_CONNECTIONS     32
+/* Connections refused for being one too many are logged this often. */
+#define REFUSED_LOG_NS              (INT64_C (10) * 1000000000)
 #define DEFAULT_PREF_BLOCK          4096
 #define DEFAULT_MAX_BLOCK           (UINT32_C (32) << 20)
 /* Largest max_block a backend may advertise (payloads are buffered). */
@@ -80,6 +86,8 @@ struct nbd_server {
   uint64_t max_inflight_bytes;
   atomic_uint handshake_ms;     /* a client must finish haggling in time */
   atomic_bool shutting_down;
+  struct nbd_tls *tls;          /* NULL: TCP is plain */
+  unsigned max_connections;
 
   pthread_mutex_t lock;         /* guards everything below */
   pthread_cond_t cond;          /* a connection went idle or ended */
@@ -88,6 +96,8 @@ struct nbd_server {
   connection_vector live;       /* connections being served */
   struct connection *finished;  /* ended, thread still to be joined */
   int wake_fd;                  /* eventfd: readable once shutting down */
+  int64_t refused_log_ns;       /* when a refusal was last logged */
+  unsigned refused;             /* refusals not logged since */
 };
 
 void server_log (struct nbd_server *srv, enum nbd_log_level level,
@@ -128,6 +138,11 @@ struct connection {
   int fd;
   bool is_socket;
   char peer[96];                /* for log messages */
+  bool tls_wanted;              /* TCP on a server with TLS */
+  gnutls_session_t tls;         /* once STARTTLS succeeded */
+  bool tls_corked;              /* writer side: records held back */
+  bool tls_refused;             /* a refusal was logged */
+  int64_t deadline_ns;          /* handshake ends by then (0: no bound) */
   pthread_t thread;             /* reader thread, if has_thread */
   bool has_thread;
   struct connection *next_finished;
@@ -169,7 +184,8 @@ struct connection *connection_new (struct nbd_server *srv, int fd);
 void connection_free (struct connection *conn);
 /* Serve conn to the end; returns like nbd_server_serve_fd. */
 int connection_run (struct connection *conn);
-/* Start a thread running connection_run, then unregistering conn. */
+/* Start a thread running connection_run, then unregistering conn.
+ * -EUSERS if the server serves max_connections clients already. */
 int connection_start_thread (struct connection *conn);
 /* Shut the socket down so that blocked reads and writes return. */
 void connection_kill (struct connection *conn);
@@ -180,7 +196,10 @@ void conn_log (struct connection *conn, enum nbd_log_level level,
 
 /* ---- io.c -------------------------------------------------------------- */
 
-/* Read exactly len bytes.  Errors: -ECONNRESET (EOF), -errno. */
+/* Milliseconds left until conn->deadline_ns (at least 1), 0: no bound. */
+unsigned tls_remaining_ms (struct connection *conn);
+/* Read exactly len bytes (by conn->deadline_ns, if set).
+ * Errors: -ECONNRESET (EOF), -ETIMEDOUT, -errno. */
 int conn_recv (struct connection *conn, void *buf, size_t len);
 /* Read and drop len bytes. */
 int conn_discard (struct connection *conn, uint64_t len);
@@ -188,6 +207,20 @@ int conn_discard (struct connection *conn, uint64_t len);
 int conn_sendv (struct connection *conn, struct iovec *iov, int iovcnt,
                 bool more);
 int conn_send (struct connection *conn, const void *buf, size_t len,
+               bool more);
+
+/* ---- tls.c ------------------------------------------------------------- */
+
+void tls_server_free (struct nbd_server *srv);
+/* NBD_OPT_STARTTLS: acknowledge, run the TLS handshake, check the
+ * client.  0, or -errno (the connection ends). */
+int option_starttls (struct connection *conn, uint32_t len);
+/* Send close_notify (best effort), then free the session. */
+void tls_bye (struct connection *conn);
+void tls_close (struct connection *conn);
+/* Like recv: bytes read (0 at EOF) or -errno. */
+ssize_t tls_recv (struct connection *conn, void *buf, size_t len);
+int tls_sendv (struct connection *conn, const struct iovec *iov, int iovcnt,
                bool more);
 
 /* ---- handshake.c ------------------------------------------------------- */

@@ -1,24 +1,74 @@
-/* cdp NBD server: reading and writing whole messages on a connection. */
+/* cdp NBD server: reading and writing whole messages on a connection,
+ * through its TLS session once it has one. */
 #include "nbd-export/internal.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+#include "common/timeutil.h"
+
+unsigned
+tls_remaining_ms (struct connection *conn)
+{
+  int64_t left;
+
+  if (conn->deadline_ns == 0)
+    return 0;
+  left = (conn->deadline_ns - time_mono_ns ()) / 1000000;
+  return left < 1 ? 1 : left > UINT_MAX ? UINT_MAX : (unsigned) left;
+}
+
+/* Let the next read block no longer than the handshake has left. */
+static int
+arm_deadline (struct connection *conn)
+{
+  struct timeval tv;
+  int64_t left;
+
+  if (conn->deadline_ns == 0 || !conn->is_socket)
+    return 0;
+  left = conn->deadline_ns - time_mono_ns ();
+  if (left <= 0)
+    return -ETIMEDOUT;
+  tv.tv_sec = left / 1000000000;
+  tv.tv_usec = (left % 1000000000) / 1000 + 1;
+  setsockopt (conn->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return 0;
+}
+
+static ssize_t
+recv_some (struct connection *conn, void *buf, size_t len)
+{
+  ssize_t n;
+
+  if (conn->tls)
+    return tls_recv (conn, buf, len);
+  n = conn->is_socket ? recv (conn->fd, buf, len, 0)
+                      : read (conn->fd, buf, len);
+  if (n < 0)
+    return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+  return n;
+}
 
 int
 conn_recv (struct connection *conn, void *buf, size_t len)
 {
   char *p = buf;
+  int r;
 
   while (len > 0) {
-    ssize_t n = conn->is_socket ? recv (conn->fd, p, len, 0)
-                                : read (conn->fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-    }
+    ssize_t n;
+
+    if ((r = arm_deadline (conn)) < 0)
+      return r;
+    n = recv_some (conn, p, len);
+    if (n == -EINTR)
+      continue;
+    if (n < 0)
+      return (int) n;
     if (n == 0)
       return -ECONNRESET;
     p += n;
@@ -72,6 +122,8 @@ advance (struct iovec *iov, int *iovcnt, size_t n)
 int
 conn_sendv (struct connection *conn, struct iovec *iov, int iovcnt, bool more)
 {
+  if (conn->tls)
+    return tls_sendv (conn, iov, iovcnt, more);
   while (iovcnt > 0) {
     int batch = iovcnt < IOV_MAX ? iovcnt : IOV_MAX;
     ssize_t n = send_some (conn, iov, batch, more || batch < iovcnt);

@@ -20,6 +20,18 @@
  * that the reader stops reading the socket, so a client that does not
  * read its replies cannot make the server buffer without bound.
  *
+ * TLS.  With nbd_server_set_tls every connection over TCP must start
+ * TLS (NBD_OPT_STARTTLS) before anything else: other options get
+ * NBD_REP_ERR_TLS_REQD, NBD_OPT_EXPORT_NAME ends the connection.  The
+ * reader and writer threads then read and write through the session.
+ * Unix sockets (and descriptors that are not TCP sockets) stay plain.
+ *
+ * Bounds.  At most max_connections clients are served at once (all
+ * listeners together; default 32); one more is closed at once, and that
+ * is logged at most every 10 s.  So the threads of a server are at most
+ * one per listener plus max_connections * (2 + workers), and the memory
+ * held for clients about max_connections * (max_inflight_bytes + 64 KiB).
+ *
  * Errors.  Every function that can fail returns 0 (or a count) on success
  * and -errno on failure.  None prints or touches errno; problems with a
  * client (bad magic, protocol violations, disconnects) are reported
@@ -174,6 +186,30 @@ int nbd_server_set_limits (struct nbd_server *srv, unsigned workers,
  * meanwhile, is disconnected (default 30 s; 0: wait for ever).  Applies
  * to connections accepted from now on. */
 void nbd_server_set_handshake_timeout (struct nbd_server *srv, unsigned ms);
+
+/* How the server proves itself and checks its clients. */
+enum nbd_tls_kind {
+  NBD_TLS_X509,             /* path: a directory as QEMU's tls-creds-x509
+                             * reads it: ca-cert.pem, server-cert.pem,
+                             * server-key.pem, optional ca-crl.pem; every
+                             * client must present a certificate that
+                             * the CA signed */
+  NBD_TLS_PSK,              /* path: a file of lines "username:hexkey"
+                             * (nbdkit --tls-psk, QEMU tls-creds-psk),
+                             * read again at each handshake */
+};
+
+/* Require TLS on every TCP connection accepted from now on, with the
+ * credentials at path.  Call before serving, at most once.  On failure
+ * why (if not NULL) says what was wrong with which file.  Errors:
+ * -ENOENT, -EACCES (a file cannot be read), -EINVAL (a file does not
+ * parse, or TLS was set already), -ENOMEM. */
+int nbd_server_set_tls (struct nbd_server *srv, enum nbd_tls_kind kind,
+                        const char *path, char *why, size_t len);
+
+/* Serve at most n clients at once (0: keep the default, 32).  Call
+ * before serving. */
+void nbd_server_set_max_connections (struct nbd_server *srv, unsigned n);
 
 /* Listen on addr, "unix:PATH" or "tcp:HOST:PORT" (HOST may be a name,
  * an IPv4 address or a bracketed IPv6 address; PORT 0 picks a free

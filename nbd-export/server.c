@@ -32,6 +32,7 @@ nbd_server_new (const struct nbd_backend_ops *ops, void *server_opaque,
   srv->workers = DEFAULT_WORKERS;
   srv->max_inflight = DEFAULT_MAX_INFLIGHT;
   srv->max_inflight_bytes = DEFAULT_MAX_INFLIGHT_BYTES;
+  srv->max_connections = DEFAULT_MAX_CONNECTIONS;
   atomic_init (&srv->handshake_ms, 30000);
   atomic_init (&srv->shutting_down, false);
   pthread_mutex_init (&srv->lock, NULL);
@@ -60,6 +61,13 @@ nbd_server_set_limits (struct nbd_server *srv, unsigned workers,
   if (max_inflight_bytes)
     srv->max_inflight_bytes = max_inflight_bytes;
   return 0;
+}
+
+void
+nbd_server_set_max_connections (struct nbd_server *srv, unsigned n)
+{
+  if (n)
+    srv->max_connections = n;
 }
 
 void
@@ -248,6 +256,7 @@ nbd_server_free (struct nbd_server *srv)
     return;
   nbd_server_shutdown (srv, 5000);
   connection_vector_reset (&srv->live);
+  tls_server_free (srv);
   close (srv->wake_fd);
   pthread_cond_destroy (&srv->cond);
   pthread_mutex_destroy (&srv->lock);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/timeutil.h"
 
 static int
 listen_unix (const char *path, int *fdp, char **bound)
@@ -144,13 +145,36 @@ listen_tcp (const char *spec, int *fdp, char **bound)
   return 0;
 }
 
+/* A client past max_connections was closed: say so, at most every
+ * REFUSED_LOG_NS, with the count of those refused meanwhile. */
+static void
+log_refused (struct nbd_server *srv, const char *peer)
+{
+  int64_t now = time_mono_ns ();
+  unsigned more;
+
+  pthread_mutex_lock (&srv->lock);
+  if (srv->refused_log_ns && now - srv->refused_log_ns < REFUSED_LOG_NS) {
+    srv->refused++;
+    pthread_mutex_unlock (&srv->lock);
+    return;
+  }
+  more = srv->refused;
+  srv->refused = 0;
+  srv->refused_log_ns = now;
+  pthread_mutex_unlock (&srv->lock);
+  server_log (srv, NBD_LOG_WARNING, "client %s: refused: %u clients are "
+              "connected already (the maximum); %u more refused since the "
+              "last message", peer, srv->max_connections, more);
+}
+
 /* Accept one client on l and start serving it. */
 static void
 accept_one (struct listener *l)
 {
   struct nbd_server *srv = l->srv;
   struct connection *conn;
-  int fd, one = 1;
+  int fd, one = 1, r;
 
   fd = accept4 (l->fd, NULL, NULL, SOCK_CLOEXEC);
   if (fd < 0) {
@@ -166,7 +190,10 @@ accept_one (struct listener *l)
     close (fd);
     return;
   }
-  if (connection_start_thread (conn) < 0)
+  r = connection_start_thread (conn);
+  if (r == -EUSERS)
+    log_refused (srv, conn->peer);
+  if (r < 0)
     connection_free (conn);
 }
 

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -58,8 +60,15 @@ th_start_ops (struct th *t, const struct nbd_backend_ops *ops, void *opaque)
 void
 th_stop (struct th *t)
 {
+  char path[128];
+
   nbd_server_free (t->srv);
   tb_free (t->disk);
+  for (const char *const *n = (const char *const[]) { "a.psk", "b.psk", NULL };
+       *n; n++) {
+    snprintf (path, sizeof path, "%s/%s", t->dir, *n);
+    unlink (path);
+  }
   rmdir (t->dir);
 }
 
@@ -115,25 +124,98 @@ th_read_all (int fd, void *buf, size_t len)
   }
 }
 
-int
-th_raw_connect (struct th *t, bool zeroes)
+/* Read the greeting and answer it. */
+static void
+raw_greet (int fd, bool zeroes)
 {
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
   struct nbd_new_handshake g;
   uint32_t cflags = htobe32 (NBD_FLAG_C_FIXED_NEWSTYLE |
                              (zeroes ? 0 : NBD_FLAG_C_NO_ZEROES));
-  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-  cr_assert_geq (fd, 0);
-  strcpy (sa.sun_path, t->sock);
-  cr_assert_eq (connect (fd, (struct sockaddr *) &sa, sizeof sa), 0);
   th_read_all (fd, &g, sizeof g);
   cr_assert_eq (be64toh (g.nbdmagic), NBD_MAGIC);
   cr_assert_eq (be64toh (g.version), NBD_IHAVEOPT);
   cr_assert_eq (be16toh (g.gflags),
                 NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
   th_write_all (fd, &cflags, sizeof cflags);
+}
+
+int
+th_raw_connect (struct th *t, bool zeroes)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  cr_assert_geq (fd, 0);
+  strcpy (sa.sun_path, t->sock);
+  cr_assert_eq (connect (fd, (struct sockaddr *) &sa, sizeof sa), 0);
+  raw_greet (fd, zeroes);
   return fd;
+}
+
+int
+th_tcp_connect (const char *port)
+{
+  struct sockaddr_in sa = { .sin_family = AF_INET,
+                            .sin_port = htons ((uint16_t) atoi (port)),
+                            .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  cr_assert_geq (fd, 0);
+  cr_assert_eq (connect (fd, (struct sockaddr *) &sa, sizeof sa), 0,
+                "connect: %s", strerror (errno));
+  return fd;
+}
+
+int
+th_raw_connect_tcp (const char *port, bool zeroes)
+{
+  int fd = th_tcp_connect (port);
+
+  raw_greet (fd, zeroes);
+  return fd;
+}
+
+void
+th_listen_tcp (struct th *t, char port[16])
+{
+  char *bound = NULL;
+  int r = nbd_server_listen (t->srv, "tcp:127.0.0.1:0", &bound);
+
+  cr_assert_eq (r, 0, "listen: %s", strerror (-r));
+  cr_assert_eq (strncmp (bound, "tcp:127.0.0.1:", 14), 0, "%s", bound);
+  snprintf (port, 16, "%s", bound + 14);
+  free (bound);
+}
+
+void
+th_psk_file (struct th *t, const char *name, const char *key, char *path,
+             size_t len)
+{
+  FILE *f;
+
+  snprintf (path, len, "%s/%s", t->dir, name);
+  f = fopen (path, "w");
+  cr_assert_not_null (f);
+  fprintf (f, "alice:%s\n", key);
+  cr_assert_eq (fclose (f), 0);
+}
+
+struct nbd_handle *
+th_connect_psk (const char *port, const char *psk_file)
+{
+  struct nbd_handle *h = nbd_create ();
+
+  cr_assert_not_null (h);
+  cr_assert_eq (nbd_set_tls (h, LIBNBD_TLS_REQUIRE), 0, "%s",
+                nbd_get_error ());
+  cr_assert_eq (nbd_set_tls_username (h, "alice"), 0);
+  cr_assert_eq (nbd_set_tls_psk_file (h, psk_file), 0);
+  if (nbd_connect_tcp (h, "127.0.0.1", port) < 0) {
+    nbd_close (h);
+    return NULL;
+  }
+  return h;
 }
 
 void

@@ -5,6 +5,7 @@
 #define CDP_TEST_HELPERS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <libnbd.h>
@@ -34,6 +35,19 @@ struct nbd_handle *th_connect_lax (struct th *t);
 /* Raw client.  th_raw_connect reads the greeting and sends the client
  * flags (fixed newstyle, no zeroes unless zeroes). */
 int th_raw_connect (struct th *t, bool zeroes);
+/* The same over TCP to 127.0.0.1:port (th_listen_tcp), and a bare TCP
+ * connection that has not read anything yet. */
+int th_raw_connect_tcp (const char *port, bool zeroes);
+int th_tcp_connect (const char *port);
+/* Also listen on tcp:127.0.0.1:0; port gets the port bound. */
+void th_listen_tcp (struct th *t, char port[16]);
+/* A PSK file NAME ("a.psk" or "b.psk", which th_stop removes) in the
+ * test's directory: "alice:KEY" (KEY in hex). */
+void th_psk_file (struct th *t, const char *name, const char *key,
+                  char *path, size_t len);
+/* A libnbd client with TLS required, as alice with the keys in
+ * psk_file; NULL if it could not connect (nbd_get_error says why). */
+struct nbd_handle *th_connect_psk (const char *port, const char *psk_file);
 void th_write_all (int fd, const void *buf, size_t len);
 void th_read_all (int fd, void *buf, size_t len);
 void th_raw_option (int fd, uint32_t option, const void *data, uint32_t len);

@@ -68,10 +68,11 @@ load_tls (struct nbd_server *srv, const struct listen_opts *o)
     r = nbd_server_set_tls (srv, NBD_TLS_PSK, o->tls_psk, why, sizeof why);
   else
     return 0;
+  if (r < 0 && *why)
+    return fail ("%s: %s", o->tls_creds ? "--tls-creds" : "--tls-psk", why);
   if (r < 0)
     return fail ("%s %s: %s", o->tls_creds ? "--tls-creds" : "--tls-psk",
-                 o->tls_creds ? o->tls_creds : o->tls_psk,
-                 *why ? why : strerror (-r));
+                 o->tls_creds ? o->tls_creds : o->tls_psk, strerror (-r));
   return 0;
 }
 

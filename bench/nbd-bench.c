@@ -123,6 +123,9 @@ connect_uri (const char *uri)
 
   if (h == NULL)
     die ("%s", nbd_get_error ());
+  /* nbds:// URIs name their certificates or keys (tls-certificates=,
+   * tls-psk-file=): files the user chose. */
+  nbd_set_uri_allow_local_file (h, true);
   if (nbd_connect_uri (h, uri) == -1)
     die ("cannot connect to %s: %s", uri, nbd_get_error ());
   return h;
@@ -474,6 +477,7 @@ connect_soon (const char *uri, pid_t child, int64_t timeout_ns)
     int status;
     if (h == NULL)
       die ("%s", nbd_get_error ());
+    nbd_set_uri_allow_local_file (h, true);
     if (nbd_connect_uri (h, uri) == 0)
       return h;
     nbd_close (h);

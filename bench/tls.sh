@@ -143,7 +143,8 @@ iops () {
 # ingest TARGET REP
 ingest () {
   local t
-  t=$(secs nbdcopy --flush --request-size=1M -- "$src" "${curi[$1]}")
+  t=$(secs nbdcopy --flush --request-size=1048576 -- "$src" "${curi[$1]}") ||
+    die "nbdcopy failed on $1"
   rec ingest "$1" "$2" mib_s "$(echo "$size_mib / $t" | bc -l)"
 }
 

@@ -22,9 +22,15 @@
  * buffer instead of being copied. */
 #define CORK_MAX 16384
 
-/* PSK suites besides the certificate ones (as nbdkit and QEMU offer). */
-#define PRIORITY_X509 "NORMAL"
-#define PRIORITY_PSK  "NORMAL:+ECDHE-PSK:+DHE-PSK:+PSK"
+/* The server picks the cipher, AES-GCM first: with AES instructions
+ * it runs more than ten times faster than ChaCha20 (5.5 and 0.34 GB/s
+ * on one core of the benchmark host, gnutls-cli --benchmark-ciphers),
+ * and GnuTLS clients (libnbd, QEMU) may list ChaCha20 first.  PSK
+ * suites as nbdkit and QEMU offer them. */
+#define PRIORITY_X509 "NORMAL:%SERVER_PRECEDENCE:-CIPHER-ALL:+AES-128-GCM:" \
+  "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM:+AES-256-CCM:+AES-128-CBC:" \
+  "+AES-256-CBC"
+#define PRIORITY_PSK  PRIORITY_X509 ":+ECDHE-PSK:+DHE-PSK:+PSK"
 
 struct nbd_tls {
   enum nbd_tls_kind kind;
@@ -331,7 +337,9 @@ option_starttls (struct connection *conn, uint32_t len)
       conn->meta_selected = false;
       free (conn->meta_export);
       conn->meta_export = NULL;
-      conn_log (conn, NBD_LOG_DEBUG, "TLS on");
+      char *desc = gnutls_session_get_desc (conn->tls);
+      conn_log (conn, NBD_LOG_INFO, "TLS on: %s", desc ? desc : "?");
+      gnutls_free (desc);
     }
   }
   return r;

@@ -17,7 +17,11 @@ useradd --system --no-create-home --shell /usr/sbin/nologin "$user" ||
 flood_cleanup ()
 {
     local status=$?
-    [ -n "${flood_pid-}" ] && { kill -KILL "$flood_pid"; wait "$flood_pid"; } 2>/dev/null
+    set +e
+    if [ -n "${flood_pid-}" ]; then
+        kill -KILL "$flood_pid" 2>/dev/null
+        wait "$flood_pid" 2>/dev/null
+    fi
     userdel "$user" 2>/dev/null
     (exit "$status")
     cleanup

@@ -141,6 +141,8 @@ struct connection {
   bool tls_wanted;              /* TCP on a server with TLS */
   gnutls_session_t tls;         /* once STARTTLS succeeded */
   bool tls_corked;              /* writer side: records held back */
+  char *tls_in;                 /* reader side: bytes read ahead */
+  size_t tls_in_start, tls_in_end;
   bool tls_refused;             /* a refusal was logged */
   int64_t deadline_ns;          /* handshake ends by then (0: no bound) */
   pthread_t thread;             /* reader thread, if has_thread */

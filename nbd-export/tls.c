@@ -9,6 +9,9 @@
 #include "nbd-export/internal.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,8 @@
  * records as possible; longer ones are sent straight from the caller's
  * buffer instead of being copied. */
 #define CORK_MAX 16384
+/* Bytes read from the socket at once, ahead of GnuTLS. */
+#define TLS_INBUF (256 * 1024)
 
 /* The server picks the cipher, AES-GCM first: with AES instructions
  * it runs more than ten times faster than ChaCha20 (5.5 and 0.34 GB/s
@@ -238,6 +243,46 @@ tls_server_free (struct nbd_server *srv)
 
 /* ---- one connection ----------------------------------------------------- */
 
+/* GnuTLS reads a record in two reads of exactly the bytes it needs
+ * (header, then body): a buffer of our own makes that one recv per
+ * TLS_INBUF or per what the socket holds. */
+static ssize_t
+pull (gnutls_transport_ptr_t ptr, void *data, size_t len)
+{
+  struct connection *conn = ptr;
+  size_t n;
+
+  if (conn->tls_in_start == conn->tls_in_end) {
+    ssize_t r = recv (conn->fd, conn->tls_in, TLS_INBUF, 0);
+    if (r < 0) {
+      gnutls_transport_set_errno (conn->tls, errno);
+      return -1;
+    }
+    conn->tls_in_start = 0;
+    conn->tls_in_end = (size_t) r;
+    if (r == 0)
+      return 0;
+  }
+  n = conn->tls_in_end - conn->tls_in_start;
+  n = n < len ? n : len;
+  memcpy (data, conn->tls_in + conn->tls_in_start, n);
+  conn->tls_in_start += n;
+  return (ssize_t) n;
+}
+
+/* For the handshake's deadline: is there something to read within ms? */
+static int
+pull_timeout (gnutls_transport_ptr_t ptr, unsigned ms)
+{
+  struct connection *conn = ptr;
+  struct pollfd p = { .fd = conn->fd, .events = POLLIN };
+
+  if (conn->tls_in_start < conn->tls_in_end)
+    return 1;
+  return poll (&p, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1
+               : ms > INT_MAX ? INT_MAX : (int) ms);
+}
+
 static int
 new_session (struct connection *conn)
 {
@@ -258,7 +303,16 @@ new_session (struct connection *conn)
     gnutls_deinit (s);
     return -ENOMEM;
   }
-  gnutls_transport_set_int (s, conn->fd);
+  conn->tls_in = malloc (TLS_INBUF);
+  if (conn->tls_in == NULL) {
+    gnutls_deinit (s);
+    return -ENOMEM;
+  }
+  /* Sending: GnuTLS's own writev on the socket; receiving: pull. */
+  gnutls_transport_set_ptr2 (s, conn,
+                             (gnutls_transport_ptr_t) (intptr_t) conn->fd);
+  gnutls_transport_set_pull_function (s, pull);
+  gnutls_transport_set_pull_timeout_function (s, pull_timeout);
   conn->tls = s;
   return 0;
 }
@@ -348,10 +402,11 @@ option_starttls (struct connection *conn, uint32_t len)
 void
 tls_close (struct connection *conn)
 {
-  if (conn->tls == NULL)
-    return;
-  gnutls_deinit (conn->tls);
+  if (conn->tls)
+    gnutls_deinit (conn->tls);
   conn->tls = NULL;
+  free (conn->tls_in);
+  conn->tls_in = NULL;
 }
 
 void

@@ -126,8 +126,8 @@ listen_apply (struct nbd_server *srv, const char *addr,
   if (!listen_is_tcp (addr))
     return 0;
   if (!o->tls_creds && !o->tls_psk && !o->no_tls)
-    return fail ("%s: a tcp listener needs TLS (--tls-creds or --tls-psk) "
-                 "or an explicit --no-tls", addr);
+    return fail ("%s: a tcp listener needs --tls-creds DIR, --tls-psk FILE "
+                 "or --no-tls; recreate the task with one", addr);
   return load_tls (srv, o);
 }
 

@@ -365,38 +365,44 @@ handshake_tls (struct connection *conn)
   return verify_client (conn);
 }
 
+/* Acknowledge STARTTLS, then run the TLS handshake on the socket. */
+static int
+start_tls (struct connection *conn)
+{
+  char *desc;
+  int r;
+
+  r = send_option_reply (conn, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0);
+  if (r == 0)
+    r = new_session (conn);
+  if (r == 0 && (r = handshake_tls (conn)) < 0)
+    tls_close (conn);           /* nothing to say goodbye to */
+  if (r < 0)
+    return r;
+  /* What was said before TLS does not count (the NBD spec). */
+  conn->structured = false;
+  conn->meta_selected = false;
+  free (conn->meta_export);
+  conn->meta_export = NULL;
+  desc = gnutls_session_get_desc (conn->tls);
+  conn_log (conn, NBD_LOG_INFO, "TLS on: %s", desc ? desc : "?");
+  gnutls_free (desc);
+  return 0;
+}
+
 int
 option_starttls (struct connection *conn, uint32_t len)
 {
-  int r;
-
   if (conn->srv->tls == NULL || !conn->tls_wanted)
-    r = send_option_error (conn, NBD_OPT_STARTTLS, NBD_REP_ERR_UNSUP,
-                           "TLS is not offered on this connection");
-  else if (len != 0)
-    r = send_option_error (conn, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
-                           "unexpected option data");
-  else if (conn->tls)
-    r = send_option_error (conn, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
-                           "TLS is already on");
-  else {
-    r = send_option_reply (conn, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0);
-    if (r == 0)
-      r = new_session (conn);
-    if (r == 0)
-      r = handshake_tls (conn);
-    if (r == 0) {
-      /* What was said before TLS does not count (the NBD spec). */
-      conn->structured = false;
-      conn->meta_selected = false;
-      free (conn->meta_export);
-      conn->meta_export = NULL;
-      char *desc = gnutls_session_get_desc (conn->tls);
-      conn_log (conn, NBD_LOG_INFO, "TLS on: %s", desc ? desc : "?");
-      gnutls_free (desc);
-    }
-  }
-  return r;
+    return send_option_error (conn, NBD_OPT_STARTTLS, NBD_REP_ERR_UNSUP,
+                              "TLS is not offered on this connection");
+  if (len != 0)
+    return send_option_error (conn, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+                              "unexpected option data");
+  if (conn->tls)
+    return send_option_error (conn, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+                              "TLS is already on");
+  return start_tls (conn);
 }
 
 void

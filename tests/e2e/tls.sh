@@ -25,7 +25,7 @@ make_x509 ()
 cn = cdp test CA $(basename "$dir")
 ca
 cert_signing_key
-expiration_days = 30
+expiration_days = 3650
 INFO
     cat >"$dir/server.info" <<INFO
 organization = cdp tests
@@ -36,7 +36,7 @@ ip_address = ::1
 tls_www_server
 encryption_key
 signing_key
-expiration_days = 30
+expiration_days = 3650
 INFO
     cat >"$dir/client.info" <<INFO
 organization = cdp tests
@@ -44,7 +44,7 @@ cn = $cn
 tls_www_client
 encryption_key
 signing_key
-expiration_days = 30
+expiration_days = 3650
 INFO
     _certtool --generate-privkey --key-type=ecdsa --outfile "$dir/ca-key.pem"
     _certtool --generate-self-signed --load-privkey "$dir/ca-key.pem" \

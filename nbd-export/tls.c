@@ -24,6 +24,8 @@
  * records as possible; longer ones are sent straight from the caller's
  * buffer instead of being copied. */
 #define CORK_MAX 16384
+/* Corked bytes past this are sent at once (the cork buffer is a copy). */
+#define CORK_FLUSH (256 * 1024)
 /* Bytes read from the socket at once, ahead of GnuTLS. */
 #define TLS_INBUF (256 * 1024)
 
@@ -489,6 +491,11 @@ tls_sendv (struct connection *conn, const struct iovec *iov, int iovcnt,
       gnutls_record_cork (s);
       conn->tls_corked = true;
       r = send_all (s, iov[i].iov_base, iov[i].iov_len);
+      /* Many small chunks (a read full of holes) are sent on the way. */
+      if (r == 0 && gnutls_record_check_corked (s) >= CORK_FLUSH) {
+        conn->tls_corked = false;
+        r = uncork (s);
+      }
       continue;
     }
     if (conn->tls_corked) {

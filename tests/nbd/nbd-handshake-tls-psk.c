@@ -1,6 +1,7 @@
 /* A client that starts TLS with the right pre-shared key is served over
- * TCP; one with a wrong key never gets to the export; unix sockets of
- * the same server stay plain. */
+ * TCP (writes, and a large read made of many data and hole chunks);
+ * one with a wrong key never gets to the export; unix sockets of the
+ * same server stay plain. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +12,22 @@
 
 #define KEY   "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define WRONG "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+#define SIZE (8 << 20)
+
+/* 4 KiB of data every 12 KiB: a read of it all is hundreds of chunks. */
+static void
+write_and_read_sparse (struct nbd_handle *h)
+{
+  static char want[SIZE], got[SIZE];
+
+  for (uint64_t off = 0; off < SIZE; off += 12288) {
+    memset (want + off, (int) (off / 12288) | 1, 4096);
+    cr_assert_eq (nbd_pwrite (h, want + off, 4096, off, 0), 0, "%s",
+                  nbd_get_error ());
+  }
+  cr_assert_eq (nbd_pread (h, got, SIZE, 0, 0), 0, "%s", nbd_get_error ());
+  cr_assert (memcmp (want, got, SIZE) == 0, "the read over TLS differs");
+}
 
 Test (nbd_handshake, tls_psk)
 {
@@ -20,7 +37,7 @@ Test (nbd_handshake, tls_psk)
   char port[16], psk[128], wrong[128], why[256], buf[4096];
   int r;
 
-  th_start (&t, &cfg, 1 << 20);
+  th_start (&t, &cfg, SIZE);
   th_psk_file (&t, "a.psk", KEY, psk, sizeof psk);
   th_psk_file (&t, "b.psk", WRONG, wrong, sizeof wrong);
   r = nbd_server_set_tls (t.srv, NBD_TLS_PSK, psk, why, sizeof why);
@@ -30,6 +47,7 @@ Test (nbd_handshake, tls_psk)
   h = th_connect_psk (port, psk);
   cr_assert_not_null (h, "connect with the key: %s", nbd_get_error ());
   cr_assert_eq (nbd_get_tls_negotiated (h), 1);
+  write_and_read_sparse (h);
   memset (buf, 0x5a, sizeof buf);
   cr_assert_eq (nbd_pwrite (h, buf, sizeof buf, 8192, 0), 0, "%s",
                 nbd_get_error ());

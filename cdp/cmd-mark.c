@@ -141,8 +141,8 @@ cmd_mark (const char *store, int argc, char **argv)
     }
   if (optind + 1 != argc)
     return usage_error ("usage: cdp mark NAME [--label TEXT] [--freeze]");
-  if (task_load (store, argv[optind], &t) < 0)
-    return fail ("no task '%s' in %s", argv[optind], store);
+  if ((r = task_load (store, argv[optind], &t)) < 0)
+    return task_load_fail (store, argv[optind], r);
   if (want_freeze && t->mode != TASK_LIBVIRT) {
     r = fail ("--freeze needs the guest agent of a libvirt task; task %s "
               "is a %s task", argv[optind], task_mode_name (t->mode));
@@ -239,8 +239,8 @@ cmd_fold (const char *store, int argc, char **argv)
     puts ("usage: cdp fold NAME\nMakes a base point of every disk of the task now.");
     return argc == 2 ? 0 : EXIT_USAGE;
   }
-  if (task_load (store, argv[1], &t) < 0)
-    return fail ("no task '%s' in %s", argv[1], store);
+  if ((r = task_load (store, argv[1], &t)) < 0)
+    return task_load_fail (store, argv[1], r);
   r = control_call (t, "{\"op\":\"fold\"}", &reply);
   task_free (t);
   if (r == -ENOENT || r == -ECONNREFUSED)

@@ -536,10 +536,8 @@ cmd_recover (const char *store, int argc, char **argv)
   if (!resuming && (at == NULL || to == NULL))
     return usage_error ("cdp recover needs --at T and --to PATH");
   r = task_load (store, argv[optind], &c.t);
-  if (r == -ENOENT)
-    return fail ("no task '%s' in %s", argv[optind], store);
   if (r < 0)
-    return fail ("task '%s': cannot load: %s", argv[optind], strerror (-r));
+    return task_load_fail (store, argv[optind], r);
   if (!resuming && c.t->mode == TASK_LIBVIRT && (as != NULL) == in_place) {
     task_free (c.t);
     return usage_error ("give one of --as NEWDOMAIN and --in-place");

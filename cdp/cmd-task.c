@@ -317,7 +317,7 @@ task_show (const char *store, int argc, char **argv)
     return usage_error ("usage: cdp task show NAME [--json]");
   e = task_load (store, name, &t);
   if (e < 0)
-    return fail ("no task '%s' in %s", name, store);
+    return task_load_fail (store, name, e);
   if (has_json (argc, argv)) {
     json_object *o = task_json (t);
     puts (json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));

@@ -45,7 +45,8 @@ struct served {
   struct receiver *rx;
   struct maint *maint;
   struct control *control;
-  int lockfd;
+  int lockfd;                       /* serve.lock, held; -1: not ours */
+  bool state_failed;                /* the last state.json write failed */
   pthread_t protector;
   bool has_protector;
   pthread_mutex_t lock;

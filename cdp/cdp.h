@@ -105,12 +105,26 @@ int served_save (const struct task *t, struct json_object *state);
  * heartbeat's time (0: none). */
 bool served_alive (struct json_object *state, int64_t *last_ns);
 
-/* ---- taskcheck.c: can a task's files be read? -------------------------- */
+/* ---- task-files.c: can a task's files be read? -------------------------- */
 
 /* Every file of the task that serve relies on (locks.json,
  * base/catalog.json, recover.json) reads and parses.  0, or jf_load's
  * error with why filled: the file, what is wrong, what to do. */
 int task_files_check (const struct task *t, char *why, size_t len);
+
+/* ---- task-check.c: what task create checks ----------------------------- */
+
+/* --listen: unix:/ABSOLUTE (fits a socket address) or tcp:HOST:PORT with
+ * a port 1-65535.  0, or -EINVAL with why filled. */
+int listen_addr_check (const char *addr, char *why, size_t len);
+/* Does a task of the store listen on addr already?  -EADDRINUSE with why
+ * filled, 0, or -errno (the store cannot be read). */
+int listen_addr_taken (const char *store, const char *addr, char *why,
+                       size_t len);
+/* Is every disk of t smaller than the store's file system?  -EFBIG with
+ * why filled, 0, or -errno. */
+int task_size_check (const char *store, const struct task *t, char *why,
+                     size_t len);
 
 /* ---- locks.c: locked points --------------------------------------------- */
 

@@ -351,7 +351,7 @@ task_error_status (const char *store, const char *name, int e)
   char msg[1024];
 
   snprintf (msg, sizeof msg, "cannot read %s/tasks/%s/task.json: %s; restore "
-            "it from a backup or delete the task", store, name, jf_strerror (e));
+            "it from a backup, or delete the task (task delete --force)", store, name, jf_strerror (e));
   json_object_object_add (o, "name", json_object_new_string (name));
   json_object_object_add (o, "served", json_object_new_boolean (false));
   json_object_object_add (o, "error", json_object_new_string (msg));

@@ -12,6 +12,7 @@
 #include "cdp/cdp.h"
 #include "cdp/libvirt.h"
 #include "cdp/qmp.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 
 #define NS 1000000000LL
@@ -135,6 +136,43 @@ create_dirs (const char *store, struct task *t)
   return 0;
 }
 
+/* Before anything is asked of QEMU or libvirt: the address to listen on
+ * (well formed, no other task's) and no disk named twice. */
+static int
+check_address (const char *store, const struct task *t,
+               const string_vector *nodes, const string_vector *targets)
+{
+  char why[512];
+  int e;
+
+  if (t->listen && listen_addr_check (t->listen, why, sizeof why) < 0)
+    return usage_error ("%s", why);
+  if (t->listen && (e = listen_addr_taken (store, t->listen, why, sizeof why)) < 0)
+    return e == -EADDRINUSE ? usage_error ("%s", why)
+                            : fail ("cannot read store %s: %s", store, strerror (-e));
+  for (size_t i = 0; i < nodes->len; i++)
+    for (size_t k = 0; k < i; k++)
+      if (strcmp (nodes->ptr[i], nodes->ptr[k]) == 0)
+        return usage_error ("--node %s is given twice", nodes->ptr[i]);
+  for (size_t i = 0; i < targets->len; i++)
+    for (size_t k = 0; k < i; k++)
+      if (strcmp (targets->ptr[i], targets->ptr[k]) == 0)
+        return usage_error ("--disk %s is given twice", targets->ptr[i]);
+  return 0;
+}
+
+/* Once the disks' sizes are known: each fits the store. */
+static int
+check_sizes (const char *store, const struct task *t)
+{
+  char why[512];
+  int e = task_size_check (store, t, why, sizeof why);
+
+  if (e == -EFBIG)
+    return usage_error ("%s", why);
+  return e < 0 ? fail ("%s", why) : 0;
+}
+
 static int
 task_create (const char *store, int argc, char **argv)
 {
@@ -192,16 +230,12 @@ task_create (const char *store, int argc, char **argv)
     free (tasks);
     t->created_ns = time_now_ns ();
   }
+  if (r == 0)
+    r = check_address (store, t, &nodes, &targets);
   if (r == 0 && t->domain) {
     t->mode = TASK_LIBVIRT;
     if (t->qmp || size)
       r = usage_error ("--domain takes neither --qmp nor --size");
-    else if (t->listen && strncmp (t->listen, "unix:", 5) != 0 &&
-             strncmp (t->listen, "tcp:", 4) != 0)
-      r = usage_error ("--listen: unix:PATH or tcp:HOST:PORT, not '%s'", t->listen);
-    else if (t->listen && strncmp (t->listen, "tcp:", 4) == 0 &&
-             strrchr (t->listen + 4, ':') == NULL)
-      r = usage_error ("--listen: tcp:HOST:PORT, not '%s'", t->listen);
     else
       r = libvirt_disks (t, &targets);
   }
@@ -218,6 +252,8 @@ task_create (const char *store, int argc, char **argv)
   }
   else if (r == 0)
     r = usage_error ("task create needs --size and --listen, --qmp and --node, or --domain");
+  if (r == 0)
+    r = check_sizes (store, t);
   if (r == 0)
     r = create_dirs (store, t);
   if (r == 0)
@@ -341,8 +377,11 @@ task_list_cmd (const char *store, int argc, char **argv)
     return fail ("cannot read store %s: %s", store, strerror (-e));
   for (size_t i = 0; i < names.len; i++) {
     struct task *t;
-    if (task_load (store, names.ptr[i], &t) < 0)
+    if ((e = task_load (store, names.ptr[i], &t)) < 0) {
+      task_load_fail (store, names.ptr[i], e);    /* the others still list */
+      free (names.ptr[i]);
       continue;
+    }
     if (json)
       json_object_array_add (arr, task_json (t));
     else
@@ -363,14 +402,54 @@ task_list_cmd (const char *store, int argc, char **argv)
   return 0;
 }
 
+/* Why the task must not be deleted without --force (NULL: nothing):
+ * locked points, or a rapid recovery whose VM may still read the store. */
+static const char *
+delete_hazard (const struct task *t, char *why, size_t len)
+{
+  lock_vector locks = empty_vector;
+  struct recovery r;
+  int e = locks_load (t, &locks);
+
+  if (e < 0)
+    snprintf (why, len, "cannot read its locks.json (%s)", jf_strerror (e));
+  else if (locks.len > 0)
+    snprintf (why, len, "it has %zu locked point%s (cdp unlock)", locks.len,
+              locks.len == 1 ? "" : "s");
+  lock_vector_reset (&locks);
+  if (e < 0 || *why)
+    return why;
+  e = recovery_load (t, &r);
+  if (e < 0 && e != -ENOENT)
+    snprintf (why, len, "cannot read its recover.json (%s)", jf_strerror (e));
+  else if (e == 0 && recovery_unfinished (&r))
+    snprintf (why, len, "a rapid recovery from it is %s (its VM may still "
+              "read from the store)", recovery_state (t, &r));
+  recovery_clear (&r);
+  return *why ? why : NULL;
+}
+
+/* The pid in run/state.json of the serve that holds the task, or 0. */
+static long long
+serving_pid (const struct task *t)
+{
+  json_object *state = NULL, *v;
+  long long pid = 0;
+
+  if (served_load (t, &state) == 0 && json_object_object_get_ex (state, "pid", &v))
+    pid = json_object_get_int64 (v);
+  json_object_put (state);
+  return pid;
+}
+
 static int
 task_delete (const char *store, int argc, char **argv)
 {
   struct task *t;
   bool force = false;
   const char *name = NULL;
-  char *lock, cmd[8192];
-  int fd;
+  char *lock, cmd[8192], why[512] = "";
+  int fd, e;
 
   for (int i = 1; i < argc; i++) {
     if (strcmp (argv[i], "--force") == 0)
@@ -380,25 +459,47 @@ task_delete (const char *store, int argc, char **argv)
   }
   if (name == NULL)
     return usage_error ("usage: cdp task delete NAME [--force]");
-  if (task_load (store, name, &t) < 0)
-    return fail ("no task '%s' in %s", name, store);
+  if ((e = task_load (store, name, &t)) < 0 && e != -EUCLEAN &&
+      e != -EPROTONOSUPPORT)
+    return task_load_fail (store, name, e);
+  if (e < 0 && !force)
+    return task_load_fail (store, name, e);
+  if (e < 0) {                      /* --force: a task.json that is damaged */
+    char *tasks = path_join (store, "tasks");
+    t = calloc (1, sizeof *t);
+    t->name = strdup (name);
+    t->dir = path_join (tasks, name);
+    free (tasks);
+  }
+  /* Held until the directory is gone: no serve can take the task meanwhile. */
   lock = task_path (t, "serve.lock");
   fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   free (lock);
-  if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) < 0 && !force) {
+  if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) < 0) {
+    long long pid = serving_pid (t);
+    if (fd >= 0)
+      close (fd);
+    task_free (t);
+    if (pid > 0)
+      return fail ("task '%s' is being served by 'cdp serve' (pid %lld): "
+                   "stop it first, then delete the task", name, pid);
+    return fail ("task '%s' is being served by 'cdp serve': stop it first, "
+                 "then delete the task", name);
+  }
+  if (!force && delete_hazard (t, why, sizeof why)) {
     close (fd);
     task_free (t);
-    return fail ("task '%s' is being served by 'cdp serve'; stop it first "
-                 "or use --force", name);
+    return fail ("task '%s' not deleted: %s; use --force to delete it anyway",
+                 name, why);
   }
   snprintf (cmd, sizeof cmd, "rm -rf -- '%s'", t->dir);
   if (system (cmd) != 0) {
+    close (fd);
     task_free (t);
     return fail ("could not remove %s", t->dir);
   }
   printf ("task %s deleted\n", name);
-  if (fd >= 0)
-    close (fd);
+  close (fd);
   task_free (t);
   return 0;
 }

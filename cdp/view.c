@@ -47,6 +47,10 @@ view_open (const char *store, const char *name, struct task_view *v)
   dir = task_path (v->task, "journal");
   e = journal_reader_open (dir, &v->jr);
   free (dir);
+  if (e == -EPROTONOSUPPORT) {
+    view_close (v);
+    return fail ("task '%s': journal %s", name, journal_last_error ());
+  }
   if (e < 0) {
     view_close (v);
     return fail ("task '%s' has no history yet (%s): has 'cdp serve' run?",

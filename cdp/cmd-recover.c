@@ -36,6 +36,7 @@
 #include <libvirt/libvirt.h>
 
 #include "cdp/cdp.h"
+#include "common/fileio.h"
 #include "cdp/libvirt.h"
 #include "cdp/libvirt-xml.h"
 #include "cdp/pointexp.h"
@@ -256,11 +257,14 @@ source_definition (struct rec *c, struct lv **src, bool *persistent, bool *gone,
     return NULL;
   }
   path = task_path (c->t, "domain.xml");
-  xml = read_file (path);
-  free (path);
-  if (xml == NULL)
+  e = fio_read (path, &xml, NULL);
+  if (e == -ENOENT)
     snprintf (why, len, "domain %s is gone, and cdp serve kept no copy of "
               "its definition", src_domain (c));
+  else if (e < 0)
+    snprintf (why, len, "domain %s is gone, and its copy %s cannot be read: "
+              "%s", src_domain (c), path, strerror (-e));
+  free (path);
   *persistent = true;
   return xml;
 }

@@ -210,9 +210,11 @@ task_load_fail (const char *store, const char *name, int e)
 {
   if (e == -ENOENT || e == -EINVAL)
     return fail ("no task '%s' in %s", name, store);
-  return fail ("task %s: cannot read %s/tasks/%s/task.json: %s; restore "
-               "it from a backup, or delete the task (task delete --force)",
-               name, store, name, jf_strerror (e));
+  return fail ("task %s: cannot read %s/tasks/%s/task.json: %s; %s", name,
+               store, name, jf_strerror (e), e == -EPROTONOSUPPORT
+               ? "run a cdp that knows its format"
+               : "restore it from a backup, or delete the task "
+                 "(task delete --force)");
 }
 
 static int

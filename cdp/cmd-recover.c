@@ -37,6 +37,7 @@
 
 #include "cdp/cdp.h"
 #include "common/fileio.h"
+#include "common/jsonfile.h"
 #include "cdp/libvirt.h"
 #include "cdp/libvirt-xml.h"
 #include "cdp/pointexp.h"
@@ -437,6 +438,8 @@ cancel_recovery (struct rec *c)
 {
   int e = recovery_load (c->t, &c->r);
 
+  if (e < 0 && e != -ENOENT)
+    return fail ("cannot read %s/recover.json: %s", c->t->dir, jf_strerror (e));
   if (e < 0 || !recovery_unfinished (&c->r))
     return fail ("task %s has no unfinished recovery", c->t->name);
   failed (c, "cancelled by the operator");
@@ -456,7 +459,7 @@ resume (struct rec *c)
   if (e == -ENOENT)
     return fail ("task %s has no recovery to resume", c->t->name);
   if (e < 0)
-    return fail ("cannot read %s/recover.json: %s", c->t->dir, strerror (-e));
+    return fail ("cannot read %s/recover.json: %s", c->t->dir, jf_strerror (e));
   state = recovery_state (c->t, &c->r);
   if (!recovery_unfinished (&c->r))
     return fail ("the last recovery of task %s is %s: nothing to resume",
@@ -563,7 +566,16 @@ cmd_recover (const char *store, int argc, char **argv)
   }
   if (!resuming) {
     struct recovery old;
-    if (recovery_load (c.t, &old) == 0) {
+    int le = recovery_load (c.t, &old);
+    if (le < 0 && le != -ENOENT) {
+      /* It may record a recovery whose VM still reads from the store. */
+      fail ("cannot read %s/recover.json: %s; restore it, or remove it if "
+            "no rapid recovery of this task runs", c.t->dir, jf_strerror (le));
+      close (lockfd);
+      task_free (c.t);
+      return EXIT_FAIL;
+    }
+    if (le == 0) {
       bool busy = recovery_unfinished (&old);
       if (busy)
         fail ("task %s has an unfinished recovery (%s %s, %s): finish it "

@@ -216,6 +216,10 @@ void maint_stop (struct maint *m);
 struct control;
 int control_start (struct task *t, struct receiver *rx, struct maint *m,
                    struct control **cp);
+/* fn(opaque) is called (on the control thread; must not block) when a
+ * client asks serve to let the task go ({"op":"release"}); until it is
+ * set, that request is refused as unknown. */
+void control_on_release (struct control *c, void (*fn) (void *), void *opaque);
 void control_stop (struct control *c);
 /* Client side: send one request line, read one reply line (malloc'd).
  * -ENOENT / -ECONNREFUSED when no daemon serves the task. */

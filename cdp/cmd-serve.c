@@ -40,9 +40,9 @@ static const char copying_state[] = "copying";
 static atomic_bool stopping;
 
 bool
-serve_stopping (void)
+serve_stopping (const struct served *s)
 {
-  return atomic_load (&stopping);
+  return atomic_load (&stopping) || atomic_load (&s->stopping);
 }
 
 void
@@ -171,7 +171,7 @@ protect_session (struct served *s, struct qmp *q)
       broken = true;
     }
   }
-  while (!broken && !atomic_load (&stopping)) {
+  while (!broken && !serve_stopping (s)) {
     struct json_object *ev = NULL;
     int e = qmp_next_event (q, 500, &ev);
     for (size_t i = 0; i < n; i++) {
@@ -198,9 +198,10 @@ protect_session (struct served *s, struct qmp *q)
     }
   }
   for (size_t i = 0; i < n; i++) {
-    if (m[i] && atomic_load (&stopping)) {
+    if (m[i] && serve_stopping (s)) {
       /* Guest writes stop reaching us from here on. */
-      protect_lost (s, i, "cdp serve stopped", 0);
+      protect_lost (s, i, atomic_load (&s->stopping)
+                    ? "cdp serve let the task go" : "cdp serve stopped", 0);
       qmp_mirror_stop (m[i]);
     }
     qmp_mirror_free (m[i]);
@@ -214,7 +215,7 @@ protector (void *arg)
 {
   struct served *s = arg;
 
-  while (!atomic_load (&stopping)) {
+  while (!serve_stopping (s)) {
     struct qmp *q;
     int e = qmp_connect (s->t->qmp, &q);
     if (e < 0) {
@@ -225,7 +226,7 @@ protector (void *arg)
       protect_session (s, q);
       qmp_close (q);
     }
-    for (int k = 0; k < 10 && !atomic_load (&stopping); k++)
+    for (int k = 0; k < 10 && !serve_stopping (s); k++)
       usleep (100000);
   }
   return NULL;
@@ -348,6 +349,34 @@ mark_lost_fidelity (struct served *s)
   }
 }
 
+/* Control thread: `task delete` asks to let the task go; the main
+ * thread does it at its next tick. */
+static void
+ask_release (void *opaque)
+{
+  struct served *s = opaque;
+
+  atomic_store (&s->release, true);
+}
+
+/* Main thread: stop serving one task (its protector ends the mirror
+ * jobs, the receiver closes), the others go on; serve.lock is released,
+ * which is what `task delete` waits for. */
+static void unserve (struct served *s);
+static void
+release_task (struct served *s)
+{
+  char *name = strdup (s->t->name);
+
+  log_msg ("task %s: letting it go (task delete): ending its jobs, "
+           "closing its receiver", name);
+  atomic_store (&s->stopping, true);
+  unserve (s);
+  s->gone = true;
+  log_msg ("task %s: no longer served", name);
+  free (name);
+}
+
 /* Take the task for this serve: its flock first, and nothing of the
  * task (run/, sockets, state.json, locks) is touched before it is ours. */
 static int
@@ -407,6 +436,7 @@ serve_task (const char *store, const char *name, struct served *s)
   if ((e = control_start (s->t, s->rx, s->maint, &s->control)) < 0)
     return fail ("task %s: cannot open the control socket: %s", name,
                  strerror (-e));
+  control_on_release (s->control, ask_release, s);
   log_msg ("task %s: receiver on %s", name,
            s->t->listen ? s->t->listen : receiver_socket (s->rx));
   if (s->t->mode != TASK_MANUAL) {
@@ -475,6 +505,10 @@ cmd_serve (const char *store, int argc, char **argv)
   log_msg ("serving %zu task%s from %s", n, n == 1 ? "" : "s", store);
   for (;;) {
     for (size_t i = 0; i < n; i++) {
+      if (!sv[i].gone && atomic_load (&sv[i].release))
+        release_task (&sv[i]);
+      if (sv[i].gone)
+        continue;
       write_state (&sv[i]);
       recover_watch (store, sv[i].t, &sv[i].rw);
     }
@@ -485,7 +519,8 @@ cmd_serve (const char *store, int argc, char **argv)
   log_msg ("stopping: finishing replies in flight, syncing the journal");
   atomic_store (&stopping, true);
   for (size_t i = 0; i < n; i++)
-    unserve (&sv[i]);
+    if (!sv[i].gone)
+      unserve (&sv[i]);
   for (size_t i = 0; i < names.len; i++)
     free (names.ptr[i]);
   string_vector_reset (&names);

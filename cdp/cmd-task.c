@@ -16,6 +16,8 @@
 #include "common/timeutil.h"
 
 #define NS 1000000000LL
+/* How long task delete waits for cdp serve to let a task go. */
+#define RELEASE_WAIT_NS (120 * NS)
 
 static const char create_help[] =
   "usage: cdp task create NAME --size SIZE --listen unix:PATH|tcp:HOST:PORT [POLICY]\n"
@@ -442,6 +444,35 @@ serving_pid (const struct task *t)
   return pid;
 }
 
+/* The task is served: ask that cdp serve let it go (its jobs end, its
+ * receiver closes) and wait until serve.lock (fd) is ours. */
+static int
+release_served (const struct task *t, int fd)
+{
+  long long pid = serving_pid (t);
+  int64_t deadline = time_now_ns () + RELEASE_WAIT_NS;
+  bool asked = false;
+
+  while (time_now_ns () < deadline) {
+    char *reply = NULL;
+    if (!asked && control_call (t, "{\"op\":\"release\"}", &reply) == 0)
+      asked = strstr (reply, "\"ok\":true") != NULL;
+    free (reply);
+    if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
+      printf ("task %s: cdp serve stopped serving it\n", t->name);
+      return 0;
+    }
+    usleep (100000);
+  }
+  if (pid > 0)
+    return fail ("task '%s' is served by 'cdp serve' (pid %lld), which did "
+                 "not let it go within %llds: stop it, then delete the task",
+                 t->name, pid, RELEASE_WAIT_NS / NS);
+  return fail ("task '%s' is served by 'cdp serve', which did not let it go "
+               "within %llds: stop it, then delete the task", t->name,
+               RELEASE_WAIT_NS / NS);
+}
+
 static int
 task_delete (const char *store, int argc, char **argv)
 {
@@ -471,26 +502,24 @@ task_delete (const char *store, int argc, char **argv)
     t->dir = path_join (tasks, name);
     free (tasks);
   }
+  if (!force && delete_hazard (t, why, sizeof why)) {
+    task_free (t);
+    return fail ("task '%s' not deleted: %s; use --force to delete it anyway",
+                 name, why);
+  }
   /* Held until the directory is gone: no serve can take the task meanwhile. */
   lock = task_path (t, "serve.lock");
   fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   free (lock);
-  if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) < 0) {
-    long long pid = serving_pid (t);
-    if (fd >= 0)
-      close (fd);
+  if (fd < 0) {
+    e = fail ("cannot open %s/serve.lock: %s", t->dir, strerror (errno));
     task_free (t);
-    if (pid > 0)
-      return fail ("task '%s' is being served by 'cdp serve' (pid %lld): "
-                   "stop it first, then delete the task", name, pid);
-    return fail ("task '%s' is being served by 'cdp serve': stop it first, "
-                 "then delete the task", name);
+    return e;
   }
-  if (!force && delete_hazard (t, why, sizeof why)) {
+  if (flock (fd, LOCK_EX | LOCK_NB) < 0 && (e = release_served (t, fd)) != 0) {
     close (fd);
     task_free (t);
-    return fail ("task '%s' not deleted: %s; use --force to delete it anyway",
-                 name, why);
+    return e;
   }
   snprintf (cmd, sizeof cmd, "rm -rf -- '%s'", t->dir);
   if (system (cmd) != 0) {

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# 'cdp task delete' never deletes a task that cdp serve serves, not even
-# with --force (its receiver would acknowledge writes into a deleted
-# journal): it says to stop serve.  Without --force it refuses a task
-# with locked points, or with a rapid recovery that is unfinished
-# (running, or interrupted by SIGKILL); with --force it deletes those.
+# 'cdp task delete' without --force refuses a task with locked points,
+# or with a rapid recovery that is unfinished (running, or interrupted by
+# SIGKILL), served or not: nothing of it is let go or deleted; with
+# --force it deletes those.
 source "$(dirname "$0")/functions.sh"
 requires nbdinfo qemu-io
 
@@ -16,14 +15,13 @@ wait_for 20 "the receiver's socket" test -S "$rx"
 qemu-io -f raw -c "write -P 7 0 1m" "$uri" >/dev/null || fail "qemu-io"
 t=$(now)
 
-expect_error 1 "served by 'cdp serve' \(pid $serve_pid\): stop it first" cdp task delete d
-expect_error 1 "served by 'cdp serve' \(pid $serve_pid\): stop it first" cdp task delete d --force
-[ -f "$CDP_STORE/tasks/d/task.json" ] || fail "a served task was deleted"
-nbdinfo --size "$uri" >/dev/null || fail "the receiver no longer answers"
-qemu-io -f raw -c "write -P 8 1m 64k" "$uri" >/dev/null || fail "qemu-io after"
 qemu-io -f raw -c "write -P 9 0 64k" "nbd+unix:///disk0?socket=$tmpdir/l.sock" \
     >/dev/null || fail "qemu-io into l"
 cdp lock l --at now >/dev/null || fail "cdp lock"
+expect_error 1 "not deleted: it has 1 locked point .*--force" cdp task delete l
+grep -q "letting it go" "$serve_log" && fail "serve let a refused task go"
+nbdinfo --size "nbd+unix:///disk0?socket=$tmpdir/l.sock" >/dev/null ||
+    fail "the refused task's receiver no longer answers"
 stop_cdp_serve
 
 # Locked points.

@@ -115,7 +115,8 @@ int task_files_check (const struct task *t, char *why, size_t len);
 /* ---- task-check.c: what task create checks ----------------------------- */
 
 /* --listen: unix:/ABSOLUTE (fits a socket address) or tcp:HOST:PORT with
- * a port 1-65535.  0, or -EINVAL with why filled. */
+ * a port 1-65535 (HOST empty: every address).  0, or -EINVAL with why
+ * filled. */
 int listen_addr_check (const char *addr, char *why, size_t len);
 /* Does a task of the store listen on addr already?  -EADDRINUSE with why
  * filled, 0, or -errno (the store cannot be read). */

@@ -149,6 +149,9 @@ check_address (const char *store, const struct task *t,
 
   if (t->listen && listen_addr_check (t->listen, why, sizeof why) < 0)
     return usage_error ("%s", why);
+  if (t->domain && t->listen && strncmp (t->listen, "tcp::", 5) == 0)
+    return usage_error ("--listen: QEMU connects to HOST: name it "
+                        "(tcp:HOST:PORT), not '%s'", t->listen);
   if (t->listen && (e = listen_addr_taken (store, t->listen, why, sizeof why)) < 0)
     return e == -EADDRINUSE ? usage_error ("%s", why)
                             : fail ("cannot read store %s: %s", store, strerror (-e));

@@ -10,7 +10,8 @@
 #include "cdp/cdp.h"
 #include "common/timeutil.h"
 
-/* tcp:HOST:PORT (HOST may be [IPv6]) with a port 1-65535. */
+/* tcp:HOST:PORT (HOST may be [IPv6], or empty: every address) with a
+ * port 1-65535. */
 static int
 check_tcp (const char *addr, char *why, size_t len)
 {
@@ -18,7 +19,7 @@ check_tcp (const char *addr, char *why, size_t len)
   char *end;
   long port;
 
-  if (colon == NULL || colon == hp) {
+  if (colon == NULL) {
     snprintf (why, len, "--listen: tcp:HOST:PORT, not '%s'", addr);
     return -EINVAL;
   }
@@ -27,7 +28,7 @@ check_tcp (const char *addr, char *why, size_t len)
     snprintf (why, len, "--listen: '%s' has no port from 1 to 65535", addr);
     return -EINVAL;
   }
-  if (hp[0] == '[' && colon[-1] != ']') {
+  if (hp[0] == '[' && (colon == hp || colon[-1] != ']')) {
     snprintf (why, len, "--listen: an IPv6 host is written [ADDRESS], not "
               "'%.*s'", (int) (colon - hp), hp);
     return -EINVAL;

@@ -319,8 +319,8 @@ add_disk_states (const char *store, const struct task *t, json_object *o,
         "copy_received_bytes", "copy_kept_bytes", NULL };
       copy_fields (sd, d, keys);
     }
-    add_disk_history (store, t, &t->disks.ptr[i], d,
-                      sd && strcmp (str_member (sd, "state"), "protected") == 0);
+    bool protected = sd && strcmp (str_member (sd, "state"), "protected") == 0;
+    add_disk_history (store, t, &t->disks.ptr[i], d, protected);
     json_object_array_add (disks, d);
   }
   json_object_object_add (o, "disks", disks);
@@ -350,8 +350,11 @@ task_error_status (const char *store, const char *name, int e)
   json_object *o = json_object_new_object ();
   char msg[1024];
 
-  snprintf (msg, sizeof msg, "cannot read %s/tasks/%s/task.json: %s; restore "
-            "it from a backup, or delete the task (task delete --force)", store, name, jf_strerror (e));
+  snprintf (msg, sizeof msg, "cannot read %s/tasks/%s/task.json: %s; %s",
+            store, name, jf_strerror (e), e == -EPROTONOSUPPORT
+            ? "run a cdp that knows its format"
+            : "restore it from a backup, or delete the task "
+              "(task delete --force)");
   json_object_object_add (o, "name", json_object_new_string (name));
   json_object_object_add (o, "served", json_object_new_boolean (false));
   json_object_object_add (o, "error", json_object_new_string (msg));
@@ -474,7 +477,8 @@ print_status (json_object *arr)
     json_object *err = json_object_object_get (o, "error");
     json_object *until = json_object_object_get (o, "served_until");
     if (err && disks && json_object_array_length (disks) == 0) {
-      printf ("%s  error: %s\n", json_object_get_string (json_object_object_get (o, "name")),
+      printf ("%s  error: %s\n",
+              json_object_get_string (json_object_object_get (o, "name")),
               json_object_get_string (err));
       continue;
     }
@@ -490,7 +494,8 @@ print_status (json_object *arr)
     if (err)
       printf ("  error: %s\n", json_object_get_string (err));
     if (!json_object_get_boolean (json_object_object_get (o, "served")))
-      printf ("  not served%s%s\n", until ? " since " : " (cdp serve is not running)",
+      printf ("  not served%s%s\n",
+              until ? " since " : " (cdp serve is not running)",
               until ? json_object_get_string (until) : "");
     json_object *lost = json_object_object_get (o, "space_reclaimed_before");
     if (lost)

@@ -152,9 +152,11 @@ check_address (const char *store, const struct task *t,
   if (t->domain && t->listen && strncmp (t->listen, "tcp::", 5) == 0)
     return usage_error ("--listen: QEMU connects to HOST: name it "
                         "(tcp:HOST:PORT), not '%s'", t->listen);
-  if (t->listen && (e = listen_addr_taken (store, t->listen, why, sizeof why)) < 0)
-    return e == -EADDRINUSE ? usage_error ("%s", why)
-                            : fail ("cannot read store %s: %s", store, strerror (-e));
+  e = t->listen ? listen_addr_taken (store, t->listen, why, sizeof why) : 0;
+  if (e == -EADDRINUSE)
+    return usage_error ("%s", why);
+  if (e < 0)
+    return fail ("cannot read store %s: %s", store, strerror (-e));
   for (size_t i = 0; i < nodes->len; i++)
     for (size_t k = 0; k < i; k++)
       if (strcmp (nodes->ptr[i], nodes->ptr[k]) == 0)
@@ -441,7 +443,8 @@ serving_pid (const struct task *t)
   json_object *state = NULL, *v;
   long long pid = 0;
 
-  if (served_load (t, &state) == 0 && json_object_object_get_ex (state, "pid", &v))
+  if (served_load (t, &state) == 0 &&
+      json_object_object_get_ex (state, "pid", &v))
     pid = json_object_get_int64 (v);
   json_object_put (state);
   return pid;

@@ -518,7 +518,8 @@ record_loss (struct maint *m, int64_t t)
   char *path = task_path (m->t, "run/space.json");
   json_object *o = json_object_new_object ();
 
-  json_object_object_add (o, "history_lost_before_ns", json_object_new_int64 (t));
+  json_object_object_add (o, "history_lost_before_ns",
+                          json_object_new_int64 (t));
   jf_save (path, o, SPACE_VERSION, 0644);
   json_object_put (o);
   free (path);

@@ -1,9 +1,9 @@
 /* cdp: the state of a task's rapid recovery (TASK/recover.json).
  *
  * cdp recover writes it (whole, jf_save: with a format "version") as it
- * goes, and holds an flock on TASK/recover.lock for as long as it runs: a state file
- * that says "starting" or "streaming" while nobody holds the lock is an
- * interrupted recovery, which `cdp recover NAME --resume` picks up.  A
+ * goes, and holds an flock on TASK/recover.lock for as long as it runs:
+ * a state file that says "starting" or "streaming" while nobody holds the
+ * lock is an interrupted recovery, which `cdp recover NAME --resume` picks up.  A
  * finished or failed recovery stays on record until the next one.
  */
 #include <errno.h>

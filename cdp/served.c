@@ -81,5 +81,6 @@ served_alive (struct json_object *state, int64_t *last_ns)
 
   *last_ns = updated;
   return updated > 0 && member_int (state, "stopped_ns") == 0 &&
-         now - updated < SERVED_STALE_NS && pid_alive (member_int (state, "pid"));
+         now - updated < SERVED_STALE_NS &&
+         pid_alive (member_int (state, "pid"));
 }

@@ -60,13 +60,26 @@ listen_addr_check (const char *addr, char *why, size_t len)
   return 0;
 }
 
+/* Is the host of tcp:HOST:PORT (the port's colon at colon) one that
+ * takes the port on every address? */
+static bool
+wildcard_host (const char *addr, const char *colon)
+{
+  static const char *const any[] = { "", "0.0.0.0", "[::]", NULL };
+  size_t n = (size_t) (colon - (addr + 4));
+
+  for (const char *const *w = any; *w; w++)
+    if (strlen (*w) == n && strncmp (addr + 4, *w, n) == 0)
+      return true;
+  return false;
+}
+
 /* Same address: the same socket path, or the same port on the same host
- * or on a wildcard host (which takes the port on every address). */
+ * or on a wildcard host. */
 static bool
 same_addr (const char *a, const char *b)
 {
   const char *pa, *pb;
-  static const char *const any[] = { "tcp:0.0.0.0:", "tcp:[::]:", "tcp::", NULL };
 
   if (strcmp (a, b) == 0)
     return true;
@@ -74,14 +87,7 @@ same_addr (const char *a, const char *b)
     return false;
   pa = strrchr (a, ':');
   pb = strrchr (b, ':');
-  if (strcmp (pa, pb) != 0)
-    return false;
-  for (const char *const *w = any; *w; w++)
-    if ((size_t) (pa - a + 1) == strlen (*w) && strncmp (a, *w, strlen (*w)) == 0)
-      return true;
-    else if ((size_t) (pb - b + 1) == strlen (*w) && strncmp (b, *w, strlen (*w)) == 0)
-      return true;
-  return false;
+  return strcmp (pa, pb) == 0 && (wildcard_host (a, pa) || wildcard_host (b, pb));
 }
 
 int
@@ -141,7 +147,8 @@ task_size_check (const char *store, const struct task *t, char *why,
   int e = store_fs_size (store, &fs);
 
   if (e < 0) {
-    snprintf (why, len, "cannot look at the store %s: %s", store, strerror (-e));
+    snprintf (why, len, "cannot look at the store %s: %s", store,
+              strerror (-e));
     return e;
   }
   for (size_t i = 0; i < t->disks.len; i++)

@@ -99,7 +99,8 @@ jf_strerror (int e)
 {
   switch (e) {
   case -EUCLEAN: return "not valid JSON (damaged or truncated)";
-  case -EPROTONOSUPPORT: return "written by a newer cdp (unknown format version)";
+  case -EPROTONOSUPPORT:
+    return "written by a newer cdp (unknown format version)";
   default: return strerror (-e);
   }
 }

@@ -205,6 +205,7 @@ void receiver_stop (struct receiver *r);
 
 /* ---- maint.c: base points, retention, space --------------------------- */
 
+#define SPACE_VERSION 1     /* run/space.json: from when history was lost */
 struct maint;
 int maint_start (struct task *t, struct receiver *rx, struct maint **mp);
 void maint_fold_now (struct maint *m);

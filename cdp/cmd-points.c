@@ -160,13 +160,19 @@ add_space_loss (const struct task *t, json_object *o)
 {
   char *path = task_path (t, "run/space.json");
   json_object *s = NULL, *v;
-  char buf[64];
+  char buf[1024];
+  int e = jf_load (path, SPACE_VERSION, &s, NULL);
 
-  if (jf_load (path, 1, &s, NULL) == 0 &&
-      json_object_object_get_ex (s, "history_lost_before_ns", &v) &&
+  if (e == 0 && json_object_object_get_ex (s, "history_lost_before_ns", &v) &&
       json_object_is_type (v, json_type_int)) {
     format_time (json_object_get_int64 (v), buf, sizeof buf);
     json_object_object_add (o, "space_reclaimed_before", json_object_new_string (buf));
+  }
+  else if (e < 0 && e != -ENOENT && !json_object_object_get_ex (o, "error", NULL)) {
+    snprintf (buf, sizeof buf, "cannot read %s: %s; it says from when history "
+              "was given up for space, and is written again when that next "
+              "happens", path, jf_strerror (e));
+    json_object_object_add (o, "error", json_object_new_string (buf));
   }
   json_object_put (s);
   free (path);

@@ -35,7 +35,6 @@
 #include "recovery/fold.h"
 
 #define PERIOD_NS (250 * 1000000LL)
-#define SPACE_VERSION 1                 /* run/space.json */
 
 struct maint {
   struct task *t;

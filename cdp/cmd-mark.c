@@ -8,6 +8,7 @@
 
 #include "cdp/cdp.h"
 #include "cdp/libvirt.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/fold.h"
 
@@ -268,6 +269,9 @@ cmd_lock (const char *store, int argc, char **argv)
       r = fail ("the point at %s is locked already", tb);
     else if (r == -ENOENT)
       r = fail ("no lock at %s", tb);
+    else if (r == -EUCLEAN || r == -EPROTONOSUPPORT)
+      r = fail ("cannot %s the point at %s: %s/locks.json: %s", argv[0], tb,
+                v.task->dir, jf_strerror (r));
     else if (r < 0)
       r = fail ("cannot %s the point at %s: %s", argv[0], tb, strerror (-r));
     else

@@ -71,7 +71,10 @@ assert ts["other"]["served"], ts["other"]
 assert "error" not in ts["other"], ts["other"]' || fail "status after the refusal"
 cdp status r | grep -q "error: cannot read .*locks.json" ||
     fail "the text status does not name the file"
-expect_error 1 'locks.json' cdp points r
+expect_error 1 'locks.json: not valid JSON' cdp points r
+cp "$tdir/locks.json" "$tmpdir/locks.bad"
+expect_error 1 'locks.json: not valid JSON' cdp unlock r --at "$t_locked"
+cmp -s "$tmpdir/locks.bad" "$tdir/locks.json" || fail "a refused unlock rewrote locks.json"
 
 # Repaired: served again, retention resumes, the locked point is exact.
 stop_cdp_serve

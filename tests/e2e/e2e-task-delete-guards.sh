@@ -2,7 +2,7 @@
 # 'cdp task delete' without --force refuses a task with locked points,
 # or with a rapid recovery that is unfinished (running, or interrupted by
 # SIGKILL), served or not: nothing of it is let go or deleted; with
-# --force it deletes those.
+# --force it deletes those, and a task whose task.json is damaged.
 source "$(dirname "$0")/functions.sh"
 requires nbdinfo qemu-io
 
@@ -42,3 +42,11 @@ expect_error 1 "not deleted: a rapid recovery from it is interrupted" cdp task d
 [ -f "$CDP_STORE/tasks/d/task.json" ] || fail "task d was deleted"
 cdp task delete d --force | grep -q deleted || fail "task delete d --force"
 [ ! -e "$CDP_STORE/tasks/d" ] || fail "task d is still there"
+
+# A task.json that no longer parses: named, and deleted only with --force.
+cdp task create j --size 1M --listen "unix:$tmpdir/j.sock" >/dev/null
+truncate -s 7 "$CDP_STORE/tasks/j/task.json"
+expect_error 1 "task.json: not valid JSON.*task delete --force" cdp task delete j
+[ -d "$CDP_STORE/tasks/j" ] || fail "task j was deleted without --force"
+cdp task delete j --force | grep -q deleted || fail "task delete j --force"
+[ ! -e "$CDP_STORE/tasks/j" ] || fail "task j is still there"

@@ -112,7 +112,11 @@ struct task {
 
 const char *store_path (const char *opt);           /* --store, env, default */
 int task_name_valid (const char *name);
+/* -ENOENT (no such task), -EINVAL (not a task name), jf_load's errors
+ * for a task.json that cannot be read (common/jsonfile.h). */
 int task_load (const char *store, const char *name, struct task **tp);
+/* Say why task_load failed with e, in one line; returns EXIT_FAIL. */
+int task_load_fail (const char *store, const char *name, int e);
 int task_save (const struct task *t);
 void task_free (struct task *t);
 int task_list (const char *store, string_vector *names);
@@ -121,6 +125,42 @@ const struct task_disk *task_find_disk (const struct task *t, const char *name);
 const char *task_mode_name (enum task_mode m);
 /* Pick the disk named by --disk, or the only one; prints the error. */
 const struct task_disk *task_pick_disk (const struct task *t, const char *name);
+
+/* ---- served.c: TASK/run/state.json, the heartbeat of cdp serve -------- */
+
+/* A heartbeat older than this is a serve that no longer runs the task. */
+#define SERVED_STALE_NS (15 * 1000000000LL)
+struct json_object;
+/* The state file: 0, or jf_load's errors (-ENOENT: none). */
+int served_load (const struct task *t, struct json_object **state);
+/* Write it (with its format version), atomically. */
+int served_save (const struct task *t, struct json_object *state);
+/* Does a live cdp serve hold the task: the file's pid runs and its
+ * heartbeat is fresh (and it did not say it stopped)?  *last_ns: the
+ * heartbeat's time (0: none). */
+bool served_alive (struct json_object *state, int64_t *last_ns);
+
+/* ---- task-files.c: can a task's files be read? -------------------------- */
+
+/* Every file of the task that serve relies on (locks.json,
+ * base/catalog.json, recover.json) reads and parses.  0, or jf_load's
+ * error with why filled: the file, what is wrong, what to do. */
+int task_files_check (const struct task *t, char *why, size_t len);
+
+/* ---- task-check.c: what task create checks ----------------------------- */
+
+/* --listen: unix:/ABSOLUTE (fits a socket address) or tcp:HOST:PORT with
+ * a port 1-65535 (HOST empty: every address).  0, or -EINVAL with why
+ * filled. */
+int listen_addr_check (const char *addr, char *why, size_t len);
+/* Does a task of the store listen on addr already?  -EADDRINUSE with why
+ * filled, 0, or -errno (the store cannot be read). */
+int listen_addr_taken (const char *store, const char *addr, char *why,
+                       size_t len);
+/* Is every disk of t smaller than the store's file system?  -EFBIG with
+ * why filled, 0, or -errno. */
+int task_size_check (const char *store, const struct task *t, char *why,
+                     size_t len);
 
 /* ---- locks.c: locked points --------------------------------------------- */
 
@@ -200,9 +240,12 @@ void receiver_stop (struct receiver *r);
 
 /* ---- maint.c: base points, retention, space --------------------------- */
 
+#define SPACE_VERSION 1     /* run/space.json: from when history was lost */
 struct maint;
 int maint_start (struct task *t, struct receiver *rx, struct maint **mp);
 void maint_fold_now (struct maint *m);
+/* How many images not in the catalog maint_start moved to base/quarantine/. */
+unsigned maint_quarantined (const struct maint *m);
 void maint_stop (struct maint *m);
 
 /* ---- control.c: the control socket of a served task ---------------------- */
@@ -210,6 +253,10 @@ void maint_stop (struct maint *m);
 struct control;
 int control_start (struct task *t, struct receiver *rx, struct maint *m,
                    struct control **cp);
+/* fn(opaque) is called (on the control thread; must not block) when a
+ * client asks serve to let the task go ({"op":"release"}); until it is
+ * set, that request is refused as unknown. */
+void control_on_release (struct control *c, void (*fn) (void *), void *opaque);
 void control_stop (struct control *c);
 /* Client side: send one request line, read one reply line (malloc'd).
  * -ENOENT / -ECONNREFUSED when no daemon serves the task. */

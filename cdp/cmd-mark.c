@@ -8,6 +8,7 @@
 
 #include "cdp/cdp.h"
 #include "cdp/libvirt.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/fold.h"
 
@@ -82,6 +83,54 @@ mark_via_daemon (const struct task *t, const char *label, int *served)
   return r;
 }
 
+struct label_seen {
+  const char *label;
+  bool seen;
+};
+
+static int
+label_cb (void *opaque, const struct index_event *e)
+{
+  struct label_seen *l = opaque;
+
+  l->seen |= e->type == JOURNAL_BOOKMARK && strcmp (e->label, l->label) == 0;
+  return l->seen;
+}
+
+/* Has the task a bookmark labelled label already?  (No history: no.) */
+static bool
+label_taken (const char *store, const char *name, const char *label)
+{
+  struct task_view v;
+  struct label_seen l = { label, false };
+
+  if (view_open_quiet (store, name, &v) != 0)
+    return false;
+  journal_reader_refresh (v.jr);
+  index_catch_up (v.ix, v.jr);
+  index_events (v.ix, 0, UINT64_MAX, label_cb, &l);
+  view_close (&v);
+  return l.seen;
+}
+
+/* A label names one point wherever a time is asked for: it must not read
+ * as a time (that would win) nor name a point already. */
+static int
+check_label (const char *store, const char *name, const char *label)
+{
+  int64_t t;
+
+  if (strlen (label) == 0 || strlen (label) > 200)
+    return usage_error ("--label: 1 to 200 characters");
+  if (parse_time (label, time_now_ns (), &t) == 0)
+    return usage_error ("--label '%s' reads as a time; a label must not "
+                        "(--at '%s' would mean that time)", label, label);
+  if (label_taken (store, name, label))
+    return usage_error ("task %s has a bookmark labelled '%s' already: "
+                        "labels name one point each", name, label);
+  return 0;
+}
+
 /* --freeze: the guest agent freezes the file systems of a libvirt task's
  * domain, so that the bookmark is a consistent point.  Returns the
  * handle to thaw with, or NULL (not frozen: said why on stderr). */
@@ -141,8 +190,8 @@ cmd_mark (const char *store, int argc, char **argv)
     }
   if (optind + 1 != argc)
     return usage_error ("usage: cdp mark NAME [--label TEXT] [--freeze]");
-  if (task_load (store, argv[optind], &t) < 0)
-    return fail ("no task '%s' in %s", argv[optind], store);
+  if ((r = task_load (store, argv[optind], &t)) < 0)
+    return task_load_fail (store, argv[optind], r);
   if (want_freeze && t->mode != TASK_LIBVIRT) {
     r = fail ("--freeze needs the guest agent of a libvirt task; task %s "
               "is a %s task", argv[optind], task_mode_name (t->mode));
@@ -152,11 +201,13 @@ cmd_mark (const char *store, int argc, char **argv)
   if (label == NULL) {
     format_time (time, tb, sizeof tb);
     snprintf (deflabel, sizeof deflabel, "mark-%.19s", tb);
+    for (unsigned n = 2; label_taken (store, t->name, deflabel); n++)
+      snprintf (deflabel, sizeof deflabel, "mark-%.19s-%u", tb, n);
     label = deflabel;
   }
-  if (strlen (label) == 0 || strlen (label) > 200) {
+  else if ((r = check_label (store, t->name, label)) != 0) {
     task_free (t);
-    return usage_error ("--label: 1 to 200 characters");
+    return r;
   }
   if (want_freeze)
     frozen = freeze (t);
@@ -218,6 +269,9 @@ cmd_lock (const char *store, int argc, char **argv)
       r = fail ("the point at %s is locked already", tb);
     else if (r == -ENOENT)
       r = fail ("no lock at %s", tb);
+    else if (r == -EUCLEAN || r == -EPROTONOSUPPORT)
+      r = fail ("cannot %s the point at %s: %s/locks.json: %s", argv[0], tb,
+                v.task->dir, jf_strerror (r));
     else if (r < 0)
       r = fail ("cannot %s the point at %s: %s", argv[0], tb, strerror (-r));
     else
@@ -239,8 +293,8 @@ cmd_fold (const char *store, int argc, char **argv)
     puts ("usage: cdp fold NAME\nMakes a base point of every disk of the task now.");
     return argc == 2 ? 0 : EXIT_USAGE;
   }
-  if (task_load (store, argv[1], &t) < 0)
-    return fail ("no task '%s' in %s", argv[1], store);
+  if ((r = task_load (store, argv[1], &t)) < 0)
+    return task_load_fail (store, argv[1], r);
   r = control_call (t, "{\"op\":\"fold\"}", &reply);
   task_free (t);
   if (r == -ENOENT || r == -ECONNREFUSED)

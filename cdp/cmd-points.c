@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cdp/cdp.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 
 #define NS 1000000000LL
@@ -116,7 +117,13 @@ cmd_points (const char *store, int argc, char **argv)
     return disk ? EXIT_FAIL : EXIT_USAGE;
   }
   o = (struct points_out) { json_object_new_array (), d->id, empty_vector };
-  locks_load (v.task, &o.locks);
+  if ((c = locks_load (v.task, &o.locks)) < 0) {
+    fail ("task '%s': cannot read %s/locks.json: %s", v.task->name,
+          v.task->dir, jf_strerror (c));
+    json_object_put (o.arr);
+    view_close (&v);
+    return EXIT_FAIL;
+  }
   index_seconds (v.ix, d->id, f < 0 ? 0 : f, t, second_cb, &o);
   filter_faithful (&v, d->id, o.arr);
   index_events (v.ix, 0, UINT64_MAX, event_cb, &o);
@@ -151,16 +158,23 @@ cmd_points (const char *store, int argc, char **argv)
 static void
 add_space_loss (const struct task *t, json_object *o)
 {
-  char *path = task_path (t, "run/space.json"), *text = read_file (path);
-  json_object *s = text ? json_tokener_parse (text) : NULL, *v;
-  char buf[64];
+  char *path = task_path (t, "run/space.json");
+  json_object *s = NULL, *v;
+  char buf[1024];
+  int e = jf_load (path, SPACE_VERSION, &s, NULL);
 
-  if (s && json_object_object_get_ex (s, "history_lost_before_ns", &v)) {
+  if (e == 0 && json_object_object_get_ex (s, "history_lost_before_ns", &v) &&
+      json_object_is_type (v, json_type_int)) {
     format_time (json_object_get_int64 (v), buf, sizeof buf);
     json_object_object_add (o, "space_reclaimed_before", json_object_new_string (buf));
   }
+  else if (e < 0 && e != -ENOENT && !json_object_object_get_ex (o, "error", NULL)) {
+    snprintf (buf, sizeof buf, "cannot read %s: %s; it says from when history "
+              "was given up for space, and is written again when that next "
+              "happens", path, jf_strerror (e));
+    json_object_object_add (o, "error", json_object_new_string (buf));
+  }
   json_object_put (s);
-  free (text);
   free (path);
 }
 
@@ -258,55 +272,135 @@ copy_fields (json_object *from, json_object *to, const char *const *keys)
       json_object_object_add (to, *keys, json_object_get (v));
 }
 
-static json_object *
-task_status (const char *store, const char *name)
+/* A string member, or NULL when absent or not a string. */
+static const char *
+str_member (json_object *o, const char *key)
 {
-  struct task *t;
-  json_object *o, *state = NULL, *disks;
-  char *path, *text;
+  json_object *v;
 
-  if (task_load (store, name, &t) < 0)
+  if (o == NULL || !json_object_object_get_ex (o, key, &v) ||
+      !json_object_is_type (v, json_type_string))
     return NULL;
-  o = json_object_new_object ();
-  json_object_object_add (o, "name", json_object_new_string (name));
-  path = task_path (t, "run/state.json");
-  text = read_file (path);
-  free (path);
-  if (text)
-    state = json_tokener_parse (text);
-  free (text);
-  json_object_object_add (o, "served", json_object_new_boolean (state != NULL));
-  disks = json_object_new_array ();
+  return json_object_get_string (v);
+}
+
+/* The disk's entry in run/state.json, if the file has one that reads. */
+static json_object *
+state_disk (json_object *state, const char *name)
+{
+  json_object *arr;
+
+  if (state == NULL || !json_object_object_get_ex (state, "disks", &arr) ||
+      !json_object_is_type (arr, json_type_array))
+    return NULL;
+  for (size_t k = 0; k < json_object_array_length (arr); k++) {
+    json_object *x = json_object_array_get_idx (arr, k);
+    const char *n = str_member (x, "name");
+    if (n && strcmp (n, name) == 0 && str_member (x, "state") &&
+        str_member (x, "reason"))
+      return x;
+  }
+  return NULL;
+}
+
+/* served: whether a live cdp serve holds the task; if not, since when
+ * (its last heartbeat) and why not, in the disks' reason. */
+static void
+add_disk_states (const char *store, const struct task *t, json_object *o,
+                 json_object *state, bool served, const char *not_served)
+{
+  json_object *disks = json_object_new_array ();
+
   for (size_t i = 0; i < t->disks.len; i++) {
-    json_object *d = json_object_new_object (), *sd = NULL;
+    json_object *d = json_object_new_object ();
+    json_object *sd = served ? state_disk (state, t->disks.ptr[i].name) : NULL;
     json_object_object_add (d, "name", json_object_new_string (t->disks.ptr[i].name));
-    if (state) {
-      json_object *arr = json_object_object_get (state, "disks");
-      for (size_t k = 0; arr && k < json_object_array_length (arr); k++) {
-        json_object *x = json_object_array_get_idx (arr, k);
-        if (strcmp (json_object_get_string (json_object_object_get (x, "name")),
-                    t->disks.ptr[i].name) == 0)
-          sd = x;
-      }
-    }
     json_object_object_add (d, "state", json_object_new_string (
-        sd ? json_object_get_string (json_object_object_get (sd, "state"))
-           : "not protected"));
+        sd ? str_member (sd, "state") : "not protected"));
     json_object_object_add (d, "reason", json_object_new_string (
-        sd ? json_object_get_string (json_object_object_get (sd, "reason"))
-           : "cdp serve is not running"));
+        sd ? str_member (sd, "reason") : not_served));
     if (sd) {
       static const char *const keys[] = { "writes", "bytes",
         "ingest_bytes_per_s", "copy_done", "copy_total",
         "copy_received_bytes", "copy_kept_bytes", NULL };
       copy_fields (sd, d, keys);
     }
-    add_disk_history (store, t, &t->disks.ptr[i], d,
-                      sd && strcmp (json_object_get_string (
-                          json_object_object_get (sd, "state")), "protected") == 0);
+    bool protected = sd && strcmp (str_member (sd, "state"), "protected") == 0;
+    add_disk_history (store, t, &t->disks.ptr[i], d, protected);
     json_object_array_add (disks, d);
   }
   json_object_object_add (o, "disks", disks);
+}
+
+/* Not served: the RPO lag runs from the last heartbeat, when history was
+ * last known exact, if that is later than what the gaps say. */
+static void
+lag_since_heartbeat (json_object *o, int64_t last_ns)
+{
+  json_object *disks = json_object_object_get (o, "disks"), *lag;
+  double since = (double) (time_now_ns () - last_ns) / NS;
+
+  for (size_t i = 0; last_ns > 0 && i < json_object_array_length (disks); i++) {
+    json_object *d = json_object_array_get_idx (disks, i);
+    lag = json_object_object_get (d, "rpo_lag_s");
+    if (lag == NULL || json_object_get_double (lag) > since)
+      json_object_object_add (d, "rpo_lag_s",
+                              json_object_new_double (since < 0 ? 0 : since));
+  }
+}
+
+/* A task whose task.json cannot be read: an entry that says so. */
+static json_object *
+task_error_status (const char *store, const char *name, int e)
+{
+  json_object *o = json_object_new_object ();
+  char msg[1024];
+
+  snprintf (msg, sizeof msg, "cannot read %s/tasks/%s/task.json: %s; %s",
+            store, name, jf_strerror (e), e == -EPROTONOSUPPORT
+            ? "run a cdp that knows its format"
+            : "restore it from a backup, or delete the task "
+              "(task delete --force)");
+  json_object_object_add (o, "name", json_object_new_string (name));
+  json_object_object_add (o, "served", json_object_new_boolean (false));
+  json_object_object_add (o, "error", json_object_new_string (msg));
+  json_object_object_add (o, "disks", json_object_new_array ());
+  return o;
+}
+
+/* NULL: no such task. */
+static json_object *
+task_status (const char *store, const char *name)
+{
+  struct task *t;
+  json_object *o, *state = NULL;
+  int64_t last = 0;
+  char why[1024], since[64], not_served[128];
+  bool served;
+  int e = task_load (store, name, &t);
+
+  if (e == -ENOENT || e == -EINVAL)
+    return NULL;
+  if (e < 0)
+    return task_error_status (store, name, e);
+  o = json_object_new_object ();
+  json_object_object_add (o, "name", json_object_new_string (name));
+  served = served_load (t, &state) == 0 && served_alive (state, &last);
+  json_object_object_add (o, "served", json_object_new_boolean (served));
+  snprintf (not_served, sizeof not_served, "cdp serve is not running");
+  if (!served && last > 0) {
+    format_time (last, since, sizeof since);
+    json_object_object_add (o, "served_until", json_object_new_string (since));
+    snprintf (not_served, sizeof not_served, "not served since %s", since);
+  }
+  if (task_files_check (t, why, sizeof why) < 0) {
+    json_object_object_add (o, "error", json_object_new_string (why));
+    if (!served)
+      snprintf (not_served, sizeof not_served, "cdp serve refuses the task");
+  }
+  add_disk_states (store, t, o, state, served, not_served);
+  if (!served)
+    lag_since_heartbeat (o, last);
   json_object_put (state);
   add_journal_status (store, t, o);
   recovery_status (t, o);
@@ -386,6 +480,14 @@ print_status (json_object *arr)
     char sz[32];
     format_size ((uint64_t) json_object_get_int64 (json_object_object_get (o, "journal_bytes")),
                  sz, sizeof sz);
+    json_object *err = json_object_object_get (o, "error");
+    json_object *until = json_object_object_get (o, "served_until");
+    if (err && disks && json_object_array_length (disks) == 0) {
+      printf ("%s  error: %s\n",
+              json_object_get_string (json_object_object_get (o, "name")),
+              json_object_get_string (err));
+      continue;
+    }
     printf ("%s  journal %s", json_object_get_string (json_object_object_get (o, "name")), sz);
     if (from && to)
       printf (", %s .. %s", json_object_get_string (from), json_object_get_string (to));
@@ -395,6 +497,12 @@ print_status (json_object *arr)
       printf (" (and %s of spare segments kept for reuse)", sz);
     }
     putchar ('\n');
+    if (err)
+      printf ("  error: %s\n", json_object_get_string (err));
+    if (!json_object_get_boolean (json_object_object_get (o, "served")))
+      printf ("  not served%s%s\n",
+              until ? " since " : " (cdp serve is not running)",
+              until ? json_object_get_string (until) : "");
     json_object *lost = json_object_object_get (o, "space_reclaimed_before");
     if (lost)
       printf ("  the store ran low on space: history before %s is kept only "

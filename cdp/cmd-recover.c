@@ -36,6 +36,8 @@
 #include <libvirt/libvirt.h>
 
 #include "cdp/cdp.h"
+#include "common/fileio.h"
+#include "common/jsonfile.h"
 #include "cdp/libvirt.h"
 #include "cdp/libvirt-xml.h"
 #include "cdp/pointexp.h"
@@ -256,11 +258,14 @@ source_definition (struct rec *c, struct lv **src, bool *persistent, bool *gone,
     return NULL;
   }
   path = task_path (c->t, "domain.xml");
-  xml = read_file (path);
-  free (path);
-  if (xml == NULL)
+  e = fio_read (path, &xml, NULL);
+  if (e == -ENOENT)
     snprintf (why, len, "domain %s is gone, and cdp serve kept no copy of "
               "its definition", src_domain (c));
+  else if (e < 0)
+    snprintf (why, len, "domain %s is gone, and its copy %s cannot be read: "
+              "%s", src_domain (c), path, strerror (-e));
+  free (path);
   *persistent = true;
   return xml;
 }
@@ -433,6 +438,8 @@ cancel_recovery (struct rec *c)
 {
   int e = recovery_load (c->t, &c->r);
 
+  if (e < 0 && e != -ENOENT)
+    return fail ("cannot read %s/recover.json: %s", c->t->dir, jf_strerror (e));
   if (e < 0 || !recovery_unfinished (&c->r))
     return fail ("task %s has no unfinished recovery", c->t->name);
   failed (c, "cancelled by the operator");
@@ -452,7 +459,7 @@ resume (struct rec *c)
   if (e == -ENOENT)
     return fail ("task %s has no recovery to resume", c->t->name);
   if (e < 0)
-    return fail ("cannot read %s/recover.json: %s", c->t->dir, strerror (-e));
+    return fail ("cannot read %s/recover.json: %s", c->t->dir, jf_strerror (e));
   state = recovery_state (c->t, &c->r);
   if (!recovery_unfinished (&c->r))
     return fail ("the last recovery of task %s is %s: nothing to resume",
@@ -536,10 +543,8 @@ cmd_recover (const char *store, int argc, char **argv)
   if (!resuming && (at == NULL || to == NULL))
     return usage_error ("cdp recover needs --at T and --to PATH");
   r = task_load (store, argv[optind], &c.t);
-  if (r == -ENOENT)
-    return fail ("no task '%s' in %s", argv[optind], store);
   if (r < 0)
-    return fail ("task '%s': cannot load: %s", argv[optind], strerror (-r));
+    return task_load_fail (store, argv[optind], r);
   if (!resuming && c.t->mode == TASK_LIBVIRT && (as != NULL) == in_place) {
     task_free (c.t);
     return usage_error ("give one of --as NEWDOMAIN and --in-place");
@@ -561,7 +566,16 @@ cmd_recover (const char *store, int argc, char **argv)
   }
   if (!resuming) {
     struct recovery old;
-    if (recovery_load (c.t, &old) == 0) {
+    int le = recovery_load (c.t, &old);
+    if (le < 0 && le != -ENOENT) {
+      /* It may record a recovery whose VM still reads from the store. */
+      fail ("cannot read %s/recover.json: %s; restore it, or remove it if "
+            "no rapid recovery of this task runs", c.t->dir, jf_strerror (le));
+      close (lockfd);
+      task_free (c.t);
+      return EXIT_FAIL;
+    }
+    if (le == 0) {
       bool busy = recovery_unfinished (&old);
       if (busy)
         fail ("task %s has an unfinished recovery (%s %s, %s): finish it "

@@ -32,6 +32,7 @@
 #include "cdp/cdp.h"
 #include "cdp/protect.h"
 #include "cdp/qmp.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 
 static const char copying_state[] = "copying";
@@ -39,9 +40,9 @@ static const char copying_state[] = "copying";
 static atomic_bool stopping;
 
 bool
-serve_stopping (void)
+serve_stopping (const struct served *s)
 {
-  return atomic_load (&stopping);
+  return atomic_load (&stopping) || atomic_load (&s->stopping);
 }
 
 void
@@ -170,7 +171,7 @@ protect_session (struct served *s, struct qmp *q)
       broken = true;
     }
   }
-  while (!broken && !atomic_load (&stopping)) {
+  while (!broken && !serve_stopping (s)) {
     struct json_object *ev = NULL;
     int e = qmp_next_event (q, 500, &ev);
     for (size_t i = 0; i < n; i++) {
@@ -197,9 +198,10 @@ protect_session (struct served *s, struct qmp *q)
     }
   }
   for (size_t i = 0; i < n; i++) {
-    if (m[i] && atomic_load (&stopping)) {
+    if (m[i] && serve_stopping (s)) {
       /* Guest writes stop reaching us from here on. */
-      protect_lost (s, i, "cdp serve stopped", 0);
+      protect_lost (s, i, atomic_load (&s->stopping)
+                    ? "cdp serve let the task go" : "cdp serve stopped", 0);
       qmp_mirror_stop (m[i]);
     }
     qmp_mirror_free (m[i]);
@@ -213,7 +215,7 @@ protector (void *arg)
 {
   struct served *s = arg;
 
-  while (!atomic_load (&stopping)) {
+  while (!serve_stopping (s)) {
     struct qmp *q;
     int e = qmp_connect (s->t->qmp, &q);
     if (e < 0) {
@@ -224,7 +226,7 @@ protector (void *arg)
       protect_session (s, q);
       qmp_close (q);
     }
-    for (int k = 0; k < 10 && !atomic_load (&stopping); k++)
+    for (int k = 0; k < 10 && !serve_stopping (s); k++)
       usleep (100000);
   }
   return NULL;
@@ -252,8 +254,8 @@ static void
 write_state (struct served *s)
 {
   json_object *o = json_object_new_object (), *disks = json_object_new_array ();
-  char *path = task_path (s->t, "run/state.json");
   struct journal_stats js;
+  int e;
 
   journal_stats (receiver_journal (s->rx), &js);
   json_object_object_add (o, "pid", json_object_new_int (getpid ()));
@@ -283,26 +285,44 @@ write_state (struct served *s)
   }
   pthread_mutex_unlock (&s->lock);
   json_object_object_add (o, "disks", disks);
-  write_file_atomic (path, json_object_to_json_string (o));
+  if ((e = served_save (s->t, o)) < 0 && !s->state_failed)
+    log_msg ("task %s: cannot write run/state.json: %s", s->t->name,
+             strerror (-e));
+  s->state_failed = e < 0;
   json_object_put (o);
-  free (path);
+}
+
+/* The last heartbeat of a serve that stopped: 'cdp status' shows the
+ * task not served since then, and the next serve knows it stopped
+ * cleanly. */
+static void
+write_stopped (struct served *s)
+{
+  json_object *o = json_object_new_object ();
+  int64_t now = time_now_ns ();
+
+  json_object_object_add (o, "pid", json_object_new_int (getpid ()));
+  json_object_object_add (o, "updated_ns", json_object_new_int64 (now));
+  json_object_object_add (o, "stopped_ns", json_object_new_int64 (now));
+  json_object_object_add (o, "disks", json_object_new_array ());
+  served_save (s->t, o);
+  json_object_put (o);
 }
 
 /* The last heartbeat (run/state.json) of a serve that did not stop
- * cleanly (a clean one removes the file), or 0. */
+ * cleanly (a clean one says "stopped_ns"), or 0. */
 static int64_t
 stale_heartbeat (const struct task *t)
 {
-  char *path = task_path (t, "run/state.json");
-  char *text = read_file (path);
-  json_object *o = text ? json_tokener_parse (text) : NULL, *v;
+  json_object *o = NULL, *v;
   int64_t hb = 0;
 
-  if (o && json_object_object_get_ex (o, "updated_ns", &v))
+  if (served_load (t, &o) == 0 &&
+      !json_object_object_get_ex (o, "stopped_ns", &v) &&
+      json_object_object_get_ex (o, "updated_ns", &v) &&
+      json_object_is_type (v, json_type_int))
     hb = json_object_get_int64 (v);
   json_object_put (o);
-  free (text);
-  free (path);
   return hb;
 }
 
@@ -329,24 +349,75 @@ mark_lost_fidelity (struct served *s)
   }
 }
 
+/* Control thread: `task delete` asks to let the task go; the main
+ * thread does it at its next tick. */
+static void
+ask_release (void *opaque)
+{
+  struct served *s = opaque;
+
+  atomic_store (&s->release, true);
+}
+
+/* Main thread: stop serving one task (its protector ends the mirror
+ * jobs, the receiver closes), the others go on; serve.lock is released,
+ * which is what `task delete` waits for. */
+static void unserve (struct served *s);
+static void
+release_task (struct served *s)
+{
+  char *name = strdup (s->t->name);
+
+  log_msg ("task %s: letting it go (task delete): ending its jobs, "
+           "closing its receiver", name);
+  atomic_store (&s->stopping, true);
+  unserve (s);
+  s->gone = true;
+  log_msg ("task %s: no longer served", name);
+  free (name);
+}
+
+/* Take the task for this serve: its flock first, and nothing of the
+ * task (run/, sockets, state.json, locks) is touched before it is ours. */
+static int
+take_task (struct served *s, const char *name)
+{
+  char *lock = task_path (s->t, "serve.lock"), *run, why[1024];
+  int e;
+
+  s->lockfd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  free (lock);
+  if (s->lockfd < 0)
+    return fail ("task %s: cannot open serve.lock: %s", name, strerror (errno));
+  if (flock (s->lockfd, LOCK_EX | LOCK_NB) < 0) {
+    close (s->lockfd);
+    s->lockfd = -1;
+    return fail ("task %s is served by another 'cdp serve'", name);
+  }
+  if (task_files_check (s->t, why, sizeof why) < 0) {
+    log_msg ("task %s refused: %s", name, why);
+    return EXIT_FAIL;
+  }
+  run = task_path (s->t, "run");
+  e = mkdir_p (run, 0700);
+  free (run);
+  if (e < 0)
+    return fail ("task %s: cannot create run/: %s", name, strerror (-e));
+  return 0;
+}
+
 static int
 serve_task (const char *store, const char *name, struct served *s)
 {
-  char *lock, *run;
   int e;
 
   memset (s, 0, sizeof *s);
+  s->lockfd = -1;
   pthread_mutex_init (&s->lock, NULL);
   if ((e = task_load (store, name, &s->t)) < 0)
-    return fail ("task %s: cannot load: %s", name, strerror (-e));
-  run = task_path (s->t, "run");
-  mkdir_p (run, 0700);
-  free (run);
-  lock = task_path (s->t, "serve.lock");
-  s->lockfd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  free (lock);
-  if (s->lockfd < 0 || flock (s->lockfd, LOCK_EX | LOCK_NB) < 0)
-    return fail ("task %s is served by another 'cdp serve'", name);
+    return task_load_fail (store, name, e);
+  if (take_task (s, name) != 0)
+    return EXIT_FAIL;
   s->ds = calloc (s->t->disks.len, sizeof *s->ds);
   for (size_t i = 0; i < s->t->disks.len; i++)
     s->ds[i] = (struct disk_state) {
@@ -356,10 +427,16 @@ serve_task (const char *store, const char *name, struct served *s)
     return EXIT_FAIL;
   if ((e = maint_start (s->t, s->rx, &s->maint)) < 0)
     return fail ("task %s: cannot start base point maintenance: %s", name,
-                 strerror (-e));
+                 jf_strerror (e));
+  if (s->maint && maint_quarantined (s->maint))
+    log_msg ("task %s: %u base point image%s not in the catalog moved to "
+             "%s/base/quarantine/ (see docs/OPERATOR.md)", name,
+             maint_quarantined (s->maint),
+             maint_quarantined (s->maint) == 1 ? "" : "s", s->t->dir);
   if ((e = control_start (s->t, s->rx, s->maint, &s->control)) < 0)
     return fail ("task %s: cannot open the control socket: %s", name,
                  strerror (-e));
+  control_on_release (s->control, ask_release, s);
   log_msg ("task %s: receiver on %s", name,
            s->t->listen ? s->t->listen : receiver_socket (s->rx));
   if (s->t->mode != TASK_MANUAL) {
@@ -375,17 +452,16 @@ serve_task (const char *store, const char *name, struct served *s)
 static void
 unserve (struct served *s)
 {
+  bool was_served = s->rx != NULL;
+
   if (s->has_protector)
     pthread_join (s->protector, NULL);
   control_stop (s->control);
   maint_stop (s->maint);
   receiver_stop (s->rx);
-  if (s->t) {
-    char *path = task_path (s->t, "run/state.json");
-    unlink (path);
-    free (path);
-  }
-  if (s->lockfd > 0)
+  if (was_served)                   /* only a serve that held the task */
+    write_stopped (s);
+  if (s->lockfd >= 0)
     close (s->lockfd);
   free (s->ds);
   task_free (s->t);
@@ -429,6 +505,10 @@ cmd_serve (const char *store, int argc, char **argv)
   log_msg ("serving %zu task%s from %s", n, n == 1 ? "" : "s", store);
   for (;;) {
     for (size_t i = 0; i < n; i++) {
+      if (!sv[i].gone && atomic_load (&sv[i].release))
+        release_task (&sv[i]);
+      if (sv[i].gone)
+        continue;
       write_state (&sv[i]);
       recover_watch (store, sv[i].t, &sv[i].rw);
     }
@@ -439,7 +519,8 @@ cmd_serve (const char *store, int argc, char **argv)
   log_msg ("stopping: finishing replies in flight, syncing the journal");
   atomic_store (&stopping, true);
   for (size_t i = 0; i < n; i++)
-    unserve (&sv[i]);
+    if (!sv[i].gone)
+      unserve (&sv[i]);
   for (size_t i = 0; i < names.len; i++)
     free (names.ptr[i]);
   string_vector_reset (&names);

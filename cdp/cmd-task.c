@@ -12,9 +12,12 @@
 #include "cdp/cdp.h"
 #include "cdp/libvirt.h"
 #include "cdp/qmp.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 
 #define NS 1000000000LL
+/* How long task delete waits for cdp serve to let a task go. */
+#define RELEASE_WAIT_NS (120 * NS)
 
 static const char create_help[] =
   "usage: cdp task create NAME --size SIZE --listen unix:PATH|tcp:HOST:PORT [POLICY]\n"
@@ -139,6 +142,48 @@ create_dirs (const char *store, struct task *t)
   return 0;
 }
 
+/* Before anything is asked of QEMU or libvirt: the address to listen on
+ * (well formed, no other task's) and no disk named twice. */
+static int
+check_address (const char *store, const struct task *t,
+               const string_vector *nodes, const string_vector *targets)
+{
+  char why[512];
+  int e;
+
+  if (t->listen && listen_addr_check (t->listen, why, sizeof why) < 0)
+    return usage_error ("%s", why);
+  if (t->domain && t->listen && strncmp (t->listen, "tcp::", 5) == 0)
+    return usage_error ("--listen: QEMU connects to HOST: name it "
+                        "(tcp:HOST:PORT), not '%s'", t->listen);
+  e = t->listen ? listen_addr_taken (store, t->listen, why, sizeof why) : 0;
+  if (e == -EADDRINUSE)
+    return usage_error ("%s", why);
+  if (e < 0)
+    return fail ("cannot read store %s: %s", store, strerror (-e));
+  for (size_t i = 0; i < nodes->len; i++)
+    for (size_t k = 0; k < i; k++)
+      if (strcmp (nodes->ptr[i], nodes->ptr[k]) == 0)
+        return usage_error ("--node %s is given twice", nodes->ptr[i]);
+  for (size_t i = 0; i < targets->len; i++)
+    for (size_t k = 0; k < i; k++)
+      if (strcmp (targets->ptr[i], targets->ptr[k]) == 0)
+        return usage_error ("--disk %s is given twice", targets->ptr[i]);
+  return 0;
+}
+
+/* Once the disks' sizes are known: each fits the store. */
+static int
+check_sizes (const char *store, const struct task *t)
+{
+  char why[512];
+  int e = task_size_check (store, t, why, sizeof why);
+
+  if (e == -EFBIG)
+    return usage_error ("%s", why);
+  return e < 0 ? fail ("%s", why) : 0;
+}
+
 static int
 task_create (const char *store, int argc, char **argv)
 {
@@ -201,6 +246,8 @@ task_create (const char *store, int argc, char **argv)
     free (tasks);
     t->created_ns = time_now_ns ();
   }
+  if (r == 0)
+    r = check_address (store, t, &nodes, &targets);
   if (r == 0 && t->domain && t->lo.tls_psk)
     r = usage_error ("--tls-psk: libvirt's NBD client uses X.509 only; give "
                      "--tls-creds DIR");
@@ -210,12 +257,6 @@ task_create (const char *store, int argc, char **argv)
     t->mode = TASK_LIBVIRT;
     if (t->qmp || size)
       r = usage_error ("--domain takes neither --qmp nor --size");
-    else if (t->listen && strncmp (t->listen, "unix:", 5) != 0 &&
-             strncmp (t->listen, "tcp:", 4) != 0)
-      r = usage_error ("--listen: unix:PATH or tcp:HOST:PORT, not '%s'", t->listen);
-    else if (t->listen && strncmp (t->listen, "tcp:", 4) == 0 &&
-             strrchr (t->listen + 4, ':') == NULL)
-      r = usage_error ("--listen: tcp:HOST:PORT, not '%s'", t->listen);
     else
       r = libvirt_disks (t, &targets);
   }
@@ -232,6 +273,8 @@ task_create (const char *store, int argc, char **argv)
   }
   else if (r == 0)
     r = usage_error ("task create needs --size and --listen, --qmp and --node, or --domain");
+  if (r == 0)
+    r = check_sizes (store, t);
   if (r == 0)
     r = create_dirs (store, t);
   if (r == 0)
@@ -348,7 +391,7 @@ task_show (const char *store, int argc, char **argv)
     return usage_error ("usage: cdp task show NAME [--json]");
   e = task_load (store, name, &t);
   if (e < 0)
-    return fail ("no task '%s' in %s", name, store);
+    return task_load_fail (store, name, e);
   if (has_json (argc, argv)) {
     json_object *o = task_json (t);
     puts (json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
@@ -372,8 +415,11 @@ task_list_cmd (const char *store, int argc, char **argv)
     return fail ("cannot read store %s: %s", store, strerror (-e));
   for (size_t i = 0; i < names.len; i++) {
     struct task *t;
-    if (task_load (store, names.ptr[i], &t) < 0)
+    if ((e = task_load (store, names.ptr[i], &t)) < 0) {
+      task_load_fail (store, names.ptr[i], e);    /* the others still list */
+      free (names.ptr[i]);
       continue;
+    }
     if (json)
       json_object_array_add (arr, task_json (t));
     else
@@ -394,14 +440,84 @@ task_list_cmd (const char *store, int argc, char **argv)
   return 0;
 }
 
+/* Why the task must not be deleted without --force (NULL: nothing):
+ * locked points, or a rapid recovery whose VM may still read the store. */
+static const char *
+delete_hazard (const struct task *t, char *why, size_t len)
+{
+  lock_vector locks = empty_vector;
+  struct recovery r;
+  int e = locks_load (t, &locks);
+
+  if (e < 0)
+    snprintf (why, len, "cannot read its locks.json (%s)", jf_strerror (e));
+  else if (locks.len > 0)
+    snprintf (why, len, "it has %zu locked point%s (cdp unlock)", locks.len,
+              locks.len == 1 ? "" : "s");
+  lock_vector_reset (&locks);
+  if (e < 0 || *why)
+    return why;
+  e = recovery_load (t, &r);
+  if (e < 0 && e != -ENOENT)
+    snprintf (why, len, "cannot read its recover.json (%s)", jf_strerror (e));
+  else if (e == 0 && recovery_unfinished (&r))
+    snprintf (why, len, "a rapid recovery from it is %s (its VM may still "
+              "read from the store)", recovery_state (t, &r));
+  recovery_clear (&r);
+  return *why ? why : NULL;
+}
+
+/* The pid in run/state.json of the serve that holds the task, or 0. */
+static long long
+serving_pid (const struct task *t)
+{
+  json_object *state = NULL, *v;
+  long long pid = 0;
+
+  if (served_load (t, &state) == 0 &&
+      json_object_object_get_ex (state, "pid", &v))
+    pid = json_object_get_int64 (v);
+  json_object_put (state);
+  return pid;
+}
+
+/* The task is served: ask that cdp serve let it go (its jobs end, its
+ * receiver closes) and wait until serve.lock (fd) is ours. */
+static int
+release_served (const struct task *t, int fd)
+{
+  long long pid = serving_pid (t);
+  int64_t deadline = time_now_ns () + RELEASE_WAIT_NS;
+  bool asked = false;
+
+  while (time_now_ns () < deadline) {
+    char *reply = NULL;
+    if (!asked && control_call (t, "{\"op\":\"release\"}", &reply) == 0)
+      asked = strstr (reply, "\"ok\":true") != NULL;
+    free (reply);
+    if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
+      printf ("task %s: cdp serve stopped serving it\n", t->name);
+      return 0;
+    }
+    usleep (100000);
+  }
+  if (pid > 0)
+    return fail ("task '%s' is served by 'cdp serve' (pid %lld), which did "
+                 "not let it go within %llds: stop it, then delete the task",
+                 t->name, pid, RELEASE_WAIT_NS / NS);
+  return fail ("task '%s' is served by 'cdp serve', which did not let it go "
+               "within %llds: stop it, then delete the task", t->name,
+               RELEASE_WAIT_NS / NS);
+}
+
 static int
 task_delete (const char *store, int argc, char **argv)
 {
   struct task *t;
   bool force = false;
   const char *name = NULL;
-  char *lock, cmd[8192];
-  int fd;
+  char *lock, cmd[8192], why[512] = "";
+  int fd, e;
 
   for (int i = 1; i < argc; i++) {
     if (strcmp (argv[i], "--force") == 0)
@@ -411,25 +527,45 @@ task_delete (const char *store, int argc, char **argv)
   }
   if (name == NULL)
     return usage_error ("usage: cdp task delete NAME [--force]");
-  if (task_load (store, name, &t) < 0)
-    return fail ("no task '%s' in %s", name, store);
+  if ((e = task_load (store, name, &t)) < 0 && e != -EUCLEAN &&
+      e != -EPROTONOSUPPORT)
+    return task_load_fail (store, name, e);
+  if (e < 0 && !force)
+    return task_load_fail (store, name, e);
+  if (e < 0) {                      /* --force: a task.json that is damaged */
+    char *tasks = path_join (store, "tasks");
+    t = calloc (1, sizeof *t);
+    t->name = strdup (name);
+    t->dir = path_join (tasks, name);
+    free (tasks);
+  }
+  if (!force && delete_hazard (t, why, sizeof why)) {
+    task_free (t);
+    return fail ("task '%s' not deleted: %s; use --force to delete it anyway",
+                 name, why);
+  }
+  /* Held until the directory is gone: no serve can take the task meanwhile. */
   lock = task_path (t, "serve.lock");
   fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   free (lock);
-  if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) < 0 && !force) {
+  if (fd < 0) {
+    e = fail ("cannot open %s/serve.lock: %s", t->dir, strerror (errno));
+    task_free (t);
+    return e;
+  }
+  if (flock (fd, LOCK_EX | LOCK_NB) < 0 && (e = release_served (t, fd)) != 0) {
     close (fd);
     task_free (t);
-    return fail ("task '%s' is being served by 'cdp serve'; stop it first "
-                 "or use --force", name);
+    return e;
   }
   snprintf (cmd, sizeof cmd, "rm -rf -- '%s'", t->dir);
   if (system (cmd) != 0) {
+    close (fd);
     task_free (t);
     return fail ("could not remove %s", t->dir);
   }
   printf ("task %s deleted\n", name);
-  if (fd >= 0)
-    close (fd);
+  close (fd);
   task_free (t);
   return 0;
 }

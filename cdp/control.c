@@ -5,6 +5,9 @@
  * one JSON reply line:
  *   {"op":"mark","label":L}  -> {"ok":true,"seq":N,"time_ns":T}
  *   {"op":"fold"}            -> {"ok":true}  (base points of every disk now)
+ *   {"op":"release"}         -> {"ok":true}  (serve lets the task go: its
+ *                               receiver closes, its jobs end, serve.lock
+ *                               is released; `task delete` waits for that)
  * errors: {"ok":false,"error":"..."}.  The socket is mode 0600: root only.
  */
 #include <errno.h>
@@ -29,6 +32,8 @@ struct control {
   char *path;
   pthread_t thread;
   volatile bool stop;
+  void (*on_release) (void *);
+  void *release_opaque;
 };
 
 static int
@@ -75,6 +80,11 @@ handle (struct control *c, const char *line)
     rep = do_mark (c, req);
   else if (op && strcmp (op, "fold") == 0) {
     maint_fold_now (c->m);
+    rep = json_object_new_object ();
+    json_object_object_add (rep, "ok", json_object_new_boolean (true));
+  }
+  else if (op && strcmp (op, "release") == 0 && c->on_release) {
+    c->on_release (c->release_opaque);
     rep = json_object_new_object ();
     json_object_object_add (rep, "ok", json_object_new_boolean (true));
   }
@@ -159,6 +169,13 @@ control_start (struct task *t, struct receiver *rx, struct maint *m,
   }
   *cp = c;
   return 0;
+}
+
+void
+control_on_release (struct control *c, void (*fn) (void *), void *opaque)
+{
+  c->release_opaque = opaque;
+  c->on_release = fn;
 }
 
 void

@@ -367,7 +367,7 @@ session (struct lvp *p)
 
   reconnected (p);
   p->next_tick = 0;
-  while (!serve_stopping ()) {
+  while (!serve_stopping (p->s)) {
     if (time_now_ns () >= p->next_tick) {
       p->next_tick = time_now_ns () + 1000 * MS;
       if (!look (p))
@@ -380,9 +380,9 @@ session (struct lvp *p)
 }
 
 static void
-pause_a_while (void)
+pause_a_while (struct lvp *p)
 {
-  for (int k = 0; k < 20 && !serve_stopping (); k++)
+  for (int k = 0; k < 20 && !serve_stopping (p->s); k++)
     usleep (100000);
 }
 
@@ -413,21 +413,21 @@ libvirt_protector (void *arg)
 
   p.d = calloc (p.s->t->disks.len, sizeof *p.d);
   set_dests (&p);
-  while (!serve_stopping ()) {
+  while (!serve_stopping (p.s)) {
     if (lv_open (p.s->t->connect, p.s->t->domain, &p.l) < 0) {
       /* Jobs running may go on without libvirt: a new connection looks. */
       for (size_t i = 0; i < p.s->t->disks.len; i++)
         if (p.d[i].phase == IDLE)
           protect_waiting (p.s, i, lv_last_error ());
-      pause_a_while ();
+      pause_a_while (&p);
       continue;
     }
     session (&p);
     p.lost_ns = time_now_ns ();
     lv_close (p.l);
     p.l = NULL;
-    if (!serve_stopping ())
-      pause_a_while ();
+    if (!serve_stopping (p.s))
+      pause_a_while (&p);
   }
   free (p.d);
   free (p.host);

@@ -3,6 +3,8 @@
  * A lock names a point by its journal seq (and the time asked for).  The
  * file is rewritten whole (write, fsync, rename) under an flock on
  * TASK/locks.lock, so `cdp lock` and the daemon never see half a file.
+ * A locks.json that cannot be read or parsed is an error, never "no
+ * locks": retention would reclaim what the locks keep.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +15,9 @@
 #include <unistd.h>
 
 #include "cdp/cdp.h"
+#include "common/jsonfile.h"
+
+#define LOCKS_VERSION 1
 
 static int
 lock_file (const struct task *t)
@@ -28,33 +33,49 @@ lock_file (const struct task *t)
   return fd;
 }
 
+/* An entry of locks.json: {"seq": N, "time_ns": N}. */
+static int
+parse_lock (json_object *e, struct point_lock *l)
+{
+  json_object *seq, *t;
+
+  if (!json_object_object_get_ex (e, "seq", &seq) ||
+      !json_object_object_get_ex (e, "time_ns", &t) ||
+      !json_object_is_type (seq, json_type_int) ||
+      !json_object_is_type (t, json_type_int) ||
+      json_object_get_int64 (seq) < 0)
+    return -EUCLEAN;
+  l->seq = (uint64_t) json_object_get_int64 (seq);
+  l->time_ns = json_object_get_int64 (t);
+  return 0;
+}
+
 int
 locks_load (const struct task *t, lock_vector *out)
 {
   char *path = task_path (t, "locks.json");
-  char *text = read_file (path);
   json_object *o, *arr;
+  int r = jf_load (path, LOCKS_VERSION, &o, NULL);
 
   free (path);
   out->len = 0;
-  if (text == NULL)
-    return 0;
-  o = json_tokener_parse (text);
-  free (text);
-  if (o == NULL || !json_object_object_get_ex (o, "locks", &arr)) {
-    json_object_put (o);
-    return -EUCLEAN;
-  }
-  for (size_t i = 0; i < json_object_array_length (arr); i++) {
-    json_object *e = json_object_array_get_idx (arr, i);
-    struct point_lock l = {
-      .seq = (uint64_t) json_object_get_int64 (json_object_object_get (e, "seq")),
-      .time_ns = json_object_get_int64 (json_object_object_get (e, "time_ns")),
-    };
-    lock_vector_append (out, l);
+  if (r == -ENOENT)
+    return 0;                         /* nothing was ever locked */
+  if (r < 0)
+    return r;
+  if (!json_object_object_get_ex (o, "locks", &arr) ||
+      !json_object_is_type (arr, json_type_array))
+    r = -EUCLEAN;
+  for (size_t i = 0; r == 0 && i < json_object_array_length (arr); i++) {
+    struct point_lock l;
+    r = parse_lock (json_object_array_get_idx (arr, i), &l);
+    if (r == 0)
+      r = lock_vector_append (out, l);
   }
   json_object_put (o);
-  return 0;
+  if (r < 0)
+    out->len = 0;
+  return r;
 }
 
 static int
@@ -71,7 +92,7 @@ locks_save (const struct task *t, const lock_vector *v)
     json_object_array_add (arr, e);
   }
   json_object_object_add (o, "locks", arr);
-  r = write_file_atomic (path, json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
+  r = jf_save (path, o, LOCKS_VERSION, 0644);
   json_object_put (o);
   free (path);
   return r;

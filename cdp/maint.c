@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "cdp/cdp.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/fold.h"
 
@@ -46,6 +48,7 @@ struct maint {
   bool stop, fold_now, full;
   uint64_t fold_done;               /* folds requested and finished */
   int64_t lost_until;               /* emergency reclaim: history lost before */
+  char blocked[1024];               /* why retention waits ("": it does not) */
 };
 
 /* ---- folding ---------------------------------------------------------- */
@@ -187,19 +190,46 @@ bookmark_cb (void *opaque, const struct index_event *e)
   return 0;
 }
 
-/* Locked points and bookmarks: points kept past every retention. */
-static void
-kept_points (struct maint *m, kept_vector *out)
+/* Locked points and bookmarks: points kept past every retention.  When
+ * either cannot be read, -errno with why filled: then nothing may be
+ * reclaimed, since what must be kept is not known. */
+static int
+kept_points (struct maint *m, kept_vector *out, char *why, size_t len)
 {
   lock_vector locks = empty_vector;
+  int e;
 
   out->len = 0;
-  locks_load (m->t, &locks);
+  e = locks_load (m->t, &locks);
+  if (e < 0) {
+    snprintf (why, len, "cannot read %s/locks.json: %s", m->t->dir,
+              jf_strerror (e));
+    return e;
+  }
   for (size_t i = 0; i < locks.len; i++)
     kept_vector_append (out, (struct kept) { locks.ptr[i].seq,
                                              locks.ptr[i].time_ns, UINT32_MAX });
   lock_vector_reset (&locks);
-  index_events (m->ix, 0, UINT64_MAX, bookmark_cb, out);
+  e = index_events (m->ix, 0, UINT64_MAX, bookmark_cb, out);
+  if (e < 0)
+    snprintf (why, len, "cannot read the bookmarks from the index: %s",
+              *index_last_error () ? index_last_error () : strerror (-e));
+  return e < 0 ? e : 0;
+}
+
+/* Say once (and again when it changes or clears) why retention waits. */
+static void
+retention_blocked (struct maint *m, const char *why)
+{
+  if (strcmp (why, m->blocked) == 0)
+    return;
+  if (*why)
+    log_msg ("task %s: %s: no history is reclaimed until it is repaired "
+             "(see docs/OPERATOR.md)", m->t->name, why);
+  else
+    log_msg ("task %s: locks and bookmarks readable again: retention "
+             "resumes", m->t->name);
+  snprintf (m->blocked, sizeof m->blocked, "%s", why);
 }
 
 static bool
@@ -484,12 +514,24 @@ delete_old_leaves (struct maint *m, const kept_vector *k)
 static void
 record_loss (struct maint *m, int64_t t)
 {
-  char *path = task_path (m->t, "run/space.json"), text[128];
+  char *path = task_path (m->t, "run/space.json");
+  json_object *o = json_object_new_object ();
 
-  snprintf (text, sizeof text, "{\"history_lost_before_ns\": %lld}\n",
-            (long long) t);
-  write_file_atomic (path, text);
+  json_object_object_add (o, "history_lost_before_ns",
+                          json_object_new_int64 (t));
+  jf_save (path, o, SPACE_VERSION, 0644);
+  json_object_put (o);
   free (path);
+}
+
+/* Give the journal's spare segment files back; whether space was freed. */
+static bool
+release_spare (struct maint *m)
+{
+  uint64_t before = space_avail (m, NULL);
+
+  journal_release_spare (receiver_journal (m->rx));
+  return space_avail (m, NULL) > before;
 }
 
 /* Returns whether space was freed.  In order of cost: spare segment
@@ -563,21 +605,27 @@ cycle (struct maint *m, bool force, bool full)
 {
   int64_t now = time_now_ns ();
   kept_vector k = empty_vector;
-  bool freed = false;
+  bool freed = false, can_reclaim;
+  char why[1024] = "";
 
   /* Decide on every write acknowledged so far. */
   receiver_index_current (m->rx);
-  kept_points (m, &k);
-  if (full || space_low (m))
+  can_reclaim = kept_points (m, &k, why, sizeof why) == 0;
+  retention_blocked (m, why);
+  if (can_reclaim && (full || space_low (m)))
     freed = emergency (m, now, &k);
+  else if (full)
+    freed = release_spare (m);
   /* Fold early when the journal outgrows the free space: folding needs
    * room, so it must happen while there still is some. */
   if (journal_disk_usage (receiver_journal (m->rx)) > space_avail (m, NULL) / 2)
     force = true;
   fold_due (m, now, force);
-  initial_reclaim (m, &k);
-  journal_retention (m, now, &k);
-  base_retention (m, now - m->t->policy.bp_retention, &k);
+  if (can_reclaim) {
+    initial_reclaim (m, &k);
+    journal_retention (m, now, &k);
+    base_retention (m, now - m->t->policy.bp_retention, &k);
+  }
   /* Writes held for want of space: again if space was freed; failed if
    * nothing could be (their history is then lost, and marked so). */
   if (full && !freed && receiver_retry_stalled (m->rx, -ENOSPC) > 0)
@@ -666,6 +714,12 @@ maint_start (struct task *t, struct receiver *rx, struct maint **mp)
   }
   *mp = m;
   return 0;
+}
+
+unsigned
+maint_quarantined (const struct maint *m)
+{
+  return m->cat.quarantined;
 }
 
 /* Fold every disk now and wait until it is done. */

@@ -24,6 +24,7 @@
 #define CDP_PROTECT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,7 +46,11 @@ struct served {
   struct receiver *rx;
   struct maint *maint;
   struct control *control;
-  int lockfd;
+  int lockfd;                       /* serve.lock, held; -1: not ours */
+  bool state_failed;                /* the last state.json write failed */
+  atomic_bool release;              /* task delete asked to let it go */
+  atomic_bool stopping;             /* this task alone is being stopped */
+  bool gone;                        /* let go: unserved (main thread only) */
   pthread_t protector;
   bool has_protector;
   pthread_mutex_t lock;
@@ -53,8 +58,9 @@ struct served {
   struct recover_watch rw;          /* main thread only */
 };
 
-/* The daemon is stopping: protectors end their jobs and return. */
-bool serve_stopping (void);
+/* The daemon, or this task alone, is stopping: protectors end their
+ * jobs and return. */
+bool serve_stopping (const struct served *s);
 
 void protect_starting (struct served *s, size_t i);
 void protect_ready (struct served *s, size_t i);

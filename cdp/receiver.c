@@ -453,7 +453,8 @@ receiver_start (struct task *t, struct receiver **rp)
     fail ("task %s: cannot read journal: %s", t->name, strerror (-e));
   free (jdir);
   if (e == 0 && (e = open_index (r)) < 0)
-    fail ("task %s: cannot open index: %s", t->name, strerror (-e));
+    fail ("task %s: cannot open index: %s", t->name, e == -EPROTONOSUPPORT
+          ? index_last_error () : strerror (-e));
   if (e == 0 && (e = -pthread_create (&r->ixthread, NULL, indexer, r)) < 0)
     fail ("task %s: cannot start indexer", t->name);
   if (e == 0 && (e = start_listening (r)) < 0 && e != -ECANCELED)

@@ -1,9 +1,9 @@
 /* cdp: the state of a task's rapid recovery (TASK/recover.json).
  *
- * cdp recover writes it (whole, write_file_atomic) as it goes, and holds
- * an flock on TASK/recover.lock for as long as it runs: a state file
- * that says "starting" or "streaming" while nobody holds the lock is an
- * interrupted recovery, which `cdp recover NAME --resume` picks up.  A
+ * cdp recover writes it (whole, jf_save: with a format "version") as it
+ * goes, and holds an flock on TASK/recover.lock for as long as it runs:
+ * a state file that says "starting" or "streaming" while nobody holds the
+ * lock is an interrupted recovery, which `cdp recover NAME --resume` picks up.  A
  * finished or failed recovery stays on record until the next one.
  */
 #include <errno.h>
@@ -16,6 +16,9 @@
 
 #include "cdp/cdp.h"
 #include "common/timeutil.h"
+#include "common/jsonfile.h"
+
+#define RECOVER_VERSION 1
 
 void
 recovery_clear (struct recovery *r)
@@ -38,17 +41,13 @@ int
 recovery_load (const struct task *t, struct recovery *r)
 {
   char *path = task_path (t, "recover.json");
-  char *text = read_file (path);
   json_object *o, *arr;
+  int e = jf_load (path, RECOVER_VERSION, &o, NULL);
 
   free (path);
   memset (r, 0, sizeof *r);
-  if (text == NULL)
-    return errno == ENOENT ? -ENOENT : -errno;
-  o = json_tokener_parse (text);
-  free (text);
-  if (o == NULL)
-    return -EUCLEAN;
+  if (e < 0)
+    return e;
   r->state = json_str (o, "state");
   r->mode = json_str (o, "mode");
   r->domain = json_str (o, "domain");
@@ -139,7 +138,7 @@ recovery_save (const struct task *t, struct recovery *r)
 
   r->updated_ns = time_now_ns ();
   o = to_json (r);
-  e = write_file_atomic (path, json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
+  e = jf_save (path, o, RECOVER_VERSION, 0644);
   json_object_put (o);
   free (path);
   return e;
@@ -196,9 +195,12 @@ recovery_holds (const struct task *t, const char *disk)
 {
   struct recovery r;
   bool holds = false;
+  int e = recovery_load (t, &r);
 
-  if (recovery_load (t, &r) < 0)
+  if (e == -ENOENT)
     return false;
+  if (e < 0)
+    return true;          /* unreadable: it may stream disk in; leave it */
   if (recovery_unfinished (&r) && strcmp (r.mode, "in-place") == 0)
     for (size_t i = 0; i < r.disks.len && !holds; i++)
       holds = strcmp (r.disks.ptr[i].disk, disk) == 0;

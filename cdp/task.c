@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 
 #include "cdp/cdp.h"
+#include "common/jsonfile.h"
+
+#define TASK_VERSION 1
 
 const char *
 store_path (const char *opt)
@@ -106,7 +109,7 @@ task_save (const struct task *t)
     json_object_object_add (pol, "segment_size", json_object_new_int64 (t->policy.segment_size));
   json_object_object_add (o, "policy", pol);
   json_object_object_add (o, "created_ns", json_object_new_int64 (t->created_ns));
-  r = write_file_atomic (path, json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
+  r = jf_save (path, o, TASK_VERSION, 0644);
   json_object_put (o);
   free (path);
   return r;
@@ -139,8 +142,14 @@ parse_task (json_object *o, struct task *t)
   char *mode = json_str (o, "mode");
   int64_t mc;
 
-  t->mode = mode && strcmp (mode, "qmp") == 0 ? TASK_QMP
-    : mode && strcmp (mode, "libvirt") == 0 ? TASK_LIBVIRT : TASK_MANUAL;
+  if (mode == NULL)
+    return -EINVAL;
+  t->mode = strcmp (mode, "qmp") == 0 ? TASK_QMP
+    : strcmp (mode, "libvirt") == 0 ? TASK_LIBVIRT : TASK_MANUAL;
+  if (t->mode == TASK_MANUAL && strcmp (mode, "manual") != 0) {
+    free (mode);
+    return -EINVAL;
+  }
   free (mode);
   t->listen = json_str (o, "listen");
   t->lo.tls_creds = json_str (o, "tls_creds");
@@ -174,6 +183,10 @@ parse_task (json_object *o, struct task *t)
     t->policy.max_chain = (unsigned) json_int (pol, "max_chain", 16);
     t->policy.segment_size = (uint32_t) json_int (pol, "segment_size", 0);
   }
+  if (t->disks.len == 0 || t->policy.bp_interval <= 0 ||
+      t->policy.journal_retention <= 0 || t->policy.bp_retention <= 0 ||
+      t->policy.max_chain < 1)
+    return -EINVAL;
   return 0;
 }
 
@@ -181,27 +194,24 @@ int
 task_load (const char *store, const char *name, struct task **tp)
 {
   struct task *t;
-  char *tasks, *path, *text;
+  char *tasks, *path;
   json_object *o;
   int r;
 
   if (!task_name_valid (name))
     return -EINVAL;
   t = calloc (1, sizeof *t);
+  if (t == NULL)
+    return -ENOMEM;
   tasks = path_join (store, "tasks");
   t->dir = path_join (tasks, name);
   t->name = strdup (name);
   free (tasks);
   path = task_path (t, "task.json");
-  text = read_file (path);
+  r = jf_load (path, TASK_VERSION, &o, NULL);
   free (path);
-  if (text == NULL) {
-    task_free (t);
-    return -ENOENT;
-  }
-  o = json_tokener_parse (text);
-  free (text);
-  r = o ? parse_task (o, t) : -EINVAL;
+  if (r == 0)
+    r = parse_task (o, t) < 0 ? -EUCLEAN : 0;
   json_object_put (o);
   if (r < 0) {
     task_free (t);
@@ -209,6 +219,18 @@ task_load (const char *store, const char *name, struct task **tp)
   }
   *tp = t;
   return 0;
+}
+
+int
+task_load_fail (const char *store, const char *name, int e)
+{
+  if (e == -ENOENT || e == -EINVAL)
+    return fail ("no task '%s' in %s", name, store);
+  return fail ("task %s: cannot read %s/tasks/%s/task.json: %s; %s", name,
+               store, name, jf_strerror (e), e == -EPROTONOSUPPORT
+               ? "run a cdp that knows its format"
+               : "restore it from a backup, or delete the task "
+                 "(task delete --force)");
 }
 
 static int

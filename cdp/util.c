@@ -110,18 +110,9 @@ write_file_mode (const char *path, const char *text, unsigned mode)
 char *
 read_file (const char *path)
 {
-  FILE *f = fopen (path, "re");
-  char *buf = NULL;
-  size_t len = 0;
+  char *buf;
 
-  if (f == NULL)
-    return NULL;
-  if (getdelim (&buf, &len, 0, f) < 0) {
-    free (buf);
-    buf = NULL;
-  }
-  fclose (f);
-  return buf;
+  return fio_read (path, &buf, NULL) == 0 ? buf : NULL;
 }
 
 bool

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cdp/cdp.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/fold.h"
 
@@ -41,13 +42,15 @@ view_open (const char *store, const char *name, struct task_view *v)
 
   memset (v, 0, sizeof *v);
   e = task_load (store, name, &v->task);
-  if (e == -ENOENT)
-    return fail ("no task '%s' in %s", name, store);
   if (e < 0)
-    return fail ("task '%s': cannot load: %s", name, strerror (-e));
+    return task_load_fail (store, name, e);
   dir = task_path (v->task, "journal");
   e = journal_reader_open (dir, &v->jr);
   free (dir);
+  if (e == -EPROTONOSUPPORT) {
+    view_close (v);
+    return fail ("task '%s': journal %s", name, journal_last_error ());
+  }
   if (e < 0) {
     view_close (v);
     return fail ("task '%s' has no history yet (%s): has 'cdp serve' run?",
@@ -58,16 +61,19 @@ view_open (const char *store, const char *name, struct task_view *v)
   free (dir);
   if (e < 0) {
     view_close (v);
-    return fail ("task '%s': cannot open index: %s", name, strerror (-e));
+    return fail ("task '%s': cannot open index: %s", name,
+                 e == -EPROTONOSUPPORT ? index_last_error () : strerror (-e));
   }
   dir = task_path (v->task, "base");
   e = catalog_load (dir, false, &v->cat);
-  free (dir);
   if (e < 0) {
+    fail ("task '%s': cannot read %s/catalog.json: %s", name, dir,
+          jf_strerror (e));
+    free (dir);
     view_close (v);
-    return fail ("task '%s': cannot read the base point catalog: %s", name,
-                 strerror (-e));
+    return EXIT_FAIL;
   }
+  free (dir);
   return view_catch_up (v);
 }
 
@@ -157,9 +163,17 @@ int
 view_time (struct task_view *v, const char *s, int64_t *tp)
 {
   struct label_find lf = { .label = s };
+  int64_t now = time_now_ns ();
+  char buf[64];
 
-  if (parse_time (s, time_now_ns (), tp) == 0)
-    return 0;
+  if (parse_time (s, now, tp) == 0) {
+    if (*tp <= now)
+      return 0;
+    /* History ends now: a later point would only be "now" in disguise. */
+    format_time (*tp, buf, sizeof buf);
+    return usage_error ("%s (%s) is in the future: a point can only be "
+                        "asked for up to now", s, buf);
+  }
   index_events (v->ix, 0, UINT64_MAX, label_cb, &lf);
   if (!lf.have)
     return usage_error ("'%s' is neither a time nor a bookmark label", s);
@@ -198,7 +212,8 @@ kept_point (struct task_view *v, const struct task_disk *d, int64_t t,
   lock_vector locks = empty_vector;
   const struct base_point *bp;
 
-  locks_load (v->task, &locks);
+  if (locks_load (v->task, &locks) < 0)
+    return false;         /* view_point_at said why */
   for (size_t i = 0; i < locks.len && !f.have; i++)
     if (locks.ptr[i].time_ns == t) {
       f.seq = locks.ptr[i].seq;
@@ -231,12 +246,17 @@ int
 view_point_at (struct task_view *v, const struct task_disk *d, int64_t t,
                struct point *p)
 {
+  lock_vector locks = empty_vector;
   uint64_t seq;
   bool faithful;
   char buf[64];
   int e;
 
   format_time (t, buf, sizeof buf);
+  if ((e = locks_load (v->task, &locks)) < 0)
+    return fail ("task '%s': cannot read %s/locks.json: %s", v->task->name,
+                 v->task->dir, jf_strerror (e));
+  lock_vector_reset (&locks);
   e = index_seq_at (v->ix, t, &seq, NULL);
   if (e < 0)
     return fail ("cannot look up %s: %s", buf, strerror (-e));

@@ -164,7 +164,11 @@ parse_calendar (const char *s, int64_t *ns)
   }
   if (t == (time_t) -1)
     return -EINVAL;
-  *ns = (int64_t) t * NS + f;
+  /* Past what int64 ns hold (1677..2262): the nearest that is, so that a
+   * date far ahead still reads as after every point, never wraps. */
+  if (__builtin_mul_overflow ((int64_t) t, NS, ns) ||
+      __builtin_add_overflow (*ns, f, ns))
+    *ns = t < 0 ? INT64_MIN : INT64_MAX;
   return 0;
 }
 

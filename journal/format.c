@@ -50,6 +50,19 @@ seg_hdr_seal (struct seg_hdr *h)
   h->crc = crc32c (h, sizeof *h);
 }
 
+/* A whole header (its CRC holds) of a format newer than SEG_VERSION:
+ * written by a newer cdp, to be refused rather than taken as damage. */
+bool
+seg_hdr_newer (const struct seg_hdr *h)
+{
+  struct seg_hdr copy = *h;
+
+  if (memcmp (h->magic, SEG_MAGIC, 8) != 0 || h->version <= SEG_VERSION)
+    return false;
+  copy.crc = 0;
+  return crc32c (&copy, sizeof copy) == h->crc;
+}
+
 bool
 seg_hdr_valid (const struct seg_hdr *h)
 {

@@ -63,6 +63,7 @@ rec_disk_size (uint32_t payload_len)
 
 void seg_hdr_seal (struct seg_hdr *h);
 bool seg_hdr_valid (const struct seg_hdr *h);
+bool seg_hdr_newer (const struct seg_hdr *h);
 uint32_t rec_crc (const struct rec_hdr *h, uint32_t payload_crc);
 /* Check a header read from segment `segment`; true if plausible and
  * inside [.., limit).  The CRC is checked separately. */

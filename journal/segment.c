@@ -42,6 +42,8 @@ seg_read_hdr (int fd, struct seg_hdr *h)
 
   if (r < 0)
     return -errno;
+  if (r == (ssize_t) sizeof *h && seg_hdr_newer (h))
+    return -EPROTONOSUPPORT;
   if (r != (ssize_t) sizeof *h || !seg_hdr_valid (h))
     return -EUCLEAN;
   return 0;
@@ -67,6 +69,12 @@ add_segment (int dirfd, const char *name, uint64_t number, seg_vector *out,
   if (fd < 0)
     return errno == ENOENT ? 0 : -errno;   /* reclaimed meanwhile */
   r = seg_read_hdr (fd, &h);
+  if (r == -EPROTONOSUPPORT) {
+    set_last_error ("segment %" PRIu64 ": format version %" PRIu32 " is "
+                    "newer than this cdp reads (%d): run a cdp that knows it",
+                    number, h.version, SEG_VERSION);
+    return r;
+  }
   if (r == -EUCLEAN || (r == 0 && h.segment != number)) {
     set_last_error ("segment %" PRIu64 ": bad segment header", number);
     return -EUCLEAN;

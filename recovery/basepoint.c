@@ -10,10 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/fileio.h"
+#include "common/jsonfile.h"
 #include "recovery/basepoint.h"
 
 #define CATALOG "catalog.json"
+#define CATALOG_VERSION 1
+#define QUARANTINE "quarantine"
 
 char *
 catalog_path (const struct base_catalog *c, const char *file)
@@ -64,17 +66,14 @@ static int
 read_catalog (struct base_catalog *c)
 {
   char *path = catalog_path (c, CATALOG);
-  json_object *o = json_object_from_file (path), *arr;
-  int r = 0;
+  json_object *o, *arr;
+  int r = jf_load (path, CATALOG_VERSION, &o, NULL);
 
-  if (o == NULL) {
-    /* No catalog: no base points yet.  An unreadable one is an error,
-     * never an empty catalog (that would delete every image). */
-    r = access (path, F_OK) == 0 ? -EUCLEAN : 0;
-    free (path);
-    return r;
-  }
   free (path);
+  if (r == -ENOENT)
+    return 0;                         /* no base points yet */
+  if (r < 0)
+    return r;                         /* never an empty catalog */
   if (!json_object_object_get_ex (o, "bases", &arr) ||
       !json_object_is_type (arr, json_type_array))
     r = -EUCLEAN;
@@ -90,23 +89,57 @@ read_catalog (struct base_catalog *c)
   return r;
 }
 
-/* Delete images the catalog does not list: unfinished folds. */
-static void
-remove_unlisted (struct base_catalog *c)
+/* Move the image name out of the way, into base/quarantine/ (under
+ * name.N when name is there already): a complete image the catalog does
+ * not name may still be someone's only copy of a point. */
+static int
+quarantine (int dfd, const char *name)
+{
+  char dst[BASE_NAME_MAX + 64];
+  int qfd, r = 0;
+
+  if (mkdirat (dfd, QUARANTINE, 0700) < 0 && errno != EEXIST)
+    return -errno;
+  qfd = openat (dfd, QUARANTINE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (qfd < 0)
+    return -errno;
+  snprintf (dst, sizeof dst, "%s", name);
+  for (unsigned n = 1; faccessat (qfd, dst, F_OK, 0) == 0; n++)
+    snprintf (dst, sizeof dst, "%s.%u", name, n);
+  if (renameat (dfd, name, qfd, dst) < 0 || fsync (qfd) < 0)
+    r = -errno;
+  close (qfd);
+  return r;
+}
+
+/* Images the catalog does not list: *.tmp files are unfinished (a fold
+ * or a rebase that never completed) and are deleted; any other image is
+ * quarantined, never deleted. */
+static int
+clean_unlisted (struct base_catalog *c)
 {
   DIR *d = opendir (c->dir);
   struct dirent *e;
+  int r = 0;
 
   if (d == NULL)
-    return;
-  while ((e = readdir (d)) != NULL) {
+    return -errno;
+  while (r == 0 && (e = readdir (d)) != NULL) {
     size_t n = strlen (e->d_name);
-    bool image = (n > 6 && strcmp (e->d_name + n - 6, ".qcow2") == 0) ||
-                 (n > 4 && strcmp (e->d_name + n - 4, ".tmp") == 0);
-    if (image && catalog_by_file (c, e->d_name) == NULL)
-      unlinkat (dirfd (d), e->d_name, 0);
+    bool tmp = n > 4 && strcmp (e->d_name + n - 4, ".tmp") == 0;
+    bool image = n > 6 && strcmp (e->d_name + n - 6, ".qcow2") == 0;
+    if (tmp && unlinkat (dirfd (d), e->d_name, 0) < 0)
+      r = -errno;
+    else if (image && catalog_by_file (c, e->d_name) == NULL) {
+      r = quarantine (dirfd (d), e->d_name);
+      if (r == 0)
+        c->quarantined++;
+    }
   }
+  if (r == 0 && fsync (dirfd (d)) < 0)
+    r = -errno;
   closedir (d);
+  return r;
 }
 
 int
@@ -122,7 +155,7 @@ catalog_load (const char *dir, bool clean, struct base_catalog *c)
     return -errno;
   r = read_catalog (c);
   if (r == 0 && clean)
-    remove_unlisted (c);
+    r = clean_unlisted (c);
   return r;
 }
 
@@ -139,7 +172,6 @@ catalog_save (const struct base_catalog *c)
 {
   json_object *o = json_object_new_object (), *arr = json_object_new_array ();
   char *path = catalog_path (c, CATALOG);
-  const char *text;
   int r;
 
   for (size_t i = 0; i < c->v.len; i++) {
@@ -154,8 +186,7 @@ catalog_save (const struct base_catalog *c)
     json_object_array_add (arr, e);
   }
   json_object_object_add (o, "bases", arr);
-  text = json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY);
-  r = fio_replace (path, text, strlen (text), 0600);
+  r = jf_save (path, o, CATALOG_VERSION, 0600);
   json_object_put (o);
   free (path);
   return r;

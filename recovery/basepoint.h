@@ -11,8 +11,10 @@
  * complete and durable.  Durability order when one is made: the image is
  * written and fsynced under a *.tmp name, renamed, the directory fsynced,
  * and only then is the catalog rewritten (write, fsync, rename) to
- * include it.  An image not in the catalog is unfinished: catalog_load
- * deletes it.
+ * include it.  A *.tmp file is unfinished: catalog_load deletes it.  A
+ * complete image the catalog does not name (a crash between its rename
+ * and the catalog's, or a catalog lost) is moved to TASK/base/quarantine/,
+ * never deleted.  catalog.json carries a format "version" (common/jsonfile.h).
  *
  * Not thread-safe: one catalog per thread (the daemon's maintenance
  * thread owns the writable one; readers load their own copy).
@@ -40,10 +42,13 @@ DEFINE_VECTOR_TYPE (base_vector, struct base_point)
 struct base_catalog {
   char *dir;
   base_vector v;                    /* sorted by (disk, seq) */
+  unsigned quarantined;             /* images catalog_load moved aside */
 };
 
-/* Load (creating the directory) and remove unfinished images when
- * clean is true.  Errors: -EUCLEAN (unreadable catalog), -errno. */
+/* Load (creating the directory); when clean is true, delete unfinished
+ * images and quarantine unlisted ones.  A missing catalog is an empty
+ * one; an unreadable one is an error.  Errors: those of jf_load (-EUCLEAN
+ * damaged, -EPROTONOSUPPORT newer format), -errno. */
 int catalog_load (const char *dir, bool clean, struct base_catalog *c);
 void catalog_free (struct base_catalog *c);
 int catalog_save (const struct base_catalog *c);

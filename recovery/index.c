@@ -11,6 +11,7 @@
 #include "recovery/index-internal.h"
 
 #define MAP_SIZE (1ull << 40)       /* address space only; the file grows */
+#define INDEX_VERSION 1
 
 static __thread char last_error[256];
 
@@ -95,11 +96,36 @@ ext_key_split (const void *key, uint32_t *disk, uint64_t *chunk, uint64_t *seq)
   *seq = ~get_be64 (b + 12);
 }
 
+/* The format of the databases, in meta as "format_version".  An index
+ * made before the key existed is version 1 and gets the key.  An older
+ * format is -EIO (rebuilt from the journal, as a damaged index is); a
+ * newer one is refused. */
+static int
+check_version (MDB_txn *txn, MDB_dbi meta)
+{
+  uint64_t v = meta_get (txn, meta, "format_version");
+
+  if (v == 0)
+    return mdb_to_errno (meta_put (txn, meta, "format_version", INDEX_VERSION));
+  if (v > INDEX_VERSION) {
+    index_set_error ("index format version %llu is newer than this cdp "
+                     "reads (%d): run a cdp that knows it",
+                     (unsigned long long) v, INDEX_VERSION);
+    return -EPROTONOSUPPORT;
+  }
+  if (v < INDEX_VERSION) {
+    index_set_error ("index format version %llu is older than %d",
+                     (unsigned long long) v, INDEX_VERSION);
+    return -EIO;
+  }
+  return 0;
+}
+
 static int
 open_dbis (struct cdp_index *ix)
 {
   MDB_txn *txn;
-  int rc;
+  int rc, r;
 
   rc = mdb_txn_begin (ix->env, NULL, 0, &txn);
   if (rc)
@@ -111,6 +137,10 @@ open_dbis (struct cdp_index *ix)
       (rc = mdb_dbi_open (txn, "meta", MDB_CREATE, &ix->meta))) {
     mdb_txn_abort (txn);
     return mdb_to_errno (rc);
+  }
+  if ((r = check_version (txn, ix->meta)) < 0) {
+    mdb_txn_abort (txn);
+    return r;
   }
   return mdb_to_errno (mdb_txn_commit (txn));
 }

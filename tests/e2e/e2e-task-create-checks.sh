@@ -7,7 +7,7 @@
 source "$(dirname "$0")/functions.sh"
 requires python3
 
-cdp task create a --size 8M --listen tcp:127.0.0.1:10809 >/dev/null
+cdp task create a --size 8M --listen tcp:127.0.0.1:10809 --no-tls >/dev/null
 cdp task create u --size 8M --listen "unix:$tmpdir/u.sock" >/dev/null
 
 expect_error 2 'no port from 1 to 65535' cdp task create x --size 8M --listen tcp:127.0.0.1:0
@@ -35,6 +35,6 @@ expect_error 2 'not a task name' cdp task create ../x --size 8M --listen "unix:$
 [ ! -e "$CDP_STORE/tasks/x" ] || fail "a refused task was created"
 
 # Different ports and paths are fine.
-cdp task create b --size 8M --listen tcp:127.0.0.1:10810 >/dev/null
+cdp task create b --size 8M --listen tcp:127.0.0.1:10810 --no-tls >/dev/null
 cdp task create v --size 8M --listen "unix:$tmpdir/v.sock" >/dev/null
 [ "$(cdp task list | wc -l)" -eq 4 ] || fail "tasks: $(cdp task list)"

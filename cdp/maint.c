@@ -250,28 +250,29 @@ fold_kept (struct maint *m, const kept_vector *k, uint64_t upto)
   return 0;
 }
 
-/* The oldest record a point still needs once the journal before keep
+/* The oldest record the index must keep once the journal before keep
  * + 1 is reclaimed.  A point of a disk at seq S >= keep stands on that
- * disk's base point at or before keep, or a newer one, and reads the
- * records after it; a point older than keep needs records the
- * reclaimed segments took (older than the journal's first), or is a
- * base point or kept point of its own.  The segment holding keep + 1
- * also holds older records, which no point reads: the index forgets
- * them with the segments reclaimed, so that it offers no second the
- * journal cannot serve. */
+ * disk's base point at or before keep (or a newer one), and reads the
+ * records after it; the base point's own record stays too, since a time
+ * between it and the next record resolves to it.  A point older than
+ * keep would need records the reclaimed segments took, or is a base
+ * point or kept point of its own.  The segment holding keep + 1 also
+ * holds older records, which no point reads: the index forgets them
+ * with the segments reclaimed, so that it offers no second the journal
+ * cannot serve. */
 static uint64_t
 first_needed (struct maint *m, uint64_t keep)
 {
   uint64_t first = journal_first_seq (receiver_journal (m->rx));
-  uint64_t need = keep + 1;
+  uint64_t need = keep;
 
   for (size_t i = 0; i < m->t->disks.len; i++) {
     const struct base_point *bp = catalog_find (&m->cat, m->t->disks.ptr[i].id,
                                                 keep);
     if (bp == NULL)
       return first;
-    if (bp->seq + 1 < need)
-      need = bp->seq + 1;
+    if (bp->seq < need)
+      need = bp->seq;
   }
   return need > first ? need : first;
 }

@@ -366,6 +366,9 @@ check_output (const char *output, bool force, bool *device)
     return errno == ENOENT ? 0 : fail ("cannot use %s: %s", output, strerror (errno));
   if (S_ISDIR (st.st_mode))
     return fail ("%s is a directory; --output names the image file", output);
+  if (!S_ISREG (st.st_mode) && !S_ISLNK (st.st_mode))
+    return fail ("%s is neither a regular file nor a block device; --output "
+                 "names the image file or the device to write", output);
   if (!force)
     return fail ("%s exists; remove it or pass --force to replace it", output);
   return 0;

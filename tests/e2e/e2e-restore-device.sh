@@ -5,9 +5,9 @@
 # over what the device held, bytes past the disk untouched; qcow2, which
 # qemu-img reads back from the device and checks.  Without --force, or
 # on a device too small for the image, it refuses in one line and the
-# device is unchanged.
+# device is unchanged; any other special file is refused too.
 source "$(dirname "$0")/functions.sh"
-requires losetup qemu-io qemu-img truncate dd cmp head tail
+requires losetup qemu-io qemu-img truncate dd cmp head tail mkfifo
 
 M=$((1 << 20))
 loops=()
@@ -66,6 +66,12 @@ cdp restore r --at "$t" --output "$big" --format qcow2 --force ||
 qemu-img check -q -f qcow2 "$big" || fail "qemu-img check of the qcow2 on $big"
 qemu-img convert -f qcow2 -O raw "$big" "$tmpdir/got.img"
 same "$tmpdir/got.img" "$tmpdir/ref.img" "the qcow2 restored onto $big"
+
+# anything else that is not a file is not replaced either
+mkfifo "$tmpdir/fifo"
+expect_error 1 'neither a regular file nor a block device' \
+    cdp restore r --at "$t" --output "$tmpdir/fifo" --force
+[ -p "$tmpdir/fifo" ] || fail "the fifo was replaced"
 
 # too small: 16 MiB for raw; exactly the disk's size for a qcow2, which
 # needs room for its metadata too

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every point 'cdp points' lists, export and restore serve, also while
 # retention reclaims the journal under them: with short windows
-# (--bp-interval 1s --journal-retention 2s) and QD1 16 KiB writes for
+# (--bp-interval 1s --journal-retention 2s, segments of 4 MiB, which
+# even a slow machine fills many of) and QD1 16 KiB writes for
 # 8 s, each listed point is exported or restored, and holds exactly what
 # was written by its time.  A point that retention took between the
 # listing and the export must be gone from the next listing too; once
@@ -13,7 +14,7 @@ requires nbdcopy python3
 rx=$tmpdir/rx.sock
 jdir=$CDP_STORE/tasks/p/journal
 block=16384
-cdp task create p --size 4M --listen "unix:$rx" --segment-size 32M \
+cdp task create p --size 4M --listen "unix:$rx" --segment-size 4M \
     --bp-interval 1s --journal-retention 2s
 start_cdp_serve
 wait_for 20 "the receiver's socket" test -S "$rx"

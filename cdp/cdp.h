@@ -182,6 +182,9 @@ struct task_view {            /* read side of a task: journal + index */
   struct base_catalog cat;
   struct point opened[4];       /* points view_point opened; closed by view_close */
   size_t nopened;
+  lock_vector locks;            /* read on first use (view_locks) */
+  bool locks_loaded;
+  int locks_err;                /* 0, or why locks.json could not be read */
 };
 int view_open (const char *store, const char *name, struct task_view *v);
 int view_open_quiet (const char *store, const char *name, struct task_view *v);
@@ -197,6 +200,19 @@ int view_point (struct task_view *v, const struct task_disk *d, const char *s,
 int view_time (struct task_view *v, const char *s, int64_t *t);
 int view_point_at (struct task_view *v, const struct task_disk *d, int64_t t,
                    struct point *p);
+/* What view_point_at decides, without opening or printing anything:
+ * VIEW_POINT with the point's seq in *seq, a reason there is no point
+ * of d at t, or -errno.  `cdp points` lists exactly the times for which
+ * this says VIEW_POINT, and export, restore and the rest accept those. */
+enum view_verdict {
+  VIEW_POINT = 0,
+  VIEW_GAP,                     /* the disk was not protected then */
+  VIEW_RECLAIMED,               /* history that old is gone */
+  VIEW_NOT_YET,                 /* before the task's history */
+  VIEW_UNREACHED,               /* the journal no longer reaches back to t */
+};
+int view_resolve (struct task_view *v, const struct task_disk *d, int64_t t,
+                  uint64_t *seq);
 
 /* ---- receiver.c: the NBD target QEMU's mirror writes into ------------- */
 

@@ -13,16 +13,25 @@
 
 struct points_out {
   json_object *arr;
-  uint32_t disk;
+  struct task_view *v;
+  const struct task_disk *d;
   lock_vector locks;
+  int64_t now;
 };
 
+/* A point is listed only where export and restore would take it: the
+ * same resolution decides both (view_resolve). */
 static void
 add_point (struct points_out *o, int64_t t, uint64_t seq, const char *kind,
            const char *label)
 {
-  json_object *p = json_object_new_object ();
+  json_object *p;
+  uint64_t at;
   char buf[64];
+
+  if (view_resolve (o->v, o->d, t, &at) != VIEW_POINT)
+    return;
+  p = json_object_new_object ();
 
   format_time (t, buf, sizeof buf);
   json_object_object_add (p, "time", json_object_new_string (buf));
@@ -38,7 +47,9 @@ second_cb (void *opaque, int64_t second, uint64_t seq)
 {
   struct points_out *o = opaque;
 
-  add_point (o, (second + 1) * NS - 1, seq, "second", NULL);
+  /* The second still running is no point yet: writes of it may come. */
+  if ((second + 1) * NS - 1 <= o->now)
+    add_point (o, (second + 1) * NS - 1, seq, "second", NULL);
   return 0;
 }
 
@@ -47,7 +58,7 @@ event_cb (void *opaque, const struct index_event *e)
 {
   struct points_out *o = opaque;
 
-  if (e->type == JOURNAL_BOOKMARK && (e->disk == o->disk || e->disk == UINT32_MAX))
+  if (e->type == JOURNAL_BOOKMARK && (e->disk == o->d->id || e->disk == UINT32_MAX))
     add_point (o, e->time_ns, e->seq, "bookmark", e->label);
   return 0;
 }
@@ -59,23 +70,6 @@ cmp_time (const void *a, const void *b)
   const char *y = json_object_get_string (json_object_object_get (*(json_object *const *) b, "time"));
 
   return strcmp (x, y);
-}
-
-/* Drop second points at which the disk was not faithfully protected. */
-static void
-filter_faithful (struct task_view *v, uint32_t disk, json_object *arr)
-{
-  for (size_t i = json_object_array_length (arr); i-- > 0;) {
-    json_object *p = json_object_array_get_idx (arr, i);
-    int64_t t;
-    uint64_t seq;
-    bool ok = true;
-    if (parse_time (json_object_get_string (json_object_object_get (p, "time")), 0, &t) == 0 &&
-        index_seq_at (v->ix, t, &seq, NULL) == 0)
-      index_faithful (v->ix, disk, seq, t, &ok);
-    if (!ok)
-      json_object_array_del_idx (arr, i, 1);
-  }
 }
 
 int
@@ -116,7 +110,8 @@ cmd_points (const char *store, int argc, char **argv)
     view_close (&v);
     return disk ? EXIT_FAIL : EXIT_USAGE;
   }
-  o = (struct points_out) { json_object_new_array (), d->id, empty_vector };
+  o = (struct points_out) { json_object_new_array (), &v, d, empty_vector,
+                            now };
   if ((c = locks_load (v.task, &o.locks)) < 0) {
     fail ("task '%s': cannot read %s/locks.json: %s", v.task->name,
           v.task->dir, jf_strerror (c));
@@ -125,7 +120,6 @@ cmd_points (const char *store, int argc, char **argv)
     return EXIT_FAIL;
   }
   index_seconds (v.ix, d->id, f < 0 ? 0 : f, t, second_cb, &o);
-  filter_faithful (&v, d->id, o.arr);
   index_events (v.ix, 0, UINT64_MAX, event_cb, &o);
   for (size_t i = 0; i < v.cat.v.len; i++) {
     const struct base_point *bp = &v.cat.v.ptr[i];

@@ -14,7 +14,14 @@
  * is never a partial image: an interrupted restore removes its
  * temporary file, a killed one leaves only FILE.tmp-XXXXXX (qemu-nbd
  * dies with it).
+ *
+ * A block device as FILE (--force) is written into instead, never
+ * replaced (imgw_open_device): raw from its start, zeroes written where
+ * the point reads as zero (the device is not empty), or a qcow2 made on
+ * it.  There is no name to hide a partial image behind: a restore that
+ * fails says the device holds part of one.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -44,6 +51,7 @@ struct restore {
   const struct point *p;
   struct imgw *w;
   int raw_fd;                       /* raw output: written without the lock */
+  bool fill_zero;                   /* raw onto a device: zeroes are written */
   pthread_t main;
   pthread_mutex_t lock;             /* w, err, msg */
   atomic_uint_fast64_t next;        /* offset of the next chunk to read */
@@ -103,6 +111,25 @@ write_run (struct restore *rs, const uint8_t *buf, uint64_t boff,
   return 0;
 }
 
+/* A new file reads as zeroes where nothing is written; a device reads
+ * as what was on it, so there zeroes are written too.  Raw only: the
+ * lock serializes the writer's own calls. */
+static int
+zero_run (struct restore *rs, uint64_t off, uint64_t len)
+{
+  int r;
+
+  if (!rs->fill_zero || len == 0)
+    return 0;
+  assert (rs->raw_fd >= 0);
+  pthread_mutex_lock (&rs->lock);
+  r = imgw_zero (rs->w, off, len);
+  pthread_mutex_unlock (&rs->lock);
+  if (r < 0)
+    set_failure (rs, r, "%s", imgw_last_error ());
+  return r;
+}
+
 static int
 write_data (struct restore *rs, const uint8_t *buf, uint64_t boff,
             uint64_t off, uint64_t len)
@@ -116,6 +143,8 @@ write_data (struct restore *rs, const uint8_t *buf, uint64_t boff,
       next = end;
     if (all_zero (buf + (at - boff), next - at)) {
       r = write_run (rs, buf, boff, run, at - run);
+      if (r == 0)
+        r = zero_run (rs, at, next - at);
       run = next;
     }
     at = next;
@@ -139,6 +168,8 @@ write_chunk (struct restore *rs, const uint8_t *buf, uint64_t off,
     uint64_t h = i < holes->len ? holes->ptr[i].off : off + len;
     if (h > at)
       r = write_data (rs, buf, off, at, h - at);
+    if (r == 0 && i < holes->len)
+      r = zero_run (rs, holes->ptr[i].off, holes->ptr[i].len);
     if (i < holes->len)
       at = holes->ptr[i].off + holes->ptr[i].len;
   }
@@ -319,15 +350,25 @@ publish (const char *tmp, const char *output, bool force)
   return 0;
 }
 
+/* May output be written?  A block device (also through a symlink, as
+ * LVs are) is written into, never replaced: *device says so. */
 static int
-check_output (const char *output, bool force)
+check_output (const char *output, bool force, bool *device)
 {
   struct stat st;
 
+  *device = stat (output, &st) == 0 && S_ISBLK (st.st_mode);
+  if (*device)
+    return force ? 0 : fail ("%s is a block device: the restore writes the "
+                             "disk over what it holds; pass --force to do so",
+                             output);
   if (lstat (output, &st) < 0)
     return errno == ENOENT ? 0 : fail ("cannot use %s: %s", output, strerror (errno));
   if (S_ISDIR (st.st_mode))
     return fail ("%s is a directory; --output names the image file", output);
+  if (!S_ISREG (st.st_mode) && !S_ISLNK (st.st_mode))
+    return fail ("%s is neither a regular file nor a block device; --output "
+                 "names the image file or the device to write", output);
   if (!force)
     return fail ("%s exists; remove it or pass --force to replace it", output);
   return 0;
@@ -346,7 +387,8 @@ static const char usage[] =
   "Write the disk as it was at T to FILE, a standalone image (no backing\n"
   "file).  The format is qcow2 when FILE ends in .qcow2, else raw, unless\n"
   "--format says.  FILE appears only once complete; an existing FILE is\n"
-  "replaced only with --force.\n";
+  "replaced only with --force.  A block device as FILE (--force) is\n"
+  "written into, from its start; it must hold the image.\n";
 
 static int
 parse_args (int argc, char **argv, struct restore_opts *o)
@@ -455,6 +497,40 @@ restore_point (const struct point *p, const char *what,
   return r;
 }
 
+/* Write the point into the block device output itself.  There is no
+ * temporary name to hide a partial image behind: a restore that fails
+ * says that the device holds part of it. */
+static int
+restore_to_device (const struct point *p, const char *what,
+                   const struct restore_opts *o, const sigset_t *sigs)
+{
+  struct restore rs = { .p = p, .main = pthread_self (),
+                        .lock = PTHREAD_MUTEX_INITIALIZER };
+  const char *fmt = format_of (o->output, o->format);
+  struct timespec t0;
+  int r;
+
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  r = imgw_open_device (o->output, fmt, p->size, &rs.w);
+  if (r < 0)
+    return fail ("cannot restore onto %s: %s", o->output, imgw_last_error ());
+  rs.raw_fd = imgw_raw_fd (rs.w);
+  rs.fill_zero = rs.raw_fd >= 0;
+  run_readers (&rs, reader_count (), sigs, isatty (2));
+  if (rs.err) {
+    imgw_abort (rs.w);
+    return fail ("restore of %s failed, %s holds part of the image: %s", what,
+                 o->output, rs.msg);
+  }
+  r = imgw_finish (rs.w);
+  if (r < 0)
+    return fail ("cannot complete the image on %s (it holds part of it): %s",
+                 o->output, imgw_last_error ());
+  stop_requested (sigs);            /* too late to stop: it is complete */
+  report (&rs, what, o->output, fmt, &t0);
+  return 0;
+}
+
 int
 cmd_restore (const char *store, int argc, char **argv)
 {
@@ -465,11 +541,12 @@ cmd_restore (const char *store, int argc, char **argv)
   sigset_t sigs;
   int64_t t;
   char what[256], tbuf[64];
+  bool device;
   int r = parse_args (argc, argv, &o);
 
   if (r != 0)
     return r < 0 ? EXIT_OK : r;
-  if ((r = check_output (o.output, o.force)) != 0)
+  if ((r = check_output (o.output, o.force, &device)) != 0)
     return r;
   if (view_open (store, argv[optind], &v) != 0)
     return EXIT_FAIL;
@@ -488,7 +565,8 @@ cmd_restore (const char *store, int argc, char **argv)
   sigaddset (&sigs, WAKE);
   pthread_sigmask (SIG_BLOCK, &sigs, NULL);
   r = p.size == 0 ? fail ("the size of disk %s is not known yet", d->name)
-                  : restore_point (&p, what, &o, &sigs);
+    : device ? restore_to_device (&p, what, &o, &sigs)
+    : restore_point (&p, what, &o, &sigs);
   view_close (&v);
   return r;
 }

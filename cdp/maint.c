@@ -280,6 +280,33 @@ fold_kept (struct maint *m, const kept_vector *k, uint64_t upto)
   return 0;
 }
 
+/* The oldest record the index must keep once the journal before keep
+ * + 1 is reclaimed.  A point of a disk at seq S >= keep stands on that
+ * disk's base point at or before keep (or a newer one), and reads the
+ * records after it; the base point's own record stays too, since a time
+ * between it and the next record resolves to it.  A point older than
+ * keep would need records the reclaimed segments took, or is a base
+ * point or kept point of its own.  The segment holding keep + 1 also
+ * holds older records, which no point reads: the index forgets them
+ * with the segments reclaimed, so that it offers no second the journal
+ * cannot serve. */
+static uint64_t
+first_needed (struct maint *m, uint64_t keep)
+{
+  uint64_t first = journal_first_seq (receiver_journal (m->rx));
+  uint64_t need = keep;
+
+  for (size_t i = 0; i < m->t->disks.len; i++) {
+    const struct base_point *bp = catalog_find (&m->cat, m->t->disks.ptr[i].id,
+                                                keep);
+    if (bp == NULL)
+      return first;
+    if (bp->seq < need)
+      need = bp->seq;
+  }
+  return need > first ? need : first;
+}
+
 /* Reclaim the journal before the point (seq, t), where covered. */
 static void
 reclaim_before (struct maint *m, uint64_t seq, int64_t t, const kept_vector *k)
@@ -292,7 +319,7 @@ reclaim_before (struct maint *m, uint64_t seq, int64_t t, const kept_vector *k)
     return;
   n = journal_reclaim (j, keep + 1);
   if (n > 0) {
-    index_forget (m->ix, journal_first_seq (j));
+    index_forget (m->ix, first_needed (m, keep));
     journal_reader_refresh (m->jr);
     receiver_reclaimed (m->rx);
     log_msg ("task %s: reclaimed %d journal segment%s", m->t->name, n,

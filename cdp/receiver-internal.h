@@ -55,6 +55,7 @@ struct receiver {
   struct cdp_index *ix;
   struct nbd_server *srv;
   char *sock;
+  uint32_t max_block;               /* largest request advertised */
 
   pthread_t ixthread;
   pthread_mutex_t lock;

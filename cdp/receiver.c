@@ -9,6 +9,7 @@
  * Reads (the receiver also serves the disk as it is now) wait until the
  * index holds every acknowledged write.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -148,7 +149,7 @@ rx_open (void *opaque, const char *name, void **handle,
         .size = d->size, .can_trim = true, .can_zero = true,
         .can_fast_zero = true, .can_flush = true, .can_fua = true,
         .can_multi_conn = true, .min_block = 1, .pref_block = 4096,
-        .max_block = 32 << 20, .description = "cdp receiver",
+        .max_block = r->max_block, .description = "cdp receiver",
       };
       return 0;
     }
@@ -420,6 +421,24 @@ segment_size_for (const struct task *t)
   return seg < (4u << 20) ? 4u << 20 : (uint32_t) seg;
 }
 
+/* The largest request the receiver advertises (NBD_INFO_BLOCK_SIZE):
+ * one NBD write is one journal record, so that no point ever holds
+ * part of it, and a record must fit a segment.  At most an eighth of a
+ * segment: a record that no longer fits at a segment's end starts the
+ * next one, and the space it leaves behind stays under an eighth.
+ * A power of two, 32 MiB (what clients assume without the option) for
+ * segments of 256 MiB and more, 512 KiB for the smallest of 4 MiB. */
+static uint32_t
+max_request_for (uint32_t segment_size)
+{
+  uint32_t max = 32u << 20;
+
+  while (max > segment_size / 8)
+    max /= 2;
+  assert (max <= journal_record_limit (segment_size));
+  return max;
+}
+
 int
 receiver_start (struct task *t, struct receiver **rp)
 {
@@ -430,6 +449,7 @@ receiver_start (struct task *t, struct receiver **rp)
   int e;
 
   r->t = t;
+  r->max_block = max_request_for (jo.segment_size);
   pthread_mutex_init (&r->lock, NULL);
   pthread_mutex_init (&r->stall_lock, NULL);
   {

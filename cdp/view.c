@@ -83,6 +83,7 @@ view_close (struct task_view *v)
   for (size_t i = 0; i < v->nopened; i++)
     point_close (&v->opened[i]);
   catalog_free (&v->cat);
+  lock_vector_reset (&v->locks);
   index_close (v->ix);
   journal_reader_close (v->jr);
   task_free (v->task);
@@ -137,28 +138,6 @@ open_point (struct task_view *v, const struct task_disk *d, uint64_t seq,
   return 0;
 }
 
-/* T is older than the journal: only base points remain from then. */
-static int
-base_only_point (struct task_view *v, const struct task_disk *d, int64_t t,
-                 const char *tbuf, struct point *p)
-{
-  const struct base_point *bp = catalog_find_time (&v->cat, d->id, t);
-  char b[64];
-
-  if (bp && bp->time_ns == t)
-    return open_point (v, d, bp->seq, p);
-  if (bp == NULL && v->cat.v.len > 0 && t >= v->task->created_ns)
-    return fail ("no recovery point at %s: history that old was reclaimed "
-                 "(see 'cdp points' for what is kept)", tbuf);
-  if (bp == NULL)
-    return fail ("no recovery point at %s: the history of task %s starts "
-                 "later", tbuf, v->task->name);
-  format_time (bp->time_ns, b, sizeof b);
-  return fail ("no recovery point at %s: the journal no longer reaches back "
-               "that far; the nearest older base point is %s (see 'cdp points')",
-               tbuf, b);
-}
-
 int
 view_time (struct task_view *v, const char *s, int64_t *tp)
 {
@@ -202,6 +181,17 @@ kept_bookmark_cb (void *opaque, const struct index_event *e)
   return 0;
 }
 
+/* The locked points, read once per view. */
+static const lock_vector *
+view_locks (struct task_view *v)
+{
+  if (!v->locks_loaded) {
+    v->locks_err = locks_load (v->task, &v->locks);
+    v->locks_loaded = true;
+  }
+  return &v->locks;
+}
+
 /* Is t the time of a locked point or a bookmark whose base point is
  * kept?  Those stay exact after the journal around them is gone. */
 static bool
@@ -209,17 +199,14 @@ kept_point (struct task_view *v, const struct task_disk *d, int64_t t,
             uint64_t *seq)
 {
   struct kept_find f = { .t = t };
-  lock_vector locks = empty_vector;
+  const lock_vector *locks = view_locks (v);
   const struct base_point *bp;
 
-  if (locks_load (v->task, &locks) < 0)
-    return false;         /* view_point_at said why */
-  for (size_t i = 0; i < locks.len && !f.have; i++)
-    if (locks.ptr[i].time_ns == t) {
-      f.seq = locks.ptr[i].seq;
+  for (size_t i = 0; i < locks->len && !f.have; i++)
+    if (locks->ptr[i].time_ns == t) {
+      f.seq = locks->ptr[i].seq;
       f.have = true;
     }
-  lock_vector_reset (&locks);
   if (!f.have)
     index_events (v->ix, 0, UINT64_MAX, kept_bookmark_cb, &f);
   if (!f.have)
@@ -231,44 +218,97 @@ kept_point (struct task_view *v, const struct task_disk *d, int64_t t,
   return true;
 }
 
-/* Can the point (d, seq) be read: a base point at or before it, and the
- * journal from that base point on? */
+/* Can the point (d, seq) be read: a base point at or before it, and
+ * every record from that base point on, in the journal and in the index
+ * (which forgets records with their segments, and those no point needs
+ * any more: index_resolve refuses a read below its first_seq)? */
 static bool
 journal_covers (struct task_view *v, const struct task_disk *d, uint64_t seq)
 {
   const struct base_point *bp = catalog_find (&v->cat, d->id, seq);
   uint64_t first = journal_reader_first_seq (v->jr);
+  uint64_t ifirst = index_first_seq (v->ix);
 
+  if (ifirst > first)
+    first = ifirst;
   return (bp ? bp->seq : 0) + 1 >= first;
+}
+
+/* T is older than the journal: only base points remain from then. */
+static int
+base_only_point (struct task_view *v, const struct task_disk *d, int64_t t,
+                 uint64_t *seq)
+{
+  const struct base_point *bp = catalog_find_time (&v->cat, d->id, t);
+
+  if (bp && bp->time_ns == t) {
+    *seq = bp->seq;
+    return VIEW_POINT;
+  }
+  if (bp == NULL && v->cat.v.len > 0 && t >= v->task->created_ns)
+    return VIEW_RECLAIMED;
+  if (bp == NULL)
+    return VIEW_NOT_YET;
+  return VIEW_UNREACHED;
+}
+
+int
+view_resolve (struct task_view *v, const struct task_disk *d, int64_t t,
+              uint64_t *seq)
+{
+  bool faithful;
+  int e;
+
+  e = index_seq_at (v->ix, t, seq, NULL);
+  if (e < 0)
+    return e;
+  view_locks (v);
+  if (v->locks_err < 0)
+    return v->locks_err;
+  if (kept_point (v, d, t, seq))
+    return VIEW_POINT;
+  if (*seq == 0 || !journal_covers (v, d, *seq))
+    return base_only_point (v, d, t, seq);
+  e = index_faithful (v->ix, d->id, *seq, t, &faithful);
+  if (e < 0)
+    return e;
+  return faithful ? VIEW_POINT : VIEW_GAP;
 }
 
 int
 view_point_at (struct task_view *v, const struct task_disk *d, int64_t t,
                struct point *p)
 {
-  lock_vector locks = empty_vector;
+  const struct base_point *bp;
   uint64_t seq;
-  bool faithful;
-  char buf[64];
-  int e;
+  char buf[64], b[64];
+  int r = view_resolve (v, d, t, &seq);
 
   format_time (t, buf, sizeof buf);
-  if ((e = locks_load (v->task, &locks)) < 0)
+  if (r < 0 && r == v->locks_err)
     return fail ("task '%s': cannot read %s/locks.json: %s", v->task->name,
-                 v->task->dir, jf_strerror (e));
-  lock_vector_reset (&locks);
-  e = index_seq_at (v->ix, t, &seq, NULL);
-  if (e < 0)
-    return fail ("cannot look up %s: %s", buf, strerror (-e));
-  if (kept_point (v, d, t, &seq))
+                 v->task->dir, jf_strerror (v->locks_err));
+  switch (r) {
+  case VIEW_POINT:
     return open_point (v, d, seq, p);
-  if (seq == 0 || !journal_covers (v, d, seq))
-    return base_only_point (v, d, t, buf, p);
-  e = index_faithful (v->ix, d->id, seq, t, &faithful);
-  if (e == 0 && !faithful)
+  case VIEW_GAP:
     return fail ("no exact recovery point at %s: disk %s was not protected "
                  "then (fidelity gap)", buf, d->name);
-  return open_point (v, d, seq, p);
+  case VIEW_RECLAIMED:
+    return fail ("no recovery point at %s: history that old was reclaimed "
+                 "(see 'cdp points' for what is kept)", buf);
+  case VIEW_NOT_YET:
+    return fail ("no recovery point at %s: the history of task %s starts "
+                 "later", buf, v->task->name);
+  case VIEW_UNREACHED:
+    bp = catalog_find_time (&v->cat, d->id, t);
+    format_time (bp->time_ns, b, sizeof b);
+    return fail ("no recovery point at %s: the journal no longer reaches back "
+                 "that far; the nearest older base point is %s (see 'cdp points')",
+                 buf, b);
+  default:
+    return fail ("cannot look up %s: %s", buf, strerror (-r));
+  }
 }
 
 int

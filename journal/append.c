@@ -20,6 +20,19 @@
 
 #define COPY_CHUNK (64u << 10)          /* CRC then copy, in cache-sized bits */
 
+/* What validate_record lets through in a segment of this size, with
+ * the largest batch alignment (4096). */
+uint32_t
+journal_record_limit (uint32_t segment_size)
+{
+  uint32_t room;
+
+  if (segment_size < SEG_HDR_SIZE + 4096 + REC_HDR_SIZE)
+    return 0;
+  room = (segment_size - SEG_HDR_SIZE - 4096 - REC_HDR_SIZE) & ~(REC_ALIGN - 1);
+  return room < JOURNAL_MAX_PAYLOAD ? room : JOURNAL_MAX_PAYLOAD;
+}
+
 static int
 validate_record (struct journal *j, const struct journal_record *e,
                  const void *payload)

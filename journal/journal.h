@@ -45,6 +45,10 @@ enum journal_type {
 /* Largest payload one record may carry. */
 #define JOURNAL_MAX_PAYLOAD (64u << 20)
 
+/* Largest payload a record may carry in a journal of segments of
+ * segment_size bytes (a record never spans segments). */
+uint32_t journal_record_limit (uint32_t segment_size);
+
 /* Where a record lives: segment number and byte offset of its header. */
 struct journal_loc {
   uint64_t segment;

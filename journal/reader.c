@@ -410,6 +410,10 @@ segment_end (struct journal_iter *it)
       it->w.len = 0;                /* reread when asked again */
       return 0;
     }
+    /* The writer moved on since the window was read: past the records
+     * durable then, it showed what the file held before.  Read again. */
+    it->w.len = 0;
+    return 1;
   }
   next = &it->segs.ptr[it->i + 1];
   if (it->pos < next->prev_end)

@@ -7,12 +7,14 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <libnbd.h>
+#include <linux/fs.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -39,7 +41,8 @@ struct imgw {
   bool qcow2;
   uint64_t size;
   int err;                          /* sticky -errno */
-  int fd;                           /* raw: the file; else -1 */
+  int fd;                           /* raw: the file; a device: it; else -1 */
+  bool device;                      /* a block device: never unlinked */
   struct qemu_tool nbd_tool;        /* qcow2: qemu-nbd */
   struct nbd_handle *nbd;
   uint64_t req_max;
@@ -393,17 +396,10 @@ raw_write (struct imgw *w, const uint8_t *buf, uint64_t off, uint64_t len)
 }
 
 static int
-raw_zero (struct imgw *w, uint64_t off, uint64_t len)
+write_zeroes (struct imgw *w, uint64_t off, uint64_t len)
 {
   static const uint8_t zeroes[64 << 10];
 
-  if (fallocate (w->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                 (off_t) off, (off_t) len) == 0 ||
-      fallocate (w->fd, FALLOC_FL_ZERO_RANGE, (off_t) off, (off_t) len) == 0)
-    return 0;
-  if (errno != EOPNOTSUPP && errno != ENOSYS)
-    return set_error (-errno, "cannot zero a range of %s: %s", w->path,
-                      strerror (errno));
   for (uint64_t n; len > 0; off += n, len -= n) {
     n = len < sizeof zeroes ? len : sizeof zeroes;
     int r = raw_write (w, zeroes, off, n);
@@ -411,6 +407,43 @@ raw_zero (struct imgw *w, uint64_t off, uint64_t len)
       return r;
   }
   return 0;
+}
+
+/* A block device reads as what was on it: zeroes are written, by the
+ * device where it can (fallocate on a device zeroes whole blocks), the
+ * edges of 4 KiB blocks by hand. */
+static int
+device_zero (struct imgw *w, uint64_t off, uint64_t len)
+{
+  uint64_t a = (off + 4095) / 4096 * 4096, b = (off + len) / 4096 * 4096;
+  int r;
+
+  if (a >= b)
+    return write_zeroes (w, off, len);
+  if ((r = write_zeroes (w, off, a - off)) < 0 ||
+      (r = write_zeroes (w, b, off + len - b)) < 0)
+    return r;
+  if (fallocate (w->fd, FALLOC_FL_ZERO_RANGE, (off_t) a, (off_t) (b - a)) == 0)
+    return 0;
+  if (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL)
+    return set_error (-errno, "cannot zero a range of %s: %s", w->path,
+                      strerror (errno));
+  return write_zeroes (w, a, b - a);
+}
+
+static int
+raw_zero (struct imgw *w, uint64_t off, uint64_t len)
+{
+  if (w->device)
+    return device_zero (w, off, len);
+  if (fallocate (w->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                 (off_t) off, (off_t) len) == 0 ||
+      fallocate (w->fd, FALLOC_FL_ZERO_RANGE, (off_t) off, (off_t) len) == 0)
+    return 0;
+  if (errno != EOPNOTSUPP && errno != ENOSYS)
+    return set_error (-errno, "cannot zero a range of %s: %s", w->path,
+                      strerror (errno));
+  return write_zeroes (w, off, len);
 }
 
 /* ---- the writer --------------------------------------------------------- */
@@ -503,6 +536,94 @@ imgw_create (const char *path, const char *format, uint64_t size,
   return 0;
 }
 
+uint64_t
+imgw_qcow2_max (uint64_t size)
+{
+  const uint64_t c = IMGW_CLUSTER;
+  uint64_t data = (size + c - 1) / c;
+  uint64_t l2 = (data + c / 8 - 1) / (c / 8);
+  uint64_t l1 = (l2 * 8 + c - 1) / c;
+  uint64_t meta = 1 + l1 + l2, refblocks = 0, reftable = 0, prev;
+
+  /* Refcounts cover themselves: iterate to the fixed point. */
+  do {
+    prev = refblocks + reftable;
+    refblocks = (data + meta + prev + c / 2 - 1) / (c / 2);
+    reftable = (refblocks * 8 + c - 1) / c;
+  } while (refblocks + reftable != prev);
+  return (data + meta + refblocks + reftable) * c;
+}
+
+/* The device's size, and room for the image in it. */
+static int
+check_device (int fd, const char *path, bool qcow2, uint64_t size)
+{
+  struct stat st;
+  uint64_t have, need = qcow2 ? imgw_qcow2_max (size) : size;
+
+  if (fstat (fd, &st) < 0)
+    return set_error (-errno, "cannot look at %s: %s", path, strerror (errno));
+  if (!S_ISBLK (st.st_mode))
+    return set_error (-ENOTBLK, "%s is not a block device", path);
+  if (ioctl (fd, BLKGETSIZE64, &have) < 0)
+    return set_error (-errno, "cannot get the size of %s: %s", path,
+                      strerror (errno));
+  if (have < need)
+    return set_error (-EFBIG, "%s holds %" PRIu64 " bytes; the %s image of "
+                      "this disk needs %" PRIu64 "%s", path, have,
+                      qcow2 ? "qcow2" : "raw", need,
+                      qcow2 ? " (every cluster allocated)" : "");
+  return 0;
+}
+
+int
+imgw_open_device (const char *path, const char *format, uint64_t size,
+                  struct imgw **wp)
+{
+  struct imgw *w;
+  bool qcow2;
+  int r, fd;
+
+  last_error[0] = '\0';
+  if ((r = check_args (format, size, NULL, &qcow2)) < 0)
+    return r;
+  /* O_EXCL on a block device: not while it is mounted or claimed. */
+  fd = open (path, O_WRONLY | O_EXCL | O_CLOEXEC);
+  if (fd < 0)
+    return set_error (-errno, errno == EBUSY ? "%s is in use (mounted, or "
+                      "held by another program)" : "cannot open %s: %s",
+                      path, strerror (errno));
+  if ((r = check_device (fd, path, qcow2, size)) < 0) {
+    close (fd);
+    return r;
+  }
+  w = calloc (1, sizeof *w);
+  if (w == NULL || (w->path = strdup (path)) == NULL) {
+    free (w);
+    close (fd);
+    return set_error (-ENOMEM, "out of memory");
+  }
+  *w = (struct imgw) { .path = w->path, .qcow2 = qcow2, .size = size,
+                       .fd = fd, .device = true,
+                       .nbd_tool = { .pid = 0, .errfd = -1 } };
+  if (qcow2) {
+    /* qemu-img and qemu-nbd open it themselves (not exclusively). */
+    close (w->fd);
+    w->fd = -1;
+    r = qemu_img_create (path, size, NULL);
+    if (r == 0)
+      r = start_qemu_nbd (w);
+    if (r == 0)
+      r = check_export (w);
+  }
+  if (r < 0) {
+    release (w, false);
+    return r;
+  }
+  *wp = w;
+  return 0;
+}
+
 static int
 check_range (struct imgw *w, uint64_t off, uint64_t len)
 {
@@ -558,7 +679,7 @@ release (struct imgw *w, bool remove)
   qemu_tool_kill (&w->nbd_tool);
   if (w->fd >= 0)
     close (w->fd);
-  if (remove)
+  if (remove && !w->device)
     unlink (w->path);
   for (unsigned i = 0; i < IMGW_SLOTS; i++)
     free (w->slots[i].buf);
@@ -586,7 +707,7 @@ imgw_finish (struct imgw *w)
     r = stop_qemu_nbd (w);
   if (r == 0)
     r = sync_file (w);
-  if (r == 0)
+  if (r == 0 && !w->device)
     r = fsync_dir_of (w->path);
   release (w, r < 0);
   return r;

@@ -65,6 +65,23 @@ struct imgw;
 int imgw_create (const char *path, const char *format, uint64_t size,
                  const char *backing, struct imgw **wp);
 
+/* Open the block device path to write an image of size bytes into it
+ * (a restore onto an LV or a disk), instead of a new file: opened
+ * exclusively (O_EXCL: not while mounted or claimed), never unlinked,
+ * and left as it is on failure (holding part of the image).  raw: the
+ * disk's bytes from offset 0, imgw_zero writes zeroes (the device is
+ * not empty); qcow2: qemu-img create on the device, then as a file.
+ * The device must hold the image: size bytes (raw), every cluster of a
+ * fully allocated qcow2 (imgw_qcow2_max).
+ * Errors: -ENOTBLK (not a block device), -EBUSY (in use), -EFBIG (the
+ * device is too small), -EINVAL, and those of imgw_create. */
+int imgw_open_device (const char *path, const char *format, uint64_t size,
+                      struct imgw **wp);
+
+/* The most bytes a qcow2 image of virtual size bytes can take, every
+ * cluster allocated (IMGW_CLUSTER clusters, 16-bit refcounts). */
+uint64_t imgw_qcow2_max (uint64_t size);
+
 /* Write len bytes of buf at off.  May return before the data reached
  * qemu-nbd; buf is no longer used when it returns.
  * Errors: -EINVAL (range past the end), -ENOTCONN (qemu-nbd died), the

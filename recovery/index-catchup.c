@@ -83,6 +83,12 @@ index_catch_up (struct cdp_index *ix, struct journal_reader *r)
   struct journal_loc hint = { 0, 0 };
   uint64_t last = 0;
 
+  /* The journal's segment renames are durable before the index_forget
+   * that follows them: after a crash the index may still hold records
+   * the journal has lost.  Whatever it holds below the journal's first
+   * record goes now, else points would be offered on records gone. */
+  if (e == 0 && first > 0 && index_first_seq (ix) < first)
+    e = index_forget (ix, first);
   if (e == 0 && first > index_last_seq (ix) + 1)
     e = skip_reclaimed (ix, first);
   if (e == 0)

@@ -250,6 +250,19 @@ index_last_seq (struct cdp_index *ix)
   return s;
 }
 
+uint64_t
+index_first_seq (struct cdp_index *ix)
+{
+  MDB_txn *txn;
+  uint64_t s = 0;
+
+  if (mdb_txn_begin (ix->env, NULL, MDB_RDONLY, &txn) == 0) {
+    s = meta_get (txn, ix->meta, "first_seq");
+    mdb_txn_abort (txn);
+  }
+  return s;
+}
+
 /* ---- adding records --------------------------------------------------- */
 
 struct ext_entry {

@@ -38,6 +38,10 @@ int index_remove (const char *dir);
 
 /* The last journal sequence number the index holds (0: none). */
 uint64_t index_last_seq (struct cdp_index *ix);
+/* The oldest seq from which the index holds every record (0: none
+ * forgotten yet, or an index of an older version).  Never below the
+ * journal's first after a catch-up. */
+uint64_t index_first_seq (struct cdp_index *ix);
 /* The last seq and where its record is (segment 0: not known). */
 int index_last_loc (struct cdp_index *ix, uint64_t *seq,
                     struct journal_loc *loc);
@@ -49,8 +53,10 @@ int index_apply (struct cdp_index *ix, const struct journal_record *recs,
                  const char *const *labels, size_t n);
 
 /* Read the journal from the index's last seq and add what is missing.
- * Records older than the journal's first are gone: the index then starts
- * at the journal's first record.  Returns the number added. */
+ * Records older than the journal's first are gone: the index forgets
+ * whatever it still holds of them (a reclaim whose index_forget was lost
+ * with a crash) and starts at the journal's first record.  Returns the
+ * number added. */
 int64_t index_catch_up (struct cdp_index *ix, struct journal_reader *r);
 
 /* Drop every entry with seq < before (after journal reclaim). */

@@ -118,8 +118,9 @@ catalog_load (const char *dir, bool clean, struct base_catalog *c)
   c->dir = strdup (dir);
   if (c->dir == NULL)
     return -ENOMEM;
-  if (mkdir (dir, 0700) < 0 && errno != EEXIST)
-    return -errno;
+  r = fio_mkdir (dir, 0700);
+  if (r < 0)
+    return r;
   r = read_catalog (c);
   if (r == 0 && clean)
     remove_unlisted (c);

@@ -14,7 +14,7 @@
 # be there or not, block by block), a created task is listed or can be
 # created again, a lock that 'cdp lock' reported survives.
 source "$(dirname "$0")/../e2e/functions.sh"
-requires fusermount3 mountpoint nbdcopy python3 md5sum
+requires fusermount3 mountpoint nbdcopy python3 md5sum pgrep
 : "${PLFS:?PLFS must name plfs}" "${PLWRITE:?PLWRITE must name plwrite}"
 : "${PLCHECK:?PLCHECK must name check.py}"
 
@@ -26,6 +26,7 @@ blocks=1024                     # 4 MiB disk
 task=$CDP_STORE/tasks/p
 plfs_pid=
 cycle=0
+cuts=0
 what=
 wlog=
 
@@ -59,18 +60,29 @@ plfs_mounted ()
     mountpoint -q "$mnt"
 }
 
+# kill_tree PID: stop it, then its children (qemu-nbd, qemu-img of a
+# fold), and kill them all.
+kill_tree ()
+{
+    local c
+    kill -STOP "$1" 2>/dev/null || return 0
+    for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+    kill -KILL "$1" 2>/dev/null || :
+}
+
 # The power goes: nothing unsynced survives, every process dies with it.
 power_cut ()
 {
     local p rc=0 all=("${pids[@]}")
     kill -USR1 "$plfs_pid"
-    for p in "${all[@]}"; do kill -KILL "$p" 2>/dev/null || :; done
+    for p in "${all[@]}"; do kill_tree "$p"; done
     for p in "${all[@]}"; do reap "$p" || :; done
     fusermount3 -u -z "$mnt"
     wait "$plfs_pid" || rc=$?
     plfs_pid=
     [ "$rc" -eq 0 ] || fail "plfs exited $rc at the cut ($what)"
-    echo "cut $cycle: $what ($(grep -c '^A' "$wlog") writes acknowledged)"
+    cuts=$((cuts + 1))
+    echo "cut $cuts: $what ($(grep -c '^A' "$wlog") writes acknowledged)"
 }
 
 # start_writer [COUNT]: plwrite in the background, request ids of their
@@ -135,7 +147,7 @@ for p in json.load(sys.stdin)["points"]:
 check_images ()
 {
     python3 "$PLCHECK" "$blocks" "$tmpdir"/w-*.log -- "$@" ||
-        fail "after cut $cycle ($what): a point is not what was written up to it"
+        fail "after cut $cuts ($what): a point is not what was written up to it"
 }
 
 # After the cut: no repair, serve starts and takes writes, the newest
@@ -146,24 +158,24 @@ verify ()
     mount_plfs "$@"
     serve
     export_to p now "$tmpdir/now.img" ||
-        fail "after cut $cycle ($what): cannot export the newest point"
+        fail "after cut $cuts ($what): cannot export the newest point"
     check_images newest "$tmpdir/now.img"
     start_writer 40
-    reap "$writer_pid" || fail "after cut $cycle ($what): serve takes no writes"
+    reap "$writer_pid" || fail "after cut $cuts ($what): serve takes no writes"
     export_to p now "$tmpdir/now.img"
     check_images newest "$tmpdir/now.img"
     stop_cdp_serve
     points p >"$tmpdir/points"
-    [ -s "$tmpdir/points" ] || fail "after cut $cycle ($what): no points"
+    [ -s "$tmpdir/points" ] || fail "after cut $cuts ($what): no points"
     while read -r t ns kind locked; do
         n=$((n + 1))
         export_to p "@$t" "$tmpdir/pt-$n.img" ||
-            fail "after cut $cycle ($what): offered $kind point @$t cannot be exported"
+            fail "after cut $cuts ($what): offered $kind point @$t cannot be exported"
         args+=("$ns" "$tmpdir/pt-$n.img")
         newest=$t
     done <"$tmpdir/points"
     cdp restore p --at "@$newest" --output "$tmpdir/restored.img" --format raw ||
-        fail "after cut $cycle ($what): cannot restore @$newest"
+        fail "after cut $cuts ($what): cannot restore @$newest"
     args+=("${newest/./}" "$tmpdir/restored.img")
     check_images "${args[@]}"
     echo "  $n points exact, restore of the newest too"
@@ -215,6 +227,15 @@ s=$(seg_min)
 until_soon 60 "a reclaim" eval '[ "$(seg_min)" != "$s" ]'
 power_cut
 verify --keep 5
+
+what="right after a base point was removed"
+serve
+start_writer
+n=$(grep -c 'removed base point' "$serve_log" || :)
+until_soon 60 "a base point removal" \
+    eval '[ "$(grep -c "removed base point" "$serve_log")" -gt "$n" ]'
+power_cut
+verify --keep 7
 
 what="right after 'cdp task create'"
 serve

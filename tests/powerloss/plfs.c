@@ -77,6 +77,7 @@ struct node {
   struct dent *ents;            /* directory: durable entries */
   size_t nents;
   struct node *next;            /* hash chain */
+  struct node *all;             /* every node, for the cut */
 };
 
 struct dent { char *name; struct node *n; };
@@ -87,7 +88,7 @@ struct handle { int fd; struct node *n; };
 static struct node *buckets[NBUCKETS];
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t next_id = 1;
-static struct node *root;
+static struct node *root, *all_nodes;
 static int live_fd = -1, shadow_fd = -1;
 static volatile sig_atomic_t cut;
 static FILE *trace;
@@ -170,6 +171,8 @@ node_new_locked (const struct stat *st)
   pthread_mutex_init (&n->lock, NULL);
   n->next = buckets[n->ino % NBUCKETS];
   buckets[n->ino % NBUCKETS] = n;
+  n->all = all_nodes;
+  all_nodes = n;
   return n;
 }
 
@@ -524,10 +527,9 @@ power_cut (const char *state)
   snprintf (old, sizeof old, "%s/live.old", state);
   snprintf (shadow, sizeof shadow, "%s/shadow", state);
   if (keep)
-    for (size_t b = 0; b < NBUCKETS; b++)
-      for (struct node *n = buckets[b]; n; n = n->next)
-        if (S_ISREG (n->mode))
-          keep_some (n);
+    for (struct node *n = all_nodes; n; n = n->all)
+      if (S_ISREG (n->mode))
+        keep_some (n);
   rm_rf (next);
   if (mkdir (next, root->mode & 07777) < 0 ||
       (out = open (next, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)

@@ -22,15 +22,18 @@
  * again shows exactly what the disk would hold after the cut.  With
  * --keep SEED each unsynced 4 KiB block of written data within the
  * durable size survives the cut or not, as a PRNG seeded with SEED
- * decides (a disk may have written any part of its cache); without it
- * all unsynced data is lost.  Unsynced namespace changes are always lost.
+ * decides (a disk may have written any part of its cache), and each
+ * directory keeps the first k of its unsynced changes (creates, renames,
+ * unlinks, in the order they were made), k picked by the same PRNG (the
+ * file system may have written some of them); without it everything
+ * unsynced is lost.
  * An unmount without a cut is an orderly shutdown and loses nothing.
  *
  * Not modelled: torn sectors (a block is old or new, never a mix),
- * reordering of the durable state of metadata other than directory
- * entries and file sizes (modes and times are those last seen), hard
- * links made after the mount (a node appears once per durable entry, as
- * separate copies).
+ * metadata other than directory entries and file sizes (modes and
+ * owners are those last seen), a move between directories kept in one
+ * and not the other (it may then be in both or neither), hard links (a
+ * file appears once per durable entry, as separate copies).
  *
  * --trace FILE writes one line per write, fsync and fsyncdir, with the
  * flags the kernel sent: how a test finds out what reaches a FUSE file
@@ -61,6 +64,7 @@
 struct range { off_t off, len; };
 
 struct dent;
+struct nsop;
 
 struct node {
   uint64_t id;
@@ -76,11 +80,17 @@ struct node {
   char *target;                 /* symlink */
   struct dent *ents;            /* directory: durable entries */
   size_t nents;
+  struct nsop *log;             /* its changes since, in order */
+  size_t nlog, caplog;
   struct node *next;            /* hash chain */
   struct node *all;             /* every node, for the cut */
 };
 
 struct dent { char *name; struct node *n; };
+
+/* A change of a directory's entries: name now names n (NULL: nothing);
+ * with name2, n moved there from name (a rename within the directory). */
+struct nsop { char *name, *name2; struct node *n; };
 
 struct handle { int fd; struct node *n; };
 
@@ -221,6 +231,64 @@ node_created (const char *path)
   }
   pthread_mutex_unlock (&g_lock);
   return n;
+}
+
+/* The directory that holds path, and path's last component. */
+static struct node *
+parent_of (const char *path, const char **name)
+{
+  const char *r = rel (path), *slash = strrchr (r, '/');
+  char dir[PATH_MAX];
+  struct stat st;
+
+  *name = slash ? slash + 1 : r;
+  snprintf (dir, sizeof dir, "%.*s", slash ? (int) (slash - r) : 1, slash ? r : ".");
+  if (fstatat (live_fd, dir, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return NULL;
+  return node_get_locked (&st);
+}
+
+static void
+log_op (const char *path, const char *path2, struct node *n)
+{
+  const char *name, *name2 = NULL;
+  struct node *d, *d2 = NULL;
+
+  pthread_mutex_lock (&g_lock);
+  d = parent_of (path, &name);
+  if (path2)
+    d2 = parent_of (path2, &name2);
+  if (d && d2 && d2 != d) {              /* a move between directories */
+    struct nsop *o;
+    for (int i = 0; i < 2; i++) {
+      struct node *dd = i ? d2 : d;
+      if (dd->nlog == dd->caplog) {
+        dd->caplog = dd->caplog ? 2 * dd->caplog : 16;
+        if ((dd->log = realloc (dd->log, dd->caplog * sizeof *dd->log)) == NULL)
+          abort ();
+      }
+      o = &dd->log[dd->nlog++];
+      *o = (struct nsop) { strdup (i ? name2 : name), NULL, i ? n : NULL };
+    }
+  } else if (d) {
+    if (d->nlog == d->caplog) {
+      d->caplog = d->caplog ? 2 * d->caplog : 16;
+      if ((d->log = realloc (d->log, d->caplog * sizeof *d->log)) == NULL)
+        abort ();
+    }
+    d->log[d->nlog++] = (struct nsop) { strdup (name), name2 ? strdup (name2) : NULL, n };
+  }
+  pthread_mutex_unlock (&g_lock);
+}
+
+static void
+log_free (struct node *d)
+{
+  for (size_t i = 0; i < d->nlog; i++) {
+    free (d->log[i].name);
+    free (d->log[i].name2);
+  }
+  d->nlog = 0;
 }
 
 /* ---- durable contents of regular files -------------------------------- */
@@ -387,6 +455,7 @@ sync_dir (int dfd, struct node *d)
   ents_free (d->ents, d->nents);
   d->ents = ents;
   d->nents = n;
+  log_free (d);
   pthread_mutex_unlock (&g_lock);
   closedir (dir);
   return 0;
@@ -455,6 +524,44 @@ keep_some (struct node *n)
         if (prng () & 1)
           copy_range (n->rfd, sfd, b, 4096 < st.st_size - b ? 4096 : st.st_size - b);
   close (sfd);
+}
+
+static void
+ents_set (struct node *d, const char *name, struct node *n)
+{
+  for (size_t i = 0; i < d->nents; i++)
+    if (strcmp (d->ents[i].name, name) == 0) {
+      if (n) {
+        d->ents[i].n = n;
+      } else {
+        free (d->ents[i].name);
+        d->ents[i] = d->ents[--d->nents];
+      }
+      return;
+    }
+  if (n == NULL)
+    return;
+  if ((d->ents = realloc (d->ents, (d->nents + 1) * sizeof *d->ents)) == NULL)
+    abort ();
+  d->ents[d->nents++] = (struct dent) { strdup (name), n };
+}
+
+/* The file system wrote some of the directory's changes before the
+ * power went: the first k, for a k the PRNG picks. */
+static void
+keep_ops (struct node *d)
+{
+  size_t k = d->nlog ? prng () % (d->nlog + 1) : 0;
+
+  for (size_t i = 0; i < k; i++) {
+    struct nsop *o = &d->log[i];
+    if (o->name2) {
+      ents_set (d, o->name, NULL);
+      ents_set (d, o->name2, o->n);
+    } else {
+      ents_set (d, o->name, o->n);
+    }
+  }
 }
 
 static int
@@ -527,9 +634,12 @@ power_cut (const char *state)
   snprintf (old, sizeof old, "%s/live.old", state);
   snprintf (shadow, sizeof shadow, "%s/shadow", state);
   if (keep)
-    for (struct node *n = all_nodes; n; n = n->all)
+    for (struct node *n = all_nodes; n; n = n->all) {
       if (S_ISREG (n->mode))
         keep_some (n);
+      else if (S_ISDIR (n->mode))
+        keep_ops (n);
+    }
   rm_rf (next);
   if (mkdir (next, root->mode & 07777) < 0 ||
       (out = open (next, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -595,7 +705,7 @@ pl_mknod (const char *path, mode_t mode, dev_t rdev)
   CUT_CHECK ();
   if (mknodat (live_fd, rel (path), mode, rdev) < 0)
     return -errno;
-  node_created (path);
+  log_op (path, NULL, node_created (path));
   return 0;
 }
 
@@ -605,7 +715,7 @@ pl_mkdir (const char *path, mode_t mode)
   CUT_CHECK ();
   if (mkdirat (live_fd, rel (path), mode) < 0)
     return -errno;
-  node_created (path);
+  log_op (path, NULL, node_created (path));
   return 0;
 }
 
@@ -615,7 +725,7 @@ pl_symlink (const char *target, const char *path)
   CUT_CHECK ();
   if (symlinkat (target, live_fd, rel (path)) < 0)
     return -errno;
-  node_created (path);
+  log_op (path, NULL, node_created (path));
   return 0;
 }
 
@@ -623,28 +733,65 @@ static int
 pl_unlink (const char *path)
 {
   CUT_CHECK ();
-  return unlinkat (live_fd, rel (path), 0) < 0 ? -errno : 0;
+  if (unlinkat (live_fd, rel (path), 0) < 0)
+    return -errno;
+  log_op (path, NULL, NULL);
+  return 0;
 }
 
 static int
 pl_rmdir (const char *path)
 {
   CUT_CHECK ();
-  return unlinkat (live_fd, rel (path), AT_REMOVEDIR) < 0 ? -errno : 0;
+  if (unlinkat (live_fd, rel (path), AT_REMOVEDIR) < 0)
+    return -errno;
+  log_op (path, NULL, NULL);
+  return 0;
 }
 
 static int
 pl_rename (const char *from, const char *to, unsigned int flags)
 {
+  struct stat a, b;
+  struct node *na, *nb = NULL;
+
   CUT_CHECK ();
-  return renameat2 (live_fd, rel (from), live_fd, rel (to), flags) < 0 ? -errno : 0;
+  if (fstatat (live_fd, rel (from), &a, AT_SYMLINK_NOFOLLOW) < 0)
+    return -errno;
+  if ((flags & RENAME_EXCHANGE) &&
+      fstatat (live_fd, rel (to), &b, AT_SYMLINK_NOFOLLOW) < 0)
+    return -errno;
+  if (renameat2 (live_fd, rel (from), live_fd, rel (to), flags) < 0)
+    return -errno;
+  pthread_mutex_lock (&g_lock);
+  na = node_get_locked (&a);
+  if (flags & RENAME_EXCHANGE)
+    nb = node_get_locked (&b);
+  pthread_mutex_unlock (&g_lock);
+  if (flags & RENAME_EXCHANGE) {
+    log_op (to, NULL, na);
+    log_op (from, NULL, nb);
+  } else {
+    log_op (from, to, na);
+  }
+  return 0;
 }
 
 static int
 pl_link (const char *from, const char *to)
 {
+  struct stat st;
+  struct node *n;
+
   CUT_CHECK ();
-  return linkat (live_fd, rel (from), live_fd, rel (to), 0) < 0 ? -errno : 0;
+  if (linkat (live_fd, rel (from), live_fd, rel (to), 0) < 0 ||
+      fstatat (live_fd, rel (to), &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return -errno;
+  pthread_mutex_lock (&g_lock);
+  n = node_get_locked (&st);
+  pthread_mutex_unlock (&g_lock);
+  log_op (to, NULL, n);
+  return 0;
 }
 
 static int
@@ -738,6 +885,8 @@ open_common (const char *path, struct fuse_file_info *fi, mode_t mode, bool crea
     close (fd);
     return -EIO;
   }
+  if (create && !existed)
+    log_op (path, NULL, n);
   if (existed && (flags & O_TRUNC) && before.st_size > 0)
     size_changed (n, before.st_size, 0);
   h = malloc (sizeof *h);

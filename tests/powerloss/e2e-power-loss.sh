@@ -11,8 +11,8 @@
 # Then, without any repair: cdp serve starts and takes writes, the
 # newest point holds every acknowledged write, every offered point holds
 # exactly what was written up to it (a write in flight at the point may
-# be there or not, block by block), a created task is listed or can be
-# created again, a lock that 'cdp lock' reported survives.
+# be there or not, block by block), a task that 'cdp task create'
+# reported is there, a lock that 'cdp lock' reported survives.
 source "$(dirname "$0")/../e2e/functions.sh"
 requires fusermount3 mountpoint nbdcopy python3 md5sum pgrep
 : "${PLFS:?PLFS must name plfs}" "${PLWRITE:?PLWRITE must name plwrite}"
@@ -244,12 +244,10 @@ wait_for 60 "writes to be acknowledged" acked 50
 cdp task create q --size 1M --listen "unix:$tmpdir/q.sock"
 power_cut
 verify
-if cdp task list | grep -q '^q\b'; then
-    cdp task show q >/dev/null || fail "task q is listed but cannot be shown"
-else
-    cdp task create q --size 1M --listen "unix:$tmpdir/q.sock" ||
-        fail "task q is neither listed nor can be created again"
-fi
+# 'task create' said it made q: q must be there, whole.
+cdp task list | grep -q '^q\b' || fail "task q, created before the cut, is gone"
+cdp task show q >/dev/null || fail "task q is listed but cannot be shown"
+expect_error 1 "exists already" cdp task create q --size 1M --listen "unix:$tmpdir/q.sock"
 
 what="right after 'cdp lock'"
 serve

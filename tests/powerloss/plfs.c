@@ -19,21 +19,21 @@
  * SIGUSR1 cuts the power: from then on every operation fails with EIO and
  * nothing more becomes durable; when the file system is unmounted,
  * STATE/live is replaced by the durable state alone, so that mounting it
- * again shows exactly what the disk would hold after the cut.  With
- * --keep SEED each unsynced 4 KiB block of written data within the
- * durable size survives the cut or not, as a PRNG seeded with SEED
- * decides (a disk may have written any part of its cache), and each
- * directory keeps the first k of its unsynced changes (creates, renames,
- * unlinks, in the order they were made), k picked by the same PRNG (the
- * file system may have written some of them); without it everything
- * unsynced is lost.
- * An unmount without a cut is an orderly shutdown and loses nothing.
+ * again shows exactly what the disk would hold after the cut.  Without
+ * --keep everything unsynced is lost.  With --keep SEED a PRNG seeded
+ * with SEED decides, as a disk may have written any part of its cache
+ * and a file system some of its changes: each unsynced 4 KiB block of
+ * written data within the durable size survives the cut, or not, or in
+ * part (some of its 512-byte sectors: a torn write); each directory keeps
+ * the first k of its unsynced changes (creates, renames, unlinks, in the
+ * order they were made).  An unmount without a cut is an orderly
+ * shutdown and loses nothing.
  *
- * Not modelled: torn sectors (a block is old or new, never a mix),
- * metadata other than directory entries and file sizes (modes and
- * owners are those last seen), a move between directories kept in one
- * and not the other (it may then be in both or neither), hard links (a
- * file appears once per durable entry, as separate copies).
+ * Not modelled: a sector torn inside (a 512-byte sector is old or new),
+ * metadata other than directory entries and file sizes (modes and owners
+ * are those last seen), a move between directories kept in one and not
+ * the other (it may then be in both or neither), hard links (a file
+ * appears once per durable entry, as separate copies).
  *
  * --trace FILE writes one line per write, fsync and fsyncdir, with the
  * flags the kernel sent: how a test finds out what reaches a FUSE file
@@ -508,7 +508,9 @@ prng (void)
   return z ^ (z >> 31);
 }
 
-/* Some unsynced blocks reached the disk before the power went. */
+/* Some unsynced blocks reached the disk before the power went: of each
+ * 4 KiB block, nothing, all, or (one in four) some of its 512-byte
+ * sectors, a write torn by the cut. */
 static void
 keep_some (struct node *n)
 {
@@ -520,9 +522,16 @@ keep_some (struct node *n)
   if (fstat (sfd, &st) == 0)
     for (size_t i = 0; i < n->ndirty; i++)
       for (off_t b = n->dirty[i].off & ~(off_t) 4095;
-           b < n->dirty[i].off + n->dirty[i].len && b < st.st_size; b += 4096)
-        if (prng () & 1)
-          copy_range (n->rfd, sfd, b, 4096 < st.st_size - b ? 4096 : st.st_size - b);
+           b < n->dirty[i].off + n->dirty[i].len && b < st.st_size; b += 4096) {
+        off_t len = 4096 < st.st_size - b ? 4096 : st.st_size - b;
+        uint64_t r = prng ();
+        if ((r & 3) == 1 || (r & 3) == 2)
+          copy_range (n->rfd, sfd, b, len);
+        else if ((r & 3) == 3)
+          for (off_t s = 0; s < len; s += 512)
+            if ((r >> (8 + s / 512)) & 1)
+              copy_range (n->rfd, sfd, b + s, 512 < len - s ? 512 : len - s);
+      }
   close (sfd);
 }
 

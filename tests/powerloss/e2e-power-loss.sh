@@ -162,7 +162,8 @@ verify ()
 {
     local t ns kind locked n=0 refused=0 args=() newest=
     mount_plfs "$@"
-    points p >"$tmpdir/points"
+    points p >"$tmpdir/points" 2>"$tmpdir/points.err" ||
+        fail "after cut $cuts ($what): cdp points: $(head -n 1 "$tmpdir/points.err")"
     [ -s "$tmpdir/points" ] || fail "after cut $cuts ($what): no points"
     while read -r t ns kind locked; do
         if ! export_to p "@$t" "$tmpdir/pt-$n.img" 2>"$tmpdir/export.err"; then

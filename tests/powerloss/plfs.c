@@ -680,6 +680,7 @@ pl_init (struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
   cfg->use_ino = 1;
   cfg->nullpath_ok = 1;
+  cfg->hard_remove = 1;           /* no .fuse_hidden files in the tree */
   cfg->entry_timeout = 0;
   cfg->attr_timeout = 0;
   cfg->negative_timeout = 0;

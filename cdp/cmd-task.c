@@ -13,6 +13,7 @@
 #include "cdp/libvirt.h"
 #include "cdp/qmp.h"
 #include "common/jsonfile.h"
+#include "common/fileio.h"
 #include "common/timeutil.h"
 
 #define NS 1000000000LL
@@ -122,24 +123,66 @@ libvirt_disks (struct task *t, string_vector *named)
   return e < 0 ? EXIT_FAIL : e;
 }
 
+/* A leftover of a create cut short: the task.json it may hold, itself. */
+static void
+remove_stage (const char *stage)
+{
+  char *f = path_join (stage, "task.json"), *tmp = path_join (stage, "task.json.tmp");
+
+  unlink (f);
+  unlink (tmp);
+  rmdir (stage);
+  free (f);
+  free (tmp);
+}
+
+/* The task directory appears whole, or not at all, after a power loss: it
+ * is made as tasks/.NAME.new, task.json is written into it, it is renamed
+ * to NAME, and tasks/ is fsynced (the store's own entries too, when they
+ * were just made). */
 static int
 create_dirs (const char *store, struct task *t)
 {
-  char *tasks = path_join (store, "tasks");
+  char *tasks = path_join (store, "tasks"), *final = t->dir, *stage;
+  struct stat st;
   int e = mkdir_p (tasks, 0755);
 
-  free (tasks);
-  if (e < 0)
-    return fail ("cannot create store %s: %s", store, strerror (-e));
-  if (mkdir (t->dir, 0700) < 0)
-    return errno == EEXIST ? fail ("task '%s' exists already", t->name)
-                           : fail ("cannot create %s: %s", t->dir, strerror (errno));
-  e = task_save (t);
+  if (e == 0)
+    e = fio_sync_parent (store);
+  if (e == 0)
+    e = fio_sync_parent (tasks);
   if (e < 0) {
-    rmdir (t->dir);
-    return fail ("cannot write task %s: %s", t->name, strerror (-e));
+    free (tasks);
+    return fail ("cannot create store %s: %s", store, strerror (-e));
   }
-  return 0;
+  if (asprintf (&stage, "%s/.%s.new", tasks, t->name) < 0)
+    abort ();
+  free (tasks);
+  if (lstat (final, &st) == 0) {
+    free (stage);
+    return fail ("task '%s' exists already", t->name);
+  }
+  remove_stage (stage);
+  if (mkdir (stage, 0700) < 0) {
+    e = fail ("cannot create %s: %s", stage, strerror (errno));
+    free (stage);
+    return e;
+  }
+  t->dir = stage;
+  e = task_save (t);
+  t->dir = final;
+  if (e == 0 && renameat2 (AT_FDCWD, stage, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
+    e = errno == EINVAL && rename (stage, final) == 0 ? 0 : -errno;
+  if (e == 0)
+    e = fio_sync_parent (final);
+  if (e < 0 && e != -EEXIST && e != -ENOTEMPTY)
+    e = fail ("cannot write task %s: %s", t->name, strerror (-e));
+  else if (e < 0)
+    e = fail ("task '%s' exists already", t->name);
+  if (e != 0)
+    remove_stage (stage);
+  free (stage);
+  return e;
 }
 
 /* Before anything is asked of QEMU or libvirt: the address to listen on

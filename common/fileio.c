@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
@@ -133,4 +134,12 @@ fio_replace (const char *path, const void *data, size_t len, mode_t mode)
     r = fio_sync_parent (path);      /* the rename is durable only now */
   free (tmp);
   return r;
+}
+
+int
+fio_mkdir (const char *path, mode_t mode)
+{
+  if (mkdir (path, mode) < 0 && errno != EEXIST)
+    return -errno;
+  return fio_sync_parent (path);
 }

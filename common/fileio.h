@@ -26,6 +26,12 @@ int fio_read (const char *path, char **out, size_t *len);
 /* fsync the directory that holds path (its dirname). */
 int fio_sync_parent (const char *path);
 
+/* Make the directory path (mode) unless it exists, then fsync its parent
+ * (a new directory's entry survives a power loss only then; one that
+ * existed may have been made by a process that died before that).  0, or
+ * -errno. */
+int fio_mkdir (const char *path, mode_t mode);
+
 /* Replace path with len bytes of data, atomically and durably, in this
  * order: data written to PATH.tmp (created with mode), fsynced; renamed
  * over path; the directory fsynced.  After a crash path holds either the

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "journal/internal.h"
 
 #define DEFAULT_SEGMENT (256u << 20)
@@ -48,8 +49,11 @@ open_dir (struct journal *j, const char *dir)
   j->dir = strdup (dir);
   if (j->dir == NULL)
     return -ENOMEM;
-  if (j->opts.create && mkdir (dir, 0700) < 0 && errno != EEXIST)
-    return -errno;
+  if (j->opts.create) {
+    int r = fio_mkdir (dir, 0700);     /* its entry in the task directory */
+    if (r < 0)
+      return r;
+  }
   j->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (j->dirfd < 0)
     return -errno;

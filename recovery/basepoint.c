@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/jsonfile.h"
 #include "recovery/basepoint.h"
 
@@ -151,8 +152,9 @@ catalog_load (const char *dir, bool clean, struct base_catalog *c)
   c->dir = strdup (dir);
   if (c->dir == NULL)
     return -ENOMEM;
-  if (mkdir (dir, 0700) < 0 && errno != EEXIST)
-    return -errno;
+  r = fio_mkdir (dir, 0700);
+  if (r < 0)
+    return r;
   r = read_catalog (c);
   if (r == 0 && clean)
     r = clean_unlisted (c);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/vector.h"
 #include "recovery/index-internal.h"
 
@@ -154,8 +155,8 @@ index_open (const char *dir, struct cdp_index **ip)
   index_set_error ("%s", "");
   if (ix == NULL)
     return -ENOMEM;
-  if (mkdir (dir, 0700) < 0 && errno != EEXIST) {
-    rc = -errno;
+  rc = fio_mkdir (dir, 0700);
+  if (rc < 0) {
     free (ix);
     return rc;
   }

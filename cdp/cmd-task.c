@@ -289,6 +289,8 @@ task_create (const char *store, int argc, char **argv)
     free (tasks);
     t->created_ns = time_now_ns ();
   }
+  if (r == 0 && access (t->dir, F_OK) == 0)
+    r = fail ("task '%s' exists already", t->name);   /* before its address */
   if (r == 0)
     r = check_address (store, t, &nodes, &targets);
   if (r == 0 && t->domain && t->lo.tls_psk)

@@ -186,11 +186,38 @@ int journal_read_record (struct journal_reader *r, struct journal_loc loc,
                          struct journal_record *rec, void *payload);
 
 /* Read len bytes of the payload of the record at loc starting at byte
- * off of the payload, without CRC verification (the record was verified
- * when it was indexed).  Thread-safe.  Errors: -ESTALE, -ENOENT, -EIO,
- * -EINVAL (range outside the payload). */
+ * off of the payload.  Nothing unchecked is returned: the record's CRC
+ * (over its whole payload and header) is verified first.  A read of a
+ * whole payload is checked in buf; a read of part of one loads and
+ * checks the whole record once and keeps its payload in the reader's
+ * cache (bounded, see journal_reader_cache_limit), from which later
+ * reads of it are copied.  Thread-safe; concurrent reads of a record
+ * being loaded wait for that one load.  Errors: -EUCLEAN (the record
+ * fails its check, or its header is not a record's: journal_last_damage
+ * names it in the first case), -ESTALE, -ENOENT, -EIO, -ENOMEM, -EINVAL
+ * (range outside the payload). */
 int journal_pread_payload (struct journal_reader *r, struct journal_loc loc,
                            uint32_t off, void *buf, uint32_t len);
+
+/* Bytes of checked payloads the reader keeps (default 64 MiB).  A record
+ * larger than that is read and checked whole for every partial read. */
+void journal_reader_cache_limit (struct journal_reader *r, size_t bytes);
+
+/* A record that failed its CRC check: where, and what its header says
+ * (the CRC covers the header too, so these may be the damaged part). */
+struct journal_damage {
+  struct journal_loc loc;
+  uint64_t seq;
+  int64_t time_ns;
+  uint32_t disk;
+  uint64_t offset;          /* byte range on the disk */
+  uint64_t length;
+};
+
+/* After an -EUCLEAN from journal_pread_payload, on the same thread:
+ * true and *d filled (d may be NULL) when a record failed its CRC check.
+ * Any later journal error on the thread clears it.  Thread-local. */
+bool journal_last_damage (struct journal_damage *d);
 
 /* Walk every record of every segment and check CRCs, sequence density
  * and segment continuity.  Returns the number of records, or -EUCLEAN

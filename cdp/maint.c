@@ -46,7 +46,11 @@ struct maint {
   bool stop, fold_now, full;
   uint64_t fold_done;               /* folds requested and finished */
   int64_t lost_until;               /* emergency reclaim: history lost before */
+  struct journal_loc damaged;       /* the damaged record last logged */
+  int64_t damaged_retry;            /* no fold before this (damage found) */
 };
+
+#define DAMAGED_RETRY_NS (60 * 1000000000LL)
 
 /* ---- folding ---------------------------------------------------------- */
 
@@ -75,6 +79,31 @@ static int
 fold_at_chain (struct maint *m, const struct task_disk *d, uint64_t seq,
                int64_t t, unsigned max_chain);
 
+/* A fold read damaged history: record it, log it once, and try again
+ * only after a while (every attempt reads what it folds). */
+static void
+fold_damaged (struct maint *m, const struct task_disk *d, const char *tb)
+{
+  struct journal_damage dmg;
+  char msg[512];
+  bool known;
+
+  m->damaged_retry = time_now_ns () + DAMAGED_RETRY_NS;
+  known = journal_last_damage (&dmg) &&
+          dmg.loc.segment == m->damaged.segment &&
+          dmg.loc.offset == m->damaged.offset;
+  if (!integrity_read_failed (m->t, &m->cat, "serve", msg, sizeof msg)) {
+    log_msg ("task %s disk %s: base point at %s failed: %s", m->t->name,
+             d->name, tb, fold_last_error ());
+    return;
+  }
+  if (known)
+    return;
+  m->damaged = dmg.loc;
+  log_msg ("task %s disk %s: base point at %s not made: %s", m->t->name,
+           d->name, tb, msg);
+}
+
 static int
 fold_at (struct maint *m, const struct task_disk *d, uint64_t seq, int64_t t)
 {
@@ -90,10 +119,14 @@ fold_at_chain (struct maint *m, const struct task_disk *d, uint64_t seq,
   char tb[64], sz[32];
   int r;
 
+  if (time_now_ns () < m->damaged_retry)
+    return -EUCLEAN;
   journal_reader_refresh (m->jr);
   r = fold_disk (&src, d->id, d->size, seq, t, max_chain, &st);
   format_time (t, tb, sizeof tb);
-  if (r < 0)
+  if (r == -EUCLEAN)
+    fold_damaged (m, d, tb);
+  else if (r < 0)
     log_msg ("task %s disk %s: base point at %s failed: %s", m->t->name,
              d->name, tb, fold_last_error ());
   else if (st.ranges > 0) {

@@ -9,6 +9,7 @@
  * reopening takes it for writing.
  */
 #include <errno.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 #include "common/timeutil.h"
 
 #define MAX_DISKS 4
+
+DEFINE_VECTOR_TYPE (journal_loc_vector, struct journal_loc)
 
 struct pexp_x {
   struct pexp *e;
@@ -36,6 +39,8 @@ struct pexp {
   size_t n;
   unsigned gen;
   pthread_rwlock_t rw;
+  pthread_mutex_t damage_lock;
+  journal_loc_vector damaged;       /* records already reported */
 };
 
 /* Resolve the points of the disks at e->t in the open view v. */
@@ -85,6 +90,7 @@ pexp_open (const char *store, const char *task, int64_t t,
   e->t = t;
   e->n = disks->len;
   pthread_rwlock_init (&e->rw, NULL);
+  pthread_mutex_init (&e->damage_lock, NULL);
   if (v) {
     e->v = *v;
     memset (v, 0, sizeof *v);
@@ -113,6 +119,8 @@ pexp_close (struct pexp *e)
   if (e->v.task)
     view_close (&e->v);
   pthread_rwlock_destroy (&e->rw);
+  pthread_mutex_destroy (&e->damage_lock);
+  journal_loc_vector_reset (&e->damaged);
   free (e->store);
   free (e->task);
   free (e);
@@ -157,6 +165,35 @@ reopen (struct pexp *e, unsigned gen)
   return r == 0 ? 0 : -EIO;
 }
 
+/* A read found a damaged record (the client gets EIO): log it and
+ * record it, once per record.  Read lock held. */
+static void
+report_damage (struct pexp *e)
+{
+  struct journal_damage d;
+  json_object *arr;
+  char msg[512];
+  bool seen = false;
+
+  if (!journal_last_damage (&d))
+    return;
+  pthread_mutex_lock (&e->damage_lock);
+  for (size_t k = 0; k < e->damaged.len && !seen; k++)
+    seen = e->damaged.ptr[k].segment == d.loc.segment &&
+           e->damaged.ptr[k].offset == d.loc.offset;
+  if (!seen)
+    journal_loc_vector_append (&e->damaged, d.loc);
+  pthread_mutex_unlock (&e->damage_lock);
+  if (seen)
+    return;
+  arr = json_object_new_array ();
+  json_object_array_add (arr, integrity_journal_entry (e->v.task, &e->v.cat, &d,
+                                                       "export", msg, sizeof msg));
+  integrity_change (e->v.task, arr, false, NULL);
+  json_object_put (arr);
+  log_msg ("task %s: %s; reads of it fail with EIO", e->task, msg);
+}
+
 int
 pexp_read (struct pexp *e, size_t i, void *buf, uint32_t count,
            uint64_t offset, point_extent_vector *holes)
@@ -170,6 +207,8 @@ pexp_read (struct pexp *e, size_t i, void *buf, uint32_t count,
     gen = e->gen;
     r = buf ? point_pread (&e->p[i], buf, offset, count, holes)
             : point_block_status (&e->p[i], offset, count, holes);
+    if (r == -EUCLEAN)
+      report_damage (e);
     pthread_rwlock_unlock (&e->rw);
     if (r != -ESTALE || tries == 2)
       return r;

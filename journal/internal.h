@@ -114,6 +114,12 @@ int win_get (struct seg_window *w, uint64_t pos, size_t n, const uint8_t **p);
 int win_record (struct seg_window *w, uint64_t segment, uint32_t pos,
                 uint32_t limit, struct rec_hdr *h, const uint8_t **payload);
 
+/* ---- reader.c ---------------------------------------------------------- */
+/* The reader's directory fd, and a copy of its segment list (after a
+ * refresh) into segs. */
+int journal_reader_dirfd (struct journal_reader *r);
+int journal_reader_segments (struct journal_reader *r, seg_vector *segs);
+
 /* ---- vread.c: verified reads of payloads, and their cache ------------ */
 
 #define VCACHE_DEFAULT (64u << 20)  /* bytes of checked payloads kept */

@@ -119,6 +119,30 @@ journal_reader_refresh (struct journal_reader *r)
   return 0;
 }
 
+int
+journal_reader_dirfd (struct journal_reader *r)
+{
+  return r->dirfd;
+}
+
+int
+journal_reader_segments (struct journal_reader *r, seg_vector *segs)
+{
+  int e = journal_reader_refresh (r);
+
+  if (e < 0)
+    return e;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&r->lock);
+  segs->len = 0;
+  e = seg_vector_reserve (segs, r->segs.len);
+  if (e < 0)
+    return e;
+  if (r->segs.len > 0)
+    memcpy (segs->ptr, r->segs.ptr, r->segs.len * sizeof *r->segs.ptr);
+  segs->len = r->segs.len;
+  return 0;
+}
+
 void
 journal_reader_cache_limit (struct journal_reader *r, size_t bytes)
 {

@@ -279,5 +279,6 @@ int cmd_fold (const char *store, int argc, char **argv);
 int cmd_ls (const char *store, int argc, char **argv);      /* cmd-files.c */
 int cmd_cat (const char *store, int argc, char **argv);
 int cmd_get (const char *store, int argc, char **argv);
+int cmd_verify (const char *store, int argc, char **argv);  /* cmd-verify.c */
 
 #endif

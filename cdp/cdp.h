@@ -241,10 +241,17 @@ struct json_object *integrity_journal_entry (const struct task *t,
 int integrity_change (const struct task *t, struct json_object *damage,
                       bool replace, struct json_object *last_verify);
 /* After a read of a point failed, on the thread that read: if a journal
- * record failed its CRC check, record it and put the line saying so in
- * msg; false if the failure was something else. */
+ * record failed its CRC check or a base point cluster its sum, record it
+ * and put the line saying so in msg; false if the failure was something
+ * else. */
 bool integrity_read_failed (const struct task *t, const struct base_catalog *cat,
                             const char *found_by, char *msg, size_t len);
+/* The same without recording it: the entry (a new JSON object, its
+ * "where" tells one damage from another), or NULL. */
+struct json_object *integrity_read_entry (const struct task *t,
+                                          const struct base_catalog *cat,
+                                          const char *found_by, char *msg,
+                                          size_t len);
 /* Add "integrity" to a task's status object: state "damaged", "clean"
  * (verified, nothing found since), "unchecked" or "unknown", the damage
  * still in the store, and the last verification.  integrity_print: its

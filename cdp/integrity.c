@@ -29,6 +29,8 @@
 #include "cdp/cdp.h"
 #include "common/fileio.h"
 #include "common/timeutil.h"
+#include "cdp/verify.h"
+#include "recovery/basesum.h"
 
 #define VERIFY_VERSION 1
 
@@ -213,16 +215,51 @@ integrity_journal_entry (const struct task *t, const struct base_catalog *cat,
   return o;
 }
 
+/* The entry of a base point cluster that failed its sum. */
+static json_object *
+base_entry (const struct task *t, const struct base_catalog *cat,
+            const struct basesum_damage *d, const char *found_by, char *msg,
+            size_t len)
+{
+  const struct base_point *bp = cat ? catalog_by_file (cat, d->file) : NULL;
+  char affects[384] = "", where[320];
+  json_object *o;
+
+  if (bp)
+    verify_base_affects (t, cat, bp, affects, sizeof affects);
+  snprintf (where, sizeof where, "%s offset %" PRIu64, d->file, d->offset);
+  snprintf (msg, len, "damaged base point %s: the data cluster at disk offset "
+            "%" PRIu64 " %s%s%s", d->file, d->offset,
+            d->missing ? "is held without a checksum (a changed L2 entry)"
+                       : "fails its checksum", *affects ? "; " : "", affects);
+  o = integrity_entry ("base", where, msg, found_by);
+  json_object_object_add (o, "file", json_object_new_string (d->file));
+  json_object_object_add (o, "offset", json_object_new_uint64 (d->offset));
+  return o;
+}
+
+json_object *
+integrity_read_entry (const struct task *t, const struct base_catalog *cat,
+                      const char *found_by, char *msg, size_t len)
+{
+  struct journal_damage d;
+  struct basesum_damage bd;
+
+  if (point_last_failure () == POINT_SRC_JOURNAL && journal_last_damage (&d))
+    return integrity_journal_entry (t, cat, &d, found_by, msg, len);
+  if (point_last_failure () == POINT_SRC_BASE && basesum_last_damage (&bd))
+    return base_entry (t, cat, &bd, found_by, msg, len);
+  return NULL;
+}
+
 bool
 integrity_read_failed (const struct task *t, const struct base_catalog *cat,
                        const char *found_by, char *msg, size_t len)
 {
-  struct journal_damage d;
-  json_object *o, *arr;
+  json_object *o = integrity_read_entry (t, cat, found_by, msg, len), *arr;
 
-  if (!journal_last_damage (&d))
+  if (o == NULL)
     return false;
-  o = integrity_journal_entry (t, cat, &d, found_by, msg, len);
   arr = json_object_new_array ();
   json_object_array_add (arr, o);
   integrity_change (t, arr, false, NULL);

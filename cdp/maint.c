@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,9 @@
 
 #include "cdp/cdp.h"
 #include "common/timeutil.h"
+#include "recovery/basesum.h"
 #include "recovery/fold.h"
+#include "recovery/qcow2.h"
 
 #define PERIOD_NS (250 * 1000000LL)
 
@@ -46,7 +49,7 @@ struct maint {
   bool stop, fold_now, full;
   uint64_t fold_done;               /* folds requested and finished */
   int64_t lost_until;               /* emergency reclaim: history lost before */
-  struct journal_loc damaged;       /* the damaged record last logged */
+  char damaged[320];                /* the damaged place last logged */
   int64_t damaged_retry;            /* no fold before this (damage found) */
 };
 
@@ -84,24 +87,27 @@ fold_at_chain (struct maint *m, const struct task_disk *d, uint64_t seq,
 static void
 fold_damaged (struct maint *m, const struct task_disk *d, const char *tb)
 {
-  struct journal_damage dmg;
   char msg[512];
-  bool known;
+  json_object *o = integrity_read_entry (m->t, &m->cat, "serve", msg,
+                                         sizeof msg), *arr;
+  const char *where;
 
   m->damaged_retry = time_now_ns () + DAMAGED_RETRY_NS;
-  known = journal_last_damage (&dmg) &&
-          dmg.loc.segment == m->damaged.segment &&
-          dmg.loc.offset == m->damaged.offset;
-  if (!integrity_read_failed (m->t, &m->cat, "serve", msg, sizeof msg)) {
+  if (o == NULL) {
     log_msg ("task %s disk %s: base point at %s failed: %s", m->t->name,
              d->name, tb, fold_last_error ());
     return;
   }
-  if (known)
-    return;
-  m->damaged = dmg.loc;
-  log_msg ("task %s disk %s: base point at %s not made: %s", m->t->name,
-           d->name, tb, msg);
+  where = json_object_get_string (json_object_object_get (o, "where"));
+  if (strcmp (where, m->damaged) != 0) {
+    snprintf (m->damaged, sizeof m->damaged, "%s", where);
+    log_msg ("task %s disk %s: base point at %s not made: %s", m->t->name,
+             d->name, tb, msg);
+  }
+  arr = json_object_new_array ();
+  json_object_array_add (arr, o);
+  integrity_change (m->t, arr, false, NULL);
+  json_object_put (arr);
 }
 
 static int
@@ -365,6 +371,49 @@ copy_file (const char *from, const char *to)
   return r;
 }
 
+/* The rebased copy tmppath of the child at path holds more clusters
+ * than the child: give it sums for all of them (the child's own must
+ * still match) under the child's sums name, before the copy replaces
+ * the child.  A superset of the old sums, so they hold for either
+ * image.  A child without sums (made before them) stays without. */
+static int
+resum_child (struct maint *m, const char *path, const char *tmppath,
+             const char *file)
+{
+  char *sp = basesum_path (path), msg[512];
+  struct basesum old, fresh;
+  struct basesum_damage d;
+  struct qcow2_chain *c;
+  int r = sp ? basesum_load (sp, &old) : -ENOMEM;
+
+  if (r == -ENOENT) {
+    free (sp);
+    return 0;
+  }
+  if (r == 0 && (r = qcow2_open (tmppath, &c)) == 0) {
+    r = basesum_compute (c, &old, &fresh, NULL);
+    qcow2_close (c);
+    if (r == 0)
+      r = basesum_save (sp, &fresh);
+    if (r == 0)
+      basesum_free (&fresh);
+  }
+  if (r == 0 || r == -ENOENT)
+    basesum_free (&old);
+  if (r == -EUCLEAN && basesum_last_damage (&d)) {
+    json_object *arr = json_object_new_array ();
+    snprintf (msg, sizeof msg, "base point %s: the data cluster at disk offset "
+              "%" PRIu64 " fails its checksum (found while rebasing it)",
+              file, d.offset);
+    json_object_array_add (arr, integrity_entry ("base", file, msg, "serve"));
+    integrity_change (m->t, arr, false, NULL);
+    json_object_put (arr);
+    log_msg ("task %s: %s", m->t->name, msg);
+  }
+  free (sp);
+  return r;
+}
+
 /* Make child stand on the parent of the base point it stands on now. */
 static int
 rebase_child (struct maint *m, struct base_point *child, const char *newparent)
@@ -378,6 +427,8 @@ rebase_child (struct maint *m, struct base_point *child, const char *newparent)
   r = copy_file (path, tmppath);
   if (r == 0)
     r = run_qemu_img_rebase (m->cat.dir, tmp, newparent);
+  if (r == 0)
+    r = resum_child (m, path, tmppath, child->file);
   if (r == 0 && rename (tmppath, path) < 0)
     r = -errno;
   if (r < 0)
@@ -388,6 +439,16 @@ rebase_child (struct maint *m, struct base_point *child, const char *newparent)
   free (tmppath);
   free (path);
   return r;
+}
+
+static void
+remove_sums (const char *image)
+{
+  char *sp = basesum_path (image);
+
+  if (sp)
+    unlink (sp);
+  free (sp);
 }
 
 static void
@@ -423,6 +484,7 @@ drop_base (struct maint *m, size_t idx)
     return r;
   path = catalog_path (&m->cat, p.file);
   unlink (path);
+  remove_sums (path);
   free (path);
   log_msg ("task %s: removed base point %s", m->t->name, p.file);
   return 0;
@@ -502,6 +564,7 @@ delete_old_leaves (struct maint *m, const kept_vector *k)
       if (catalog_save (&m->cat) == 0) {
         char *path = catalog_path (&m->cat, p.file);
         unlink (path);
+        remove_sums (path);
         free (path);
         log_msg ("task %s: removed base point %s", m->t->name, p.file);
         changed = true;

@@ -21,7 +21,6 @@
 
 #define MAX_DISKS 4
 
-DEFINE_VECTOR_TYPE (journal_loc_vector, struct journal_loc)
 
 struct pexp_x {
   struct pexp *e;
@@ -40,7 +39,7 @@ struct pexp {
   unsigned gen;
   pthread_rwlock_t rw;
   pthread_mutex_t damage_lock;
-  journal_loc_vector damaged;       /* records already reported */
+  string_vector damaged;            /* places already reported */
 };
 
 /* Resolve the points of the disks at e->t in the open view v. */
@@ -120,7 +119,9 @@ pexp_close (struct pexp *e)
     view_close (&e->v);
   pthread_rwlock_destroy (&e->rw);
   pthread_mutex_destroy (&e->damage_lock);
-  journal_loc_vector_reset (&e->damaged);
+  for (size_t k = 0; k < e->damaged.len; k++)
+    free (e->damaged.ptr[k]);
+  string_vector_reset (&e->damaged);
   free (e->store);
   free (e->task);
   free (e);
@@ -165,30 +166,32 @@ reopen (struct pexp *e, unsigned gen)
   return r == 0 ? 0 : -EIO;
 }
 
-/* A read found a damaged record (the client gets EIO): log it and
- * record it, once per record.  Read lock held. */
+/* A read found damaged history (the client gets EIO): log it and
+ * record it, once per damaged place.  Read lock held. */
 static void
 report_damage (struct pexp *e)
 {
-  struct journal_damage d;
-  json_object *arr;
   char msg[512];
+  json_object *o = integrity_read_entry (e->v.task, &e->v.cat, "export", msg,
+                                         sizeof msg), *arr;
+  const char *where;
   bool seen = false;
 
-  if (!journal_last_damage (&d))
+  if (o == NULL)
     return;
+  where = json_object_get_string (json_object_object_get (o, "where"));
   pthread_mutex_lock (&e->damage_lock);
   for (size_t k = 0; k < e->damaged.len && !seen; k++)
-    seen = e->damaged.ptr[k].segment == d.loc.segment &&
-           e->damaged.ptr[k].offset == d.loc.offset;
+    seen = strcmp (e->damaged.ptr[k], where) == 0;
   if (!seen)
-    journal_loc_vector_append (&e->damaged, d.loc);
+    string_vector_append (&e->damaged, strdup (where));
   pthread_mutex_unlock (&e->damage_lock);
-  if (seen)
+  if (seen) {
+    json_object_put (o);
     return;
+  }
   arr = json_object_new_array ();
-  json_object_array_add (arr, integrity_journal_entry (e->v.task, &e->v.cat, &d,
-                                                       "export", msg, sizeof msg));
+  json_object_array_add (arr, o);
   integrity_change (e->v.task, arr, false, NULL);
   json_object_put (arr);
   log_msg ("task %s: %s; reads of it fail with EIO", e->task, msg);

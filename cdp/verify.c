@@ -34,6 +34,8 @@
 #include "cdp/cdp.h"
 #include "cdp/verify.h"
 #include "common/timeutil.h"
+#include "recovery/basesum.h"
+#include "recovery/qcow2.h"
 #include "recovery/qemu-tool.h"
 
 #define MAX_REPORTS 20              /* of one kind; then a summary */
@@ -394,6 +396,66 @@ qemu_img_check (const char *path, bool *leaks, char *why, size_t len)
                                 WEXITSTATUS (status) == 3) ? 0 : 1;
 }
 
+struct sum_check {
+  struct vstate *s;
+  const struct base_point *bp;
+  const char *affects;
+};
+
+static int
+bad_cluster (void *opaque, uint64_t cluster, bool missing)
+{
+  struct sum_check *sc = opaque;
+  char where[320];
+  uint64_t off = cluster * BASESUM_CLUSTER;
+
+  snprintf (where, sizeof where, "%s offset %" PRIu64, sc->bp->file, off);
+  damage (sc->s, K_BASE, where, "damaged base point %s: the data cluster at "
+          "disk offset %" PRIu64 " %s; %s", sc->bp->file, off,
+          missing ? "is held without a checksum (a changed L2 entry)"
+                  : "fails its checksum", sc->affects);
+  return 0;
+}
+
+/* The data clusters of bp against their sums, where it has them. */
+static void
+check_sums (struct vstate *s, const struct base_point *bp, const char *path,
+            const char *affects)
+{
+  struct sum_check sc = { s, bp, affects };
+  char *sp = basesum_path (path);
+  struct qcow2_chain *c;
+  struct basesum sums;
+  uint64_t bytes = 0;
+  int e = sp ? basesum_load (sp, &sums) : -ENOMEM;
+
+  free (sp);
+  if (e == -ENOENT) {
+    s->res->base_unsummed++;
+    note (s, "base point %s has no data checksums (made before cdp kept "
+          "them): its metadata was checked, its data clusters cannot be",
+          bp->file);
+    return;
+  }
+  if (e < 0) {
+    damage (s, K_BASE, bp->file, "base point %s: its checksum file %s (%s); "
+            "its data clusters cannot be checked", bp->file,
+            e == -EUCLEAN ? "is damaged" : "cannot be read", strerror (-e));
+    return;
+  }
+  s->res->base_summed++;
+  e = qcow2_open (path, &c);
+  if (e == 0) {
+    e = basesum_check (c, &sums, s->o->rate, bad_cluster, &sc, &bytes);
+    qcow2_close (c);
+  }
+  s->res->base_checked_bytes += bytes;
+  if (e < 0)
+    damage (s, K_BASE, bp->file, "base point %s cannot be read (%s: %s); %s",
+            bp->file, strerror (-e), qcow2_last_error (), affects);
+  basesum_free (&sums);
+}
+
 static void
 check_base (struct vstate *s, const struct base_point *bp)
 {
@@ -440,6 +502,8 @@ check_base (struct vstate *s, const struct base_point *bp)
       note (s, "base point %s has leaked clusters (space only, no data lost)",
             bp->file);
   }
+  if (e == 0)
+    check_sums (s, bp, path, affects);
   free (path);
 }
 

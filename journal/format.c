@@ -40,6 +40,12 @@ set_last_damage (const struct journal_damage *d)
   have_damage = true;
 }
 
+void
+clear_last_damage (void)
+{
+  have_damage = false;
+}
+
 bool
 journal_last_damage (struct journal_damage *d)
 {

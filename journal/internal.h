@@ -74,6 +74,7 @@ void set_last_error (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
 /* Set the last error to the damaged record d (journal_last_damage). */
 void set_last_damage (const struct journal_damage *d);
+void clear_last_damage (void);
 int64_t now_ns (void);
 
 /* ---- segment.c: segment files in the directory ----------------------- */

@@ -245,8 +245,10 @@ int
 journal_pread_payload (struct journal_reader *r, struct journal_loc loc,
                        uint32_t off, void *buf, uint32_t len)
 {
-  int fd = reader_fd (r, loc.segment), e;
+  int fd, e;
 
+  clear_last_damage ();
+  fd = reader_fd (r, loc.segment);
   if (fd < 0)
     return fd;
   e = vc_pread (&r->cache, fd, loc, off, buf, len);

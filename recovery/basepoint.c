@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,8 @@ read_catalog (struct base_catalog *c)
   return r;
 }
 
-/* Delete images the catalog does not list: unfinished folds. */
+/* Delete images the catalog does not list (unfinished folds), and their
+ * sums. */
 static void
 remove_unlisted (struct base_catalog *c)
 {
@@ -105,6 +107,12 @@ remove_unlisted (struct base_catalog *c)
                  (n > 4 && strcmp (e->d_name + n - 4, ".tmp") == 0);
     if (image && catalog_by_file (c, e->d_name) == NULL)
       unlinkat (dirfd (d), e->d_name, 0);
+    if (n > 5 && strcmp (e->d_name + n - 5, ".sums") == 0 && n - 5 + 7 <= NAME_MAX) {
+      char img[NAME_MAX + 1];   /* the sums of an image that is not listed */
+      snprintf (img, sizeof img, "%.*s.qcow2", (int) (n - 5), e->d_name);
+      if (catalog_by_file (c, img) == NULL)
+        unlinkat (dirfd (d), e->d_name, 0);
+    }
   }
   closedir (d);
 }

@@ -113,10 +113,14 @@ pristine
 read -r file seg roff seq doff len plen < <(records | sed -n 3p)
 python3 - "$task/index/data.mdb" "$seg" "$roff" <<'PY'
 import struct, sys
+# Every copy of the entry (LMDB keeps old pages too): the live one with them.
 d = bytearray(open(sys.argv[1], "rb").read())
-i = d.find(struct.pack("<QIH", int(sys.argv[2]), int(sys.argv[3]), 1))
+pat = struct.pack("<QIH", int(sys.argv[2]), int(sys.argv[3]), 1)
+i = d.find(pat)
 assert i >= 0, "no extents entry found"
-d[i + 8] ^= 0x40
+while i >= 0:
+    d[i + 8] ^= 0x40
+    i = d.find(pat, i + 1)
 open(sys.argv[1], "wb").write(d)
 PY
 damaged "index: extents disk 0 chunk [0-9]+ record $seq does not match the journal"

@@ -61,7 +61,10 @@ struct task_policy {
   int64_t bp_retention;
   unsigned max_chain;
   uint32_t segment_size;    /* journal segment bytes; 0: chosen by cdp */
+  int64_t verify_interval;  /* serve checks stored history this often */
 };
+
+#define VERIFY_INTERVAL_DEFAULT (7 * 86400 * 1000000000LL)
 
 struct task {
   char *name;

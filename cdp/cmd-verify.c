@@ -181,6 +181,7 @@ record (const struct task *t, const struct verify_args *a,
     lv = json_object_new_object ();
     format_time (time_now_ns (), now, sizeof now);
     json_object_object_add (lv, "time", json_object_new_string (now));
+    json_object_object_add (lv, "time_ns", json_object_new_int64 (time_now_ns ()));
     json_object_object_add (lv, "by", json_object_new_string ("cdp verify"));
     json_object_object_add (lv, "result", json_object_new_string (n ? "damaged" : "clean"));
     json_object_object_add (lv, "problems", json_object_new_uint64 (n));

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "cdp/cdp.h"
+#include "cdp/verify.h"
 #include "common/timeutil.h"
 #include "recovery/basesum.h"
 #include "recovery/fold.h"
@@ -50,6 +51,7 @@ struct maint {
   uint64_t fold_done;               /* folds requested and finished */
   int64_t lost_until;               /* emergency reclaim: history lost before */
   char damaged[320];                /* the damaged place last logged */
+  struct bgverify *bv;              /* the background check (bgverify.c) */
   int64_t damaged_retry;            /* no fold before this (damage found) */
 };
 
@@ -751,7 +753,9 @@ maint_start (struct task *t, struct receiver *rx, struct maint **mp)
     free (dir);
   }
   if (r == 0)
-    r = -pthread_create (&m->thread, NULL, maint_thread, m);
+    r = bgverify_start (t, rx, &m->bv);
+  if (r == 0 && (r = -pthread_create (&m->thread, NULL, maint_thread, m)) < 0)
+    bgverify_stop (m->bv);
   if (r == 0)
     receiver_on_full (rx, wake_full, m);
   if (r < 0) {
@@ -785,6 +789,7 @@ maint_stop (struct maint *m)
   if (m == NULL)
     return;
   receiver_on_full (m->rx, NULL, NULL);
+  bgverify_stop (m->bv);
   pthread_mutex_lock (&m->lock);
   m->stop = true;
   pthread_cond_broadcast (&m->cond);

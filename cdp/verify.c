@@ -446,11 +446,12 @@ check_sums (struct vstate *s, const struct base_point *bp, const char *path,
   s->res->base_summed++;
   e = qcow2_open (path, &c);
   if (e == 0) {
-    e = basesum_check (c, &sums, s->o->rate, bad_cluster, &sc, &bytes);
+    e = basesum_check (c, &sums, s->o->rate, s->o->stop, bad_cluster, &sc,
+                       &bytes);
     qcow2_close (c);
   }
   s->res->base_checked_bytes += bytes;
-  if (e < 0)
+  if (e < 0 && e != -ECANCELED)
     damage (s, K_BASE, bp->file, "base point %s cannot be read (%s: %s); %s",
             bp->file, strerror (-e), qcow2_last_error (), affects);
   basesum_free (&sums);
@@ -555,9 +556,10 @@ static void
 journal_range (struct vstate *s)
 {
   s->from_seq = 0;
-  s->to_seq = 0;
+  s->to_seq = s->o->upto_seq;
   if (s->o->points == NULL)
     return;
+  s->to_seq = 0;
   s->from_seq = UINT64_MAX;
   for (size_t i = 0; i < s->o->npoints; i++) {
     const struct point *p = &s->o->points[i];

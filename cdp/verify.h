@@ -24,6 +24,8 @@ struct verify_opts {
   uint64_t rate;                    /* journal bytes read per second; 0: all out */
   const atomic_bool *stop;          /* may be NULL */
   const char *found_by;             /* "verify", "serve" */
+  uint64_t upto_seq;                /* everything: only records up to this
+                                       (0: all; a journal still written) */
 };
 
 struct verify_result {
@@ -43,6 +45,11 @@ struct verify_result {
 int verify_run (const struct verify_source *src, const struct verify_opts *o,
                 struct verify_result *res);
 void verify_result_free (struct verify_result *res);
+
+/* ---- bgverify.c: the same in cdp serve, every --verify-interval ------- */
+struct bgverify;
+int bgverify_start (struct task *t, struct receiver *rx, struct bgverify **bp);
+void bgverify_stop (struct bgverify *b);
 
 /* "points of DISK from T to before T' that read base point FILE". */
 void verify_base_affects (const struct task *t, const struct base_catalog *cat,

@@ -257,6 +257,7 @@ struct walk {
   uint64_t size;
   uint64_t bytes;
   uint64_t rate;
+  const atomic_bool *stop;
   struct timespec t0;
   uint64_t last;                    /* clusters below this were done */
   /* compute */
@@ -284,6 +285,8 @@ each_cluster (struct walk *w, uint64_t first, uint64_t count, bool zero,
     count -= skip;
   }
   for (uint64_t k = first; e == 0 && k < first + count; k += per) {
+    if (w->stop && atomic_load (w->stop))
+      return -ECANCELED;
     uint64_t n = first + count - k < per ? first + count - k : per;
     uint64_t off = k * BASESUM_CLUSTER;
     uint64_t len = off + n * BASESUM_CLUSTER > w->size ? w->size - off
@@ -361,10 +364,11 @@ check_run (void *opaque, uint64_t first, uint64_t count, bool zero)
 
 int
 basesum_check (struct qcow2_chain *c, const struct basesum *s, uint64_t rate,
-               basesum_bad_fn fn, void *opaque, uint64_t *bytes)
+               const atomic_bool *stop, basesum_bad_fn fn, void *opaque,
+               uint64_t *bytes)
 {
   struct walk w = { .c = c, .size = qcow2_size (c), .s = s, .bad = fn,
-                    .opaque = opaque, .rate = rate };
+                    .opaque = opaque, .rate = rate, .stop = stop };
   int e;
 
   w.buf = malloc (IO_MAX);

@@ -32,6 +32,7 @@
 #ifndef CDP_BASESUM_H
 #define CDP_BASESUM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,11 +81,12 @@ int basesum_compute (struct qcow2_chain *c, const struct basesum *old,
 /* Check the clusters of the image open as c against s: fn is called
  * with each cluster that does not match (or that the image holds with
  * no sum); a non-zero return stops the check with it.  rate: bytes per
- * second at most (0: no limit).  bytes counts the data read. */
+ * second at most (0: no limit); stop (may be NULL): when set, the check
+ * ends with -ECANCELED.  bytes counts the data read. */
 typedef int (*basesum_bad_fn) (void *opaque, uint64_t cluster, bool missing);
 int basesum_check (struct qcow2_chain *c, const struct basesum *s,
-                   uint64_t rate, basesum_bad_fn fn, void *opaque,
-                   uint64_t *bytes);
+                   uint64_t rate, const atomic_bool *stop, basesum_bad_fn fn,
+                   void *opaque, uint64_t *bytes);
 
 /* A base read that checks every cluster it reads of an image that has
  * sums (the chain's images, top first, with their sums or NULL). */

@@ -125,6 +125,20 @@ int journal_reader_segments (struct journal_reader *r, seg_vector *segs);
 
 #define VCACHE_DEFAULT (64u << 20)  /* bytes of checked payloads kept */
 
+/* vmemo.c: records checked lately, read again without a check. */
+#define VMEMO_TTL_S 60u             /* seconds a check is trusted */
+#define VMEMO_SETS 16384u           /* x 4 ways: 64 Ki records, 1 MiB */
+struct vmemo_entry;
+struct vmemo {
+  pthread_mutex_t lock;
+  struct vmemo_entry *table;        /* NULL: nothing is remembered */
+  size_t sets;
+};
+int vmemo_init (struct vmemo *m, size_t sets);
+void vmemo_destroy (struct vmemo *m);
+bool vmemo_fresh (struct vmemo *m, struct journal_loc loc);
+void vmemo_add (struct vmemo *m, struct journal_loc loc);
+
 struct vc_entry;
 struct vcache {
   pthread_mutex_t lock;
@@ -132,6 +146,7 @@ struct vcache {
   struct vc_entry **buckets;        /* allocated on first use */
   struct vc_entry *head, *tail;     /* LRU list, newest first */
   size_t bytes, budget;
+  struct vmemo memo;
 };
 
 void vc_init (struct vcache *c, size_t budget);

@@ -10,7 +10,8 @@
  * A reader of a record another thread is loading waits for that load.
  * A record that fails its check is never kept: the read fails with
  * -EUCLEAN, journal_last_damage names the record, and the next read of
- * it checks it again.
+ * it checks it again.  A record that passed is remembered for a while
+ * (vmemo.c): reads of it then read just their range.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,6 +46,7 @@ vc_init (struct vcache *c, size_t budget)
   c->head = c->tail = NULL;
   c->bytes = 0;
   c->budget = budget;
+  vmemo_init (&c->memo, VMEMO_SETS);  /* without it: every read checks */
 }
 
 static size_t
@@ -137,6 +139,7 @@ vc_destroy (struct vcache *c)
   while (c->head)
     detach (c, c->head);
   free (c->buckets);
+  vmemo_destroy (&c->memo);
   pthread_cond_destroy (&c->loaded);
   pthread_mutex_destroy (&c->lock);
 }
@@ -190,6 +193,26 @@ read_checked (int fd, struct journal_loc loc, const struct rec_hdr *h,
   }
   if (rec_crc (h, crc32c (buf, h->payload_len)) != h->crc)
     return damaged (h, loc);
+  return 0;
+}
+
+/* Read [off, off+len) of the payload of a record checked lately (its
+ * header h just read): no check of it again. */
+static int
+read_range (int fd, struct journal_loc loc, uint32_t off, void *buf,
+            uint32_t len)
+{
+  size_t done = 0;
+
+  while (done < len) {
+    ssize_t n = pread (fd, (uint8_t *) buf + done, len - done,
+                       (off_t) loc.offset + REC_HDR_SIZE + off + (off_t) done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO;
+    done += (size_t) n;
+  }
   return 0;
 }
 
@@ -308,7 +331,17 @@ vc_use (struct vcache *c, struct vc_entry *e, struct journal_loc loc,
   return err;
 }
 
-/* A miss: read the header, then the record.  Lock not held. */
+/* A check of the record at loc ended with err: remember a pass. */
+static int
+remember (struct vcache *c, struct journal_loc loc, int err)
+{
+  if (err == 0)
+    vmemo_add (&c->memo, loc);
+  return err;
+}
+
+/* A miss: read the header, then the record (unless it was checked
+ * lately).  Lock not held. */
 static int
 vc_miss (struct vcache *c, int fd, struct journal_loc loc, uint32_t off,
          void *buf, uint32_t len)
@@ -326,10 +359,12 @@ vc_miss (struct vcache *c, int fd, struct journal_loc loc, uint32_t off,
     return seg_stale_or_corrupt (fd, loc.segment, loc.offset);
   if ((uint64_t) off + len > h.payload_len)
     return -EINVAL;
+  if (vmemo_fresh (&c->memo, loc))
+    return read_range (fd, loc, off, buf, len);
   if (off == 0 && len == h.payload_len)
-    return read_checked (fd, loc, &h, buf);
+    return remember (c, loc, read_checked (fd, loc, &h, buf));
   if (sizeof (struct vc_entry) + h.payload_len > c->budget)
-    return read_uncached (fd, loc, &h, off, buf, len);
+    return remember (c, loc, read_uncached (fd, loc, &h, off, buf, len));
 
   pthread_mutex_lock (&c->lock);
   e = lookup (c, loc);              /* loaded meanwhile? */
@@ -339,7 +374,7 @@ vc_miss (struct vcache *c, int fd, struct journal_loc loc, uint32_t off,
   if (e == NULL)
     return read_uncached (fd, loc, &h, off, buf, len);
   if (mine) {
-    err = load (c, fd, loc, e);
+    err = remember (c, loc, load (c, fd, loc, e));
     if (err == 0)
       memcpy (buf, e->payload + off, len);
     pthread_mutex_lock (&c->lock);

@@ -1,6 +1,8 @@
 /* cdp recovery: CRC32C sums of base point data clusters (see basesum.h
  * for the format and the rules). */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,13 +386,72 @@ basesum_check (struct qcow2_chain *c, const struct basesum *s, uint64_t rate,
 
 /* ---- reads of a point that check what they read ------------------------------ */
 
+/* Clusters checked lately are read again without a check for TTL_S
+ * seconds (as the journal's readers do with records): one bit per
+ * cluster and image with sums, all cleared when the epoch is older. */
+#define TTL_S 60
+
 struct basesum_chain {
   struct qcow2_chain *c;
   size_t n;
   bool any;                         /* some image has sums */
   char **names;
   struct basesum **sums;
+  _Atomic uint64_t **checked;       /* per image with sums: bitmap, or NULL */
+  size_t words;                     /* of each bitmap */
+  pthread_mutex_t lock;             /* epoch, clearing */
+  _Atomic int64_t epoch;            /* monotonic seconds the bitmaps began */
 };
+
+static int64_t
+mono_s (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec;
+}
+
+/* Forget every check once the epoch is TTL_S old. */
+static void
+expire (struct basesum_chain *bc)
+{
+  int64_t now = mono_s ();
+
+  if (now - atomic_load (&bc->epoch) < TTL_S)
+    return;
+  pthread_mutex_lock (&bc->lock);
+  if (now - atomic_load (&bc->epoch) >= TTL_S) {
+    for (size_t i = 0; i < bc->n; i++)
+      if (bc->checked[i])
+        for (size_t w = 0; w < bc->words; w++)
+          atomic_store (&bc->checked[i][w], 0);
+    atomic_store (&bc->epoch, now);
+  }
+  pthread_mutex_unlock (&bc->lock);
+}
+
+static bool
+all_checked (struct basesum_chain *bc, size_t d, uint64_t k0, uint64_t k1)
+{
+  if (bc->checked[d] == NULL)
+    return false;
+  expire (bc);
+  for (uint64_t k = k0; k < k1; k++)
+    if (k / 64 >= bc->words ||
+        !(atomic_load (&bc->checked[d][k / 64]) & (1ull << (k % 64))))
+      return false;
+  return true;
+}
+
+static void
+mark_checked (struct basesum_chain *bc, size_t d, uint64_t k0, uint64_t k1)
+{
+  if (bc->checked[d] == NULL)
+    return;
+  for (uint64_t k = k0; k < k1 && k / 64 < bc->words; k++)
+    atomic_fetch_or (&bc->checked[d][k / 64], 1ull << (k % 64));
+}
 
 int
 basesum_chain_open (struct qcow2_chain *c, char *const *names,
@@ -416,6 +477,13 @@ basesum_chain_open (struct qcow2_chain *c, char *const *names,
     bc->sums[i] = sums[i];
     bc->any |= sums[i] != NULL;
   }
+  pthread_mutex_init (&bc->lock, NULL);
+  atomic_store (&bc->epoch, mono_s ());
+  bc->words = (qcow2_size (c) / BASESUM_CLUSTER + 64) / 64;
+  bc->checked = calloc (n ? n : 1, sizeof *bc->checked);
+  for (size_t i = 0; bc->checked && i < n; i++)
+    if (sums[i])                    /* without memory: every read checks */
+      bc->checked[i] = calloc (bc->words, sizeof **bc->checked);
   *bcp = bc;
   return 0;
 }
@@ -431,6 +499,10 @@ basesum_chain_close (struct basesum_chain *bc)
       basesum_free (bc->sums[i]);
     free (bc->sums[i]);
   }
+  for (size_t i = 0; bc->checked && i < bc->n; i++)
+    free ((void *) bc->checked[i]);
+  free (bc->checked);
+  pthread_mutex_destroy (&bc->lock);
   free (bc->names);
   free (bc->sums);
   qcow2_close (bc->c);
@@ -472,6 +544,8 @@ read_extent (struct basesum_chain *bc, const struct qcow2_extent *x,
     return qcow2_pread (bc->c, buf, off, len);
   k0 = off / BASESUM_CLUSTER;
   k1 = (off + len + BASESUM_CLUSTER - 1) / BASESUM_CLUSTER;
+  if (bc->checked && all_checked (bc, x->depth, k0, k1))
+    return qcow2_pread (bc->c, buf, off, len);
   /* Whole clusters inside the range: straight into buf. */
   a0 = (off + BASESUM_CLUSTER - 1) / BASESUM_CLUSTER;
   a1 = (off + len) / BASESUM_CLUSTER;
@@ -495,6 +569,8 @@ read_extent (struct basesum_chain *bc, const struct qcow2_extent *x,
     }
     free (tmp);
   }
+  if (e == 0 && bc->checked)
+    mark_checked (bc, x->depth, k0, k1);
   return e;
 }
 

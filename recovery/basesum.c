@@ -509,89 +509,84 @@ basesum_chain_close (struct basesum_chain *bc)
   free (bc);
 }
 
-/* Read the whole clusters [k0, k1) into b (cluster k0 at b) and check
- * them against the sums of image d. */
+/* Check clusters [k0, k1) of image d, whose bytes are at b (cluster k0
+ * at b). */
 static int
-read_checked (struct basesum_chain *bc, size_t d, uint64_t k0, uint64_t k1,
-              uint8_t *b)
+check_clusters (struct basesum_chain *bc, size_t d, uint64_t k0, uint64_t k1,
+                const uint8_t *b)
 {
-  uint64_t size = qcow2_size (bc->c), off = k0 * BASESUM_CLUSTER;
-  uint64_t len = k1 * BASESUM_CLUSTER > size ? size - off
-                                             : (k1 - k0) * BASESUM_CLUSTER;
-  int e = qcow2_pread (bc->c, b, off, len);
+  uint64_t size = qcow2_size (bc->c);
 
-  for (uint64_t k = k0; e == 0 && k < k1; k++) {
+  for (uint64_t k = k0; k < k1; k++) {
     const uint32_t *want = basesum_find (bc->sums[d], k);
     if (want == NULL)
       return damaged (bc->names[d], k, true);
     if (*want != crc32c (b + (k - k0) * BASESUM_CLUSTER, cluster_len (size, k)))
       return damaged (bc->names[d], k, false);
   }
-  return e;
+  return 0;
 }
 
-/* [off, off+len) of the extent x, into buf (which holds offset off). */
+/* Check the part [off, off+len) of extent x, already read into buf
+ * (which holds offset off); the clusters it covers only in part are
+ * read whole into tmp to be checked. */
 static int
-read_extent (struct basesum_chain *bc, const struct qcow2_extent *x,
-             uint8_t *buf, uint64_t off, uint64_t len)
+check_extent (struct basesum_chain *bc, const struct qcow2_extent *x,
+              const uint8_t *buf, uint64_t off, uint64_t len, uint8_t **tmp)
 {
-  uint64_t k0, k1, a0, a1;
-  uint8_t *tmp;
+  uint64_t size = qcow2_size (bc->c), k0, k1, a0, a1;
   int e = 0;
 
   if (x->depth >= bc->n || bc->sums[x->depth] == NULL ||
       !(x->flags & QCOW2_EXTENT_PRESENT) || (x->flags & QCOW2_EXTENT_ZERO))
-    return qcow2_pread (bc->c, buf, off, len);
+    return 0;
   k0 = off / BASESUM_CLUSTER;
   k1 = (off + len + BASESUM_CLUSTER - 1) / BASESUM_CLUSTER;
   if (bc->checked && all_checked (bc, x->depth, k0, k1))
-    return qcow2_pread (bc->c, buf, off, len);
-  /* Whole clusters inside the range: straight into buf. */
+    return 0;
+  /* Whole clusters inside the range: checked where they were read. */
   a0 = (off + BASESUM_CLUSTER - 1) / BASESUM_CLUSTER;
-  a1 = (off + len) / BASESUM_CLUSTER;
-  if (off + len == qcow2_size (bc->c))
-    a1 = k1;                        /* the short last cluster is whole */
+  a1 = off + len == size ? k1 : (off + len) / BASESUM_CLUSTER;
   if (a0 < a1)
-    e = read_checked (bc, x->depth, a0, a1, buf + (a0 * BASESUM_CLUSTER - off));
-  if (e == 0 && (k0 < a0 || a1 < k1 || a0 >= a1)) {
-    tmp = malloc (BASESUM_CLUSTER);
-    if (tmp == NULL)
+    e = check_clusters (bc, x->depth, a0, a1, buf + (a0 * BASESUM_CLUSTER - off));
+  for (uint64_t k = k0; e == 0 && k < k1; k++) {
+    if (a0 < a1 && k >= a0 && k < a1)
+      continue;
+    if (*tmp == NULL && (*tmp = malloc (BASESUM_CLUSTER)) == NULL)
       return -ENOMEM;
-    for (uint64_t k = k0; e == 0 && k < k1; k++) {
-      uint64_t cs = k * BASESUM_CLUSTER, ce = cs + BASESUM_CLUSTER, s, t;
-      if (a0 < a1 && k >= a0 && k < a1)
-        continue;
-      e = read_checked (bc, x->depth, k, k + 1, tmp);
-      s = cs > off ? cs : off;
-      t = ce < off + len ? ce : off + len;
-      if (e == 0)
-        memcpy (buf + (s - off), tmp + (s - cs), t - s);
-    }
-    free (tmp);
+    e = qcow2_pread (bc->c, *tmp, k * BASESUM_CLUSTER, cluster_len (size, k));
+    if (e == 0)
+      e = check_clusters (bc, x->depth, k, k + 1, *tmp);
   }
   if (e == 0 && bc->checked)
     mark_checked (bc, x->depth, k0, k1);
   return e;
 }
 
+/* One read of the range as before, then the clusters of it that images
+ * with sums decide are checked in place. */
 static int
 bs_pread (void *h, void *buf, uint64_t off, uint64_t len)
 {
   struct basesum_chain *bc = h;
   struct ext_list l = { 0 };
+  uint8_t *tmp = NULL;
   int e;
 
   have_damage = false;
-  if (!bc->any)
-    return qcow2_pread (bc->c, buf, off, len);
+  e = qcow2_pread (bc->c, buf, off, len);
+  if (e < 0 || !bc->any)
+    return e;
   e = qcow2_map (bc->c, off, len, collect, &l);
   for (size_t i = 0; e == 0 && i < l.n; i++) {
     uint64_t s = l.e[i].off > off ? l.e[i].off : off;
     uint64_t t = l.e[i].off + l.e[i].len < off + len ? l.e[i].off + l.e[i].len
                                                      : off + len;
     if (s < t)
-      e = read_extent (bc, &l.e[i], (uint8_t *) buf + (s - off), s, t - s);
+      e = check_extent (bc, &l.e[i], (const uint8_t *) buf + (s - off), s,
+                        t - s, &tmp);
   }
+  free (tmp);
   free (l.e);
   return e;
 }

@@ -126,6 +126,7 @@ walk (const struct point *p, uint8_t *buf, uint64_t off, uint64_t len,
       point_extent_vector *holes)
 {
   piece_vector pieces = empty_vector;
+  uint8_t *bbuf = buf;              /* where base reads go, or NULL */
   uint64_t at = off, end;
   int r;
 
@@ -136,15 +137,28 @@ walk (const struct point *p, uint8_t *buf, uint64_t off, uint64_t len,
                      collect, &pieces);
   if (r == 0 && pieces.len > 1)     /* qsort (NULL, 0) is undefined */
     qsort (pieces.ptr, pieces.len, sizeof pieces.ptr[0], cmp_piece);
+  /* Journal pieces scattered over a base point: one read of the base
+   * for the whole range (which checks whole clusters in place) instead
+   * of a read, and the check of the clusters at its edges, per gap.
+   * Damage there may lie under the pieces: then read the gaps alone. */
+  if (r == 0 && buf && pieces.len > 1 && p->base != &point_zero_base) {
+    r = p->base->pread (p->base_h, buf, off, len);
+    if (r < 0 && r != -EUCLEAN)
+      last_failure = POINT_SRC_BASE;
+    else if (r == 0)
+      bbuf = NULL;
+    if (r == -EUCLEAN)
+      r = 0;
+  }
   for (size_t i = 0; r == 0 && i < pieces.len; i++) {
     const struct index_piece *pc = &pieces.ptr[i];
-    r = from_base (p, buf ? buf + (at - off) : NULL, at, pc->off - at, holes);
+    r = from_base (p, bbuf ? bbuf + (at - off) : NULL, at, pc->off - at, holes);
     if (r == 0)
       r = from_piece (p, buf ? buf + (pc->off - off) : NULL, pc, holes);
     at = pc->off + pc->len;
   }
   if (r == 0)
-    r = from_base (p, buf ? buf + (at - off) : NULL, at, end - at, holes);
+    r = from_base (p, bbuf ? bbuf + (at - off) : NULL, at, end - at, holes);
   piece_vector_reset (&pieces);
   return r;
 }

@@ -95,7 +95,10 @@ struct task_policy {
   int64_t bp_retention;
   unsigned max_chain;
   uint32_t segment_size;    /* journal segment bytes; 0: chosen by cdp */
+  int64_t verify_interval;  /* serve checks stored history this often */
 };
+
+#define VERIFY_INTERVAL_DEFAULT (7 * 86400 * 1000000000LL)
 
 struct task {
   char *name;
@@ -316,6 +319,47 @@ bool recovery_holds (const struct task *t, const char *disk);
 /* Add "recovery" to a task's status object, if it has one on record. */
 void recovery_status (const struct task *t, struct json_object *status);
 
+/* ---- integrity.c: damage found in stored history (TASK/verify.json) ----- */
+
+/* A damage entry: kind "journal", "base", "catalog" or "index"; where
+ * (with kind, what makes two entries the same damage); one line saying
+ * what is wrong and which points it affects; who found it ("restore",
+ * "export", "serve", "verify", ...).  A new JSON object. */
+struct json_object *integrity_entry (const char *kind, const char *where,
+                                     const char *message, const char *found_by);
+/* The entry of a journal record that failed its CRC check; its message
+ * (also into msg) names segment, offset, record, and the points of the
+ * disk that read it: from its time to the next base point (cat may be
+ * NULL). */
+struct json_object *integrity_journal_entry (const struct task *t,
+                                             const struct base_catalog *cat,
+                                             const struct journal_damage *d,
+                                             const char *found_by, char *msg,
+                                             size_t len);
+/* Add the entries of the array damage (may be NULL) to TASK/verify.json,
+ * or replace its damage by them (replace), and set its last_verify (if
+ * not NULL), under TASK/verify.lock.  0 or -errno. */
+int integrity_change (const struct task *t, struct json_object *damage,
+                      bool replace, struct json_object *last_verify);
+/* After a read of a point failed, on the thread that read: if a journal
+ * record failed its CRC check or a base point cluster its sum, record it
+ * and put the line saying so in msg; false if the failure was something
+ * else. */
+bool integrity_read_failed (const struct task *t, const struct base_catalog *cat,
+                            const char *found_by, char *msg, size_t len);
+/* The same without recording it: the entry (a new JSON object, its
+ * "where" tells one damage from another), or NULL. */
+struct json_object *integrity_read_entry (const struct task *t,
+                                          const struct base_catalog *cat,
+                                          const char *found_by, char *msg,
+                                          size_t len);
+/* Add "integrity" to a task's status object: state "damaged", "clean"
+ * (verified, nothing found since), "unchecked" or "unknown", the damage
+ * still in the store, and the last verification.  integrity_print: its
+ * lines in `cdp status`. */
+void integrity_status (const struct task *t, struct json_object *status);
+void integrity_print (struct json_object *status, const char *task);
+
 /* ---- recover-watch.c: cdp serve resumes interrupted recoveries ---------- */
 
 struct recover_watch {
@@ -343,5 +387,6 @@ int cmd_fold (const char *store, int argc, char **argv);
 int cmd_ls (const char *store, int argc, char **argv);      /* cmd-files.c */
 int cmd_cat (const char *store, int argc, char **argv);
 int cmd_get (const char *store, int argc, char **argv);
+int cmd_verify (const char *store, int argc, char **argv);  /* cmd-verify.c */
 
 #endif

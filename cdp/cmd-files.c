@@ -13,6 +13,7 @@
  * symbolic link is ever followed on this side.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -46,6 +47,7 @@ struct fsession {
   struct files_gfs *gfs;
   char what[256];                   /* "TASK/DISK at TIME" */
   char tbuf[64];
+  char damage[512];                 /* damaged history a read found */
 };
 
 static const char *const usages[] = {
@@ -118,10 +120,24 @@ parse_args (enum files_cmd cmd, int argc, char **argv, struct files_opts *o)
 
 /* ---- the point and its reader ----------------------------------------------- */
 
+/* A read of the point; damage it finds is recorded and kept for the
+ * message. */
 static int
 read_point (void *h, void *buf, uint64_t off, uint64_t len)
 {
-  return point_pread (h, buf, off, len, NULL);
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  struct fsession *s = h;
+  int r = point_pread (&s->p, buf, off, len, NULL);
+  char msg[sizeof s->damage];
+
+  if (r == -EUCLEAN &&
+      integrity_read_failed (s->v.task, &s->v.cat, "files", msg, sizeof msg)) {
+    pthread_mutex_lock (&lock);     /* libguestfs: from server threads */
+    if (!*s->damage)
+      memcpy (s->damage, msg, sizeof msg);
+    pthread_mutex_unlock (&lock);
+  }
+  return r;
 }
 
 static int
@@ -145,7 +161,7 @@ session_open (const char *store, const struct files_opts *o, struct fsession *s)
   snprintf (s->what, sizeof s->what, "%s/%s at %s", s->v.task->name, d->name, s->tbuf);
   if (s->p.size == 0)
     return fail ("the size of disk %s is not known yet", d->name);
-  if ((r = files_attach (s->f, s->p.size, read_point, &s->p)) < 0)
+  if ((r = files_attach (s->f, s->p.size, read_point, s)) < 0)
     return fail ("cannot read %s: %s", s->what, files_error (s->f));
   return 0;
 }
@@ -163,6 +179,8 @@ failed (struct fsession *s, const char *verb, const char *path, int r)
 {
   const char *msg = files_error (s->f);
 
+  if (*s->damage)
+    return fail ("cannot %s %s in %s: %s", verb, path, s->what, s->damage);
   return fail ("cannot %s %s in %s: %s", verb, path, s->what,
                *msg ? msg : strerror (-r));
 }
@@ -184,9 +202,7 @@ static int
 gx_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
           struct nbd_extents *extents)
 {
-  struct fsession *s = handle;
-
-  return point_pread (&s->p, buf, offset, count, NULL);
+  return read_point (handle, buf, offset, count);
 }
 
 static const struct nbd_backend_ops gx_ops = { .open = gx_open, .pread = gx_pread };
@@ -233,6 +249,8 @@ gfs_failed (struct fsession *s, const char *verb, const char *path, int r)
 {
   const char *m = files_gfs_error (s->gfs);
 
+  if (*s->damage)
+    return fail ("cannot %s %s in %s: %s", verb, path, s->what, s->damage);
   return fail ("cannot %s %s in %s: %s", verb, path, s->what, *m ? m : strerror (-r));
 }
 

@@ -398,6 +398,7 @@ task_status (const char *store, const char *name)
   json_object_put (state);
   add_journal_status (store, t, o);
   recovery_status (t, o);
+  integrity_status (t, o);
   task_free (t);
   return o;
 }
@@ -513,6 +514,7 @@ print_status (json_object *arr)
     }
     print_recovery (json_object_object_get (o, "recovery"),
                     json_object_get_string (json_object_object_get (o, "name")));
+    integrity_print (o, json_object_get_string (json_object_object_get (o, "name")));
   }
 }
 

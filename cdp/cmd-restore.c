@@ -49,6 +49,7 @@
 
 struct restore {
   const struct point *p;
+  const struct task_view *v;        /* to name damage found */
   struct imgw *w;
   int raw_fd;                       /* raw output: written without the lock */
   bool fill_zero;                   /* raw onto a device: zeroes are written */
@@ -187,8 +188,12 @@ read_failure (struct restore *rs, int r, uint64_t off)
 {
   const char *detail = *journal_last_error () ? journal_last_error ()
                                               : index_last_error ();
+  char msg[512];
 
-  if (r == -ESTALE)
+  if (r == -EUCLEAN &&
+      integrity_read_failed (rs->v->task, &rs->v->cat, "restore", msg, sizeof msg))
+    set_failure (rs, r, "%s", msg);
+  else if (r == -ESTALE)
     set_failure (rs, r, "the journal under this point was reclaimed during "
                  "the restore (retention); choose a later point");
   else
@@ -456,10 +461,11 @@ stop_requested (const sigset_t *sigs)
 
 /* Write the point into a temporary image and publish it as output. */
 static int
-restore_point (const struct point *p, const char *what,
-               const struct restore_opts *o, const sigset_t *sigs)
+restore_point (const struct task_view *v, const struct point *p,
+               const char *what, const struct restore_opts *o,
+               const sigset_t *sigs)
 {
-  struct restore rs = { .p = p, .main = pthread_self (),
+  struct restore rs = { .p = p, .v = v, .main = pthread_self (),
                         .lock = PTHREAD_MUTEX_INITIALIZER };
   const char *fmt = format_of (o->output, o->format);
   struct timespec t0;
@@ -501,10 +507,11 @@ restore_point (const struct point *p, const char *what,
  * temporary name to hide a partial image behind: a restore that fails
  * says that the device holds part of it. */
 static int
-restore_to_device (const struct point *p, const char *what,
-                   const struct restore_opts *o, const sigset_t *sigs)
+restore_to_device (const struct task_view *v, const struct point *p,
+                   const char *what, const struct restore_opts *o,
+                   const sigset_t *sigs)
 {
-  struct restore rs = { .p = p, .main = pthread_self (),
+  struct restore rs = { .p = p, .v = v, .main = pthread_self (),
                         .lock = PTHREAD_MUTEX_INITIALIZER };
   const char *fmt = format_of (o->output, o->format);
   struct timespec t0;
@@ -565,8 +572,8 @@ cmd_restore (const char *store, int argc, char **argv)
   sigaddset (&sigs, WAKE);
   pthread_sigmask (SIG_BLOCK, &sigs, NULL);
   r = p.size == 0 ? fail ("the size of disk %s is not known yet", d->name)
-    : device ? restore_to_device (&p, what, &o, &sigs)
-    : restore_point (&p, what, &o, &sigs);
+    : device ? restore_to_device (&v, &p, what, &o, &sigs)
+    : restore_point (&v, &p, what, &o, &sigs);
   view_close (&v);
   return r;
 }

@@ -34,6 +34,8 @@ static const char create_help[] =
   "listener: --max-connections N (32): clients served at once\n"
   "policy: --bp-interval DUR (20m) --journal-retention DUR (24h)\n"
   "        --bp-retention DUR (7d) --max-chain N (16)\n"
+  "        --verify-interval DUR (7d: cdp serve checks all stored history\n"
+  "        this often, reading at a bounded rate)\n"
   "        --segment-size SIZE (journal segment; default 256M, less on small\n"
   "        file systems)\n";
 
@@ -41,7 +43,8 @@ static int
 parse_policy (int opt, const char *arg, struct task_policy *p)
 {
   int64_t *dst = opt == 'b' ? &p->bp_interval
-               : opt == 'j' ? &p->journal_retention : &p->bp_retention;
+               : opt == 'j' ? &p->journal_retention
+               : opt == 'v' ? &p->verify_interval : &p->bp_retention;
   char *end;
 
   if (opt == 'c') {
@@ -239,6 +242,7 @@ task_create (const char *store, int argc, char **argv)
     { "journal-retention", required_argument, 0, 'j' },
     { "bp-retention", required_argument, 0, 'r' },
     { "max-chain", required_argument, 0, 'c' },
+    { "verify-interval", required_argument, 0, 'v' },
     { "segment-size", required_argument, 0, 'g' }, LISTEN_LONG_OPTIONS,
     { 0 } };
   struct task *t = calloc (1, sizeof *t);
@@ -248,7 +252,8 @@ task_create (const char *store, int argc, char **argv)
 
   t->policy = (struct task_policy) {
     .bp_interval = 20 * 60 * NS, .journal_retention = 24 * 3600 * NS,
-    .bp_retention = 7 * 86400 * NS, .max_chain = 16 };
+    .bp_retention = 7 * 86400 * NS, .max_chain = 16,
+    .verify_interval = VERIFY_INTERVAL_DEFAULT };
   optind = 1;
   while (r == 0 && (c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
@@ -268,7 +273,7 @@ task_create (const char *store, int argc, char **argv)
         r = usage_error ("--segment-size: whole MiB from 1M to 1G, not '%s'", optarg);
       t->policy.segment_size = (uint32_t) seg;
       break;
-    case 'b': case 'j': case 'r': case 'c':
+    case 'b': case 'j': case 'r': case 'c': case 'v':
       r = parse_policy (c, optarg, &t->policy);
       break;
     case LISTEN_OPT_TLS_CREDS: case LISTEN_OPT_TLS_PSK:
@@ -372,6 +377,7 @@ task_json (const struct task *t)
   json_object_object_add (o, "journal_retention_s", json_object_new_int64 (t->policy.journal_retention / NS));
   json_object_object_add (o, "bp_retention_s", json_object_new_int64 (t->policy.bp_retention / NS));
   json_object_object_add (o, "max_chain", json_object_new_int (t->policy.max_chain));
+  json_object_object_add (o, "verify_interval_s", json_object_new_int64 (t->policy.verify_interval / NS));
   json_object_object_add (o, "points_checked_against_mirror",
                           json_object_new_boolean (t->mode != TASK_MANUAL));
   format_time (t->created_ns, buf, sizeof buf);
@@ -382,7 +388,7 @@ task_json (const struct task *t)
 static void
 task_print (const struct task *t)
 {
-  char a[32], b[32], c[32], sz[32];
+  char a[32], b[32], c[32], v[32], sz[32];
 
   printf ("task:       %s\nmode:       %s\n", t->name, task_mode_name (t->mode));
   if (t->listen)
@@ -406,8 +412,9 @@ task_print (const struct task *t)
   format_duration (t->policy.bp_interval, a, sizeof a);
   format_duration (t->policy.journal_retention, b, sizeof b);
   format_duration (t->policy.bp_retention, c, sizeof c);
+  format_duration (t->policy.verify_interval, v, sizeof v);
   printf ("policy:     base points every %s, journal %s, base points %s, "
-          "chain <= %u\n", a, b, c, t->policy.max_chain);
+          "chain <= %u, verified every %s\n", a, b, c, t->policy.max_chain, v);
   if (t->mode == TASK_MANUAL)
     printf ("note:       manual mode: cdp cannot see the writer's mirror job, "
             "so points are not checked against its READY; every point is offered\n");

@@ -7,7 +7,7 @@
 static const char help[] =
   "usage: cdp [--store DIR] COMMAND ...\n"
   "\n"
-  "Tasks:      task create|list|show|delete, serve, status\n"
+  "Tasks:      task create|list|show|delete, serve, status, verify\n"
   "Points:     points, mark, lock, unlock, fold\n"
   "Data back:  export, restore, recover\n"
   "Files:      ls, cat, get\n"
@@ -50,5 +50,6 @@ main (int argc, char **argv)
   if (strcmp (argv[0], "ls") == 0) return cmd_ls (store, argc, argv);
   if (strcmp (argv[0], "cat") == 0) return cmd_cat (store, argc, argv);
   if (strcmp (argv[0], "get") == 0) return cmd_get (store, argc, argv);
+  if (strcmp (argv[0], "verify") == 0) return cmd_verify (store, argc, argv);
   return usage_error ("unknown command '%s'; see 'cdp --help'", argv[0]);
 }

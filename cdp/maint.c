@@ -31,8 +31,11 @@
 
 #include "cdp/cdp.h"
 #include "common/jsonfile.h"
+#include "cdp/verify.h"
 #include "common/timeutil.h"
+#include "recovery/basesum.h"
 #include "recovery/fold.h"
+#include "recovery/qcow2.h"
 
 #define PERIOD_NS (250 * 1000000LL)
 
@@ -49,7 +52,12 @@ struct maint {
   uint64_t fold_done;               /* folds requested and finished */
   int64_t lost_until;               /* emergency reclaim: history lost before */
   char blocked[1024];               /* why retention waits ("": it does not) */
+  char damaged[320];                /* the damaged place last logged */
+  struct bgverify *bv;              /* the background check (bgverify.c) */
+  int64_t damaged_retry;            /* no fold before this (damage found) */
 };
+
+#define DAMAGED_RETRY_NS (60 * 1000000000LL)
 
 /* ---- folding ---------------------------------------------------------- */
 
@@ -78,6 +86,34 @@ static int
 fold_at_chain (struct maint *m, const struct task_disk *d, uint64_t seq,
                int64_t t, unsigned max_chain);
 
+/* A fold read damaged history: record it, log it once, and try again
+ * only after a while (every attempt reads what it folds). */
+static void
+fold_damaged (struct maint *m, const struct task_disk *d, const char *tb)
+{
+  char msg[512];
+  json_object *o = integrity_read_entry (m->t, &m->cat, "serve", msg,
+                                         sizeof msg), *arr;
+  const char *where;
+
+  m->damaged_retry = time_now_ns () + DAMAGED_RETRY_NS;
+  if (o == NULL) {
+    log_msg ("task %s disk %s: base point at %s failed: %s", m->t->name,
+             d->name, tb, fold_last_error ());
+    return;
+  }
+  where = json_object_get_string (json_object_object_get (o, "where"));
+  if (strcmp (where, m->damaged) != 0) {
+    snprintf (m->damaged, sizeof m->damaged, "%s", where);
+    log_msg ("task %s disk %s: base point at %s not made: %s", m->t->name,
+             d->name, tb, msg);
+  }
+  arr = json_object_new_array ();
+  json_object_array_add (arr, o);
+  integrity_change (m->t, arr, false, NULL);
+  json_object_put (arr);
+}
+
 static int
 fold_at (struct maint *m, const struct task_disk *d, uint64_t seq, int64_t t)
 {
@@ -93,10 +129,14 @@ fold_at_chain (struct maint *m, const struct task_disk *d, uint64_t seq,
   char tb[64], sz[32];
   int r;
 
+  if (time_now_ns () < m->damaged_retry)
+    return -EUCLEAN;
   journal_reader_refresh (m->jr);
   r = fold_disk (&src, d->id, d->size, seq, t, max_chain, &st);
   format_time (t, tb, sizeof tb);
-  if (r < 0)
+  if (r == -EUCLEAN)
+    fold_damaged (m, d, tb);
+  else if (r < 0)
     log_msg ("task %s disk %s: base point at %s failed: %s", m->t->name,
              d->name, tb, fold_last_error ());
   else if (st.ranges > 0) {
@@ -389,6 +429,49 @@ copy_file (const char *from, const char *to)
   return r;
 }
 
+/* The rebased copy tmppath of the child at path holds more clusters
+ * than the child: give it sums for all of them (the child's own must
+ * still match) under the child's sums name, before the copy replaces
+ * the child.  A superset of the old sums, so they hold for either
+ * image.  A child without sums (made before them) stays without. */
+static int
+resum_child (struct maint *m, const char *path, const char *tmppath,
+             const char *file)
+{
+  char *sp = basesum_path (path), msg[512];
+  struct basesum old, fresh;
+  struct basesum_damage d;
+  struct qcow2_chain *c;
+  int r = sp ? basesum_load (sp, &old) : -ENOMEM;
+
+  if (r == -ENOENT) {
+    free (sp);
+    return 0;
+  }
+  if (r == 0 && (r = qcow2_open (tmppath, &c)) == 0) {
+    r = basesum_compute (c, &old, &fresh, NULL);
+    qcow2_close (c);
+    if (r == 0)
+      r = basesum_save (sp, &fresh);
+    if (r == 0)
+      basesum_free (&fresh);
+  }
+  if (r == 0 || r == -ENOENT)
+    basesum_free (&old);
+  if (r == -EUCLEAN && basesum_last_damage (&d)) {
+    json_object *arr = json_object_new_array ();
+    snprintf (msg, sizeof msg, "base point %s: the data cluster at disk offset "
+              "%" PRIu64 " fails its checksum (found while rebasing it)",
+              file, d.offset);
+    json_object_array_add (arr, integrity_entry ("base", file, msg, "serve"));
+    integrity_change (m->t, arr, false, NULL);
+    json_object_put (arr);
+    log_msg ("task %s: %s", m->t->name, msg);
+  }
+  free (sp);
+  return r;
+}
+
 /* Make child stand on the parent of the base point it stands on now. */
 static int
 rebase_child (struct maint *m, struct base_point *child, const char *newparent)
@@ -402,6 +485,8 @@ rebase_child (struct maint *m, struct base_point *child, const char *newparent)
   r = copy_file (path, tmppath);
   if (r == 0)
     r = run_qemu_img_rebase (m->cat.dir, tmp, newparent);
+  if (r == 0)
+    r = resum_child (m, path, tmppath, child->file);
   if (r == 0 && rename (tmppath, path) < 0)
     r = -errno;
   if (r < 0)
@@ -412,6 +497,16 @@ rebase_child (struct maint *m, struct base_point *child, const char *newparent)
   free (tmppath);
   free (path);
   return r;
+}
+
+static void
+remove_sums (const char *image)
+{
+  char *sp = basesum_path (image);
+
+  if (sp)
+    unlink (sp);
+  free (sp);
 }
 
 static void
@@ -447,6 +542,7 @@ drop_base (struct maint *m, size_t idx)
     return r;
   path = catalog_path (&m->cat, p.file);
   unlink (path);
+  remove_sums (path);
   free (path);
   log_msg ("task %s: removed base point %s", m->t->name, p.file);
   return 0;
@@ -526,6 +622,7 @@ delete_old_leaves (struct maint *m, const kept_vector *k)
       if (catalog_save (&m->cat) == 0) {
         char *path = catalog_path (&m->cat, p.file);
         unlink (path);
+        remove_sums (path);
         free (path);
         log_msg ("task %s: removed base point %s", m->t->name, p.file);
         changed = true;
@@ -730,7 +827,9 @@ maint_start (struct task *t, struct receiver *rx, struct maint **mp)
     free (dir);
   }
   if (r == 0)
-    r = -pthread_create (&m->thread, NULL, maint_thread, m);
+    r = bgverify_start (t, rx, &m->bv);
+  if (r == 0 && (r = -pthread_create (&m->thread, NULL, maint_thread, m)) < 0)
+    bgverify_stop (m->bv);
   if (r == 0)
     receiver_on_full (rx, wake_full, m);
   if (r < 0) {
@@ -770,6 +869,7 @@ maint_stop (struct maint *m)
   if (m == NULL)
     return;
   receiver_on_full (m->rx, NULL, NULL);
+  bgverify_stop (m->bv);
   pthread_mutex_lock (&m->lock);
   m->stop = true;
   pthread_cond_broadcast (&m->cond);

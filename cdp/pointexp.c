@@ -9,6 +9,7 @@
  * reopening takes it for writing.
  */
 #include <errno.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "common/timeutil.h"
 
 #define MAX_DISKS 4
+
 
 struct pexp_x {
   struct pexp *e;
@@ -36,6 +38,8 @@ struct pexp {
   size_t n;
   unsigned gen;
   pthread_rwlock_t rw;
+  pthread_mutex_t damage_lock;
+  string_vector damaged;            /* places already reported */
 };
 
 /* Resolve the points of the disks at e->t in the open view v. */
@@ -85,6 +89,7 @@ pexp_open (const char *store, const char *task, int64_t t,
   e->t = t;
   e->n = disks->len;
   pthread_rwlock_init (&e->rw, NULL);
+  pthread_mutex_init (&e->damage_lock, NULL);
   if (v) {
     e->v = *v;
     memset (v, 0, sizeof *v);
@@ -113,6 +118,10 @@ pexp_close (struct pexp *e)
   if (e->v.task)
     view_close (&e->v);
   pthread_rwlock_destroy (&e->rw);
+  pthread_mutex_destroy (&e->damage_lock);
+  for (size_t k = 0; k < e->damaged.len; k++)
+    free (e->damaged.ptr[k]);
+  string_vector_reset (&e->damaged);
   free (e->store);
   free (e->task);
   free (e);
@@ -157,6 +166,37 @@ reopen (struct pexp *e, unsigned gen)
   return r == 0 ? 0 : -EIO;
 }
 
+/* A read found damaged history (the client gets EIO): log it and
+ * record it, once per damaged place.  Read lock held. */
+static void
+report_damage (struct pexp *e)
+{
+  char msg[512];
+  json_object *o = integrity_read_entry (e->v.task, &e->v.cat, "export", msg,
+                                         sizeof msg), *arr;
+  const char *where;
+  bool seen = false;
+
+  if (o == NULL)
+    return;
+  where = json_object_get_string (json_object_object_get (o, "where"));
+  pthread_mutex_lock (&e->damage_lock);
+  for (size_t k = 0; k < e->damaged.len && !seen; k++)
+    seen = strcmp (e->damaged.ptr[k], where) == 0;
+  if (!seen)
+    string_vector_append (&e->damaged, strdup (where));
+  pthread_mutex_unlock (&e->damage_lock);
+  if (seen) {
+    json_object_put (o);
+    return;
+  }
+  arr = json_object_new_array ();
+  json_object_array_add (arr, o);
+  integrity_change (e->v.task, arr, false, NULL);
+  json_object_put (arr);
+  log_msg ("task %s: %s; reads of it fail with EIO", e->task, msg);
+}
+
 int
 pexp_read (struct pexp *e, size_t i, void *buf, uint32_t count,
            uint64_t offset, point_extent_vector *holes)
@@ -170,6 +210,8 @@ pexp_read (struct pexp *e, size_t i, void *buf, uint32_t count,
     gen = e->gen;
     r = buf ? point_pread (&e->p[i], buf, offset, count, holes)
             : point_block_status (&e->p[i], offset, count, holes);
+    if (r == -EUCLEAN)
+      report_damage (e);
     pthread_rwlock_unlock (&e->rw);
     if (r != -ESTALE || tries == 2)
       return r;

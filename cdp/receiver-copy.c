@@ -167,6 +167,26 @@ copy_free (struct receiver *r)
 
 /* ---- comparing -------------------------------------------------------------- */
 
+/* Reading the disk as journaled failed: the copy is journaled whole
+ * there, never compared with bad bytes.  Damage is recorded; the log
+ * says so once. */
+static void
+read_failed (struct rdisk *rd, int e, const struct base_catalog *cat)
+{
+  struct receiver *r = rd->r;
+  char msg[512];
+
+  if (e == -EUCLEAN &&
+      integrity_read_failed (r->t, cat, "serve", msg, sizeof msg)) {
+    if (!atomic_exchange (&rd->copy_read_failed, true))
+      log_msg ("task %s disk %s: %s; the copy is journaled whole where it "
+               "reads damaged history", r->t->name, rd->d->name, msg);
+  }
+  else if (!atomic_exchange (&rd->copy_read_failed, true))
+    log_msg ("task %s disk %s: cannot read the disk as journaled (%s): the "
+             "copy is journaled whole", r->t->name, rd->d->name, strerror (-e));
+}
+
 /* The disk as the journal holds it at seq: [off, off+len) into buf. */
 static int
 read_current (struct rdisk *rd, uint64_t seq, void *buf, uint64_t off,
@@ -185,11 +205,12 @@ read_current (struct rdisk *rd, uint64_t seq, void *buf, uint64_t off,
       e = point_pread (&p, buf, off, len, NULL);
       point_close (&p);
     }
+    if (e < 0)
+      read_failed (rd, e, &cat);
     catalog_free (&cat);
   }
-  if (e < 0 && !atomic_exchange (&rd->copy_read_failed, true))
-    log_msg ("task %s disk %s: cannot read the disk as journaled (%s): the "
-             "copy is journaled whole", r->t->name, rd->d->name, strerror (-e));
+  else
+    read_failed (rd, e, NULL);
   return e;
 }
 

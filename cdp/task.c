@@ -107,6 +107,8 @@ task_save (const struct task *t)
   json_object_object_add (pol, "max_chain", json_object_new_int (t->policy.max_chain));
   if (t->policy.segment_size)
     json_object_object_add (pol, "segment_size", json_object_new_int64 (t->policy.segment_size));
+  json_object_object_add (pol, "verify_interval_ns",
+                          json_object_new_int64 (t->policy.verify_interval));
   json_object_object_add (o, "policy", pol);
   json_object_object_add (o, "created_ns", json_object_new_int64 (t->created_ns));
   r = jf_save (path, o, TASK_VERSION, 0644);
@@ -182,6 +184,8 @@ parse_task (json_object *o, struct task *t)
     t->policy.bp_retention = json_int (pol, "bp_retention_ns", 0);
     t->policy.max_chain = (unsigned) json_int (pol, "max_chain", 16);
     t->policy.segment_size = (uint32_t) json_int (pol, "segment_size", 0);
+    t->policy.verify_interval = json_int (pol, "verify_interval_ns",
+                                          VERIFY_INTERVAL_DEFAULT);
   }
   if (t->disks.len == 0 || t->policy.bp_interval <= 0 ||
       t->policy.journal_retention <= 0 || t->policy.bp_retention <= 0 ||

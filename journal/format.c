@@ -3,6 +3,7 @@
  * All integers are stored little-endian; cdp runs on little-endian hosts
  * only (checked at build time below).
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,8 @@ _Static_assert (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                 "the journal format is little-endian");
 
 static __thread char last_error[256];
+static __thread struct journal_damage last_damage;
+static __thread bool have_damage;
 
 void
 set_last_error (const char *fmt, ...)
@@ -24,6 +27,31 @@ set_last_error (const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (last_error, sizeof last_error, fmt, ap);
   va_end (ap);
+  have_damage = false;
+}
+
+void
+set_last_damage (const struct journal_damage *d)
+{
+  set_last_error ("segment %" PRIu64 " offset %" PRIu32 ": record %" PRIu64
+                  " fails its CRC check", d->loc.segment, d->loc.offset,
+                  d->seq);
+  last_damage = *d;
+  have_damage = true;
+}
+
+void
+clear_last_damage (void)
+{
+  have_damage = false;
+}
+
+bool
+journal_last_damage (struct journal_damage *d)
+{
+  if (have_damage && d)
+    *d = last_damage;
+  return have_damage;
 }
 
 const char *

@@ -73,6 +73,9 @@ void rec_to_record (const struct rec_hdr *h, uint64_t segment, uint32_t pos,
                     struct journal_record *rec);
 void set_last_error (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
+/* Set the last error to the damaged record d (journal_last_damage). */
+void set_last_damage (const struct journal_damage *d);
+void clear_last_damage (void);
 int64_t now_ns (void);
 
 /* ---- segment.c: segment files in the directory ----------------------- */
@@ -92,6 +95,10 @@ int seg_read_hdr (int fd, struct seg_hdr *h);
  * valid, 0 if not a valid record, -errno on I/O error. */
 int seg_read_record (int fd, uint64_t segment, uint32_t pos, uint32_t limit,
                      struct rec_hdr *h, void *payload);
+/* The record at pos did not check out: -ESTALE if the segment was
+ * reclaimed (and reused) meanwhile, else -EUCLEAN with the place in the
+ * last error. */
+int seg_stale_or_corrupt (int fd, uint64_t number, uint32_t pos);
 
 /* ---- window.c: buffered reads of a segment --------------------------- */
 
@@ -108,6 +115,50 @@ void win_free (struct seg_window *w);
 int win_get (struct seg_window *w, uint64_t pos, size_t n, const uint8_t **p);
 int win_record (struct seg_window *w, uint64_t segment, uint32_t pos,
                 uint32_t limit, struct rec_hdr *h, const uint8_t **payload);
+
+/* ---- reader.c ---------------------------------------------------------- */
+/* The reader's directory fd, and a copy of its segment list (after a
+ * refresh) into segs. */
+int journal_reader_dirfd (struct journal_reader *r);
+int journal_reader_segments (struct journal_reader *r, seg_vector *segs);
+
+/* ---- vread.c: verified reads of payloads, and their cache ------------ */
+
+#define VCACHE_DEFAULT (64u << 20)  /* bytes of checked payloads kept */
+
+/* vmemo.c: records checked lately, read again without a check. */
+#define VMEMO_TTL_S 60u             /* seconds a check is trusted */
+#define VMEMO_SETS 16384u           /* x 4 ways: 64 Ki records, 1 MiB */
+struct vmemo_entry;
+struct vmemo {
+  pthread_mutex_t lock;
+  struct vmemo_entry *table;        /* NULL: nothing is remembered */
+  size_t sets;
+};
+int vmemo_init (struct vmemo *m, size_t sets);
+void vmemo_destroy (struct vmemo *m);
+bool vmemo_fresh (struct vmemo *m, struct journal_loc loc);
+void vmemo_add (struct vmemo *m, struct journal_loc loc);
+
+struct vc_entry;
+struct vcache {
+  pthread_mutex_t lock;
+  pthread_cond_t loaded;            /* an entry's load finished */
+  struct vc_entry **buckets;        /* allocated on first use */
+  struct vc_entry *head, *tail;     /* LRU list, newest first */
+  size_t bytes, budget;
+  struct vmemo memo;
+};
+
+void vc_init (struct vcache *c, size_t budget);
+void vc_destroy (struct vcache *c);
+/* Drop the entries of segments for which listed(opaque, number) is
+ * false. */
+void vc_drop_segments (struct vcache *c, bool (*listed) (void *, uint64_t),
+                       void *opaque);
+/* journal_pread_payload on the segment's fd. */
+int vc_pread (struct vcache *c, int fd, struct journal_loc loc, uint32_t off,
+              void *buf, uint32_t len);
 
 /* ---- scan.c: walking a segment's records ------------------------------ */
 

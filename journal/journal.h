@@ -24,6 +24,7 @@
 #ifndef CDP_JOURNAL_H
 #define CDP_JOURNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -190,15 +191,81 @@ int journal_read_record (struct journal_reader *r, struct journal_loc loc,
                          struct journal_record *rec, void *payload);
 
 /* Read len bytes of the payload of the record at loc starting at byte
- * off of the payload, without CRC verification (the record was verified
- * when it was indexed).  Thread-safe.  Errors: -ESTALE, -ENOENT, -EIO,
- * -EINVAL (range outside the payload). */
+ * off of the payload.  Nothing unchecked is returned: the record's CRC
+ * (over its whole payload and header) is verified first.  A read of a
+ * whole payload is checked in buf; a read of part of one loads and
+ * checks the whole record once and keeps its payload in the reader's
+ * cache (bounded, see journal_reader_cache_limit), from which later
+ * reads of it are copied.  Thread-safe; concurrent reads of a record
+ * being loaded wait for that one load.  Errors: -EUCLEAN (the record
+ * fails its check, or its header is not a record's: journal_last_damage
+ * names it in the first case), -ESTALE, -ENOENT, -EIO, -ENOMEM, -EINVAL
+ * (range outside the payload). */
 int journal_pread_payload (struct journal_reader *r, struct journal_loc loc,
                            uint32_t off, void *buf, uint32_t len);
+
+/* Bytes of checked payloads the reader keeps (default 64 MiB).  A record
+ * larger than that is read and checked whole for every partial read. */
+void journal_reader_cache_limit (struct journal_reader *r, size_t bytes);
+
+/* A record that failed its CRC check: where, and what its header says
+ * (the CRC covers the header too, so these may be the damaged part). */
+struct journal_damage {
+  struct journal_loc loc;
+  uint64_t seq;
+  int64_t time_ns;
+  uint32_t disk;
+  uint64_t offset;          /* byte range on the disk */
+  uint64_t length;
+  uint32_t end;             /* journal_check: the damage ends here */
+  bool header_damaged;      /* journal_check: no record could be read at
+                               loc; seq is the one expected there, time
+                               that of the last valid record before it,
+                               disk and range unknown */
+};
+
+/* After an -EUCLEAN from journal_pread_payload, on the same thread:
+ * true and *d filled (d may be NULL) when a record failed its CRC check.
+ * Any later journal error on the thread clears it.  Thread-local. */
+bool journal_last_damage (struct journal_damage *d);
 
 /* Walk every record of every segment and check CRCs, sequence density
  * and segment continuity.  Returns the number of records, or -EUCLEAN
  * with the place in journal_last_error. */
 int64_t journal_verify (struct journal_reader *r);
+
+/* ---- Checking ------------------------------------------------------- */
+
+struct journal_check_opts {
+  uint64_t from_seq;        /* check records with from_seq <= seq */
+  uint64_t to_seq;          /* ... <= to_seq (0: to the end) */
+  uint64_t rate;            /* bytes read per second at most; 0: no limit */
+  const atomic_bool *stop;  /* may be NULL: set it to end the check early */
+};
+
+struct journal_check_stats {
+  uint64_t segments;        /* segments read */
+  uint64_t records;         /* valid records in the range */
+  uint64_t bytes;           /* bytes of records read */
+  uint64_t damaged;         /* damage reports */
+};
+
+/* Called for each valid record in the range (d NULL) and for each damage
+ * found (rec NULL), in journal order.  Return 0 to go on, non-zero to
+ * stop the check. */
+typedef int (*journal_check_fn) (void *opaque,
+                                 const struct journal_record *rec,
+                                 const struct journal_damage *d);
+
+/* Read every record of the range and check its CRC, going on past
+ * damage: a record that fails its check, bytes where no record can be
+ * read before the end its segment's successor names (or, in the last
+ * segment, before valid records of as many later batches as its writer
+ * had in flight), and sequence numbers that do not run on from one
+ * segment to the next are each reported once.  0 (damage or not), or
+ * -errno when the journal cannot be read (-ENOMEM, -EIO). */
+int journal_check (struct journal_reader *r,
+                   const struct journal_check_opts *o, journal_check_fn fn,
+                   void *opaque, struct journal_check_stats *st);
 
 #endif

@@ -32,6 +32,7 @@ struct journal_reader {
   seg_fd_vector fds;                /* open segments, reference counted */
   uint8_t uuid[16];
   bool have_uuid;
+  struct vcache cache;              /* checked payloads (vread.c) */
 };
 
 int
@@ -44,6 +45,7 @@ journal_reader_open (const char *dir, struct journal_reader **rp)
   if (r == NULL)
     return -ENOMEM;
   pthread_mutex_init (&r->lock, NULL);
+  vc_init (&r->cache, VCACHE_DEFAULT);
   r->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (r->dirfd < 0) {
     e = -errno;
@@ -68,6 +70,7 @@ journal_reader_close (struct journal_reader *r)
     close (r->fds.ptr[i].fd);
   seg_fd_vector_reset (&r->fds);
   seg_vector_reset (&r->segs);
+  vc_destroy (&r->cache);
   if (r->dirfd >= 0)
     close (r->dirfd);
   pthread_mutex_destroy (&r->lock);
@@ -75,6 +78,18 @@ journal_reader_close (struct journal_reader *r)
 }
 
 static void drop_unused (struct journal_reader *r);
+
+/* Is segment number in the list (a seg_vector)? */
+static bool
+listed (void *opaque, uint64_t number)
+{
+  const seg_vector *segs = opaque;
+
+  for (size_t k = 0; k < segs->len; k++)
+    if (segs->ptr[k].number == number)
+      return true;
+  return false;
+}
 
 int
 journal_reader_refresh (struct journal_reader *r)
@@ -99,8 +114,41 @@ journal_reader_refresh (struct journal_reader *r)
     r->fds.ptr[i].gone = !listed;
   }
   drop_unused (r);
+  vc_drop_segments (&r->cache, listed, &r->segs);  /* lock order: r, cache */
   pthread_mutex_unlock (&r->lock);
   return 0;
+}
+
+int
+journal_reader_dirfd (struct journal_reader *r)
+{
+  return r->dirfd;
+}
+
+int
+journal_reader_segments (struct journal_reader *r, seg_vector *segs)
+{
+  int e = journal_reader_refresh (r);
+
+  if (e < 0)
+    return e;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&r->lock);
+  segs->len = 0;
+  e = seg_vector_reserve (segs, r->segs.len);
+  if (e < 0)
+    return e;
+  if (r->segs.len > 0)
+    memcpy (segs->ptr, r->segs.ptr, r->segs.len * sizeof *r->segs.ptr);
+  segs->len = r->segs.len;
+  return 0;
+}
+
+void
+journal_reader_cache_limit (struct journal_reader *r, size_t bytes)
+{
+  pthread_mutex_lock (&r->cache.lock);
+  r->cache.budget = bytes;
+  pthread_mutex_unlock (&r->cache.lock);
 }
 
 uint64_t
@@ -165,19 +213,6 @@ reader_put (struct journal_reader *r, uint64_t number)
   drop_unused (r);
 }
 
-/* A record did not check out: was the segment reclaimed and reused? */
-static int
-stale_or_corrupt (int fd, uint64_t number, uint32_t pos)
-{
-  struct seg_hdr h;
-
-  if (seg_read_hdr (fd, &h) < 0 || h.segment != number)
-    return -ESTALE;
-  set_last_error ("segment %" PRIu64 " offset %" PRIu32 ": bad record",
-                  number, pos);
-  return -EUCLEAN;
-}
-
 static int
 read_record_fd (int fd, struct journal_loc loc, struct journal_record *rec,
                 void *payload)
@@ -188,7 +223,7 @@ read_record_fd (int fd, struct journal_loc loc, struct journal_record *rec,
   if (e < 0)
     return e;
   if (e == 0 || h.type == REC_PAD)
-    return stale_or_corrupt (fd, loc.segment, loc.offset);
+    return seg_stale_or_corrupt (fd, loc.segment, loc.offset);
   rec_to_record (&h, loc.segment, loc.offset, rec);
   return 0;
 }
@@ -206,34 +241,17 @@ journal_read_record (struct journal_reader *r, struct journal_loc loc,
   return e;
 }
 
-static int
-pread_payload_fd (int fd, struct journal_loc loc, uint32_t off, void *buf,
-                  uint32_t len)
-{
-  struct rec_hdr h;
-  ssize_t n = pread (fd, &h, sizeof h, loc.offset);
-
-  if (n < 0)
-    return -errno;
-  if (n != sizeof h || h.magic != REC_MAGIC || h.segment != loc.segment)
-    return stale_or_corrupt (fd, loc.segment, loc.offset);
-  if ((uint64_t) off + len > h.payload_len)
-    return -EINVAL;
-  n = pread (fd, buf, len, (uint64_t) loc.offset + REC_HDR_SIZE + off);
-  if (n < 0)
-    return -errno;
-  return n == len ? 0 : -EIO;
-}
-
 int
 journal_pread_payload (struct journal_reader *r, struct journal_loc loc,
                        uint32_t off, void *buf, uint32_t len)
 {
-  int fd = reader_fd (r, loc.segment), e;
+  int fd, e;
 
+  clear_last_damage ();
+  fd = reader_fd (r, loc.segment);
   if (fd < 0)
     return fd;
-  e = pread_payload_fd (fd, loc, off, buf, len);
+  e = vc_pread (&r->cache, fd, loc, off, buf, len);
   reader_put (r, loc.segment);
   return e;
 }
@@ -375,7 +393,7 @@ check_tail (struct journal_iter *it, uint64_t number)
     return -errno;
   e = seg_read_hdr (it->fd, &h);
   if (e < 0)
-    return e == -EUCLEAN ? stale_or_corrupt (it->fd, number, 0) : e;
+    return e == -EUCLEAN ? seg_stale_or_corrupt (it->fd, number, 0) : e;
   want = seg_hdr_inflight (&h);
   e = later_batches (&it->w, number, it->pos, 512,
                      size > UINT32_MAX ? UINT32_MAX : (uint32_t) size,
@@ -417,7 +435,7 @@ segment_end (struct journal_iter *it)
   }
   next = &it->segs.ptr[it->i + 1];
   if (it->pos < next->prev_end)
-    return stale_or_corrupt (it->fd, number, it->pos);
+    return seg_stale_or_corrupt (it->fd, number, it->pos);
   if (next->first_seq != it->expect) {
     set_last_error ("segment %" PRIu64 ": sequence runs on at %" PRIu64
                     ", expected %" PRIu64, next->number, next->first_seq,

@@ -142,3 +142,15 @@ seg_read_record (int fd, uint64_t segment, uint32_t pos, uint32_t limit,
   }
   return rec_crc (h, crc) == h->crc;
 }
+
+int
+seg_stale_or_corrupt (int fd, uint64_t number, uint32_t pos)
+{
+  struct seg_hdr h;
+
+  if (seg_read_hdr (fd, &h) < 0 || h.segment != number)
+    return -ESTALE;
+  set_last_error ("segment %" PRIu64 " offset %" PRIu32 ": bad record",
+                  number, pos);
+  return -EUCLEAN;
+}

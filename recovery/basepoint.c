@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,7 +116,8 @@ quarantine (int dfd, const char *name)
 
 /* Images the catalog does not list: *.tmp files are unfinished (a fold
  * or a rebase that never completed) and are deleted; any other image is
- * quarantined, never deleted. */
+ * quarantined, never deleted, and so are the sums of an image the
+ * catalog does not list (they belong with it). */
 static int
 clean_unlisted (struct base_catalog *c)
 {
@@ -129,11 +131,16 @@ clean_unlisted (struct base_catalog *c)
     size_t n = strlen (e->d_name);
     bool tmp = n > 4 && strcmp (e->d_name + n - 4, ".tmp") == 0;
     bool image = n > 6 && strcmp (e->d_name + n - 6, ".qcow2") == 0;
+    bool sums = n > 5 && strcmp (e->d_name + n - 5, ".sums") == 0;
+    char img[NAME_MAX + 8];     /* the image a sums file belongs to */
+    if (sums)
+      snprintf (img, sizeof img, "%.*s.qcow2", (int) (n - 5), e->d_name);
     if (tmp && unlinkat (dirfd (d), e->d_name, 0) < 0)
       r = -errno;
-    else if (image && catalog_by_file (c, e->d_name) == NULL) {
+    else if ((image && catalog_by_file (c, e->d_name) == NULL) ||
+             (sums && catalog_by_file (c, img) == NULL)) {
       r = quarantine (dirfd (d), e->d_name);
-      if (r == 0)
+      if (r == 0 && image)
         c->quarantined++;
     }
   }

@@ -74,6 +74,43 @@ int index_changes (struct cdp_index *ix, uint32_t disk, uint64_t from,
                    int64_t from_time, uint64_t to, index_change_fn fn,
                    void *opaque);
 
+/* ---- walking all of it (cdp verify) ------------------------------------ */
+
+/* An extents entry: record seq of disk touches chunk; where the record
+ * is and what it is.  malformed: the entry's key or value has the wrong
+ * size (nothing else is filled). */
+struct index_extent {
+  uint32_t disk;
+  uint64_t chunk;
+  uint64_t seq;
+  struct journal_loc loc;
+  uint16_t type;
+  uint64_t off, len;
+  bool malformed;
+};
+/* A times entry: record seq at time_ns, and what it changed. */
+struct index_time {
+  int64_t time_ns;
+  uint64_t seq;
+  uint32_t disk;
+  uint16_t type;
+  uint64_t off, len;
+  bool malformed;
+};
+struct index_bounds {
+  uint64_t first_seq;       /* the index holds every record from here */
+  uint64_t last_seq;        /* ... to here */
+};
+typedef int (*index_extent_fn) (void *opaque, const struct index_extent *x);
+typedef int (*index_time_fn) (void *opaque, const struct index_time *x);
+
+/* Call ext_fn for every extents entry (by disk, chunk, newest first),
+ * then time_fn for every times entry (by time), all in one read
+ * transaction, and fill *b.  0, a callback's non-zero return, or
+ * -errno. */
+int index_walk (struct cdp_index *ix, index_extent_fn ext_fn,
+                index_time_fn time_fn, void *opaque, struct index_bounds *b);
+
 /* Time of the oldest and newest record the index holds (0, 0: none). */
 int index_span (struct cdp_index *ix, int64_t *first, int64_t *last);
 

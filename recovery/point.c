@@ -22,6 +22,14 @@ const struct point_base_ops point_zero_base = {
   .pread = zero_pread, .is_hole = zero_is_hole,
 };
 
+static __thread enum point_source last_failure;
+
+enum point_source
+point_last_failure (void)
+{
+  return last_failure;
+}
+
 DEFINE_VECTOR_TYPE (piece_vector, struct index_piece)
 
 static int
@@ -83,6 +91,8 @@ from_base (const struct point *p, uint8_t *buf, uint64_t off, uint64_t len,
     return 0;
   if (buf)
     r = p->base->pread (p->base_h, buf, off, len);
+  if (r < 0)
+    last_failure = POINT_SRC_BASE;
   return r == 0 ? base_holes (p, off, len, holes) : r;
 }
 
@@ -91,6 +101,8 @@ static int
 from_piece (const struct point *p, uint8_t *buf, const struct index_piece *pc,
             point_extent_vector *holes)
 {
+  int r;
+
   if (pc->zero) {
     if (buf)
       memset (buf, 0, pc->len);
@@ -98,8 +110,11 @@ from_piece (const struct point *p, uint8_t *buf, const struct index_piece *pc,
   }
   if (buf == NULL)
     return 0;
-  return journal_pread_payload (p->jr, pc->loc, pc->loc_off, buf,
-                                (uint32_t) pc->len);
+  r = journal_pread_payload (p->jr, pc->loc, pc->loc_off, buf,
+                             (uint32_t) pc->len);
+  if (r < 0)
+    last_failure = POINT_SRC_JOURNAL;
+  return r;
 }
 
 /* Resolve [off, off+len) into journal pieces and base ranges, and fill
@@ -111,24 +126,39 @@ walk (const struct point *p, uint8_t *buf, uint64_t off, uint64_t len,
       point_extent_vector *holes)
 {
   piece_vector pieces = empty_vector;
+  uint8_t *bbuf = buf;              /* where base reads go, or NULL */
   uint64_t at = off, end;
   int r;
 
+  last_failure = POINT_SRC_NONE;
   if (__builtin_add_overflow (off, len, &end) || end > p->size)
     return -EINVAL;
   r = index_resolve (p->ix, p->disk, p->seq, p->base_seq, off, len,
                      collect, &pieces);
   if (r == 0 && pieces.len > 1)     /* qsort (NULL, 0) is undefined */
     qsort (pieces.ptr, pieces.len, sizeof pieces.ptr[0], cmp_piece);
+  /* Journal pieces scattered over a base point: one read of the base
+   * for the whole range (which checks whole clusters in place) instead
+   * of a read, and the check of the clusters at its edges, per gap.
+   * Damage there may lie under the pieces: then read the gaps alone. */
+  if (r == 0 && buf && pieces.len > 1 && p->base != &point_zero_base) {
+    r = p->base->pread (p->base_h, buf, off, len);
+    if (r < 0 && r != -EUCLEAN)
+      last_failure = POINT_SRC_BASE;
+    else if (r == 0)
+      bbuf = NULL;
+    if (r == -EUCLEAN)
+      r = 0;
+  }
   for (size_t i = 0; r == 0 && i < pieces.len; i++) {
     const struct index_piece *pc = &pieces.ptr[i];
-    r = from_base (p, buf ? buf + (at - off) : NULL, at, pc->off - at, holes);
+    r = from_base (p, bbuf ? bbuf + (at - off) : NULL, at, pc->off - at, holes);
     if (r == 0)
       r = from_piece (p, buf ? buf + (pc->off - off) : NULL, pc, holes);
     at = pc->off + pc->len;
   }
   if (r == 0)
-    r = from_base (p, buf ? buf + (at - off) : NULL, at, end - at, holes);
+    r = from_base (p, bbuf ? bbuf + (at - off) : NULL, at, end - at, holes);
   piece_vector_reset (&pieces);
   return r;
 }

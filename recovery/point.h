@@ -63,6 +63,12 @@ DEFINE_VECTOR_TYPE (point_extent_vector, struct point_extent)
 int point_pread (const struct point *p, void *buf, uint64_t off,
                  uint64_t len, point_extent_vector *holes);
 
+/* After point_pread or point_block_status failed, on the same thread:
+ * the read that failed, the journal's (journal_last_damage says more
+ * about -EUCLEAN) or the base's (basesum_last_damage). */
+enum point_source { POINT_SRC_NONE, POINT_SRC_JOURNAL, POINT_SRC_BASE };
+enum point_source point_last_failure (void);
+
 /* The holes of [off, off+len) of the point, as point_pread would report
  * them, without reading any data: from the index's pieces and the base's
  * allocation only.  Appends to holes in order.  Errors as point_pread,

@@ -500,8 +500,13 @@ cmd_serve (const char *store, int argc, char **argv)
     else
       unserve (&sv[n]);
   }
-  if (n == 0 && names.len > 0)
+  if (n == 0 && names.len > 0) {
+    for (size_t i = 0; i < names.len; i++)
+      free (names.ptr[i]);
+    string_vector_reset (&names);
+    free (sv);
     return fail ("no task could be served");
+  }
   log_msg ("serving %zu task%s from %s", n, n == 1 ? "" : "s", store);
   for (;;) {
     for (size_t i = 0; i < n; i++) {

@@ -27,6 +27,11 @@ overlay=$tmpdir/rec.qcow2
 start_recover --at rec-point --to "$overlay" --as "$new" --bandwidth 1
 wait_for 90 "the pull to start" eval \
     '[ "$(recovery_field state)" = streaming ] && [ "$(recovery_field disk.done)" -gt 0 ]'
+# The guest mounts its root first: libvirt 9.0 gives the overlay's NBD
+# backing no reconnect, so a root mount that falls into the window
+# without an export fails with EIO (a known limit, see OPERATOR.md).
+booted_before=$(boot_counter "$(domain_console "$new")")
+echo "the recovered guest booted with counter $booted_before"
 kill -KILL "$recover_pid"
 reap "$recover_pid" || :
 done_at_kill=$(recovery_field disk.done)

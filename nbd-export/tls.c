@@ -255,7 +255,14 @@ pull (gnutls_transport_ptr_t ptr, void *data, size_t len)
   size_t n;
 
   if (conn->tls_in_start == conn->tls_in_end) {
-    ssize_t r = recv (conn->fd, conn->tls_in, TLS_INBUF, 0);
+    ssize_t r;
+    /* One record may take many reads: each, not only the first, ends
+     * by the handshake's deadline. */
+    if (conn_arm_deadline (conn) < 0) {
+      gnutls_transport_set_errno (conn->tls, EAGAIN);
+      return -1;
+    }
+    r = recv (conn->fd, conn->tls_in, TLS_INBUF, 0);
     if (r < 0) {
       gnutls_transport_set_errno (conn->tls, errno);
       return -1;

@@ -51,7 +51,8 @@ parse_duration (const char *s, int64_t *ns)
   errno = 0;
   v = strtoull (s, &end, 10);
   u = unit_ns (end);
-  if (errno || u == 0 || __builtin_mul_overflow ((int64_t) v, u, ns))
+  if (errno || u == 0 || v > INT64_MAX ||
+      __builtin_mul_overflow ((int64_t) v, u, ns))
     return -EINVAL;
   return 0;
 }

@@ -116,9 +116,9 @@ parse_epoch (const char *s, int64_t *ns)
   f = parse_fraction (&p);
   if (*p)
     return -EINVAL;
-  if (__builtin_mul_overflow ((int64_t) sec, NS, ns))
+  if (__builtin_mul_overflow ((int64_t) sec, NS, ns) ||
+      __builtin_add_overflow (*ns, *s == '-' ? -f : f, ns))
     return -EINVAL;
-  *ns += sec < 0 ? -f : f;
   return 0;
 }
 

@@ -150,7 +150,7 @@ check_psk_file (const char *file, char *why, size_t len)
     return r;
   }
   while (r == 0 && fgets (line, sizeof line, f)) {
-    size_t l = strcspn (line, "\r\n");
+    size_t l = strcspn (line, "\n");
     char *colon;
 
     n++;
@@ -158,8 +158,14 @@ check_psk_file (const char *file, char *why, size_t len)
     if (l == 0)
       continue;
     colon = strchr (line, ':');
-    if (colon == NULL || colon == line ||
-        !is_hex (colon + 1, strlen (colon + 1))) {
+    /* GnuTLS drops the '\n' only: a '\r' before it is read as key. */
+    if (line[l - 1] == '\r') {
+      set_why (why, len, "%s line %u: CRLF line end (GnuTLS reads the "
+               "'\\r' as part of the key): use LF", file, n);
+      r = -EINVAL;
+    }
+    else if (colon == NULL || colon == line ||
+             !is_hex (colon + 1, strlen (colon + 1))) {
       set_why (why, len, "%s line %u: not username:hexkey", file, n);
       r = -EINVAL;
     }

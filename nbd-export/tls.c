@@ -112,8 +112,14 @@ load_x509 (struct nbd_tls *t, const char *dir, char *why, size_t len)
     set_why (why, len, "%s, %s: %s", cert, key, gnutls_strerror (r));
     return -EINVAL;
   }
-  /* A revocation list is optional, as for QEMU's tls-creds-x509. */
-  if (readable (crl) == 0 &&
+  /* A revocation list is optional, as for QEMU's tls-creds-x509; one
+   * that is there but cannot be read is an error, not no list. */
+  r = readable (crl);
+  if (r < 0 && r != -ENOENT) {
+    set_why (why, len, "%s: %s", crl, strerror (-r));
+    return r;
+  }
+  if (r == 0 &&
       (r = gnutls_certificate_set_x509_crl_file (t->x509, crl,
                                                  GNUTLS_X509_FMT_PEM)) < 0) {
     set_why (why, len, "%s: %s", crl, gnutls_strerror (r));

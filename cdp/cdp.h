@@ -264,6 +264,9 @@ void control_stop (struct control *c);
 /* Client side: send one request line, read one reply line (malloc'd).
  * -ENOENT / -ECONNREFUSED when no daemon serves the task. */
 int control_call (const struct task *t, const char *request, char **reply);
+/* The same, but -ETIMEDOUT when no reply came within ms (a hung serve). */
+int control_call_within (const struct task *t, const char *request,
+                         unsigned ms, char **reply);
 
 /* ---- recover-state.c: a task's rapid recovery (TASK/recover.json) -------- */
 

@@ -490,9 +490,12 @@ release_served (const struct task *t, int fd)
   int64_t deadline = time_now_ns () + RELEASE_WAIT_NS;
   bool asked = false;
 
-  while (time_now_ns () < deadline) {
+  for (int64_t now; (now = time_now_ns ()) < deadline; ) {
     char *reply = NULL;
-    if (!asked && control_call (t, "{\"op\":\"release\"}", &reply) == 0)
+    /* Bounded: a hung serve must not hold the delete past deadline. */
+    if (!asked && control_call_within (t, "{\"op\":\"release\"}",
+                                       (unsigned) ((deadline - now) / 1000000)
+                                       + 1, &reply) == 0)
       asked = strstr (reply, "\"ok\":true") != NULL;
     free (reply);
     if (flock (fd, LOCK_EX | LOCK_NB) == 0) {

@@ -34,6 +34,10 @@ conn_arm_deadline (struct connection *conn)
     return -ETIMEDOUT;
   tv.tv_sec = left / 1000000000;
   tv.tv_usec = (left % 1000000000) / 1000 + 1;
+  if (tv.tv_usec == 1000000) {      /* setsockopt refuses it (EDOM) */
+    tv.tv_sec++;
+    tv.tv_usec = 0;
+  }
   setsockopt (conn->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   return 0;
 }

@@ -174,6 +174,9 @@ struct point_lock {
 DEFINE_VECTOR_TYPE (lock_vector, struct point_lock)
 int locks_load (const struct task *t, lock_vector *out);
 int locks_change (const struct task *t, uint64_t seq, int64_t time_ns, bool add);
+/* Hold TASK/locks.lock (waits for it): no lock or unlock changes
+ * locks.json until the returned fd is closed.  fd, or -errno. */
+int locks_hold (const struct task *t);
 bool locks_has (const lock_vector *v, uint64_t seq);
 
 /* ---- pointsel.c: resolving T to a point ---------------------------------- */
@@ -280,6 +283,9 @@ void control_stop (struct control *c);
 /* Client side: send one request line, read one reply line (malloc'd).
  * -ENOENT / -ECONNREFUSED when no daemon serves the task. */
 int control_call (const struct task *t, const char *request, char **reply);
+/* The same, but -ETIMEDOUT when no reply came within ms (a hung serve). */
+int control_call_within (const struct task *t, const char *request,
+                         unsigned ms, char **reply);
 
 /* ---- recover-state.c: a task's rapid recovery (TASK/recover.json) -------- */
 

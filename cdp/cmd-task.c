@@ -542,9 +542,12 @@ release_served (const struct task *t, int fd)
   int64_t deadline = time_now_ns () + RELEASE_WAIT_NS;
   bool asked = false;
 
-  while (time_now_ns () < deadline) {
+  for (int64_t now; (now = time_now_ns ()) < deadline; ) {
     char *reply = NULL;
-    if (!asked && control_call (t, "{\"op\":\"release\"}", &reply) == 0)
+    /* Bounded: a hung serve must not hold the delete past deadline. */
+    if (!asked && control_call_within (t, "{\"op\":\"release\"}",
+                                       (unsigned) ((deadline - now) / 1000000)
+                                       + 1, &reply) == 0)
       asked = strstr (reply, "\"ok\":true") != NULL;
     free (reply);
     if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
@@ -569,7 +572,8 @@ task_delete (const char *store, int argc, char **argv)
   bool force = false;
   const char *name = NULL;
   char *lock, cmd[8192], why[512] = "";
-  int fd, e;
+  bool released = false;
+  int fd, lfd = -1, e;
 
   for (int i = 1; i < argc; i++) {
     if (strcmp (argv[i], "--force") == 0)
@@ -605,21 +609,40 @@ task_delete (const char *store, int argc, char **argv)
     task_free (t);
     return e;
   }
-  if (flock (fd, LOCK_EX | LOCK_NB) < 0 && (e = release_served (t, fd)) != 0) {
-    close (fd);
-    task_free (t);
-    return e;
+  if (flock (fd, LOCK_EX | LOCK_NB) < 0) {
+    released = true;
+    if ((e = release_served (t, fd)) != 0) {
+      close (fd);
+      task_free (t);
+      return e;
+    }
+  }
+  /* Again, now that no serve holds the task and with locks.json held:
+   * a point may have been locked, or a recovery started, meanwhile. */
+  if (!force && (lfd = locks_hold (t)) < 0) {
+    e = fail ("cannot lock %s/locks.lock: %s", t->dir, strerror (-lfd));
+    goto out;
+  }
+  *why = '\0';
+  if (!force && delete_hazard (t, why, sizeof why)) {
+    e = fail ("task '%s' not deleted: %s; use --force to delete it "
+              "anyway%s", name, why, released ? " (cdp serve no longer "
+              "serves it: restart cdp serve to serve it again)" : "");
+    goto out;
   }
   snprintf (cmd, sizeof cmd, "rm -rf -- '%s'", t->dir);
   if (system (cmd) != 0) {
-    close (fd);
-    task_free (t);
-    return fail ("could not remove %s", t->dir);
+    e = fail ("could not remove %s", t->dir);
+    goto out;
   }
   printf ("task %s deleted\n", name);
+  e = 0;
+ out:
+  if (lfd >= 0)
+    close (lfd);
   close (fd);
   task_free (t);
-  return 0;
+  return e;
 }
 
 int

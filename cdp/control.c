@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -70,8 +71,10 @@ do_mark (struct control *c, json_object *req)
   return rep;
 }
 
+/* *release: the client asks to let the task go (done once it has the
+ * reply: one that gave up meanwhile asks for nothing). */
 static json_object *
-handle (struct control *c, const char *line)
+handle (struct control *c, const char *line, bool *release)
 {
   json_object *req = json_tokener_parse (line), *rep;
   const char *op = req ? json_object_get_string (json_object_object_get (req, "op")) : NULL;
@@ -84,7 +87,7 @@ handle (struct control *c, const char *line)
     json_object_object_add (rep, "ok", json_object_new_boolean (true));
   }
   else if (op && strcmp (op, "release") == 0 && c->on_release) {
-    c->on_release (c->release_opaque);
+    *release = true;
     rep = json_object_new_object ();
     json_object_object_add (rep, "ok", json_object_new_boolean (true));
   }
@@ -105,6 +108,7 @@ serve_client (struct control *c, int fd)
   ssize_t r;
   json_object *rep;
   const char *text;
+  bool release = false;
 
   while (n < sizeof buf - 1 && (r = read (fd, buf + n, sizeof buf - 1 - n)) > 0) {
     n += r;
@@ -112,10 +116,12 @@ serve_client (struct control *c, int fd)
       break;
   }
   buf[n] = 0;
-  rep = handle (c, buf);
+  rep = handle (c, buf, &release);
   text = json_object_to_json_string (rep);
   if (write (fd, text, strlen (text)) < 0 || write (fd, "\n", 1) < 0)
     log_msg ("task %s: control client went away", c->t->name);
+  else if (release)
+    c->on_release (c->release_opaque);
   json_object_put (rep);
 }
 
@@ -191,13 +197,15 @@ control_stop (struct control *c)
   free (c);
 }
 
-int
-control_call (const struct task *t, const char *request, char **reply)
+/* Past ms (0: no bound) an unanswered call is -ETIMEDOUT. */
+static int
+call (const struct task *t, const char *request, unsigned ms, char **reply)
 {
+  struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
   struct sockaddr_un sa;
   char buf[4096];
   size_t n = 0;
-  ssize_t r;
+  ssize_t r = 0;
   int fd, e = sock_addr (t, &sa);
 
   if (e < 0)
@@ -205,20 +213,43 @@ control_call (const struct task *t, const char *request, char **reply)
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
-  if (connect (fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+  /* Both bound connect (a full backlog) and the reads and writes. */
+  if (ms && (setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0 ||
+             setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)) {
     e = -errno;
     close (fd);
     return e;
   }
+  if (connect (fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+    e = errno == EAGAIN ? -ETIMEDOUT : -errno;
+    close (fd);
+    return e;
+  }
   if (write (fd, request, strlen (request)) < 0 || write (fd, "\n", 1) < 0) {
-    e = -errno;
+    e = errno == EAGAIN ? -ETIMEDOUT : -errno;
     close (fd);
     return e;
   }
   while (n < sizeof buf - 1 && (r = read (fd, buf + n, sizeof buf - 1 - n)) > 0)
     n += r;
+  e = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? -ETIMEDOUT : 0;
   close (fd);
+  if (e < 0)
+    return e;
   buf[n] = 0;
   *reply = strdup (buf);
   return n > 0 ? 0 : -EPROTO;
+}
+
+int
+control_call (const struct task *t, const char *request, char **reply)
+{
+  return call (t, request, 0, reply);
+}
+
+int
+control_call_within (const struct task *t, const char *request, unsigned ms,
+                     char **reply)
+{
+  return call (t, request, ms, reply);
 }

@@ -129,6 +129,14 @@ locks_change (const struct task *t, uint64_t seq, int64_t time_ns, bool add)
   return r;
 }
 
+int
+locks_hold (const struct task *t)
+{
+  int fd = lock_file (t);
+
+  return fd < 0 ? -errno : fd;
+}
+
 bool
 locks_has (const lock_vector *v, uint64_t seq)
 {

@@ -51,7 +51,8 @@ parse_duration (const char *s, int64_t *ns)
   errno = 0;
   v = strtoull (s, &end, 10);
   u = unit_ns (end);
-  if (errno || u == 0 || __builtin_mul_overflow ((int64_t) v, u, ns))
+  if (errno || u == 0 || v > INT64_MAX ||
+      __builtin_mul_overflow ((int64_t) v, u, ns))
     return -EINVAL;
   return 0;
 }
@@ -115,9 +116,9 @@ parse_epoch (const char *s, int64_t *ns)
   f = parse_fraction (&p);
   if (*p)
     return -EINVAL;
-  if (__builtin_mul_overflow ((int64_t) sec, NS, ns))
+  if (__builtin_mul_overflow ((int64_t) sec, NS, ns) ||
+      __builtin_add_overflow (*ns, *s == '-' ? -f : f, ns))
     return -EINVAL;
-  *ns += sec < 0 ? -f : f;
   return 0;
 }
 

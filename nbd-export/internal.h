@@ -200,6 +200,9 @@ void conn_log (struct connection *conn, enum nbd_log_level level,
 
 /* Milliseconds left until conn->deadline_ns (at least 1), 0: no bound. */
 unsigned tls_remaining_ms (struct connection *conn);
+/* Let the next read of the socket block no longer than the handshake
+ * has left: 0, or -ETIMEDOUT once conn->deadline_ns has passed. */
+int conn_arm_deadline (struct connection *conn);
 /* Read exactly len bytes (by conn->deadline_ns, if set).
  * Errors: -ECONNRESET (EOF), -ETIMEDOUT, -errno. */
 int conn_recv (struct connection *conn, void *buf, size_t len);

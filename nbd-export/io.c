@@ -21,9 +21,8 @@ tls_remaining_ms (struct connection *conn)
   return left < 1 ? 1 : left > UINT_MAX ? UINT_MAX : (unsigned) left;
 }
 
-/* Let the next read block no longer than the handshake has left. */
-static int
-arm_deadline (struct connection *conn)
+int
+conn_arm_deadline (struct connection *conn)
 {
   struct timeval tv;
   int64_t left;
@@ -35,6 +34,10 @@ arm_deadline (struct connection *conn)
     return -ETIMEDOUT;
   tv.tv_sec = left / 1000000000;
   tv.tv_usec = (left % 1000000000) / 1000 + 1;
+  if (tv.tv_usec == 1000000) {      /* setsockopt refuses it (EDOM) */
+    tv.tv_sec++;
+    tv.tv_usec = 0;
+  }
   setsockopt (conn->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   return 0;
 }
@@ -62,7 +65,7 @@ conn_recv (struct connection *conn, void *buf, size_t len)
   while (len > 0) {
     ssize_t n;
 
-    if ((r = arm_deadline (conn)) < 0)
+    if ((r = conn_arm_deadline (conn)) < 0)
       return r;
     n = recv_some (conn, p, len);
     if (n == -EINTR)

@@ -112,8 +112,14 @@ load_x509 (struct nbd_tls *t, const char *dir, char *why, size_t len)
     set_why (why, len, "%s, %s: %s", cert, key, gnutls_strerror (r));
     return -EINVAL;
   }
-  /* A revocation list is optional, as for QEMU's tls-creds-x509. */
-  if (readable (crl) == 0 &&
+  /* A revocation list is optional, as for QEMU's tls-creds-x509; one
+   * that is there but cannot be read is an error, not no list. */
+  r = readable (crl);
+  if (r < 0 && r != -ENOENT) {
+    set_why (why, len, "%s: %s", crl, strerror (-r));
+    return r;
+  }
+  if (r == 0 &&
       (r = gnutls_certificate_set_x509_crl_file (t->x509, crl,
                                                  GNUTLS_X509_FMT_PEM)) < 0) {
     set_why (why, len, "%s: %s", crl, gnutls_strerror (r));
@@ -150,7 +156,7 @@ check_psk_file (const char *file, char *why, size_t len)
     return r;
   }
   while (r == 0 && fgets (line, sizeof line, f)) {
-    size_t l = strcspn (line, "\r\n");
+    size_t l = strcspn (line, "\n");
     char *colon;
 
     n++;
@@ -158,8 +164,14 @@ check_psk_file (const char *file, char *why, size_t len)
     if (l == 0)
       continue;
     colon = strchr (line, ':');
-    if (colon == NULL || colon == line ||
-        !is_hex (colon + 1, strlen (colon + 1))) {
+    /* GnuTLS drops the '\n' only: a '\r' before it is read as key. */
+    if (line[l - 1] == '\r') {
+      set_why (why, len, "%s line %u: CRLF line end (GnuTLS reads the "
+               "'\\r' as part of the key): use LF", file, n);
+      r = -EINVAL;
+    }
+    else if (colon == NULL || colon == line ||
+             !is_hex (colon + 1, strlen (colon + 1))) {
       set_why (why, len, "%s line %u: not username:hexkey", file, n);
       r = -EINVAL;
     }
@@ -255,7 +267,14 @@ pull (gnutls_transport_ptr_t ptr, void *data, size_t len)
   size_t n;
 
   if (conn->tls_in_start == conn->tls_in_end) {
-    ssize_t r = recv (conn->fd, conn->tls_in, TLS_INBUF, 0);
+    ssize_t r;
+    /* One record may take many reads: each, not only the first, ends
+     * by the handshake's deadline. */
+    if (conn_arm_deadline (conn) < 0) {
+      gnutls_transport_set_errno (conn->tls, EAGAIN);
+      return -1;
+    }
+    r = recv (conn->fd, conn->tls_in, TLS_INBUF, 0);
     if (r < 0) {
       gnutls_transport_set_errno (conn->tls, errno);
       return -1;

@@ -533,6 +533,17 @@ serving_pid (const struct task *t)
   return pid;
 }
 
+/* Did the control socket answer {"ok": true}? */
+static bool
+reply_ok (const char *reply)
+{
+  json_object *o = json_tokener_parse (reply);
+  bool ok = o && json_object_get_boolean (json_object_object_get (o, "ok"));
+
+  json_object_put (o);
+  return ok;
+}
+
 /* The task is served: ask that cdp serve let it go (its jobs end, its
  * receiver closes) and wait until serve.lock (fd) is ours. */
 static int
@@ -548,7 +559,7 @@ release_served (const struct task *t, int fd)
     if (!asked && control_call_within (t, "{\"op\":\"release\"}",
                                        (unsigned) ((deadline - now) / 1000000)
                                        + 1, &reply) == 0)
-      asked = strstr (reply, "\"ok\":true") != NULL;
+      asked = reply_ok (reply);
     free (reply);
     if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
       printf ("task %s: cdp serve stopped serving it\n", t->name);

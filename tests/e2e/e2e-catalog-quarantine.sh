@@ -37,7 +37,7 @@ grep -q "task q refused: cannot read $base/catalog.json: not valid JSON" \
 
 # The catalog removed, and a leftover of an unfinished fold.
 rm "$base/catalog.json"
-cp "$base/$(echo "$images" | head -n 1)" "$base/d0-00000000000000ff.qcow2.tmp"
+cp "$base/$(echo "$images" | sed -n 1p)" "$base/d0-00000000000000ff.qcow2.tmp"
 start_cdp_serve
 grep -q "base point images\? not in the catalog moved to $base/quarantine/" \
     "$serve_log" || fail "serve does not say where the images went"

@@ -94,7 +94,7 @@ rc=0
 rm "$tdir/index/data.mdb" "$tdir/index/lock.mdb"     # rebuilt from the journal
 
 # A journal segment header of a newer version, its CRC recomputed.
-seg=$tdir/journal/$(ls "$tdir/journal" | grep '^seg-' | sort | head -n 1)
+seg=$tdir/journal/$(ls "$tdir/journal" | grep '^seg-' | sort | sed -n 1p)
 python3 - "$seg" <<'PY'
 import struct, sys
 def crc32c(data):

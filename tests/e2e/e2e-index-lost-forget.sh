@@ -24,7 +24,7 @@ stop_cdp_serve
 cp -a "$task/index" "$tmpdir/index.saved"
 first_seg ()
 {
-    ls "$task/journal" | grep '^seg-' | sort | head -n 1
+    ls "$task/journal" | grep '^seg-' | sort | sed -n 1p
 }
 seg_before=$(first_seg)
 

@@ -20,7 +20,7 @@ wait_protected vm
 base=$CDP_STORE/tasks/vm/base
 jdir=$CDP_STORE/tasks/vm/journal
 wait_for 30 "the first base point" eval "ls '$base'/*.qcow2 2>/dev/null | grep -q ."
-first=$(ls "$base"/*.qcow2 | head -n 1)
+first=$(ls "$base"/*.qcow2 | sed -n 1p)
 qemu-img check -q "$first" || fail "qemu-img check of the first base point"
 qemu-img convert -U -O raw "$first" "$tmpdir/base0.img"
 same "$tmpdir/base0.img" "$tmpdir/ref0.img" "the first base point against the source"

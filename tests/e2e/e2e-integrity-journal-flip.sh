@@ -30,7 +30,7 @@ stop_cdp_serve
 # Flip one byte in the middle of the payload of a large record.
 python3 "$e2e_dir/journal-records.py" "$CDP_STORE/tasks/m/journal" \
     >"$tmpdir/records"
-read -r file seg roff seq doff len plen < <(awk '$7 >= 65536' "$tmpdir/records" | head -n 1)
+read -r file seg roff seq doff len plen < <(awk '$7 >= 65536' "$tmpdir/records" | sed -n 1p)
 [ -n "${plen-}" ] || fail "no large write record in the journal: $(cat "$tmpdir/records")"
 at=$((roff + 64 + plen / 2))
 python3 - "$file" "$at" <<'PY'

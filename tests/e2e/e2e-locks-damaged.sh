@@ -28,7 +28,7 @@ write_step ()
     ref_apply "$ref" "$ref.new" "$c"
     mv "$ref.new" "$ref"
 }
-first_segment () { ls "$tdir/journal" | grep '^seg-' | sort | head -n 1; }
+first_segment () { ls "$tdir/journal" | grep '^seg-' | sort | sed -n 1p; }
 
 write_step
 t_locked=$(now)

@@ -67,7 +67,7 @@ while kill -0 "$writer" 2>/dev/null; do
 done
 reap "$writer" || fail "qd1-writer: $(cat "$tmpdir/writer.err")"
 echo "$(wc -l <"$tmpdir/writes.log") writes; $n points read while writing"
-[ "$(ls "$jdir" | grep '^seg-' | sort | head -n 1)" != seg-0000000000000001.cdpj ] ||
+[ "$(ls "$jdir" | grep '^seg-' | sort | sed -n 1p)" != seg-0000000000000001.cdpj ] ||
     fail "retention never reclaimed a journal segment: the test wrote too little"
 
 # Retention has nothing more to take once a base point covers the last

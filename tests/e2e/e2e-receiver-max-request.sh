@@ -28,7 +28,7 @@ write_ok ()
     qemu-io -f raw "$uri" "${args[@]}" >"$tmpdir/qio.log" 2>&1 ||
         fail "qemu-io $*: $(cat "$tmpdir/qio.log")"
     if grep -q 'failed' "$tmpdir/qio.log"; then
-        fail "qemu-io $*: $(grep failed "$tmpdir/qio.log" | head -n 1)"
+        fail "qemu-io $*: $(grep failed "$tmpdir/qio.log" | sed -n 1p)"
     fi
 }
 

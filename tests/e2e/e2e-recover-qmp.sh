@@ -52,7 +52,7 @@ print(len(json.load(open(sys.argv[1]))["locks"]))' "$CDP_STORE/tasks/q/locks.jso
 [ "$(recovery_field mode)" = qmp ] || fail "recovery mode $(recovery_field mode)"
 [ "$(locked_points)" = 1 ] || fail "the point is not locked while it is served"
 [ "$(recovery_field locked)" = 1 ] || fail "the recovery does not own its lock"
-uri=$(grep -o 'nbd+unix://[^ ]*' "$tmpdir/rec.out" | head -n 1)
+uri=$(grep -o 'nbd+unix://[^ ]*' "$tmpdir/rec.out" | sed -n 1p)
 [ "$(nbdinfo --size "$uri")" = 33554432 ] || fail "the export's size: $(nbdinfo --size "$uri")"
 
 # Boot a VM on the overlay with the printed arguments, as printed.

@@ -36,7 +36,7 @@ write_step 4
 rec_pid=$!
 pids+=("$rec_pid")
 wait_for 20 "cdp recover to serve the point" grep -q block-stream "$tmpdir/rec.out"
-export_uri=$(grep -o 'nbd+unix://[^ ]*' "$tmpdir/rec.out" | head -n 1)
+export_uri=$(grep -o 'nbd+unix://[^ ]*' "$tmpdir/rec.out" | sed -n 1p)
 nbdcopy -- "$export_uri" "$tmpdir/read1.img"
 same "$tmpdir/read1.img" "$tmpdir/ref.t" "the served point, from the journal"
 
@@ -49,7 +49,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
     sleep 0.15
 done
 sleep 3
-first=$(ls "$jdir" | grep '^seg-' | sort | head -n 1)
+first=$(ls "$jdir" | grep '^seg-' | sort | sed -n 1p)
 [ "$first" != "seg-0000000000000001.cdpj" ] ||
     fail "the first journal segment was never reclaimed"
 

@@ -48,7 +48,7 @@ done
 t_last=$(now)
 sleep 3   # one more retention cycle
 
-first=$(ls "$jdir" | grep '^seg-' | sort | head -n 1)
+first=$(ls "$jdir" | grep '^seg-' | sort | sed -n 1p)
 [ "$first" != "seg-0000000000000001.cdpj" ] ||
     fail "the first journal segment was never reclaimed"
 cdp status r --json | python3 -c '

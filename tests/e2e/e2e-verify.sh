@@ -72,7 +72,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["version"] == 1 and d["result"] == "damaged" and d["damage"], d
 ' "$tmpdir/v.json" || fail "verify --json: $(cat "$tmpdir/v.json")"
-    echo "found: $(grep '^damaged:' "$tmpdir/v.out" | head -n 1)"
+    echo "found: $(grep '^damaged:' "$tmpdir/v.out" | sed -n 1p)"
 }
 
 records () {

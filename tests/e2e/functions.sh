@@ -320,5 +320,5 @@ ref_apply ()
 same ()
 {
     cmp "$1" "$2" >/dev/null ||
-        fail "$3: $(cmp "$1" "$2" 2>&1 | head -n 1)"
+        fail "$3: $(cmp "$1" "$2" 2>&1 | sed -n 1p)"
 }

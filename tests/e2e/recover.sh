@@ -207,7 +207,7 @@ check_recovered_disk ()
     [ "$(stat -c %s "$tmpdir/final.raw")" = "$(stat -c %s "$tmpdir/point.raw")" ] ||
         fail "the recovered disk is $(stat -c %s "$tmpdir/final.raw") bytes, the point $(stat -c %s "$tmpdir/point.raw")"
     cmp -i "$fs_size" "$tmpdir/final.raw" "$tmpdir/point.raw" >/dev/null ||
-        fail "past the file system, the recovered disk differs from the point: $(cmp -i "$fs_size" "$tmpdir/final.raw" "$tmpdir/point.raw" 2>&1 | head -n 1)"
+        fail "past the file system, the recovered disk differs from the point: $(cmp -i "$fs_size" "$tmpdir/final.raw" "$tmpdir/point.raw" 2>&1 | sed -n 1p)"
     local img
     for img in final point; do
         e2fsck -E journal_only -y "$tmpdir/$img.raw" >/dev/null 2>&1 || :

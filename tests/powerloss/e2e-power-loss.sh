@@ -127,7 +127,7 @@ seg_max ()
 
 seg_min ()
 {
-    ls "$task/journal" | sed -n 's/^seg-\([0-9a-f]*\)\.cdpj$/\1/p' | sort | head -n 1
+    ls "$task/journal" | sed -n 's/^seg-\([0-9a-f]*\)\.cdpj$/\1/p' | sort | sed -n 1p
 }
 
 # points TASK: "EPOCH.NANOSECONDS NS KIND LOCKED" per offered point.

@@ -222,10 +222,9 @@ finish (struct journal *j, struct stage *s, size_t n, uint64_t segment,
   for (size_t i = 0; i < n && !err; i++)
     payload += ((const struct rec_hdr *) (s->buf + s->recs.ptr[i].pos))
       ->payload_len;
-  complete (s, n, segment, err);
-  stage_consume (s, n);
+  /* The counters first: a caller woken by its record's callback must
+   * find the record counted. */
   pthread_mutex_lock (&j->lock);
-  j->completed += n;
   if (err)
     j->stats.failed += n;
   else {
@@ -234,6 +233,11 @@ finish (struct journal *j, struct stage *s, size_t n, uint64_t segment,
     j->stats.payload_bytes += payload;
     j->stats.written_bytes += len;
   }
+  pthread_mutex_unlock (&j->lock);
+  complete (s, n, segment, err);
+  stage_consume (s, n);
+  pthread_mutex_lock (&j->lock);
+  j->completed += n;
   pthread_cond_broadcast (&j->space);
   pthread_mutex_unlock (&j->lock);
 }

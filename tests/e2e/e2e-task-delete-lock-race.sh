@@ -34,4 +34,5 @@ grep -q "not deleted: it has 1 locked point" "$tmpdir/delete.err" ||
 [ "$(wc -l <"$tmpdir/delete.err")" -eq 1 ] ||
     fail "task delete says more than one line: $(cat "$tmpdir/delete.err")"
 [ -f "$CDP_STORE/tasks/d/locks.json" ] || fail "the locked task was deleted"
-cdp points d | grep -q . || fail "the task's history is gone"
+# (points lists a second once it is over: wait for the write's.)
+wait_for 20 "the task's history to be listed" eval 'cdp points d | grep -q .'

@@ -1,4 +1,5 @@
 /* cdp task create | list | show | delete */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -124,6 +125,38 @@ libvirt_disks (struct task *t, string_vector *named)
   if (e == 0 && t->disks.len == 0)
     e = fail ("domain %s has no disks", t->domain);
   return e < 0 ? EXIT_FAIL : e;
+}
+
+/* The task directory disappears at once and durably (renamed to
+ * tasks/.NAME.deleted, which is no task, and tasks/ fsynced), then its
+ * files are removed: a delete cut short by a crash leaves no half task. */
+static int
+remove_task_dir (const struct task *t)
+{
+  char *gone;
+  int e;
+
+  const char *slash = strrchr (t->dir, '/');
+
+  assert (slash != NULL);           /* t->dir is STORE/tasks/NAME */
+  if (asprintf (&gone, "%.*s/.%s.deleted", (int) (slash - t->dir), t->dir,
+                t->name) < 0)
+    abort ();
+  e = fio_remove_tree (gone);       /* an earlier delete cut short */
+  if (e == 0 && rename (t->dir, gone) < 0)
+    e = -errno;
+  if (e == 0)
+    e = fio_sync_parent (t->dir);
+  if (e < 0) {
+    free (gone);
+    return fail ("could not remove %s: %s", t->dir, strerror (-e));
+  }
+  e = fio_remove_tree (gone);
+  if (e < 0)
+    e = fail ("task %s is deleted, but %s could not be removed: %s",
+              t->name, gone, strerror (-e));
+  free (gone);
+  return e;
 }
 
 /* A leftover of a create cut short: the task.json it may hold, itself. */
@@ -582,7 +615,7 @@ task_delete (const char *store, int argc, char **argv)
   struct task *t;
   bool force = false;
   const char *name = NULL;
-  char *lock, cmd[8192], why[512] = "";
+  char *lock, why[512] = "";
   bool released = false;
   int fd, lfd = -1, e;
 
@@ -641,11 +674,8 @@ task_delete (const char *store, int argc, char **argv)
               "serves it: restart cdp serve to serve it again)" : "");
     goto out;
   }
-  snprintf (cmd, sizeof cmd, "rm -rf -- '%s'", t->dir);
-  if (system (cmd) != 0) {
-    e = fail ("could not remove %s", t->dir);
+  if ((e = remove_task_dir (t)) != 0)
     goto out;
-  }
   printf ("task %s deleted\n", name);
   e = 0;
  out:

@@ -1,6 +1,7 @@
 /* cdp: whole-file reads and writes, and atomic replacement. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,4 +143,29 @@ fio_mkdir (const char *path, mode_t mode)
   if (mkdir (path, mode) < 0 && errno != EEXIST)
     return -errno;
   return fio_sync_parent (path);
+}
+
+static int remove_err;           /* the first failure of fio_remove_tree */
+
+static int
+remove_entry (const char *path, const struct stat *st, int type,
+              struct FTW *ftw)
+{
+  if (remove (path) < 0 && errno != ENOENT && remove_err == 0)
+    remove_err = -errno;
+  return 0;
+}
+
+int
+fio_remove_tree (const char *path)
+{
+  struct stat st;
+
+  if (lstat (path, &st) < 0)
+    return errno == ENOENT ? 0 : -errno;
+  remove_err = 0;
+  if (nftw (path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
+      remove_err == 0)
+    remove_err = -errno;
+  return remove_err;
 }

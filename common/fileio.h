@@ -40,4 +40,10 @@ int fio_mkdir (const char *path, mode_t mode);
 int fio_replace (const char *path, const void *data, size_t len,
                  mode_t mode);
 
+/* Remove path and everything below it, not following symbolic links
+ * (nftw, depth first).  0 (also when path does not exist), or the
+ * -errno of the first entry that could not be removed: the rest is
+ * still tried.  Not thread-safe (nftw has no context argument). */
+int fio_remove_tree (const char *path);
+
 #endif

@@ -13,47 +13,19 @@
 #include <string.h>
 
 #include "recovery/index.h"
-
-struct sync_done {
-  pthread_mutex_t m;
-  pthread_cond_t c;
-  bool done;
-  int err;
-  struct journal_record rec;
-};
-
-static void
-sync_cb (void *opaque, const struct journal_record *rec, int err)
-{
-  struct sync_done *s = opaque;
-
-  pthread_mutex_lock (&s->m);
-  s->done = true;
-  s->err = err;
-  s->rec = *rec;
-  pthread_cond_signal (&s->c);
-  pthread_mutex_unlock (&s->m);
-}
+#include "tests/journal/journal-test.h"
 
 /* Append a 64 KiB write of record i at chunk i % 64, durably. */
 static struct journal_record
 append_write (struct journal *j, uint64_t i)
 {
   static uint8_t buf[65536];
-  struct sync_done s = { .m = PTHREAD_MUTEX_INITIALIZER,
-                        .c = PTHREAD_COND_INITIALIZER };
-  struct journal_record e = { .type = JOURNAL_WRITE, .disk = 0,
-                              .offset = (i % 64) * 65536, .length = sizeof buf,
-                              .payload_len = sizeof buf };
+  struct journal_record rec;
 
   memset (buf, (int) i, sizeof buf);
-  cr_assert_eq (journal_append (j, &e, buf, sync_cb, &s), 0);
-  pthread_mutex_lock (&s.m);
-  while (!s.done)
-    pthread_cond_wait (&s.c, &s.m);
-  pthread_mutex_unlock (&s.m);
-  cr_assert_eq (s.err, 0);
-  return s.rec;
+  cr_assert_eq (append_sync (j, JOURNAL_WRITE, 0, (i % 64) * 65536,
+                             sizeof buf, buf, sizeof buf, &rec), 0);
+  return rec;
 }
 
 static int

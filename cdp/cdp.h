@@ -193,6 +193,9 @@ struct task_view {            /* read side of a task: journal + index */
   int locks_err;                /* 0, or why locks.json could not be read */
 };
 int view_open (const char *store, const char *name, struct task_view *v);
+/* The task's locked points, read from locks.json on first use; when it
+ * could not be read, v->locks_err says why and the vector is empty. */
+const lock_vector *view_locks (struct task_view *v);
 int view_open_quiet (const char *store, const char *name, struct task_view *v);
 void view_close (struct task_view *v);
 /* Bring the index up to the journal (if no daemon did). */

@@ -15,7 +15,7 @@ struct points_out {
   json_object *arr;
   struct task_view *v;
   const struct task_disk *d;
-  lock_vector locks;
+  const lock_vector *locks;     /* the view's (view_locks) */
   int64_t now;
 };
 
@@ -36,7 +36,7 @@ add_point (struct points_out *o, int64_t t, uint64_t seq, const char *kind,
   format_time (t, buf, sizeof buf);
   json_object_object_add (p, "time", json_object_new_string (buf));
   json_object_object_add (p, "kind", json_object_new_string (kind));
-  json_object_object_add (p, "locked", json_object_new_boolean (locks_has (&o->locks, seq)));
+  json_object_object_add (p, "locked", json_object_new_boolean (locks_has (o->locks, seq)));
   if (label)
     json_object_object_add (p, "label", json_object_new_string (label));
   json_object_array_add (o->arr, p);
@@ -110,11 +110,11 @@ cmd_points (const char *store, int argc, char **argv)
     view_close (&v);
     return disk ? EXIT_FAIL : EXIT_USAGE;
   }
-  o = (struct points_out) { json_object_new_array (), &v, d, empty_vector,
+  o = (struct points_out) { json_object_new_array (), &v, d, view_locks (&v),
                             now };
-  if ((c = locks_load (v.task, &o.locks)) < 0) {
+  if (v.locks_err < 0) {
     fail ("task '%s': cannot read %s/locks.json: %s", v.task->name,
-          v.task->dir, jf_strerror (c));
+          v.task->dir, jf_strerror (v.locks_err));
     json_object_put (o.arr);
     view_close (&v);
     return EXIT_FAIL;
@@ -126,7 +126,6 @@ cmd_points (const char *store, int argc, char **argv)
     if (bp->disk == d->id && bp->time_ns >= f && bp->time_ns <= t)
       add_point (&o, bp->time_ns, bp->seq, "base", NULL);
   }
-  lock_vector_reset (&o.locks);
   json_object_array_sort (o.arr, cmp_time);
   if (json) {
     json_object *root = json_object_new_object ();

@@ -182,7 +182,7 @@ kept_bookmark_cb (void *opaque, const struct index_event *e)
 }
 
 /* The locked points, read once per view. */
-static const lock_vector *
+const lock_vector *
 view_locks (struct task_view *v)
 {
   if (!v->locks_loaded) {

@@ -33,6 +33,7 @@ struct bgverify {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   atomic_bool stop;
+  bool woken;                       /* the policy changed (under lock) */
 };
 
 /* When the last check on record ran (ns), or 0. */
@@ -57,19 +58,22 @@ last_check (const struct task *t)
 static int64_t
 interval (const struct task *t)
 {
-  return t->policy.verify_interval > 0 ? t->policy.verify_interval
-                                       : VERIFY_INTERVAL_DEFAULT;
+  int64_t every = task_policy (t).verify_interval;
+
+  return every > 0 ? every : VERIFY_INTERVAL_DEFAULT;
 }
 
-/* Sleep until ns (CLOCK_REALTIME) or stop; true if stopped. */
+/* Sleep until ns (CLOCK_REALTIME), stop, or a change of the policy
+ * (bgverify_wake); true if stopped. */
 static bool
 sleep_until (struct bgverify *b, int64_t ns)
 {
   struct timespec ts = { ns / 1000000000, ns % 1000000000 };
 
   pthread_mutex_lock (&b->lock);
-  while (!atomic_load (&b->stop) && time_now_ns () < ns)
+  while (!atomic_load (&b->stop) && !b->woken && time_now_ns () < ns)
     pthread_cond_timedwait (&b->cond, &b->lock, &ts);
+  b->woken = false;
   pthread_mutex_unlock (&b->lock);
   return atomic_load (&b->stop);
 }
@@ -188,6 +192,8 @@ bgverify_thread (void *arg)
     int64_t due = (last ? last : b->t->created_ns) + interval (b->t);
     if (sleep_until (b, due))
       break;
+    if (time_now_ns () < due)        /* woken: the interval changed */
+      continue;
     if (last_check (b->t) != last)   /* someone checked meanwhile */
       continue;
     check (b);
@@ -218,6 +224,15 @@ bgverify_start (struct task *t, struct receiver *rx, struct bgverify **bp)
   }
   *bp = b;
   return 0;
+}
+
+void
+bgverify_wake (struct bgverify *b)
+{
+  pthread_mutex_lock (&b->lock);
+  b->woken = true;
+  pthread_cond_broadcast (&b->cond);
+  pthread_mutex_unlock (&b->lock);
 }
 
 void

@@ -96,9 +96,14 @@ struct task_policy {
   unsigned max_chain;
   uint32_t segment_size;    /* journal segment bytes; 0: chosen by cdp */
   int64_t verify_interval;  /* serve checks stored history this often */
+  int64_t rpo;              /* ns: 0, a write completes once durable; else
+                               once the kernel has it, durable within rpo */
 };
 
 #define VERIFY_INTERVAL_DEFAULT (7 * 86400 * 1000000000LL)
+/* --rpo: 0, or from 10 ms to 1 h. */
+#define RPO_MIN_NS (10 * 1000000LL)
+#define RPO_MAX_NS (3600 * 1000000000LL)
 
 struct task {
   char *name;
@@ -121,6 +126,8 @@ int task_load (const char *store, const char *name, struct task **tp);
 /* Say why task_load failed with e, in one line; returns EXIT_FAIL. */
 int task_load_fail (const char *store, const char *name, int e);
 int task_save (const struct task *t);
+/* The policy in t's task.json as it is now (task_load's errors). */
+int task_policy_load (const struct task *t, struct task_policy *p);
 void task_free (struct task *t);
 int task_list (const char *store, string_vector *names);
 char *task_path (const struct task *t, const char *leaf);   /* malloc'd */
@@ -128,6 +135,40 @@ const struct task_disk *task_find_disk (const struct task *t, const char *name);
 const char *task_mode_name (enum task_mode m);
 /* Pick the disk named by --disk, or the only one; prints the error. */
 const struct task_disk *task_pick_disk (const struct task *t, const char *name);
+
+/* ---- policy.c: the policy flags, and the policies of a served task ---- */
+
+/* getopt values of the policy flags (task create and task set). */
+enum {
+  POLICY_OPT_BP_INTERVAL = 0x1100, POLICY_OPT_JOURNAL_RETENTION,
+  POLICY_OPT_BP_RETENTION, POLICY_OPT_MAX_CHAIN, POLICY_OPT_VERIFY_INTERVAL,
+  POLICY_OPT_RPO,
+};
+#define POLICY_LONG_OPTIONS                                                  \
+  { "bp-interval", required_argument, 0, POLICY_OPT_BP_INTERVAL },          \
+  { "journal-retention", required_argument, 0, POLICY_OPT_JOURNAL_RETENTION }, \
+  { "bp-retention", required_argument, 0, POLICY_OPT_BP_RETENTION },        \
+  { "max-chain", required_argument, 0, POLICY_OPT_MAX_CHAIN },              \
+  { "verify-interval", required_argument, 0, POLICY_OPT_VERIFY_INTERVAL },  \
+  { "rpo", required_argument, 0, POLICY_OPT_RPO }
+#define POLICY_HELP                                                         \
+  "policy: --bp-interval DUR (20m) --journal-retention DUR (24h)\n"         \
+  "        --bp-retention DUR (7d) --max-chain N (16)\n"                    \
+  "        --verify-interval DUR (7d: cdp serve checks all stored history\n" \
+  "        this often, reading at a bounded rate)\n"                        \
+  "        --rpo DUR (0: a guest write completes once its record is\n"      \
+  "        durable; 10ms..1h: once the kernel has it, durable within DUR)\n"
+void policy_defaults (struct task_policy *p);
+/* Take one POLICY_OPT_* option into p; prints a usage error (returns 2). */
+int policy_opt (int c, const char *arg, struct task_policy *p);
+/* "0", "250ms", "1s", "5m 0s". */
+void policy_format_rpo (int64_t rpo, char *buf, size_t len);
+/* The policies of t, each read atomically: what a thread other than the
+ * one that changes them reads while serve runs the task. */
+struct task_policy task_policy (const struct task *t);
+/* Change the policies task set changes (all but segment_size), each
+ * atomically: serve's control thread, applying task set live. */
+void task_policy_set (struct task *t, const struct task_policy *p);
 
 /* ---- served.c: TASK/run/state.json, the heartbeat of cdp serve -------- */
 
@@ -269,6 +310,9 @@ void receiver_stop (struct receiver *r);
 struct maint;
 int maint_start (struct task *t, struct receiver *rx, struct maint **mp);
 void maint_fold_now (struct maint *m);
+/* The task's policies changed (task set): what waits on one of them (the
+ * background check's next run) looks again. */
+void maint_policy_changed (struct maint *m);
 /* How many images not in the catalog maint_start moved to base/quarantine/. */
 unsigned maint_quarantined (const struct maint *m);
 void maint_stop (struct maint *m);
@@ -369,6 +413,21 @@ struct json_object *integrity_read_entry (const struct task *t,
 void integrity_status (const struct task *t, struct json_object *status);
 void integrity_print (struct json_object *status, const char *task);
 
+/* ---- status-rpo.c: RPO setting and durability lag in cdp status -------- */
+
+/* Add a line to the status object's "warnings" (made when first needed). */
+void status_warning (struct json_object *status, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+/* Add "rpo_s" to a task's status object (what serve runs by, if served;
+ * else task.json's), and to each of its disks "durability_lag_s" from
+ * the heartbeat state (null with "durability_lag_reason" when no live
+ * serve reports it); a lag over the RPO is a warning.  rpo_print,
+ * rpo_print_disk: their text in `cdp status`. */
+void rpo_status (const struct task *t, struct json_object *status,
+                 struct json_object *state, bool served);
+void rpo_print (struct json_object *status);
+void rpo_print_disk (struct json_object *disk);
+
 /* ---- recover-watch.c: cdp serve resumes interrupted recoveries ---------- */
 
 struct recover_watch {
@@ -384,6 +443,7 @@ void recover_watch (const char *store, const struct task *t,
 
 /* ---- commands ------------------------------------------------------------ */
 int cmd_task (const char *store, int argc, char **argv);
+int cmd_task_set (const char *store, int argc, char **argv); /* cmd-task-set.c */
 int cmd_serve (const char *store, int argc, char **argv);
 int cmd_status (const char *store, int argc, char **argv);
 int cmd_points (const char *store, int argc, char **argv);

@@ -394,6 +394,7 @@ task_status (const char *store, const char *name)
   add_disk_states (store, t, o, state, served, not_served);
   if (!served)
     lag_since_heartbeat (o, last);
+  rpo_status (t, o, state, served);
   json_object_put (state);
   add_journal_status (store, t, o);
   recovery_status (t, o);
@@ -416,6 +417,7 @@ print_disk_details (json_object *d)
     printf ("%.1fs", json_object_get_double (lag));
   else
     printf ("-");
+  rpo_print_disk (d);
   if (rate) {
     format_size ((uint64_t) json_object_get_double (rate), sz, sizeof sz);
     printf (", ingest %s/s", sz);
@@ -497,6 +499,7 @@ print_status (json_object *arr)
       printf ("  not served%s%s\n",
               until ? " since " : " (cdp serve is not running)",
               until ? json_object_get_string (until) : "");
+    rpo_print (o);
     json_object *lost = json_object_object_get (o, "space_reclaimed_before");
     if (lost)
       printf ("  the store ran low on space: history before %s is kept only "
@@ -514,6 +517,10 @@ print_status (json_object *arr)
     print_recovery (json_object_object_get (o, "recovery"),
                     json_object_get_string (json_object_object_get (o, "name")));
     integrity_print (o, json_object_get_string (json_object_object_get (o, "name")));
+    json_object *warn = json_object_object_get (o, "warnings");
+    for (size_t k = 0; warn && k < json_object_array_length (warn); k++)
+      printf ("  warning: %s\n",
+              json_object_get_string (json_object_array_get_idx (warn, k)));
   }
 }
 

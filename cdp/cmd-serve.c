@@ -260,6 +260,9 @@ write_state (struct served *s)
   journal_stats (receiver_journal (s->rx), &js);
   json_object_object_add (o, "pid", json_object_new_int (getpid ()));
   json_object_object_add (o, "updated_ns", json_object_new_int64 (time_now_ns ()));
+  /* Read after the time above: task set, once serve said it applied a
+   * change, waits for a heartbeat newer than that to show it. */
+  json_object_object_add (o, "rpo_ns", json_object_new_int64 (task_policy (s->t).rpo));
   pthread_mutex_lock (&s->lock);
   for (size_t i = 0; i < s->t->disks.len; i++) {
     json_object *d = json_object_new_object ();
@@ -418,6 +421,10 @@ serve_task (const char *store, const char *name, struct served *s)
     return task_load_fail (store, name, e);
   if (take_task (s, name) != 0)
     return EXIT_FAIL;
+  /* Again, now that it is ours: a task set that found serve.lock free
+   * before we took it changed task.json meanwhile, and asked nobody. */
+  if ((e = task_policy_load (s->t, &s->t->policy)) < 0)
+    return task_load_fail (store, name, e);
   s->ds = calloc (s->t->disks.len, sizeof *s->ds);
   for (size_t i = 0; i < s->t->disks.len; i++)
     s->ds[i] = (struct disk_state) {

@@ -33,32 +33,9 @@ static const char create_help[] =
   "       clients need a certificate the CA signed), --tls-psk FILE\n"
   "       (username:hexkey lines), or --no-tls (plain TCP): one is required\n"
   "listener: --max-connections N (32): clients served at once\n"
-  "policy: --bp-interval DUR (20m) --journal-retention DUR (24h)\n"
-  "        --bp-retention DUR (7d) --max-chain N (16)\n"
-  "        --verify-interval DUR (7d: cdp serve checks all stored history\n"
-  "        this often, reading at a bounded rate)\n"
+  POLICY_HELP
   "        --segment-size SIZE (journal segment; default 256M, less on small\n"
   "        file systems)\n";
-
-static int
-parse_policy (int opt, const char *arg, struct task_policy *p)
-{
-  int64_t *dst = opt == 'b' ? &p->bp_interval
-               : opt == 'j' ? &p->journal_retention
-               : opt == 'v' ? &p->verify_interval : &p->bp_retention;
-  char *end;
-
-  if (opt == 'c') {
-    long n = strtol (arg, &end, 10);
-    if (*end || n < 1 || n > 1000)
-      return usage_error ("--max-chain takes a number from 1 to 1000, not '%s'", arg);
-    p->max_chain = (unsigned) n;
-    return 0;
-  }
-  if (parse_duration (arg, dst) < 0 || *dst <= 0)
-    return usage_error ("'%s' is not a duration (90s, 5m, 2h, 7d)", arg);
-  return 0;
-}
 
 /* Sizes of the QMP-mode nodes, from the running QEMU. */
 static int
@@ -271,22 +248,15 @@ task_create (const char *store, int argc, char **argv)
     { "qmp", required_argument, 0, 'q' }, { "node", required_argument, 0, 'n' },
     { "domain", required_argument, 0, 'd' }, { "disk", required_argument, 0, 'k' },
     { "connect", required_argument, 0, 'u' },
-    { "bp-interval", required_argument, 0, 'b' },
-    { "journal-retention", required_argument, 0, 'j' },
-    { "bp-retention", required_argument, 0, 'r' },
-    { "max-chain", required_argument, 0, 'c' },
-    { "verify-interval", required_argument, 0, 'v' },
-    { "segment-size", required_argument, 0, 'g' }, LISTEN_LONG_OPTIONS,
+    { "segment-size", required_argument, 0, 'g' }, POLICY_LONG_OPTIONS,
+    LISTEN_LONG_OPTIONS,
     { 0 } };
   struct task *t = calloc (1, sizeof *t);
   string_vector nodes = empty_vector, targets = empty_vector;
   uint64_t size = 0, seg = 0;
   int c, r = 0;
 
-  t->policy = (struct task_policy) {
-    .bp_interval = 20 * 60 * NS, .journal_retention = 24 * 3600 * NS,
-    .bp_retention = 7 * 86400 * NS, .max_chain = 16,
-    .verify_interval = VERIFY_INTERVAL_DEFAULT };
+  policy_defaults (&t->policy);
   optind = 1;
   while (r == 0 && (c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
@@ -306,8 +276,10 @@ task_create (const char *store, int argc, char **argv)
         r = usage_error ("--segment-size: whole MiB from 1M to 1G, not '%s'", optarg);
       t->policy.segment_size = (uint32_t) seg;
       break;
-    case 'b': case 'j': case 'r': case 'c': case 'v':
-      r = parse_policy (c, optarg, &t->policy);
+    case POLICY_OPT_BP_INTERVAL: case POLICY_OPT_JOURNAL_RETENTION:
+    case POLICY_OPT_BP_RETENTION: case POLICY_OPT_MAX_CHAIN:
+    case POLICY_OPT_VERIFY_INTERVAL: case POLICY_OPT_RPO:
+      r = policy_opt (c, optarg, &t->policy);
       break;
     case LISTEN_OPT_TLS_CREDS: case LISTEN_OPT_TLS_PSK:
     case LISTEN_OPT_NO_TLS: case LISTEN_OPT_MAX_CONNECTIONS:
@@ -411,6 +383,7 @@ task_json (const struct task *t)
   json_object_object_add (o, "bp_retention_s", json_object_new_int64 (t->policy.bp_retention / NS));
   json_object_object_add (o, "max_chain", json_object_new_int (t->policy.max_chain));
   json_object_object_add (o, "verify_interval_s", json_object_new_int64 (t->policy.verify_interval / NS));
+  json_object_object_add (o, "rpo_s", json_object_new_double ((double) t->policy.rpo / NS));
   json_object_object_add (o, "points_checked_against_mirror",
                           json_object_new_boolean (t->mode != TASK_MANUAL));
   format_time (t->created_ns, buf, sizeof buf);
@@ -421,7 +394,7 @@ task_json (const struct task *t)
 static void
 task_print (const struct task *t)
 {
-  char a[32], b[32], c[32], v[32], sz[32];
+  char a[32], b[32], c[32], v[32], sz[32], rpo[32];
 
   printf ("task:       %s\nmode:       %s\n", t->name, task_mode_name (t->mode));
   if (t->listen)
@@ -448,6 +421,12 @@ task_print (const struct task *t)
   format_duration (t->policy.verify_interval, v, sizeof v);
   printf ("policy:     base points every %s, journal %s, base points %s, "
           "chain <= %u, verified every %s\n", a, b, c, t->policy.max_chain, v);
+  policy_format_rpo (t->policy.rpo, rpo, sizeof rpo);
+  if (t->policy.rpo == 0)
+    printf ("rpo:        0 (a guest write completes once its record is durable)\n");
+  else
+    printf ("rpo:        %s (a guest write completes once the kernel has its "
+            "record; durable within %s)\n", rpo, rpo);
   if (t->mode == TASK_MANUAL)
     printf ("note:       manual mode: cdp cannot see the writer's mirror job, "
             "so points are not checked against its READY; every point is offered\n");
@@ -690,7 +669,7 @@ int
 cmd_task (const char *store, int argc, char **argv)
 {
   if (argc < 2)
-    return usage_error ("usage: cdp task create|list|show|delete ...");
+    return usage_error ("usage: cdp task create|list|show|set|delete ...");
   if (strcmp (argv[1], "create") == 0) {
     if (want_help (argc - 1, argv + 1)) {
       fputs (create_help, stdout);
@@ -698,8 +677,11 @@ cmd_task (const char *store, int argc, char **argv)
     }
     return task_create (store, argc - 1, argv + 1);
   }
+  if (strcmp (argv[1], "set") == 0)
+    return cmd_task_set (store, argc - 1, argv + 1);
   if (want_help (argc, argv)) {
-    puts ("usage: cdp task create|list [--json]|show NAME [--json]|delete NAME [--force]");
+    puts ("usage: cdp task create|list [--json]|show NAME [--json]|"
+          "set NAME [POLICY]...|delete NAME [--force]");
     return 0;
   }
   if (strcmp (argv[1], "list") == 0)

@@ -8,12 +8,16 @@
  *   {"op":"release"}         -> {"ok":true}  (serve lets the task go: its
  *                               receiver closes, its jobs end, serve.lock
  *                               is released; `task delete` waits for that)
+ *   {"op":"reload"}          -> {"ok":true}  (serve reads the policies in
+ *                               task.json again and runs by them from now
+ *                               on: `task set`)
  * errors: {"ok":false,"error":"..."}.  The socket is mode 0600: root only.
  */
 #include <errno.h>
 #include <json-c/json.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,6 +27,7 @@
 #include <unistd.h>
 
 #include "cdp/cdp.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 
 struct control {
@@ -71,6 +76,50 @@ do_mark (struct control *c, json_object *req)
   return rep;
 }
 
+static json_object *
+reply_error (const char *fmt, ...)
+{
+  json_object *rep = json_object_new_object ();
+  char msg[512];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  json_object_object_add (rep, "ok", json_object_new_boolean (false));
+  json_object_object_add (rep, "error", json_object_new_string (msg));
+  return rep;
+}
+
+/* task set changed task.json: run by its policies from now on.  The
+ * receiver goes on (no gap, no new copy); maintenance and the background
+ * check read the new values at their next look (task_policy). */
+static json_object *
+do_reload (struct control *c)
+{
+  struct task_policy p;
+  char a[32], b[32], d[32], v[32], rpo[32];
+  json_object *rep;
+  int e = task_policy_load (c->t, &p);
+
+  if (e < 0)
+    return reply_error ("cannot read %s/task.json: %s", c->t->dir,
+                        jf_strerror (e));
+  task_policy_set (c->t, &p);
+  maint_policy_changed (c->m);
+  format_duration (p.bp_interval, a, sizeof a);
+  format_duration (p.journal_retention, b, sizeof b);
+  format_duration (p.bp_retention, d, sizeof d);
+  format_duration (p.verify_interval, v, sizeof v);
+  policy_format_rpo (p.rpo, rpo, sizeof rpo);
+  log_msg ("task %s: policies read again (task set): rpo %s, base points "
+           "every %s, journal %s, base points %s, chain <= %u, verified "
+           "every %s", c->t->name, rpo, a, b, d, p.max_chain, v);
+  rep = json_object_new_object ();
+  json_object_object_add (rep, "ok", json_object_new_boolean (true));
+  return rep;
+}
+
 /* *release: the client asks to let the task go (done once it has the
  * reply: one that gave up meanwhile asks for nothing). */
 static json_object *
@@ -86,6 +135,8 @@ handle (struct control *c, const char *line, bool *release)
     rep = json_object_new_object ();
     json_object_object_add (rep, "ok", json_object_new_boolean (true));
   }
+  else if (op && strcmp (op, "reload") == 0)
+    rep = do_reload (c);
   else if (op && strcmp (op, "release") == 0 && c->on_release) {
     *release = true;
     rep = json_object_new_object ();

@@ -7,7 +7,7 @@
 static const char help[] =
   "usage: cdp [--store DIR] COMMAND ...\n"
   "\n"
-  "Tasks:      task create|list|show|delete, serve, status, verify\n"
+  "Tasks:      task create|list|show|set|delete, serve, status, verify\n"
   "Points:     points, mark, lock, unlock, fold\n"
   "Data back:  export, restore, recover\n"
   "Files:      ls, cat, get\n"

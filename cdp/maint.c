@@ -117,7 +117,7 @@ fold_damaged (struct maint *m, const struct task_disk *d, const char *tb)
 static int
 fold_at (struct maint *m, const struct task_disk *d, uint64_t seq, int64_t t)
 {
-  return fold_at_chain (m, d, seq, t, m->t->policy.max_chain);
+  return fold_at_chain (m, d, seq, t, task_policy (m->t).max_chain);
 }
 
 static int
@@ -165,7 +165,7 @@ fold_due (struct maint *m, int64_t now, bool force)
     const struct base_point *bp = catalog_find (&m->cat, d->id, UINT64_MAX);
     if (bp && bp->seq >= seq)
       continue;
-    if (!force && bp && now - bp->time_ns < m->t->policy.bp_interval)
+    if (!force && bp && now - bp->time_ns < task_policy (m->t).bp_interval)
       continue;
     if (bp == NULL && m->t->mode != TASK_MANUAL) {
       initial_base (m, d, force, seq, t);
@@ -373,8 +373,8 @@ journal_retention (struct maint *m, int64_t now, const kept_vector *k)
   uint64_t seq;
   int64_t t;
 
-  if (index_seq_at (m->ix, now - m->t->policy.journal_retention, &seq, &t) < 0 ||
-      seq == 0)
+  if (index_seq_at (m->ix, now - task_policy (m->t).journal_retention, &seq,
+                    &t) < 0 || seq == 0)
     return;
   reclaim_before (m, seq, t, k);
 }
@@ -748,7 +748,7 @@ cycle (struct maint *m, bool force, bool full)
   if (can_reclaim) {
     initial_reclaim (m, &k);
     journal_retention (m, now, &k);
-    base_retention (m, now - m->t->policy.bp_retention, &k);
+    base_retention (m, now - task_policy (m->t).bp_retention, &k);
   }
   /* Writes held for want of space: again if space was freed; failed if
    * nothing could be (their history is then lost, and marked so). */
@@ -861,6 +861,12 @@ maint_fold_now (struct maint *m)
   while (m->fold_done < target && !m->stop)
     pthread_cond_wait (&m->cond, &m->lock);
   pthread_mutex_unlock (&m->lock);
+}
+
+void
+maint_policy_changed (struct maint *m)
+{
+  bgverify_wake (m->bv);
 }
 
 void

@@ -49,6 +49,8 @@ void verify_result_free (struct verify_result *res);
 /* ---- bgverify.c: the same in cdp serve, every --verify-interval ------- */
 struct bgverify;
 int bgverify_start (struct task *t, struct receiver *rx, struct bgverify **bp);
+/* --verify-interval changed: the next check is due by the new one. */
+void bgverify_wake (struct bgverify *b);
 void bgverify_stop (struct bgverify *b);
 
 /* "points of DISK from T to before T' that read base point FILE". */

@@ -304,7 +304,8 @@ cmd_task_set (const char *store, int argc, char **argv)
             "the task\n", name);
   else
     fail ("task %s: task.json is saved, but cdp serve could not apply it "
-          "live: %s; it takes effect when cdp serve next starts the task",
+          "live: %s; it takes effect at the latest when cdp serve next starts "
+          "the task",
           name, why);
   e = e < 0 ? EXIT_FAIL : 0;
  out:

@@ -20,6 +20,9 @@
 #define REC_HDR_SIZE 64u
 #define REC_ALIGN 64u               /* records start on 64-byte boundaries */
 #define REC_PAD 0x8000u             /* padding record type (internal) */
+/* seg_hdr.inflight of a segment written through the page cache: any
+ * part of it past its last sync may be missing after a power loss. */
+#define SEG_INFLIGHT_BUFFERED UINT32_MAX
 
 struct seg_hdr {                    /* 128 bytes used of SEG_HDR_SIZE */
   char magic[8];
@@ -32,7 +35,8 @@ struct seg_hdr {                    /* 128 bytes used of SEG_HDR_SIZE */
   uint32_t prev_end;                /* previous segment's records end here */
   uint32_t align;                   /* batch alignment (O_DIRECT) */
   uint32_t size;                    /* file size */
-  uint32_t inflight;                /* most batches in flight at once; 0 = 1 */
+  uint32_t inflight;                /* most batches in flight at once; 0 = 1;
+                                       SEG_INFLIGHT_BUFFERED: page cache */
   int64_t created_ns;
   int64_t prev_last_time;           /* time of the previous segment's last record */
   uint8_t reserved[40];
@@ -199,6 +203,14 @@ int seg_scan_ex (int fd, uint64_t number, uint64_t expect_seq, uint32_t limit,
 #define STAGE_SLACK 4096u           /* past cap: room for a padding record */
 #define WAKE_NEVER UINT32_MAX       /* wake_bytes: the thread waits for I/O */
 
+/* A journal_flush waiting for the records up to target. */
+struct flush_wait {
+  uint64_t target;
+  journal_flush_fn done;
+  void *opaque;
+};
+DEFINE_VECTOR_TYPE (flush_vector, struct flush_wait)
+
 struct pending {
   uint32_t pos;                     /* offset of the header in the stage */
   uint32_t size;                    /* bytes on disk */
@@ -266,6 +278,30 @@ struct journal {
   _Atomic uint64_t durable_seq;
   _Atomic uint64_t oldest_seq;
 
+  /* sync.c: durability through the page cache (journal_set_sync_interval).
+   * The first three are shared; flushes is under lock; the rest belong
+   * to the journal thread. */
+  _Atomic int64_t sync_ns;          /* wanted interval; 0: durable writes */
+  _Atomic uint64_t acked_seq;       /* newest record acknowledged */
+  _Atomic int64_t unsynced_ns;      /* oldest acknowledged, not durable; 0 */
+  flush_vector flushes;             /* journal_flush callers waiting */
+  atomic_size_t nflushes;           /* flushes.len, read without the lock */
+  pthread_mutex_t marker_lock;      /* the marker file and the two below */
+  journal_durable_fn durable_cb;
+  void *durable_opaque;
+  bool lost_tail;                   /* journal_lost_tail */
+  int64_t lost_since;
+  bool marker;                      /* the "buffered" file exists */
+  bool buffered;                    /* the current segment's mode */
+  bool syncing;                     /* an fdatasync is in flight */
+  bool sync_done;                   /* ... and has completed with sync_err */
+  int sync_err;
+  uint64_t written_seq;             /* newest record in the kernel's hands */
+  uint64_t sync_seq;                /* what the sync in flight covers */
+  int64_t next_unsynced;            /* first record written while syncing */
+  uint64_t unsynced_bytes;
+  struct seg_hdr cur_hdr;           /* the current segment's header */
+
   /* prep.c: segment preparation (free pool and fresh files). */
   pthread_t prep_thread;
   pthread_cond_t prep_cond;
@@ -297,12 +333,43 @@ uint32_t dio_align (int fd);
 
 /* ---- writer.c: the journal thread and segment switches ---------------- */
 void *journal_thread (void *arg);
+/* Report the first n records of s done with err (written as len bytes
+ * into segment if err is 0), and drop them from s. */
+void batch_finish (struct journal *j, struct stage *s, size_t n,
+                   uint64_t segment, uint32_t len, int err);
 int seg_activate (struct journal *j);
 /* For tests: called on the journal thread before each batch is
  * submitted; a return < 0 fails the batch with that error once its
  * writes have completed, as if the device had failed the flush after
  * the data landed. */
 extern int (*journal_batch_fault) (uint64_t first_seq, size_t records);
+
+/* ---- sync.c: writing through the page cache ---------------------------- */
+#define TAG_EFD 0                   /* user_data of the eventfd read */
+#define TAG_SYNC UINT64_MAX         /* ... of the fdatasync */
+struct io_uring_sqe *journal_sqe (struct journal *j);
+/* Journal thread: the segment about to be written has the wrong mode
+ * (true): switch now if it is empty (0), else seal it. */
+bool sync_mode_differs (struct journal *j);
+int sync_remode (struct journal *j);
+/* Write the first n records of s (len bytes) through the page cache and
+ * acknowledge them. */
+void sync_write_batch (struct journal *j, struct stage *s, size_t n,
+                       uint32_t len);
+/* Start an fdatasync if one is due; ns until the next is due (-1: none
+ * is waiting). */
+int64_t sync_poll (struct journal *j);
+void sync_start (struct journal *j);
+/* The fdatasync has completed: advance, call waiters. */
+void sync_complete (struct journal *j);
+/* Anything written but not durable? */
+bool sync_pending (struct journal *j);
+/* seg_activate: the marker file for a segment of mode buffered. */
+int sync_marker (struct journal *j, bool buffered);
+/* journal_recover: was a page cache tail lost with the host? */
+int sync_check_marker (struct journal *j);
+/* Durable records advanced to seq: tell the durable callback. */
+void sync_notify (struct journal *j, uint64_t seq, int err, int64_t oldest);
 
 /* ---- recover.c: opening after a crash --------------------------------- */
 int journal_recover (struct journal *j);

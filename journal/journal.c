@@ -85,6 +85,7 @@ journal_alloc (void)
   pthread_cond_init (&j->space, NULL);
   pthread_cond_init (&j->copied, NULL);
   pthread_cond_init (&j->prep_cond, NULL);
+  pthread_mutex_init (&j->marker_lock, NULL);
   return j;
 }
 
@@ -96,6 +97,7 @@ journal_free (struct journal *j)
     pending_vector_reset (&j->stage[i].recs);
   }
   seg_vector_reset (&j->segs);
+  flush_vector_reset (&j->flushes);
   if (j->seg_fd >= 0)
     close (j->seg_fd);
   if (j->efd >= 0)
@@ -108,6 +110,7 @@ journal_free (struct journal *j)
   pthread_cond_destroy (&j->space);
   pthread_cond_destroy (&j->copied);
   pthread_cond_destroy (&j->prep_cond);
+  pthread_mutex_destroy (&j->marker_lock);
   free (j->dir);
   free (j);
 }

@@ -108,11 +108,71 @@ void journal_close (struct journal *j);
 int journal_append (struct journal *j, const struct journal_record *e,
                     const void *payload, journal_done_fn done, void *opaque);
 
+/* ---- Durability ------------------------------------------------------
+ *
+ * By default (sync interval 0) a record's callback reports err == 0 only
+ * once the record is durable, every batch being written with O_DIRECT
+ * and RWF_DSYNC.  With a sync interval > 0 the journal writes through
+ * the page cache instead: a record's callback runs once the record is in
+ * the kernel's hands (it survives a crash of the process, not of the
+ * host), and the journal makes it durable within the interval (one
+ * fdatasync covers every record written before it).  A power loss of the
+ * host may then lose the records acknowledged since the last sync; the
+ * next journal_open finds out (journal_lost_tail).  A change of the
+ * interval takes effect at the next batch, in a segment of its own (an
+ * unwritten one is kept); leaving the page cache makes everything
+ * written durable first. */
+
+/* Set the sync interval (ns; 0: every record durable before its
+ * callback).  Any thread, any time.  -EINVAL if ns < 0. */
+int journal_set_sync_interval (struct journal *j, int64_t ns);
+
+/* Called once every record acknowledged before journal_flush was called
+ * is durable (err == 0), or could not be made so (err < 0, the sync
+ * failed: see journal_set_durable_cb). */
+typedef void (*journal_flush_fn) (void *opaque, int err);
+
+/* Ask for every record acknowledged so far to be made durable now, and
+ * call done (if not NULL) when it is: at once, on the calling thread,
+ * when it is already so, else on the journal thread.  May be called
+ * from a record's callback.  -ESHUTDOWN (closing), -ENOMEM. */
+int journal_flush (struct journal *j, journal_flush_fn done, void *opaque);
+
+/* Called on the journal thread each time the durable records advance
+ * (journal_durable_seq), after their callbacks; err < 0 when a sync
+ * failed: the records acknowledged since the oldest_ns reported with it
+ * may not be on disk (the journal goes on; the caller journals the
+ * loss).  Must not block.  Set before appending. */
+typedef void (*journal_durable_fn) (void *opaque, uint64_t durable_seq,
+                                    int err, int64_t oldest_ns);
+void journal_set_durable_cb (struct journal *j, journal_durable_fn fn,
+                             void *opaque);
+
+/* Newest record that is durable (<= journal_last_seq). */
+uint64_t journal_durable_seq (struct journal *j);
+
+/* Time stamp of the oldest acknowledged record not yet durable, 0 if
+ * every acknowledged record is durable. */
+int64_t journal_unsynced_since (struct journal *j);
+
+/* After journal_open: true when the journal was last written through
+ * the page cache and the host has been restarted since (a power loss
+ * or a crash of the host), so records acknowledged after *since_ns (the
+ * time of the last record that survived) may be lost.  A clean close
+ * makes everything durable and forgets the page cache mode; so does a
+ * switch back to interval 0. */
+bool journal_lost_tail (struct journal *j, int64_t *since_ns);
+
+/* The loss journal_lost_tail reported is journaled: forget it (the
+ * evidence, a marker file, is kept until then, across restarts). */
+void journal_forget_lost_tail (struct journal *j);
+
 /* Block until every record appended before this call has completed. */
 void journal_wait (struct journal *j);
 
-/* Sequence number of the newest durable record (0 if none) and of the
- * oldest record still in the journal. */
+/* Sequence number of the newest acknowledged record (durable, at sync
+ * interval 0; see journal_durable_seq) (0 if none), and of the oldest
+ * record still in the journal. */
 uint64_t journal_last_seq (struct journal *j);
 uint64_t journal_first_seq (struct journal *j);
 

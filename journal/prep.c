@@ -78,7 +78,10 @@ zero_fill (struct journal *j, int fd)
   if (posix_memalign (&buf, 4096, ZERO_CHUNK) != 0)
     return;
   memset (buf, 0, ZERO_CHUNK);
-  while (done < size && !atomic_load (&j->prep_wanted)) {
+  /* Through the page cache, extents are converted once per sync, not
+   * once per write: nothing to gain. */
+  while (done < size && !atomic_load (&j->prep_wanted) &&
+         atomic_load (&j->sync_ns) == 0) {
     size_t n = size - done < ZERO_CHUNK ? size - done : ZERO_CHUNK;
     if (2 * (uint64_t) atomic_load_explicit (&j->tail_seen, memory_order_relaxed) < done) {
       usleep (20000);

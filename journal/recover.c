@@ -89,14 +89,20 @@ journal_recover (struct journal *j)
     goto out;
   if (segs.len == 0) {
     r = init_empty (j);
+    if (r == 0)
+      r = sync_check_marker (j);
     goto out;
   }
   r = recover_last (j, &segs.ptr[segs.len - 1]);
+  if (r == 0)
+    r = sync_check_marker (j);
   if (r < 0)
     goto out;
   j->segs = segs;
   segs = (seg_vector) empty_vector;
   atomic_store (&j->durable_seq, j->next_seq - 1);
+  atomic_store (&j->acked_seq, j->next_seq - 1);
+  j->written_seq = j->next_seq - 1;
   atomic_store (&j->oldest_seq, j->segs.ptr[0].first_seq);
  out:
   seg_vector_reset (&segs);

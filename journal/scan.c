@@ -32,6 +32,10 @@ later_batches (struct seg_window *w, uint64_t number, uint32_t bad,
   const uint8_t *payload;
   int r;
 
+  /* A page cache segment may have lost any part past its last sync:
+   * whatever follows an invalid record is its torn tail. */
+  if (want == SEG_INFLIGHT_BUFFERED)
+    return 0;
   for (; n < want && (uint64_t) pos + REC_HDR_SIZE <= limit; pos += align) {
     r = win_record (w, number, pos, limit, &h, &payload);
     if (r < 0)

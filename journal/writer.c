@@ -27,6 +27,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,7 +35,6 @@
 #include "journal/internal.h"
 
 #define PIPELINE_MIN (256u << 10)       /* see stage_threshold */
-#define TAG_EFD 0                       /* user_data of the eventfd read */
 
 int (*journal_batch_fault) (uint64_t first_seq, size_t records);
 
@@ -64,12 +64,13 @@ write_seg_header (struct journal *j, int fd, uint64_t number)
   h->prev_end = j->seg_number ? j->tail : 0;
   h->align = j->align;
   h->size = j->opts.segment_size;
-  h->inflight = WINDOW;
+  h->inflight = j->buffered ? SEG_INFLIGHT_BUFFERED : WINDOW;
   h->created_ns = now_ns ();
   pthread_mutex_lock (&j->lock);
   h->prev_last_time = j->last_time;
   pthread_mutex_unlock (&j->lock);
   seg_hdr_seal (h);
+  j->cur_hdr = *h;
   iov = (struct iovec) { .iov_base = h, .iov_len = SEG_HDR_SIZE };
   n = pwritev2 (fd, &iov, 1, 0, RWF_DSYNC);
   if (n < 0)
@@ -89,20 +90,33 @@ seg_activate (struct journal *j)
 {
   uint64_t number = j->seg_number + 1;
   char pname[64];
+  bool buffered, was;
   int fd, r;
 
-  assert (j->nflight == 0);
+  assert (j->nflight == 0 && !j->syncing);
+  buffered = atomic_load (&j->sync_ns) > 0;
+  r = sync_marker (j, buffered);    /* durable before any record */
+  if (r < 0)
+    return r;
   fd = prep_take (j, pname);
   if (fd < 0)
     return fd;
   if (dio_align (fd) > j->align)    /* appenders read it: validate_record */
     __atomic_store_n (&j->align, dio_align (fd), __ATOMIC_RELAXED);
+  if (buffered && fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_DIRECT) < 0) {
+    r = -errno;
+    close (fd);
+    return r;
+  }
+  was = j->buffered;
+  j->buffered = buffered;           /* the header says so */
   r = write_seg_header (j, fd, number);
   if (r == 0)
     r = prep_rename (j, pname, number);
   if (r == 0 && fsync (j->dirfd) < 0)
     r = -errno;
   if (r < 0) {
+    j->buffered = was;
     close (fd);
     return r;
   }
@@ -213,8 +227,8 @@ stage_consume (struct stage *s, size_t n)
 
 /* Report the first n records of s done with err (written as len bytes
  * into segment if err is 0), and drop them. */
-static void
-finish (struct journal *j, struct stage *s, size_t n, uint64_t segment,
+void
+batch_finish (struct journal *j, struct stage *s, size_t n, uint64_t segment,
         uint32_t len, int err)
 {
   uint64_t payload = 0;
@@ -234,6 +248,10 @@ finish (struct journal *j, struct stage *s, size_t n, uint64_t segment,
     j->stats.written_bytes += len;
   }
   pthread_mutex_unlock (&j->lock);
+  /* Before the callbacks: one may ask for a flush of its own record. */
+  if (!err && n > 0)
+    atomic_store (&j->acked_seq,
+                  ((const struct rec_hdr *) (s->buf + s->recs.ptr[n - 1].pos))->seq);
   complete (s, n, segment, err);
   stage_consume (s, n);
   pthread_mutex_lock (&j->lock);
@@ -263,7 +281,9 @@ retire (struct journal *j)
     }
     if (!err)
       atomic_store (&j->durable_seq, b->first_seq + b->n - 1);
-    finish (j, b->s, b->n, b->segment, b->len, err);
+    batch_finish (j, b->s, b->n, b->segment, b->len, err);
+    if (!err)
+      sync_notify (j, b->first_seq + b->n - 1, 0, 0);
     j->head = (j->head + 1) % WINDOW;
     j->nflight--;
   }
@@ -273,8 +293,8 @@ retire (struct journal *j)
 
 /* ---- the ring ----------------------------------------------------------- */
 
-static struct io_uring_sqe *
-get_sqe (struct journal *j)
+struct io_uring_sqe *
+journal_sqe (struct journal *j)
 {
   struct io_uring_sqe *sqe = io_uring_get_sqe (&j->ring);
 
@@ -287,7 +307,7 @@ get_sqe (struct journal *j)
 static void
 arm_efd (struct journal *j)
 {
-  struct io_uring_sqe *sqe = get_sqe (j);
+  struct io_uring_sqe *sqe = journal_sqe (j);
 
   io_uring_prep_read (sqe, j->efd, &j->efd_buf, sizeof j->efd_buf, 0);
   io_uring_sqe_set_data64 (sqe, TAG_EFD);
@@ -305,6 +325,11 @@ handle_cqe (struct journal *j, const struct io_uring_cqe *cqe)
     arm_efd (j);
     return;
   }
+  if (tag == TAG_SYNC) {
+    j->sync_done = true;
+    j->sync_err = cqe->res < 0 ? cqe->res : 0;
+    return;
+  }
   b = &j->flight[tag - 1];
   assert (!b->done);
   if (b->err == 0 && cqe->res < 0)
@@ -314,18 +339,27 @@ handle_cqe (struct journal *j, const struct io_uring_cqe *cqe)
   b->done = true;
 }
 
-/* Block until something completes (a write, or an append's wake-up) and
- * handle all that has. */
+/* Block until something completes (a write, a sync, or an append's
+ * wake-up), or for timeout_ns (< 0: no limit), and handle all that
+ * has. */
 static void
-wait_event (struct journal *j)
+wait_event (struct journal *j, int64_t timeout_ns)
 {
   struct io_uring_cqe *cqe;
   unsigned head, n = 0;
   int r;
 
-  do
-    r = io_uring_submit_and_wait (&j->ring, 1);
-  while (r == -EINTR || r == -EAGAIN);
+  if (timeout_ns >= 0) {
+    struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000,
+                                    .tv_nsec = timeout_ns % 1000000000 };
+    r = io_uring_submit_and_wait_timeout (&j->ring, &cqe, 1, &ts, NULL);
+    if (r == -ETIME || r == -EINTR || r == -EAGAIN)
+      r = 0;
+  }
+  else
+    do
+      r = io_uring_submit_and_wait (&j->ring, 1);
+    while (r == -EINTR || r == -EAGAIN);
   if (r < 0)
     abort ();                       /* the ring is unusable */
   io_uring_for_each_cqe (&j->ring, head, cqe) {
@@ -344,7 +378,7 @@ submit_batch (struct journal *j, struct stage *s, size_t n, uint32_t len)
 {
   unsigned slot = (j->head + j->nflight) % WINDOW;
   struct batch *b = &j->flight[slot];
-  struct io_uring_sqe *sqe = get_sqe (j);
+  struct io_uring_sqe *sqe = journal_sqe (j);
   int r;
 
   *b = (struct batch) { .s = s, .n = n, .segment = j->seg_number,
@@ -381,12 +415,23 @@ submit_stage (struct journal *j, struct stage *s)
   while (s->sent < s->recs.len) {
     if (s->sent > 0)                /* the part that fit is in flight */
       return false;
+    if (j->seg_fd >= 0 && !j->seal && sync_mode_differs (j)) {
+      r = sync_remode (j);          /* seals it unless it is empty */
+      if (r < 0) {
+        batch_finish (j, s, s->recs.len, 0, 0, r);
+        return true;
+      }
+    }
     if (j->seal || j->seg_fd < 0) {
-      if (j->nflight > 0)
+      if (j->nflight > 0 || j->syncing)
         return false;
+      if (sync_pending (j)) {       /* the old segment durable first */
+        sync_start (j);
+        return false;
+      }
       r = seg_activate (j);
       if (r < 0) {
-        finish (j, s, s->recs.len, 0, 0, r);
+        batch_finish (j, s, s->recs.len, 0, 0, r);
         return true;
       }
     }
@@ -395,7 +440,10 @@ submit_stage (struct journal *j, struct stage *s)
       j->seal = true;
       continue;
     }
-    submit_batch (j, s, n, len);
+    if (j->buffered)
+      sync_write_batch (j, s, n, len);
+    else
+      submit_batch (j, s, n, len);
   }
   return true;
 }
@@ -441,14 +489,18 @@ journal_thread (void *arg)
   struct journal *j = arg;
   struct stage *s;
   uint32_t want;
+  int64_t timeout;
 
   arm_efd (j);
   for (;;) {
     retire (j);
+    if (j->sync_done)
+      sync_complete (j);
+    timeout = sync_poll (j);
     if (j->rest) {
       if (!submit_stage (j, j->rest)) {
-        assert (j->nflight > 0);    /* what it waits for */
-        wait_event (j);
+        assert (j->nflight > 0 || j->syncing);  /* what it waits for */
+        wait_event (j, -1);
         continue;
       }
       j->rest = NULL;
@@ -464,19 +516,24 @@ journal_thread (void *arg)
         j->rest = s;
       continue;
     }
-    if (j->closing && s->recs.len == 0 && j->nflight == 0) {
+    if (j->closing && s->recs.len == 0 && j->nflight == 0 &&
+        !j->syncing && !sync_pending (j)) {
       pthread_mutex_unlock (&j->lock);
       /* A failed batch's records may have landed past the tail: a new
        * segment's header puts the old one's end before them, so that
        * no reader takes them for records. */
-      if (j->failed_tail)
+      if (j->failed_tail) {
+        atomic_store (&j->sync_ns, 0);
         seg_activate (j);
+      }
       break;
     }
     j->wake_bytes = want;
     pthread_mutex_unlock (&j->lock);
-    wait_event (j);
+    wait_event (j, timeout);
   }
+  /* Everything is durable: a clean close leaves no page cache mode. */
+  sync_marker (j, false);
   return NULL;
 }
 

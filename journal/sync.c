@@ -1,0 +1,423 @@
+/* cdp journal: durability through the page cache (a sync interval > 0).
+ *
+ * At interval 0 every batch is written with O_DIRECT and RWF_DSYNC and
+ * its records are acknowledged once that write completes (writer.c).
+ * With an interval, a segment is written through the page cache: the
+ * journal thread writes each batch with one pwrite, which returns once
+ * the kernel holds the bytes, and acknowledges its records at once.  An
+ * fdatasync of the segment, submitted on the journal's ring so that
+ * writing goes on meanwhile, makes durable every record written before
+ * it; one is started when the oldest acknowledged record not yet durable
+ * is a quarter of the interval old, when SYNC_BYTES are waiting, when a
+ * journal_flush asks, before a segment switch and at close.
+ *
+ * Durability order:
+ *   1. the file "buffered" in the journal directory, holding the host's
+ *      boot id, is durable (fio_replace) before the first record of a
+ *      page cache segment is written;
+ *   2. the segment's header says SEG_INFLIGHT_BUFFERED: after a power
+ *      loss any part of it past its last sync may be missing, so an
+ *      invalid record followed by valid ones is its torn tail and not
+ *      corruption (scan.c);
+ *   3. a segment is durable in full before the next one starts, so only
+ *      the last segment can have lost records;
+ *   4. the marker is removed (and the directory synced) only once every
+ *      record is durable and the journal writes with O_DIRECT again, or
+ *      at a clean close.
+ * At open, a marker whose boot id is not the running host's means the
+ * host went down while records may have been in its page cache only:
+ * journal_lost_tail reports it, with the time of the last record that
+ * survived, and the marker stays until the caller has journaled the
+ * loss (journal_forget_lost_tail).  A marker from this boot means only
+ * the process died: the page cache still held every record, and
+ * recovery has made them durable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "journal/internal.h"
+
+#define SYNC_BYTES (64u << 20)          /* written, not durable: sync now */
+#define MARKER "buffered"
+#define BOOT_ID "/proc/sys/kernel/random/boot_id"
+
+static void
+wake (struct journal *j)
+{
+  uint64_t one = 1;
+
+  if (write (j->efd, &one, sizeof one) < 0)
+    abort ();                           /* an eventfd write cannot fail here */
+}
+
+int
+journal_set_sync_interval (struct journal *j, int64_t ns)
+{
+  if (ns < 0)
+    return -EINVAL;
+  atomic_store (&j->sync_ns, ns);
+  wake (j);                             /* a sync may be due sooner now */
+  return 0;
+}
+
+void
+journal_set_durable_cb (struct journal *j, journal_durable_fn fn, void *opaque)
+{
+  j->durable_opaque = opaque;
+  j->durable_cb = fn;
+}
+
+uint64_t
+journal_durable_seq (struct journal *j)
+{
+  return atomic_load (&j->durable_seq);
+}
+
+int64_t
+journal_unsynced_since (struct journal *j)
+{
+  return atomic_load (&j->unsynced_ns);
+}
+
+bool
+journal_lost_tail (struct journal *j, int64_t *since_ns)
+{
+  if (j->lost_tail && since_ns)
+    *since_ns = j->lost_since;
+  return j->lost_tail;
+}
+
+int
+journal_flush (struct journal *j, journal_flush_fn done, void *opaque)
+{
+  bool now = false;
+  uint64_t target;
+  int r = 0;
+
+  pthread_mutex_lock (&j->lock);
+  target = atomic_load (&j->acked_seq);
+  if (target <= atomic_load (&j->durable_seq))
+    now = true;
+  else if (j->closing)
+    r = -ESHUTDOWN;
+  else {
+    r = flush_vector_append (&j->flushes, (struct flush_wait) {
+        .target = target, .done = done, .opaque = opaque });
+    if (r == 0)
+      atomic_fetch_add (&j->nflushes, 1);
+  }
+  pthread_mutex_unlock (&j->lock);
+  if (now && done)
+    done (opaque, 0);
+  else if (!now && r == 0)
+    wake (j);
+  return r;
+}
+
+/* ---- the marker ------------------------------------------------------- */
+
+static int
+read_boot_id (char **id)
+{
+  size_t len;
+  int r = fio_read (BOOT_ID, id, &len);
+
+  if (r == 0 && len == 0) {
+    free (*id);
+    r = -EIO;
+  }
+  return r;
+}
+
+int
+sync_marker (struct journal *j, bool buffered)
+{
+  char *id = NULL, *path = NULL;
+  int r = 0;
+
+  pthread_mutex_lock (&j->marker_lock);
+  if (j->lost_tail || buffered == j->marker)
+    goto out;                           /* the evidence stays, or no change */
+  if (asprintf (&path, "%s/" MARKER, j->dir) < 0) {
+    r = -ENOMEM;
+    goto out;
+  }
+  if (buffered) {
+    r = read_boot_id (&id);
+    if (r == 0)
+      r = fio_replace (path, id, strlen (id), 0600);
+  }
+  else if (unlinkat (j->dirfd, MARKER, 0) < 0 && errno != ENOENT)
+    r = -errno;
+  else if (fsync (j->dirfd) < 0)
+    r = -errno;
+  if (r == 0)
+    j->marker = buffered;
+  else
+    set_last_error ("%s: cannot %s: %s", path,
+                    buffered ? "write" : "remove", strerror (-r));
+ out:
+  pthread_mutex_unlock (&j->marker_lock);
+  free (id);
+  free (path);
+  return r;
+}
+
+void
+journal_forget_lost_tail (struct journal *j)
+{
+  pthread_mutex_lock (&j->marker_lock);
+  if (j->lost_tail) {
+    /* Remove the old boot's marker; the next page cache segment (or the
+     * current one, below) writes this boot's. */
+    j->lost_tail = false;
+    if (unlinkat (j->dirfd, MARKER, 0) == 0 || errno == ENOENT)
+      j->marker = false;
+    fsync (j->dirfd);
+  }
+  pthread_mutex_unlock (&j->marker_lock);
+  /* The journal thread rewrites it if the current segment needs it. */
+  wake (j);
+}
+
+int
+sync_check_marker (struct journal *j)
+{
+  char *old = NULL, *id = NULL, *path;
+  size_t len = 0;
+  int r;
+
+  if (asprintf (&path, "%s/" MARKER, j->dir) < 0)
+    return -ENOMEM;
+  r = fio_read (path, &old, &len);
+  free (path);
+  if (r == -ENOENT)
+    return 0;
+  j->marker = true;
+  /* A marker that cannot be read, or this host's boot id that cannot,
+   * counts as a restart: the caller journals a loss that may not have
+   * happened rather than miss one that did. */
+  if (r < 0 || read_boot_id (&id) < 0 || len != strlen (id) ||
+      memcmp (old, id, len) != 0) {
+    j->lost_tail = true;
+    j->lost_since = j->last_time > 0 ? j->last_time : 1;
+  }
+  free (old);
+  free (id);
+  return 0;
+}
+
+/* ---- the journal thread ---------------------------------------------- */
+
+bool
+sync_pending (struct journal *j)
+{
+  return j->written_seq > atomic_load (&j->durable_seq);
+}
+
+bool
+sync_mode_differs (struct journal *j)
+{
+  return (atomic_load (&j->sync_ns) > 0) != j->buffered ||
+         (j->buffered && !j->marker && !j->lost_tail);
+}
+
+/* Rewrite the current (empty) segment's header for the other mode. */
+static int
+rewrite_header (struct journal *j, bool buffered)
+{
+  struct seg_hdr *h;
+  struct iovec iov;
+  int flags = fcntl (j->seg_fd, F_GETFL);
+  ssize_t n;
+  int r = 0;
+
+  if (flags < 0 ||
+      fcntl (j->seg_fd, F_SETFL,
+             buffered ? flags & ~O_DIRECT : flags | O_DIRECT) < 0)
+    return -errno;
+  if (posix_memalign ((void **) &h, 4096, SEG_HDR_SIZE) != 0)
+    return -ENOMEM;
+  memset (h, 0, SEG_HDR_SIZE);
+  *h = j->cur_hdr;
+  h->inflight = buffered ? SEG_INFLIGHT_BUFFERED : WINDOW;
+  seg_hdr_seal (h);
+  iov = (struct iovec) { .iov_base = h, .iov_len = SEG_HDR_SIZE };
+  n = pwritev2 (j->seg_fd, &iov, 1, 0, RWF_DSYNC);
+  if (n < 0)
+    r = -errno;
+  else if (n != SEG_HDR_SIZE)
+    r = -EIO;
+  if (r == 0) {
+    j->cur_hdr = *h;
+    j->buffered = buffered;
+  }
+  free (h);
+  return r;
+}
+
+int
+sync_remode (struct journal *j)
+{
+  bool want = atomic_load (&j->sync_ns) > 0;
+  int r;
+
+  if (want == j->buffered) {            /* only the marker is missing */
+    r = sync_marker (j, true);
+    return r;
+  }
+  if (j->tail != SEG_HDR_SIZE || j->nflight > 0 || j->syncing ||
+      sync_pending (j)) {
+    j->seal = true;                     /* the next segment has the mode */
+    return 0;
+  }
+  r = sync_marker (j, want);            /* before the first record */
+  if (r == 0)
+    r = rewrite_header (j, want);
+  if (r == 0 && !want)
+    r = sync_marker (j, false);
+  return r;
+}
+
+void
+sync_write_batch (struct journal *j, struct stage *s, size_t n, uint32_t len)
+{
+  const struct rec_hdr *first = (const struct rec_hdr *) s->buf;
+  uint64_t first_seq = j->next_seq;
+  int64_t t0 = first->time_ns;
+  uint32_t done = 0;
+  ssize_t w;
+  int err = 0;
+
+  while (done < len) {
+    w = pwrite (j->seg_fd, s->buf + done, len - done, (off_t) j->tail + done);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      err = w < 0 ? -errno : -EIO;
+      break;
+    }
+    done += (uint32_t) w;
+  }
+  if (err == 0 && journal_batch_fault)
+    err = journal_batch_fault (first_seq, n);
+  if (err) {
+    /* Part of it may be in the file: nothing more goes into this
+     * segment, whose end the next one's header puts before it. */
+    j->seal = true;
+    j->failed_tail = true;
+    batch_finish (j, s, n, 0, 0, err);
+    return;
+  }
+  if (j->syncing) {
+    if (j->next_unsynced == 0)
+      j->next_unsynced = t0;
+  }
+  else if (atomic_load (&j->unsynced_ns) == 0)
+    atomic_store (&j->unsynced_ns, t0);
+  j->tail += len;
+  atomic_store_explicit (&j->tail_seen, j->tail, memory_order_relaxed);
+  j->next_seq += n;
+  j->written_seq = first_seq + n - 1;
+  j->unsynced_bytes += len;
+  s->sent = n;
+  batch_finish (j, s, n, j->seg_number, len, 0);
+}
+
+void
+sync_start (struct journal *j)
+{
+  struct io_uring_sqe *sqe = journal_sqe (j);
+  int r;
+
+  io_uring_prep_fsync (sqe, j->seg_fd, IORING_FSYNC_DATASYNC);
+  io_uring_sqe_set_data64 (sqe, TAG_SYNC);
+  j->syncing = true;
+  j->sync_done = false;
+  j->sync_err = 0;
+  j->sync_seq = j->written_seq;
+  j->next_unsynced = 0;
+  j->unsynced_bytes = 0;
+  r = io_uring_submit (&j->ring);
+  if (r < 0) {
+    /* Not submitted: let it complete as a no-op that failed. */
+    io_uring_prep_nop (sqe);
+    j->sync_err = r;
+  }
+}
+
+int64_t
+sync_poll (struct journal *j)
+{
+  int64_t iv = atomic_load (&j->sync_ns), due, now;
+  bool asked, closing;
+
+  if (j->syncing || !sync_pending (j))
+    return -1;                          /* its completion wakes the thread */
+  pthread_mutex_lock (&j->lock);
+  asked = j->flushes.len > 0;
+  closing = j->closing;
+  pthread_mutex_unlock (&j->lock);
+  if (asked || closing || iv <= 0 || j->unsynced_bytes >= SYNC_BYTES) {
+    sync_start (j);
+    return -1;
+  }
+  due = atomic_load (&j->unsynced_ns) + iv / 4;
+  now = now_ns ();
+  if (now >= due) {
+    sync_start (j);
+    return -1;
+  }
+  return due - now;
+}
+
+void
+sync_complete (struct journal *j)
+{
+  int64_t oldest = atomic_load (&j->unsynced_ns);
+  int err = j->sync_err;
+
+  j->syncing = false;
+  j->sync_done = false;
+  if (err) {
+    /* Some of what the kernel held may not have reached the disk, and
+     * nothing says which: no more records go into this segment. */
+    j->seal = true;
+  }
+  atomic_store (&j->durable_seq, j->sync_seq);
+  atomic_store (&j->unsynced_ns, j->next_unsynced);
+  sync_notify (j, j->sync_seq, err, oldest);
+}
+
+void
+sync_notify (struct journal *j, uint64_t seq, int err, int64_t oldest)
+{
+  flush_vector ready = empty_vector;
+  size_t k = 0;
+
+  if (atomic_load_explicit (&j->nflushes, memory_order_relaxed) > 0) {
+    pthread_mutex_lock (&j->lock);
+    for (size_t i = 0; i < j->flushes.len; i++) {
+      if (j->flushes.ptr[i].target <= seq) {
+        if (flush_vector_append (&ready, j->flushes.ptr[i]) < 0)
+          j->flushes.ptr[k++] = j->flushes.ptr[i];  /* next time */
+      }
+      else
+        j->flushes.ptr[k++] = j->flushes.ptr[i];
+    }
+    j->flushes.len = k;
+    atomic_store (&j->nflushes, k);
+    pthread_mutex_unlock (&j->lock);
+  }
+  for (size_t i = 0; i < ready.len; i++)
+    if (ready.ptr[i].done)
+      ready.ptr[i].done (ready.ptr[i].opaque, err);
+  flush_vector_reset (&ready);
+  if (j->durable_cb)
+    j->durable_cb (j->durable_opaque, seq, err, oldest);
+}

@@ -96,8 +96,8 @@ struct task_policy {
   unsigned max_chain;
   uint32_t segment_size;    /* journal segment bytes; 0: chosen by cdp */
   int64_t verify_interval;  /* serve checks stored history this often */
-  int64_t rpo;              /* ns: 0, a write completes once durable; else
-                               once the kernel has it, durable within rpo */
+  int64_t rpo;              /* ns: 0, a write is acknowledged once durable;
+                               > 0, once the kernel has it, durable within */
 };
 
 #define VERIFY_INTERVAL_DEFAULT (7 * 86400 * 1000000000LL)
@@ -303,6 +303,11 @@ void receiver_reclaimed (struct receiver *r);
 void receiver_on_full (struct receiver *r, void (*fn) (void *), void *opaque);
 size_t receiver_retry_stalled (struct receiver *r, int fail_with);
 void receiver_stop (struct receiver *r);
+/* Change how the receiver acknowledges writes, live: 0 = once durable;
+ * > 0 = once in the kernel's hands, durable within rpo_ns.  No gap. */
+int receiver_set_rpo (struct receiver *r, int64_t rpo_ns);
+/* Age (ns) of the oldest acknowledged record not yet durable; 0: none. */
+int64_t receiver_durability_lag (struct receiver *r);
 
 /* ---- maint.c: base points, retention, space --------------------------- */
 

@@ -68,6 +68,7 @@ struct receiver {
                                        commit, unless someone waits */
   unsigned ix_waiters;              /* threads that need the index now */
   bool indexing;                    /* the indexer is applying a batch */
+  atomic_bool ix_durable_wait;      /* the indexer waits for durability */
   bool stop;
   busy_vector busy;                 /* copy requests in flight */
   uint64_t tickets;

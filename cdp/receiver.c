@@ -28,7 +28,16 @@
 
 #include "cdp/receiver-internal.h"
 
-/* ---- the indexer --------------------------------------------------------- */
+static void journal_sync_lost (struct receiver *r, int err, int64_t oldest_ns);
+
+/* ---- the indexer --------------------------------------------------------- *
+ *
+ * The index holds durable records only.  At RPO 0 a record is durable
+ * before its callback queues it; at an RPO above 0 it is queued once
+ * the kernel has it, and the indexer takes the queue's durable prefix
+ * (journal_durable_seq), woken by the journal's durable callback.  So
+ * the index never names a record a power loss can take, and no point
+ * inside a lost page cache tail is ever offered. */
 
 /* Index commits are spaced by INDEX_COMMIT_NS while nobody waits for
  * the index: each commit syncs the index file, a device flush next to
@@ -65,12 +74,62 @@ commit_due (struct receiver *r)
          time_mono_ns () >= r->next_commit_ns;
 }
 
+/* Under r->lock: how many queued records, from the front, are durable;
+ * 0 with the indexer marked as waiting for more. */
+static size_t
+durable_prefix (struct receiver *r)
+{
+  uint64_t lim = journal_durable_seq (r->j);
+  size_t n = r->queue.len;
+
+  if (r->queue.ptr[n - 1].seq <= lim)
+    return n;                       /* RPO 0: always */
+  while (n > 0 && r->queue.ptr[n - 1].seq > lim)
+    n--;
+  if (n == 0) {
+    /* Dekker with durable_advanced: it stores the seq, then reads the
+     * flag; we store the flag, then read the seq again. */
+    atomic_store (&r->ix_durable_wait, true);
+    if (r->queue.ptr[0].seq <= journal_durable_seq (r->j))
+      atomic_store (&r->ix_durable_wait, false);
+    else
+      return 0;
+    return durable_prefix (r);
+  }
+  return n;
+}
+
+/* Under r->lock: move the first n queued records into batch/labels. */
+static int
+take_prefix (struct receiver *r, size_t n, rec_vector *batch,
+             string_vector *labels)
+{
+  size_t rest = r->queue.len - n;
+
+  if (rest == 0) {
+    rec_vector tq = r->queue; r->queue = *batch; *batch = tq;
+    string_vector tl = r->labels; r->labels = *labels; *labels = tl;
+    return 0;
+  }
+  if (rec_vector_reserve (batch, n) < 0 ||
+      string_vector_reserve (labels, n) < 0)
+    return -ENOMEM;
+  memcpy (batch->ptr, r->queue.ptr, n * sizeof *batch->ptr);
+  memcpy (labels->ptr, r->labels.ptr, n * sizeof *labels->ptr);
+  batch->len = labels->len = n;
+  memmove (r->queue.ptr, r->queue.ptr + n, rest * sizeof *r->queue.ptr);
+  memmove (r->labels.ptr, r->labels.ptr + n, rest * sizeof *r->labels.ptr);
+  r->queue.len = r->labels.len = rest;
+  return 0;
+}
+
 static void *
 indexer (void *arg)
 {
   struct receiver *r = arg;
   rec_vector batch = empty_vector;
   string_vector labels = empty_vector;
+  size_t n;
   int e;
 
   pthread_mutex_lock (&r->lock);
@@ -85,8 +144,19 @@ indexer (void *arg)
       pthread_cond_timedwait (&r->cond, &r->lock, &ts);
       continue;
     }
-    rec_vector tq = r->queue; r->queue = batch; batch = tq;
-    string_vector tl = r->labels; r->labels = labels; labels = tl;
+    n = durable_prefix (r);
+    if (n == 0) {
+      pthread_cond_wait (&r->cond, &r->lock);
+      atomic_store (&r->ix_durable_wait, false);
+      continue;
+    }
+    if (take_prefix (r, n, &batch, &labels) < 0) {
+      struct timespec ts;
+      clock_gettime (CLOCK_MONOTONIC, &ts);
+      ts.tv_sec++;                  /* out of memory: try again soon */
+      pthread_cond_timedwait (&r->cond, &r->lock, &ts);
+      continue;
+    }
     r->indexing = true;
     pthread_mutex_unlock (&r->lock);
     e = index_apply (r->ix, batch.ptr, (const char *const *) labels.ptr, batch.len);
@@ -113,10 +183,31 @@ indexer (void *arg)
   return NULL;
 }
 
+/* Journal thread: durable records advanced to seq.  Wake the indexer
+ * if it waits for them; a failed sync may have lost what the kernel
+ * held: that is a gap in history, journaled at once. */
+static void
+durable_advanced (void *opaque, uint64_t seq, int err, int64_t oldest_ns)
+{
+  struct receiver *r = opaque;
+
+  if (err < 0)
+    journal_sync_lost (r, err, oldest_ns);
+  if (atomic_load (&r->ix_durable_wait)) {
+    pthread_mutex_lock (&r->lock);
+    pthread_cond_broadcast (&r->cond);
+    pthread_mutex_unlock (&r->lock);
+  }
+}
+
 /* Under r->lock: wait on r->cond as one who needs the index now. */
 void
 index_wait_locked (struct receiver *r)
 {
+  /* What it needs may be acknowledged but not durable yet: have the
+   * journal sync now rather than at its next interval. */
+  if (journal_durable_seq (r->j) < journal_last_seq (r->j))
+    journal_flush (r->j, NULL, NULL);
   if (r->ix_waiters++ == 0)
     pthread_cond_broadcast (&r->cond);
   pthread_cond_wait (&r->cond, &r->lock);
@@ -131,6 +222,54 @@ index_wait (struct receiver *r, uint64_t seq)
   while (r->indexed < seq && !(r->stop && r->queue.len == 0))
     index_wait_locked (r);
   pthread_mutex_unlock (&r->lock);
+}
+
+/* A gap appended from the journal thread, which must not wait for it. */
+struct lost_gap {
+  struct receiver *r;
+  char label[160];
+};
+
+static void
+lost_gap_done (void *opaque, const struct journal_record *rec, int err)
+{
+  struct lost_gap *g = opaque;
+
+  if (err == 0)
+    index_push (g->r, rec, g->label);
+  else
+    log_msg ("task %s: cannot journal the gap of a failed sync: %s",
+             g->r->t->name, strerror (-err));
+  free (g);
+}
+
+/* Journal thread: a sync failed: the records acknowledged since
+ * oldest_ns may not be on disk.  Journal a gap from then on every disk
+ * (a new copy of the disk restores fidelity, as after any gap). */
+static void
+journal_sync_lost (struct receiver *r, int err, int64_t oldest_ns)
+{
+  char when[64];
+
+  format_time (oldest_ns, when, sizeof when);
+  log_msg ("task %s: the journal could not be made durable (%s): writes "
+           "acknowledged since %s may be lost; journaling a gap",
+           r->t->name, strerror (-err), when);
+  for (size_t i = 0; i < r->t->disks.len; i++) {
+    struct lost_gap *g = calloc (1, sizeof *g);
+    struct journal_record e = {
+      .type = JOURNAL_GAP, .disk = r->t->disks.ptr[i].id,
+      .offset = oldest_ns > 0 ? (uint64_t) oldest_ns : 0,
+    };
+    if (g == NULL)
+      continue;
+    g->r = r;
+    snprintf (g->label, sizeof g->label, "journal sync failed: %s",
+              strerror (-err));
+    e.payload_len = strlen (g->label);
+    if (journal_append (r->j, &e, g->label, lost_gap_done, g) < 0)
+      free (g);
+  }
 }
 
 /* ---- the NBD backend ---------------------------------------------------- */
@@ -183,7 +322,15 @@ rx_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
   return point_pread (&p, buf, offset, count, NULL);
 }
 
-/* Journal thread: the record of req is durable (or failed). */
+/* A FLUSH, or a FUA write, once what it covers is durable. */
+static void
+request_flushed (void *opaque, int err)
+{
+  nbd_request_done (opaque, err);
+}
+
+/* Journal thread: the record of req is acknowledged (durable at RPO 0,
+ * in the kernel's hands above), or failed. */
 static void
 rx_done (void *opaque, const struct journal_record *rec, int err)
 {
@@ -207,6 +354,13 @@ rx_done (void *opaque, const struct journal_record *rec, int err)
     atomic_fetch_add (&rd->writes, 1);
     atomic_fetch_add (&rd->bytes, rec->length);
     atomic_store (&rd->last_write_ns, rec->time_ns);
+    /* FUA: durable before its reply, whatever the RPO. */
+    if ((req->flags & NBD_CMD_FLAG_FUA) &&
+        journal_durable_seq (r->j) < rec->seq) {
+      err = journal_flush (r->j, request_flushed, req);
+      if (err == 0)
+        return;
+    }
   }
   else
     log_msg ("task %s disk %s: write at %llu failed: %s", r->t->name,
@@ -288,8 +442,17 @@ static void rx_write (void *h, struct nbd_request *req) { rx_dispatch (h, req, J
 static void rx_zero (void *h, struct nbd_request *req) { rx_dispatch (h, req, JOURNAL_WRITE_ZEROES); }
 static void rx_trim (void *h, struct nbd_request *req) { rx_dispatch (h, req, JOURNAL_TRIM); }
 
-/* Every acknowledged write is durable already: nothing to flush. */
-static void rx_flush (void *h, struct nbd_request *req) { nbd_request_done (req, 0); }
+/* Every write acknowledged before it durable, on every connection (the
+ * journal is the task's): at RPO 0 that is so already. */
+static void
+rx_flush (void *h, struct nbd_request *req)
+{
+  struct rdisk *rd = h;
+  int err = journal_flush (rd->r->j, request_flushed, req);
+
+  if (err < 0)
+    nbd_request_done (req, err);
+}
 
 static const struct nbd_backend_ops rx_ops = {
   .open = rx_open, .list = rx_list, .pread = rx_pread,
@@ -439,6 +602,51 @@ max_request_for (uint32_t segment_size)
   return max;
 }
 
+/* The journal was written through the page cache when the host went
+ * down: what it acknowledged after its last surviving record may be
+ * lost.  Journal a gap from that record on every disk (durably: the
+ * journal still writes with O_DIRECT here), then let the journal forget
+ * the evidence.  No point after it is exact until a new copy of the
+ * disk (libvirt and QMP modes make one when protection starts). */
+static int
+journal_lost (struct receiver *r)
+{
+  int64_t since;
+  char when[64];
+  int e = 0;
+
+  if (!journal_lost_tail (r->j, &since))
+    return 0;
+  format_time (since, when, sizeof when);
+  log_msg ("task %s: the host went down while writes after %s were not "
+           "yet durable (the task's RPO is above 0): they may be lost; no "
+           "point after it is exact until the next copy of each disk",
+           r->t->name, when);
+  for (size_t i = 0; e == 0 && i < r->t->disks.len; i++)
+    e = receiver_event (r, JOURNAL_GAP, r->t->disks.ptr[i].id,
+                        "host went down within the RPO", since);
+  if (e == 0)
+    journal_forget_lost_tail (r->j);
+  return e;
+}
+
+int
+receiver_set_rpo (struct receiver *r, int64_t rpo_ns)
+{
+  return journal_set_sync_interval (r->j, rpo_ns);
+}
+
+int64_t
+receiver_durability_lag (struct receiver *r)
+{
+  int64_t t = journal_unsynced_since (r->j), now;
+
+  if (t == 0)
+    return 0;
+  now = time_now_ns ();
+  return now > t ? now - t : 0;
+}
+
 int
 receiver_start (struct task *t, struct receiver **rp)
 {
@@ -469,6 +677,8 @@ receiver_start (struct task *t, struct receiver **rp)
     fail ("task %s: cannot open journal %s: %s%s%s", t->name, jdir,
           strerror (-e), *journal_last_error () ? ": " : "",
           journal_last_error ());
+  if (e == 0)
+    journal_set_durable_cb (r->j, durable_advanced, r);
   if (e == 0 && (e = journal_reader_open (jdir, &r->jr)) < 0)
     fail ("task %s: cannot read journal: %s", t->name, strerror (-e));
   free (jdir);
@@ -477,6 +687,11 @@ receiver_start (struct task *t, struct receiver **rp)
           ? index_last_error () : strerror (-e));
   if (e == 0 && (e = -pthread_create (&r->ixthread, NULL, indexer, r)) < 0)
     fail ("task %s: cannot start indexer", t->name);
+  if (e == 0 && (e = journal_lost (r)) < 0)
+    fail ("task %s: cannot journal the loss of the journal's tail: %s",
+          t->name, strerror (-e));
+  if (e == 0)
+    e = receiver_set_rpo (r, t->policy.rpo);
   if (e == 0 && (e = start_listening (r)) < 0 && e != -ECANCELED)
     fail ("task %s: cannot listen on %s: %s", t->name,
           t->listen ? t->listen : r->sock, strerror (-e));

@@ -192,8 +192,7 @@ parse_task (json_object *o, struct task *t)
   }
   if (t->disks.len == 0 || t->policy.bp_interval <= 0 ||
       t->policy.journal_retention <= 0 || t->policy.bp_retention <= 0 ||
-      t->policy.max_chain < 1 || t->policy.rpo < 0 ||
-      t->policy.rpo > RPO_MAX_NS)
+      t->policy.max_chain < 1 || t->policy.rpo < 0)
     return -EINVAL;
   return 0;
 }

@@ -69,6 +69,32 @@ free_labels (char **labels, size_t n)
   }
 }
 
+/* Does the journal still hold the index's last record?  If it ends
+ * before it (its page cache tail was lost with the host), the index
+ * forgets what it lost, before those sequence numbers are used again. */
+static int
+drop_lost_tail (struct cdp_index *ix, struct journal_reader *r)
+{
+  struct journal_record rec;
+  struct journal_loc loc;
+  uint64_t last, end;
+  int e = index_last_loc (ix, &last, &loc);
+
+  if (e < 0 || last == 0)
+    return e;
+  if (loc.segment != 0 &&
+      journal_read_record (r, loc, &rec, NULL) == 0 && rec.seq == last)
+    return 0;                       /* the usual case, at one read */
+  if (journal_reader_first_seq (r) > last)
+    return 0;                       /* reclaimed past it: skip_reclaimed */
+  e = journal_find_time (r, INT64_MAX, &end);
+  if (e < 0)
+    return e;
+  if (end == 0 || end - 1 >= last)
+    return 0;
+  return index_forget_after (ix, end - 1);
+}
+
 int64_t
 index_catch_up (struct cdp_index *ix, struct journal_reader *r)
 {
@@ -87,6 +113,8 @@ index_catch_up (struct cdp_index *ix, struct journal_reader *r)
    * that follows them: after a crash the index may still hold records
    * the journal has lost.  Whatever it holds below the journal's first
    * record goes now, else points would be offered on records gone. */
+  if (e == 0)
+    e = drop_lost_tail (ix, r);
   if (e == 0 && first > 0 && index_first_seq (ix) < first)
     e = index_forget (ix, first);
   if (e == 0 && first > index_last_seq (ix) + 1)

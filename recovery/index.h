@@ -55,12 +55,19 @@ int index_apply (struct cdp_index *ix, const struct journal_record *recs,
 /* Read the journal from the index's last seq and add what is missing.
  * Records older than the journal's first are gone: the index forgets
  * whatever it still holds of them (a reclaim whose index_forget was lost
- * with a crash) and starts at the journal's first record.  Returns the
- * number added. */
+ * with a crash) and starts at the journal's first record.  Records past
+ * the journal's last are gone too (a page cache tail lost with the
+ * host): the index forgets them first.  Returns the number added. */
 int64_t index_catch_up (struct cdp_index *ix, struct journal_reader *r);
 
 /* Drop every entry with seq < before (after journal reclaim). */
 int index_forget (struct cdp_index *ix, uint64_t before);
+
+/* Drop every entry with seq > after: the journal lost its newest records
+ * (a page cache tail, with the host) and will hand their sequence
+ * numbers out again.  index_catch_up calls it when the journal ends
+ * before the index does. */
+int index_forget_after (struct cdp_index *ix, uint64_t after);
 
 /* The point at time t: the largest seq with time <= t, or 0 if none. */
 int index_seq_at (struct cdp_index *ix, int64_t t, uint64_t *seq,

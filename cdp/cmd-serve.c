@@ -255,6 +255,7 @@ write_state (struct served *s)
 {
   json_object *o = json_object_new_object (), *disks = json_object_new_array ();
   struct journal_stats js;
+  int64_t lag;
   int e;
 
   journal_stats (receiver_journal (s->rx), &js);
@@ -263,6 +264,8 @@ write_state (struct served *s)
   /* Read after the time above: task set, once serve said it applied a
    * change, waits for a heartbeat newer than that to show it. */
   json_object_object_add (o, "rpo_ns", json_object_new_int64 (task_policy (s->t).rpo));
+  /* One journal per task: every disk waits on the same syncs. */
+  lag = receiver_durability_lag (s->rx);
   pthread_mutex_lock (&s->lock);
   for (size_t i = 0; i < s->t->disks.len; i++) {
     json_object *d = json_object_new_object ();
@@ -276,6 +279,7 @@ write_state (struct served *s)
     json_object_object_add (d, "writes", json_object_new_int64 ((int64_t) writes));
     json_object_object_add (d, "bytes", json_object_new_int64 ((int64_t) bytes));
     json_object_object_add (d, "last_write_ns", json_object_new_int64 (last));
+    json_object_object_add (d, "durability_lag_ns", json_object_new_int64 (lag));
     add_rate (&s->ds[i], d, bytes);
     receiver_copy_stats (s->rx, s->t->disks.ptr[i].id, &copied, &kept);
     json_object_object_add (d, "copy_received_bytes", json_object_new_int64 ((int64_t) copied));

@@ -92,8 +92,9 @@ reply_error (const char *fmt, ...)
 }
 
 /* task set changed task.json: run by its policies from now on.  The
- * receiver goes on (no gap, no new copy); maintenance and the background
- * check read the new values at their next look (task_policy). */
+ * receiver goes on with the new RPO (no gap, no new copy); maintenance
+ * and the background check read the new values at their next look
+ * (task_policy). */
 static json_object *
 do_reload (struct control *c)
 {
@@ -105,13 +106,17 @@ do_reload (struct control *c)
   if (e < 0)
     return reply_error ("cannot read %s/task.json: %s", c->t->dir,
                         jf_strerror (e));
+  policy_format_rpo (p.rpo, rpo, sizeof rpo);
+  /* The receiver first: if it cannot take the RPO, nothing changes. */
+  if ((e = receiver_set_rpo (c->rx, p.rpo)) < 0)
+    return reply_error ("the receiver cannot take RPO %s: %s", rpo,
+                        strerror (-e));
   task_policy_set (c->t, &p);
   maint_policy_changed (c->m);
   format_duration (p.bp_interval, a, sizeof a);
   format_duration (p.journal_retention, b, sizeof b);
   format_duration (p.bp_retention, d, sizeof d);
   format_duration (p.verify_interval, v, sizeof v);
-  policy_format_rpo (p.rpo, rpo, sizeof rpo);
   log_msg ("task %s: policies read again (task set): rpo %s, base points "
            "every %s, journal %s, base points %s, chain <= %u, verified "
            "every %s", c->t->name, rpo, a, b, d, p.max_chain, v);

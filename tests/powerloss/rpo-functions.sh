@@ -1,0 +1,243 @@
+# Helpers of the RPO tests, sourced after tests/e2e/functions.sh: plwrite
+# writing into a manual-mode task and what it acknowledged, every point
+# offered checked by check.py, the serve's heartbeat, plfs and its power
+# cut, and cdp serve started as the host's next boot would start it.
+#
+#   start_writer SOCK [COUNT]  plwrite into SOCK's disk0, in the
+#                              background ($writer_pid, log $wlog)
+#   acked N                    $wlog has N acknowledgements or more
+#   points TASK                "EPOCH.NS NS KIND LOCKED" per point offered
+#   check_points TASK LOG...   every point offered and "now" exported and
+#                              checked against LOGs by check.py
+#   status_of TASK KEY...      members of 'cdp status --json'
+#   heartbeat TASK KEY...      members of the serve's run/state.json
+#   mount_plfs [ARGS]          plfs on $mnt ($state), store inside
+#   power_cut                  plfs drops what is not durable; every
+#                              process started here dies; unmounted
+#   start_serve_boot N [TASK...]  cdp serve as on boot N of the host
+#   journal_records DIR        "SEQ TYPE TIME_NS" of every journal record
+#   last_gap TASK              "NS REASON" of disk0's last gap
+#   truncate_log C IN OUT      plwrite's log as if nothing came after C
+: "${PLWRITE:?PLWRITE must name plwrite}" "${PLCHECK:?PLCHECK must name check.py}"
+
+blocks=1024                     # 4 MiB disk, plwrite's blocks of 4 KiB
+cycle=0
+wlog=
+plfs_pid=
+state=$tmpdir/fs
+mnt=$tmpdir/m
+
+start_writer ()
+{
+    cycle=$((cycle + 1))
+    wlog=$tmpdir/w-$cycle.log
+    "$PLWRITE" "nbd+unix:///disk0?socket=$1" "$cycle" 8 "$blocks" \
+        "$((cycle * 1000000))" "${2-0}" 50 >"$wlog" 2>>"$tmpdir/writer.err" &
+    writer_pid=$!
+    pids+=("$writer_pid")
+}
+
+acked ()
+{
+    [ "$(grep -c '^A' "$wlog")" -ge "$1" ]
+}
+
+points ()
+{
+    cdp points "$1" --json | python3 -c '
+import calendar, json, sys, time
+for p in json.load(sys.stdin)["points"]:
+    s = p["time"]
+    frac = s[20:-1] if s[19] == "." else ""
+    sec = calendar.timegm(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S"))
+    ns = int((frac + "000000000")[:9])
+    print("%d.%09d %d %s %s" % (sec, ns, sec * 10**9 + ns, p["kind"],
+                                str(p["locked"]).lower()))'
+}
+
+# check_points TASK LOG...: each point offered holds exactly what the
+# LOGs say was written up to it, "now" every write they say was
+# acknowledged.  Sets $npoints.
+check_points ()
+{
+    local task=$1 t ns kind locked args=()
+    shift
+    npoints=0
+    points "$task" >"$tmpdir/points" ||
+        fail "cdp points $task: cannot list its points"
+    while read -r t ns kind locked; do
+        export_to "$task" "@$t" "$tmpdir/pt-$npoints.img" ||
+            fail "offered $kind point @$t cannot be exported"
+        args+=("$ns" "$tmpdir/pt-$npoints.img")
+        npoints=$((npoints + 1))
+    done <"$tmpdir/points"
+    export_to "$task" now "$tmpdir/now.img" ||
+        fail "the point 'now' cannot be exported"
+    python3 "$PLCHECK" "$blocks" "$@" -- "${args[@]}" newest "$tmpdir/now.img" ||
+        fail "a point is not what was written up to it"
+    rm -f "$tmpdir"/pt-*.img "$tmpdir/now.img"
+}
+
+# status_of TASK KEY...: members of the task in 'cdp status --json', one
+# line; disk0's for disk0.KEY.
+status_of ()
+{
+    cdp status "$1" --json | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["tasks"][0]
+v = []
+for k in sys.argv[1:]:
+    o = t["disks"][0] if k.startswith("disk0.") else t
+    v.append(str(o[k.split(".", 1)[-1] if k.startswith("disk0.") else k]))
+print(" ".join(v))' "${@:2}"
+}
+
+# heartbeat TASK KEY...: members of the task's run/state.json, read once,
+# one line; durability_lag_ns is disk0's.
+heartbeat ()
+{
+    python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+print(" ".join(str(o["disks"][0][k] if k == "durability_lag_ns" else o[k])
+               for k in sys.argv[2:]))' "$CDP_STORE/tasks/$1/run/state.json" "${@:2}"
+}
+
+# ---- plfs ---------------------------------------------------------------
+
+pl_cleanup ()
+{
+    local s=$? p
+    set +e
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    if [ -n "$plfs_pid" ]; then
+        fusermount3 -u -z "$mnt"
+        wait "$plfs_pid"
+    fi
+    [ "$s" -ne 0 ] && [ -s "$tmpdir/plfs.log" ] &&
+        { echo "--- plfs.log"; tail -n 20 "$tmpdir/plfs.log"; } >&2
+    (exit "$s")
+    cleanup
+}
+
+mount_plfs ()
+{
+    trap pl_cleanup EXIT
+    mkdir -p "$mnt" "$state"
+    "$PLFS" "$@" "$state" "$mnt" >>"$tmpdir/plfs.log" 2>&1 &
+    plfs_pid=$!
+    wait_for 20 "plfs to mount" plfs_mounted
+}
+
+plfs_mounted ()
+{
+    kill -0 "$plfs_pid" 2>/dev/null || fail "plfs: $(tail -n 1 "$tmpdir/plfs.log")"
+    mountpoint -q "$mnt"
+}
+
+# kill_tree PID: stop it, then its children, and kill them all.
+kill_tree ()
+{
+    local c
+    kill -STOP "$1" 2>/dev/null || return 0
+    for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+    kill -KILL "$1" 2>/dev/null || :
+}
+
+# The power of the store's host goes: nothing unsynced survives (what
+# plfs keeps of it with --keep aside), every process started here dies.
+power_cut ()
+{
+    local p rc=0 all=("${pids[@]}")
+    kill -USR1 "$plfs_pid"
+    for p in "${all[@]}"; do kill_tree "$p"; done
+    for p in "${all[@]}"; do reap "$p" || :; done
+    fusermount3 -u -z "$mnt"
+    wait "$plfs_pid" || rc=$?
+    plfs_pid=
+    [ "$rc" -eq 0 ] || fail "plfs exited $rc at the cut"
+}
+
+# ---- another boot -------------------------------------------------------
+
+# start_serve_boot N [TASK...]: cdp serve in a mount namespace of its own where
+# /proc/sys/kernel/random/boot_id, the kernel's boot id that the journal
+# writes into its "buffered" marker and compares at open, reads as the
+# id of boot N.  Nothing in the store is touched: the serve finds the
+# journal exactly as the power cut left it, the marker holding the id of
+# the boot that wrote it, as the host's next boot would.
+start_serve_boot ()
+{
+    local lines=0 id=$tmpdir/boot-$1
+    shift
+    [ -f "$id" ] || python3 -c 'import uuid; print(uuid.uuid4())' >"$id"
+    [ -f "$serve_log" ] && lines=$(wc -l <"$serve_log")
+    unshare -m sh -c 'mount --bind "$1" /proc/sys/kernel/random/boot_id &&
+                      cdp=$2 && shift 2 && exec "$cdp" serve "$@"' \
+        sh "$id" "$CDP" "$@" \
+        >>"$serve_log" 2>&1 &
+    serve_pid=$!
+    pids+=("$serve_pid")
+    wait_for 20 "cdp serve to start" \
+        eval "tail -n +$((lines + 1)) '$serve_log' | grep -q 'cdp: serving'"
+}
+
+# ---- the journal and its gaps -------------------------------------------
+
+# journal_records DIR: "SEQ TYPE TIME_NS" of every record of the journal
+# in DIR, padding left out: each segment up to where its successor's
+# header says it ends, the last one up to its first invalid record (the
+# on-disk format of docs/ARCHITECTURE.md).
+journal_records ()
+{
+    python3 - "$1" <<'PY'
+import glob, os, struct, sys
+segs = []
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "seg-*.cdpj"))):
+    with open(path, "rb") as f:
+        segs.append(f.read())
+for i, data in enumerate(segs):
+    number = struct.unpack_from("<Q", data, 32)[0]
+    end = struct.unpack_from("<I", segs[i + 1], 56)[0] if i + 1 < len(segs) else len(data)
+    pos = 4096
+    while pos + 64 <= end:
+        magic, _, seg, seq, t, typ = struct.unpack_from("<IIQQqH", data, pos)
+        plen = struct.unpack_from("<I", data, pos + 56)[0]
+        if magic != 0x4A504443 or seg != number:
+            if i + 1 < len(segs):
+                sys.exit("segment %d: no record at %d, before its end %d" % (number, pos, end))
+            break
+        if seq:
+            print(seq, typ, t)
+        pos += 64 + (plen + 63) // 64 * 64
+PY
+}
+
+# last_gap TASK: "NS REASON" of disk0's last gap in 'cdp status --json'.
+last_gap ()
+{
+    cdp status "$1" --json | python3 -c '
+import calendar, json, sys, time
+g = json.load(sys.stdin)["tasks"][0]["disks"][0]["last_gap"]
+s = g["time"]
+frac = s[20:-1] if s[19] == "." else ""
+ns = calendar.timegm(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")) * 10**9 + \
+     int((frac + "000000000")[:9])
+print(ns, g["reason"])'
+}
+
+# truncate_log C IN OUT: what plwrite's log IN says, as it stands if
+# nothing happened after C (ns): submissions and acknowledgements up to
+# C; a write submitted by then and acknowledged later is one whose
+# acknowledgement never came (check.py: it may be there or not).
+truncate_log ()
+{
+    python3 -c '
+import sys
+c = int(sys.argv[1])
+for line in open(sys.argv[2]):
+    p = line.split()
+    if (p[:1] == ["S"] and len(p) == 6 and int(p[5]) <= c) or \
+       (p[:1] == ["A"] and len(p) == 3 and int(p[2]) <= c):
+        sys.stdout.write(line)' "$1" "$2" >"$3"
+}

@@ -290,9 +290,10 @@ void receiver_stats (struct receiver *r, uint32_t disk, uint64_t *writes,
                      uint64_t *bytes, int64_t *last_write_ns);
 struct journal *receiver_journal (struct receiver *r);
 struct cdp_index *receiver_index (struct receiver *r);
-/* Have the indexer commit every record queued so far at once (it spaces
- * its commits), and wait until it has tried: the index then holds them,
- * unless it could not be written (a full store). */
+/* Have the indexer commit every durable record queued so far at once (it
+ * spaces its commits), and wait until it has tried: the index then holds
+ * them, unless it could not be written (a full store).  Records not yet
+ * durable (an RPO above 0) wait for the journal's sync, not hastened. */
 void receiver_index_current (struct receiver *r);
 /* Journal segments were reclaimed: let go of their files. */
 void receiver_reclaimed (struct receiver *r);

@@ -200,6 +200,17 @@ durable_advanced (void *opaque, uint64_t seq, int err, int64_t oldest_ns)
   }
 }
 
+/* Under r->lock: wait on r->cond as one who needs the durable records
+ * in the index now. */
+static void
+index_wait_durable_locked (struct receiver *r)
+{
+  if (r->ix_waiters++ == 0)
+    pthread_cond_broadcast (&r->cond);
+  pthread_cond_wait (&r->cond, &r->lock);
+  r->ix_waiters--;
+}
+
 /* Under r->lock: wait on r->cond as one who needs the index now. */
 void
 index_wait_locked (struct receiver *r)
@@ -208,10 +219,7 @@ index_wait_locked (struct receiver *r)
    * journal sync now rather than at its next interval. */
   if (journal_durable_seq (r->j) < journal_last_seq (r->j))
     journal_flush (r->j, NULL, NULL);
-  if (r->ix_waiters++ == 0)
-    pthread_cond_broadcast (&r->cond);
-  pthread_cond_wait (&r->cond, &r->lock);
-  r->ix_waiters--;
+  index_wait_durable_locked (r);
 }
 
 /* Wait until the index holds seq. */
@@ -772,10 +780,15 @@ void
 receiver_index_current (struct receiver *r)
 {
   /* Until the indexer has tried, not until it succeeded: with the store
-   * full the index cannot grow, and the caller is who frees space. */
+   * full the index cannot grow, and the caller is who frees space.
+   * Durable records only, those the index may hold: the rest wait for
+   * the journal's next sync, which this must not bring forward (the
+   * maintenance cycle runs four times a second: any RPO would be a
+   * quarter of a second, at a sync each time). */
   pthread_mutex_lock (&r->lock);
-  while (r->queue.len > 0 || r->indexing)
-    index_wait_locked (r);
+  while ((r->queue.len > 0 &&
+          r->queue.ptr[0].seq <= journal_durable_seq (r->j)) || r->indexing)
+    index_wait_durable_locked (r);
   pthread_mutex_unlock (&r->lock);
 }
 

@@ -273,6 +273,11 @@ int receiver_start (struct task *t, struct receiver **rp);
  * fact, the earlier instant fidelity was lost at; else 0. */
 int receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
                     const char *label, int64_t since_ns);
+/* The newest record the receiver indexed itself, and its time: durable.
+ * The index may hold newer ones: another process (cdp points, export)
+ * catching up from the journal reads what the kernel holds, which at an
+ * RPO above 0 a power loss can still take. */
+void receiver_durable_end (struct receiver *r, uint64_t *seq, int64_t *t);
 /* If the history of disk ends without a gap (whoever journaled it last
  * did not stop cleanly), the time of the journal's last record; else 0. */
 int64_t receiver_open_end (struct receiver *r, uint32_t disk);

@@ -152,13 +152,35 @@ static void initial_base (struct maint *m, const struct task_disk *d,
                           bool force, uint64_t seq, int64_t t);
 
 
+/* The newest point a base point may hold: at most the receiver's last
+ * durable record.  The index may name newer ones, not yet durable (at
+ * an RPO above 0, when another process caught it up from the journal
+ * as the page cache holds it): a base point made of them would outlive
+ * them at a power loss, and hold writes its history no longer has. */
+static int
+durable_seq_at (struct maint *m, int64_t now, uint64_t *seq, int64_t *t)
+{
+  uint64_t dseq;
+  int64_t dt;
+  int e = index_seq_at (m->ix, now, seq, t);
+
+  if (e < 0)
+    return e;
+  receiver_durable_end (m->rx, &dseq, &dt);
+  if (*seq > dseq) {
+    *seq = dseq;
+    *t = dt;
+  }
+  return 0;
+}
+
 static void
 fold_due (struct maint *m, int64_t now, bool force)
 {
   uint64_t seq;
   int64_t t;
 
-  if (index_seq_at (m->ix, now, &seq, &t) < 0 || seq == 0)
+  if (durable_seq_at (m, now, &seq, &t) < 0 || seq == 0)
     return;
   for (size_t i = 0; i < m->t->disks.len; i++) {
     const struct task_disk *d = &m->t->disks.ptr[i];
@@ -678,7 +700,7 @@ emergency (struct maint *m, int64_t now, const kept_vector *k)
   }
   log_msg ("task %s: the store's file system is low on space: "
            "reclaiming the oldest history", m->t->name);
-  if (index_seq_at (m->ix, now, &seq, &t) < 0 || seq == 0)
+  if (durable_seq_at (m, now, &seq, &t) < 0 || seq == 0)
     return space_avail (m, NULL) > before;
   reclaim_before (m, seq, t, k);
   if (space_low (m)) {

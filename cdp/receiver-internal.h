@@ -64,6 +64,7 @@ struct receiver {
   rec_vector queue;
   string_vector labels;             /* parallel to queue (NULL for data) */
   uint64_t indexed;                 /* last seq in the index */
+  int64_t indexed_ns;               /* its time: of a durable record */
   int64_t next_commit_ns;           /* CLOCK_MONOTONIC: the indexer's next
                                        commit, unless someone waits */
   unsigned ix_waiters;              /* threads that need the index now */

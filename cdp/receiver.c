@@ -170,8 +170,10 @@ indexer (void *arg)
     for (size_t i = 0; i < labels.len; i++)
       free (labels.ptr[i]);
     pthread_mutex_lock (&r->lock);
-    if (e >= 0)
+    if (e >= 0) {
       r->indexed = batch.ptr[batch.len - 1].seq;
+      r->indexed_ns = batch.ptr[batch.len - 1].time_ns;
+    }
     r->indexing = false;
     r->next_commit_ns = time_mono_ns () + INDEX_COMMIT_NS;
     batch.len = labels.len = 0;
@@ -482,6 +484,7 @@ static int
 open_index (struct receiver *r)
 {
   char *dir = task_path (r->t, "index");
+  uint64_t s;
   int64_t n;
   int e = index_open (dir, &r->ix);
 
@@ -500,7 +503,10 @@ open_index (struct receiver *r)
   if (n > 0)
     log_msg ("task %s: index caught up %lld records from the journal",
              r->t->name, (long long) n);
+  /* Durable, all of it: the journal was recovered before. */
   r->indexed = index_last_seq (r->ix);
+  if (r->indexed > 0 && index_seq_at (r->ix, INT64_MAX, &s, &r->indexed_ns) < 0)
+    r->indexed_ns = 0;
   return 0;
 }
 
@@ -789,6 +795,15 @@ receiver_index_current (struct receiver *r)
   while ((r->queue.len > 0 &&
           r->queue.ptr[0].seq <= journal_durable_seq (r->j)) || r->indexing)
     index_wait_durable_locked (r);
+  pthread_mutex_unlock (&r->lock);
+}
+
+void
+receiver_durable_end (struct receiver *r, uint64_t *seq, int64_t *t)
+{
+  pthread_mutex_lock (&r->lock);
+  *seq = r->indexed;
+  *t = r->indexed_ns;
   pthread_mutex_unlock (&r->lock);
 }
 

@@ -331,6 +331,11 @@ int control_start (struct task *t, struct receiver *rx, struct maint *m,
  * client asks serve to let the task go ({"op":"release"}); until it is
  * set, that request is refused as unknown. */
 void control_on_release (struct control *c, void (*fn) (void *), void *opaque);
+/* Read the policies in task.json and run by them from now on (what
+ * {"op":"reload"} does; serve calls it once the socket listens, for a
+ * task set that found none).  0, or -errno with why filled: then nothing
+ * changed. */
+int control_reload (struct control *c, char *why, size_t len);
 void control_stop (struct control *c);
 /* Client side: send one request line, read one reply line (malloc'd).
  * -ENOENT / -ECONNREFUSED when no daemon serves the task. */

@@ -128,6 +128,9 @@ int task_load_fail (const char *store, const char *name, int e);
 int task_save (const struct task *t);
 /* The policy in t's task.json as it is now (task_load's errors). */
 int task_policy_load (const struct task *t, struct task_policy *p);
+/* Replace the policies task set changes in t's task.json, leaving every
+ * other member as it is: jf_load's and jf_save's errors. */
+int task_policy_save (const struct task *t, const struct task_policy *p);
 void task_free (struct task *t);
 int task_list (const char *store, string_vector *names);
 char *task_path (const struct task *t, const char *leaf);   /* malloc'd */

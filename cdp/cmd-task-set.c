@@ -1,6 +1,7 @@
 /* cdp task set NAME [policy flags]: change a task's policies.
  *
- * task.json is rewritten whole (jf_save: fio_replace), under
+ * task.json is rewritten whole (jf_save: fio_replace), its other members
+ * as they were, under
  * TASK/task.lock so that two task sets at once each change what the
  * other left.  Then the serve that holds the task, if one does, is asked
  * over its control socket ({"op":"reload"}) to read the policies again
@@ -252,9 +253,9 @@ cmd_task_set (const char *store, int argc, char **argv)
     goto out;
   }
   apply (&w, &t->policy, changed, sizeof changed);
-  if (*changed && (e = task_save (t)) < 0) {
+  if (*changed && (e = task_policy_save (t, &t->policy)) < 0) {
     e = fail ("task %s: cannot write %s/task.json: %s; nothing changed",
-              name, t->dir, strerror (-e));
+              name, t->dir, jf_strerror (e));
     goto out;
   }
   if (*changed)

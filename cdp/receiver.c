@@ -622,9 +622,17 @@ journal_lost (struct receiver *r)
            "yet durable (the task's RPO is above 0): they may be lost; no "
            "point after it is exact until the next copy of each disk",
            r->t->name, when);
-  for (size_t i = 0; e == 0 && i < r->t->disks.len; i++)
+  for (size_t i = 0; e == 0 && i < r->t->disks.len; i++) {
     e = receiver_event (r, JOURNAL_GAP, r->t->disks.ptr[i].id,
                         "host went down within the RPO", since);
+    /* Manual mode has no copy to end the gap: its writer is told to
+     * write again what it wrote since its last FLUSH reply, as after a
+     * disk that lost its volatile cache (docs/OPERATOR.md), and points
+     * are offered again from here. */
+    if (e == 0 && r->t->mode == TASK_MANUAL)
+      e = receiver_event (r, JOURNAL_RESUME, r->t->disks.ptr[i].id,
+                          "writer resumes after the host went down", 0);
+  }
   if (e == 0)
     journal_forget_lost_tail (r->j);
   return e;

@@ -13,7 +13,9 @@
  * own thread lays records out, writes them in group-commit batches and
  * calls each record's completion callback once the record is durable (or
  * has failed).  A record is durable when its callback reports err == 0:
- * it survives a crash or power loss from then on.
+ * it survives a crash or power loss from then on.  (With a sync interval
+ * above 0, see "Durability" below, the callback means the kernel has the
+ * record, and durability follows within the interval.)
  *
  * Readers (struct journal_reader) may live in any process, also while a
  * writer appends; they see records as they become durable.

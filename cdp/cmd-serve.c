@@ -416,6 +416,7 @@ take_task (struct served *s, const char *name)
 static int
 serve_task (const char *store, const char *name, struct served *s)
 {
+  char why[512];
   int e;
 
   memset (s, 0, sizeof *s);
@@ -425,10 +426,6 @@ serve_task (const char *store, const char *name, struct served *s)
     return task_load_fail (store, name, e);
   if (take_task (s, name) != 0)
     return EXIT_FAIL;
-  /* Again, now that it is ours: a task set that found serve.lock free
-   * before we took it changed task.json meanwhile, and asked nobody. */
-  if ((e = task_policy_load (s->t, &s->t->policy)) < 0)
-    return task_load_fail (store, name, e);
   s->ds = calloc (s->t->disks.len, sizeof *s->ds);
   for (size_t i = 0; i < s->t->disks.len; i++)
     s->ds[i] = (struct disk_state) {
@@ -448,6 +445,12 @@ serve_task (const char *store, const char *name, struct served *s)
     return fail ("task %s: cannot open the control socket: %s", name,
                  strerror (-e));
   control_on_release (s->control, ask_release, s);
+  /* A task set that found no control socket asked nobody: what it
+   * saved before the socket listened is read now, what it saves later
+   * it asks for. */
+  if (control_reload (s->control, why, sizeof why) < 0)
+    log_msg ("task %s: %s; it runs by the policies read when it started",
+             name, why);
   log_msg ("task %s: receiver on %s", name,
            s->t->listen ? s->t->listen : receiver_socket (s->rx));
   if (s->t->mode != TASK_MANUAL) {

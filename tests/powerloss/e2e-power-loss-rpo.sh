@@ -78,7 +78,7 @@ phase ()
     # The gap is the first record after the cut, from the last survivor
     # (from before the first write, when none survived).
     journal_records "$journal" >"$tmpdir/records"
-    read -r gap_seq _ _ < <(awk '$2 == 5' "$tmpdir/records" | tail -n 1)
+    read -r gap_seq _ < <(awk '$2 == 5' "$tmpdir/records" | tail -n 1)
     first=$(awk '$1 == "S" { print $6; exit }' "$log")
     if [ "$gap_seq" -gt 1 ]; then
         awk -v s="$((gap_seq - 1))" '$1 == s { print $3 }' "$tmpdir/records" |
@@ -86,7 +86,7 @@ phase ()
     else
         [ "$t" -lt "$first" ] || fail "no record survived, yet the gap is from $t"
     fi
-    read -r _ _ resume < <(awk -v s="$((gap_seq + 1))" '$1 == s && $2 == 6' "$tmpdir/records")
+    read -r _ _ resume _ < <(awk -v s="$((gap_seq + 1))" '$1 == s && $2 == 6' "$tmpdir/records")
     [ -n "$resume" ] || fail "no resume after the gap (manual mode)"
 
     c=$((h - l))

@@ -185,9 +185,10 @@ start_serve_boot ()
 # ---- the journal and its gaps -------------------------------------------
 
 # journal_records DIR: "SEQ TYPE TIME_NS" of every record of the journal
-# in DIR, padding left out: each segment up to where its successor's
-# header says it ends, the last one up to its first invalid record (the
-# on-disk format of docs/ARCHITECTURE.md).
+# in DIR, padding left out, and for a gap (type 5) or resume (6) "SINCE
+# REASON" after it; each segment up to where its successor's header
+# says it ends, the last one up to its first invalid record (the on-disk
+# format of docs/ARCHITECTURE.md).
 journal_records ()
 {
     python3 - "$1" <<'PY'
@@ -202,12 +203,15 @@ for i, data in enumerate(segs):
     pos = 4096
     while pos + 64 <= end:
         magic, _, seg, seq, t, typ = struct.unpack_from("<IIQQqH", data, pos)
+        since = struct.unpack_from("<Q", data, pos + 40)[0]
         plen = struct.unpack_from("<I", data, pos + 56)[0]
         if magic != 0x4A504443 or seg != number:
             if i + 1 < len(segs):
                 sys.exit("segment %d: no record at %d, before its end %d" % (number, pos, end))
             break
-        if seq:
+        if seq and typ in (5, 6):
+            print(seq, typ, t, since, data[pos + 64:pos + 64 + plen].decode())
+        elif seq:
             print(seq, typ, t)
         pos += 64 + (plen + 63) // 64 * 64
 PY

@@ -82,7 +82,9 @@ prep_note_batch (struct journal *j, uint32_t len)
 {
   uint32_t avg = atomic_load_explicit (&j->batch_avg, memory_order_relaxed);
 
-  avg = avg - avg / 8 + len / 8;    /* the last few batches weigh most */
+  /* The last few batches weigh most; the first one stands alone, so
+   * that a stream is known as one from its first batch. */
+  avg = avg ? avg - avg / 8 + len / 8 : len;
   atomic_store_explicit (&j->batch_avg, avg, memory_order_relaxed);
 }
 

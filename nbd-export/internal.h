@@ -278,7 +278,8 @@ struct request {
 /* Read, validate and dispatch requests until the client leaves.
  * Returns 0 after NBD_CMD_DISC, else -errno. */
 int transmission (struct connection *conn);
-/* Queue req's reply (the writer thread sends it). */
+/* Send req's reply at once (writer_try_direct) or queue it for the
+ * writer thread. */
 void request_complete (struct request *req, int err);
 void request_free (struct request *req);
 

@@ -312,9 +312,12 @@ struct journal {
   bool prep_hold;                   /* space is short: prepare on demand */
   atomic_bool prep_wanted;          /* the journal thread waits for it */
   _Atomic uint32_t tail_seen;       /* j->tail, for the prep thread's pace */
+  _Atomic uint32_t batch_avg;       /* recent batches' mean bytes (prep.c) */
 };
 
 int prep_start (struct journal *j);
+/* Journal thread: a batch of len bytes was submitted. */
+void prep_note_batch (struct journal *j, uint32_t len);
 void prep_stop (struct journal *j);
 /* Take the prepared file (waits for it); returns fd or -errno, and its
  * name in name.  prep_rename gives it its segment name. */

@@ -392,6 +392,7 @@ submit_batch (struct journal *j, struct stage *s, size_t n, uint32_t len)
   j->tail += len;
   atomic_store_explicit (&j->tail_seen, j->tail, memory_order_relaxed);
   j->next_seq += n;
+  prep_note_batch (j, len);
   if (journal_batch_fault)
     b->err = journal_batch_fault (b->first_seq, n);
   r = io_uring_submit (&j->ring);

@@ -357,8 +357,17 @@ sync_poll (struct journal *j)
   int64_t iv = atomic_load (&j->sync_ns), due, now;
   bool asked, closing;
 
-  if (j->syncing || !sync_pending (j))
+  if (j->syncing)
     return -1;                          /* its completion wakes the thread */
+  if (!sync_pending (j)) {
+    /* Everything is durable: out of the page cache mode (at interval
+     * 0, or in a segment written with O_DIRECT), no marker is needed.
+     * A record written through the page cache again writes it first
+     * (sync_mode_differs). */
+    if (iv == 0 || !j->buffered)
+      sync_marker (j, false);
+    return -1;
+  }
   pthread_mutex_lock (&j->lock);
   asked = j->flushes.len > 0;
   closing = j->closing;

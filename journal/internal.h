@@ -368,6 +368,8 @@ bool sync_pending (struct journal *j);
 int sync_marker (struct journal *j, bool buffered);
 /* journal_recover: was a page cache tail lost with the host? */
 int sync_check_marker (struct journal *j);
+/* Is there a marker in dirfd (or one that cannot be looked at)? */
+bool sync_marker_present (int dirfd);
 /* Durable records advanced to seq: tell the durable callback. */
 void sync_notify (struct journal *j, uint64_t seq, int err, int64_t oldest);
 

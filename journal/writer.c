@@ -504,6 +504,7 @@ journal_thread (void *arg)
         continue;
       }
       j->rest = NULL;
+      continue;                     /* what it wrote may be due a sync */
     }
     pthread_mutex_lock (&j->lock);
     s = &j->stage[j->cur];

@@ -252,3 +252,65 @@ Test (journal_buffered_segments, zeroed_page_after_clean_close)
 {
   closed_case (true);
 }
+
+/* The record that opens a new segment (it waited for the old one's
+ * sync) is made durable within the interval too, with nothing appended
+ * after it to wake the journal. */
+static pthread_mutex_t dlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dcond = PTHREAD_COND_INITIALIZER;
+static uint64_t durable;
+
+static void
+durable_cb (void *opaque, uint64_t seq, int err, int64_t oldest)
+{
+  pthread_mutex_lock (&dlock);
+  if (seq > durable)
+    durable = seq;
+  pthread_cond_broadcast (&dcond);
+  pthread_mutex_unlock (&dlock);
+}
+
+static bool
+wait_durable (uint64_t seq)
+{
+  struct timespec dl;
+  bool ok = true;
+
+  clock_gettime (CLOCK_REALTIME, &dl);
+  dl.tv_sec += WAIT_S;
+  pthread_mutex_lock (&dlock);
+  while (durable < seq && ok)
+    ok = pthread_cond_timedwait (&dcond, &dlock, &dl) == 0 || durable >= seq;
+  pthread_mutex_unlock (&dlock);
+  return ok;
+}
+
+Test (journal_buffered_segments, first_of_a_segment_synced_in_time,
+      .timeout = 600)
+{
+  char *dir = make_tmpdir ();
+  struct journal_options o = { .segment_size = 1 << 20, .create = true };
+  struct journal_record rec = { 0 };
+  uint64_t k = 0;
+
+  cr_assert_eq (journal_open (dir, &o, &jrnl), 0);
+  journal_set_durable_cb (jrnl, durable_cb, NULL);
+  cr_assert_eq (journal_set_sync_interval (jrnl, SEC), 0);
+  cr_assert_eq (append_numbered (jrnl, ++k, SIZE, &rec), 0);
+  for (int s = 0; s < 3; s++) {
+    uint64_t seg = rec.loc.segment;
+    do
+      cr_assert_eq (append_numbered (jrnl, ++k, SIZE, &rec), 0);
+    while (rec.loc.segment == seg);
+    /* rec is the first of its segment, and the last record appended. */
+    cr_assert (wait_durable (rec.seq), "seq %lu, the first of segment %lu, "
+               "not durable after %d s with an interval of 1 s",
+               (unsigned long) rec.seq, (unsigned long) rec.loc.segment,
+               WAIT_S);
+    cr_assert_eq (journal_unsynced_since (jrnl), 0);
+  }
+  journal_close (jrnl);
+  cr_assert_eq (count_records (dir), (int64_t) k);
+  remove_tree (dir);
+  free (dir);
+}

@@ -413,6 +413,33 @@ sync_start (struct journal *j)
   }
 }
 
+/* Call the journal_flush callers whose records are durable up to seq. */
+static void
+serve_flushes (struct journal *j, uint64_t seq, int err)
+{
+  flush_vector ready = empty_vector;
+  size_t k = 0;
+
+  if (atomic_load (&j->nflushes) == 0)
+    return;
+  pthread_mutex_lock (&j->lock);
+  for (size_t i = 0; i < j->flushes.len; i++) {
+    if (j->flushes.ptr[i].target <= seq) {
+      if (flush_vector_append (&ready, j->flushes.ptr[i]) < 0)
+        j->flushes.ptr[k++] = j->flushes.ptr[i];  /* next time */
+    }
+    else
+      j->flushes.ptr[k++] = j->flushes.ptr[i];
+  }
+  j->flushes.len = k;
+  atomic_store (&j->nflushes, k);
+  pthread_mutex_unlock (&j->lock);
+  for (size_t i = 0; i < ready.len; i++)
+    if (ready.ptr[i].done)
+      ready.ptr[i].done (ready.ptr[i].opaque, err);
+  flush_vector_reset (&ready);
+}
+
 int64_t
 sync_poll (struct journal *j)
 {
@@ -428,6 +455,9 @@ sync_poll (struct journal *j)
      * (sync_mode_differs). */
     if (iv == 0 || !j->buffered)
       sync_marker (j, false);
+    /* A flush that found its records not yet durable, and was queued
+     * just after the sync that made them so had answered the queue. */
+    serve_flushes (j, atomic_load (&j->durable_seq), 0);
     return -1;
   }
   pthread_mutex_lock (&j->lock);
@@ -468,27 +498,7 @@ sync_complete (struct journal *j)
 void
 sync_notify (struct journal *j, uint64_t seq, int err, int64_t oldest)
 {
-  flush_vector ready = empty_vector;
-  size_t k = 0;
-
-  if (atomic_load_explicit (&j->nflushes, memory_order_relaxed) > 0) {
-    pthread_mutex_lock (&j->lock);
-    for (size_t i = 0; i < j->flushes.len; i++) {
-      if (j->flushes.ptr[i].target <= seq) {
-        if (flush_vector_append (&ready, j->flushes.ptr[i]) < 0)
-          j->flushes.ptr[k++] = j->flushes.ptr[i];  /* next time */
-      }
-      else
-        j->flushes.ptr[k++] = j->flushes.ptr[i];
-    }
-    j->flushes.len = k;
-    atomic_store (&j->nflushes, k);
-    pthread_mutex_unlock (&j->lock);
-  }
-  for (size_t i = 0; i < ready.len; i++)
-    if (ready.ptr[i].done)
-      ready.ptr[i].done (ready.ptr[i].opaque, err);
-  flush_vector_reset (&ready);
+  serve_flushes (j, seq, err);
   if (j->durable_cb)
     j->durable_cb (j->durable_opaque, seq, err, oldest);
 }

@@ -94,6 +94,10 @@ Test (journal_buffered_switch, switches_while_appending, .timeout = 600)
   cr_log_info ("%lu segments over %d switches", (unsigned long) st.segments,
                SWITCHES);
   journal_close (jrnl);
+  cr_assert_eq (journal_open (dir, &o, &jrnl), 0, "%s", journal_last_error ());
+  cr_assert (!journal_lost_tail (jrnl, NULL));
+  cr_assert_eq (journal_last_seq (jrnl), THREADS * PER_THREAD);
+  journal_close (jrnl);
 
   n = all_records (dir, &recs);
   cr_assert_eq (n, THREADS * PER_THREAD);

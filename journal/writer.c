@@ -327,7 +327,8 @@ handle_cqe (struct journal *j, const struct io_uring_cqe *cqe)
   }
   if (tag == TAG_SYNC) {
     j->sync_done = true;
-    j->sync_err = cqe->res < 0 ? cqe->res : 0;
+    if (cqe->res < 0)               /* else keep sync_start's failure */
+      j->sync_err = cqe->res;
     return;
   }
   b = &j->flight[tag - 1];
@@ -505,6 +506,7 @@ journal_thread (void *arg)
         continue;
       }
       j->rest = NULL;
+      continue;                     /* what it wrote may be due a sync */
     }
     pthread_mutex_lock (&j->lock);
     s = &j->stage[j->cur];

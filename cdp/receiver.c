@@ -41,12 +41,15 @@ static void journal_sync_lost (struct receiver *r, int err, int64_t oldest_ns);
 
 /* Index commits are spaced by INDEX_COMMIT_NS while nobody waits for
  * the index: each commit syncs the index file, a device flush next to
- * the journal's own, and at one commit per guest write that doubled the
- * flushes of a small-write workload.  The records are durable in the
- * journal meanwhile (a crash loses nothing: the index catches up from
- * it), and a reader that needs them (index_wait, an initial copy's
- * ordering) has them committed at once. */
-#define INDEX_COMMIT_NS (20 * 1000 * 1000)
+ * the journal's own.  At one commit per guest write that doubled the
+ * flushes of a small-write workload; at one every 20 ms a durable
+ * journal write that met one waited for it, about one QD 1 write in a
+ * hundred at 7000 writes a second: the 99th percentile.  The records
+ * are durable in the journal meanwhile (a crash loses nothing: the
+ * index catches up from it), and a reader that needs them (index_wait,
+ * an initial copy's ordering, each maintenance cycle) has them
+ * committed at once. */
+#define INDEX_COMMIT_NS (1000 * 1000 * 1000)
 #define INDEX_COMMIT_MAX 8192           /* records; commit at once past it */
 
 /* Journal thread: queue a durable record for the index. */

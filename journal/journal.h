@@ -166,7 +166,8 @@ int64_t journal_unsynced_since (struct journal *j);
 bool journal_lost_tail (struct journal *j, int64_t *since_ns);
 
 /* The loss journal_lost_tail reported is journaled: forget it (the
- * evidence, a marker file, is kept until then, across restarts). */
+ * evidence, a marker file, is kept until then, across restarts, and
+ * every open until then reports the same since_ns). */
 void journal_forget_lost_tail (struct journal *j);
 
 /* Block until every record appended before this call has completed. */

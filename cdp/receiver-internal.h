@@ -70,6 +70,11 @@ struct receiver {
   unsigned ix_waiters;              /* threads that need the index now */
   bool indexing;                    /* the indexer is applying a batch */
   atomic_bool ix_durable_wait;      /* the indexer waits for durability */
+  _Atomic uint64_t durable;         /* journal_durable_seq, as the journal
+                                       thread last told it: what the
+                                       indexer reads, never the journal,
+                                       which receiver_stop closes (frees)
+                                       while the indexer runs on */
   bool stop;
   busy_vector busy;                 /* copy requests in flight */
   uint64_t tickets;

@@ -35,7 +35,8 @@ static void journal_sync_lost (struct receiver *r, int err, int64_t oldest_ns);
  * The index holds durable records only.  At RPO 0 a record is durable
  * before its callback queues it; at an RPO above 0 it is queued once
  * the kernel has it, and the indexer takes the queue's durable prefix
- * (journal_durable_seq), woken by the journal's durable callback.  So
+ * (r->durable, which the journal thread keeps), woken by the journal's
+ * durable callback.  So
  * the index never names a record a power loss can take, and no point
  * inside a lost page cache tail is ever offered. */
 
@@ -57,6 +58,8 @@ void
 index_push (struct receiver *r, const struct journal_record *rec,
             const char *label)
 {
+  /* At RPO 0 the record is durable already: say so before it is seen. */
+  atomic_store (&r->durable, journal_durable_seq (r->j));
   pthread_mutex_lock (&r->lock);
   if (rec_vector_append (&r->queue, *rec) == 0 &&
       string_vector_append (&r->labels, label ? strdup (label) : NULL) < 0)
@@ -82,7 +85,7 @@ commit_due (struct receiver *r)
 static size_t
 durable_prefix (struct receiver *r)
 {
-  uint64_t lim = journal_durable_seq (r->j);
+  uint64_t lim = atomic_load (&r->durable);
   size_t n = r->queue.len;
 
   if (r->queue.ptr[n - 1].seq <= lim)
@@ -93,7 +96,7 @@ durable_prefix (struct receiver *r)
     /* Dekker with durable_advanced: it stores the seq, then reads the
      * flag; we store the flag, then read the seq again. */
     atomic_store (&r->ix_durable_wait, true);
-    if (r->queue.ptr[0].seq <= journal_durable_seq (r->j))
+    if (r->queue.ptr[0].seq <= atomic_load (&r->durable))
       atomic_store (&r->ix_durable_wait, false);
     else
       return 0;
@@ -196,6 +199,7 @@ durable_advanced (void *opaque, uint64_t seq, int err, int64_t oldest_ns)
 {
   struct receiver *r = opaque;
 
+  atomic_store (&r->durable, seq);
   if (err < 0)
     journal_sync_lost (r, err, oldest_ns);
   if (atomic_load (&r->ix_durable_wait)) {
@@ -702,8 +706,10 @@ receiver_start (struct task *t, struct receiver **rp)
     fail ("task %s: cannot open journal %s: %s%s%s", t->name, jdir,
           strerror (-e), *journal_last_error () ? ": " : "",
           journal_last_error ());
-  if (e == 0)
+  if (e == 0) {
+    atomic_store (&r->durable, journal_durable_seq (r->j));
     journal_set_durable_cb (r->j, durable_advanced, r);
+  }
   if (e == 0 && (e = journal_reader_open (jdir, &r->jr)) < 0)
     fail ("task %s: cannot read journal: %s", t->name, strerror (-e));
   free (jdir);
@@ -796,7 +802,7 @@ receiver_index_current (struct receiver *r)
    * quarter of a second, at a sync each time). */
   pthread_mutex_lock (&r->lock);
   while ((r->queue.len > 0 &&
-          r->queue.ptr[0].seq <= journal_durable_seq (r->j)) || r->indexing)
+          r->queue.ptr[0].seq <= atomic_load (&r->durable)) || r->indexing)
     index_wait_durable_locked (r);
   pthread_mutex_unlock (&r->lock);
 }

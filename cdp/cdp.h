@@ -181,7 +181,12 @@ struct json_object;
 /* The state file: 0, or jf_load's errors (-ENOENT: none). */
 int served_load (const struct task *t, struct json_object **state);
 /* Write it (with its format version), atomically. */
-int served_save (const struct task *t, struct json_object *state);
+/* durable: the last one (serve stopped); the heartbeats are snapshots,
+ * written without syncs, which at one a second would cost the device
+ * two flushes a second next to the journal's writes.  After a power loss
+ * an older heartbeat only dates a killed serve's gap earlier. */
+int served_save (const struct task *t, struct json_object *state,
+                 bool durable);
 /* Does a live cdp serve hold the task: the file's pid runs and its
  * heartbeat is fresh (and it did not say it stopped)?  *last_ns: the
  * heartbeat's time (0: none). */

@@ -292,7 +292,7 @@ write_state (struct served *s)
   }
   pthread_mutex_unlock (&s->lock);
   json_object_object_add (o, "disks", disks);
-  if ((e = served_save (s->t, o)) < 0 && !s->state_failed)
+  if ((e = served_save (s->t, o, false)) < 0 && !s->state_failed)
     log_msg ("task %s: cannot write run/state.json: %s", s->t->name,
              strerror (-e));
   s->state_failed = e < 0;
@@ -312,7 +312,7 @@ write_stopped (struct served *s)
   json_object_object_add (o, "updated_ns", json_object_new_int64 (now));
   json_object_object_add (o, "stopped_ns", json_object_new_int64 (now));
   json_object_object_add (o, "disks", json_object_new_array ());
-  served_save (s->t, o);
+  served_save (s->t, o, true);
   json_object_put (o);
 }
 

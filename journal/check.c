@@ -8,7 +8,8 @@
  * time, and reports what lies between as damaged.  The end of the last
  * segment is told apart from damage the way journal_verify does (valid
  * first records of as many later batches as its writer had in flight,
- * scan.c), also where a record there fails its CRC: the torn tail.
+ * scan.c), also, in a page cache segment that may be torn, where a
+ * record there fails its CRC: the torn tail.
  * Segments are read through a window of a few MiB, sequentially, so the
  * check runs at the speed of the disk (or of the rate asked for).
  */
@@ -135,6 +136,21 @@ tail_at (struct check *c, struct seg_window *w, int fd, uint64_t number,
   return e < 0 ? e : (uint32_t) e < want;
 }
 
+/* Is the last segment one written through the page cache that a host
+ * going down may have left torn (its marker is there)?  Writeback may
+ * then have landed a record's header and not its payload.  An O_DIRECT
+ * segment's record that fails its check is reported: it may have been
+ * acknowledged, and nothing in the journal says otherwise. */
+static bool
+torn_payload_possible (struct check *c, int fd)
+{
+  struct seg_hdr sh;
+
+  return seg_read_hdr (fd, &sh) == 0 &&
+         sh.inflight == SEG_INFLIGHT_BUFFERED &&
+         sync_marker_present (journal_reader_dirfd (c->r));
+}
+
 /* The scan of the last segment stopped at pos: its end, or damage? */
 static int
 last_end (struct check *c, struct seg_window *w, int fd, uint64_t number,
@@ -234,9 +250,10 @@ check_segment (struct check *c, const seg_vector *segs, size_t i)
       e = 0;
     if (e == 1) {
       bool ok = record_ok (&h, p);
-      /* In the last segment, a record that fails its check may be the
-       * torn tail, as when journal_verify's scan stops there. */
-      if (!ok && last && (e = tail_at (c, &w, fd, number, pos, limit)) != 0) {
+      /* In the last page cache segment, a record that fails its check
+       * may be the torn tail, as when journal_verify's scan stops there. */
+      if (!ok && last && torn_payload_possible (c, fd) &&
+          (e = tail_at (c, &w, fd, number, pos, limit)) != 0) {
         if (e > 0) {
           pos = limit;
           e = 0;

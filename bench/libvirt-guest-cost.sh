@@ -49,7 +49,7 @@ usage: $0 [-c CDP] [-n WRITES] [-r REPS] [-m CACHE] [-p RPO[,RPO...]] [-k] [DIR]
 EOF
 }
 
-writes=400 reps=3 cache= rpos=0,1s keep=0
+writes=400 reps=3 cache='' rpos=0,1s keep=0
 while getopts c:n:r:m:p:kh o; do
   case $o in
     c) cdp=$(readlink -f "$OPTARG") ;; n) writes=$OPTARG ;; r) reps=$OPTARG ;;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # libvirt-guest-cost.sh [-c CDP] [-n WRITES] [-r REPS] [-m CACHE] [-p RPOS]
-# [-k] [DIR]: what protection costs the guest, at each RPO.  A libvirt
+# [-q] [-k] [DIR]: what protection costs the guest, at each RPO.  A libvirt
 # domain (TCG, paused CPU) writes through its virtio-blk device with HMP
 # qemu-io, as a guest would (the I/O passes the mirror filter).  Rows:
 #   plain     the domain unprotected: no block job, the guest's write
@@ -14,6 +14,10 @@
 #             R`: at 0 the receiver replies once the journal record is
 #             durable, at R > 0 once the kernel holds it (page cache),
 #             durable within R
+#   mirror-qemu-nbd  (-q) the same block copy, libvirt's, into qemu-nbd
+#             on a raw file with the disk's cache mode (writeback, else
+#             directsync): what the mirror and its NBD round trip cost
+#             with a receiver that does nothing but write the file
 # Measured for each row, in REPS alternating rounds (each round: plain,
 # then `cdp serve` started, READY and the first base point made, then
 # each RPO in turn, set live with `cdp task set`, in an order that
@@ -38,22 +42,23 @@ root=$(cd "$bench_dir/.." && pwd)
 
 usage () {
   cat <<EOF
-usage: $0 [-c CDP] [-n WRITES] [-r REPS] [-m CACHE] [-p RPO[,RPO...]] [-k] [DIR]
+usage: $0 [-c CDP] [-n WRITES] [-r REPS] [-m CACHE] [-p RPO[,RPO...]] [-q] [-k] [DIR]
   -c  the cdp binary (default: the newest build*/cdp/cdp)
   -n  QD1 writes per measurement (default 400)
   -r  rounds (default 3)
   -m  the disk's cache mode: writeback, directsync, ... (default: libvirt's)
   -p  the task's --rpo in the protected rows (default 0,1s)
+  -q  also the row mirror-qemu-nbd: the block copy into qemu-nbd
   -k  keep the scratch directory
   DIR where the scratch directory goes (default /var/tmp)
 EOF
 }
 
-writes=400 reps=3 cache='' rpos=0,1s keep=0
-while getopts c:n:r:m:p:kh o; do
+writes=400 reps=3 cache='' rpos=0,1s mirror_row=0 keep=0
+while getopts c:n:r:m:p:qkh o; do
   case $o in
     c) cdp=$(readlink -f "$OPTARG") ;; n) writes=$OPTARG ;; r) reps=$OPTARG ;;
-    m) cache=$OPTARG ;; p) rpos=$OPTARG ;; k) keep=1 ;;
+    m) cache=$OPTARG ;; p) rpos=$OPTARG ;; q) mirror_row=1 ;; k) keep=1 ;;
     h) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -134,6 +139,27 @@ wait_protected () {
   die "the task never got protected with a base point (see $work/serve.log)"
 }
 
+# mirror_qemu_nbd REP: the row mirror-qemu-nbd, a synchronous-writes
+# block copy (as cdp starts it) into qemu-nbd, aborted after.
+mirror_qemu_nbd () {
+  local c=${cache:-writeback} aio=threads pid
+  [ "$c" = writeback ] || { c=directsync; aio=io_uring; }
+  qemu-img create -q -f raw "$work/m.raw" 256M
+  start_qemu_nbd "$work/m.sock" -f raw --cache=$c --aio=$aio "$work/m.raw"
+  pid=$qemu_pid
+  chmod 0666 "$work/m.sock"             # QEMU's user connects
+  cat >"$work/m.xml" <<EOF
+<disk type='network' device='disk'><driver type='raw'/>
+<source protocol='nbd'><host transport='unix' socket='$work/m.sock'/></source></disk>
+EOF
+  virsh blockcopy "$dom" vda --xml "$work/m.xml" --transient-job \
+    --synchronous-writes --reuse-external --wait >/dev/null
+  measure mirror-qemu-nbd "$1"
+  virsh blockjob "$dom" vda --abort >/dev/null   # waits for the end
+  stop_pid "$pid"
+  rm -f "$work/m.raw"
+}
+
 run_io "write -P 1 0 64M" >/dev/null   # allocate the region once
 "$cdp" task create bench --domain "$dom" --rpo "${rpo_list[0]}" >/dev/null
 for r in "${rpo_list[@]}"; do           # a bad RPO fails here, not later
@@ -147,6 +173,7 @@ load "before: "
 n=${#rpo_list[@]}
 for rep in $(seq "$reps"); do
   measure plain "$rep"
+  [ "$mirror_row" = 0 ] || mirror_qemu_nbd "$rep"
   # The order of the RPOs rotates with the round; the first is set
   # before serve starts, the others live.
   "$cdp" task set bench --rpo "${rpo_list[$(( rep % n ))]}" >/dev/null
@@ -166,6 +193,7 @@ echo
 echo "| row | QD1 4 KiB p50 µs (min-max) | p99 µs (min-max) | seq 1 MiB MiB/s (min-max) | p50 / plain | p99 / plain | seq / plain |"
 echo "|---|--:|--:|--:|--:|--:|--:|"
 rows=(plain)
+[ "$mirror_row" = 0 ] || rows+=(mirror-qemu-nbd)
 for r in "${rpo_list[@]}"; do rows+=("rpo=$r"); done
 for row in "${rows[@]}"; do
   printf '| %s | %.1f (%s) | %.1f (%s) | %.1f (%s) | %.2fx | %.2fx | %.2fx |\n' "$row" \

@@ -21,7 +21,8 @@
 # Measured for each row, in REPS alternating rounds (each round: plain,
 # then `cdp serve` started, READY and the first base point made, then
 # each RPO in turn, set live with `cdp task set`, in an order that
-# rotates with the round):
+# rotates with the round, each once serve has stopped writing in the
+# background):
 #   - QD1 4 KiB write latency: WRITES writes, one at a time, over a
 #     64 MiB region written before (no qcow2 allocation in the timing);
 #     qemu-io's own timing of each write, median (p50) and p99
@@ -139,6 +140,22 @@ wait_protected () {
   die "the task never got protected with a base point (see $work/serve.log)"
 }
 
+# wait_quiet: until serve has written under 1 MiB in half a second (at
+# most a minute): at --rpo 0 its journal zeroes the next segment ahead
+# after the initial copy (and after a change to 0), a background load
+# that is not the steady state.
+wait_quiet () {
+  local a b i
+  b=$(awk '/^wchar/ { print $2 }' "/proc/$serve_pid/io")
+  for i in $(seq 120); do
+    sleep 0.5
+    a=$b
+    b=$(awk '/^wchar/ { print $2 }' "/proc/$serve_pid/io")
+    [ $((b - a)) -lt $((1 << 20)) ] && return 0
+  done
+  echo "  serve still writing after a minute: measuring anyway" >&2
+}
+
 # mirror_qemu_nbd REP: the row mirror-qemu-nbd, a synchronous-writes
 # block copy (as cdp starts it) into qemu-nbd, aborted after.
 mirror_qemu_nbd () {
@@ -179,10 +196,10 @@ for rep in $(seq "$reps"); do
   "$cdp" task set bench --rpo "${rpo_list[$(( rep % n ))]}" >/dev/null
   start_serve
   wait_protected
-  sleep 2
   for ((i = 0; i < n; i++)); do
     r=${rpo_list[$(( (i + rep) % n ))]}
     [ "$i" -eq 0 ] || "$cdp" task set bench --rpo "$r" >/dev/null
+    wait_quiet
     measure "rpo=$r" "$rep"
   done
   stop_serve

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # libvirt-guest-cost.sh [-c CDP] [-n WRITES] [-r REPS] [-m CACHE] [-p RPOS]
-# [-q] [-k] [DIR]: what protection costs the guest, at each RPO.  A libvirt
+# [-q] [-f] [-k] [DIR]: what protection costs the guest, at each RPO.  A libvirt
 # domain (TCG, paused CPU) writes through its virtio-blk device with HMP
 # qemu-io, as a guest would (the I/O passes the mirror filter).  Rows:
 #   plain     the domain unprotected: no block job, the guest's write
@@ -18,6 +18,8 @@
 #             on a raw file with the disk's cache mode (writeback, else
 #             directsync): what the mirror and its NBD round trip cost
 #             with a receiver that does nothing but write the file
+#   mirror-file  (-f) the same block copy into a local raw file (no
+#             NBD): the mirror's cost without the round trip
 # Measured for each row, in REPS alternating rounds (each round: plain,
 # then `cdp serve` started, READY and the first base point made, then
 # each RPO in turn, set live with `cdp task set`, in an order that
@@ -43,23 +45,24 @@ root=$(cd "$bench_dir/.." && pwd)
 
 usage () {
   cat <<EOF
-usage: $0 [-c CDP] [-n WRITES] [-r REPS] [-m CACHE] [-p RPO[,RPO...]] [-q] [-k] [DIR]
+usage: $0 [-c CDP] [-n WRITES] [-r REPS] [-m CACHE] [-p RPO[,RPO...]] [-q] [-f] [-k] [DIR]
   -c  the cdp binary (default: the newest build*/cdp/cdp)
   -n  QD1 writes per measurement (default 400)
   -r  rounds (default 3)
   -m  the disk's cache mode: writeback, directsync, ... (default: libvirt's)
   -p  the task's --rpo in the protected rows (default 0,1s)
   -q  also the row mirror-qemu-nbd: the block copy into qemu-nbd
+  -f  also the row mirror-file: the block copy into a local raw file
   -k  keep the scratch directory
   DIR where the scratch directory goes (default /var/tmp)
 EOF
 }
 
-writes=400 reps=3 cache='' rpos=0,1s mirror_row=0 keep=0
-while getopts c:n:r:m:p:qkh o; do
+writes=400 reps=3 cache='' rpos=0,1s mirror_row=0 mirror_file=0 keep=0
+while getopts c:n:r:m:p:qfkh o; do
   case $o in
     c) cdp=$(readlink -f "$OPTARG") ;; n) writes=$OPTARG ;; r) reps=$OPTARG ;;
-    m) cache=$OPTARG ;; p) rpos=$OPTARG ;; q) mirror_row=1 ;; k) keep=1 ;;
+    m) cache=$OPTARG ;; p) rpos=$OPTARG ;; q) mirror_row=1 ;; f) mirror_file=1 ;; k) keep=1 ;;
     h) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -156,24 +159,29 @@ wait_quiet () {
   echo "  serve still writing after a minute: measuring anyway" >&2
 }
 
-# mirror_qemu_nbd REP: the row mirror-qemu-nbd, a synchronous-writes
-# block copy (as cdp starts it) into qemu-nbd, aborted after.
-mirror_qemu_nbd () {
-  local c=${cache:-writeback} aio=threads pid
+# mirror ROW REP: the row mirror-qemu-nbd or mirror-file, a synchronous-
+# writes block copy (as cdp starts it) into qemu-nbd or a local raw file,
+# aborted after.
+mirror () {
+  local c=${cache:-writeback} aio=threads pid=
   [ "$c" = writeback ] || { c=directsync; aio=io_uring; }
   qemu-img create -q -f raw "$work/m.raw" 256M
-  start_qemu_nbd "$work/m.sock" -f raw --cache=$c --aio=$aio "$work/m.raw"
-  pid=$qemu_pid
-  chmod 0666 "$work/m.sock"             # QEMU's user connects
-  cat >"$work/m.xml" <<EOF
-<disk type='network' device='disk'><driver type='raw'/>
-<source protocol='nbd'><host transport='unix' socket='$work/m.sock'/></source></disk>
-EOF
+  if [ "$1" = mirror-file ]; then
+    chown libvirt-qemu "$work/m.raw"    # QEMU's user writes it
+    echo "<disk type='file' device='disk'><driver type='raw'/><source file='$work/m.raw'/></disk>" \
+      >"$work/m.xml"
+  else
+    start_qemu_nbd "$work/m.sock" -f raw --cache=$c --aio=$aio "$work/m.raw"
+    pid=$qemu_pid
+    chmod 0666 "$work/m.sock"           # QEMU's user connects
+    echo "<disk type='network' device='disk'><driver type='raw'/><source protocol='nbd'><host transport='unix' socket='$work/m.sock'/></source></disk>" \
+      >"$work/m.xml"
+  fi
   virsh blockcopy "$dom" vda --xml "$work/m.xml" --transient-job \
     --synchronous-writes --reuse-external --wait >/dev/null
-  measure mirror-qemu-nbd "$1"
+  measure "$1" "$2"
   virsh blockjob "$dom" vda --abort >/dev/null   # waits for the end
-  stop_pid "$pid"
+  [ -z "$pid" ] || stop_pid "$pid"
   rm -f "$work/m.raw"
 }
 
@@ -190,7 +198,8 @@ load "before: "
 n=${#rpo_list[@]}
 for rep in $(seq "$reps"); do
   measure plain "$rep"
-  [ "$mirror_row" = 0 ] || mirror_qemu_nbd "$rep"
+  [ "$mirror_file" = 0 ] || mirror mirror-file "$rep"
+  [ "$mirror_row" = 0 ] || mirror mirror-qemu-nbd "$rep"
   # The order of the RPOs rotates with the round; the first is set
   # before serve starts, the others live.
   "$cdp" task set bench --rpo "${rpo_list[$(( rep % n ))]}" >/dev/null
@@ -210,6 +219,7 @@ echo
 echo "| row | QD1 4 KiB p50 µs (min-max) | p99 µs (min-max) | seq 1 MiB MiB/s (min-max) | p50 / plain | p99 / plain | seq / plain |"
 echo "|---|--:|--:|--:|--:|--:|--:|"
 rows=(plain)
+[ "$mirror_file" = 0 ] || rows+=(mirror-file)
 [ "$mirror_row" = 0 ] || rows+=(mirror-qemu-nbd)
 for r in "${rpo_list[@]}"; do rows+=("rpo=$r"); done
 for row in "${rows[@]}"; do

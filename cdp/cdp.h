@@ -128,6 +128,9 @@ int task_load_fail (const char *store, const char *name, int e);
 int task_save (const struct task *t);
 /* The policy in t's task.json as it is now (task_load's errors). */
 int task_policy_load (const struct task *t, struct task_policy *p);
+/* Replace the policies task set changes in t's task.json, leaving every
+ * other member as it is: jf_load's and jf_save's errors. */
+int task_policy_save (const struct task *t, const struct task_policy *p);
 void task_free (struct task *t);
 int task_list (const char *store, string_vector *names);
 char *task_path (const struct task *t, const char *leaf);   /* malloc'd */
@@ -178,7 +181,12 @@ struct json_object;
 /* The state file: 0, or jf_load's errors (-ENOENT: none). */
 int served_load (const struct task *t, struct json_object **state);
 /* Write it (with its format version), atomically. */
-int served_save (const struct task *t, struct json_object *state);
+/* durable: the last one (serve stopped); the heartbeats are snapshots,
+ * written without syncs, which at one a second would cost the device
+ * two flushes a second next to the journal's writes.  After a power loss
+ * an older heartbeat only dates a killed serve's gap earlier. */
+int served_save (const struct task *t, struct json_object *state,
+                 bool durable);
 /* Does a live cdp serve hold the task: the file's pid runs and its
  * heartbeat is fresh (and it did not say it stopped)?  *last_ns: the
  * heartbeat's time (0: none). */
@@ -331,6 +339,11 @@ int control_start (struct task *t, struct receiver *rx, struct maint *m,
  * client asks serve to let the task go ({"op":"release"}); until it is
  * set, that request is refused as unknown. */
 void control_on_release (struct control *c, void (*fn) (void *), void *opaque);
+/* Read the policies in task.json and run by them from now on (what
+ * {"op":"reload"} does; serve calls it once the socket listens, for a
+ * task set that found none).  0, or -errno with why filled: then nothing
+ * changed. */
+int control_reload (struct control *c, char *why, size_t len);
 void control_stop (struct control *c);
 /* Client side: send one request line, read one reply line (malloc'd).
  * -ENOENT / -ECONNREFUSED when no daemon serves the task. */

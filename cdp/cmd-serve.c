@@ -255,6 +255,7 @@ write_state (struct served *s)
 {
   json_object *o = json_object_new_object (), *disks = json_object_new_array ();
   struct journal_stats js;
+  int64_t lag;
   int e;
 
   journal_stats (receiver_journal (s->rx), &js);
@@ -263,6 +264,8 @@ write_state (struct served *s)
   /* Read after the time above: task set, once serve said it applied a
    * change, waits for a heartbeat newer than that to show it. */
   json_object_object_add (o, "rpo_ns", json_object_new_int64 (task_policy (s->t).rpo));
+  /* One journal per task: every disk waits on the same syncs. */
+  lag = receiver_durability_lag (s->rx);
   pthread_mutex_lock (&s->lock);
   for (size_t i = 0; i < s->t->disks.len; i++) {
     json_object *d = json_object_new_object ();
@@ -276,6 +279,7 @@ write_state (struct served *s)
     json_object_object_add (d, "writes", json_object_new_int64 ((int64_t) writes));
     json_object_object_add (d, "bytes", json_object_new_int64 ((int64_t) bytes));
     json_object_object_add (d, "last_write_ns", json_object_new_int64 (last));
+    json_object_object_add (d, "durability_lag_ns", json_object_new_int64 (lag));
     add_rate (&s->ds[i], d, bytes);
     receiver_copy_stats (s->rx, s->t->disks.ptr[i].id, &copied, &kept);
     json_object_object_add (d, "copy_received_bytes", json_object_new_int64 ((int64_t) copied));
@@ -288,7 +292,7 @@ write_state (struct served *s)
   }
   pthread_mutex_unlock (&s->lock);
   json_object_object_add (o, "disks", disks);
-  if ((e = served_save (s->t, o)) < 0 && !s->state_failed)
+  if ((e = served_save (s->t, o, false)) < 0 && !s->state_failed)
     log_msg ("task %s: cannot write run/state.json: %s", s->t->name,
              strerror (-e));
   s->state_failed = e < 0;
@@ -308,7 +312,7 @@ write_stopped (struct served *s)
   json_object_object_add (o, "updated_ns", json_object_new_int64 (now));
   json_object_object_add (o, "stopped_ns", json_object_new_int64 (now));
   json_object_object_add (o, "disks", json_object_new_array ());
-  served_save (s->t, o);
+  served_save (s->t, o, true);
   json_object_put (o);
 }
 
@@ -412,6 +416,7 @@ take_task (struct served *s, const char *name)
 static int
 serve_task (const char *store, const char *name, struct served *s)
 {
+  char why[512];
   int e;
 
   memset (s, 0, sizeof *s);
@@ -421,10 +426,6 @@ serve_task (const char *store, const char *name, struct served *s)
     return task_load_fail (store, name, e);
   if (take_task (s, name) != 0)
     return EXIT_FAIL;
-  /* Again, now that it is ours: a task set that found serve.lock free
-   * before we took it changed task.json meanwhile, and asked nobody. */
-  if ((e = task_policy_load (s->t, &s->t->policy)) < 0)
-    return task_load_fail (store, name, e);
   s->ds = calloc (s->t->disks.len, sizeof *s->ds);
   for (size_t i = 0; i < s->t->disks.len; i++)
     s->ds[i] = (struct disk_state) {
@@ -444,6 +445,12 @@ serve_task (const char *store, const char *name, struct served *s)
     return fail ("task %s: cannot open the control socket: %s", name,
                  strerror (-e));
   control_on_release (s->control, ask_release, s);
+  /* A task set that found no control socket asked nobody: what it
+   * saved before the socket listened is read now, what it saves later
+   * it asks for. */
+  if (control_reload (s->control, why, sizeof why) < 0)
+    log_msg ("task %s: %s; it runs by the policies read when it started",
+             name, why);
   log_msg ("task %s: receiver on %s", name,
            s->t->listen ? s->t->listen : receiver_socket (s->rx));
   if (s->t->mode != TASK_MANUAL) {

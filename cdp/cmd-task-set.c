@@ -1,13 +1,14 @@
 /* cdp task set NAME [policy flags]: change a task's policies.
  *
- * task.json is rewritten whole (jf_save: fio_replace), under
+ * task.json is rewritten whole (jf_save: fio_replace), its other members
+ * as they were, under
  * TASK/task.lock so that two task sets at once each change what the
- * other left.  Then, when a cdp serve holds the task (its serve.lock is
- * taken), that serve is asked over the control socket ({"op":"reload"})
- * to read the policies again and run by them at once: the task is not
- * restarted, nothing is journaled, no copy starts again.  When no serve
- * holds it, the next serve reads task.json after it has taken
- * serve.lock, so it sees the change.
+ * other left.  Then the serve that holds the task, if one does, is asked
+ * over its control socket ({"op":"reload"}) to read the policies again
+ * and run by them at once: the task is not restarted, nothing is
+ * journaled, no copy starts again.  When no socket listens, no serve is
+ * asked: a serve that opens its socket later reads the policies again
+ * then (control_reload), so it cannot miss the change.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +24,7 @@
 #include "common/timeutil.h"
 
 #define NS 1000000000LL
-/* How long a served task may take to answer (a serve that is starting
- * holds serve.lock before its control socket opens). */
+/* How long a served task may take to answer. */
 #define RELOAD_WAIT_NS (30 * NS)
 
 static const char set_help[] =
@@ -180,65 +180,31 @@ reload_reply (const char *reply, char *why, size_t len)
   return ok ? 0 : -EPROTO;
 }
 
-/* Is serve.lock free (no serve holds the task)?  fd: that file. */
-static bool
-lock_free (int fd)
-{
-  if (flock (fd, LOCK_EX | LOCK_NB) < 0)
-    return false;
-  flock (fd, LOCK_UN);
-  return true;
-}
-
 /* Ask the serve that holds the task, if one does, to apply task.json.
  * 1: served and applied; 0: not served; -errno with why filled. */
 static int
 reload_served (const struct task *t, char *why, size_t len)
 {
-  char *path = task_path (t, "serve.lock");
-  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), e = 0;
-  int64_t deadline = time_mono_ns () + RELOAD_WAIT_NS;
+  int64_t asked = time_now_ns ();
+  char *reply = NULL;
+  int e = control_call_within (t, "{\"op\":\"reload\"}",
+                               RELOAD_WAIT_NS / 1000000, &reply);
 
-  free (path);
-  if (fd < 0) {
-    e = -errno;
-    snprintf (why, len, "cannot open %s/serve.lock: %s", t->dir, strerror (-e));
+  /* No socket, or a dead serve's: a serve that opens one later reads
+   * task.json then. */
+  if (e == -ENOENT || e == -ECONNREFUSED)
+    return 0;
+  if (e < 0) {
+    snprintf (why, len, "%s", e == -ETIMEDOUT ? "it did not answer within 30s"
+              : strerror (-e));
     return e;
   }
-  for (;;) {
-    char *reply = NULL;
-    if (lock_free (fd)) {
-      e = 0;
-      break;
-    }
-    int64_t left = deadline - time_mono_ns ();
-    if (left <= 0) {
-      e = -ETIMEDOUT;
-      snprintf (why, len, "it did not answer within %llds",
-                RELOAD_WAIT_NS / NS);
-      break;
-    }
-    int64_t asked = time_now_ns ();
-    e = control_call_within (t, "{\"op\":\"reload\"}",
-                             (unsigned) (left / 1000000) + 1, &reply);
-    if (e == 0) {
-      e = reload_reply (reply, why, len);
-      free (reply);
-      if (e == 0) {
-        await_heartbeat (t, asked);
-        e = 1;
-      }
-      break;
-    }
-    if (e != -ENOENT && e != -ECONNREFUSED) {
-      snprintf (why, len, "%s", e == -ETIMEDOUT ? "it did not answer in time"
-                : strerror (-e));
-      break;
-    }
-    usleep (100000);        /* serve is starting: its socket comes soon */
-  }
-  close (fd);
-  return e;
+  e = reload_reply (reply, why, len);
+  free (reply);
+  if (e < 0)
+    return e;
+  await_heartbeat (t, asked);
+  return 1;
 }
 
 /* TASK/task.lock, held: fd, or -errno. */
@@ -287,9 +253,9 @@ cmd_task_set (const char *store, int argc, char **argv)
     goto out;
   }
   apply (&w, &t->policy, changed, sizeof changed);
-  if (*changed && (e = task_save (t)) < 0) {
+  if (*changed && (e = task_policy_save (t, &t->policy)) < 0) {
     e = fail ("task %s: cannot write %s/task.json: %s; nothing changed",
-              name, t->dir, strerror (-e));
+              name, t->dir, jf_strerror (e));
     goto out;
   }
   if (*changed)

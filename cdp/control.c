@@ -40,6 +40,7 @@ struct control {
   volatile bool stop;
   void (*on_release) (void *);
   void *release_opaque;
+  pthread_mutex_t reload_lock;      /* one reload at a time */
 };
 
 static int
@@ -91,30 +92,71 @@ reply_error (const char *fmt, ...)
   return rep;
 }
 
-/* task set changed task.json: run by its policies from now on.  The
- * receiver goes on (no gap, no new copy); maintenance and the background
- * check read the new values at their next look (task_policy). */
-static json_object *
-do_reload (struct control *c)
+/* Are the policies task set changes the same in a and b? */
+static bool
+same_policies (const struct task_policy *a, const struct task_policy *b)
 {
-  struct task_policy p;
+  return a->bp_interval == b->bp_interval &&
+         a->journal_retention == b->journal_retention &&
+         a->bp_retention == b->bp_retention && a->max_chain == b->max_chain &&
+         a->verify_interval == b->verify_interval && a->rpo == b->rpo;
+}
+
+/* The receiver goes on with the new RPO (no gap, no new copy);
+ * maintenance and the background check read the new values at their
+ * next look (task_policy). */
+static int
+reload (struct control *c, char *why, size_t len)
+{
+  struct task_policy p, now = task_policy (c->t);
   char a[32], b[32], d[32], v[32], rpo[32];
-  json_object *rep;
   int e = task_policy_load (c->t, &p);
 
-  if (e < 0)
-    return reply_error ("cannot read %s/task.json: %s", c->t->dir,
-                        jf_strerror (e));
+  if (e < 0) {
+    snprintf (why, len, "cannot read %s/task.json: %s", c->t->dir,
+              jf_strerror (e));
+    return e;
+  }
+  if (same_policies (&p, &now))
+    return 0;
+  policy_format_rpo (p.rpo, rpo, sizeof rpo);
+  /* The receiver first: if it cannot take the RPO, nothing changes. */
+  if ((e = receiver_set_rpo (c->rx, p.rpo)) < 0) {
+    snprintf (why, len, "the receiver cannot take RPO %s: %s", rpo,
+              strerror (-e));
+    return e;
+  }
   task_policy_set (c->t, &p);
   maint_policy_changed (c->m);
   format_duration (p.bp_interval, a, sizeof a);
   format_duration (p.journal_retention, b, sizeof b);
   format_duration (p.bp_retention, d, sizeof d);
   format_duration (p.verify_interval, v, sizeof v);
-  policy_format_rpo (p.rpo, rpo, sizeof rpo);
   log_msg ("task %s: policies read again (task set): rpo %s, base points "
            "every %s, journal %s, base points %s, chain <= %u, verified "
            "every %s", c->t->name, rpo, a, b, d, p.max_chain, v);
+  return 0;
+}
+
+int
+control_reload (struct control *c, char *why, size_t len)
+{
+  int e;
+
+  pthread_mutex_lock (&c->reload_lock);
+  e = reload (c, why, len);
+  pthread_mutex_unlock (&c->reload_lock);
+  return e;
+}
+
+static json_object *
+do_reload (struct control *c)
+{
+  json_object *rep;
+  char why[512];
+
+  if (control_reload (c, why, sizeof why) < 0)
+    return reply_error ("%s", why);
   rep = json_object_new_object ();
   json_object_object_add (rep, "ok", json_object_new_boolean (true));
   return rep;
@@ -206,6 +248,7 @@ control_start (struct task *t, struct receiver *rx, struct maint *m,
   c->rx = rx;
   c->m = m;
   c->fd = -1;
+  pthread_mutex_init (&c->reload_lock, NULL);
   if (r == 0) {
     unlink (sa.sun_path);
     c->fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -220,6 +263,7 @@ control_start (struct task *t, struct receiver *rx, struct maint *m,
   if (r < 0) {
     if (c->fd >= 0)
       close (c->fd);
+    pthread_mutex_destroy (&c->reload_lock);
     free (c->path);
     free (c);
     return r;
@@ -244,6 +288,7 @@ control_stop (struct control *c)
   pthread_join (c->thread, NULL);
   close (c->fd);
   unlink (c->path);
+  pthread_mutex_destroy (&c->reload_lock);
   free (c->path);
   free (c);
 }

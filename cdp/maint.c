@@ -38,6 +38,10 @@
 #include "recovery/qcow2.h"
 
 #define PERIOD_NS (250 * 1000000LL)
+/* How often a cycle has the indexer commit what it holds (it commits at
+ * most once a second by itself): each time costs the device a flush in
+ * the middle of the journal's writes. */
+#define INDEX_CURRENT_NS (10 * 1000000000LL)
 
 struct maint {
   struct task *t;
@@ -55,6 +59,7 @@ struct maint {
   char damaged[320];                /* the damaged place last logged */
   struct bgverify *bv;              /* the background check (bgverify.c) */
   int64_t damaged_retry;            /* no fold before this (damage found) */
+  int64_t index_due;                /* CLOCK_MONOTONIC: next index_current */
 };
 
 #define DAMAGED_RETRY_NS (60 * 1000000000LL)
@@ -732,8 +737,13 @@ cycle (struct maint *m, bool force, bool full)
   bool freed = false, can_reclaim;
   char why[1024] = "";
 
-  /* Decide on every write acknowledged so far. */
-  receiver_index_current (m->rx);
+  /* Decide on every write acknowledged so far when it matters now (a
+   * fold asked for, a full store), else on what the indexer committed
+   * (a second old at most), made current every INDEX_CURRENT_NS. */
+  if (force || full || time_mono_ns () >= m->index_due) {
+    receiver_index_current (m->rx);
+    m->index_due = time_mono_ns () + INDEX_CURRENT_NS;
+  }
   can_reclaim = kept_points (m, &k, why, sizeof why) == 0;
   retention_blocked (m, why);
   if (can_reclaim && (full || space_low (m)))

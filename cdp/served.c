@@ -31,10 +31,11 @@ served_load (const struct task *t, struct json_object **state)
 }
 
 int
-served_save (const struct task *t, struct json_object *state)
+served_save (const struct task *t, struct json_object *state, bool durable)
 {
   char *path = task_path (t, "run/state.json");
-  int e = jf_save (path, state, STATE_VERSION, 0644);
+  int e = durable ? jf_save (path, state, STATE_VERSION, 0644)
+                  : jf_save_volatile (path, state, STATE_VERSION, 0644);
 
   free (path);
   return e;

@@ -72,6 +72,18 @@ put_str (json_object *o, const char *key, const char *v)
     json_object_object_add (o, key, json_object_new_string (v));
 }
 
+/* The members of a "policy" object that task set changes. */
+static void
+policy_members (json_object *pol, const struct task_policy *p)
+{
+  json_object_object_add (pol, "bp_interval_ns", json_object_new_int64 (p->bp_interval));
+  json_object_object_add (pol, "journal_retention_ns", json_object_new_int64 (p->journal_retention));
+  json_object_object_add (pol, "bp_retention_ns", json_object_new_int64 (p->bp_retention));
+  json_object_object_add (pol, "max_chain", json_object_new_int (p->max_chain));
+  json_object_object_add (pol, "verify_interval_ns", json_object_new_int64 (p->verify_interval));
+  json_object_object_add (pol, "rpo_ns", json_object_new_int64 (p->rpo));
+}
+
 int
 task_save (const struct task *t)
 {
@@ -101,15 +113,9 @@ task_save (const struct task *t)
     json_object_array_add (disks, d);
   }
   json_object_object_add (o, "disks", disks);
-  json_object_object_add (pol, "bp_interval_ns", json_object_new_int64 (t->policy.bp_interval));
-  json_object_object_add (pol, "journal_retention_ns", json_object_new_int64 (t->policy.journal_retention));
-  json_object_object_add (pol, "bp_retention_ns", json_object_new_int64 (t->policy.bp_retention));
-  json_object_object_add (pol, "max_chain", json_object_new_int (t->policy.max_chain));
+  policy_members (pol, &t->policy);
   if (t->policy.segment_size)
     json_object_object_add (pol, "segment_size", json_object_new_int64 (t->policy.segment_size));
-  json_object_object_add (pol, "verify_interval_ns",
-                          json_object_new_int64 (t->policy.verify_interval));
-  json_object_object_add (pol, "rpo_ns", json_object_new_int64 (t->policy.rpo));
   json_object_object_add (o, "policy", pol);
   json_object_object_add (o, "created_ns", json_object_new_int64 (t->created_ns));
   r = jf_save (path, o, TASK_VERSION, 0644);
@@ -248,6 +254,25 @@ task_policy_load (const struct task *t, struct task_policy *p)
   if (r == 0)
     *p = now->policy;
   task_free (now);
+  return r;
+}
+
+int
+task_policy_save (const struct task *t, const struct task_policy *p)
+{
+  char *path = task_path (t, "task.json");
+  json_object *o, *pol;
+  int r = jf_load (path, TASK_VERSION, &o, NULL);
+
+  if (r == 0 && (!json_object_object_get_ex (o, "policy", &pol) ||
+                 !json_object_is_type (pol, json_type_object)))
+    r = -EUCLEAN;
+  if (r == 0) {
+    policy_members (pol, p);
+    r = jf_save (path, o, TASK_VERSION, 0644);
+  }
+  json_object_put (o);
+  free (path);
   return r;
 }
 

@@ -1,5 +1,6 @@
 /* cdp: whole-file reads and writes, and atomic replacement. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -104,8 +105,9 @@ fio_sync_parent (const char *path)
   return r;
 }
 
-int
-fio_replace (const char *path, const void *data, size_t len, mode_t mode)
+static int
+replace (const char *path, const void *data, size_t len, mode_t mode,
+         bool durable)
 {
   size_t plen = strlen (path);
   char *tmp = malloc (plen + 5);
@@ -123,7 +125,7 @@ fio_replace (const char *path, const void *data, size_t len, mode_t mode)
     return r;
   }
   r = fio_write_all (fd, data, len);
-  if (r == 0 && fsync (fd) < 0)
+  if (r == 0 && durable && fsync (fd) < 0)
     r = -errno;
   if (close (fd) < 0 && r == 0)
     r = -errno;
@@ -131,10 +133,23 @@ fio_replace (const char *path, const void *data, size_t len, mode_t mode)
     r = -errno;
   if (r < 0)
     unlink (tmp);
-  else
+  else if (durable)
     r = fio_sync_parent (path);      /* the rename is durable only now */
   free (tmp);
   return r;
+}
+
+int
+fio_replace (const char *path, const void *data, size_t len, mode_t mode)
+{
+  return replace (path, data, len, mode, true);
+}
+
+int
+fio_replace_volatile (const char *path, const void *data, size_t len,
+                      mode_t mode)
+{
+  return replace (path, data, len, mode, false);
 }
 
 int

@@ -40,6 +40,15 @@ int fio_mkdir (const char *path, mode_t mode);
 int fio_replace (const char *path, const void *data, size_t len,
                  mode_t mode);
 
+/* The same without the two syncs: atomic against a crash of the process
+ * (path holds the old contents or the new), not of the host, after
+ * which it may hold the old contents (or, on a file system that does
+ * not order a rename after the data it names, not even those).  For
+ * files that are a snapshot of the moment, such as a heartbeat, which
+ * would otherwise cost the device a flush each time. */
+int fio_replace_volatile (const char *path, const void *data, size_t len,
+                          mode_t mode);
+
 /* Remove path and everything below it, not following symbolic links
  * (nftw, depth first).  0 (also when path does not exist), or the
  * -errno of the first entry that could not be removed: the rest is

@@ -1,6 +1,7 @@
 /* cdp: versioned JSON files of the store. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +83,9 @@ jf_load (const char *path, int max_version, json_object **out, int *version)
   return r;
 }
 
-int
-jf_save (const char *path, json_object *o, int version, mode_t mode)
+static int
+save (const char *path, json_object *o, int version, mode_t mode,
+      bool durable)
 {
   const char *text;
 
@@ -91,7 +93,20 @@ jf_save (const char *path, json_object *o, int version, mode_t mode)
   text = json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY);
   if (text == NULL)
     return -ENOMEM;
-  return fio_replace (path, text, strlen (text), mode);
+  return durable ? fio_replace (path, text, strlen (text), mode)
+                 : fio_replace_volatile (path, text, strlen (text), mode);
+}
+
+int
+jf_save (const char *path, json_object *o, int version, mode_t mode)
+{
+  return save (path, o, version, mode, true);
+}
+
+int
+jf_save_volatile (const char *path, json_object *o, int version, mode_t mode)
+{
+  return save (path, o, version, mode, false);
 }
 
 const char *

@@ -31,6 +31,9 @@ int jf_load (const char *path, int max_version, struct json_object **out,
  * atomically and durably (fio_replace), the file created with mode. */
 int jf_save (const char *path, struct json_object *o, int version,
              mode_t mode);
+/* The same with fio_replace_volatile: for snapshots, not for state. */
+int jf_save_volatile (const char *path, struct json_object *o, int version,
+                      mode_t mode);
 
 /* What a jf_load error means to an operator: "not valid JSON (damaged or
  * truncated)", "written by a newer cdp", or strerror. */

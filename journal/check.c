@@ -7,7 +7,9 @@
  * scan looks for the next valid record of the segment, 64 bytes at a
  * time, and reports what lies between as damaged.  The end of the last
  * segment is told apart from damage the way journal_verify does (valid
- * first records of as many later batches as its writer had in flight).
+ * first records of as many later batches as its writer had in flight,
+ * scan.c), also, in a page cache segment that may be torn, where a
+ * record there fails its CRC: the torn tail.
  * Segments are read through a window of a few MiB, sequentially, so the
  * check runs at the speed of the disk (or of the rate asked for).
  */
@@ -115,20 +117,49 @@ resync (struct check *c, struct seg_window *w, uint64_t number, uint32_t pos,
   return 0;
 }
 
+/* Do the last segment's records end at pos, an invalid record there
+ * being its torn tail (1), or do valid batches follow, making it damage
+ * (0)?  -errno. */
+static int
+tail_at (struct check *c, struct seg_window *w, int fd, uint64_t number,
+         uint32_t pos, uint32_t size)
+{
+  struct seg_hdr sh;
+  uint32_t found, want;
+  int e = seg_read_hdr (fd, &sh);
+
+  if (e < 0)
+    return e;
+  want = seg_tail_window (&sh,
+                          sync_marker_present (journal_reader_dirfd (c->r)));
+  e = later_batches (w, number, pos, 512, size, want, &found);
+  return e < 0 ? e : (uint32_t) e < want;
+}
+
+/* Is the last segment one written through the page cache that a host
+ * going down may have left torn (its marker is there)?  Writeback may
+ * then have landed a record's header and not its payload.  An O_DIRECT
+ * segment's record that fails its check is reported: it may have been
+ * acknowledged, and nothing in the journal says otherwise. */
+static bool
+torn_payload_possible (struct check *c, int fd)
+{
+  struct seg_hdr sh;
+
+  return seg_read_hdr (fd, &sh) == 0 &&
+         sh.inflight == SEG_INFLIGHT_BUFFERED &&
+         sync_marker_present (journal_reader_dirfd (c->r));
+}
+
 /* The scan of the last segment stopped at pos: its end, or damage? */
 static int
 last_end (struct check *c, struct seg_window *w, int fd, uint64_t number,
           uint32_t pos, uint32_t size, uint32_t *next)
 {
-  struct seg_hdr sh;
-  uint32_t found;
-  int e = seg_read_hdr (fd, &sh);
+  int e = tail_at (c, w, fd, number, pos, size);
 
   *next = size;
-  if (e < 0)
-    return e;
-  e = later_batches (w, number, pos, 512, size, seg_hdr_inflight (&sh), &found);
-  if (e < 0 || (uint32_t) e < seg_hdr_inflight (&sh))
+  if (e != 0)
     return e < 0 ? e : 0;           /* the end of the records */
   e = resync (c, w, number, pos, size, next);
   if (e == 0)
@@ -136,16 +167,21 @@ last_end (struct check *c, struct seg_window *w, int fd, uint64_t number,
   return e;
 }
 
+static bool
+record_ok (const struct rec_hdr *h, const uint8_t *p)
+{
+  if (h->type == REC_PAD)                   /* its padding is not covered */
+    return rec_crc (h, 0) == h->crc;
+  return rec_crc (h, crc32c (p + REC_HDR_SIZE, h->payload_len)) == h->crc;
+}
+
 /* Check the record at pos (a plausible header h); advance *pos. */
 static void
 check_record (struct check *c, uint64_t number,
-              uint32_t *pos, const struct rec_hdr *h, const uint8_t *p)
+              uint32_t *pos, const struct rec_hdr *h, bool ok)
 {
   uint32_t size = rec_disk_size (h->payload_len);
   struct journal_record rec;
-  bool ok = h->type == REC_PAD                /* its padding is not covered */
-            ? rec_crc (h, 0) == h->crc
-            : rec_crc (h, crc32c (p + REC_HDR_SIZE, h->payload_len)) == h->crc;
 
   c->st->bytes += size;
   if (h->type != REC_PAD && in_range (c, h->seq)) {
@@ -213,7 +249,18 @@ check_segment (struct check *c, const seg_vector *segs, size_t i)
     else
       e = 0;
     if (e == 1) {
-      check_record (c, number, &pos, &h, p);
+      bool ok = record_ok (&h, p);
+      /* In the last page cache segment, a record that fails its check
+       * may be the torn tail, as when journal_verify's scan stops there. */
+      if (!ok && last && torn_payload_possible (c, fd) &&
+          (e = tail_at (c, &w, fd, number, pos, limit)) != 0) {
+        if (e > 0) {
+          pos = limit;
+          e = 0;
+        }
+        continue;
+      }
+      check_record (c, number, &pos, &h, ok);
       e = 0;
       pace (c);
       continue;

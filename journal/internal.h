@@ -181,6 +181,12 @@ seg_hdr_inflight (const struct seg_hdr *h)
   return h->inflight ? h->inflight : 1;
 }
 
+/* The `inflight` to judge the end of a last segment with header h by:
+ * the header's, or for a page cache segment SEG_INFLIGHT_BUFFERED while
+ * the marker file is there (any hole is its torn tail), 1 once it is
+ * not (it was made durable in full).  marker: sync_marker_present. */
+uint32_t seg_tail_window (const struct seg_hdr *h, bool marker);
+
 /* Scan the records of segment `number` (open as fd) from SEG_HDR_SIZE up
  * to limit, stopping at the first invalid record.  expect_seq is the seq
  * the first record must carry (0: any).  seg_scan_ex with align != 0 also
@@ -312,9 +318,12 @@ struct journal {
   bool prep_hold;                   /* space is short: prepare on demand */
   atomic_bool prep_wanted;          /* the journal thread waits for it */
   _Atomic uint32_t tail_seen;       /* j->tail, for the prep thread's pace */
+  _Atomic uint32_t batch_avg;       /* recent batches' mean bytes (prep.c) */
 };
 
 int prep_start (struct journal *j);
+/* Journal thread: a batch of len bytes was submitted. */
+void prep_note_batch (struct journal *j, uint32_t len);
 void prep_stop (struct journal *j);
 /* Take the prepared file (waits for it); returns fd or -errno, and its
  * name in name.  prep_rename gives it its segment name. */
@@ -368,6 +377,8 @@ bool sync_pending (struct journal *j);
 int sync_marker (struct journal *j, bool buffered);
 /* journal_recover: was a page cache tail lost with the host? */
 int sync_check_marker (struct journal *j);
+/* Is there a marker in dirfd (or one that cannot be looked at)? */
+bool sync_marker_present (int dirfd);
 /* Durable records advanced to seq: tell the durable callback. */
 void sync_notify (struct journal *j, uint64_t seq, int err, int64_t oldest);
 

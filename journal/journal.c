@@ -198,7 +198,7 @@ journal_close (struct journal *j)
 uint64_t
 journal_last_seq (struct journal *j)
 {
-  return atomic_load (&j->durable_seq);
+  return atomic_load (&j->acked_seq);
 }
 
 uint64_t

@@ -13,7 +13,9 @@
  * own thread lays records out, writes them in group-commit batches and
  * calls each record's completion callback once the record is durable (or
  * has failed).  A record is durable when its callback reports err == 0:
- * it survives a crash or power loss from then on.
+ * it survives a crash or power loss from then on.  (With a sync interval
+ * above 0, see "Durability" below, the callback means the kernel has the
+ * record, and durability follows within the interval.)
  *
  * Readers (struct journal_reader) may live in any process, also while a
  * writer appends; they see records as they become durable.
@@ -164,7 +166,8 @@ int64_t journal_unsynced_since (struct journal *j);
 bool journal_lost_tail (struct journal *j, int64_t *since_ns);
 
 /* The loss journal_lost_tail reported is journaled: forget it (the
- * evidence, a marker file, is kept until then, across restarts). */
+ * evidence, a marker file, is kept until then, across restarts, and
+ * every open until then reports the same since_ns). */
 void journal_forget_lost_tail (struct journal *j);
 
 /* Block until every record appended before this call has completed. */

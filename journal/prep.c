@@ -61,18 +61,44 @@ remove_prep_files (struct journal *j)
 /* Write zeroes over a newly allocated file, front to back, so that the
  * journal's durable writes into it find written extents: into unwritten
  * ones each also converts extents and commits the file system's journal,
- * which costs a third to a half of the IOPS and of the bandwidth.  Paced
- * by the journal: no more is zeroed than twice what the current segment
+ * which costs a third to a half of the IOPS of small writes.  Paced by
+ * the journal: no more is zeroed than twice what the current segment
  * holds, so a journal that writes little zeroes little, and the next
  * segment is zeroed when the current one is half full.  Given up,
  * leaving the rest unwritten, as soon as the journal thread waits for
- * the file: a writer is never slowed by this. */
+ * the file: a writer is never slowed by this.
+ *
+ * Only while the journal writes small batches, though: a chunk is
+ * skipped (left unwritten) while recent batches average ZERO_BATCH_MAX
+ * or more.  Batches that large come from a stream of writes (a first
+ * copy), which keeps the device busy: zeroes ahead of it would double
+ * what it writes, while the conversion they spare costs one metadata
+ * update per batch, little next to its megabytes. */
 #define ZERO_CHUNK (4u << 20)
+#define ZERO_BATCH_MAX (2u << 20)
+
+void
+prep_note_batch (struct journal *j, uint32_t len)
+{
+  uint32_t avg = atomic_load_explicit (&j->batch_avg, memory_order_relaxed);
+
+  /* The last few batches weigh most; the first one stands alone, so
+   * that a stream is known as one from its first batch. */
+  avg = avg ? avg - avg / 8 + len / 8 : len;
+  atomic_store_explicit (&j->batch_avg, avg, memory_order_relaxed);
+}
+
+static bool
+batches_large (struct journal *j)
+{
+  return atomic_load_explicit (&j->batch_avg, memory_order_relaxed) >=
+    ZERO_BATCH_MAX;
+}
 
 static void
 zero_fill (struct journal *j, int fd)
 {
-  uint64_t size = j->opts.segment_size, done = 0;
+  uint64_t size = j->opts.segment_size, done = 0, zeroed = 0;
   void *buf;
 
   if (posix_memalign (&buf, 4096, ZERO_CHUNK) != 0)
@@ -87,12 +113,15 @@ zero_fill (struct journal *j, int fd)
       usleep (20000);
       continue;
     }
-    if (pwrite (fd, buf, n, (off_t) done) != (ssize_t) n)
-      break;
+    if (!batches_large (j)) {
+      if (pwrite (fd, buf, n, (off_t) done) != (ssize_t) n)
+        break;
+      zeroed += n;
+    }
     done += n;
   }
   free (buf);
-  if (done > 0)
+  if (zeroed > 0)
     fdatasync (fd);
 }
 

@@ -394,7 +394,7 @@ check_tail (struct journal_iter *it, uint64_t number)
   e = seg_read_hdr (it->fd, &h);
   if (e < 0)
     return e == -EUCLEAN ? seg_stale_or_corrupt (it->fd, number, 0) : e;
-  want = seg_hdr_inflight (&h);
+  want = seg_tail_window (&h, sync_marker_present (it->r->dirfd));
   e = later_batches (&it->w, number, it->pos, 512,
                      size > UINT32_MAX ? UINT32_MAX : (uint32_t) size,
                      want, &found);

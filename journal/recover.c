@@ -59,7 +59,8 @@ recover_last (struct journal *j, const struct seg_info *last)
     return -errno;
   r = seg_scan_ex (fd, last->number, last->first_seq,
                    size > UINT32_MAX ? UINT32_MAX : (uint32_t) size,
-                   h.align ? h.align : 512, seg_hdr_inflight (&h), &sc);
+                   h.align ? h.align : 512,
+                   seg_tail_window (&h, sync_marker_present (j->dirfd)), &sc);
   if (r < 0)
     return r;
   if (sc.corrupt)

@@ -12,6 +12,13 @@
  * batches begin after P: the tail is cut at P.  If the first records of
  * W later batches are valid, P was durable once: that is corruption.
  *
+ * A segment written through the page cache (SEG_INFLIGHT_BUFFERED) may
+ * have lost any part past its last sync when the host went down, in no
+ * order: while the marker file says so (sync.c), whatever follows an
+ * invalid record is its torn tail.  Once the marker is gone, every
+ * record of it was made durable, and it was written one batch at a
+ * time: one valid later batch makes an invalid record corruption.
+ *
  * A batch's first record is the one whose batch_start is its own
  * offset; batches begin on the segment's alignment.  Records in the
  * middle of a batch and stale records of the file's previous life
@@ -22,6 +29,14 @@
 #include <string.h>
 
 #include "journal/internal.h"
+
+uint32_t
+seg_tail_window (const struct seg_hdr *h, bool marker)
+{
+  if (h->inflight != SEG_INFLIGHT_BUFFERED)
+    return seg_hdr_inflight (h);
+  return marker ? SEG_INFLIGHT_BUFFERED : 1;
+}
 
 int
 later_batches (struct seg_window *w, uint64_t number, uint32_t bad,

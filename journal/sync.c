@@ -34,9 +34,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
@@ -45,6 +47,7 @@
 #define SYNC_BYTES (64u << 20)          /* written, not durable: sync now */
 #define MARKER "buffered"
 #define BOOT_ID "/proc/sys/kernel/random/boot_id"
+#define LOST_SINCE "lost-since "          /* the marker's second line */
 
 static void
 wake (struct journal *j)
@@ -134,37 +137,56 @@ read_boot_id (char **id)
   return r;
 }
 
+/* With marker_lock held: write the marker, this boot's id and, if
+ * since is not 0, the line that keeps the time of a lost tail until it
+ * is forgotten (across restarts).  A marker that is not a file (nothing
+ * the journal writes) is removed first: the journal's own replaces it. */
+static int
+write_marker (struct journal *j, int64_t since)
+{
+  char *id = NULL, *text = NULL, *path = NULL;
+  int r = read_boot_id (&id);
+
+  if (r == 0 && asprintf (&path, "%s/" MARKER, j->dir) < 0)
+    r = -ENOMEM;
+  if (r == 0 && since &&
+      asprintf (&text, "%s" LOST_SINCE "%" PRId64 "\n", id, since) < 0)
+    r = -ENOMEM;
+  if (r == 0) {
+    const char *t = text ? text : id;
+    r = fio_replace (path, t, strlen (t), 0600);
+    if (r == -EISDIR && unlinkat (j->dirfd, MARKER, AT_REMOVEDIR) == 0)
+      r = fio_replace (path, t, strlen (t), 0600);
+    if (r < 0)
+      set_last_error ("%s: cannot write: %s", path, strerror (-r));
+  }
+  free (id);
+  free (text);
+  free (path);
+  return r;
+}
+
 int
 sync_marker (struct journal *j, bool buffered)
 {
-  char *id = NULL, *path = NULL;
   int r = 0;
 
   pthread_mutex_lock (&j->marker_lock);
   if (j->lost_tail || buffered == j->marker)
     goto out;                           /* the evidence stays, or no change */
-  if (asprintf (&path, "%s/" MARKER, j->dir) < 0) {
-    r = -ENOMEM;
-    goto out;
-  }
-  if (buffered) {
-    r = read_boot_id (&id);
-    if (r == 0)
-      r = fio_replace (path, id, strlen (id), 0600);
-  }
+  if (buffered)
+    r = write_marker (j, 0);
   else if (unlinkat (j->dirfd, MARKER, 0) < 0 && errno != ENOENT)
     r = -errno;
   else if (fsync (j->dirfd) < 0)
     r = -errno;
   if (r == 0)
     j->marker = buffered;
-  else
-    set_last_error ("%s: cannot %s: %s", path,
-                    buffered ? "write" : "remove", strerror (-r));
+  else if (!buffered)
+    set_last_error ("%s/" MARKER ": cannot remove: %s", j->dir,
+                    strerror (-r));
  out:
   pthread_mutex_unlock (&j->marker_lock);
-  free (id);
-  free (path);
   return r;
 }
 
@@ -173,23 +195,48 @@ journal_forget_lost_tail (struct journal *j)
 {
   pthread_mutex_lock (&j->marker_lock);
   if (j->lost_tail) {
-    /* Remove the old boot's marker; the next page cache segment (or the
-     * current one, below) writes this boot's. */
+    /* Replace the old boot's marker with this boot's, never leaving
+     * none: the current segment may be written through the page cache
+     * and hold records not yet durable.  The journal thread removes it
+     * once it is not needed (sync_poll).  If it cannot be written, the
+     * old one stays, and the next open reports the loss again. */
     j->lost_tail = false;
-    if (unlinkat (j->dirfd, MARKER, 0) == 0 || errno == ENOENT)
-      j->marker = false;
-    fsync (j->dirfd);
+    j->lost_since = 0;
+    write_marker (j, 0);
   }
   pthread_mutex_unlock (&j->marker_lock);
-  /* The journal thread rewrites it if the current segment needs it. */
   wake (j);
+}
+
+bool
+sync_marker_present (int dirfd)
+{
+  struct stat st;
+
+  return fstatat (dirfd, MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+         errno != ENOENT;
+}
+
+/* The time a marker's lost-since line keeps (text after the boot id),
+ * or 0. */
+static int64_t
+kept_since (const char *rest)
+{
+  char *end;
+  long long t;
+
+  if (strncmp (rest, LOST_SINCE, strlen (LOST_SINCE)) != 0)
+    return 0;
+  errno = 0;
+  t = strtoll (rest + strlen (LOST_SINCE), &end, 10);
+  return errno == 0 && t > 0 && *end == '\n' ? t : 0;
 }
 
 int
 sync_check_marker (struct journal *j)
 {
-  char *old = NULL, *id = NULL, *path;
-  size_t len = 0;
+  char *old = NULL, *id = NULL, *path, *nl;
+  size_t len = 0, idlen;
   int r;
 
   if (asprintf (&path, "%s/" MARKER, j->dir) < 0)
@@ -202,14 +249,29 @@ sync_check_marker (struct journal *j)
   /* A marker that cannot be read, or this host's boot id that cannot,
    * counts as a restart: the caller journals a loss that may not have
    * happened rather than miss one that did. */
-  if (r < 0 || read_boot_id (&id) < 0 || len != strlen (id) ||
-      memcmp (old, id, len) != 0) {
-    j->lost_tail = true;
-    j->lost_since = j->last_time > 0 ? j->last_time : 1;
+  j->lost_tail = true;
+  if (r == 0) {
+    nl = memchr (old, '\n', len);
+    idlen = nl ? (size_t) (nl - old) + 1 : len;
+    j->lost_since = kept_since (old + idlen);
+    if (j->lost_since == 0 && read_boot_id (&id) == 0 && len == idlen &&
+        len == strlen (id) && memcmp (old, id, len) == 0)
+      j->lost_tail = false;
   }
   free (old);
   free (id);
-  return 0;
+  if (!j->lost_tail || j->lost_since > 0)
+    return 0;
+  /* Found now: keep the time of the last record that survived, so that
+   * a reopen before the loss is journaled reports the same time, not
+   * that of records appended since. */
+  j->lost_since = j->last_time > 0 ? j->last_time : 1;
+  if (r < 0)
+    return 0;                           /* kept as it is: unreadable */
+  pthread_mutex_lock (&j->marker_lock);
+  r = write_marker (j, j->lost_since);
+  pthread_mutex_unlock (&j->marker_lock);
+  return r;
 }
 
 /* ---- the journal thread ---------------------------------------------- */
@@ -351,14 +413,53 @@ sync_start (struct journal *j)
   }
 }
 
+/* Call the journal_flush callers whose records are durable up to seq. */
+static void
+serve_flushes (struct journal *j, uint64_t seq, int err)
+{
+  flush_vector ready = empty_vector;
+  size_t k = 0;
+
+  if (atomic_load (&j->nflushes) == 0)
+    return;
+  pthread_mutex_lock (&j->lock);
+  for (size_t i = 0; i < j->flushes.len; i++) {
+    if (j->flushes.ptr[i].target <= seq) {
+      if (flush_vector_append (&ready, j->flushes.ptr[i]) < 0)
+        j->flushes.ptr[k++] = j->flushes.ptr[i];  /* next time */
+    }
+    else
+      j->flushes.ptr[k++] = j->flushes.ptr[i];
+  }
+  j->flushes.len = k;
+  atomic_store (&j->nflushes, k);
+  pthread_mutex_unlock (&j->lock);
+  for (size_t i = 0; i < ready.len; i++)
+    if (ready.ptr[i].done)
+      ready.ptr[i].done (ready.ptr[i].opaque, err);
+  flush_vector_reset (&ready);
+}
+
 int64_t
 sync_poll (struct journal *j)
 {
   int64_t iv = atomic_load (&j->sync_ns), due, now;
   bool asked, closing;
 
-  if (j->syncing || !sync_pending (j))
+  if (j->syncing)
     return -1;                          /* its completion wakes the thread */
+  if (!sync_pending (j)) {
+    /* Everything is durable: out of the page cache mode (at interval
+     * 0, or in a segment written with O_DIRECT), no marker is needed.
+     * A record written through the page cache again writes it first
+     * (sync_mode_differs). */
+    if (iv == 0 || !j->buffered)
+      sync_marker (j, false);
+    /* A flush that found its records not yet durable, and was queued
+     * just after the sync that made them so had answered the queue. */
+    serve_flushes (j, atomic_load (&j->durable_seq), 0);
+    return -1;
+  }
   pthread_mutex_lock (&j->lock);
   asked = j->flushes.len > 0;
   closing = j->closing;
@@ -397,27 +498,7 @@ sync_complete (struct journal *j)
 void
 sync_notify (struct journal *j, uint64_t seq, int err, int64_t oldest)
 {
-  flush_vector ready = empty_vector;
-  size_t k = 0;
-
-  if (atomic_load_explicit (&j->nflushes, memory_order_relaxed) > 0) {
-    pthread_mutex_lock (&j->lock);
-    for (size_t i = 0; i < j->flushes.len; i++) {
-      if (j->flushes.ptr[i].target <= seq) {
-        if (flush_vector_append (&ready, j->flushes.ptr[i]) < 0)
-          j->flushes.ptr[k++] = j->flushes.ptr[i];  /* next time */
-      }
-      else
-        j->flushes.ptr[k++] = j->flushes.ptr[i];
-    }
-    j->flushes.len = k;
-    atomic_store (&j->nflushes, k);
-    pthread_mutex_unlock (&j->lock);
-  }
-  for (size_t i = 0; i < ready.len; i++)
-    if (ready.ptr[i].done)
-      ready.ptr[i].done (ready.ptr[i].opaque, err);
-  flush_vector_reset (&ready);
+  serve_flushes (j, seq, err);
   if (j->durable_cb)
     j->durable_cb (j->durable_opaque, seq, err, oldest);
 }

@@ -327,7 +327,8 @@ handle_cqe (struct journal *j, const struct io_uring_cqe *cqe)
   }
   if (tag == TAG_SYNC) {
     j->sync_done = true;
-    j->sync_err = cqe->res < 0 ? cqe->res : 0;
+    if (cqe->res < 0)               /* else keep sync_start's failure */
+      j->sync_err = cqe->res;
     return;
   }
   b = &j->flight[tag - 1];
@@ -392,6 +393,7 @@ submit_batch (struct journal *j, struct stage *s, size_t n, uint32_t len)
   j->tail += len;
   atomic_store_explicit (&j->tail_seen, j->tail, memory_order_relaxed);
   j->next_seq += n;
+  prep_note_batch (j, len);
   if (journal_batch_fault)
     b->err = journal_batch_fault (b->first_seq, n);
   r = io_uring_submit (&j->ring);
@@ -504,6 +506,7 @@ journal_thread (void *arg)
         continue;
       }
       j->rest = NULL;
+      continue;                     /* what it wrote may be due a sync */
     }
     pthread_mutex_lock (&j->lock);
     s = &j->stage[j->cur];

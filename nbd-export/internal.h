@@ -177,6 +177,7 @@ struct connection {
   pthread_t *workers;           /* max_workers entries */
   bool closing;                 /* no more work will be queued */
   bool stop_writer;
+  bool sending;                 /* a thread is sending replies (writer.c) */
   bool dead;                    /* socket failed: replies are dropped */
   bool has_writer;
   pthread_t writer;
@@ -270,13 +271,15 @@ struct request {
   int err;                      /* 0 or -errno, the reply's error */
   void *buf;                    /* WRITE payload or READ data */
   struct nbd_extents extents;   /* READ holes, BLOCK_STATUS result */
+  uint32_t reply_sent;          /* bytes of a simple reply sent already */
   struct request *next;
 };
 
 /* Read, validate and dispatch requests until the client leaves.
  * Returns 0 after NBD_CMD_DISC, else -errno. */
 int transmission (struct connection *conn);
-/* Queue req's reply (the writer thread sends it). */
+/* Send req's reply at once (writer_try_direct) or queue it for the
+ * writer thread. */
 void request_complete (struct request *req, int err);
 void request_free (struct request *req);
 
@@ -290,11 +293,20 @@ void workers_join (struct connection *conn);
 
 /* Send req's reply.  more: another reply follows at once. */
 int send_reply (struct connection *conn, struct request *req, bool more);
+/* Is req's reply a simple reply without payload (whatever its error)? */
+bool reply_is_bare (const struct request *req);
+/* Send what is left of req's bare reply without blocking on a plain
+ * socket: bytes sent (perhaps fewer than asked), or -errno. */
+ssize_t send_bare_nowait (struct connection *conn, const struct request *req);
 uint32_t nbd_errno (int err);
 
 /* ---- writer.c ---------------------------------------------------------- */
 
 int writer_start (struct connection *conn);
+/* Send req's reply from the calling thread if that cannot block and
+ * cannot interleave with other replies; true if req was taken (sent, or
+ * queued for the writer with what is left of it). */
+bool writer_try_direct (struct connection *conn, struct request *req);
 /* Stop the writer once its queue is empty, and join it. */
 void writer_stop (struct connection *conn);
 

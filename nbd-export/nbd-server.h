@@ -11,7 +11,10 @@
  *   - up to `workers` worker threads (started on demand) that run the
  *     synchronous backend calls pread and block_status, so that reads
  *     complete out of order;
- *   - a writer thread that sends every reply, in completion order.
+ *   - a writer thread that sends the replies, in completion order
+ *     (but a bare reply to the connection's only request on a plain
+ *     socket is sent by whoever completes it, if the socket takes it
+ *     at once).
  * Writes, write-zeroes, trims and flushes are handed to the backend
  * asynchronously from the reader thread; the backend completes each one
  * exactly once, from any thread, by calling nbd_request_done, which

@@ -2,10 +2,12 @@
  * replies with data and hole chunks, BLOCK_STATUS, error chunks. */
 #include "nbd-export/internal.h"
 
+#include <assert.h>
 #include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/cleanup.h"
 
@@ -56,21 +58,50 @@ chunk_header (struct nbd_structured_reply *h, const struct request *req,
   h->length = htobe32 (length);
 }
 
+static void
+simple_header (struct nbd_simple_reply *h, const struct request *req)
+{
+  h->magic = htobe32 (NBD_SIMPLE_REPLY_MAGIC);
+  h->error = htobe32 (reply_error (req));
+  h->cookie = req->cookie;
+}
+
 static int
 send_simple (struct connection *conn, const struct request *req,
              const void *data, uint32_t len, bool more)
 {
-  struct nbd_simple_reply h = {
-    .magic = htobe32 (NBD_SIMPLE_REPLY_MAGIC),
-    .error = htobe32 (reply_error (req)),
-    .cookie = req->cookie,
-  };
+  struct nbd_simple_reply h;
   struct iovec iov[2] = {
     { .iov_base = &h, .iov_len = sizeof h },
     { .iov_base = (void *) data, .iov_len = len },
   };
 
+  simple_header (&h, req);
+  /* A bare reply the completing thread began (writer_try_direct). */
+  assert (req->reply_sent == 0 || (len == 0 && req->reply_sent < sizeof h));
+  iov[0].iov_base = (char *) &h + req->reply_sent;
+  iov[0].iov_len -= req->reply_sent;
   return conn_sendv (conn, iov, len ? 2 : 1, more);
+}
+
+bool
+reply_is_bare (const struct request *req)
+{
+  return req->pub.type != NBD_CMD_READ &&
+    req->pub.type != NBD_CMD_BLOCK_STATUS;
+}
+
+ssize_t
+send_bare_nowait (struct connection *conn, const struct request *req)
+{
+  struct nbd_simple_reply h;
+  ssize_t n;
+
+  assert (conn->is_socket && conn->tls == NULL && reply_is_bare (req));
+  simple_header (&h, req);
+  n = send (conn->fd, (char *) &h + req->reply_sent,
+            sizeof h - req->reply_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+  return n < 0 ? -errno : n;
 }
 
 static int

@@ -143,6 +143,8 @@ request_complete (struct request *req, int err)
 
   req->err = err > 0 ? -err : err;
   req->next = NULL;
+  if (writer_try_direct (conn, req))
+    return;
   pthread_mutex_lock (&conn->lock);
   if (conn->reply_tail)
     conn->reply_tail->next = req;

@@ -66,7 +66,8 @@ int index_forget (struct cdp_index *ix, uint64_t before);
 /* Drop every entry with seq > after: the journal lost its newest records
  * (a page cache tail, with the host) and will hand their sequence
  * numbers out again.  index_catch_up calls it when the journal ends
- * before the index does. */
+ * before the index does; that catch-up must come before the writer
+ * appends again (the daemon catches up when it opens the journal). */
 int index_forget_after (struct cdp_index *ix, uint64_t after);
 
 /* The point at time t: the largest seq with time <= t, or 0 if none. */

@@ -3,12 +3,24 @@
 # one line: bad values (2), flags fixed at creation (2), no policy named
 # (2), an unknown task (1); a refused set leaves task.json as it was.  On
 # a task no cdp serve holds it changes the policies in task.json and
-# nothing else, and says it takes effect when serve starts the task.
+# nothing else (members it does not know of stay as they are), and says
+# it takes effect when serve starts the task.
 source "$(dirname "$0")/functions.sh"
 requires python3 cmp
 
 cdp task create t --size 1M --listen "unix:$tmpdir/t.sock"
 json=$CDP_STORE/tasks/t/task.json
+# Members another cdp may have written.
+python3 - "$json" <<'PY'
+import json, os, sys
+p = sys.argv[1]
+o = json.load(open(p))
+o["archive"] = {"location": "/srv/archive", "keep_days": 30}
+o["policy"]["archive_interval_ns"] = 3600 * 10**9
+with open(p + ".new", "w") as f:
+    json.dump(o, f)
+os.replace(p + ".new", p)
+PY
 cp "$json" "$tmpdir/before.json"
 
 for bad in 5ms 2h nonsense ''; do
@@ -51,6 +63,7 @@ for k, v in want.items():
 pa, pb = a.pop("policy"), b.pop("policy")
 assert a == b, "task set changed more than the policy"
 assert set(pa) == set(pb), (pa, pb)
+assert pb["archive_interval_ns"] == 3600 * 10**9, pb
 PY
 [ ! -e "$CDP_STORE/tasks/t/run/state.json" ] || fail "task set made a heartbeat"
 cdp task show t --json | python3 -c '

@@ -1,0 +1,156 @@
+/* The process dies in the page cache mode (SIGKILL, nothing synced with
+ * an interval of an hour): the host's page cache still holds every
+ * record it acknowledged.  The next open finds them all, reports no
+ * lost tail (the marker holds this boot's id) and, writing at interval
+ * 0, removes the marker.  Repeated on one journal, killed once after its
+ * last ack and then at random moments. */
+#include "journal-buffered.h"
+
+#define ROUNDS 10
+#define NREC 4000
+
+static size_t
+kill_at_random (const char *dir, struct ack_report **acks)
+{
+  struct ack_report rp;
+  size_t n = 0;
+  int p[2], status;
+  pid_t pid;
+
+  *acks = malloc (NREC * sizeof **acks);
+  cr_assert_eq (pipe (p), 0);
+  pid = fork ();
+  cr_assert_geq (pid, 0);
+  if (pid == 0) {
+    close (p[0]);
+    child_append (dir, 2 << 20, NREC, false, p[1]);
+  }
+  close (p[1]);
+  /* Not a timing assertion: the kill lands wherever it lands. */
+  if (read (p[0], &rp, sizeof rp) == sizeof rp)
+    (*acks)[n++] = rp;
+  nanosleep (&(struct timespec) { 0, (rand () % 50) * 1000000L }, NULL);
+  kill (pid, SIGKILL);
+  while (read (p[0], &rp, sizeof rp) == sizeof rp)
+    (*acks)[n++] = rp;
+  close (p[0]);
+  cr_assert_eq (waitpid (pid, &status, 0), pid);
+  cr_assert (WIFSIGNALED (status), "child exited: %d", status);
+  return n;
+}
+
+static void
+reopen_and_check (const char *dir, const struct ack_report *acks, size_t n)
+{
+  struct journal *j;
+  int64_t since = 0;
+
+  cr_assert (n == 0 || marker_is_this_boot (dir),
+             "acknowledged records, and no marker of this boot");
+  /* What the child acknowledged is readable before any recovery ... */
+  check_acks (dir, acks, n);
+  cr_assert_eq (journal_open (dir, NULL, &j), 0, "%s", journal_last_error ());
+  cr_assert (!journal_lost_tail (j, &since), "lost tail reported after a "
+             "process crash (since %ld)", (long) since);
+  cr_assert (!marker_exists (dir), "marker left at interval 0");
+  cr_assert_geq (journal_last_seq (j), n ? acks[n - 1].seq : 0);
+  journal_close (j);
+  /* ... and after. */
+  check_acks (dir, acks, n);
+}
+
+Test (journal_buffered_crash, process_crash_loses_nothing, .timeout = 600)
+{
+  char *dir = make_tmpdir ();
+  struct ack_report *acks;
+  size_t n;
+
+  n = run_child (dir, 2 << 20, 2000, false, &acks);
+  cr_assert_eq (n, 2000, "the child acknowledged %zu of 2000", n);
+  reopen_and_check (dir, acks, n);
+  free (acks);
+
+  srand (time (NULL));
+  for (int round = 0; round < ROUNDS; round++) {
+    n = kill_at_random (dir, &acks);
+    reopen_and_check (dir, acks, n);
+    free (acks);
+  }
+  remove_tree (dir);
+  free (dir);
+}
+
+/* Killed at a random moment while the interval switches between 0 and
+ * 1 s every few hundred records: the same holds in every mode and in
+ * the middle of a switch. */
+static void __attribute__ ((noreturn))
+child_switching (const char *dir, int fd)
+{
+  struct journal_options o = { .segment_size = 2 << 20, .create = true };
+  struct journal *j;
+  uint8_t *buf = malloc (8192);
+
+  child_fd = fd;
+  if (journal_open (dir, &o, &j) < 0)
+    _exit (2);
+  for (uint64_t k = 1;; k++) {
+    uint32_t len = child_size (k);
+    struct journal_record e = { .type = JOURNAL_WRITE, .offset = k * 512,
+                                .length = len, .payload_len = len };
+    if (k % 300 == 0)
+      journal_set_sync_interval (j, (k / 300) % 2 ? SEC : 0);
+    fill_payload (buf, len, k);
+    if (journal_append (j, &e, buf, child_ack, (void *) (uintptr_t) k) < 0)
+      _exit (4);
+  }
+}
+
+Test (journal_buffered_crash, killed_while_switching, .timeout = 600)
+{
+  char *dir = make_tmpdir ();
+  struct ack_report *acks = NULL, rp;
+  size_t n, cap;
+  int p[2], status;
+  pid_t pid;
+
+  srand (time (NULL));
+  for (int round = 0; round < ROUNDS; round++) {
+    n = 0;
+    cap = 1024;
+    acks = malloc (cap * sizeof *acks);
+    cr_assert_eq (pipe (p), 0);
+    pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+      close (p[0]);
+      child_switching (dir, p[1]);
+    }
+    close (p[1]);
+    nanosleep (&(struct timespec) { 0, (20 + rand () % 300) * 1000000L },
+               NULL);
+    kill (pid, SIGKILL);
+    while (read (p[0], &rp, sizeof rp) == sizeof rp) {
+      if (n == cap)
+        acks = realloc (acks, (cap *= 2) * sizeof *acks);
+      acks[n++] = rp;
+    }
+    close (p[0]);
+    cr_assert_eq (waitpid (pid, &status, 0), pid);
+    cr_assert (WIFSIGNALED (status), "child exited: %d", status);
+    if (marker_exists (dir))
+      cr_assert (marker_is_this_boot (dir));
+    check_acks (dir, acks, n);
+    {
+      struct journal *j;
+      cr_assert_eq (journal_open (dir, NULL, &j), 0, "round %d: %s", round,
+                    journal_last_error ());
+      cr_assert (!journal_lost_tail (j, NULL));
+      journal_close (j);
+    }
+    cr_assert (!marker_exists (dir));
+    check_acks (dir, acks, n);
+    free (acks);
+  }
+  remove_tree (dir);
+  free (dir);
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # libvirt-guest-cost.sh [-c CDP] [-n WRITES] [-r REPS] [-m CACHE] [-p RPOS]
-# [-q] [-f] [-k] [DIR]: what protection costs the guest, at each RPO.  A libvirt
-# domain (TCG, paused CPU) writes through its virtio-blk device with HMP
-# qemu-io, as a guest would (the I/O passes the mirror filter).  Rows:
+# [-q] [-f] [-k] [DIR]: what protection costs the guest, at each RPO.  A
+# libvirt domain (TCG, paused CPU) writes through its virtio-blk device
+# with HMP qemu-io, as a guest would (the I/O passes the mirror filter).
+# Rows:
 #   plain     the domain unprotected: no block job, the guest's write
 #             completes once QEMU has written the disk image (in the
 #             host's page cache with writeback, on the device with
@@ -21,7 +22,7 @@
 #   mirror-file  (-f) the same block copy into a local raw file (no
 #             NBD): the mirror's cost without the round trip
 # Measured for each row, in REPS alternating rounds (each round: plain,
-# then `cdp serve` started, READY and the first base point made, then
+# the mirror rows, then `cdp serve` started, READY and the first base point made, then
 # each RPO in turn, set live with `cdp task set`, in an order that
 # rotates with the round, each once serve has stopped writing in the
 # background):
@@ -171,7 +172,7 @@ mirror () {
     echo "<disk type='file' device='disk'><driver type='raw'/><source file='$work/m.raw'/></disk>" \
       >"$work/m.xml"
   else
-    start_qemu_nbd "$work/m.sock" -f raw --cache=$c --aio=$aio "$work/m.raw"
+    start_qemu_nbd "$work/m.sock" -f raw --cache="$c" --aio="$aio" "$work/m.raw"
     pid=$qemu_pid
     chmod 0666 "$work/m.sock"           # QEMU's user connects
     echo "<disk type='network' device='disk'><driver type='raw'/><source protocol='nbd'><host transport='unix' socket='$work/m.sock'/></source></disk>" \

@@ -75,7 +75,7 @@ for c in writeback directsync; do
   dd if=/dev/zero of="$work/$c.raw" bs=1M count=1024 oflag=direct conv=fsync status=none
   aio=threads
   [ $c = directsync ] && aio=io_uring
-  start_qemu_nbd "$work/$c.sock" -f raw --cache=$c --aio=$aio "$work/$c.raw"
+  start_qemu_nbd "$work/$c.sock" -f raw --cache="$c" --aio="$aio" "$work/$c.raw"
   targets+=("qemu-nbd-$c")
   uri["qemu-nbd-$c"]="nbd+unix:///?socket=$work/$c.sock"
 done

@@ -5,6 +5,8 @@
 #   find_tools      cdp and nbd-bench from -c/-n or the build trees
 #   make_work DIR   a scratch directory DIR/cdp-bench-$name.XXXXXX;
 #                   removed, with every process started here, on exit
+#   on_exit CMD     run CMD (eval) at exit, once those processes are
+#                   stopped and before the scratch directory goes
 #   start_serve     `cdp serve` on $CDP_STORE; stop_serve
 #   start_qemu_nbd SOCK ARGS...   qemu-nbd in the background (--fork)
 #   start_nbdkit SOCK ARGS...     nbdkit in the background
@@ -31,6 +33,7 @@ bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cdp=${cdp:-}
 nbd_bench=${nbd_bench:-}
 pids=()
+exit_cmds=()
 work=
 raw=
 
@@ -69,6 +72,10 @@ cleanup () {
     wait "$p" 2>/dev/null || while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
   done
   pids=()
+  for p in "${exit_cmds[@]}"; do
+    eval "$p" || :
+  done
+  exit_cmds=()
   [ -n "$work" ] && [ "${keep:-0}" != 1 ] && rm -rf "$work"
   return 0
 }
@@ -86,6 +93,10 @@ make_work () {
   trap cleanup EXIT
   trap 'exit 130' INT TERM
   export CDP_STORE=$work/store
+}
+
+on_exit () {
+  exit_cmds+=("$*")
 }
 
 need_gib () {

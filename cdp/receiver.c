@@ -65,9 +65,10 @@ index_push (struct receiver *r, const struct journal_record *rec,
       string_vector_append (&r->labels, label ? strdup (label) : NULL) < 0)
     r->queue.len--;
   /* The indexer sleeps until its next commit is due; wake it only when
-   * it may have something to do now. */
+   * it may have something to do now (a record not durable yet, at an
+   * RPO above 0, is nothing to do: the durable callback wakes it). */
   if (r->queue.len == 1 || r->queue.len >= INDEX_COMMIT_MAX ||
-      r->ix_waiters > 0)
+      (r->ix_waiters > 0 && rec->seq <= atomic_load (&r->durable)))
     pthread_cond_broadcast (&r->cond);
   pthread_mutex_unlock (&r->lock);
 }
@@ -800,9 +801,12 @@ receiver_index_current (struct receiver *r)
    * the journal's next sync, which this must not bring forward (the
    * maintenance cycle runs four times a second: any RPO would be a
    * quarter of a second, at a sync each time). */
+  uint64_t target = atomic_load (&r->durable);
+
+  /* What was durable when asked: under a steady writer the queue never
+   * empties, and waiting for it would hold the caller for as long. */
   pthread_mutex_lock (&r->lock);
-  while ((r->queue.len > 0 &&
-          r->queue.ptr[0].seq <= atomic_load (&r->durable)) || r->indexing)
+  while ((r->queue.len > 0 && r->queue.ptr[0].seq <= target) || r->indexing)
     index_wait_durable_locked (r);
   pthread_mutex_unlock (&r->lock);
 }

@@ -18,69 +18,19 @@ requires fusermount3 mountpoint nbdcopy python3 md5sum pgrep
 : "${PLFS:?PLFS must name plfs}" "${PLWRITE:?PLWRITE must name plwrite}"
 : "${PLCHECK:?PLCHECK must name check.py}"
 
-state=$tmpdir/fs
-mnt=$tmpdir/m
+source "$(dirname "$0")/plfs-functions.sh"
+trap pl_cleanup EXIT
 rx=$tmpdir/rx.sock
 export CDP_STORE=$mnt/store
 blocks=1024                     # 4 MiB disk
 task=$CDP_STORE/tasks/p
-plfs_pid=
 cycle=0
 cuts=0
 what=
 wlog=
 
-pl_cleanup ()
+after_cut ()
 {
-    local s=$? p
-    set +e
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    if [ -n "$plfs_pid" ]; then
-        fusermount3 -u -z "$mnt"
-        wait "$plfs_pid"
-    fi
-    [ "$s" -ne 0 ] && [ -s "$tmpdir/plfs.log" ] &&
-        { echo "--- plfs.log"; tail -n 20 "$tmpdir/plfs.log"; } >&2
-    (exit "$s")
-    cleanup
-}
-trap pl_cleanup EXIT
-
-mount_plfs ()
-{
-    mkdir -p "$mnt" "$state"
-    "$PLFS" "$@" "$state" "$mnt" >>"$tmpdir/plfs.log" 2>&1 &
-    plfs_pid=$!
-    wait_for 20 "plfs to mount" plfs_mounted
-}
-
-plfs_mounted ()
-{
-    kill -0 "$plfs_pid" 2>/dev/null || fail "plfs: $(tail -n 1 "$tmpdir/plfs.log")"
-    mountpoint -q "$mnt"
-}
-
-# kill_tree PID: stop it, then its children (qemu-nbd, qemu-img of a
-# fold), and kill them all.
-kill_tree ()
-{
-    local c
-    kill -STOP "$1" 2>/dev/null || return 0
-    for c in $(pgrep -P "$1"); do kill_tree "$c"; done
-    kill -KILL "$1" 2>/dev/null || :
-}
-
-# The power goes: nothing unsynced survives, every process dies with it.
-power_cut ()
-{
-    local p rc=0 all=("${pids[@]}")
-    kill -USR1 "$plfs_pid"
-    for p in "${all[@]}"; do kill_tree "$p"; done
-    for p in "${all[@]}"; do reap "$p" || :; done
-    fusermount3 -u -z "$mnt"
-    wait "$plfs_pid" || rc=$?
-    plfs_pid=
-    [ "$rc" -eq 0 ] || fail "plfs exited $rc at the cut ($what)"
     cuts=$((cuts + 1))
     echo "cut $cuts: $what ($(grep -c '^A' "$wlog") writes acknowledged)"
 }

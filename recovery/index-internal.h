@@ -55,6 +55,12 @@ static inline uint64_t time_key (int64_t t) { return (uint64_t) t ^ (1ull << 63)
 static inline int64_t key_time (uint64_t k) { return (int64_t) (k ^ (1ull << 63)); }
 
 int mdb_to_errno (int rc);
+
+/* Walk all of dbi in a write transaction, deleting the entries for which
+ * drop returns 1 (0: keep; -errno: stop with it).  An LMDB error code. */
+typedef int (*dbi_drop_fn) (void *opaque, const MDB_val *k, const MDB_val *v);
+int dbi_drop_where (MDB_txn *txn, MDB_dbi dbi, dbi_drop_fn drop,
+                    void *opaque);
 void index_set_error (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
 

@@ -149,25 +149,50 @@ index_faithful (struct cdp_index *ix, uint32_t disk, uint64_t seq,
   return r;
 }
 
-/* Delete every entry of dbi whose seq (read by seq_of) is below before. */
-static int
-forget_dbi (MDB_txn *txn, MDB_dbi dbi, uint64_t before,
-            uint64_t (*seq_of) (const MDB_val *k, const MDB_val *v))
+int
+dbi_drop_where (MDB_txn *txn, MDB_dbi dbi, dbi_drop_fn drop, void *opaque)
 {
   MDB_cursor *cur;
   MDB_val k, v;
-  int rc = mdb_cursor_open (txn, dbi, &cur);
+  int rc = mdb_cursor_open (txn, dbi, &cur), d;
 
   if (rc)
     return rc;
   rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
   while (rc == 0) {
-    if (seq_of (&k, &v) < before && (rc = mdb_cursor_del (cur, 0)) != 0)
+    if ((d = drop (opaque, &k, &v)) < 0) {
+      rc = d == -ENOMEM ? ENOMEM : EIO;
+      break;
+    }
+    if (d > 0 && (rc = mdb_cursor_del (cur, 0)) != 0)
       break;
     rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
   }
   mdb_cursor_close (cur);
   return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+struct below {
+  uint64_t before;
+  uint64_t (*seq_of) (const MDB_val *k, const MDB_val *v);
+};
+
+static int
+is_below (void *opaque, const MDB_val *k, const MDB_val *v)
+{
+  const struct below *b = opaque;
+
+  return b->seq_of (k, v) < b->before;
+}
+
+/* Delete every entry of dbi whose seq (read by seq_of) is below before. */
+static int
+forget_dbi (MDB_txn *txn, MDB_dbi dbi, uint64_t before,
+            uint64_t (*seq_of) (const MDB_val *k, const MDB_val *v))
+{
+  struct below b = { before, seq_of };
+
+  return dbi_drop_where (txn, dbi, is_below, &b);
 }
 
 static uint64_t ext_seq (const MDB_val *k, const MDB_val *v)

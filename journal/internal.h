@@ -305,6 +305,8 @@ struct journal {
   uint64_t written_seq;             /* newest record in the kernel's hands */
   uint64_t sync_seq;                /* what the sync in flight covers */
   int64_t next_unsynced;            /* first record written while syncing */
+  int64_t unsynced_mono;            /* CLOCK_MONOTONIC of the two above, */
+  int64_t next_unsynced_mono;       /* when written: what syncs are timed by */
   uint64_t unsynced_bytes;
   struct seg_hdr cur_hdr;           /* the current segment's header */
 

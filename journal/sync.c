@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
+#include "common/timeutil.h"
 #include "journal/internal.h"
 
 #define SYNC_BYTES (64u << 20)          /* written, not durable: sync now */
@@ -376,12 +377,18 @@ sync_write_batch (struct journal *j, struct stage *s, size_t n, uint32_t len)
     batch_finish (j, s, n, 0, 0, err);
     return;
   }
+  /* Stamps tell the durability lag; the monotonic clock times the
+   * sync, so that a clock stepped back does not put it off. */
   if (j->syncing) {
-    if (j->next_unsynced == 0)
+    if (j->next_unsynced == 0) {
       j->next_unsynced = t0;
+      j->next_unsynced_mono = time_mono_ns ();
+    }
   }
-  else if (atomic_load (&j->unsynced_ns) == 0)
+  else if (atomic_load (&j->unsynced_ns) == 0) {
     atomic_store (&j->unsynced_ns, t0);
+    j->unsynced_mono = time_mono_ns ();
+  }
   j->tail += len;
   atomic_store_explicit (&j->tail_seen, j->tail, memory_order_relaxed);
   j->next_seq += n;
@@ -404,6 +411,7 @@ sync_start (struct journal *j)
   j->sync_err = 0;
   j->sync_seq = j->written_seq;
   j->next_unsynced = 0;
+  j->next_unsynced_mono = 0;
   j->unsynced_bytes = 0;
   r = io_uring_submit (&j->ring);
   if (r < 0) {
@@ -468,8 +476,8 @@ sync_poll (struct journal *j)
     sync_start (j);
     return -1;
   }
-  due = atomic_load (&j->unsynced_ns) + iv / 4;
-  now = now_ns ();
+  due = j->unsynced_mono + iv / 4;
+  now = time_mono_ns ();
   if (now >= due) {
     sync_start (j);
     return -1;
@@ -492,6 +500,7 @@ sync_complete (struct journal *j)
   }
   atomic_store (&j->durable_seq, j->sync_seq);
   atomic_store (&j->unsynced_ns, j->next_unsynced);
+  j->unsynced_mono = j->next_unsynced_mono;
   sync_notify (j, j->sync_seq, err, oldest);
 }
 

@@ -760,9 +760,11 @@ cycle (struct maint *m, bool force, bool full)
   char why[1024] = "";
 
   /* Decide on every write acknowledged so far when it matters now (a
-   * fold asked for, a full store), else on what the indexer committed
-   * (a second old at most), made current every INDEX_CURRENT_NS. */
-  if (force || full || time_mono_ns () >= m->index_due) {
+   * fold asked for, a store full or low on space, where journal the
+   * index does not name yet cannot be folded and given back), else on
+   * what the indexer committed (a second old at most), made current
+   * every INDEX_CURRENT_NS. */
+  if (force || full || space_low (m) || time_mono_ns () >= m->index_due) {
     receiver_index_current (m->rx);
     m->index_due = time_mono_ns () + INDEX_CURRENT_NS;
   }

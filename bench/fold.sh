@@ -22,7 +22,7 @@
 #   full     qemu-img convert -f raw -O qcow2 -o cluster_size=64k, then
 #            sync of the file; and nbdcopy --flush into a qcow2 overlay
 #            served by qemu-nbd --cache=none (what cdp's image writer
-#            runs: recovery/imgwrite.c)
+#            runs: recovery/history/imgwrite.c)
 #   rewrite  nbdcopy --destination-is-zero --flush of a sparse file that
 #            holds just the clusters the rewrite touched (the same
 #            clusters, and bytes, the fold writes) into a new qcow2

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cdp/libvirt-xml.h"
+#include "cdp/hv/libvirt/libvirt-xml.h"
 
 static const char domain[] =
   "<domain type='qemu'>"

@@ -8,7 +8,8 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#include "cdp/cdp.h"
+#include "cdp/task/task.h"
+#include "cdp/cli/cli.h"
 
 #define NS 1000000000LL
 

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cdp/cdp.h"
+#include "cdp/task/task.h"
 
 Test (task_listen_address, well_formed)
 {

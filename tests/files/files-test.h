@@ -13,7 +13,7 @@
 
 #include <criterion/criterion.h>
 
-#include "recovery/files.h"
+#include "recovery/files/files.h"
 
 struct mem_disk {
   uint8_t *buf;

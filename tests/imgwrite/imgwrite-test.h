@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "recovery/imgwrite.h"
+#include "recovery/history/imgwrite.h"
 
 #define MiB (1u << 20)
 

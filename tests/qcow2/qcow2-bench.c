@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "recovery/qcow2.h"
+#include "recovery/history/qcow2.h"
 
 static struct qcow2_chain *chain;
 static unsigned threads = 4, passes = 3;

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "recovery/qcow2.h"
+#include "recovery/history/qcow2.h"
 
 /* A scratch directory, removed by qt_cleanup. */
 struct qt {

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cdp/qmp.h"
+#include "cdp/hv/qmp/qmp.h"
 
 #define DISK_SIZE (64 << 20)
 #define DISK_SIZE_STR "64M"

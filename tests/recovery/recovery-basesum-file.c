@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "common/crc32c.h"
-#include "recovery/basesum.h"
+#include "recovery/history/basesum.h"
 
 static char dir[] = "/var/tmp/cdp-basesum-XXXXXX";
 static char path[128];

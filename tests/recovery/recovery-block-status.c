@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "recovery/index.h"
-#include "recovery/point.h"
-#include "recovery/qcow2.h"
+#include "recovery/history/index.h"
+#include "recovery/history/point.h"
+#include "recovery/history/qcow2.h"
 #include "tests/recovery/recovery-test.h"
 
 #define DISK_SIZE (2u << 20)         /* make_base makes images of 2M */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "recovery/index.h"
+#include "recovery/history/index.h"
 #include "tests/journal/journal-test.h"
 
 /* Append a 4 KiB write filled with fill at chunk c, durably. */

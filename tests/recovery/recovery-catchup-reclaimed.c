@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "recovery/index.h"
+#include "recovery/history/index.h"
 #include "tests/journal/journal-test.h"
 
 /* Append a 64 KiB write of record i at chunk i % 64, durably. */

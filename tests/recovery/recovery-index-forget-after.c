@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "recovery/index.h"
+#include "recovery/history/index.h"
 
 #define SEC 1000000000LL
 

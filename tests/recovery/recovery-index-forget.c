@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "recovery/index.h"
+#include "recovery/history/index.h"
 
 static int
 count_piece (void *opaque, const struct index_piece *p)

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "recovery/index.h"
-#include "recovery/point.h"
+#include "recovery/history/index.h"
+#include "recovery/history/point.h"
 #include "tests/recovery/recovery-test.h"
 
 #define DISK_SIZE (1u << 20)

@@ -1,0 +1,369 @@
+/* cdp export: serve one recovery point over NBD.
+ *
+ * Read-only by default.  With --writable, writes go to a throw-away
+ * overlay (an unlinked sparse file in the task's run directory, 4 KiB
+ * blocks, a bitmap of the blocks written) and never reach stored data.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cdp/task/task.h"
+#include "cdp/cli/cli.h"
+#include "cdp/rapid/rapid.h"
+#include "common/timeutil.h"
+#include "cdp/rapid/pointexp.h"
+#include "nbd-export/nbd-server.h"
+
+#define OBLK 4096u
+
+struct exp {
+  struct pexp *px;                  /* the point (reopened after folds) */
+  uint64_t size;
+  const char *name;
+  char desc[128];
+  bool writable;
+  int ofd;                          /* overlay file, -1 if read-only */
+  uint8_t *bitmap;
+  pthread_mutex_t lock;
+};
+
+static bool
+written (struct exp *x, uint64_t blk)
+{
+  return x->bitmap && (x->bitmap[blk / 8] >> (blk % 8) & 1);
+}
+
+static int
+ex_open (void *opaque, const char *name, void **handle,
+         struct nbd_export_info *info)
+{
+  struct exp *x = opaque;
+
+  if (*name && strcmp (name, x->name) != 0)
+    return -ENOENT;
+  *handle = x;
+  *info = (struct nbd_export_info) {
+    .size = x->size, .read_only = !x->writable, .can_flush = x->writable,
+    .can_zero = x->writable, .can_trim = x->writable, .can_fua = x->writable,
+    .can_multi_conn = true, .min_block = x->writable ? 512 : 1,
+    .pref_block = 4096, .max_block = 32 << 20, .description = x->desc,
+  };
+  return 0;
+}
+
+static int
+ex_list (void *opaque, struct nbd_export_list *l)
+{
+  struct exp *x = opaque;
+
+  return nbd_export_list_add (l, x->name, x->desc);
+}
+
+/* Read the point, then lay the overlay's blocks over it. */
+static int
+ex_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
+          struct nbd_extents *extents)
+{
+  struct exp *x = handle;
+  point_extent_vector holes = empty_vector;
+  uint8_t *b = buf;
+  int r = pexp_read (x->px, 0, buf, count, offset,
+                       extents && !x->writable ? &holes : NULL);
+
+  if (r == 0 && extents) {
+    uint64_t at = offset;
+    for (size_t i = 0; i < holes.len; i++) {
+      if (holes.ptr[i].off > at)
+        nbd_extents_add (extents, at, holes.ptr[i].off - at, 0);
+      nbd_extents_add (extents, holes.ptr[i].off, holes.ptr[i].len,
+                       NBD_STATE_HOLE | NBD_STATE_ZERO);
+      at = holes.ptr[i].off + holes.ptr[i].len;
+    }
+    if (at < offset + count)
+      nbd_extents_add (extents, at, offset + count - at, 0);
+  }
+  point_extent_vector_reset (&holes);
+  for (uint64_t blk = offset / OBLK; r == 0 && x->writable &&
+         blk * OBLK < offset + count; blk++) {
+    uint64_t a = blk * OBLK > offset ? blk * OBLK : offset;
+    uint64_t e = (blk + 1) * OBLK < offset + count ? (blk + 1) * OBLK : offset + count;
+    if (written (x, blk) && pread (x->ofd, b + (a - offset), e - a, a) != (ssize_t) (e - a))
+      r = -EIO;
+  }
+  return r;
+}
+
+/* [off, end) is a hole of the point: reported as one in whole units of
+ * min_block (the parts of a unit outside it as data), but for the
+ * blocks written in the overlay, which are data. */
+static void
+hole_extents (struct exp *x, struct nbd_extents *extents, uint64_t off,
+              uint64_t end)
+{
+  uint64_t unit = x->writable ? 512 : 1;
+  uint64_t a = (off + unit - 1) / unit * unit, b = end / unit * unit;
+
+  if (a >= b) {
+    nbd_extents_add (extents, off, end - off, 0);
+    return;
+  }
+  if (a > off)
+    nbd_extents_add (extents, off, a - off, 0);
+  while (a < b) {
+    bool data = written (x, a / OBLK);
+    uint64_t next = (a / OBLK + 1) * OBLK;
+
+    while (next < b && written (x, next / OBLK) == data)
+      next += OBLK;
+    next = next < b ? next : b;
+    nbd_extents_add (extents, a, next - a,
+                     data ? 0 : NBD_STATE_HOLE | NBD_STATE_ZERO);
+    a = next;
+  }
+  if (end > b)
+    nbd_extents_add (extents, b, end - b, 0);
+}
+
+/* From the point's index and base allocation, without reading data. */
+static int
+ex_block_status (void *handle, uint32_t count, uint64_t offset,
+                 struct nbd_extents *extents)
+{
+  struct exp *x = handle;
+  point_extent_vector holes = empty_vector;
+  uint64_t at = offset, end = offset + count;
+  int r = pexp_read (x->px, 0, NULL, count, offset, &holes);
+
+  for (size_t i = 0; r == 0 && i <= holes.len; i++) {
+    const struct point_extent *h = i < holes.len ? &holes.ptr[i] : NULL;
+    uint64_t data_end = h ? h->off : end;
+
+    if (data_end > at)
+      nbd_extents_add (extents, at, data_end - at, 0);
+    if (h) {
+      hole_extents (x, extents, h->off, h->off + h->len);
+      at = h->off + h->len;
+    }
+  }
+  point_extent_vector_reset (&holes);
+  return r;
+}
+
+/* Overlay write of [off, off+len) with data (NULL: zeroes). */
+static int
+overlay_write (struct exp *x, const uint8_t *data, uint64_t off, uint64_t len)
+{
+  uint8_t blk[OBLK];
+  int r = 0;
+
+  pthread_mutex_lock (&x->lock);
+  for (uint64_t n = off / OBLK; r == 0 && n * OBLK < off + len; n++) {
+    uint64_t a = n * OBLK, s = off > a ? off : a;
+    uint64_t e = off + len < a + OBLK ? off + len : a + OBLK;
+    uint64_t bl = x->size - a < OBLK ? x->size - a : OBLK;
+    if (!written (x, n) && (s > a || e < a + bl))
+      r = ex_pread (x, blk, (uint32_t) bl, a, NULL);
+    else if (written (x, n) && pread (x->ofd, blk, bl, a) != (ssize_t) bl)
+      r = -EIO;
+    if (r == 0) {
+      if (data)
+        memcpy (blk + (s - a), data + (s - off), e - s);
+      else
+        memset (blk + (s - a), 0, e - s);
+      if (pwrite (x->ofd, blk, bl, a) != (ssize_t) bl)
+        r = -EIO;
+      else
+        x->bitmap[n / 8] |= 1 << (n % 8);
+    }
+  }
+  pthread_mutex_unlock (&x->lock);
+  return r;
+}
+
+static void ex_write (void *h, struct nbd_request *q) { nbd_request_done (q, overlay_write (h, q->data, q->offset, q->count)); }
+static void ex_zero (void *h, struct nbd_request *q) { nbd_request_done (q, overlay_write (h, NULL, q->offset, q->count)); }
+static void ex_flush (void *h, struct nbd_request *q) { nbd_request_done (q, 0); }
+
+/* Clients refused (TLS, the bound on connections) and broken ones. */
+static void
+ex_log (void *opaque, enum nbd_log_level level, const char *msg)
+{
+  if (level <= NBD_LOG_WARNING)
+    log_msg ("export: %s", msg);
+}
+
+static const struct nbd_backend_ops ex_ops = {
+  .open = ex_open, .list = ex_list, .pread = ex_pread,
+  .block_status = ex_block_status,
+  .write = ex_write, .zero = ex_zero, .trim = ex_zero, .flush = ex_flush,
+};
+
+static int
+make_overlay (struct exp *x, struct task *t)
+{
+  char *path = task_path (t, "run/overlay-XXXXXX");
+  char *run = task_path (t, "run");
+
+  mkdir_p (run, 0700);
+  free (run);
+  x->ofd = mkstemp (path);
+  if (x->ofd >= 0)
+    unlink (path);
+  free (path);
+  if (x->ofd < 0 || ftruncate (x->ofd, (off_t) x->size) < 0)
+    return -errno;
+  x->bitmap = calloc (x->size / OBLK / 8 + 1, 1);
+  return x->bitmap ? 0 : -ENOMEM;
+}
+
+static char *
+uri_of (const char *bound, const char *name, bool tls)
+{
+  char *uri;
+
+  if (strncmp (bound, "unix:", 5) == 0) {
+    if (asprintf (&uri, "nbd+unix:///%s?socket=%s", name, bound + 5) < 0)
+      abort ();
+  }
+  else if (asprintf (&uri, "%s://%s/%s", tls ? "nbds" : "nbd", bound + 4,
+                     name) < 0)
+    abort ();
+  return uri;
+}
+
+/* --run: run cmd with $uri set; return its exit status. */
+static int
+run_captive (const char *cmd, const char *uri)
+{
+  pid_t pid = fork ();
+  int status;
+
+  if (pid == 0) {
+    setenv ("uri", uri, 1);
+    execl ("/bin/sh", "sh", "-c", cmd, (char *) NULL);
+    _exit (127);
+  }
+  if (pid < 0 || waitpid (pid, &status, 0) < 0)
+    return EXIT_FAIL;
+  return WIFEXITED (status) ? WEXITSTATUS (status) : EXIT_FAIL;
+}
+
+int
+cmd_export (const char *store, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "at", required_argument, 0, 'a' }, { "disk", required_argument, 0, 'd' },
+    { "listen", required_argument, 0, 'l' }, { "name", required_argument, 0, 'n' },
+    { "writable", no_argument, 0, 'w' }, { "run", required_argument, 0, 'r' },
+    { "help", no_argument, 0, 'h' }, LISTEN_LONG_OPTIONS, { 0 } };
+  const char *at = NULL, *disk = NULL, *listen = NULL, *run = NULL;
+  struct exp x = { .ofd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+  CLEANUP_LISTEN_OPTS struct listen_opts lo = { 0 };
+  struct task_view v;
+  const struct task_disk *d;
+  struct nbd_server *srv;
+  char *bound = NULL, *uri, tbuf[64];
+  int64_t t;
+  int c, r;
+
+  optind = 1;
+  while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
+    switch (c) {
+    case 'a': at = optarg; break;
+    case 'd': disk = optarg; break;
+    case 'l': listen = optarg; break;
+    case 'n': x.name = optarg; break;
+    case 'w': x.writable = true; break;
+    case 'r': run = optarg; break;
+    case 'h':
+      puts ("usage: cdp export NAME --at T [--disk D] --listen unix:PATH|tcp:HOST:PORT\n"
+            "                  [--tls-creds DIR | --tls-psk FILE | --no-tls]\n"
+            "                  [--max-connections N] [--name EXPORT] [--writable]\n"
+            "                  [--run CMD]\n"
+            "tcp needs one of --tls-creds DIR (X.509, the layout of QEMU's\n"
+            "tls-creds-x509; client certificates checked against the CA),\n"
+            "--tls-psk FILE (username:hexkey lines) and --no-tls (plain)");
+      return 0;
+    case LISTEN_OPT_TLS_CREDS: case LISTEN_OPT_TLS_PSK:
+    case LISTEN_OPT_NO_TLS: case LISTEN_OPT_MAX_CONNECTIONS:
+      if ((r = listen_opt (c, optarg, &lo)) != 0)
+        return r;
+      break;
+    default:
+      return usage_error ("see 'cdp export --help'");
+    }
+  if (optind + 1 != argc || at == NULL || listen == NULL)
+    return usage_error ("usage: cdp export NAME --at T [--disk D] --listen ADDR");
+  if ((r = listen_check (listen, &lo)) != 0)
+    return r;
+  if (view_open (store, argv[optind], &v) != 0)
+    return EXIT_FAIL;
+  d = task_pick_disk (v.task, disk);
+  if (d == NULL || (r = view_time (&v, at, &t)) != 0) {
+    view_close (&v);
+    return d ? r : EXIT_USAGE;
+  }
+  x.name = x.name ? x.name : d->name;
+  x.size = d->size;
+  format_time (t, tbuf, sizeof tbuf);
+  snprintf (x.desc, sizeof x.desc, "%s/%s at %s", v.task->name, d->name, tbuf);
+  if (x.writable && (r = make_overlay (&x, v.task)) < 0) {
+    view_close (&v);
+    return fail ("cannot create the overlay: %s", strerror (-r));
+  }
+  string_vector disks = empty_vector;
+  string_vector_append (&disks, (char *) d->name);
+  /* pexp takes the view over (d stays valid: it is the view's task's). */
+  r = pexp_open (store, argv[optind], t, &disks, &v, &x.px);
+  string_vector_reset (&disks);
+  if (r != 0)
+    return EXIT_FAIL;
+  sigset_t set;
+  sigemptyset (&set);
+  sigaddset (&set, SIGINT);
+  sigaddset (&set, SIGTERM);
+  pthread_sigmask (SIG_BLOCK, &set, NULL);
+  signal (SIGPIPE, SIG_IGN);
+  r = nbd_server_new (&ex_ops, &x, &srv);
+  if (r == 0)
+    nbd_server_set_log (srv, ex_log, NULL);
+  if (r == 0 && listen_apply (srv, listen, &lo) != 0) {
+    nbd_server_free (srv);
+    pexp_close (x.px);
+    return EXIT_FAIL;
+  }
+  if (r == 0)
+    r = nbd_server_listen (srv, listen, &bound);
+  if (r < 0) {
+    nbd_server_free (srv);
+    pexp_close (x.px);
+    return fail ("cannot listen on %s: %s", listen, strerror (-r));
+  }
+  uri = uri_of (bound, x.name, lo.tls_creds || lo.tls_psk);
+  if (run) {
+    pthread_sigmask (SIG_UNBLOCK, &set, NULL);
+    r = run_captive (run, uri);
+  }
+  else {
+    printf ("%s\n", uri);
+    fflush (stdout);
+    int sig;
+    sigwait (&set, &sig);
+    r = 0;
+  }
+  nbd_server_free (srv);
+  free (uri);
+  free (bound);
+  free (x.bitmap);
+  if (x.ofd >= 0)
+    close (x.ofd);
+  pexp_close (x.px);
+  return r;
+}

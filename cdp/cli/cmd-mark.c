@@ -1,0 +1,316 @@
+/* cdp mark | lock | unlock | fold */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+#include "cdp/task/task.h"
+#include "cdp/cli/cli.h"
+#include "cdp/daemon/daemon.h"
+#include "cdp/rapid/rapid.h"
+#include "cdp/hv/libvirt/libvirt.h"
+#include "common/jsonfile.h"
+#include "common/timeutil.h"
+#include "recovery/history/fold.h"
+
+/* Without a daemon the journal's writer lock is free: append directly. */
+struct direct_wait {
+  pthread_mutex_t m;
+  pthread_cond_t c;
+  bool done;
+  int err;
+  struct journal_record rec;
+};
+
+static void
+direct_done (void *opaque, const struct journal_record *rec, int err)
+{
+  struct direct_wait *w = opaque;
+
+  pthread_mutex_lock (&w->m);
+  w->done = true;
+  w->err = err;
+  w->rec = *rec;
+  pthread_cond_signal (&w->c);
+  pthread_mutex_unlock (&w->m);
+}
+
+static int
+mark_direct (const struct task *t, const char *label, int64_t *time)
+{
+  struct journal_options o = { .create = false };
+  struct direct_wait w = { .m = PTHREAD_MUTEX_INITIALIZER,
+                           .c = PTHREAD_COND_INITIALIZER };
+  struct journal_record e = { .type = JOURNAL_BOOKMARK, .disk = UINT32_MAX,
+                              .payload_len = strlen (label) };
+  char *dir = task_path (t, "journal");
+  struct journal *j;
+  int r = journal_open (dir, &o, &j);
+
+  free (dir);
+  if (r < 0)
+    return r;
+  r = journal_append (j, &e, label, direct_done, &w);
+  if (r == 0) {
+    pthread_mutex_lock (&w.m);
+    while (!w.done)
+      pthread_cond_wait (&w.c, &w.m);
+    pthread_mutex_unlock (&w.m);
+    r = w.err;
+    *time = w.rec.time_ns;
+  }
+  journal_close (j);
+  return r;
+}
+
+static int
+mark_via_daemon (const struct task *t, const char *label, int *served)
+{
+  json_object *req = json_object_new_object (), *rep;
+  char *reply = NULL;
+  int r;
+
+  json_object_object_add (req, "op", json_object_new_string ("mark"));
+  json_object_object_add (req, "label", json_object_new_string (label));
+  r = control_call (t, json_object_to_json_string (req), &reply);
+  json_object_put (req);
+  *served = r != -ENOENT && r != -ECONNREFUSED;
+  if (r < 0)
+    return r;
+  rep = json_tokener_parse (reply);
+  free (reply);
+  r = rep && json_object_get_boolean (json_object_object_get (rep, "ok")) ? 0 : -EIO;
+  json_object_put (rep);
+  return r;
+}
+
+struct label_seen {
+  const char *label;
+  bool seen;
+};
+
+static int
+label_cb (void *opaque, const struct index_event *e)
+{
+  struct label_seen *l = opaque;
+
+  l->seen |= e->type == JOURNAL_BOOKMARK && strcmp (e->label, l->label) == 0;
+  return l->seen;
+}
+
+/* Has the task a bookmark labelled label already?  (No history: no.) */
+static bool
+label_taken (const char *store, const char *name, const char *label)
+{
+  struct task_view v;
+  struct label_seen l = { label, false };
+
+  if (view_open_quiet (store, name, &v) != 0)
+    return false;
+  journal_reader_refresh (v.jr);
+  index_catch_up (v.ix, v.jr);
+  index_events (v.ix, 0, UINT64_MAX, label_cb, &l);
+  view_close (&v);
+  return l.seen;
+}
+
+/* A label names one point wherever a time is asked for: it must not read
+ * as a time (that would win) nor name a point already. */
+static int
+check_label (const char *store, const char *name, const char *label)
+{
+  int64_t t;
+
+  if (strlen (label) == 0 || strlen (label) > 200)
+    return usage_error ("--label: 1 to 200 characters");
+  if (parse_time (label, time_now_ns (), &t) == 0)
+    return usage_error ("--label '%s' reads as a time; a label must not "
+                        "(--at '%s' would mean that time)", label, label);
+  if (label_taken (store, name, label))
+    return usage_error ("task %s has a bookmark labelled '%s' already: "
+                        "labels name one point each", name, label);
+  return 0;
+}
+
+/* --freeze: the guest agent freezes the file systems of a libvirt task's
+ * domain, so that the bookmark is a consistent point.  Returns the
+ * handle to thaw with, or NULL (not frozen: said why on stderr). */
+static struct lv *
+freeze (const struct task *t)
+{
+  struct lv *l;
+  int n;
+
+  if (lv_open (t->connect, t->domain, &l) < 0) {
+    fprintf (stderr, "cdp: not frozen: %s\n", lv_last_error ());
+    return NULL;
+  }
+  n = lv_freeze (l);
+  if (n < 0) {
+    fprintf (stderr, "cdp: not frozen (%s): %s\n",
+             n == -ENOTSUP ? "no guest agent answers" : "freeze failed",
+             lv_last_error ());
+    lv_close (l);
+    return NULL;
+  }
+  printf ("froze %d file system%s of %s\n", n, n == 1 ? "" : "s", t->domain);
+  return l;
+}
+
+static void
+thaw (struct lv *l)
+{
+  if (l == NULL)
+    return;
+  if (lv_thaw (l) < 0)
+    fprintf (stderr, "cdp: cannot thaw the guest: %s\n", lv_last_error ());
+  lv_close (l);
+}
+
+int
+cmd_mark (const char *store, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "label", required_argument, 0, 'l' }, { "freeze", no_argument, 0, 'f' },
+    { "help", no_argument, 0, 'h' }, { 0 } };
+  const char *label = NULL;
+  char deflabel[64], tb[64];
+  bool want_freeze = false, was_frozen;
+  struct lv *frozen = NULL;
+  struct task *t;
+  int64_t time = time_now_ns ();
+  int c, r, served;
+
+  optind = 1;
+  while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
+    switch (c) {
+    case 'l': label = optarg; break;
+    case 'f': want_freeze = true; break;
+    case 'h': puts ("usage: cdp mark NAME [--label TEXT] [--freeze]"); return 0;
+    default: return usage_error ("see 'cdp mark --help'");
+    }
+  if (optind + 1 != argc)
+    return usage_error ("usage: cdp mark NAME [--label TEXT] [--freeze]");
+  if ((r = task_load (store, argv[optind], &t)) < 0)
+    return task_load_fail (store, argv[optind], r);
+  if (want_freeze && t->mode != TASK_LIBVIRT) {
+    r = fail ("--freeze needs the guest agent of a libvirt task; task %s "
+              "is a %s task", argv[optind], task_mode_name (t->mode));
+    task_free (t);
+    return r;
+  }
+  if (label == NULL) {
+    format_time (time, tb, sizeof tb);
+    snprintf (deflabel, sizeof deflabel, "mark-%.19s", tb);
+    for (unsigned n = 2; label_taken (store, t->name, deflabel); n++)
+      snprintf (deflabel, sizeof deflabel, "mark-%.19s-%u", tb, n);
+    label = deflabel;
+  }
+  else if ((r = check_label (store, t->name, label)) != 0) {
+    task_free (t);
+    return r;
+  }
+  if (want_freeze)
+    frozen = freeze (t);
+  r = mark_via_daemon (t, label, &served);
+  if (!served)
+    r = mark_direct (t, label, &time);
+  was_frozen = frozen != NULL;
+  thaw (frozen);
+  if (r < 0) {
+    task_free (t);
+    return fail ("cannot record bookmark '%s': %s", label, strerror (-r));
+  }
+  printf ("bookmark '%s' recorded%s\n", label,
+          was_frozen ? " with the guest's file systems frozen" : "");
+  task_free (t);
+  return 0;
+}
+
+/* cdp lock|unlock NAME --at T */
+int
+cmd_lock (const char *store, int argc, char **argv)
+{
+  bool add = strcmp (argv[0], "lock") == 0;
+  const char *at = NULL;
+  struct task_view v;
+  struct point p;
+  int64_t t;
+  uint64_t seq = 0;
+  char tb[64];
+  int r;
+
+  for (int i = 1; i < argc; i++) {
+    if (strcmp (argv[i], "--help") == 0) {
+      printf ("usage: cdp %s NAME --at T\n", argv[0]);
+      return 0;
+    }
+    if (strcmp (argv[i], "--at") == 0 && i + 1 < argc)
+      at = argv[++i];
+  }
+  if (at == NULL || argc < 2 || argv[1][0] == '-')
+    return usage_error ("usage: cdp %s NAME --at T", argv[0]);
+  if (view_open (store, argv[1], &v) != 0)
+    return EXIT_FAIL;
+  if ((r = view_time (&v, at, &t)) != 0) {
+    view_close (&v);
+    return r;
+  }
+  for (size_t i = 0; i < v.task->disks.len && r == 0; i++) {
+    r = add ? view_point_at (&v, &v.task->disks.ptr[i], t, &p) : 0;
+    if (r == 0 && add)
+      seq = p.seq > seq ? p.seq : seq;
+  }
+  if (!add && index_seq_at (v.ix, t, &seq, NULL) < 0)
+    seq = 0;
+  format_time (t, tb, sizeof tb);
+  if (r == 0) {
+    r = locks_change (v.task, seq, t, add);
+    if (r == -EEXIST)
+      r = fail ("the point at %s is locked already", tb);
+    else if (r == -ENOENT)
+      r = fail ("no lock at %s", tb);
+    else if (r == -EUCLEAN || r == -EPROTONOSUPPORT)
+      r = fail ("cannot %s the point at %s: %s/locks.json: %s", argv[0], tb,
+                v.task->dir, jf_strerror (r));
+    else if (r < 0)
+      r = fail ("cannot %s the point at %s: %s", argv[0], tb, strerror (-r));
+    else
+      printf ("%s %s\n", add ? "locked" : "unlocked", tb);
+  }
+  view_close (&v);
+  return r;
+}
+
+/* cdp fold NAME: make base points of every disk now. */
+int
+cmd_fold (const char *store, int argc, char **argv)
+{
+  struct task *t;
+  char *reply = NULL;
+  int r;
+
+  if (want_help (argc, argv) || argc != 2) {
+    puts ("usage: cdp fold NAME\nMakes a base point of every disk of the task now.");
+    return argc == 2 ? 0 : EXIT_USAGE;
+  }
+  if ((r = task_load (store, argv[1], &t)) < 0)
+    return task_load_fail (store, argv[1], r);
+  r = control_call (t, "{\"op\":\"fold\"}", &reply);
+  task_free (t);
+  if (r == -ENOENT || r == -ECONNREFUSED)
+    return fail ("task %s is not served: start 'cdp serve' first", argv[1]);
+  json_object *rep = r == 0 ? json_tokener_parse (reply) : NULL;
+  bool ok = rep && json_object_get_boolean (json_object_object_get (rep, "ok"));
+  json_object_put (rep);
+  if (!ok) {
+    r = fail ("fold failed: %s", reply ? reply : strerror (-r));
+    free (reply);
+    return r;
+  }
+  free (reply);
+  printf ("base points made\n");
+  return 0;
+}

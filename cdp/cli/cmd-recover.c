@@ -1,0 +1,611 @@
+/* cdp recover: rapid recovery — a VM runs from a point within seconds
+ * while its data moves home behind it.
+ *
+ *   1. resolve T and lock the point (retention keeps it while this runs)
+ *   2. serve the points read-only over NBD (pointexp.c) on a unix socket
+ *      of the task (qemu/recover.sock, open to QEMU's group only)
+ *   3. create the overlays: qcow2 files whose backing is the export
+ *   4. libvirt: --as defines and starts a clone of the protected domain
+ *      on the overlays; --in-place stops the domain, redefines it on the
+ *      overlays and starts it.  QMP mode: print how to boot and stream it
+ *   5. virDomainBlockPull each disk and watch until every overlay stands
+ *      alone (no backing store in the domain, none in the file)
+ *   6. stop the export, unlock the point, record the recovery done
+ *
+ * The VM's writes go to the overlays only: the export is read-only and
+ * the store never changes because of them.  Each step is recorded in
+ * TASK/recover.json (recover-state.c) before it acts, so that a
+ * recovery stopped anywhere (killed, the domain stopped, the store gone)
+ * can be reasoned about and picked up: --resume serves the export again
+ * on the same socket (QEMU's NBD client connects again on its next
+ * request), starts the domain if it is off, and does 5 and 6.  While an
+ * in-place recovery is unfinished, `cdp serve` starts no copy of its
+ * disks; once it is done, protection resumes by itself.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+
+#include "cdp/task/task.h"
+#include "cdp/cli/cli.h"
+#include "cdp/rapid/rapid.h"
+#include "common/fileio.h"
+#include "common/jsonfile.h"
+#include "cdp/hv/libvirt/libvirt.h"
+#include "cdp/hv/libvirt/libvirt-xml.h"
+#include "cdp/rapid/pointexp.h"
+#include "common/timeutil.h"
+#include "recovery/history/qemu-tool.h"
+
+double
+rec_secs (int64_t ns)
+{
+  return (double) ns / 1e9;
+}
+
+int
+rec_save (struct rec *c)
+{
+  int e = recovery_save (c->t, &c->r);
+
+  if (e < 0)
+    return fail ("cannot record the recovery in %s: %s", c->t->dir,
+                 strerror (-e));
+  return 0;
+}
+
+void
+rec_unlock_point (struct rec *c)
+{
+  if (c->r.locked)
+    locks_change (c->t, c->r.seq, c->r.at_ns, false);
+  c->r.locked = false;
+}
+
+/* Record the recovery failed (why), unless it is being resumed: a
+ * resume that cannot go on leaves it interrupted, to try again. */
+static void
+record_failed (struct rec *c, const char *msg)
+{
+  if (c->resuming)
+    return;
+  /* Before the VM ran, the overlays (made by this recovery, PATH did
+   * not exist) hold nothing of value. */
+  if (strcmp (c->r.state, "starting") == 0)
+    for (size_t i = 0; i < c->r.disks.len; i++)
+      if (c->r.disks.ptr[i].overlay)
+        unlink (c->r.disks.ptr[i].overlay);
+  if (strcmp (c->r.state, "starting") == 0 && c->made_dir)
+    rmdir (c->made_dir);
+  free (c->r.state);
+  c->r.state = strdup ("failed");
+  free (c->r.error);
+  c->r.error = strdup (msg);
+  rec_unlock_point (c);
+  recovery_save (c->t, &c->r);
+}
+
+/* The same, and say so in one line. */
+static int
+failed (struct rec *c, const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  record_failed (c, msg);
+  return fail ("%s", msg);
+}
+
+char *
+rec_uri (const struct rec *c, const char *disk)
+{
+  char *uri;
+
+  if (asprintf (&uri, "nbd+unix:///%s?socket=%s", disk, c->r.socket) < 0)
+    abort ();
+  return uri;
+}
+
+/* ---- the export ----------------------------------------------------------- */
+
+/* Serve the points at r.at_ns on r.socket, open to QEMU (uid/gid). */
+static int
+start_export (struct rec *c, uid_t uid, gid_t gid)
+{
+  string_vector names = empty_vector;
+  char *addr, why[512] = "";
+  int e;
+
+  for (size_t i = 0; i < c->r.disks.len; i++)
+    string_vector_append (&names, c->r.disks.ptr[i].disk);
+  e = pexp_open (c->store, c->t->name, c->r.at_ns, &names, NULL, &c->px);
+  string_vector_reset (&names);
+  if (e != 0) {
+    record_failed (c, "the point could not be opened to serve it");
+    return -1;
+  }
+  /* A socket left by a killed recover: nobody listens on it any more
+   * (recover.lock, held by this process, says so). */
+  unlink (c->r.socket);
+  if (asprintf (&addr, "unix:%s", c->r.socket) < 0)
+    abort ();
+  e = nbd_server_new (&pexp_ops, c->px, &c->srv);
+  if (e == 0)
+    e = nbd_server_listen (c->srv, addr, NULL);
+  free (addr);
+  if (e < 0)
+    return failed (c, "cannot serve the point on %s: %s", c->r.socket,
+                   strerror (-e));
+  if ((e = socket_grant (c->t->dir, c->r.socket, uid, gid, why, sizeof why)) < 0)
+    return failed (c, "%s", why);
+  return 0;
+}
+
+void
+rec_stop_export (struct rec *c)
+{
+  nbd_server_free (c->srv);
+  c->srv = NULL;
+  pexp_close (c->px);
+  c->px = NULL;
+}
+
+/* ---- overlays ------------------------------------------------------------- */
+
+/* An absolute path for PATH (which need not exist yet). */
+static char *
+absolute (const char *path)
+{
+  char cwd[PATH_MAX], *out;
+
+  if (path[0] == '/')
+    return strdup (path);
+  if (getcwd (cwd, sizeof cwd) == NULL)
+    return NULL;
+  if (asprintf (&out, "%s/%s", cwd, path) < 0)
+    return NULL;
+  return out;
+}
+
+/* Where each disk's overlay goes: PATH itself for one disk (unless it is
+ * a directory), else PATH/DISK.qcow2. */
+static int
+place_overlays (struct rec *c, const char *to)
+{
+  struct stat st;
+  char *base = absolute (to);
+  bool exists, dir;
+
+  if (base == NULL)
+    return fail ("cannot make %s absolute", to);
+  exists = stat (base, &st) == 0;
+  dir = c->r.disks.len > 1 || (exists && S_ISDIR (st.st_mode));
+  /* Made when the overlays are, so that a refusal leaves nothing. */
+  if (dir && !exists)
+    c->made_dir = strdup (base);
+  for (size_t i = 0; i < c->r.disks.len; i++) {
+    struct recovery_disk *d = &c->r.disks.ptr[i];
+    if (!dir)
+      d->overlay = strdup (base);
+    else if (asprintf (&d->overlay, "%s/%s.qcow2", base, d->disk) < 0)
+      abort ();
+    if (lstat (d->overlay, &st) == 0) {
+      free (base);
+      return fail ("%s exists: recover to a new file", d->overlay);
+    }
+  }
+  free (base);
+  return 0;
+}
+
+static int
+create_overlays (struct rec *c)
+{
+  if (c->made_dir && mkdir_p (c->made_dir, 0755) < 0)
+    return failed (c, "cannot create directory %s: %s", c->made_dir,
+                   strerror (errno));
+  for (size_t i = 0; i < c->r.disks.len; i++) {
+    struct recovery_disk *d = &c->r.disks.ptr[i];
+    char *uri = rec_uri (c, d->disk), size[32], why[512];
+    snprintf (size, sizeof size, "%llu", (unsigned long long) d->total);
+    /* -u: the backing is not opened; its size is known. */
+    const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-u",
+                           "-F", "raw", "-b", uri, d->overlay, size, NULL };
+    int e = qemu_tool_run (argv, why, sizeof why);
+    free (uri);
+    if (e < 0)
+      return failed (c, "cannot create the overlay %s: %s", d->overlay, why);
+  }
+  return 0;
+}
+
+/* ---- libvirt -------------------------------------------------------------- */
+
+static const char *
+src_domain (const struct rec *c)
+{
+  return c->t->domain;
+}
+
+/* The protected domain's definition: libvirt's, or the copy cdp serve
+ * kept (TASK/domain.xml) when the domain is gone.  *src is a connection
+ * that follows the domain when it exists. */
+static char *
+source_definition (struct rec *c, struct lv **src, bool *persistent, bool *gone,
+                   char *why, size_t len)
+{
+  char *path, *xml;
+  int e = lv_open (c->t->connect, src_domain (c), src);
+
+  *gone = e == -ENOENT;
+  if (e == 0) {
+    *persistent = lv_persistent (*src) > 0;
+    return lv_definition (*src, *persistent);
+  }
+  if (e != -ENOENT || lv_connect (c->t->connect, src) < 0) {
+    snprintf (why, len, "%s", lv_last_error ());
+    return NULL;
+  }
+  path = task_path (c->t, "domain.xml");
+  e = fio_read (path, &xml, NULL);
+  if (e == -ENOENT)
+    snprintf (why, len, "domain %s is gone, and cdp serve kept no copy of "
+              "its definition", src_domain (c));
+  else if (e < 0)
+    snprintf (why, len, "domain %s is gone, and its copy %s cannot be read: "
+              "%s", src_domain (c), path, strerror (-e));
+  free (path);
+  *persistent = true;
+  return xml;
+}
+
+/* Define and start the domain on the overlays (step 4). */
+static int
+start_domain (struct rec *c, const char *as)
+{
+  struct lv *src = NULL;
+  struct lvxml_overlay ov[8];
+  string_vector dropped = empty_vector;
+  char *xml, *nx = NULL;
+  const char *name = as ? as : src_domain (c);
+  uid_t uid;
+  gid_t gid;
+  bool persistent, gone;
+  char why[512];
+  int e = -1;
+
+  xml = source_definition (c, &src, &persistent, &gone, why, sizeof why);
+  if (xml == NULL) {
+    failed (c, "%s", why);
+    goto out;
+  }
+  lv_qemu_owner (src, &uid, &gid);
+  if (start_export (c, uid, gid) != 0 || create_overlays (c) != 0)
+    goto out;
+  for (size_t i = 0; i < c->r.disks.len && i < 8; i++)
+    ov[i] = (struct lvxml_overlay) {
+      .target = c->r.disks.ptr[i].disk, .path = c->r.disks.ptr[i].overlay,
+      .socket = c->r.socket, .export_name = c->r.disks.ptr[i].disk };
+  nx = lvxml_recovered (xml, as, ov, c->r.disks.len, &dropped);
+  if (nx == NULL) {
+    failed (c, "cannot make the recovered domain's definition from %s's",
+            src_domain (c));
+    goto out;
+  }
+  for (size_t i = 0; i < dropped.len; i++)
+    fprintf (stderr, "cdp: disk %s of %s is not recovered: %s runs without "
+             "it (two domains must not write one disk)\n", dropped.ptr[i],
+             src_domain (c), as);
+  if (gone)
+    fprintf (stderr, "cdp: domain %s is gone: %s is defined from the copy of "
+             "its definition that cdp serve kept\n", src_domain (c), name);
+  /* In place, the domain's history is in the journal up to this instant. */
+  if (!as && !gone && (e = lv_destroy (src)) < 0) {
+    failed (c, "domain %s: %s", name, lv_last_error ());
+    goto out;
+  }
+  if (!persistent) {
+    if ((e = lv_start (src, nx)) == 0)
+      e = lv_open (c->t->connect, name, &c->l);
+  }
+  else if ((e = lv_define (src, nx)) == 0 &&
+           (e = lv_open (c->t->connect, name, &c->l)) == 0)
+    e = lv_start (c->l, NULL);
+  if (e < 0) {
+    char msg[512];
+    snprintf (msg, sizeof msg, "%s", lv_last_error ());
+    /* In place, give the domain its own definition back. */
+    if (!as && persistent && lv_define (src, xml) == 0)
+      failed (c, "domain %s did not start on the point (%s); its own "
+              "definition is back, and it is off", name, msg);
+    else
+      failed (c, "domain %s: %s", name, msg);
+  }
+
+ out:
+  for (size_t i = 0; i < dropped.len; i++)
+    free (dropped.ptr[i]);
+  string_vector_reset (&dropped);
+  free (xml);
+  free (nx);
+  lv_close (src);
+  return e < 0 ? -1 : 0;
+}
+
+/* ---- the command ------------------------------------------------------------- */
+
+static int
+begin (struct rec *c, const char *at, const char *to, const char *as,
+       const char *disk)
+{
+  struct task_view v;
+  struct point p;
+  int64_t t, t_point, t_ready;
+  char tbuf[64];
+  int e;
+
+  if (view_open (c->store, c->t->name, &v) != 0)
+    return EXIT_FAIL;
+  e = view_time (&v, at, &t);
+  for (size_t i = 0; e == 0 && i < v.task->disks.len; i++) {
+    const struct task_disk *d = &v.task->disks.ptr[i];
+    if (disk && strcmp (d->name, disk) != 0)
+      continue;
+    if ((e = view_point_at (&v, d, t, &p)) == 0) {
+      struct recovery_disk rd = { .disk = strdup (d->name), .total = p.size };
+      recovery_disk_vector_append (&c->r.disks, rd);
+      c->r.seq = p.seq;
+    }
+  }
+  view_close (&v);
+  if (e != 0)
+    return e;
+  if (c->r.disks.len == 0)
+    return fail ("task %s has no disk %s", c->t->name, disk);
+  t_point = time_now_ns ();
+  c->r.at_ns = t;
+  c->r.mode = strdup (c->t->mode != TASK_LIBVIRT ? "qmp" : as ? "as" : "in-place");
+  c->r.domain = c->t->mode != TASK_LIBVIRT ? NULL
+              : strdup (as ? as : c->t->domain);
+  c->r.connect = c->t->connect ? strdup (c->t->connect) : NULL;
+  c->r.socket = task_path (c->t, c->t->mode == TASK_LIBVIRT ? "qemu/recover.sock"
+                                                          : "run/recover.sock");
+  c->r.state = strdup ("starting");
+  c->r.started_ns = c->t0;
+  if (as && (e = lv_open (c->t->connect, as, &c->l)) != -ENOENT) {
+    lv_close (c->l);
+    c->l = NULL;
+    return fail (e == 0 ? "domain %s exists already: recover as a new name"
+                        : "%s", e == 0 ? as : lv_last_error ());
+  }
+  if (place_overlays (c, to) != 0)
+    return EXIT_FAIL;
+  {
+    char *dir = strdup (c->r.socket);
+    *strrchr (dir, '/') = 0;
+    mkdir_p (dir, 0700);
+    free (dir);
+  }
+  e = locks_change (c->t, c->r.seq, t, true);
+  if (e < 0 && e != -EEXIST)
+    return fail ("cannot lock the point: %s", strerror (-e));
+  c->r.locked = e == 0;
+  if (rec_save (c) != 0)
+    return EXIT_FAIL;
+  format_time (t, tbuf, sizeof tbuf);
+  if (c->t->mode == TASK_LIBVIRT) {
+    if (start_domain (c, as) != 0)
+      return EXIT_FAIL;
+  }
+  else {
+    if (start_export (c, 0, 0) != 0 || create_overlays (c) != 0)
+      return EXIT_FAIL;
+  }
+  t_ready = time_now_ns ();
+  c->r.ready_ns = t_ready;
+  free (c->r.state);
+  c->r.state = strdup ("streaming");
+  if (rec_save (c) != 0)
+    return EXIT_FAIL;
+  if (c->l) {
+    printf ("started %s on the point of %s at %s in %.2f s (point %.3f s, "
+            "export, overlays and domain start %.3f s)\n", c->r.domain,
+            c->t->name, tbuf, rec_secs (t_ready - c->t0), rec_secs (t_point - c->t0),
+            rec_secs (t_ready - t_point));
+    fflush (stdout);
+  }
+  else
+    rec_print_qmp_howto (c);
+  return rec_finish (c);
+}
+
+/* --cancel: give up an unfinished recovery that cannot be resumed (its
+ * domain was deleted, its overlays lost).  The VM, if it still runs on
+ * the overlays, needs the export, which stops being served. */
+static int
+cancel_recovery (struct rec *c)
+{
+  int e = recovery_load (c->t, &c->r);
+
+  if (e < 0 && e != -ENOENT)
+    return fail ("cannot read %s/recover.json: %s", c->t->dir, jf_strerror (e));
+  if (e < 0 || !recovery_unfinished (&c->r))
+    return fail ("task %s has no unfinished recovery", c->t->name);
+  failed (c, "cancelled by the operator");
+  return EXIT_OK;
+}
+
+static int
+resume (struct rec *c)
+{
+  const char *state;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool active;
+  const char *why;
+  int e = recovery_load (c->t, &c->r);
+
+  if (e == -ENOENT)
+    return fail ("task %s has no recovery to resume", c->t->name);
+  if (e < 0)
+    return fail ("cannot read %s/recover.json: %s", c->t->dir, jf_strerror (e));
+  state = recovery_state (c->t, &c->r);
+  if (!recovery_unfinished (&c->r))
+    return fail ("the last recovery of task %s is %s: nothing to resume",
+                 c->t->name, state);
+  if (strcmp (c->r.state, "starting") == 0)
+    for (size_t i = 0; i < c->r.disks.len; i++)
+      if (access (c->r.disks.ptr[i].overlay, F_OK) != 0)
+        return failed (c, "the recovery stopped before its VM ran (no %s): "
+                       "run cdp recover again", c->r.disks.ptr[i].overlay);
+  if (c->r.domain) {
+    if (lv_open (c->r.connect, c->r.domain, &c->l) < 0)
+      return fail ("%s", lv_last_error ());
+    lv_qemu_owner (c->l, &uid, &gid);
+  }
+  c->resuming = true;
+  if (start_export (c, uid, gid) != 0)
+    return EXIT_FAIL;
+  if (c->l) {
+    if (lv_domain_active (c->l, &active, &why) < 0)
+      return fail ("%s", lv_last_error ());
+    if (!active && lv_start (c->l, NULL) < 0)
+      return fail ("cannot start %s: %s", c->r.domain, lv_last_error ());
+    printf ("resumed: %s reads the point from the store again\n", c->r.domain);
+    fflush (stdout);
+  }
+  else
+    rec_print_qmp_howto (c);
+  if (strcmp (c->r.state, "starting") == 0) {
+    free (c->r.state);
+    c->r.state = strdup ("streaming");
+  }
+  rec_save (c);
+  return rec_finish (c);
+}
+
+int
+cmd_recover (const char *store, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "at", required_argument, 0, 'a' }, { "to", required_argument, 0, 't' },
+    { "as", required_argument, 0, 's' }, { "in-place", no_argument, 0, 'i' },
+    { "disk", required_argument, 0, 'd' }, { "resume", no_argument, 0, 'r' },
+    { "bandwidth", required_argument, 0, 'b' }, { "cancel", no_argument, 0, 'c' },
+    { "help", no_argument, 0, 'h' },
+    { 0 } };
+  const char *at = NULL, *to = NULL, *as = NULL, *disk = NULL;
+  bool in_place = false, resuming = false, cancel = false;
+  struct rec c = { .store = store };
+  char *end;
+  int ch, r, lockfd;
+
+  optind = 1;
+  while ((ch = getopt_long (argc, argv, "", opts, NULL)) != -1)
+    switch (ch) {
+    case 'a': at = optarg; break;
+    case 't': to = optarg; break;
+    case 's': as = optarg; break;
+    case 'i': in_place = true; break;
+    case 'd': disk = optarg; break;
+    case 'r': resuming = true; break;
+    case 'c': cancel = true; break;
+    case 'b':
+      c.bandwidth = strtoul (optarg, &end, 10);
+      if (*end || end == optarg)
+        return usage_error ("--bandwidth takes MiB/s, a whole number");
+      break;
+    case 'h':
+      puts ("usage: cdp recover NAME --at T --to PATH (--as NEWDOMAIN | --in-place)\n"
+            "                   [--disk D] [--bandwidth MIB_PER_S]\n"
+            "       cdp recover NAME --resume [--bandwidth MIB_PER_S]\n"
+            "       cdp recover NAME --cancel");
+      return 0;
+    default: return usage_error ("see 'cdp recover --help'");
+    }
+  if (optind + 1 != argc)
+    return usage_error ("usage: cdp recover NAME --at T --to PATH (--as NEWDOMAIN | --in-place)");
+  if ((resuming || cancel) && (at || to || as || in_place || disk))
+    return usage_error ("--resume and --cancel take no --at, --to, --as, "
+                        "--in-place or --disk");
+  resuming |= cancel;
+  if (!resuming && (at == NULL || to == NULL))
+    return usage_error ("cdp recover needs --at T and --to PATH");
+  r = task_load (store, argv[optind], &c.t);
+  if (r < 0)
+    return task_load_fail (store, argv[optind], r);
+  if (!resuming && c.t->mode == TASK_LIBVIRT && (as != NULL) == in_place) {
+    task_free (c.t);
+    return usage_error ("give one of --as NEWDOMAIN and --in-place");
+  }
+  if (!resuming && c.t->mode != TASK_LIBVIRT && (as || in_place)) {
+    task_free (c.t);
+    return usage_error ("task %s has no libvirt domain: leave out --as and "
+                        "--in-place; cdp prints how to boot the point",
+                        argv[optind]);
+  }
+  if (as && !task_name_valid (as)) {
+    task_free (c.t);
+    return usage_error ("'%s' is not a usable domain name", as);
+  }
+  lockfd = recovery_lock (c.t);
+  if (lockfd < 0) {
+    task_free (c.t);
+    return fail ("a cdp recover of task %s runs already", argv[optind]);
+  }
+  if (!resuming) {
+    struct recovery old;
+    int le = recovery_load (c.t, &old);
+    if (le < 0 && le != -ENOENT) {
+      /* It may record a recovery whose VM still reads from the store. */
+      fail ("cannot read %s/recover.json: %s; restore it, or remove it if "
+            "no rapid recovery of this task runs", c.t->dir, jf_strerror (le));
+      close (lockfd);
+      task_free (c.t);
+      return EXIT_FAIL;
+    }
+    if (le == 0) {
+      bool busy = recovery_unfinished (&old);
+      if (busy)
+        fail ("task %s has an unfinished recovery (%s %s, %s): finish it "
+              "with 'cdp recover %s --resume'", c.t->name, old.mode,
+              old.domain ? old.domain : "", recovery_state (c.t, &old),
+              c.t->name);
+      recovery_clear (&old);
+      if (busy) {
+        close (lockfd);
+        task_free (c.t);
+        return EXIT_FAIL;
+      }
+    }
+  }
+  c.t0 = time_now_ns ();
+  c.tty = isatty (STDERR_FILENO);
+  sigemptyset (&c.sigs);
+  sigaddset (&c.sigs, SIGINT);
+  sigaddset (&c.sigs, SIGTERM);
+  sigaddset (&c.sigs, SIGHUP);
+  pthread_sigmask (SIG_BLOCK, &c.sigs, NULL);
+  signal (SIGPIPE, SIG_IGN);
+  r = cancel ? cancel_recovery (&c) : resuming ? resume (&c)
+    : begin (&c, at, to, as, disk);
+  rec_stop_export (&c);
+  lv_close (c.l);
+  recovery_clear (&c.r);
+  free (c.made_dir);
+  task_free (c.t);
+  close (lockfd);
+  return r;
+}

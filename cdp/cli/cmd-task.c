@@ -1,0 +1,697 @@
+/* cdp task create | list | show | delete */
+#include <assert.h>
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "cdp/task/task.h"
+#include "cdp/cli/cli.h"
+#include "cdp/daemon/daemon.h"
+#include "cdp/rapid/rapid.h"
+#include "cdp/hv/libvirt/libvirt.h"
+#include "cdp/hv/qmp/qmp.h"
+#include "common/jsonfile.h"
+#include "common/fileio.h"
+#include "common/timeutil.h"
+
+#define NS 1000000000LL
+/* How long task delete waits for cdp serve to let a task go. */
+#define RELEASE_WAIT_NS (120 * NS)
+
+static const char create_help[] =
+  "usage: cdp task create NAME --size SIZE --listen unix:PATH|tcp:HOST:PORT [POLICY]\n"
+  "       cdp task create NAME --qmp SOCKET --node NODE [--node NODE]... [POLICY]\n"
+  "       cdp task create NAME --domain DOM [--disk TARGET]... [--connect URI]\n"
+  "                            [--listen unix:PATH|tcp:HOST:PORT] [POLICY]\n"
+  "libvirt: every disk of DOM unless --disk names some; the receiver listens\n"
+  "         on a unix socket in the task unless --listen says where (tcp for\n"
+  "         a hypervisor on another host: HOST is where QEMU connects)\n"
+  "tcp:   --tls-creds DIR (X.509: ca-cert.pem, server-cert.pem, server-key.pem;\n"
+  "       clients need a certificate the CA signed), --tls-psk FILE\n"
+  "       (username:hexkey lines), or --no-tls (plain TCP): one is required\n"
+  "listener: --max-connections N (32): clients served at once\n"
+  POLICY_HELP
+  "        --segment-size SIZE (journal segment; default 256M, less on small\n"
+  "        file systems)\n";
+
+/* Sizes of the QMP-mode nodes, from the running QEMU. */
+static int
+qmp_disks (struct task *t, string_vector *nodes)
+{
+  struct qmp *q;
+  int e = qmp_connect (t->qmp, &q);
+
+  if (e < 0)
+    return fail ("cannot reach QEMU's QMP socket %s: %s", t->qmp,
+                 *qmp_last_error () ? qmp_last_error () : strerror (-e));
+  for (size_t i = 0; e == 0 && i < nodes->len; i++) {
+    struct json_object *node, *image;
+    int64_t size = -1;
+    e = qmp_find_node (q, nodes->ptr[i], &node);
+    if (e < 0) {
+      fail ("QEMU at %s has no block node '%s'", t->qmp, nodes->ptr[i]);
+      break;
+    }
+    if (json_object_object_get_ex (node, "image", &image))
+      size = qmp_json_int (image, "virtual-size", -1);
+    json_object_put (node);
+    if (size <= 0) {
+      e = fail ("cannot tell the size of node '%s'", nodes->ptr[i]);
+      break;
+    }
+    task_disk_vector_append (&t->disks, (struct task_disk) {
+        strdup (nodes->ptr[i]), (uint32_t) i, (uint64_t) size });
+  }
+  qmp_close (q);
+  return e < 0 ? EXIT_FAIL : e;
+}
+
+/* The disks of the libvirt domain: those named, or all of them. */
+static int
+libvirt_disks (struct task *t, string_vector *named)
+{
+  lv_disk_vector all = empty_vector;
+  struct lv *l;
+  int e = lv_open (t->connect, t->domain, &l);
+
+  if (e < 0)
+    return fail ("%s", lv_last_error ());
+  e = lv_disks (l, &all);
+  lv_close (l);
+  if (e < 0)
+    return fail ("domain %s: %s", t->domain, lv_last_error ());
+  for (size_t i = 0; e == 0 && i < named->len; i++) {
+    size_t k = 0;
+    while (k < all.len && strcmp (all.ptr[k].target, named->ptr[i]) != 0)
+      k++;
+    if (k == all.len)
+      e = fail ("domain %s has no disk '%s'", t->domain, named->ptr[i]);
+  }
+  for (size_t k = 0; e == 0 && k < all.len; k++) {
+    bool want = named->len == 0;
+    for (size_t i = 0; i < named->len; i++)
+      want |= strcmp (all.ptr[k].target, named->ptr[i]) == 0;
+    if (want)
+      task_disk_vector_append (&t->disks, (struct task_disk) {
+          strdup (all.ptr[k].target), (uint32_t) t->disks.len, all.ptr[k].size });
+  }
+  lv_disks_free (&all);
+  if (e == 0 && t->disks.len == 0)
+    e = fail ("domain %s has no disks", t->domain);
+  return e < 0 ? EXIT_FAIL : e;
+}
+
+/* The task directory disappears at once and durably (renamed to
+ * tasks/.NAME.deleted, which is no task, and tasks/ fsynced), then its
+ * files are removed: a delete cut short by a crash leaves no half task. */
+static int
+remove_task_dir (const struct task *t)
+{
+  char *gone;
+  int e;
+
+  const char *slash = strrchr (t->dir, '/');
+
+  assert (slash != NULL);           /* t->dir is STORE/tasks/NAME */
+  if (asprintf (&gone, "%.*s/.%s.deleted", (int) (slash - t->dir), t->dir,
+                t->name) < 0)
+    abort ();
+  e = fio_remove_tree (gone);       /* an earlier delete cut short */
+  if (e == 0 && rename (t->dir, gone) < 0)
+    e = -errno;
+  if (e == 0)
+    e = fio_sync_parent (t->dir);
+  if (e < 0) {
+    free (gone);
+    return fail ("could not remove %s: %s", t->dir, strerror (-e));
+  }
+  e = fio_remove_tree (gone);
+  if (e < 0)
+    e = fail ("task %s is deleted, but %s could not be removed: %s",
+              t->name, gone, strerror (-e));
+  free (gone);
+  return e;
+}
+
+/* A leftover of a create cut short: the task.json it may hold, itself. */
+static void
+remove_stage (const char *stage)
+{
+  char *f = path_join (stage, "task.json"), *tmp = path_join (stage, "task.json.tmp");
+
+  unlink (f);
+  unlink (tmp);
+  rmdir (stage);
+  free (f);
+  free (tmp);
+}
+
+/* The task directory appears whole, or not at all, after a power loss: it
+ * is made as tasks/.NAME.new, task.json is written into it, it is renamed
+ * to NAME, and tasks/ is fsynced (the store's own entries too, when they
+ * were just made). */
+static int
+create_dirs (const char *store, struct task *t)
+{
+  char *tasks = path_join (store, "tasks"), *final = t->dir, *stage;
+  struct stat st;
+  int e = mkdir_p (tasks, 0755);
+
+  if (e == 0)
+    e = fio_sync_parent (store);
+  if (e == 0)
+    e = fio_sync_parent (tasks);
+  if (e < 0) {
+    free (tasks);
+    return fail ("cannot create store %s: %s", store, strerror (-e));
+  }
+  if (asprintf (&stage, "%s/.%s.new", tasks, t->name) < 0)
+    abort ();
+  free (tasks);
+  if (lstat (final, &st) == 0) {
+    free (stage);
+    return fail ("task '%s' exists already", t->name);
+  }
+  remove_stage (stage);
+  if (mkdir (stage, 0700) < 0) {
+    e = fail ("cannot create %s: %s", stage, strerror (errno));
+    free (stage);
+    return e;
+  }
+  t->dir = stage;
+  e = task_save (t);
+  t->dir = final;
+  if (e == 0 && renameat2 (AT_FDCWD, stage, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
+    e = errno == EINVAL && rename (stage, final) == 0 ? 0 : -errno;
+  if (e == 0)
+    e = fio_sync_parent (final);
+  if (e < 0 && e != -EEXIST && e != -ENOTEMPTY)
+    e = fail ("cannot write task %s: %s", t->name, strerror (-e));
+  else if (e < 0)
+    e = fail ("task '%s' exists already", t->name);
+  if (e != 0)
+    remove_stage (stage);
+  free (stage);
+  return e;
+}
+
+/* Before anything is asked of QEMU or libvirt: the address to listen on
+ * (well formed, no other task's) and no disk named twice. */
+static int
+check_address (const char *store, const struct task *t,
+               const string_vector *nodes, const string_vector *targets)
+{
+  char why[512];
+  int e;
+
+  if (t->listen && listen_addr_check (t->listen, why, sizeof why) < 0)
+    return usage_error ("%s", why);
+  if (t->domain && t->listen && strncmp (t->listen, "tcp::", 5) == 0)
+    return usage_error ("--listen: QEMU connects to HOST: name it "
+                        "(tcp:HOST:PORT), not '%s'", t->listen);
+  e = t->listen ? listen_addr_taken (store, t->listen, why, sizeof why) : 0;
+  if (e == -EADDRINUSE)
+    return usage_error ("%s", why);
+  if (e < 0)
+    return fail ("cannot read store %s: %s", store, strerror (-e));
+  for (size_t i = 0; i < nodes->len; i++)
+    for (size_t k = 0; k < i; k++)
+      if (strcmp (nodes->ptr[i], nodes->ptr[k]) == 0)
+        return usage_error ("--node %s is given twice", nodes->ptr[i]);
+  for (size_t i = 0; i < targets->len; i++)
+    for (size_t k = 0; k < i; k++)
+      if (strcmp (targets->ptr[i], targets->ptr[k]) == 0)
+        return usage_error ("--disk %s is given twice", targets->ptr[i]);
+  return 0;
+}
+
+/* Once the disks' sizes are known: each fits the store. */
+static int
+check_sizes (const char *store, const struct task *t)
+{
+  char why[512];
+  int e = task_size_check (store, t, why, sizeof why);
+
+  if (e == -EFBIG)
+    return usage_error ("%s", why);
+  return e < 0 ? fail ("%s", why) : 0;
+}
+
+static int
+task_create (const char *store, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "size", required_argument, 0, 's' }, { "listen", required_argument, 0, 'l' },
+    { "qmp", required_argument, 0, 'q' }, { "node", required_argument, 0, 'n' },
+    { "domain", required_argument, 0, 'd' }, { "disk", required_argument, 0, 'k' },
+    { "connect", required_argument, 0, 'u' },
+    { "segment-size", required_argument, 0, 'g' }, POLICY_LONG_OPTIONS,
+    LISTEN_LONG_OPTIONS,
+    { 0 } };
+  struct task *t = calloc (1, sizeof *t);
+  string_vector nodes = empty_vector, targets = empty_vector;
+  uint64_t size = 0, seg = 0;
+  int c, r = 0;
+
+  policy_defaults (&t->policy);
+  optind = 1;
+  while (r == 0 && (c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+    case 's':
+      if (parse_size (optarg, &size) < 0 || size == 0 || size % 512)
+        r = usage_error ("--size: '%s' is not a size of whole 512-byte sectors", optarg);
+      break;
+    case 'l': t->listen = strdup (optarg); break;
+    case 'q': t->qmp = strdup (optarg); break;
+    case 'n': string_vector_append (&nodes, strdup (optarg)); break;
+    case 'd': t->domain = strdup (optarg); break;
+    case 'k': string_vector_append (&targets, strdup (optarg)); break;
+    case 'u': t->connect = strdup (optarg); break;
+    case 'g':
+      if (parse_size (optarg, &seg) < 0 || seg < (1u << 20) || seg > (1u << 30) ||
+          seg % (1u << 20))
+        r = usage_error ("--segment-size: whole MiB from 1M to 1G, not '%s'", optarg);
+      t->policy.segment_size = (uint32_t) seg;
+      break;
+    case POLICY_OPT_BP_INTERVAL: case POLICY_OPT_JOURNAL_RETENTION:
+    case POLICY_OPT_BP_RETENTION: case POLICY_OPT_MAX_CHAIN:
+    case POLICY_OPT_VERIFY_INTERVAL: case POLICY_OPT_RPO:
+      r = policy_opt (c, optarg, &t->policy);
+      break;
+    case LISTEN_OPT_TLS_CREDS: case LISTEN_OPT_TLS_PSK:
+    case LISTEN_OPT_NO_TLS: case LISTEN_OPT_MAX_CONNECTIONS:
+      r = listen_opt (c, optarg, &t->lo);
+      break;
+    default: r = usage_error ("task create: see 'cdp task create --help'");
+    }
+  }
+  if (r == 0 && optind + 1 != argc)
+    r = usage_error ("task create takes one NAME");
+  if (r == 0 && !task_name_valid (argv[optind]))
+    r = usage_error ("'%s' is not a task name (letters, digits, . - _)", argv[optind]);
+  if (r == 0) {
+    t->name = strdup (argv[optind]);
+    char *tasks = path_join (store, "tasks");
+    t->dir = path_join (tasks, t->name);
+    free (tasks);
+    t->created_ns = time_now_ns ();
+  }
+  if (r == 0 && access (t->dir, F_OK) == 0)
+    r = fail ("task '%s' exists already", t->name);   /* before its address */
+  if (r == 0)
+    r = check_address (store, t, &nodes, &targets);
+  if (r == 0 && t->domain && t->lo.tls_psk)
+    r = usage_error ("--tls-psk: libvirt's NBD client uses X.509 only; give "
+                     "--tls-creds DIR");
+  if (r == 0)
+    r = listen_check (t->listen, &t->lo);
+  if (r == 0 && t->domain) {
+    t->mode = TASK_LIBVIRT;
+    if (t->qmp || size)
+      r = usage_error ("--domain takes neither --qmp nor --size");
+    else
+      r = libvirt_disks (t, &targets);
+  }
+  else if (r == 0 && targets.len)
+    r = usage_error ("--disk names disks of a libvirt domain: give --domain");
+  else if (r == 0 && t->qmp) {
+    t->mode = TASK_QMP;
+    r = nodes.len == 0 ? usage_error ("--qmp needs at least one --node")
+                       : qmp_disks (t, &nodes);
+  }
+  else if (r == 0 && size && t->listen) {
+    t->mode = TASK_MANUAL;
+    task_disk_vector_append (&t->disks, (struct task_disk) { strdup ("disk0"), 0, size });
+  }
+  else if (r == 0)
+    r = usage_error ("task create needs --size and --listen, --qmp and --node, or --domain");
+  if (r == 0)
+    r = check_sizes (store, t);
+  if (r == 0)
+    r = create_dirs (store, t);
+  if (r == 0)
+    printf ("task %s created (%s mode, %zu disk%s)\n", t->name,
+            task_mode_name (t->mode), t->disks.len, t->disks.len == 1 ? "" : "s");
+  for (size_t i = 0; i < nodes.len; i++)
+    free (nodes.ptr[i]);
+  string_vector_reset (&nodes);
+  for (size_t i = 0; i < targets.len; i++)
+    free (targets.ptr[i]);
+  string_vector_reset (&targets);
+  task_free (t);
+  return r;
+}
+
+static json_object *
+task_json (const struct task *t)
+{
+  json_object *o = json_object_new_object (), *disks = json_object_new_array ();
+  char buf[64];
+
+  json_object_object_add (o, "name", json_object_new_string (t->name));
+  json_object_object_add (o, "mode", json_object_new_string (task_mode_name (t->mode)));
+  if (t->listen)
+    json_object_object_add (o, "listen", json_object_new_string (t->listen));
+  if (listen_is_tcp (t->listen))
+    json_object_object_add (o, "tls", json_object_new_string
+                            (t->lo.tls_creds ? "x509" : t->lo.tls_psk ? "psk"
+                             : "none"));
+  if (t->lo.tls_creds)
+    json_object_object_add (o, "tls_creds", json_object_new_string (t->lo.tls_creds));
+  if (t->lo.tls_psk)
+    json_object_object_add (o, "tls_psk", json_object_new_string (t->lo.tls_psk));
+  json_object_object_add (o, "max_connections",
+                          json_object_new_int64 (t->lo.max_connections));
+  if (t->qmp)
+    json_object_object_add (o, "qmp", json_object_new_string (t->qmp));
+  if (t->domain)
+    json_object_object_add (o, "domain", json_object_new_string (t->domain));
+  if (t->connect)
+    json_object_object_add (o, "connect", json_object_new_string (t->connect));
+  for (size_t i = 0; i < t->disks.len; i++) {
+    json_object *d = json_object_new_object ();
+    json_object_object_add (d, "name", json_object_new_string (t->disks.ptr[i].name));
+    json_object_object_add (d, "size", json_object_new_int64 ((int64_t) t->disks.ptr[i].size));
+    json_object_array_add (disks, d);
+  }
+  json_object_object_add (o, "disks", disks);
+  json_object_object_add (o, "bp_interval_s", json_object_new_int64 (t->policy.bp_interval / NS));
+  json_object_object_add (o, "journal_retention_s", json_object_new_int64 (t->policy.journal_retention / NS));
+  json_object_object_add (o, "bp_retention_s", json_object_new_int64 (t->policy.bp_retention / NS));
+  json_object_object_add (o, "max_chain", json_object_new_int (t->policy.max_chain));
+  json_object_object_add (o, "verify_interval_s", json_object_new_int64 (t->policy.verify_interval / NS));
+  json_object_object_add (o, "rpo_s", json_object_new_double ((double) t->policy.rpo / NS));
+  json_object_object_add (o, "points_checked_against_mirror",
+                          json_object_new_boolean (t->mode != TASK_MANUAL));
+  format_time (t->created_ns, buf, sizeof buf);
+  json_object_object_add (o, "created", json_object_new_string (buf));
+  return o;
+}
+
+static void
+task_print (const struct task *t)
+{
+  char a[32], b[32], c[32], v[32], sz[32], rpo[32];
+
+  printf ("task:       %s\nmode:       %s\n", t->name, task_mode_name (t->mode));
+  if (t->listen)
+    printf ("listen:     %s\n", t->listen);
+  if (t->lo.tls_creds)
+    printf ("tls:        x509, credentials in %s\n", t->lo.tls_creds);
+  else if (t->lo.tls_psk)
+    printf ("tls:        psk, keys in %s\n", t->lo.tls_psk);
+  else if (listen_is_tcp (t->listen))
+    printf ("tls:        none (plain tcp: --no-tls)\n");
+  printf ("clients:    at most %u at once\n", t->lo.max_connections);
+  if (t->qmp)
+    printf ("qmp:        %s\n", t->qmp);
+  if (t->domain)
+    printf ("domain:     %s%s%s\n", t->domain, t->connect ? " on " : "",
+            t->connect ? t->connect : "");
+  for (size_t i = 0; i < t->disks.len; i++) {
+    format_size (t->disks.ptr[i].size, sz, sizeof sz);
+    printf ("disk:       %s (%s)\n", t->disks.ptr[i].name, sz);
+  }
+  format_duration (t->policy.bp_interval, a, sizeof a);
+  format_duration (t->policy.journal_retention, b, sizeof b);
+  format_duration (t->policy.bp_retention, c, sizeof c);
+  format_duration (t->policy.verify_interval, v, sizeof v);
+  printf ("policy:     base points every %s, journal %s, base points %s, "
+          "chain <= %u, verified every %s\n", a, b, c, t->policy.max_chain, v);
+  policy_format_rpo (t->policy.rpo, rpo, sizeof rpo);
+  if (t->policy.rpo == 0)
+    printf ("rpo:        0 (a guest write completes once its record is durable)\n");
+  else
+    printf ("rpo:        %s (a guest write completes once the kernel has its "
+            "record; durable within %s)\n", rpo, rpo);
+  if (t->mode == TASK_MANUAL)
+    printf ("note:       manual mode: cdp cannot see the writer's mirror job, "
+            "so points are not checked against its READY; every point is offered\n");
+}
+
+static bool
+has_json (int argc, char **argv)
+{
+  for (int i = 0; i < argc; i++)
+    if (strcmp (argv[i], "--json") == 0)
+      return true;
+  return false;
+}
+
+static int
+task_show (const char *store, int argc, char **argv)
+{
+  struct task *t;
+  const char *name = NULL;
+  int e;
+
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] != '-')
+      name = argv[i];
+  if (name == NULL)
+    return usage_error ("usage: cdp task show NAME [--json]");
+  e = task_load (store, name, &t);
+  if (e < 0)
+    return task_load_fail (store, name, e);
+  if (has_json (argc, argv)) {
+    json_object *o = task_json (t);
+    puts (json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
+    json_object_put (o);
+  }
+  else
+    task_print (t);
+  task_free (t);
+  return 0;
+}
+
+static int
+task_list_cmd (const char *store, int argc, char **argv)
+{
+  string_vector names = empty_vector;
+  json_object *arr = json_object_new_array ();
+  bool json = has_json (argc, argv);
+  int e = task_list (store, &names);
+
+  if (e < 0)
+    return fail ("cannot read store %s: %s", store, strerror (-e));
+  for (size_t i = 0; i < names.len; i++) {
+    struct task *t;
+    if ((e = task_load (store, names.ptr[i], &t)) < 0) {
+      task_load_fail (store, names.ptr[i], e);    /* the others still list */
+      free (names.ptr[i]);
+      continue;
+    }
+    if (json)
+      json_object_array_add (arr, task_json (t));
+    else
+      printf ("%-20s %-8s %zu disk%s\n", t->name, task_mode_name (t->mode),
+              t->disks.len, t->disks.len == 1 ? "" : "s");
+    task_free (t);
+    free (names.ptr[i]);
+  }
+  if (json) {
+    json_object *o = json_object_new_object ();
+    json_object_object_add (o, "tasks", arr);
+    puts (json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
+    json_object_put (o);
+  }
+  else
+    json_object_put (arr);
+  string_vector_reset (&names);
+  return 0;
+}
+
+/* Why the task must not be deleted without --force (NULL: nothing):
+ * locked points, or a rapid recovery whose VM may still read the store. */
+static const char *
+delete_hazard (const struct task *t, char *why, size_t len)
+{
+  lock_vector locks = empty_vector;
+  struct recovery r;
+  int e = locks_load (t, &locks);
+
+  if (e < 0)
+    snprintf (why, len, "cannot read its locks.json (%s)", jf_strerror (e));
+  else if (locks.len > 0)
+    snprintf (why, len, "it has %zu locked point%s (cdp unlock)", locks.len,
+              locks.len == 1 ? "" : "s");
+  lock_vector_reset (&locks);
+  if (e < 0 || *why)
+    return why;
+  e = recovery_load (t, &r);
+  if (e < 0 && e != -ENOENT)
+    snprintf (why, len, "cannot read its recover.json (%s)", jf_strerror (e));
+  else if (e == 0 && recovery_unfinished (&r))
+    snprintf (why, len, "a rapid recovery from it is %s (its VM may still "
+              "read from the store)", recovery_state (t, &r));
+  recovery_clear (&r);
+  return *why ? why : NULL;
+}
+
+/* The pid in run/state.json of the serve that holds the task, or 0. */
+static long long
+serving_pid (const struct task *t)
+{
+  json_object *state = NULL, *v;
+  long long pid = 0;
+
+  if (served_load (t, &state) == 0 &&
+      json_object_object_get_ex (state, "pid", &v))
+    pid = json_object_get_int64 (v);
+  json_object_put (state);
+  return pid;
+}
+
+/* Did the control socket answer {"ok": true}? */
+static bool
+reply_ok (const char *reply)
+{
+  json_object *o = json_tokener_parse (reply);
+  bool ok = o && json_object_get_boolean (json_object_object_get (o, "ok"));
+
+  json_object_put (o);
+  return ok;
+}
+
+/* The task is served: ask that cdp serve let it go (its jobs end, its
+ * receiver closes) and wait until serve.lock (fd) is ours. */
+static int
+release_served (const struct task *t, int fd)
+{
+  long long pid = serving_pid (t);
+  int64_t deadline = time_now_ns () + RELEASE_WAIT_NS;
+  bool asked = false;
+
+  for (int64_t now; (now = time_now_ns ()) < deadline; ) {
+    char *reply = NULL;
+    /* Bounded: a hung serve must not hold the delete past deadline. */
+    if (!asked && control_call_within (t, "{\"op\":\"release\"}",
+                                       (unsigned) ((deadline - now) / 1000000)
+                                       + 1, &reply) == 0)
+      asked = reply_ok (reply);
+    free (reply);
+    if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
+      printf ("task %s: cdp serve stopped serving it\n", t->name);
+      return 0;
+    }
+    usleep (100000);
+  }
+  if (pid > 0)
+    return fail ("task '%s' is served by 'cdp serve' (pid %lld), which did "
+                 "not let it go within %llds: stop it, then delete the task",
+                 t->name, pid, RELEASE_WAIT_NS / NS);
+  return fail ("task '%s' is served by 'cdp serve', which did not let it go "
+               "within %llds: stop it, then delete the task", t->name,
+               RELEASE_WAIT_NS / NS);
+}
+
+static int
+task_delete (const char *store, int argc, char **argv)
+{
+  struct task *t;
+  bool force = false;
+  const char *name = NULL;
+  char *lock, why[512] = "";
+  bool released = false;
+  int fd, lfd = -1, e;
+
+  for (int i = 1; i < argc; i++) {
+    if (strcmp (argv[i], "--force") == 0)
+      force = true;
+    else if (argv[i][0] != '-')
+      name = argv[i];
+  }
+  if (name == NULL)
+    return usage_error ("usage: cdp task delete NAME [--force]");
+  if ((e = task_load (store, name, &t)) < 0 && e != -EUCLEAN &&
+      e != -EPROTONOSUPPORT)
+    return task_load_fail (store, name, e);
+  if (e < 0 && !force)
+    return task_load_fail (store, name, e);
+  if (e < 0) {                      /* --force: a task.json that is damaged */
+    char *tasks = path_join (store, "tasks");
+    t = calloc (1, sizeof *t);
+    t->name = strdup (name);
+    t->dir = path_join (tasks, name);
+    free (tasks);
+  }
+  if (!force && delete_hazard (t, why, sizeof why)) {
+    task_free (t);
+    return fail ("task '%s' not deleted: %s; use --force to delete it anyway",
+                 name, why);
+  }
+  /* Held until the directory is gone: no serve can take the task meanwhile. */
+  lock = task_path (t, "serve.lock");
+  fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  free (lock);
+  if (fd < 0) {
+    e = fail ("cannot open %s/serve.lock: %s", t->dir, strerror (errno));
+    task_free (t);
+    return e;
+  }
+  if (flock (fd, LOCK_EX | LOCK_NB) < 0) {
+    released = true;
+    if ((e = release_served (t, fd)) != 0) {
+      close (fd);
+      task_free (t);
+      return e;
+    }
+  }
+  /* Again, now that no serve holds the task and with locks.json held:
+   * a point may have been locked, or a recovery started, meanwhile. */
+  if (!force && (lfd = locks_hold (t)) < 0) {
+    e = fail ("cannot lock %s/locks.lock: %s", t->dir, strerror (-lfd));
+    goto out;
+  }
+  *why = '\0';
+  if (!force && delete_hazard (t, why, sizeof why)) {
+    e = fail ("task '%s' not deleted: %s; use --force to delete it "
+              "anyway%s", name, why, released ? " (cdp serve no longer "
+              "serves it: restart cdp serve to serve it again)" : "");
+    goto out;
+  }
+  if ((e = remove_task_dir (t)) != 0)
+    goto out;
+  printf ("task %s deleted\n", name);
+  e = 0;
+ out:
+  if (lfd >= 0)
+    close (lfd);
+  close (fd);
+  task_free (t);
+  return e;
+}
+
+int
+cmd_task (const char *store, int argc, char **argv)
+{
+  if (argc < 2)
+    return usage_error ("usage: cdp task create|list|show|set|delete ...");
+  if (strcmp (argv[1], "create") == 0) {
+    if (want_help (argc - 1, argv + 1)) {
+      fputs (create_help, stdout);
+      return 0;
+    }
+    return task_create (store, argc - 1, argv + 1);
+  }
+  if (strcmp (argv[1], "set") == 0)
+    return cmd_task_set (store, argc - 1, argv + 1);
+  if (want_help (argc, argv)) {
+    puts ("usage: cdp task create|list [--json]|show NAME [--json]|"
+          "set NAME [POLICY]...|delete NAME [--force]");
+    return 0;
+  }
+  if (strcmp (argv[1], "list") == 0)
+    return task_list_cmd (store, argc - 1, argv + 1);
+  if (strcmp (argv[1], "show") == 0)
+    return task_show (store, argc - 1, argv + 1);
+  if (strcmp (argv[1], "delete") == 0)
+    return task_delete (store, argc - 1, argv + 1);
+  return usage_error ("unknown task command '%s'", argv[1]);
+}

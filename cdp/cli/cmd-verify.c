@@ -1,0 +1,250 @@
+/* cdp verify: check what a point, or everything a task holds, depends
+ * on, and say which points are affected by what is damaged.
+ *
+ * Exit 0: nothing damaged; 1: damage found (or the check could not
+ * run); 2: usage.  The findings go into TASK/verify.json (integrity.c):
+ * a check of the whole task replaces the damage on record and records
+ * itself as the last verification; a check of one point adds to it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdp/task/task.h"
+#include "cdp/cli/cli.h"
+#include "cdp/task/verify.h"
+#include "common/timeutil.h"
+
+static const char usage[] =
+  "usage: cdp verify NAME [--at T] [--json]\n"
+  "Check the stored history of task NAME: every journal record's CRC, the\n"
+  "index against the journal, the base point catalog against its files,\n"
+  "and every base point image (qemu-img check, and its data checksums\n"
+  "where it has them).  With --at, only what the point at T reads.\n"
+  "Exit 0 when nothing is damaged, 1 when something is (each problem is\n"
+  "named with the points it affects), 2 on a usage error.\n";
+
+struct verify_args {
+  const char *name, *at;
+  bool json;
+};
+
+static int
+parse_args (int argc, char **argv, struct verify_args *a)
+{
+  static const struct option opts[] = {
+    { "at", required_argument, 0, 'a' }, { "json", no_argument, 0, 'j' },
+    { "help", no_argument, 0, 'h' }, { 0 } };
+  int c;
+
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1)
+    switch (c) {
+    case 'a': a->at = optarg; break;
+    case 'j': a->json = true; break;
+    case 'h': fputs (usage, stdout); return -1;
+    case ':': return usage_error ("%s needs a value; see 'cdp verify --help'",
+                                  argv[optind - 1]);
+    default: return usage_error ("unknown option %s; see 'cdp verify --help'",
+                                 argv[optind - 1]);
+    }
+  if (optind + 1 != argc)
+    return usage_error ("usage: cdp verify NAME [--at T] [--json]");
+  a->name = argv[optind];
+  return 0;
+}
+
+/* Open the task without catching the index up (a damaged journal must
+ * not keep the check from running); an unreadable catalog is damage. */
+static int
+open_task (const char *store, const char *name, struct task_view *v,
+           json_object *damage)
+{
+  struct task *t;
+  char *dir;
+  int e = task_load (store, name, &t);
+
+  if (e == -ENOENT)
+    return fail ("no task '%s' in %s", name, store);
+  if (e < 0)
+    return fail ("task '%s': cannot load: %s", name, strerror (-e));
+  task_free (t);
+  if (view_open_quiet (store, name, v) < 0)
+    return fail ("task '%s' has no history to check yet: has 'cdp serve' run?",
+                 name);
+  dir = task_path (v->task, "base");
+  e = catalog_load (dir, false, &v->cat);
+  if (e < 0) {
+    char msg[256];
+    snprintf (msg, sizeof msg, "catalog: base/catalog.json cannot be read (%s);"
+              " no base point can be found, so no point older than the "
+              "journal", strerror (-e));
+    json_object_array_add (damage, integrity_entry ("catalog", "catalog.json",
+                                                    msg, "verify"));
+    catalog_free (&v->cat);
+    memset (&v->cat, 0, sizeof v->cat);
+    v->cat.dir = dir;
+  }
+  else
+    free (dir);
+  return 0;
+}
+
+/* The points of every disk at --at. */
+static int
+resolve (struct task_view *v, const char *at, struct point *pts, size_t *n)
+{
+  int64_t t;
+
+  if (v->task->disks.len > sizeof v->opened / sizeof v->opened[0])
+    return fail ("task %s has more disks than one check can hold", v->task->name);
+  view_catch_up (v);                /* best effort: --at needs the index */
+  if (view_time (v, at, &t) != 0)
+    return EXIT_USAGE;
+  for (size_t i = 0; i < v->task->disks.len; i++)
+    if (view_point_at (v, &v->task->disks.ptr[i], t, &pts[i]) != 0)
+      return EXIT_FAIL;
+  *n = v->task->disks.len;
+  return 0;
+}
+
+static json_object *
+result_json (const struct verify_args *a, const struct verify_result *r)
+{
+  json_object *o = json_object_new_object (), *c = json_object_new_object ();
+  size_t n = json_object_array_length (r->damage);
+
+  json_object_object_add (o, "version", json_object_new_int (1));
+  json_object_object_add (o, "task", json_object_new_string (a->name));
+  json_object_object_add (o, "at", a->at ? json_object_new_string (a->at) : NULL);
+  json_object_object_add (o, "result", json_object_new_string (n ? "damaged" : "clean"));
+  json_object_object_add (o, "seconds", json_object_new_double (r->seconds));
+  json_object_object_add (c, "journal_segments", json_object_new_uint64 (r->journal_segments));
+  json_object_object_add (c, "journal_records", json_object_new_uint64 (r->journal_records));
+  json_object_object_add (c, "journal_bytes", json_object_new_uint64 (r->journal_bytes));
+  json_object_object_add (c, "index_extents", json_object_new_uint64 (r->index_extents));
+  json_object_object_add (c, "index_times", json_object_new_uint64 (r->index_times));
+  json_object_object_add (c, "base_points", json_object_new_uint64 (r->base_points));
+  json_object_object_add (c, "base_bytes", json_object_new_uint64 (r->base_bytes));
+  json_object_object_add (c, "base_summed", json_object_new_uint64 (r->base_summed));
+  json_object_object_add (c, "base_unsummed", json_object_new_uint64 (r->base_unsummed));
+  json_object_object_add (c, "base_checked_bytes", json_object_new_uint64 (r->base_checked_bytes));
+  json_object_object_add (o, "checked", c);
+  json_object_object_add (o, "damage", json_object_get (r->damage));
+  json_object_object_add (o, "notes", json_object_get (r->notes));
+  return o;
+}
+
+static void
+print_text (const struct verify_args *a, const struct verify_result *r)
+{
+  size_t n = json_object_array_length (r->damage);
+  uint64_t bytes = r->journal_bytes + r->base_checked_bytes;
+  char jb[32], bb[32], rate[32];
+
+  format_size (r->journal_bytes, jb, sizeof jb);
+  format_size (r->base_bytes, bb, sizeof bb);
+  format_size (r->seconds > 0 ? (uint64_t) ((double) bytes / r->seconds) : 0,
+               rate, sizeof rate);
+  printf ("%s%s%s: journal %" PRIu64 " records in %" PRIu64 " segments (%s), "
+          "index %" PRIu64 " entries, %" PRIu64 " base points (%s) checked in "
+          "%.1f s (%s/s)\n", a->name, a->at ? " at " : "", a->at ? a->at : "",
+          r->journal_records, r->journal_segments, jb,
+          r->index_extents + r->index_times, r->base_points, bb, r->seconds,
+          rate);
+  for (size_t i = 0; i < json_object_array_length (r->notes); i++)
+    printf ("note: %s\n", json_object_get_string (json_object_array_get_idx (r->notes, i)));
+  for (size_t i = 0; i < n; i++) {
+    json_object *d = json_object_array_get_idx (r->damage, i);
+    printf ("damaged: %s\n", json_object_get_string (json_object_object_get (d, "message")));
+  }
+  if (n)
+    printf ("%s: damaged (%zu problem%s)\n", a->name, n, n == 1 ? "" : "s");
+  else
+    printf ("%s: clean\n", a->name);
+}
+
+/* Keep the findings for `cdp status`. */
+static void
+record (const struct task *t, const struct verify_args *a,
+        const struct verify_result *r)
+{
+  json_object *lv = NULL;
+  size_t n = json_object_array_length (r->damage);
+  char now[64];
+  int e;
+
+  if (a->at == NULL) {
+    lv = json_object_new_object ();
+    format_time (time_now_ns (), now, sizeof now);
+    json_object_object_add (lv, "time", json_object_new_string (now));
+    json_object_object_add (lv, "time_ns", json_object_new_int64 (time_now_ns ()));
+    json_object_object_add (lv, "by", json_object_new_string ("cdp verify"));
+    json_object_object_add (lv, "result", json_object_new_string (n ? "damaged" : "clean"));
+    json_object_object_add (lv, "problems", json_object_new_uint64 (n));
+    json_object_object_add (lv, "seconds", json_object_new_double (r->seconds));
+    json_object_object_add (lv, "journal_bytes", json_object_new_uint64 (r->journal_bytes));
+  }
+  e = integrity_change (t, r->damage, a->at == NULL, lv);
+  json_object_put (lv);
+  if (e < 0)
+    fprintf (stderr, "cdp: warning: cannot record the result in %s/verify.json: "
+             "%s\n", t->dir, strerror (-e));
+}
+
+int
+cmd_verify (const char *store, int argc, char **argv)
+{
+  struct verify_args a = { 0 };
+  struct task_view v;
+  struct point pts[4];
+  size_t npts = 0;
+  struct verify_result res;
+  json_object *early = json_object_new_array ();
+  int r = parse_args (argc, argv, &a);
+
+  if (r != 0) {
+    json_object_put (early);
+    return r < 0 ? EXIT_OK : r;
+  }
+  if ((r = open_task (store, a.name, &v, early)) != 0) {
+    json_object_put (early);
+    return r;
+  }
+  if (a.at && (r = resolve (&v, a.at, pts, &npts)) != 0) {
+    json_object_put (early);
+    view_close (&v);
+    return r;
+  }
+  struct verify_source src = { v.task, v.jr, v.ix, &v.cat };
+  struct verify_opts o = { .points = a.at ? pts : NULL, .npoints = npts,
+                           .found_by = "verify" };
+  int e = verify_run (&src, &o, &res);
+  for (size_t i = 0; i < json_object_array_length (early); i++)
+    json_object_array_add (res.damage,
+                           json_object_get (json_object_array_get_idx (early, i)));
+  json_object_put (early);
+  if (e < 0) {
+    r = fail ("cannot check task %s: %s%s%s", a.name, strerror (-e),
+              *journal_last_error () ? ": " : "", journal_last_error ());
+    verify_result_free (&res);
+    view_close (&v);
+    return r;
+  }
+  record (v.task, &a, &res);
+  if (a.json) {
+    json_object *o2 = result_json (&a, &res);
+    puts (json_object_to_json_string_ext (o2, JSON_C_TO_STRING_PRETTY));
+    json_object_put (o2);
+  }
+  else
+    print_text (&a, &res);
+  r = json_object_array_length (res.damage) ? EXIT_FAIL : EXIT_OK;
+  verify_result_free (&res);
+  view_close (&v);
+  return r;
+}

@@ -1,0 +1,113 @@
+/* cdp/daemon: what `cdp serve` runs for each task it serves: the
+ * receiver QEMU's mirror writes into, maintenance (base points,
+ * retention, space), the control socket, and the watch over interrupted
+ * rapid recoveries.  Threads: see docs/ARCHITECTURE.md. */
+#ifndef CDP_DAEMON_H
+#define CDP_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cdp/task/task.h"
+
+/* ---- receiver.c: the NBD target QEMU's mirror writes into ------------- */
+
+struct receiver;
+int receiver_start (struct task *t, struct receiver **rp);
+/* Append a bookmark, gap or resume record for disk (all disks: UINT32_MAX)
+ * and wait until it is durable.  since_ns: for a gap journaled after the
+ * fact, the earlier instant fidelity was lost at; else 0. */
+int receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
+                    const char *label, int64_t since_ns);
+/* The newest record the receiver indexed itself, and its time: durable.
+ * The index may hold newer ones: another process (cdp points, export)
+ * catching up from the journal reads what the kernel holds, which at an
+ * RPO above 0 a power loss can still take. */
+void receiver_durable_end (struct receiver *r, uint64_t *seq, int64_t *t);
+/* If the history of disk ends without a gap (whoever journaled it last
+ * did not stop cleanly), the time of the journal's last record; else 0. */
+int64_t receiver_open_end (struct receiver *r, uint32_t disk);
+const char *receiver_socket (struct receiver *r);  /* unix socket, or NULL */
+/* A job's initial copy of disk runs (on) or ended (off): while it runs,
+ * only what differs from the disk as journaled is journaled. */
+void receiver_copying (struct receiver *r, uint32_t disk, bool on);
+void receiver_copy_stats (struct receiver *r, uint32_t disk,
+                          uint64_t *received, uint64_t *kept);
+/* Let QEMU running as uid/gid (and nobody else) connect to the unix
+ * socket; -EACCES etc. with why filled when it cannot reach it. */
+int receiver_grant (struct receiver *r, uid_t uid, gid_t gid, char *why,
+                    size_t len);
+void receiver_stats (struct receiver *r, uint32_t disk, uint64_t *writes,
+                     uint64_t *bytes, int64_t *last_write_ns);
+struct journal *receiver_journal (struct receiver *r);
+struct cdp_index *receiver_index (struct receiver *r);
+/* Have the indexer commit every durable record queued so far at once (it
+ * spaces its commits), and wait until it has tried: the index then holds
+ * them, unless it could not be written (a full store).  Records not yet
+ * durable (an RPO above 0) wait for the journal's sync, not hastened. */
+void receiver_index_current (struct receiver *r);
+/* Journal segments were reclaimed: let go of their files. */
+void receiver_reclaimed (struct receiver *r);
+/* fn(opaque) is called (on the journal thread; must not block) when a
+ * write found the journal full; the write is held unanswered until
+ * receiver_retry_stalled appends it again (fail_with == 0) or fails it
+ * with fail_with.  Returns how many writes were held. */
+void receiver_on_full (struct receiver *r, void (*fn) (void *), void *opaque);
+size_t receiver_retry_stalled (struct receiver *r, int fail_with);
+void receiver_stop (struct receiver *r);
+/* Change how the receiver acknowledges writes, live: 0 = once durable;
+ * > 0 = once in the kernel's hands, durable within rpo_ns.  No gap. */
+int receiver_set_rpo (struct receiver *r, int64_t rpo_ns);
+/* Age (ns) of the oldest acknowledged record not yet durable; 0: none. */
+int64_t receiver_durability_lag (struct receiver *r);
+
+/* ---- maint.c: base points, retention, space --------------------------- */
+
+#define SPACE_VERSION 1     /* run/space.json: from when history was lost */
+struct maint;
+int maint_start (struct task *t, struct receiver *rx, struct maint **mp);
+void maint_fold_now (struct maint *m);
+/* The task's policies changed (task set): what waits on one of them (the
+ * background check's next run) looks again. */
+void maint_policy_changed (struct maint *m);
+/* How many images not in the catalog maint_start moved to base/quarantine/. */
+unsigned maint_quarantined (const struct maint *m);
+void maint_stop (struct maint *m);
+
+/* ---- control.c: the control socket of a served task ---------------------- */
+
+struct control;
+int control_start (struct task *t, struct receiver *rx, struct maint *m,
+                   struct control **cp);
+/* fn(opaque) is called (on the control thread; must not block) when a
+ * client asks serve to let the task go ({"op":"release"}); until it is
+ * set, that request is refused as unknown. */
+void control_on_release (struct control *c, void (*fn) (void *), void *opaque);
+/* Read the policies in task.json and run by them from now on (what
+ * {"op":"reload"} does; serve calls it once the socket listens, for a
+ * task set that found none).  0, or -errno with why filled: then nothing
+ * changed. */
+int control_reload (struct control *c, char *why, size_t len);
+void control_stop (struct control *c);
+/* Client side: send one request line, read one reply line (malloc'd).
+ * -ENOENT / -ECONNREFUSED when no daemon serves the task. */
+int control_call (const struct task *t, const char *request, char **reply);
+/* The same, but -ETIMEDOUT when no reply came within ms (a hung serve). */
+int control_call_within (const struct task *t, const char *request,
+                         unsigned ms, char **reply);
+
+/* ---- recover-watch.c: cdp serve resumes interrupted recoveries ---------- */
+
+struct recover_watch {
+  int64_t check_ns;           /* next look at recover.json */
+  int64_t seen_ns;            /* when it was first seen interrupted */
+  int64_t next_ns;            /* resume no earlier than this */
+  int64_t backoff_ns;         /* after a resume that failed */
+  pid_t pid;                  /* the cdp recover --resume it started */
+};
+/* Called about once a second per task by the main thread of cdp serve. */
+void recover_watch (const char *store, const struct task *t,
+                    struct recover_watch *w);
+
+#endif

@@ -1,0 +1,341 @@
+/* cdp: the store, and each task's definition (task.json). */
+#include <dirent.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cdp/task/task.h"
+#include "common/jsonfile.h"
+
+#define TASK_VERSION 1
+
+const char *
+store_path (const char *opt)
+{
+  const char *env = getenv ("CDP_STORE");
+
+  if (opt)
+    return opt;
+  return env && *env ? env : "/var/lib/cdp";
+}
+
+int
+task_name_valid (const char *name)
+{
+  size_t n = strlen (name);
+
+  if (n == 0 || n > 64 || name[0] == '.' || name[0] == '-')
+    return 0;
+  for (const char *p = name; *p; p++)
+    if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+        !(*p >= '0' && *p <= '9') && *p != '-' && *p != '_' && *p != '.')
+      return 0;
+  return 1;
+}
+
+const char *
+task_mode_name (enum task_mode m)
+{
+  return m == TASK_QMP ? "qmp" : m == TASK_LIBVIRT ? "libvirt" : "manual";
+}
+
+char *
+task_path (const struct task *t, const char *leaf)
+{
+  return path_join (t->dir, leaf);
+}
+
+void
+task_free (struct task *t)
+{
+  if (t == NULL)
+    return;
+  for (size_t i = 0; i < t->disks.len; i++)
+    free (t->disks.ptr[i].name);
+  task_disk_vector_reset (&t->disks);
+  free (t->name);
+  free (t->dir);
+  free (t->listen);
+  listen_opts_free (&t->lo);
+  free (t->qmp);
+  free (t->domain);
+  free (t->connect);
+  free (t);
+}
+
+static void
+put_str (json_object *o, const char *key, const char *v)
+{
+  if (v)
+    json_object_object_add (o, key, json_object_new_string (v));
+}
+
+/* The members of a "policy" object that task set changes. */
+static void
+policy_members (json_object *pol, const struct task_policy *p)
+{
+  json_object_object_add (pol, "bp_interval_ns", json_object_new_int64 (p->bp_interval));
+  json_object_object_add (pol, "journal_retention_ns", json_object_new_int64 (p->journal_retention));
+  json_object_object_add (pol, "bp_retention_ns", json_object_new_int64 (p->bp_retention));
+  json_object_object_add (pol, "max_chain", json_object_new_int (p->max_chain));
+  json_object_object_add (pol, "verify_interval_ns", json_object_new_int64 (p->verify_interval));
+  json_object_object_add (pol, "rpo_ns", json_object_new_int64 (p->rpo));
+}
+
+int
+task_save (const struct task *t)
+{
+  json_object *o = json_object_new_object (), *disks = json_object_new_array ();
+  json_object *pol = json_object_new_object ();
+  char *path = task_path (t, "task.json");
+  int r;
+
+  put_str (o, "name", t->name);
+  put_str (o, "mode", task_mode_name (t->mode));
+  put_str (o, "listen", t->listen);
+  put_str (o, "tls_creds", t->lo.tls_creds);
+  put_str (o, "tls_psk", t->lo.tls_psk);
+  if (t->lo.no_tls)
+    json_object_object_add (o, "no_tls", json_object_new_boolean (true));
+  json_object_object_add (o, "max_connections", json_object_new_int64
+                          (t->lo.max_connections ? t->lo.max_connections
+                           : LISTEN_DEFAULT_MAX_CONNECTIONS));
+  put_str (o, "qmp", t->qmp);
+  put_str (o, "domain", t->domain);
+  put_str (o, "connect", t->connect);
+  for (size_t i = 0; i < t->disks.len; i++) {
+    json_object *d = json_object_new_object ();
+    put_str (d, "name", t->disks.ptr[i].name);
+    json_object_object_add (d, "id", json_object_new_int64 (t->disks.ptr[i].id));
+    json_object_object_add (d, "size", json_object_new_int64 ((int64_t) t->disks.ptr[i].size));
+    json_object_array_add (disks, d);
+  }
+  json_object_object_add (o, "disks", disks);
+  policy_members (pol, &t->policy);
+  if (t->policy.segment_size)
+    json_object_object_add (pol, "segment_size", json_object_new_int64 (t->policy.segment_size));
+  json_object_object_add (o, "policy", pol);
+  json_object_object_add (o, "created_ns", json_object_new_int64 (t->created_ns));
+  r = jf_save (path, o, TASK_VERSION, 0644);
+  json_object_put (o);
+  free (path);
+  return r;
+}
+
+char *
+json_str (json_object *o, const char *key)
+{
+  json_object *v;
+
+  if (!json_object_object_get_ex (o, key, &v) || !json_object_is_type (v, json_type_string))
+    return NULL;
+  return strdup (json_object_get_string (v));
+}
+
+int64_t
+json_int (json_object *o, const char *key, int64_t dflt)
+{
+  json_object *v;
+
+  if (!json_object_object_get_ex (o, key, &v))
+    return dflt;
+  return json_object_get_int64 (v);
+}
+
+static int
+parse_task (json_object *o, struct task *t)
+{
+  json_object *disks, *pol;
+  char *mode = json_str (o, "mode");
+  int64_t mc;
+
+  if (mode == NULL)
+    return -EINVAL;
+  t->mode = strcmp (mode, "qmp") == 0 ? TASK_QMP
+    : strcmp (mode, "libvirt") == 0 ? TASK_LIBVIRT : TASK_MANUAL;
+  if (t->mode == TASK_MANUAL && strcmp (mode, "manual") != 0) {
+    free (mode);
+    return -EINVAL;
+  }
+  free (mode);
+  t->listen = json_str (o, "listen");
+  t->lo.tls_creds = json_str (o, "tls_creds");
+  t->lo.tls_psk = json_str (o, "tls_psk");
+  t->lo.no_tls = json_int (o, "no_tls", 0) != 0;
+  mc = json_int (o, "max_connections", LISTEN_DEFAULT_MAX_CONNECTIONS);
+  if (mc < 1 || mc > 10000)
+    return -EINVAL;
+  t->lo.max_connections = (unsigned) mc;
+  t->qmp = json_str (o, "qmp");
+  t->domain = json_str (o, "domain");
+  t->connect = json_str (o, "connect");
+  t->created_ns = json_int (o, "created_ns", 0);
+  if (!json_object_object_get_ex (o, "disks", &disks) ||
+      !json_object_is_type (disks, json_type_array))
+    return -EINVAL;
+  for (size_t i = 0; i < json_object_array_length (disks); i++) {
+    json_object *d = json_object_array_get_idx (disks, i);
+    struct task_disk td = { .name = json_str (d, "name"),
+                            .id = (uint32_t) json_int (d, "id", (int64_t) i),
+                            .size = (uint64_t) json_int (d, "size", 0) };
+    if (td.name == NULL || task_disk_vector_append (&t->disks, td) < 0) {
+      free (td.name);
+      return -EINVAL;
+    }
+  }
+  if (json_object_object_get_ex (o, "policy", &pol)) {
+    t->policy.bp_interval = json_int (pol, "bp_interval_ns", 0);
+    t->policy.journal_retention = json_int (pol, "journal_retention_ns", 0);
+    t->policy.bp_retention = json_int (pol, "bp_retention_ns", 0);
+    t->policy.max_chain = (unsigned) json_int (pol, "max_chain", 16);
+    t->policy.segment_size = (uint32_t) json_int (pol, "segment_size", 0);
+    t->policy.verify_interval = json_int (pol, "verify_interval_ns",
+                                          VERIFY_INTERVAL_DEFAULT);
+    /* Written before --rpo existed: every write was durable first. */
+    t->policy.rpo = json_int (pol, "rpo_ns", 0);
+  }
+  if (t->disks.len == 0 || t->policy.bp_interval <= 0 ||
+      t->policy.journal_retention <= 0 || t->policy.bp_retention <= 0 ||
+      t->policy.max_chain < 1 || t->policy.rpo < 0)
+    return -EINVAL;
+  return 0;
+}
+
+int
+task_load (const char *store, const char *name, struct task **tp)
+{
+  struct task *t;
+  char *tasks, *path;
+  json_object *o;
+  int r;
+
+  if (!task_name_valid (name))
+    return -EINVAL;
+  t = calloc (1, sizeof *t);
+  if (t == NULL)
+    return -ENOMEM;
+  tasks = path_join (store, "tasks");
+  t->dir = path_join (tasks, name);
+  t->name = strdup (name);
+  free (tasks);
+  path = task_path (t, "task.json");
+  r = jf_load (path, TASK_VERSION, &o, NULL);
+  free (path);
+  if (r == 0)
+    r = parse_task (o, t) < 0 ? -EUCLEAN : 0;
+  json_object_put (o);
+  if (r < 0) {
+    task_free (t);
+    return r;
+  }
+  *tp = t;
+  return 0;
+}
+
+int
+task_policy_load (const struct task *t, struct task_policy *p)
+{
+  struct task *now = calloc (1, sizeof *now);
+  char *path = task_path (t, "task.json");
+  json_object *o;
+  int r;
+
+  if (now == NULL) {
+    free (path);
+    return -ENOMEM;
+  }
+  r = jf_load (path, TASK_VERSION, &o, NULL);
+  free (path);
+  if (r == 0)
+    r = parse_task (o, now) < 0 ? -EUCLEAN : 0;
+  json_object_put (o);
+  if (r == 0)
+    *p = now->policy;
+  task_free (now);
+  return r;
+}
+
+int
+task_policy_save (const struct task *t, const struct task_policy *p)
+{
+  char *path = task_path (t, "task.json");
+  json_object *o, *pol;
+  int r = jf_load (path, TASK_VERSION, &o, NULL);
+
+  if (r == 0 && (!json_object_object_get_ex (o, "policy", &pol) ||
+                 !json_object_is_type (pol, json_type_object)))
+    r = -EUCLEAN;
+  if (r == 0) {
+    policy_members (pol, p);
+    r = jf_save (path, o, TASK_VERSION, 0644);
+  }
+  json_object_put (o);
+  free (path);
+  return r;
+}
+
+int
+task_load_fail (const char *store, const char *name, int e)
+{
+  if (e == -ENOENT || e == -EINVAL)
+    return fail ("no task '%s' in %s", name, store);
+  return fail ("task %s: cannot read %s/tasks/%s/task.json: %s; %s", name,
+               store, name, jf_strerror (e), e == -EPROTONOSUPPORT
+               ? "run a cdp that knows its format"
+               : "restore it from a backup, or delete the task "
+                 "(task delete --force)");
+}
+
+static int
+cmp_str (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+int
+task_list (const char *store, string_vector *names)
+{
+  char *tasks = path_join (store, "tasks");
+  DIR *d = opendir (tasks);
+  struct dirent *e;
+
+  free (tasks);
+  if (d == NULL)
+    return errno == ENOENT ? 0 : -errno;
+  while ((e = readdir (d)) != NULL)
+    if (task_name_valid (e->d_name))
+      string_vector_append (names, strdup (e->d_name));
+  closedir (d);
+  if (names->len > 1)               /* qsort (NULL, 0) is undefined */
+    qsort (names->ptr, names->len, sizeof names->ptr[0], cmp_str);
+  return 0;
+}
+
+const struct task_disk *
+task_find_disk (const struct task *t, const char *name)
+{
+  for (size_t i = 0; i < t->disks.len; i++)
+    if (strcmp (t->disks.ptr[i].name, name) == 0)
+      return &t->disks.ptr[i];
+  return NULL;
+}
+
+const struct task_disk *
+task_pick_disk (const struct task *t, const char *name)
+{
+  const struct task_disk *d;
+
+  if (name == NULL) {
+    if (t->disks.len == 1)
+      return &t->disks.ptr[0];
+    usage_error ("task %s has %zu disks: name one with --disk", t->name,
+                 t->disks.len);
+    return NULL;
+  }
+  d = task_find_disk (t, name);
+  if (d == NULL)
+    fail ("task %s has no disk '%s'", t->name, name);
+  return d;
+}

@@ -14,7 +14,7 @@
 # acknowledged; the peers: by the final flush).  For cdp the script also
 # times how long after that the index holds every write, which is when
 # `cdp export --at now` would see it: a read from the receiver waits for
-# exactly that (cdp/daemon/receiver.c index_wait).  The source file is read
+# exactly that (cdp/daemon/receiver.c indexer_wait).  The source file is read
 # once beforehand, so it comes from the page cache.
 set -euo pipefail
 name=ingest

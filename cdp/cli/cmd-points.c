@@ -400,7 +400,7 @@ task_status (const char *store, const char *name)
   rpo_status (t, o, state, served);
   json_object_put (state);
   add_journal_status (store, t, o);
-  recovery_status (t, o);
+  rapid_status (t, o);
   integrity_status (t, o);
   task_free (t);
   return o;

@@ -47,15 +47,15 @@
 #include "recovery/history/qemu-tool.h"
 
 double
-rec_secs (int64_t ns)
+rapid_secs (int64_t ns)
 {
   return (double) ns / 1e9;
 }
 
 int
-rec_save (struct rec *c)
+rapid_save (struct rapid *c)
 {
-  int e = recovery_save (c->t, &c->r);
+  int e = rapid_state_save (c->t, &c->r);
 
   if (e < 0)
     return fail ("cannot record the recovery in %s: %s", c->t->dir,
@@ -64,7 +64,7 @@ rec_save (struct rec *c)
 }
 
 void
-rec_unlock_point (struct rec *c)
+rapid_unlock_point (struct rapid *c)
 {
   if (c->r.locked)
     locks_change (c->t, c->r.seq, c->r.at_ns, false);
@@ -74,7 +74,7 @@ rec_unlock_point (struct rec *c)
 /* Record the recovery failed (why), unless it is being resumed: a
  * resume that cannot go on leaves it interrupted, to try again. */
 static void
-record_failed (struct rec *c, const char *msg)
+record_failed (struct rapid *c, const char *msg)
 {
   if (c->resuming)
     return;
@@ -90,13 +90,13 @@ record_failed (struct rec *c, const char *msg)
   c->r.state = strdup ("failed");
   free (c->r.error);
   c->r.error = strdup (msg);
-  rec_unlock_point (c);
-  recovery_save (c->t, &c->r);
+  rapid_unlock_point (c);
+  rapid_state_save (c->t, &c->r);
 }
 
 /* The same, and say so in one line. */
 static int
-failed (struct rec *c, const char *fmt, ...)
+failed (struct rapid *c, const char *fmt, ...)
 {
   char msg[512];
   va_list ap;
@@ -109,7 +109,7 @@ failed (struct rec *c, const char *fmt, ...)
 }
 
 char *
-rec_uri (const struct rec *c, const char *disk)
+rapid_uri (const struct rapid *c, const char *disk)
 {
   char *uri;
 
@@ -122,7 +122,7 @@ rec_uri (const struct rec *c, const char *disk)
 
 /* Serve the points at r.at_ns on r.socket, open to QEMU (uid/gid). */
 static int
-start_export (struct rec *c, uid_t uid, gid_t gid)
+start_export (struct rapid *c, uid_t uid, gid_t gid)
 {
   string_vector names = empty_vector;
   char *addr, why[512] = "";
@@ -154,7 +154,7 @@ start_export (struct rec *c, uid_t uid, gid_t gid)
 }
 
 void
-rec_stop_export (struct rec *c)
+rapid_stop_export (struct rapid *c)
 {
   nbd_server_free (c->srv);
   c->srv = NULL;
@@ -182,7 +182,7 @@ absolute (const char *path)
 /* Where each disk's overlay goes: PATH itself for one disk (unless it is
  * a directory), else PATH/DISK.qcow2. */
 static int
-place_overlays (struct rec *c, const char *to)
+place_overlays (struct rapid *c, const char *to)
 {
   struct stat st;
   char *base = absolute (to);
@@ -196,7 +196,7 @@ place_overlays (struct rec *c, const char *to)
   if (dir && !exists)
     c->made_dir = strdup (base);
   for (size_t i = 0; i < c->r.disks.len; i++) {
-    struct recovery_disk *d = &c->r.disks.ptr[i];
+    struct rapid_disk *d = &c->r.disks.ptr[i];
     if (!dir)
       d->overlay = strdup (base);
     else if (asprintf (&d->overlay, "%s/%s.qcow2", base, d->disk) < 0)
@@ -211,14 +211,14 @@ place_overlays (struct rec *c, const char *to)
 }
 
 static int
-create_overlays (struct rec *c)
+create_overlays (struct rapid *c)
 {
   if (c->made_dir && mkdir_p (c->made_dir, 0755) < 0)
     return failed (c, "cannot create directory %s: %s", c->made_dir,
                    strerror (errno));
   for (size_t i = 0; i < c->r.disks.len; i++) {
-    struct recovery_disk *d = &c->r.disks.ptr[i];
-    char *uri = rec_uri (c, d->disk), size[32], why[512];
+    struct rapid_disk *d = &c->r.disks.ptr[i];
+    char *uri = rapid_uri (c, d->disk), size[32], why[512];
     snprintf (size, sizeof size, "%llu", (unsigned long long) d->total);
     /* -u: the backing is not opened; its size is known. */
     const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-u",
@@ -234,7 +234,7 @@ create_overlays (struct rec *c)
 /* ---- libvirt -------------------------------------------------------------- */
 
 static const char *
-src_domain (const struct rec *c)
+src_domain (const struct rapid *c)
 {
   return c->t->domain;
 }
@@ -243,7 +243,7 @@ src_domain (const struct rec *c)
  * kept (TASK/domain.xml) when the domain is gone.  *src is a connection
  * that follows the domain when it exists. */
 static char *
-source_definition (struct rec *c, struct lv **src, bool *persistent, bool *gone,
+source_definition (struct rapid *c, struct lv **src, bool *persistent, bool *gone,
                    char *why, size_t len)
 {
   char *path, *xml;
@@ -273,7 +273,7 @@ source_definition (struct rec *c, struct lv **src, bool *persistent, bool *gone,
 
 /* Define and start the domain on the overlays (step 4). */
 static int
-start_domain (struct rec *c, const char *as)
+start_domain (struct rapid *c, const char *as)
 {
   struct lv *src = NULL;
   struct lvxml_overlay ov[8];
@@ -347,7 +347,7 @@ start_domain (struct rec *c, const char *as)
 /* ---- the command ------------------------------------------------------------- */
 
 static int
-begin (struct rec *c, const char *at, const char *to, const char *as,
+begin (struct rapid *c, const char *at, const char *to, const char *as,
        const char *disk)
 {
   struct task_view v;
@@ -364,8 +364,8 @@ begin (struct rec *c, const char *at, const char *to, const char *as,
     if (disk && strcmp (d->name, disk) != 0)
       continue;
     if ((e = view_point_at (&v, d, t, &p)) == 0) {
-      struct recovery_disk rd = { .disk = strdup (d->name), .total = p.size };
-      recovery_disk_vector_append (&c->r.disks, rd);
+      struct rapid_disk rd = { .disk = strdup (d->name), .total = p.size };
+      rapid_disk_vector_append (&c->r.disks, rd);
       c->r.seq = p.seq;
     }
   }
@@ -402,7 +402,7 @@ begin (struct rec *c, const char *at, const char *to, const char *as,
   if (e < 0 && e != -EEXIST)
     return fail ("cannot lock the point: %s", strerror (-e));
   c->r.locked = e == 0;
-  if (rec_save (c) != 0)
+  if (rapid_save (c) != 0)
     return EXIT_FAIL;
   format_time (t, tbuf, sizeof tbuf);
   if (c->t->mode == TASK_LIBVIRT) {
@@ -417,52 +417,52 @@ begin (struct rec *c, const char *at, const char *to, const char *as,
   c->r.ready_ns = t_ready;
   free (c->r.state);
   c->r.state = strdup ("streaming");
-  if (rec_save (c) != 0)
+  if (rapid_save (c) != 0)
     return EXIT_FAIL;
   if (c->l) {
     printf ("started %s on the point of %s at %s in %.2f s (point %.3f s, "
             "export, overlays and domain start %.3f s)\n", c->r.domain,
-            c->t->name, tbuf, rec_secs (t_ready - c->t0), rec_secs (t_point - c->t0),
-            rec_secs (t_ready - t_point));
+            c->t->name, tbuf, rapid_secs (t_ready - c->t0), rapid_secs (t_point - c->t0),
+            rapid_secs (t_ready - t_point));
     fflush (stdout);
   }
   else
-    rec_print_qmp_howto (c);
-  return rec_finish (c);
+    rapid_print_qmp_howto (c);
+  return rapid_finish (c);
 }
 
 /* --cancel: give up an unfinished recovery that cannot be resumed (its
  * domain was deleted, its overlays lost).  The VM, if it still runs on
  * the overlays, needs the export, which stops being served. */
 static int
-cancel_recovery (struct rec *c)
+cancel_recovery (struct rapid *c)
 {
-  int e = recovery_load (c->t, &c->r);
+  int e = rapid_state_load (c->t, &c->r);
 
   if (e < 0 && e != -ENOENT)
     return fail ("cannot read %s/recover.json: %s", c->t->dir, jf_strerror (e));
-  if (e < 0 || !recovery_unfinished (&c->r))
+  if (e < 0 || !rapid_state_unfinished (&c->r))
     return fail ("task %s has no unfinished recovery", c->t->name);
   failed (c, "cancelled by the operator");
   return EXIT_OK;
 }
 
 static int
-resume (struct rec *c)
+resume (struct rapid *c)
 {
   const char *state;
   uid_t uid = 0;
   gid_t gid = 0;
   bool active;
   const char *why;
-  int e = recovery_load (c->t, &c->r);
+  int e = rapid_state_load (c->t, &c->r);
 
   if (e == -ENOENT)
     return fail ("task %s has no recovery to resume", c->t->name);
   if (e < 0)
     return fail ("cannot read %s/recover.json: %s", c->t->dir, jf_strerror (e));
-  state = recovery_state (c->t, &c->r);
-  if (!recovery_unfinished (&c->r))
+  state = rapid_state_shown (c->t, &c->r);
+  if (!rapid_state_unfinished (&c->r))
     return fail ("the last recovery of task %s is %s: nothing to resume",
                  c->t->name, state);
   if (strcmp (c->r.state, "starting") == 0)
@@ -487,13 +487,13 @@ resume (struct rec *c)
     fflush (stdout);
   }
   else
-    rec_print_qmp_howto (c);
+    rapid_print_qmp_howto (c);
   if (strcmp (c->r.state, "starting") == 0) {
     free (c->r.state);
     c->r.state = strdup ("streaming");
   }
-  rec_save (c);
-  return rec_finish (c);
+  rapid_save (c);
+  return rapid_finish (c);
 }
 
 int
@@ -508,7 +508,7 @@ cmd_recover (const char *store, int argc, char **argv)
     { 0 } };
   const char *at = NULL, *to = NULL, *as = NULL, *disk = NULL;
   bool in_place = false, resuming = false, cancel = false;
-  struct rec c = { .store = store };
+  struct rapid c = { .store = store };
   char *end;
   int ch, r, lockfd;
 
@@ -560,14 +560,14 @@ cmd_recover (const char *store, int argc, char **argv)
     task_free (c.t);
     return usage_error ("'%s' is not a usable domain name", as);
   }
-  lockfd = recovery_lock (c.t);
+  lockfd = rapid_lock (c.t);
   if (lockfd < 0) {
     task_free (c.t);
     return fail ("a cdp recover of task %s runs already", argv[optind]);
   }
   if (!resuming) {
-    struct recovery old;
-    int le = recovery_load (c.t, &old);
+    struct rapid_state old;
+    int le = rapid_state_load (c.t, &old);
     if (le < 0 && le != -ENOENT) {
       /* It may record a recovery whose VM still reads from the store. */
       fail ("cannot read %s/recover.json: %s; restore it, or remove it if "
@@ -577,13 +577,13 @@ cmd_recover (const char *store, int argc, char **argv)
       return EXIT_FAIL;
     }
     if (le == 0) {
-      bool busy = recovery_unfinished (&old);
+      bool busy = rapid_state_unfinished (&old);
       if (busy)
         fail ("task %s has an unfinished recovery (%s %s, %s): finish it "
               "with 'cdp recover %s --resume'", c.t->name, old.mode,
-              old.domain ? old.domain : "", recovery_state (c.t, &old),
+              old.domain ? old.domain : "", rapid_state_shown (c.t, &old),
               c.t->name);
-      recovery_clear (&old);
+      rapid_state_clear (&old);
       if (busy) {
         close (lockfd);
         task_free (c.t);
@@ -601,9 +601,9 @@ cmd_recover (const char *store, int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
   r = cancel ? cancel_recovery (&c) : resuming ? resume (&c)
     : begin (&c, at, to, as, disk);
-  rec_stop_export (&c);
+  rapid_stop_export (&c);
   lv_close (c.l);
-  recovery_clear (&c.r);
+  rapid_state_clear (&c.r);
   free (c.made_dir);
   task_free (c.t);
   close (lockfd);

@@ -513,7 +513,7 @@ static const char *
 delete_hazard (const struct task *t, char *why, size_t len)
 {
   lock_vector locks = empty_vector;
-  struct recovery r;
+  struct rapid_state r;
   int e = locks_load (t, &locks);
 
   if (e < 0)
@@ -524,13 +524,13 @@ delete_hazard (const struct task *t, char *why, size_t len)
   lock_vector_reset (&locks);
   if (e < 0 || *why)
     return why;
-  e = recovery_load (t, &r);
+  e = rapid_state_load (t, &r);
   if (e < 0 && e != -ENOENT)
     snprintf (why, len, "cannot read its recover.json (%s)", jf_strerror (e));
-  else if (e == 0 && recovery_unfinished (&r))
+  else if (e == 0 && rapid_state_unfinished (&r))
     snprintf (why, len, "a rapid recovery from it is %s (its VM may still "
-              "read from the store)", recovery_state (t, &r));
-  recovery_clear (&r);
+              "read from the store)", rapid_state_shown (t, &r));
+  rapid_state_clear (&r);
   return *why ? why : NULL;
 }
 

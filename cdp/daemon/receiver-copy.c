@@ -124,7 +124,7 @@ busy_wait (struct receiver *r, const struct busy *b)
              !(x->done && x->seq <= r->indexed);
     }
     if (wait)
-      index_wait_locked (r);
+      indexer_wait_locked (r);
   }
   return r->indexed;
 }
@@ -295,7 +295,7 @@ copy_part_done (void *opaque, const struct journal_record *rec, int err)
   struct copy_req *c = opaque;
 
   if (err == 0) {
-    index_push (c->rd->r, rec, NULL);
+    indexer_push (c->rd->r, rec, NULL);
     count_kept (c->rd, rec);
     if (rec->seq > atomic_load (&c->seq))
       atomic_store (&c->seq, rec->seq);
@@ -468,7 +468,7 @@ receiver_copying (struct receiver *r, uint32_t disk, bool on)
       continue;
     }
     /* Compare with everything acknowledged before. */
-    index_wait (r, journal_last_seq (r->j));
+    indexer_wait (r, journal_last_seq (r->j));
     pthread_mutex_lock (&r->lock);
     rd->copying = true;
     atomic_store (&rd->copying_hint, true);

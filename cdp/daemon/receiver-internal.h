@@ -92,13 +92,13 @@ struct receiver {
 
 /* receiver.c */
 /* Journal thread: queue a durable record for the indexer. */
-void index_push (struct receiver *r, const struct journal_record *rec,
+void indexer_push (struct receiver *r, const struct journal_record *rec,
                  const char *label);
 /* Wait until the index holds seq. */
-void index_wait (struct receiver *r, uint64_t seq);
+void indexer_wait (struct receiver *r, uint64_t seq);
 /* Under r->lock: wait on r->cond as one who needs the index now (the
  * indexer commits without its usual spacing). */
-void index_wait_locked (struct receiver *r);
+void indexer_wait_locked (struct receiver *r);
 /* Journal req as one record; its reply once durable. */
 void rx_append (struct rdisk *rd, struct nbd_request *req, uint16_t type);
 /* Append e (payload, label) and wait until it is durable. */

@@ -29,7 +29,7 @@
 
 #include "cdp/daemon/receiver-internal.h"
 
-static void journal_sync_lost (struct receiver *r, int err, int64_t oldest_ns);
+static void rx_sync_lost (struct receiver *r, int err, int64_t oldest_ns);
 
 /* ---- the indexer --------------------------------------------------------- *
  *
@@ -48,7 +48,7 @@ static void journal_sync_lost (struct receiver *r, int err, int64_t oldest_ns);
  * journal write that met one waited for it, about one QD 1 write in a
  * hundred at 7000 writes a second: the 99th percentile.  The records
  * are durable in the journal meanwhile (a crash loses nothing: the
- * index catches up from it), and a reader that needs them (index_wait,
+ * index catches up from it), and a reader that needs them (indexer_wait,
  * an initial copy's ordering, each maintenance cycle) has them
  * committed at once. */
 #define INDEX_COMMIT_NS (1000 * 1000 * 1000)
@@ -56,7 +56,7 @@ static void journal_sync_lost (struct receiver *r, int err, int64_t oldest_ns);
 
 /* Journal thread: queue a durable record for the index. */
 void
-index_push (struct receiver *r, const struct journal_record *rec,
+indexer_push (struct receiver *r, const struct journal_record *rec,
             const char *label)
 {
   /* At RPO 0 the record is durable already: say so before it is seen. */
@@ -203,7 +203,7 @@ durable_advanced (void *opaque, uint64_t seq, int err, int64_t oldest_ns)
 
   atomic_store (&r->durable, seq);
   if (err < 0)
-    journal_sync_lost (r, err, oldest_ns);
+    rx_sync_lost (r, err, oldest_ns);
   if (atomic_load (&r->ix_durable_wait)) {
     pthread_mutex_lock (&r->lock);
     pthread_cond_broadcast (&r->cond);
@@ -214,7 +214,7 @@ durable_advanced (void *opaque, uint64_t seq, int err, int64_t oldest_ns)
 /* Under r->lock: wait on r->cond as one who needs the durable records
  * in the index now. */
 static void
-index_wait_durable_locked (struct receiver *r)
+indexer_wait_durable_locked (struct receiver *r)
 {
   if (r->ix_waiters++ == 0)
     pthread_cond_broadcast (&r->cond);
@@ -224,22 +224,22 @@ index_wait_durable_locked (struct receiver *r)
 
 /* Under r->lock: wait on r->cond as one who needs the index now. */
 void
-index_wait_locked (struct receiver *r)
+indexer_wait_locked (struct receiver *r)
 {
   /* What it needs may be acknowledged but not durable yet: have the
    * journal sync now rather than at its next interval. */
   if (journal_durable_seq (r->j) < journal_last_seq (r->j))
     journal_flush (r->j, NULL, NULL);
-  index_wait_durable_locked (r);
+  indexer_wait_durable_locked (r);
 }
 
 /* Wait until the index holds seq. */
 void
-index_wait (struct receiver *r, uint64_t seq)
+indexer_wait (struct receiver *r, uint64_t seq)
 {
   pthread_mutex_lock (&r->lock);
   while (r->indexed < seq && !(r->stop && r->queue.len == 0))
-    index_wait_locked (r);
+    indexer_wait_locked (r);
   pthread_mutex_unlock (&r->lock);
 }
 
@@ -255,7 +255,7 @@ lost_gap_done (void *opaque, const struct journal_record *rec, int err)
   struct lost_gap *g = opaque;
 
   if (err == 0)
-    index_push (g->r, rec, g->label);
+    indexer_push (g->r, rec, g->label);
   else
     log_msg ("task %s: cannot journal the gap of a failed sync: %s",
              g->r->t->name, strerror (-err));
@@ -266,7 +266,7 @@ lost_gap_done (void *opaque, const struct journal_record *rec, int err)
  * oldest_ns may not be on disk.  Journal a gap from then on every disk
  * (a new copy of the disk restores fidelity, as after any gap). */
 static void
-journal_sync_lost (struct receiver *r, int err, int64_t oldest_ns)
+rx_sync_lost (struct receiver *r, int err, int64_t oldest_ns)
 {
   char when[64];
 
@@ -337,7 +337,7 @@ rx_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
                      .size = rd->d->size, .seq = seq,
                      .base = &point_zero_base };
 
-  index_wait (r, seq);
+  indexer_wait (r, seq);
   return point_pread (&p, buf, offset, count, NULL);
 }
 
@@ -369,7 +369,7 @@ rx_done (void *opaque, const struct journal_record *rec, int err)
     }
   }
   if (err == 0) {
-    index_push (r, rec, NULL);
+    indexer_push (r, rec, NULL);
     atomic_fetch_add (&rd->writes, 1);
     atomic_fetch_add (&rd->bytes, rec->length);
     atomic_store (&rd->last_write_ns, rec->time_ns);
@@ -632,7 +632,7 @@ max_request_for (uint32_t segment_size)
  * the evidence.  No point after it is exact until a new copy of the
  * disk (libvirt and QMP modes make one when protection starts). */
 static int
-journal_lost (struct receiver *r)
+rx_journal_lost_tail (struct receiver *r)
 {
   int64_t since;
   char when[64];
@@ -720,7 +720,7 @@ receiver_start (struct task *t, struct receiver **rp)
           ? index_last_error () : strerror (-e));
   if (e == 0 && (e = -pthread_create (&r->ixthread, NULL, indexer, r)) < 0)
     fail ("task %s: cannot start indexer", t->name);
-  if (e == 0 && (e = journal_lost (r)) < 0)
+  if (e == 0 && (e = rx_journal_lost_tail (r)) < 0)
     fail ("task %s: cannot journal the loss of the journal's tail: %s",
           t->name, strerror (-e));
   if (e == 0)
@@ -752,7 +752,7 @@ event_done (void *opaque, const struct journal_record *rec, int err)
   struct event_wait *w = opaque;
 
   if (err == 0)
-    index_push (w->r, rec, w->label);
+    indexer_push (w->r, rec, w->label);
   pthread_mutex_lock (&w->m);
   w->done = true;
   w->err = err;
@@ -789,7 +789,7 @@ receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
   int err = receiver_append_wait (r, &e, label, label);
 
   if (err == 0)
-    index_wait (r, journal_last_seq (r->j));
+    indexer_wait (r, journal_last_seq (r->j));
   return err;
 }
 
@@ -808,7 +808,7 @@ receiver_index_current (struct receiver *r)
    * empties, and waiting for it would hold the caller for as long. */
   pthread_mutex_lock (&r->lock);
   while ((r->queue.len > 0 && r->queue.ptr[0].seq <= target) || r->indexing)
-    index_wait_durable_locked (r);
+    indexer_wait_durable_locked (r);
   pthread_mutex_unlock (&r->lock);
 }
 

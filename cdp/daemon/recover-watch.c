@@ -56,7 +56,7 @@ spawn_resume (const char *store, const char *task)
 void
 recover_watch (const char *store, const struct task *t, struct recover_watch *w)
 {
-  struct recovery r;
+  struct rapid_state r;
   int64_t now = time_now_ns ();
   int status;
 
@@ -73,11 +73,11 @@ recover_watch (const char *store, const struct task *t, struct recover_watch *w)
   if (w->pid > 0 || now < w->check_ns)
     return;
   w->check_ns = now + 5 * SEC;
-  if (recovery_load (t, &r) < 0)
+  if (rapid_state_load (t, &r) < 0)
     return;
-  if (strcmp (recovery_state (t, &r), "interrupted") != 0) {
+  if (strcmp (rapid_state_shown (t, &r), "interrupted") != 0) {
     w->seen_ns = 0;
-    recovery_clear (&r);
+    rapid_state_clear (&r);
     return;
   }
   if (w->seen_ns == 0) {
@@ -96,5 +96,5 @@ recover_watch (const char *store, const struct task *t, struct recover_watch *w)
     else
       w->next_ns = now + RESUME_GRACE;
   }
-  recovery_clear (&r);
+  rapid_state_clear (&r);
 }

@@ -15,14 +15,14 @@
 
 /* ---- recover-state.c: a task's rapid recovery (TASK/recover.json) -------- */
 
-struct recovery_disk {
+struct rapid_disk {
   char *disk;                 /* the task's disk */
   char *overlay;              /* the qcow2 overlay the VM runs on */
   uint64_t done, total;       /* bytes streamed in so far, of */
 };
-DEFINE_VECTOR_TYPE (recovery_disk_vector, struct recovery_disk)
+DEFINE_VECTOR_TYPE (rapid_disk_vector, struct rapid_disk)
 
-struct recovery {
+struct rapid_state {
   char *state;                /* starting, streaming, done, failed */
   char *mode;                 /* as, in-place, qmp */
   char *domain;               /* libvirt: the domain on the overlays */
@@ -33,33 +33,33 @@ struct recovery {
   uint64_t seq;               /* the point's seq (locked while it runs) */
   bool locked;                /* this recovery made that lock */
   int64_t started_ns, updated_ns, ready_ns, done_ns;
-  recovery_disk_vector disks;
+  rapid_disk_vector disks;
 };
-int recovery_load (const struct task *t, struct recovery *r);   /* -ENOENT: none */
-int recovery_save (const struct task *t, struct recovery *r);
-void recovery_clear (struct recovery *r);
+int rapid_state_load (const struct task *t, struct rapid_state *r);   /* -ENOENT: none */
+int rapid_state_save (const struct task *t, struct rapid_state *r);
+void rapid_state_clear (struct rapid_state *r);
 /* Take TASK/recover.lock for this process: the fd, or -EBUSY. */
-int recovery_lock (const struct task *t);
+int rapid_lock (const struct task *t);
 /* Written as starting or streaming. */
-bool recovery_unfinished (const struct recovery *r);
+bool rapid_state_unfinished (const struct rapid_state *r);
 /* The state an operator sees: "interrupted" for an unfinished recovery
  * that no cdp recover runs any more. */
-const char *recovery_state (const struct task *t, const struct recovery *r);
+const char *rapid_state_shown (const struct task *t, const struct rapid_state *r);
 /* Does an unfinished in-place recovery stream disk in (cdp serve must not
  * start a copy of it)? */
-bool recovery_holds (const struct task *t, const char *disk);
+bool rapid_holds (const struct task *t, const char *disk);
 /* Add "recovery" to a task's status object, if it has one on record. */
-void recovery_status (const struct task *t, struct json_object *status);
+void rapid_status (const struct task *t, struct json_object *status);
 
 
 struct lv;
 struct pexp;
 struct nbd_server;
 
-struct rec {
+struct rapid {
   const char *store;
   struct task *t;                   /* the task (owned) */
-  struct recovery r;                /* what recover.json says */
+  struct rapid_state r;                /* what recover.json says */
   unsigned long bandwidth;          /* MiB/s, 0: no limit */
   struct pexp *px;
   struct nbd_server *srv;
@@ -71,21 +71,21 @@ struct rec {
   char *made_dir;                   /* PATH, when this recovery creates it */
 };
 
-double rec_secs (int64_t ns);
+double rapid_secs (int64_t ns);
 /* Write recover.json; prints the error. */
-int rec_save (struct rec *c);
+int rapid_save (struct rapid *c);
 /* Let go of the point's lock, if this recovery made it. */
-void rec_unlock_point (struct rec *c);
+void rapid_unlock_point (struct rapid *c);
 /* The export's URI for disk (malloc'd). */
-char *rec_uri (const struct rec *c, const char *disk);
-void rec_stop_export (struct rec *c);
+char *rapid_uri (const struct rapid *c, const char *disk);
+void rapid_stop_export (struct rapid *c);
 
 /* recover-stream.c.  How to boot and stream the point without libvirt,
  * on stdout. */
-void rec_print_qmp_howto (struct rec *c);
+void rapid_print_qmp_howto (struct rapid *c);
 /* Stream until every overlay stands alone (libvirt: drive the pulls;
  * else wait for someone's block-stream), then stop the export, unlock,
  * record the recovery done.  EXIT_OK or EXIT_FAIL (said why). */
-int rec_finish (struct rec *c);
+int rapid_finish (struct rapid *c);
 
 #endif

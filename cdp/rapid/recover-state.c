@@ -22,7 +22,7 @@
 #define RECOVER_VERSION 1
 
 void
-recovery_clear (struct recovery *r)
+rapid_state_clear (struct rapid_state *r)
 {
   free (r->state);
   free (r->mode);
@@ -34,12 +34,12 @@ recovery_clear (struct recovery *r)
     free (r->disks.ptr[i].disk);
     free (r->disks.ptr[i].overlay);
   }
-  recovery_disk_vector_reset (&r->disks);
+  rapid_disk_vector_reset (&r->disks);
   memset (r, 0, sizeof *r);
 }
 
 int
-recovery_load (const struct task *t, struct recovery *r)
+rapid_state_load (const struct task *t, struct rapid_state *r)
 {
   char *path = task_path (t, "recover.json");
   json_object *o, *arr;
@@ -65,16 +65,16 @@ recovery_load (const struct task *t, struct recovery *r)
   if (json_object_object_get_ex (o, "disks", &arr))
     for (size_t i = 0; i < json_object_array_length (arr); i++) {
       json_object *d = json_object_array_get_idx (arr, i);
-      struct recovery_disk rd = {
+      struct rapid_disk rd = {
         .disk = json_str (d, "disk"), .overlay = json_str (d, "overlay"),
         .done = (uint64_t) json_int (d, "done", 0),
         .total = (uint64_t) json_int (d, "total", 0),
       };
-      recovery_disk_vector_append (&r->disks, rd);
+      rapid_disk_vector_append (&r->disks, rd);
     }
   json_object_put (o);
   if (r->state == NULL || r->mode == NULL || r->socket == NULL) {
-    recovery_clear (r);
+    rapid_state_clear (r);
     return -EUCLEAN;
   }
   return 0;
@@ -100,7 +100,7 @@ add_time (json_object *o, const char *key, int64_t ns)
 
 /* The record as written, plus readable times (public: cdp status). */
 static json_object *
-to_json (const struct recovery *r)
+to_json (const struct rapid_state *r)
 {
   json_object *o = json_object_new_object (), *arr = json_object_new_array ();
 
@@ -131,7 +131,7 @@ to_json (const struct recovery *r)
 }
 
 int
-recovery_save (const struct task *t, struct recovery *r)
+rapid_state_save (const struct task *t, struct rapid_state *r)
 {
   char *path = task_path (t, "recover.json");
   json_object *o;
@@ -146,7 +146,7 @@ recovery_save (const struct task *t, struct recovery *r)
 }
 
 int
-recovery_lock (const struct task *t)
+rapid_lock (const struct task *t)
 {
   char *path = task_path (t, "recover.lock");
   int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -163,7 +163,7 @@ recovery_lock (const struct task *t)
 
 /* Does a cdp recover run for the task now? */
 static bool
-recovery_running (const struct task *t)
+rapid_running (const struct task *t)
 {
   char *path = task_path (t, "recover.lock");
   int fd = open (path, O_RDONLY | O_CLOEXEC);
@@ -178,47 +178,47 @@ recovery_running (const struct task *t)
 }
 
 bool
-recovery_unfinished (const struct recovery *r)
+rapid_state_unfinished (const struct rapid_state *r)
 {
   return strcmp (r->state, "starting") == 0 || strcmp (r->state, "streaming") == 0;
 }
 
 const char *
-recovery_state (const struct task *t, const struct recovery *r)
+rapid_state_shown (const struct task *t, const struct rapid_state *r)
 {
-  if (recovery_unfinished (r) && !recovery_running (t))
+  if (rapid_state_unfinished (r) && !rapid_running (t))
     return "interrupted";
   return r->state;
 }
 
 bool
-recovery_holds (const struct task *t, const char *disk)
+rapid_holds (const struct task *t, const char *disk)
 {
-  struct recovery r;
+  struct rapid_state r;
   bool holds = false;
-  int e = recovery_load (t, &r);
+  int e = rapid_state_load (t, &r);
 
   if (e == -ENOENT)
     return false;
   if (e < 0)
     return true;          /* unreadable: it may stream disk in; leave it */
-  if (recovery_unfinished (&r) && strcmp (r.mode, "in-place") == 0)
+  if (rapid_state_unfinished (&r) && strcmp (r.mode, "in-place") == 0)
     for (size_t i = 0; i < r.disks.len && !holds; i++)
       holds = strcmp (r.disks.ptr[i].disk, disk) == 0;
-  recovery_clear (&r);
+  rapid_state_clear (&r);
   return holds;
 }
 
 void
-recovery_status (const struct task *t, struct json_object *status)
+rapid_status (const struct task *t, struct json_object *status)
 {
-  struct recovery r;
+  struct rapid_state r;
   json_object *o;
 
-  if (recovery_load (t, &r) < 0)
+  if (rapid_state_load (t, &r) < 0)
     return;
   o = to_json (&r);
-  json_object_object_add (o, "state", json_object_new_string (recovery_state (t, &r)));
+  json_object_object_add (o, "state", json_object_new_string (rapid_state_shown (t, &r)));
   json_object_object_add (status, "recovery", o);
-  recovery_clear (&r);
+  rapid_state_clear (&r);
 }

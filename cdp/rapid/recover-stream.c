@@ -41,7 +41,7 @@ file_has_backing (const char *path)
 /* ---- streaming -------------------------------------------------------------- */
 
 static void
-progress (struct rec *c, double rate, bool final)
+progress (struct rapid *c, double rate, bool final)
 {
   static int64_t last;
   uint64_t done = 0, total = 0;
@@ -65,9 +65,9 @@ progress (struct rec *c, double rate, bool final)
  * its turn, make sure a pull runs on it.  Returns 1 done, 0 streaming or
  * waiting, < 0 error. */
 static int
-check_disk (struct rec *c, size_t i, int64_t *retry_ns, bool turn)
+check_disk (struct rapid *c, size_t i, int64_t *retry_ns, bool turn)
 {
-  struct recovery_disk *d = &c->r.disks.ptr[i];
+  struct rapid_disk *d = &c->r.disks.ptr[i];
   static const struct lv_dest none = { .export_name = "" };
   uint64_t cur, end;
   int type, r;
@@ -105,7 +105,7 @@ check_disk (struct rec *c, size_t i, int64_t *retry_ns, bool turn)
 
 /* Why the domain cannot go on streaming, or NULL. */
 static const char *
-domain_gone (struct rec *c)
+domain_gone (struct rapid *c)
 {
   const char *why;
   bool active;
@@ -116,7 +116,7 @@ domain_gone (struct rec *c)
 }
 
 static bool
-signalled (struct rec *c)
+signalled (struct rapid *c)
 {
   struct timespec zero = { 0, 0 };
 
@@ -125,7 +125,7 @@ signalled (struct rec *c)
 
 /* Step 5 under libvirt.  0 when every disk stands alone. */
 static int
-stream_libvirt (struct rec *c)
+stream_libvirt (struct rapid *c)
 {
   int64_t retry[8] = { 0 }, t0 = time_now_ns (), saved = 0;
 
@@ -140,7 +140,7 @@ stream_libvirt (struct rec *c)
     uint64_t done = 0;
     left = 0;
     if ((gone = domain_gone (c)) != NULL) {
-      recovery_save (c->t, &c->r);
+      rapid_state_save (c->t, &c->r);
       return fail ("domain %s stopped before its data was home (%s): start "
                    "it and run 'cdp recover %s --resume'", c->r.domain, gone,
                    c->t->name);
@@ -153,16 +153,16 @@ stream_libvirt (struct rec *c)
       left += r == 0;
       done += c->r.disks.ptr[i].done;
     }
-    double dt = rec_secs (time_now_ns () - t0);
+    double dt = rapid_secs (time_now_ns () - t0);
     progress (c, dt > 0 ? (double) (done - done0) / dt : 0, left == 0);
     if (left == 0)
       return 0;
     if (time_now_ns () - saved > 2000000000LL) {
-      recovery_save (c->t, &c->r);
+      rapid_state_save (c->t, &c->r);
       saved = time_now_ns ();
     }
     if (signalled (c)) {
-      recovery_save (c->t, &c->r);
+      rapid_state_save (c->t, &c->r);
       if (c->tty)
         fputc ('\n', stderr);
       return fail ("stopped: %s still reads from the store; run 'cdp recover "
@@ -178,7 +178,7 @@ stream_libvirt (struct rec *c)
 /* Step 5 without libvirt: someone runs block-stream; wait until every
  * overlay stands alone. */
 static int
-stream_qmp (struct rec *c)
+stream_qmp (struct rapid *c)
 {
   for (;;) {
     size_t left = 0;
@@ -200,11 +200,11 @@ stream_qmp (struct rec *c)
 
 /* The instructions for a task without libvirt. */
 void
-rec_print_qmp_howto (struct rec *c)
+rapid_print_qmp_howto (struct rapid *c)
 {
   printf ("The point of %s is served at:\n", c->t->name);
   for (size_t i = 0; i < c->r.disks.len; i++) {
-    char *uri = rec_uri (c, c->r.disks.ptr[i].disk);
+    char *uri = rapid_uri (c, c->r.disks.ptr[i].disk);
     printf ("  %s\n", uri);
     free (uri);
   }
@@ -213,7 +213,7 @@ rec_print_qmp_howto (struct rec *c)
     printf ("  %s\n", c->r.disks.ptr[i].overlay);
   printf ("Boot the VM on them, with its usual arguments and, for each disk:\n");
   for (size_t i = 0; i < c->r.disks.len; i++) {
-    const struct recovery_disk *d = &c->r.disks.ptr[i];
+    const struct rapid_disk *d = &c->r.disks.ptr[i];
     printf ("  -blockdev '{\"node-name\":\"rec-%s-base\",\"driver\":\"nbd\","
             "\"server\":{\"type\":\"unix\",\"path\":\"%s\"},\"export\":\"%s\","
             "\"reconnect-delay\":60,\"read-only\":true}'\n"
@@ -234,7 +234,7 @@ rec_print_qmp_howto (struct rec *c)
 
 /* Steps 5 and 6. */
 int
-rec_finish (struct rec *c)
+rapid_finish (struct rapid *c)
 {
   int r = c->l ? stream_libvirt (c) : stream_qmp (c);
 
@@ -245,16 +245,16 @@ rec_finish (struct rec *c)
       log_msg ("disk %s: the domain's persistent definition still names the "
                "export as its backing store: edit it (virsh edit %s)",
                c->r.disks.ptr[i].disk, c->r.domain);
-  rec_stop_export (c);
-  rec_unlock_point (c);
+  rapid_stop_export (c);
+  rapid_unlock_point (c);
   free (c->r.state);
   c->r.state = strdup ("done");
   c->r.done_ns = time_now_ns ();
-  rec_save (c);
+  rapid_save (c);
   printf ("done: %s no longer depends on the store (%s streamed in %.1f s)\n",
           c->r.domain ? c->r.domain : "the VM",
           c->r.disks.len > 1 ? "its disks" : "its disk",
-          rec_secs (c->r.done_ns - (c->r.ready_ns ? c->r.ready_ns : c->t0)));
+          rapid_secs (c->r.done_ns - (c->r.ready_ns ? c->r.ready_ns : c->t0)));
   return EXIT_OK;
 }
 

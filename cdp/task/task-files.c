@@ -30,7 +30,7 @@ task_files_check (const struct task *t, char *why, size_t len)
 {
   lock_vector locks = empty_vector;
   struct base_catalog cat;
-  struct recovery r;
+  struct rapid_state r;
   char *dir = task_path (t, "base");
   int e;
 
@@ -48,8 +48,8 @@ task_files_check (const struct task *t, char *why, size_t len)
     return explain (t, "base/catalog.json", e, "restore it from a backup "
                     "(removing it moves every base point image to "
                     "base/quarantine/)", why, len);
-  e = recovery_load (t, &r);
-  recovery_clear (&r);
+  e = rapid_state_load (t, &r);
+  rapid_state_clear (&r);
   if (e < 0 && e != -ENOENT)
     return explain (t, "recover.json", e, "restore it from a backup, or "
                     "remove it if no rapid recovery of this task runs",

@@ -199,7 +199,7 @@ may_start (struct lvp *p, size_t i)
   int type = 0, r;
   bool ours;
 
-  if (recovery_holds (p->s->t, td->name)) {
+  if (rapid_holds (p->s->t, td->name)) {
     protect_waiting (p->s, i, "cdp recover streams this disk in from the "
                      "store: protection resumes when that is done");
     return false;

@@ -139,8 +139,8 @@ copy_crc (uint8_t *dst, const uint8_t *src, uint32_t len)
   return crc;
 }
 
-static void
-wake_thread (struct journal *j)
+void
+journal_wake_thread (struct journal *j)
 {
   uint64_t one = 1;
 
@@ -198,7 +198,7 @@ journal_append (struct journal *j, const struct journal_record *e,
   wake = copy_done (j, s);
   pthread_mutex_unlock (&j->lock);
   if (wake)
-    wake_thread (j);
+    journal_wake_thread (j);
   return 0;
 }
 

@@ -339,6 +339,10 @@ void prep_recycle (struct journal *j, uint64_t number);
 /* Delete pool files past keep. */
 void prep_trim (struct journal *j, uint32_t keep);
 
+/* ---- append.c ------------------------------------------------------- */
+/* Wake the journal thread (its eventfd): work or a setting changed. */
+void journal_wake_thread (struct journal *j);
+
 /* ---- dioalign.c: O_DIRECT alignment of a file ----------------------- */
 uint32_t dio_align (int fd);
 

@@ -50,22 +50,13 @@
 #define BOOT_ID "/proc/sys/kernel/random/boot_id"
 #define LOST_SINCE "lost-since "          /* the marker's second line */
 
-static void
-wake (struct journal *j)
-{
-  uint64_t one = 1;
-
-  if (write (j->efd, &one, sizeof one) < 0)
-    abort ();                           /* an eventfd write cannot fail here */
-}
-
 int
 journal_set_sync_interval (struct journal *j, int64_t ns)
 {
   if (ns < 0)
     return -EINVAL;
   atomic_store (&j->sync_ns, ns);
-  wake (j);                             /* a sync may be due sooner now */
+  journal_wake_thread (j);                             /* a sync may be due sooner now */
   return 0;
 }
 
@@ -119,7 +110,7 @@ journal_flush (struct journal *j, journal_flush_fn done, void *opaque)
   if (now && done)
     done (opaque, 0);
   else if (!now && r == 0)
-    wake (j);
+    journal_wake_thread (j);
   return r;
 }
 
@@ -206,7 +197,7 @@ journal_forget_lost_tail (struct journal *j)
     write_marker (j, 0);
   }
   pthread_mutex_unlock (&j->marker_lock);
-  wake (j);
+  journal_wake_thread (j);
 }
 
 bool

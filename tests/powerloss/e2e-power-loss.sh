@@ -19,37 +19,18 @@ requires fusermount3 mountpoint nbdcopy python3 md5sum pgrep
 : "${PLCHECK:?PLCHECK must name check.py}"
 
 source "$(dirname "$0")/plfs-functions.sh"
+source "$(dirname "$0")/plwrite-functions.sh"
 trap pl_cleanup EXIT
 rx=$tmpdir/rx.sock
 export CDP_STORE=$mnt/store
-blocks=1024                     # 4 MiB disk
 task=$CDP_STORE/tasks/p
-cycle=0
 cuts=0
 what=
-wlog=
 
 after_cut ()
 {
     cuts=$((cuts + 1))
     echo "cut $cuts: $what ($(grep -c '^A' "$wlog") writes acknowledged)"
-}
-
-# start_writer [COUNT]: plwrite in the background, request ids of their
-# own for each cycle, 50 bursts a second.
-start_writer ()
-{
-    cycle=$((cycle + 1))
-    wlog=$tmpdir/w-$cycle.log
-    "$PLWRITE" "nbd+unix:///disk0?socket=$rx" "$cycle" 8 "$blocks" \
-        "$((cycle * 1000000))" "${1-0}" 50 >"$wlog" 2>>"$tmpdir/writer.err" &
-    writer_pid=$!
-    pids+=("$writer_pid")
-}
-
-acked ()
-{
-    [ "$(grep -c '^A' "$wlog")" -ge "$1" ]
 }
 
 # until_soon SECS WHAT CMD...: poll CMD every 10 ms, so that the cut
@@ -78,20 +59,6 @@ seg_max ()
 seg_min ()
 {
     ls "$task/journal" | sed -n 's/^seg-\([0-9a-f]*\)\.cdpj$/\1/p' | sort | sed -n 1p
-}
-
-# points TASK: "EPOCH.NANOSECONDS NS KIND LOCKED" per offered point.
-points ()
-{
-    cdp points "$1" --json | python3 -c '
-import calendar, json, sys, time
-for p in json.load(sys.stdin)["points"]:
-    s = p["time"]
-    frac = s[20:-1] if s[19] == "." else ""
-    sec = calendar.timegm(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S"))
-    ns = int((frac + "000000000")[:9])
-    print("%d.%09d %d %s %s" % (sec, ns, sec * 10**9 + ns, p["kind"],
-                                str(p["locked"]).lower()))'
 }
 
 check_images ()
@@ -127,7 +94,7 @@ verify ()
         newest "$tmpdir/now.img"
     echo "  $n points exact, the newest restored, nothing acknowledged lost"
     serve
-    start_writer 40
+    start_writer "$rx" 40
     reap "$writer_pid" || fail "after cut $cuts ($what): serve takes no writes"
     export_to p now "$tmpdir/now.img"
     check_images newest "$tmpdir/now.img"
@@ -141,14 +108,14 @@ cdp task create p --size 4M --listen "unix:$rx" --segment-size 1M \
 serve
 
 what="a stream of batches"
-start_writer
+start_writer "$rx"
 wait_for 60 "writes to be acknowledged" acked 300
 power_cut
 verify --keep 1
 
 what="right after a segment switch"
 serve
-start_writer
+start_writer "$rx"
 wait_for 60 "writes to be acknowledged" acked 50
 s=$(seg_max)
 until_soon 60 "a new segment" eval '[ "$(seg_max)" != "$s" ]'
@@ -157,7 +124,7 @@ verify
 
 what="during a fold"
 serve
-start_writer
+start_writer "$rx"
 wait_for 60 "writes to be acknowledged" acked 50
 until_soon 60 "a fold" eval 'ls "$task/base" | grep -q "\.tmp$"'
 power_cut
@@ -165,7 +132,7 @@ verify --keep 3
 
 what="right after a fold"
 serve
-start_writer
+start_writer "$rx"
 wait_for 60 "writes to be acknowledged" acked 50
 c=$(md5sum <"$task/base/catalog.json")
 until_soon 60 "a fold" eval '[ "$(md5sum <"$task/base/catalog.json")" != "$c" ]'
@@ -174,7 +141,7 @@ verify
 
 what="during a reclaim"
 serve
-start_writer
+start_writer "$rx"
 wait_for 60 "writes to be acknowledged" acked 50
 s=$(seg_min)
 until_soon 60 "a reclaim" eval '[ "$(seg_min)" != "$s" ]'
@@ -183,7 +150,7 @@ verify --keep 5
 
 what="right after a base point was removed"
 serve
-start_writer
+start_writer "$rx"
 n=$(grep -c 'removed base point' "$serve_log" || :)
 until_soon 60 "a base point removal" \
     eval '[ "$(grep -c "removed base point" "$serve_log")" -gt "$n" ]'
@@ -192,7 +159,7 @@ verify --keep 7
 
 what="right after 'cdp task create'"
 serve
-start_writer
+start_writer "$rx"
 wait_for 60 "writes to be acknowledged" acked 50
 cdp task create q --size 1M --listen "unix:$tmpdir/q.sock"
 power_cut
@@ -204,7 +171,7 @@ expect_error 1 "exists already" cdp task create q --size 1M --listen "unix:$tmpd
 
 what="right after 'cdp lock'"
 serve
-start_writer
+start_writer "$rx"
 wait_for 60 "writes to be acknowledged" acked 300
 # The newest base point: retention never takes it, so the lock cannot
 # miss its point, and the lock must keep it past --bp-retention.

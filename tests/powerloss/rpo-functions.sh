@@ -3,10 +3,7 @@
 # offered checked by check.py, the serve's heartbeat, plfs and its power
 # cut, and cdp serve started as the host's next boot would start it.
 #
-#   start_writer SOCK [COUNT]  plwrite into SOCK's disk0, in the
-#                              background ($writer_pid, log $wlog)
-#   acked N                    $wlog has N acknowledgements or more
-#   points TASK                "EPOCH.NS NS KIND LOCKED" per point offered
+#   start_writer, acked, points   see plwrite-functions.sh
 #   check_points TASK LOG...   every point offered and "now" exported and
 #                              checked against LOGs by check.py
 #   status_of TASK KEY...      members of 'cdp status --json'
@@ -20,38 +17,7 @@
 #   truncate_log C IN OUT      plwrite's log as if nothing came after C
 : "${PLWRITE:?PLWRITE must name plwrite}" "${PLCHECK:?PLCHECK must name check.py}"
 source "$(dirname "${BASH_SOURCE[0]}")/plfs-functions.sh"
-
-blocks=1024                     # 4 MiB disk, plwrite's blocks of 4 KiB
-cycle=0
-wlog=
-
-start_writer ()
-{
-    cycle=$((cycle + 1))
-    wlog=$tmpdir/w-$cycle.log
-    "$PLWRITE" "nbd+unix:///disk0?socket=$1" "$cycle" 8 "$blocks" \
-        "$((cycle * 1000000))" "${2-0}" 50 >"$wlog" 2>>"$tmpdir/writer.err" &
-    writer_pid=$!
-    pids+=("$writer_pid")
-}
-
-acked ()
-{
-    [ "$(grep -c '^A' "$wlog")" -ge "$1" ]
-}
-
-points ()
-{
-    cdp points "$1" --json | python3 -c '
-import calendar, json, sys, time
-for p in json.load(sys.stdin)["points"]:
-    s = p["time"]
-    frac = s[20:-1] if s[19] == "." else ""
-    sec = calendar.timegm(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S"))
-    ns = int((frac + "000000000")[:9])
-    print("%d.%09d %d %s %s" % (sec, ns, sec * 10**9 + ns, p["kind"],
-                                str(p["locked"]).lower()))'
-}
+source "$(dirname "${BASH_SOURCE[0]}")/plwrite-functions.sh"
 
 # check_points TASK LOG...: each point offered holds exactly what the
 # LOGs say was written up to it, "now" every write they say was

@@ -12,31 +12,9 @@
 static size_t
 kill_at_random (const char *dir, struct ack_report **acks)
 {
-  struct ack_report rp;
-  size_t n = 0;
-  int p[2], status;
-  pid_t pid;
+  struct append_args a = { dir, 2 << 20, NREC, false };
 
-  *acks = malloc (NREC * sizeof **acks);
-  cr_assert_eq (pipe (p), 0);
-  pid = fork ();
-  cr_assert_geq (pid, 0);
-  if (pid == 0) {
-    close (p[0]);
-    child_append (dir, 2 << 20, NREC, false, p[1]);
-  }
-  close (p[1]);
-  /* Not a timing assertion: the kill lands wherever it lands. */
-  if (read (p[0], &rp, sizeof rp) == sizeof rp)
-    (*acks)[n++] = rp;
-  nanosleep (&(struct timespec) { 0, (rand () % 50) * 1000000L }, NULL);
-  kill (pid, SIGKILL);
-  while (read (p[0], &rp, sizeof rp) == sizeof rp)
-    (*acks)[n++] = rp;
-  close (p[0]);
-  cr_assert_eq (waitpid (pid, &status, 0), pid);
-  cr_assert (WIFSIGNALED (status), "child exited: %d", status);
-  return n;
+  return collect_child (child_append_args, &a, rand () % 50, true, acks);
 }
 
 static void
@@ -84,7 +62,7 @@ Test (journal_buffered_crash, process_crash_loses_nothing, .timeout = 600)
  * 1 s every few hundred records: the same holds in every mode and in
  * the middle of a switch. */
 static void __attribute__ ((noreturn))
-child_switching (const char *dir, int fd)
+child_switching (void *dir, int fd)
 {
   struct journal_options o = { .segment_size = 2 << 20, .create = true };
   struct journal *j;
@@ -108,35 +86,13 @@ child_switching (const char *dir, int fd)
 Test (journal_buffered_crash, killed_while_switching, .timeout = 600)
 {
   char *dir = make_tmpdir ();
-  struct ack_report *acks = NULL, rp;
-  size_t n, cap;
-  int p[2], status;
-  pid_t pid;
+  struct ack_report *acks = NULL;
+  size_t n;
 
   srand (time (NULL));
   for (int round = 0; round < ROUNDS; round++) {
-    n = 0;
-    cap = 1024;
-    acks = malloc (cap * sizeof *acks);
-    cr_assert_eq (pipe (p), 0);
-    pid = fork ();
-    cr_assert_geq (pid, 0);
-    if (pid == 0) {
-      close (p[0]);
-      child_switching (dir, p[1]);
-    }
-    close (p[1]);
-    nanosleep (&(struct timespec) { 0, (20 + rand () % 300) * 1000000L },
-               NULL);
-    kill (pid, SIGKILL);
-    while (read (p[0], &rp, sizeof rp) == sizeof rp) {
-      if (n == cap)
-        acks = realloc (acks, (cap *= 2) * sizeof *acks);
-      acks[n++] = rp;
-    }
-    close (p[0]);
-    cr_assert_eq (waitpid (pid, &status, 0), pid);
-    cr_assert (WIFSIGNALED (status), "child exited: %d", status);
+    n = collect_child (child_switching, dir, 20 + rand () % 300, false,
+                       &acks);
     if (marker_exists (dir))
       cr_assert (marker_is_this_boot (dir));
     check_acks (dir, acks, n);

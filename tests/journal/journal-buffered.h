@@ -197,34 +197,78 @@ child_append (const char *dir, uint32_t segment_size, uint64_t nrec,
   _exit (5);
 }
 
+/* Run child(arg, fd) in a child process, which reports acks over fd
+ * and never returns, and collect its acks.  kill_ms < 0: the child kills
+ * itself; else it is SIGKILLed kill_ms after it started (or after its
+ * first ack, if after_first).  Returns how many; asserts the child died
+ * of SIGKILL. */
+static inline size_t
+collect_child (void (*child) (void *arg, int fd), void *arg, long kill_ms,
+               bool after_first, struct ack_report **acks)
+{
+  struct ack_report rp;
+  size_t n = 0, cap = 1024;
+  int p[2], status;
+  pid_t pid;
+
+  *acks = malloc (cap * sizeof **acks);
+  cr_assert_not_null (*acks);
+  cr_assert_eq (pipe (p), 0);
+  pid = fork ();
+  cr_assert_geq (pid, 0);
+  if (pid == 0) {
+    close (p[0]);
+    child (arg, p[1]);
+    _exit (6);
+  }
+  close (p[1]);
+  if (kill_ms >= 0) {
+    /* Not a timing assertion: the kill lands wherever it lands. */
+    if (after_first && read (p[0], &rp, sizeof rp) == sizeof rp)
+      (*acks)[n++] = rp;
+    nanosleep (&(struct timespec) { kill_ms / 1000, kill_ms % 1000 * 1000000L },
+               NULL);
+    kill (pid, SIGKILL);
+  }
+  while (read (p[0], &rp, sizeof rp) == sizeof rp) {
+    if (n == cap) {
+      *acks = realloc (*acks, (cap *= 2) * sizeof **acks);
+      cr_assert_not_null (*acks);
+    }
+    (*acks)[n++] = rp;
+  }
+  close (p[0]);
+  cr_assert_eq (waitpid (pid, &status, 0), pid);
+  cr_assert (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL,
+             "child did not die of SIGKILL: status %d", status);
+  return n;
+}
+
+struct append_args {
+  const char *dir;
+  uint32_t segment_size;
+  uint64_t nrec;
+  bool one_by_one;
+};
+
+static inline void
+child_append_args (void *arg, int fd)
+{
+  const struct append_args *a = arg;
+
+  child_append (a->dir, a->segment_size, a->nrec, a->one_by_one, fd);
+}
+
 /* Run child_append in a child and collect its acks; returns how many
  * (the child was killed by its own SIGKILL). */
 static inline size_t
 run_child (const char *dir, uint32_t segment_size, uint64_t nrec,
            bool one_by_one, struct ack_report **acks)
 {
-  struct ack_report rp;
-  size_t n = 0;
-  int p[2], status;
-  pid_t pid;
+  struct append_args a = { dir, segment_size, nrec, one_by_one };
+  size_t n = collect_child (child_append_args, &a, -1, false, acks);
 
-  *acks = malloc (nrec * sizeof **acks);
-  cr_assert_eq (pipe (p), 0);
-  pid = fork ();
-  cr_assert_geq (pid, 0);
-  if (pid == 0) {
-    close (p[0]);
-    child_append (dir, segment_size, nrec, one_by_one, p[1]);
-  }
-  close (p[1]);
-  while (read (p[0], &rp, sizeof rp) == sizeof rp) {
-    cr_assert_lt (n, nrec);
-    (*acks)[n++] = rp;
-  }
-  close (p[0]);
-  cr_assert_eq (waitpid (pid, &status, 0), pid);
-  cr_assert (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL,
-             "child did not kill itself: status %d", status);
+  cr_assert_leq (n, nrec);
   return n;
 }
 

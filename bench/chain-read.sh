@@ -44,20 +44,14 @@ pct=3
 depth=16
 reps=5
 keep=0
-while getopts c:n:s:p:d:r:kh opt; do
-  case $opt in
-    c) cdp=$(readlink -f "$OPTARG") ;;
-    n) nbd_bench=$(readlink -f "$OPTARG") ;;
-    s) size_mib=$OPTARG ;;
-    p) pct=$OPTARG ;;
-    d) depth=$OPTARG ;;
-    r) reps=$OPTARG ;;
-    k) keep=1 ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
+bench_opt () {
+  case $1 in
+    d) depth=$2 ;;
+    *) return 1 ;;
   esac
-done
-shift $((OPTIND - 1))
+}
+bench_getopts c:n:s:p:d:r:kh "$@"
+shift "$bench_nopt"
 for t in nbdcopy qemu-nbd qemu-img jq bc; do requires "$t" "see README.md"; done
 find_tools
 make_work "${1:-/var/tmp}"

@@ -46,19 +46,8 @@ size_mib=1024
 pct=30
 reps=5
 keep=0
-while getopts c:n:s:p:r:kh opt; do
-  case $opt in
-    c) cdp=$(readlink -f "$OPTARG") ;;
-    n) nbd_bench=$(readlink -f "$OPTARG") ;;
-    s) size_mib=$OPTARG ;;
-    p) pct=$OPTARG ;;
-    r) reps=$OPTARG ;;
-    k) keep=1 ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
-  esac
-done
-shift $((OPTIND - 1))
+bench_getopts c:n:s:p:r:kh "$@"
+shift "$bench_nopt"
 for t in nbdcopy qemu-nbd qemu-img bc; do requires "$t" "see README.md"; done
 find_tools
 make_work "${1:-/var/tmp}"

@@ -2,6 +2,11 @@
 # nbdkit share.  Sourced by bench/*.sh after they set `name` (used in
 # messages and in the scratch directory's name).
 #
+#   bench_getopts SPEC "$@"   the options every script takes: -c CDP,
+#                   -n NBD_BENCH, -s SIZE_MIB (size_mib), -p PERCENT (pct),
+#                   -r REPS, -k (keep), -h (usage); a letter the script's
+#                   own bench_opt LETTER ARG takes (returns 0) is its own;
+#                   then `shift "$bench_nopt"`
 #   find_tools      cdp and nbd-bench from -c/-n or the build trees
 #   make_work DIR   a scratch directory DIR/cdp-bench-$name.XXXXXX;
 #                   removed, with every process started here, on exit
@@ -42,6 +47,27 @@ die () { echo "$name: $*" >&2; exit 1; }
 
 requires () {
   command -v "$1" >/dev/null || die "needs $1 ($2)"
+}
+
+bench_getopts () {
+  local spec=$1 opt
+  shift
+  while getopts "$spec" opt; do
+    if declare -F bench_opt >/dev/null && bench_opt "$opt" "${OPTARG-}"; then
+      continue
+    fi
+    case $opt in
+      c) cdp=$(readlink -f "$OPTARG") ;;
+      n) nbd_bench=$(readlink -f "$OPTARG") ;;
+      s) size_mib=$OPTARG ;;
+      p) pct=$OPTARG ;;
+      r) reps=$OPTARG ;;
+      k) keep=1 ;;
+      h) usage; exit 0 ;;
+      *) usage >&2; exit 2 ;;
+    esac
+  done
+  bench_nopt=$((OPTIND - 1))
 }
 
 # The newest build tree's binary, if none was given.

@@ -36,18 +36,8 @@ EOF
 size_mib=1024
 reps=5
 keep=0
-while getopts c:n:s:r:kh opt; do
-  case $opt in
-    c) cdp=$(readlink -f "$OPTARG") ;;
-    n) nbd_bench=$(readlink -f "$OPTARG") ;;
-    s) size_mib=$OPTARG ;;
-    r) reps=$OPTARG ;;
-    k) keep=1 ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
-  esac
-done
-shift $((OPTIND - 1))
+bench_getopts c:n:s:r:kh "$@"
+shift "$bench_nopt"
 for t in nbdcopy qemu-nbd nbdkit fallocate bc; do requires "$t" "see README.md"; done
 find_tools
 make_work "${1:-/var/tmp}"

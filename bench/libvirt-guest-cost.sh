@@ -60,15 +60,18 @@ EOF
 }
 
 writes=400 reps=3 cache='' rpos=0,1s mirror_row=0 mirror_file=0 keep=0
-while getopts c:n:r:m:p:qfkh o; do
-  case $o in
-    c) cdp=$(readlink -f "$OPTARG") ;; n) writes=$OPTARG ;; r) reps=$OPTARG ;;
-    m) cache=$OPTARG ;; p) rpos=$OPTARG ;; q) mirror_row=1 ;; f) mirror_file=1 ;; k) keep=1 ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
+bench_opt () {
+  case $1 in
+    n) writes=$2 ;;
+    m) cache=$2 ;;
+    p) rpos=$2 ;;
+    q) mirror_row=1 ;;
+    f) mirror_file=1 ;;
+    *) return 1 ;;
   esac
-done
-shift $((OPTIND - 1))
+}
+bench_getopts c:n:r:m:p:qfkh "$@"
+shift "$bench_nopt"
 IFS=, read -r -a rpo_list <<<"$rpos"
 [ "${#rpo_list[@]}" -gt 0 ] || { usage >&2; exit 2; }
 for t in virsh jq qemu-system-x86_64; do requires "$t" "see README.md"; done

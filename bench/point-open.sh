@@ -54,19 +54,15 @@ counts="1M 10M"
 reps=9
 full=1
 keep=0
-while getopts c:n:N:r:Fkh opt; do
-  case $opt in
-    c) cdp=$(readlink -f "$OPTARG") ;;
-    n) nbd_bench=$(readlink -f "$OPTARG") ;;
-    N) counts=$OPTARG ;;
-    r) reps=$OPTARG ;;
+bench_opt () {
+  case $1 in
+    N) counts=$2 ;;
     F) full=0 ;;
-    k) keep=1 ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
+    *) return 1 ;;
   esac
-done
-shift $((OPTIND - 1))
+}
+bench_getopts c:n:N:r:Fkh "$@"
+shift "$bench_nopt"
 for t in qemu-nbd bc; do requires "$t" "see README.md"; done
 find_tools
 make_work "${1:-/var/tmp}"

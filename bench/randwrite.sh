@@ -43,18 +43,14 @@ EOF
 secs_each=3
 reps=5
 keep=0
-while getopts c:n:t:r:kh opt; do
-  case $opt in
-    c) cdp=$(readlink -f "$OPTARG") ;;
-    n) nbd_bench=$(readlink -f "$OPTARG") ;;
-    t) secs_each=$OPTARG ;;
-    r) reps=$OPTARG ;;
-    k) keep=1 ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
+bench_opt () {
+  case $1 in
+    t) secs_each=$2 ;;
+    *) return 1 ;;
   esac
-done
-shift $((OPTIND - 1))
+}
+bench_getopts c:n:t:r:kh "$@"
+shift "$bench_nopt"
 for t in qemu-nbd nbdcopy bc; do requires "$t" "see README.md"; done
 find_tools
 make_work "${1:-/var/tmp}"

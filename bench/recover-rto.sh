@@ -61,18 +61,15 @@ extra_mib=1024
 reps=3
 bw=
 keep=0
-while getopts c:s:b:r:kh opt; do
-  case $opt in
-    c) cdp=$(readlink -f "$OPTARG") ;;
-    s) extra_mib=$OPTARG ;;
-    b) bw=$OPTARG ;;
-    r) reps=$OPTARG ;;
-    k) keep=1 ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
+bench_opt () {
+  case $1 in
+    s) extra_mib=$2 ;;
+    b) bw=$2 ;;
+    *) return 1 ;;
   esac
-done
-shift $((OPTIND - 1))
+}
+bench_getopts c:s:b:r:kh "$@"
+shift "$bench_nopt"
 for t in virsh qemu-img bc python3 mkfs.ext4 cpio; do requires "$t" "see README.md"; done
 [ -n "$cdp" ] || cdp=$(find_bin cdp/cdp)
 "$root/scripts/start-libvirtd"

@@ -55,21 +55,15 @@ step=10
 pct=30
 reps=3
 keep=0
-while getopts c:n:s:b:t:p:r:kh opt; do
-  case $opt in
-    c) cdp=$(readlink -f "$OPTARG") ;;
-    n) nbd_bench=$(readlink -f "$OPTARG") ;;
-    s) size_mib=$OPTARG ;;
-    b) bases=$OPTARG ;;
-    t) step=$OPTARG ;;
-    p) pct=$OPTARG ;;
-    r) reps=$OPTARG ;;
-    k) keep=1 ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
+bench_opt () {
+  case $1 in
+    b) bases=$2 ;;
+    t) step=$2 ;;
+    *) return 1 ;;
   esac
-done
-shift $((OPTIND - 1))
+}
+bench_getopts c:n:s:b:t:p:r:kh "$@"
+shift "$bench_nopt"
 [ "$bases" -ge 2 ] || { usage >&2; exit 2; }
 for t in nbdcopy qemu-nbd qemu-img jq bc; do requires "$t" "see README.md"; done
 find_tools

@@ -42,17 +42,16 @@ EOF
 }
 
 rpos=0,1s secs_each=3 count=256 reps=5 keep=0
-while getopts c:n:p:t:N:r:kh opt; do
-  case $opt in
-    c) cdp=$(readlink -f "$OPTARG") ;;
-    n) nbd_bench=$(readlink -f "$OPTARG") ;;
-    p) rpos=$OPTARG ;; t) secs_each=$OPTARG ;; N) count=$OPTARG ;;
-    r) reps=$OPTARG ;; k) keep=1 ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
+bench_opt () {
+  case $1 in
+    p) rpos=$2 ;;
+    t) secs_each=$2 ;;
+    N) count=$2 ;;
+    *) return 1 ;;
   esac
-done
-shift $((OPTIND - 1))
+}
+bench_getopts c:n:p:t:N:r:kh "$@"
+shift "$bench_nopt"
 IFS=, read -r -a rpo_list <<<"$rpos"
 [ "${#rpo_list[@]}" -gt 0 ] || { usage >&2; exit 2; }
 requires qemu-nbd "see README.md"

@@ -75,6 +75,13 @@ void maint_policy_changed (struct maint *m);
 unsigned maint_quarantined (const struct maint *m);
 void maint_stop (struct maint *m);
 
+/* ---- bgverify.c: serve checks stored history every --verify-interval -- */
+struct bgverify;
+int bgverify_start (struct task *t, struct receiver *rx, struct bgverify **bp);
+/* --verify-interval changed: the next check is due by the new one. */
+void bgverify_wake (struct bgverify *b);
+void bgverify_stop (struct bgverify *b);
+
 /* ---- control.c: the control socket of a served task ---------------------- */
 
 struct control;

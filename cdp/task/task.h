@@ -231,7 +231,7 @@ int locks_change (const struct task *t, uint64_t seq, int64_t time_ns, bool add)
 int locks_hold (const struct task *t);
 bool locks_has (const lock_vector *v, uint64_t seq);
 
-/* ---- pointsel.c: resolving T to a point ---------------------------------- */
+/* ---- view.c: the read side, resolving T to a point ------------------- */
 
 struct task_view {            /* read side of a task: journal + index */
   struct task *task;

@@ -47,13 +47,6 @@ int verify_run (const struct verify_source *src, const struct verify_opts *o,
                 struct verify_result *res);
 void verify_result_free (struct verify_result *res);
 
-/* ---- bgverify.c: the same in cdp serve, every --verify-interval ------- */
-struct bgverify;
-int bgverify_start (struct task *t, struct receiver *rx, struct bgverify **bp);
-/* --verify-interval changed: the next check is due by the new one. */
-void bgverify_wake (struct bgverify *b);
-void bgverify_stop (struct bgverify *b);
-
 /* "points of DISK from T to before T' that read base point FILE". */
 void verify_base_affects (const struct task *t, const struct base_catalog *cat,
                           const struct base_point *bp, char *buf, size_t len);

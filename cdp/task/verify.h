@@ -47,7 +47,7 @@ int verify_run (const struct verify_source *src, const struct verify_opts *o,
                 struct verify_result *res);
 void verify_result_free (struct verify_result *res);
 
-/* ---- bgverify.c: the same in cdp serve, every --verify-interval ------- */
+/* ---- cdp/daemon/bgverify.c: the same in serve, every --verify-interval */
 struct bgverify;
 int bgverify_start (struct task *t, struct receiver *rx, struct bgverify **bp);
 /* --verify-interval changed: the next check is due by the new one. */

@@ -11,7 +11,7 @@
 # by `cdp fold`, until the newest base point's chain is 16 images deep.
 # The point at the last fold is that base point, with nothing from the
 # journal: its reads go through cdp's own qcow2 chain reader
-# (recovery/qcow2.c).
+# (recovery/history/qcow2.c).
 #
 #   cdp       cdp export NAME --at now  (serve stopped, nothing newer)
 #   qemu-nbd  qemu-nbd -r -f qcow2 -e 8 TASK/base/NEWEST.qcow2: the same

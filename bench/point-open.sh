@@ -23,7 +23,7 @@
 # of the second count is the task of the first plus more records.
 #
 # Opening the journal reads the newest segment's records up to the
-# index's last one (cdp/view.c view_catch_up -> index_catch_up ->
+# index's last one (cdp/task/view.c view_catch_up -> index_catch_up ->
 # journal_iter_new), so the cost depends on how full that segment is,
 # not on the count.  Each `cdp serve` starts a new segment, so after
 # each step the newest segment holds just that step's records.  A last

@@ -381,14 +381,14 @@ void sync_complete (struct journal *j);
 bool sync_pending (struct journal *j);
 /* seg_activate: the marker file for a segment of mode buffered. */
 int sync_marker (struct journal *j, bool buffered);
-/* journal_recover: was a page cache tail lost with the host? */
+/* journal_find_tail: was a page cache tail lost with the host? */
 int sync_check_marker (struct journal *j);
 /* Is there a marker in dirfd (or one that cannot be looked at)? */
 bool sync_marker_present (int dirfd);
 /* Durable records advanced to seq: tell the durable callback. */
 void sync_notify (struct journal *j, uint64_t seq, int err, int64_t oldest);
 
-/* ---- recover.c: opening after a crash --------------------------------- */
-int journal_recover (struct journal *j);
+/* ---- tail.c: where the journal ends, on opening after a crash --------- */
+int journal_find_tail (struct journal *j);
 
 #endif

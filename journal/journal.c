@@ -165,7 +165,7 @@ journal_open (const char *dir, const struct journal_options *opts,
     r = j->efd < 0 ? -errno : 0;
   }
   if (r == 0)
-    r = journal_recover (j);
+    r = journal_find_tail (j);
   if (r == 0)
     r = start_threads (j);
   if (r < 0) {

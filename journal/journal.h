@@ -89,9 +89,9 @@ struct journal;
 typedef void (*journal_done_fn) (void *opaque,
                                  const struct journal_record *rec, int err);
 
-/* Open the journal in dir for writing and start its thread.  Recovers
- * after a crash: a torn tail of the last segment is cut at the last valid
- * record (nothing before it is lost) and writing continues in a new
+/* Open the journal in dir for writing and start its thread.  Finds its
+ * end after a crash: a torn tail of the last segment is cut at the last
+ * valid record (nothing before it is lost) and writing continues in a new
  * segment.  Errors: -ENOENT (no journal and !create), -EBUSY (another
  * writer holds it), -EUCLEAN (corruption before the tail; see
  * journal_last_error for segment and offset), -ENOMEM, -EIO, -ENOSPC. */

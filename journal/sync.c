@@ -30,7 +30,7 @@
  * survived, and the marker stays until the caller has journaled the
  * loss (journal_forget_lost_tail).  A marker from this boot means only
  * the process died: the page cache still held every record, and
- * recovery has made them durable.
+ * finding the tail (tail.c) has made them durable.
  */
 #include <errno.h>
 #include <fcntl.h>

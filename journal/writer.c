@@ -10,7 +10,7 @@
  * batch may be submitted only while fewer than WINDOW batches are
  * unretired, and batches retire strictly in order: so when batch k is
  * submitted, every batch before k - WINDOW + 1 is durable.  That is what
- * lets recovery tell a torn tail from corruption (see scan.c).  Records
+ * lets tail.c tell a torn tail from corruption (see scan.c).  Records
  * are reported durable only when their batch and every earlier batch
  * have completed, so callbacks run in sequence order.
  *

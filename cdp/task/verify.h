@@ -8,7 +8,6 @@
 #include <stdint.h>
 
 #include "cdp/task/task.h"
-#include "cdp/daemon/daemon.h"
 
 struct json_object;
 

@@ -6,7 +6,8 @@
  * after that base point changed (written or zeroed), or a full image when
  * there is no base yet or the chain would grow past max_chain.  It reads
  * the point through cdp's own resolver and writes with QEMU's tools
- * (recovery/imgwrite.h), so `qemu-img check` holds for every base point.
+ * (recovery/history/imgwrite.h), so `qemu-img check` holds for every
+ * base point.
  * It may run while the receiver appends: it reads only records <= seq.
  */
 #ifndef CDP_FOLD_H

@@ -12,9 +12,10 @@ struct cdp_index {
   MDB_dbi extents, times, seconds, events, meta;
 };
 
-/* meta: "last_seq", the newest record the index holds; "first_seq", the
- * oldest it still holds every record from (older ones were forgotten
- * with the journal, or never read because the journal had lost them). */
+/* meta: "last_seq", the newest record the index holds, and "last_seg",
+ * "last_off", where it is; "first_seq", the oldest it still holds every
+ * record from (older ones were forgotten with the journal, or never read
+ * because the journal had lost them); "format_version" (index.c). */
 uint64_t meta_get (MDB_txn *txn, MDB_dbi dbi, const char *name);
 int meta_put (MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t x);
 

@@ -1,13 +1,20 @@
 /* cdp recovery: the LMDB index over a task's journal.
  *
- * The journal is the source of truth; the index makes it searchable:
+ * The journal is the source of truth; the index makes it searchable in
+ * five databases (index_open opens them; layouts in index-internal.h and
+ * docs/ARCHITECTURE.md):
  *   extents: (disk, 64 KiB chunk, ~seq) -> where the record's data is and
  *            which byte range it covers; a record has one entry per chunk
  *            it touches, so a read looks only at the chunks it reads.
- *   times:   (time, seq) -> disk, one entry per record: the point at T is
- *            the largest seq whose time <= T, in one cursor step.
+ *   times:   (time, seq) -> disk, type and byte range, one entry per
+ *            record: the point at T is the largest seq whose time <= T,
+ *            in one cursor step.
+ *   seconds: (disk, second) -> the last seq of that second that changed
+ *            the disk (cdp points lists seconds from it).
  *   events:  seq -> bookmark, fidelity gap or resume, with its label.
- *   meta:    the last journal seq the index holds.
+ *   meta:    the last journal seq the index holds and where its record
+ *            is, the first seq from which it holds every record, and the
+ *            format version.
  * It runs with MDB_NOMETASYNC (data pages synced at commit, meta pages
  * not: a crash loses at most the last commits, never integrity) and is
  * written in batches.  On open it catches up from the journal; a missing

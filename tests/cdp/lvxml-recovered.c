@@ -1,5 +1,6 @@
-/* The definition of a recovered domain (cdp/libvirt-xml.c): what a clone
- * (--as) and an in-place recovery change, and what they keep. */
+/* The definition of a recovered domain (cdp/hv/libvirt/libvirt-xml.c):
+ * what a clone (--as) and an in-place recovery change, and what they
+ * keep. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>

@@ -37,7 +37,7 @@ init_empty (struct journal *j)
 
 /* Scan the last segment and set next_seq, tail, last_time from it. */
 static int
-recover_last (struct journal *j, const struct seg_info *last)
+scan_last_segment (struct journal *j, const struct seg_info *last)
 {
   CLEANUP_FREE char *name = seg_name (last->number);
   CLEANUP_CLOSE int fd = -1;
@@ -79,7 +79,7 @@ recover_last (struct journal *j, const struct seg_info *last)
 }
 
 int
-journal_recover (struct journal *j)
+journal_find_tail (struct journal *j)
 {
   seg_vector segs = empty_vector;
   bool have_uuid = false;
@@ -94,7 +94,7 @@ journal_recover (struct journal *j)
       r = sync_check_marker (j);
     goto out;
   }
-  r = recover_last (j, &segs.ptr[segs.len - 1]);
+  r = scan_last_segment (j, &segs.ptr[segs.len - 1]);
   if (r == 0)
     r = sync_check_marker (j);
   if (r < 0)

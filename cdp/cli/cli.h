@@ -13,12 +13,10 @@ void status_warning (struct json_object *status, const char *fmt, ...)
 /* Add "rpo_s" to a task's status object (what serve runs by, if served;
  * else task.json's), and to each of its disks "durability_lag_s" from
  * the heartbeat state (null with "durability_lag_reason" when no live
- * serve reports it); a lag over the RPO is a warning.  rpo_print,
- * rpo_print_disk: their text in `cdp status`. */
+ * serve reports it); a lag over the RPO is a warning (cmd-status.c
+ * prints them). */
 void rpo_status (const struct task *t, struct json_object *status,
                  struct json_object *state, bool served);
-void rpo_print (struct json_object *status);
-void rpo_print_disk (struct json_object *disk);
 
 /* ---- commands ------------------------------------------------------------ */
 int cmd_task (const char *store, int argc, char **argv);
@@ -32,7 +30,7 @@ int cmd_recover (const char *store, int argc, char **argv);
 int cmd_mark (const char *store, int argc, char **argv);
 int cmd_lock (const char *store, int argc, char **argv);
 int cmd_fold (const char *store, int argc, char **argv);
-int cmd_ls (const char *store, int argc, char **argv);      /* cmd-files.c */
+int cmd_ls (const char *store, int argc, char **argv);
 int cmd_cat (const char *store, int argc, char **argv);
 int cmd_get (const char *store, int argc, char **argv);
 int cmd_verify (const char *store, int argc, char **argv);  /* cmd-verify.c */

@@ -1,0 +1,41 @@
+/* cdp fold: base points of every disk now, made by the serve that holds
+ * the task. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdp/task/task.h"
+#include "cdp/cli/cli.h"
+#include "cdp/daemon/daemon.h"
+
+/* cdp fold NAME: make base points of every disk now. */
+int
+cmd_fold (const char *store, int argc, char **argv)
+{
+  struct task *t;
+  char *reply = NULL;
+  int r;
+
+  if (want_help (argc, argv) || argc != 2) {
+    puts ("usage: cdp fold NAME\nMakes a base point of every disk of the task now.");
+    return argc == 2 ? 0 : EXIT_USAGE;
+  }
+  if ((r = task_load (store, argv[1], &t)) < 0)
+    return task_load_fail (store, argv[1], r);
+  r = control_call (t, "{\"op\":\"fold\"}", &reply);
+  task_free (t);
+  if (r == -ENOENT || r == -ECONNREFUSED)
+    return fail ("task %s is not served: start 'cdp serve' first", argv[1]);
+  json_object *rep = r == 0 ? json_tokener_parse (reply) : NULL;
+  bool ok = rep && json_object_get_boolean (json_object_object_get (rep, "ok"));
+  json_object_put (rep);
+  if (!ok) {
+    r = fail ("fold failed: %s", reply ? reply : strerror (-r));
+    free (reply);
+    return r;
+  }
+  free (reply);
+  printf ("base points made\n");
+  return 0;
+}

@@ -1,4 +1,4 @@
-/* cdp task create | list | show | delete */
+/* cdp task create | list | show | delete (set: cmd-task-set.c) */
 #include <assert.h>
 #include <errno.h>
 #include <getopt.h>
@@ -39,6 +39,14 @@ static const char create_help[] =
   POLICY_HELP
   "        --segment-size SIZE (journal segment; default 256M, less on small\n"
   "        file systems)\n";
+
+/* cdp task --help, and the --help of the subcommands without their own. */
+static int
+task_help (void)
+{
+  cli_task_help (stdout);
+  return 0;
+}
 
 /* Sizes of the QMP-mode nodes, from the running QEMU. */
 static int
@@ -444,13 +452,15 @@ has_json (int argc, char **argv)
   return false;
 }
 
-static int
-task_show (const char *store, int argc, char **argv)
+int
+cmd_task_show (const char *store, int argc, char **argv)
 {
   struct task *t;
   const char *name = NULL;
   int e;
 
+  if (want_help (argc, argv))
+    return task_help ();
   for (int i = 1; i < argc; i++)
     if (argv[i][0] != '-')
       name = argv[i];
@@ -470,14 +480,18 @@ task_show (const char *store, int argc, char **argv)
   return 0;
 }
 
-static int
-task_list_cmd (const char *store, int argc, char **argv)
+int
+cmd_task_list (const char *store, int argc, char **argv)
 {
   string_vector names = empty_vector;
-  json_object *arr = json_object_new_array ();
+  json_object *arr;
   bool json = has_json (argc, argv);
-  int e = task_list (store, &names);
+  int e;
 
+  if (want_help (argc, argv))
+    return task_help ();
+  arr = json_object_new_array ();
+  e = task_list (store, &names);
   if (e < 0)
     return fail ("cannot read store %s: %s", store, strerror (-e));
   for (size_t i = 0; i < names.len; i++) {
@@ -591,8 +605,8 @@ release_served (const struct task *t, int fd)
                RELEASE_WAIT_NS / NS);
 }
 
-static int
-task_delete (const char *store, int argc, char **argv)
+int
+cmd_task_delete (const char *store, int argc, char **argv)
 {
   struct task *t;
   bool force = false;
@@ -601,6 +615,8 @@ task_delete (const char *store, int argc, char **argv)
   bool released = false;
   int fd, lfd = -1, e;
 
+  if (want_help (argc, argv))
+    return task_help ();
   for (int i = 1; i < argc; i++) {
     if (strcmp (argv[i], "--force") == 0)
       force = true;
@@ -668,30 +684,32 @@ task_delete (const char *store, int argc, char **argv)
   return e;
 }
 
+/* cdp task create --help: its own text, longer than one line. */
+int
+cmd_task_create (const char *store, int argc, char **argv)
+{
+  if (want_help (argc, argv)) {
+    fputs (create_help, stdout);
+    return 0;
+  }
+  return task_create (store, argc, argv);
+}
+
+/* cdp task SUBCOMMAND: through the table of subcommands (commands.c). */
 int
 cmd_task (const char *store, int argc, char **argv)
 {
-  if (argc < 2)
-    return usage_error ("usage: cdp task create|list|show|set|delete ...");
-  if (strcmp (argv[1], "create") == 0) {
-    if (want_help (argc - 1, argv + 1)) {
-      fputs (create_help, stdout);
-      return 0;
-    }
-    return task_create (store, argc - 1, argv + 1);
+  const struct cli_command *c;
+  char names[96];
+
+  if (argc < 2) {
+    cli_names (&cli_task_commands, names, sizeof names);
+    return usage_error ("usage: cdp task %s ...", names);
   }
-  if (strcmp (argv[1], "set") == 0)
-    return cmd_task_set (store, argc - 1, argv + 1);
-  if (want_help (argc, argv)) {
-    puts ("usage: cdp task create|list [--json]|show NAME [--json]|"
-          "set NAME [POLICY]...|delete NAME [--force]");
-    return 0;
-  }
-  if (strcmp (argv[1], "list") == 0)
-    return task_list_cmd (store, argc - 1, argv + 1);
-  if (strcmp (argv[1], "show") == 0)
-    return task_show (store, argc - 1, argv + 1);
-  if (strcmp (argv[1], "delete") == 0)
-    return task_delete (store, argc - 1, argv + 1);
+  c = cli_find (&cli_task_commands, argv[1]);
+  if (c)
+    return c->run (store, argc - 1, argv + 1);
+  if (want_help (argc, argv))
+    return task_help ();
   return usage_error ("unknown task command '%s'", argv[1]);
 }

@@ -6,6 +6,33 @@
 #include "cdp/task/task.h"
 #include "recovery/files/files.h"
 
+/* ---- cli-common.c: the steps the commands share -------------------------- */
+
+struct json_object;
+/* task_load, or say why not in one line (task_load_fail): 0 or EXIT_FAIL. */
+int cli_task_load (const char *store, const char *name, struct task **tp);
+/* Open the history of task name (view_open) and pick its disk: --disk
+ * disk, or the only one (task_pick_disk).  0; else the error is said and
+ * v closed: EXIT_FAIL when the history cannot be opened, EXIT_USAGE when
+ * no disk is picked. */
+int cli_view_disk (const char *store, const char *name, const char *disk,
+                   struct task_view *v, const struct task_disk **dp);
+/* "TASK/DISK at TIME": how messages name the point of d at time. */
+void cli_point_name (const struct task *t, const struct task_disk *d,
+                     int64_t time, char *buf, size_t len);
+/* Is flag ("--json") among the arguments after argv[0]? */
+bool cli_flag (int argc, char **argv, const char *flag);
+/* After getopt_long with opterr = 0 and ":" leading its short options
+ * returned c, ':' (a value missing) or another (an unknown option): the
+ * usage error naming the option and 'cdp argv[0] --help'. */
+int cli_option_error (int c, char **argv);
+/* Print o, the one JSON document of --json, on stdout, and drop it;
+ * _list: {"key": arr} (taking arr). */
+void cli_print_json (struct json_object *o);
+void cli_print_json_list (const char *key, struct json_object *arr);
+/* Did the control socket (control_call) answer {"ok": true}? */
+bool cli_reply_ok (const char *reply);
+
 /* ---- files-session.c: cdp ls, cat and get ------------------------------- */
 
 enum files_cmd { CMD_LS, CMD_CAT, CMD_GET };

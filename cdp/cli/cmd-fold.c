@@ -7,6 +7,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
 #include "cdp/daemon/daemon.h"
 
 /* cdp fold NAME: make base points of every disk now. */
@@ -21,16 +22,13 @@ cmd_fold (const char *store, int argc, char **argv)
     puts ("usage: cdp fold NAME\nMakes a base point of every disk of the task now.");
     return argc == 2 ? 0 : EXIT_USAGE;
   }
-  if ((r = task_load (store, argv[1], &t)) < 0)
-    return task_load_fail (store, argv[1], r);
+  if (cli_task_load (store, argv[1], &t) != 0)
+    return EXIT_FAIL;
   r = control_call (t, "{\"op\":\"fold\"}", &reply);
   task_free (t);
   if (r == -ENOENT || r == -ECONNREFUSED)
     return fail ("task %s is not served: start 'cdp serve' first", argv[1]);
-  json_object *rep = r == 0 ? json_tokener_parse (reply) : NULL;
-  bool ok = rep && json_object_get_boolean (json_object_object_get (rep, "ok"));
-  json_object_put (rep);
-  if (!ok) {
+  if (r < 0 || !cli_reply_ok (reply)) {
     r = fail ("fold failed: %s", reply ? reply : strerror (-r));
     free (reply);
     return r;

@@ -8,6 +8,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
 #include "cdp/daemon/daemon.h"
 #include "cdp/rapid/rapid.h"
 #include "cdp/hv/libvirt/libvirt.h"
@@ -68,7 +69,7 @@ mark_direct (const struct task *t, const char *label, int64_t *time)
 static int
 mark_via_daemon (const struct task *t, const char *label, int *served)
 {
-  json_object *req = json_object_new_object (), *rep;
+  json_object *req = json_object_new_object ();
   char *reply = NULL;
   int r;
 
@@ -79,10 +80,8 @@ mark_via_daemon (const struct task *t, const char *label, int *served)
   *served = r != -ENOENT && r != -ECONNREFUSED;
   if (r < 0)
     return r;
-  rep = json_tokener_parse (reply);
+  r = cli_reply_ok (reply) ? 0 : -EIO;
   free (reply);
-  r = rep && json_object_get_boolean (json_object_object_get (rep, "ok")) ? 0 : -EIO;
-  json_object_put (rep);
   return r;
 }
 
@@ -193,8 +192,8 @@ cmd_mark (const char *store, int argc, char **argv)
     }
   if (optind + 1 != argc)
     return usage_error ("usage: cdp mark NAME [--label TEXT] [--freeze]");
-  if ((r = task_load (store, argv[optind], &t)) < 0)
-    return task_load_fail (store, argv[optind], r);
+  if (cli_task_load (store, argv[optind], &t) != 0)
+    return EXIT_FAIL;
   if (want_freeze && t->mode != TASK_LIBVIRT) {
     r = fail ("--freeze needs the guest agent of a libvirt task; task %s "
               "is a %s task", argv[optind], task_mode_name (t->mode));

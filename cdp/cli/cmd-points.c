@@ -6,6 +6,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 
@@ -85,7 +86,7 @@ cmd_points (const char *store, int argc, char **argv)
   struct task_view v;
   const struct task_disk *d;
   struct points_out o;
-  int c;
+  int c, r;
 
   optind = 1;
   while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
@@ -103,13 +104,10 @@ cmd_points (const char *store, int argc, char **argv)
     return usage_error ("usage: cdp points NAME [--disk D] [--from T] [--to T] [--json]");
   if ((from && parse_time (from, now, &f) < 0) || (to && parse_time (to, now, &t) < 0))
     return usage_error ("--from/--to: not a time: '%s'", from && parse_time (from, now, &f) < 0 ? from : to);
-  if (view_open (store, argv[optind], &v) != 0)
-    return EXIT_FAIL;
-  d = task_pick_disk (v.task, disk);
-  if (d == NULL) {
-    view_close (&v);
-    return disk ? EXIT_FAIL : EXIT_USAGE;
-  }
+  /* A --disk the task has not is a runtime failure here (exit 1);
+   * export, restore, ls, cat and get say 2. */
+  if ((r = cli_view_disk (store, argv[optind], disk, &v, &d)) != 0)
+    return r == EXIT_USAGE && disk ? EXIT_FAIL : r;
   o = (struct points_out) { json_object_new_array (), &v, d, view_locks (&v),
                             now };
   if (v.locks_err < 0) {
@@ -127,12 +125,8 @@ cmd_points (const char *store, int argc, char **argv)
       add_point (&o, bp->time_ns, bp->seq, "base", NULL);
   }
   json_object_array_sort (o.arr, cmp_time);
-  if (json) {
-    json_object *root = json_object_new_object ();
-    json_object_object_add (root, "points", o.arr);
-    puts (json_object_to_json_string_ext (root, JSON_C_TO_STRING_PRETTY));
-    json_object_put (root);
-  }
+  if (json)
+    cli_print_json_list ("points", o.arr);
   else {
     for (size_t i = 0; i < json_object_array_length (o.arr); i++) {
       json_object *p = json_object_array_get_idx (o.arr, i);

@@ -9,6 +9,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
 #include "cdp/daemon/daemon.h"
 #include "cdp/rapid/rapid.h"
 #include "common/jsonfile.h"
@@ -40,11 +41,11 @@ add_space_loss (const struct task *t, json_object *o)
   free (path);
 }
 
-/* Journal span and size, from the index and the journal's files. */
+/* Journal span and size, from the index (v: NULL when the task has no
+ * history yet) and the journal's files. */
 static void
-add_journal_status (const char *store, const struct task *t, json_object *o)
+add_journal_status (struct task_view *v, const struct task *t, json_object *o)
 {
-  struct task_view v;
   int64_t first, last;
   char buf[64], *jdir = task_path (t, "journal");
   uint64_t in_use, spare;
@@ -54,15 +55,12 @@ add_journal_status (const char *store, const struct task *t, json_object *o)
   json_object_object_add (o, "journal_bytes", json_object_new_int64 ((int64_t) in_use));
   json_object_object_add (o, "journal_spare_bytes", json_object_new_int64 ((int64_t) spare));
   add_space_loss (t, o);
-  if (view_open_quiet (store, t->name, &v) != 0)
-    return;
-  if (index_span (v.ix, &first, &last) == 0 && last) {
+  if (v && index_span (v->ix, &first, &last) == 0 && last) {
     format_time (first, buf, sizeof buf);
     json_object_object_add (o, "journal_from", json_object_new_string (buf));
     format_time (last, buf, sizeof buf);
     json_object_object_add (o, "journal_to", json_object_new_string (buf));
   }
-  view_close (&v);
 }
 
 struct gap_scan {
@@ -87,18 +85,15 @@ gap_cb (void *opaque, const struct index_event *e)
  * last, and so the RPO lag: 0 while protected, else the time since the
  * newest exact instant) and the newest base point. */
 static void
-add_disk_history (const char *store, const struct task *t,
+add_disk_history (struct task_view *v, const struct task *t,
                   const struct task_disk *td, json_object *d, bool protected)
 {
   struct gap_scan g = { .disk = td->id };
   struct base_catalog cat;
-  struct task_view v;
   char buf[64], *dir;
 
-  if (view_open_quiet (store, t->name, &v) == 0) {
-    index_events (v.ix, 0, UINT64_MAX, gap_cb, &g);
-    view_close (&v);
-  }
+  if (v)
+    index_events (v->ix, 0, UINT64_MAX, gap_cb, &g);
   json_object_object_add (d, "gaps", json_object_new_int64 (g.count));
   if (g.count) {
     json_object *lg = json_object_new_object ();
@@ -168,7 +163,7 @@ state_disk (json_object *state, const char *name)
 /* served: whether a live cdp serve holds the task; if not, since when
  * (its last heartbeat) and why not, in the disks' reason. */
 static void
-add_disk_states (const char *store, const struct task *t, json_object *o,
+add_disk_states (struct task_view *v, const struct task *t, json_object *o,
                  json_object *state, bool served, const char *not_served)
 {
   json_object *disks = json_object_new_array ();
@@ -188,7 +183,7 @@ add_disk_states (const char *store, const struct task *t, json_object *o,
       copy_fields (sd, d, keys);
     }
     bool protected = sd && strcmp (str_member (sd, "state"), "protected") == 0;
-    add_disk_history (store, t, &t->disks.ptr[i], d, protected);
+    add_disk_history (v, t, &t->disks.ptr[i], d, protected);
     json_object_array_add (disks, d);
   }
   json_object_object_add (o, "disks", disks);
@@ -235,6 +230,7 @@ static json_object *
 task_status (const char *store, const char *name)
 {
   struct task *t;
+  struct task_view view, *v = NULL;
   json_object *o, *state = NULL;
   int64_t last = 0;
   char why[1024], since[64], not_served[128];
@@ -260,12 +256,17 @@ task_status (const char *store, const char *name)
     if (!served)
       snprintf (not_served, sizeof not_served, "cdp serve refuses the task");
   }
-  add_disk_states (store, t, o, state, served, not_served);
+  /* The history, if there is one yet: no message when there is none. */
+  if (view_open_quiet (store, name, &view) == 0)
+    v = &view;
+  add_disk_states (v, t, o, state, served, not_served);
   if (!served)
     lag_since_heartbeat (o, last);
   rpo_status (t, o, state, served);
   json_object_put (state);
-  add_journal_status (store, t, o);
+  add_journal_status (v, t, o);
+  if (v)
+    view_close (v);
   rapid_status (t, o);
   integrity_status (t, o);
   task_free (t);
@@ -429,11 +430,10 @@ cmd_status (const char *store, int argc, char **argv)
   bool json = false;
   int r = 0;
 
-  for (int i = 1; i < argc; i++)
-    if (strcmp (argv[i], "--help") == 0) {
-      puts ("usage: cdp status [NAME] [--json]");
-      return 0;
-    }
+  if (cli_flag (argc, argv, "--help")) {
+    puts ("usage: cdp status [NAME] [--json]");
+    return 0;
+  }
   arr = json_object_new_array ();
   for (int i = 1; i < argc; i++) {
     if (strcmp (argv[i], "--json") == 0)
@@ -450,12 +450,8 @@ cmd_status (const char *store, int argc, char **argv)
     else
       json_object_array_add (arr, o);
   }
-  if (r == 0 && json) {
-    json_object *root = json_object_new_object ();
-    json_object_object_add (root, "tasks", json_object_get (arr));
-    puts (json_object_to_json_string_ext (root, JSON_C_TO_STRING_PRETTY));
-    json_object_put (root);
-  }
+  if (r == 0 && json)
+    cli_print_json_list ("tasks", json_object_get (arr));
   else if (r == 0)
     print_status (arr);
   json_object_put (arr);

@@ -12,6 +12,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
 #include "cdp/daemon/daemon.h"
 #include "cdp/rapid/rapid.h"
 #include "cdp/hv/libvirt/libvirt.h"
@@ -443,21 +444,11 @@ task_print (const struct task *t)
             "so points are not checked against its READY; every point is offered\n");
 }
 
-static bool
-has_json (int argc, char **argv)
-{
-  for (int i = 0; i < argc; i++)
-    if (strcmp (argv[i], "--json") == 0)
-      return true;
-  return false;
-}
-
 int
 cmd_task_show (const char *store, int argc, char **argv)
 {
   struct task *t;
   const char *name = NULL;
-  int e;
 
   if (want_help (argc, argv))
     return task_help ();
@@ -466,14 +457,10 @@ cmd_task_show (const char *store, int argc, char **argv)
       name = argv[i];
   if (name == NULL)
     return usage_error ("usage: cdp task show NAME [--json]");
-  e = task_load (store, name, &t);
-  if (e < 0)
-    return task_load_fail (store, name, e);
-  if (has_json (argc, argv)) {
-    json_object *o = task_json (t);
-    puts (json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
-    json_object_put (o);
-  }
+  if (cli_task_load (store, name, &t) != 0)
+    return EXIT_FAIL;
+  if (cli_flag (argc, argv, "--json"))
+    cli_print_json (task_json (t));
   else
     task_print (t);
   task_free (t);
@@ -485,7 +472,7 @@ cmd_task_list (const char *store, int argc, char **argv)
 {
   string_vector names = empty_vector;
   json_object *arr;
-  bool json = has_json (argc, argv);
+  bool json = cli_flag (argc, argv, "--json");
   int e;
 
   if (want_help (argc, argv))
@@ -509,12 +496,8 @@ cmd_task_list (const char *store, int argc, char **argv)
     task_free (t);
     free (names.ptr[i]);
   }
-  if (json) {
-    json_object *o = json_object_new_object ();
-    json_object_object_add (o, "tasks", arr);
-    puts (json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
-    json_object_put (o);
-  }
+  if (json)
+    cli_print_json_list ("tasks", arr);
   else
     json_object_put (arr);
   string_vector_reset (&names);
@@ -562,17 +545,6 @@ serving_pid (const struct task *t)
   return pid;
 }
 
-/* Did the control socket answer {"ok": true}? */
-static bool
-reply_ok (const char *reply)
-{
-  json_object *o = json_tokener_parse (reply);
-  bool ok = o && json_object_get_boolean (json_object_object_get (o, "ok"));
-
-  json_object_put (o);
-  return ok;
-}
-
 /* The task is served: ask that cdp serve let it go (its jobs end, its
  * receiver closes) and wait until serve.lock (fd) is ours. */
 static int
@@ -588,7 +560,7 @@ release_served (const struct task *t, int fd)
     if (!asked && control_call_within (t, "{\"op\":\"release\"}",
                                        (unsigned) ((deadline - now) / 1000000)
                                        + 1, &reply) == 0)
-      asked = reply_ok (reply);
+      asked = cli_reply_ok (reply);
     free (reply);
     if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
       printf ("task %s: cdp serve stopped serving it\n", t->name);

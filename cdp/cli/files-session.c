@@ -78,12 +78,9 @@ parse_args (enum files_cmd cmd, int argc, char **argv, struct files_opts *o)
       if (cmd == CMD_GET)
         fputs (get_tail, stdout);
       return -1;
-    case ':': return usage_error ("%s needs a value; see 'cdp %s --help'",
-                                  argv[optind - 1], argv[0]);
     default:
     unknown:
-      return usage_error ("unknown option %s; see 'cdp %s --help'",
-                          argv[optind - 1], argv[0]);
+      return cli_option_error (c, argv);
     }
   if (optind < argc)
     o->name = argv[optind++];
@@ -131,15 +128,13 @@ session_open (const char *store, const struct files_opts *o, struct fsession *s)
   memset (s, 0, sizeof *s);
   if ((r = files_start (&s->f)) < 0)
     return fail ("cannot start the file system reader: %s", strerror (-r));
-  if (view_open (store, o->name, &s->v) != 0)
-    return EXIT_FAIL;
+  if ((r = cli_view_disk (store, o->name, o->disk, &s->v, &d)) != 0)
+    return r;
   s->view_open = true;
-  if ((d = task_pick_disk (s->v.task, o->disk)) == NULL)
-    return EXIT_USAGE;
   if ((r = view_point (&s->v, d, o->at, &s->p, &t)) != 0)
     return r;
   format_time (t, s->tbuf, sizeof s->tbuf);
-  snprintf (s->what, sizeof s->what, "%s/%s at %s", s->v.task->name, d->name, s->tbuf);
+  cli_point_name (s->v.task, d, t, s->what, sizeof s->what);
   if (s->p.size == 0)
     return fail ("the size of disk %s is not known yet", d->name);
   if ((r = files_attach (s->f, s->p.size, read_point, s)) < 0)

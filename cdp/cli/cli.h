@@ -10,6 +10,7 @@
 
 /* ---- commands.c: the table of commands ------------------------------------ */
 
+struct cli_commands;
 /* One command (or one subcommand of cdp task).  run gets the command's
  * own arguments (argv[0] is its name), prints its own --help, and
  * returns the exit code: 0, 1 (runtime failure) or 2 (usage error). */

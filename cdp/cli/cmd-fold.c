@@ -1,7 +1,6 @@
 /* cdp fold: base points of every disk now, made by the serve that holds
  * the task. */
 #include <errno.h>
-#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 

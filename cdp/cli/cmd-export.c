@@ -16,6 +16,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
 #include "cdp/rapid/rapid.h"
 #include "common/timeutil.h"
 #include "cdp/rapid/pointexp.h"
@@ -269,7 +270,7 @@ cmd_export (const char *store, int argc, char **argv)
   struct task_view v;
   const struct task_disk *d;
   struct nbd_server *srv;
-  char *bound = NULL, *uri, tbuf[64];
+  char *bound = NULL, *uri;
   int64_t t;
   int c, r;
 
@@ -303,17 +304,15 @@ cmd_export (const char *store, int argc, char **argv)
     return usage_error ("usage: cdp export NAME --at T [--disk D] --listen ADDR");
   if ((r = listen_check (listen, &lo)) != 0)
     return r;
-  if (view_open (store, argv[optind], &v) != 0)
-    return EXIT_FAIL;
-  d = task_pick_disk (v.task, disk);
-  if (d == NULL || (r = view_time (&v, at, &t)) != 0) {
+  if ((r = cli_view_disk (store, argv[optind], disk, &v, &d)) != 0)
+    return r;
+  if ((r = view_time (&v, at, &t)) != 0) {
     view_close (&v);
-    return d ? r : EXIT_USAGE;
+    return r;
   }
   x.name = x.name ? x.name : d->name;
   x.size = d->size;
-  format_time (t, tbuf, sizeof tbuf);
-  snprintf (x.desc, sizeof x.desc, "%s/%s at %s", v.task->name, d->name, tbuf);
+  cli_point_name (v.task, d, t, x.desc, sizeof x.desc);
   if (x.writable && (r = make_overlay (&x, v.task)) < 0) {
     view_close (&v);
     return fail ("cannot create the overlay: %s", strerror (-r));

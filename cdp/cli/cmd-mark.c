@@ -1,4 +1,4 @@
-/* cdp mark | lock | unlock | fold */
+/* cdp mark: a bookmark, a point named by its label. */
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -8,6 +8,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
 #include "cdp/daemon/daemon.h"
 #include "cdp/rapid/rapid.h"
 #include "cdp/hv/libvirt/libvirt.h"
@@ -68,7 +69,7 @@ mark_direct (const struct task *t, const char *label, int64_t *time)
 static int
 mark_via_daemon (const struct task *t, const char *label, int *served)
 {
-  json_object *req = json_object_new_object (), *rep;
+  json_object *req = json_object_new_object ();
   char *reply = NULL;
   int r;
 
@@ -79,10 +80,8 @@ mark_via_daemon (const struct task *t, const char *label, int *served)
   *served = r != -ENOENT && r != -ECONNREFUSED;
   if (r < 0)
     return r;
-  rep = json_tokener_parse (reply);
+  r = cli_reply_ok (reply) ? 0 : -EIO;
   free (reply);
-  r = rep && json_object_get_boolean (json_object_object_get (rep, "ok")) ? 0 : -EIO;
-  json_object_put (rep);
   return r;
 }
 
@@ -193,8 +192,8 @@ cmd_mark (const char *store, int argc, char **argv)
     }
   if (optind + 1 != argc)
     return usage_error ("usage: cdp mark NAME [--label TEXT] [--freeze]");
-  if ((r = task_load (store, argv[optind], &t)) < 0)
-    return task_load_fail (store, argv[optind], r);
+  if (cli_task_load (store, argv[optind], &t) != 0)
+    return EXIT_FAIL;
   if (want_freeze && t->mode != TASK_LIBVIRT) {
     r = fail ("--freeze needs the guest agent of a libvirt task; task %s "
               "is a %s task", argv[optind], task_mode_name (t->mode));
@@ -226,91 +225,5 @@ cmd_mark (const char *store, int argc, char **argv)
   printf ("bookmark '%s' recorded%s\n", label,
           was_frozen ? " with the guest's file systems frozen" : "");
   task_free (t);
-  return 0;
-}
-
-/* cdp lock|unlock NAME --at T */
-int
-cmd_lock (const char *store, int argc, char **argv)
-{
-  bool add = strcmp (argv[0], "lock") == 0;
-  const char *at = NULL;
-  struct task_view v;
-  struct point p;
-  int64_t t;
-  uint64_t seq = 0;
-  char tb[64];
-  int r;
-
-  for (int i = 1; i < argc; i++) {
-    if (strcmp (argv[i], "--help") == 0) {
-      printf ("usage: cdp %s NAME --at T\n", argv[0]);
-      return 0;
-    }
-    if (strcmp (argv[i], "--at") == 0 && i + 1 < argc)
-      at = argv[++i];
-  }
-  if (at == NULL || argc < 2 || argv[1][0] == '-')
-    return usage_error ("usage: cdp %s NAME --at T", argv[0]);
-  if (view_open (store, argv[1], &v) != 0)
-    return EXIT_FAIL;
-  if ((r = view_time (&v, at, &t)) != 0) {
-    view_close (&v);
-    return r;
-  }
-  for (size_t i = 0; i < v.task->disks.len && r == 0; i++) {
-    r = add ? view_point_at (&v, &v.task->disks.ptr[i], t, &p) : 0;
-    if (r == 0 && add)
-      seq = p.seq > seq ? p.seq : seq;
-  }
-  if (!add && index_seq_at (v.ix, t, &seq, NULL) < 0)
-    seq = 0;
-  format_time (t, tb, sizeof tb);
-  if (r == 0) {
-    r = locks_change (v.task, seq, t, add);
-    if (r == -EEXIST)
-      r = fail ("the point at %s is locked already", tb);
-    else if (r == -ENOENT)
-      r = fail ("no lock at %s", tb);
-    else if (r == -EUCLEAN || r == -EPROTONOSUPPORT)
-      r = fail ("cannot %s the point at %s: %s/locks.json: %s", argv[0], tb,
-                v.task->dir, jf_strerror (r));
-    else if (r < 0)
-      r = fail ("cannot %s the point at %s: %s", argv[0], tb, strerror (-r));
-    else
-      printf ("%s %s\n", add ? "locked" : "unlocked", tb);
-  }
-  view_close (&v);
-  return r;
-}
-
-/* cdp fold NAME: make base points of every disk now. */
-int
-cmd_fold (const char *store, int argc, char **argv)
-{
-  struct task *t;
-  char *reply = NULL;
-  int r;
-
-  if (want_help (argc, argv) || argc != 2) {
-    puts ("usage: cdp fold NAME\nMakes a base point of every disk of the task now.");
-    return argc == 2 ? 0 : EXIT_USAGE;
-  }
-  if ((r = task_load (store, argv[1], &t)) < 0)
-    return task_load_fail (store, argv[1], r);
-  r = control_call (t, "{\"op\":\"fold\"}", &reply);
-  task_free (t);
-  if (r == -ENOENT || r == -ECONNREFUSED)
-    return fail ("task %s is not served: start 'cdp serve' first", argv[1]);
-  json_object *rep = r == 0 ? json_tokener_parse (reply) : NULL;
-  bool ok = rep && json_object_get_boolean (json_object_object_get (rep, "ok"));
-  json_object_put (rep);
-  if (!ok) {
-    r = fail ("fold failed: %s", reply ? reply : strerror (-r));
-    free (reply);
-    return r;
-  }
-  free (reply);
-  printf ("base points made\n");
   return 0;
 }

@@ -37,6 +37,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
 #include "cdp/rapid/rapid.h"
 #include "common/fileio.h"
 #include "common/jsonfile.h"
@@ -543,9 +544,8 @@ cmd_recover (const char *store, int argc, char **argv)
   resuming |= cancel;
   if (!resuming && (at == NULL || to == NULL))
     return usage_error ("cdp recover needs --at T and --to PATH");
-  r = task_load (store, argv[optind], &c.t);
-  if (r < 0)
-    return task_load_fail (store, argv[optind], r);
+  if (cli_task_load (store, argv[optind], &c.t) != 0)
+    return EXIT_FAIL;
   if (!resuming && c.t->mode == TASK_LIBVIRT && (as != NULL) == in_place) {
     task_free (c.t);
     return usage_error ("give one of --as NEWDOMAIN and --in-place");

@@ -40,6 +40,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
 #include "common/timeutil.h"
 #include "recovery/history/imgwrite.h"
 
@@ -415,10 +416,7 @@ parse_args (int argc, char **argv, struct restore_opts *o)
     case 'f': o->format = optarg; break;
     case 'F': o->force = true; break;
     case 'h': fputs (usage, stdout); return -1;
-    case ':': return usage_error ("%s needs a value; see 'cdp restore --help'",
-                                  argv[optind - 1]);
-    default: return usage_error ("unknown option %s; see 'cdp restore --help'",
-                                 argv[optind - 1]);
+    default: return cli_option_error (c, argv);
     }
   if (optind + 1 != argc || o->at == NULL || o->output == NULL || !*o->output)
     return usage_error ("usage: cdp restore NAME --at T [--disk D] --output FILE "
@@ -548,7 +546,7 @@ cmd_restore (const char *store, int argc, char **argv)
   struct point p;
   sigset_t sigs;
   int64_t t;
-  char what[256], tbuf[64];
+  char what[256];
   bool device;
   int r = parse_args (argc, argv, &o);
 
@@ -556,15 +554,13 @@ cmd_restore (const char *store, int argc, char **argv)
     return r < 0 ? EXIT_OK : r;
   if ((r = check_output (o.output, o.force, &device)) != 0)
     return r;
-  if (view_open (store, argv[optind], &v) != 0)
-    return EXIT_FAIL;
-  d = task_pick_disk (v.task, o.disk);
-  if (d == NULL || (r = view_point (&v, d, o.at, &p, &t)) != 0) {
+  if ((r = cli_view_disk (store, argv[optind], o.disk, &v, &d)) != 0)
+    return r;
+  if ((r = view_point (&v, d, o.at, &p, &t)) != 0) {
     view_close (&v);
-    return d ? r : EXIT_USAGE;
+    return r;
   }
-  format_time (t, tbuf, sizeof tbuf);
-  snprintf (what, sizeof what, "%s/%s at %s", v.task->name, d->name, tbuf);
+  cli_point_name (v.task, d, t, what, sizeof what);
   /* Signals wait for the main thread, which stops in order. */
   sigemptyset (&sigs);
   sigaddset (&sigs, SIGINT);

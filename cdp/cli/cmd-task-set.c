@@ -21,6 +21,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
 #include "cdp/daemon/daemon.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
@@ -242,8 +243,8 @@ cmd_task_set (const char *store, int argc, char **argv)
   }
   if ((e = parse_args (argc, argv, &w, &name)) != 0)
     return e;
-  if ((e = task_load (store, name, &t)) < 0)
-    return task_load_fail (store, name, e);
+  if (cli_task_load (store, name, &t) != 0)
+    return EXIT_FAIL;
   if ((fd = hold_task_lock (t)) < 0) {
     e = fail ("cannot lock %s/task.lock: %s", t->dir, strerror (-fd));
     task_free (t);

@@ -1,4 +1,4 @@
-/* cdp task create | list | show | delete */
+/* cdp task create | list | show | delete (set: cmd-task-set.c) */
 #include <assert.h>
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +12,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
 #include "cdp/daemon/daemon.h"
 #include "cdp/rapid/rapid.h"
 #include "cdp/hv/libvirt/libvirt.h"
@@ -39,6 +40,14 @@ static const char create_help[] =
   POLICY_HELP
   "        --segment-size SIZE (journal segment; default 256M, less on small\n"
   "        file systems)\n";
+
+/* cdp task --help, and the --help of the subcommands without their own. */
+static int
+task_help (void)
+{
+  cli_task_help (stdout);
+  return 0;
+}
 
 /* Sizes of the QMP-mode nodes, from the running QEMU. */
 static int
@@ -435,49 +444,41 @@ task_print (const struct task *t)
             "so points are not checked against its READY; every point is offered\n");
 }
 
-static bool
-has_json (int argc, char **argv)
-{
-  for (int i = 0; i < argc; i++)
-    if (strcmp (argv[i], "--json") == 0)
-      return true;
-  return false;
-}
-
-static int
-task_show (const char *store, int argc, char **argv)
+int
+cmd_task_show (const char *store, int argc, char **argv)
 {
   struct task *t;
   const char *name = NULL;
-  int e;
 
+  if (want_help (argc, argv))
+    return task_help ();
   for (int i = 1; i < argc; i++)
     if (argv[i][0] != '-')
       name = argv[i];
   if (name == NULL)
     return usage_error ("usage: cdp task show NAME [--json]");
-  e = task_load (store, name, &t);
-  if (e < 0)
-    return task_load_fail (store, name, e);
-  if (has_json (argc, argv)) {
-    json_object *o = task_json (t);
-    puts (json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
-    json_object_put (o);
-  }
+  if (cli_task_load (store, name, &t) != 0)
+    return EXIT_FAIL;
+  if (cli_flag (argc, argv, "--json"))
+    cli_print_json (task_json (t));
   else
     task_print (t);
   task_free (t);
   return 0;
 }
 
-static int
-task_list_cmd (const char *store, int argc, char **argv)
+int
+cmd_task_list (const char *store, int argc, char **argv)
 {
   string_vector names = empty_vector;
-  json_object *arr = json_object_new_array ();
-  bool json = has_json (argc, argv);
-  int e = task_list (store, &names);
+  json_object *arr;
+  bool json = cli_flag (argc, argv, "--json");
+  int e;
 
+  if (want_help (argc, argv))
+    return task_help ();
+  arr = json_object_new_array ();
+  e = task_list (store, &names);
   if (e < 0)
     return fail ("cannot read store %s: %s", store, strerror (-e));
   for (size_t i = 0; i < names.len; i++) {
@@ -495,12 +496,8 @@ task_list_cmd (const char *store, int argc, char **argv)
     task_free (t);
     free (names.ptr[i]);
   }
-  if (json) {
-    json_object *o = json_object_new_object ();
-    json_object_object_add (o, "tasks", arr);
-    puts (json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
-    json_object_put (o);
-  }
+  if (json)
+    cli_print_json_list ("tasks", arr);
   else
     json_object_put (arr);
   string_vector_reset (&names);
@@ -548,17 +545,6 @@ serving_pid (const struct task *t)
   return pid;
 }
 
-/* Did the control socket answer {"ok": true}? */
-static bool
-reply_ok (const char *reply)
-{
-  json_object *o = json_tokener_parse (reply);
-  bool ok = o && json_object_get_boolean (json_object_object_get (o, "ok"));
-
-  json_object_put (o);
-  return ok;
-}
-
 /* The task is served: ask that cdp serve let it go (its jobs end, its
  * receiver closes) and wait until serve.lock (fd) is ours. */
 static int
@@ -574,7 +560,7 @@ release_served (const struct task *t, int fd)
     if (!asked && control_call_within (t, "{\"op\":\"release\"}",
                                        (unsigned) ((deadline - now) / 1000000)
                                        + 1, &reply) == 0)
-      asked = reply_ok (reply);
+      asked = cli_reply_ok (reply);
     free (reply);
     if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
       printf ("task %s: cdp serve stopped serving it\n", t->name);
@@ -591,8 +577,8 @@ release_served (const struct task *t, int fd)
                RELEASE_WAIT_NS / NS);
 }
 
-static int
-task_delete (const char *store, int argc, char **argv)
+int
+cmd_task_delete (const char *store, int argc, char **argv)
 {
   struct task *t;
   bool force = false;
@@ -601,6 +587,8 @@ task_delete (const char *store, int argc, char **argv)
   bool released = false;
   int fd, lfd = -1, e;
 
+  if (want_help (argc, argv))
+    return task_help ();
   for (int i = 1; i < argc; i++) {
     if (strcmp (argv[i], "--force") == 0)
       force = true;
@@ -668,30 +656,32 @@ task_delete (const char *store, int argc, char **argv)
   return e;
 }
 
+/* cdp task create --help: its own text, longer than one line. */
+int
+cmd_task_create (const char *store, int argc, char **argv)
+{
+  if (want_help (argc, argv)) {
+    fputs (create_help, stdout);
+    return 0;
+  }
+  return task_create (store, argc, argv);
+}
+
+/* cdp task SUBCOMMAND: through the table of subcommands (commands.c). */
 int
 cmd_task (const char *store, int argc, char **argv)
 {
-  if (argc < 2)
-    return usage_error ("usage: cdp task create|list|show|set|delete ...");
-  if (strcmp (argv[1], "create") == 0) {
-    if (want_help (argc - 1, argv + 1)) {
-      fputs (create_help, stdout);
-      return 0;
-    }
-    return task_create (store, argc - 1, argv + 1);
+  const struct cli_command *c;
+  char names[96];
+
+  if (argc < 2) {
+    cli_names (&cli_task_commands, names, sizeof names);
+    return usage_error ("usage: cdp task %s ...", names);
   }
-  if (strcmp (argv[1], "set") == 0)
-    return cmd_task_set (store, argc - 1, argv + 1);
-  if (want_help (argc, argv)) {
-    puts ("usage: cdp task create|list [--json]|show NAME [--json]|"
-          "set NAME [POLICY]...|delete NAME [--force]");
-    return 0;
-  }
-  if (strcmp (argv[1], "list") == 0)
-    return task_list_cmd (store, argc - 1, argv + 1);
-  if (strcmp (argv[1], "show") == 0)
-    return task_show (store, argc - 1, argv + 1);
-  if (strcmp (argv[1], "delete") == 0)
-    return task_delete (store, argc - 1, argv + 1);
+  c = cli_find (&cli_task_commands, argv[1]);
+  if (c)
+    return c->run (store, argc - 1, argv + 1);
+  if (want_help (argc, argv))
+    return task_help ();
   return usage_error ("unknown task command '%s'", argv[1]);
 }

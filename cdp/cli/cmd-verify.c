@@ -15,6 +15,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
 #include "cdp/task/verify.h"
 #include "common/timeutil.h"
 
@@ -47,10 +48,7 @@ parse_args (int argc, char **argv, struct verify_args *a)
     case 'a': a->at = optarg; break;
     case 'j': a->json = true; break;
     case 'h': fputs (usage, stdout); return -1;
-    case ':': return usage_error ("%s needs a value; see 'cdp verify --help'",
-                                  argv[optind - 1]);
-    default: return usage_error ("unknown option %s; see 'cdp verify --help'",
-                                 argv[optind - 1]);
+    default: return cli_option_error (c, argv);
     }
   if (optind + 1 != argc)
     return usage_error ("usage: cdp verify NAME [--at T] [--json]");
@@ -66,12 +64,10 @@ open_task (const char *store, const char *name, struct task_view *v,
 {
   struct task *t;
   char *dir;
-  int e = task_load (store, name, &t);
+  int e;
 
-  if (e == -ENOENT)
-    return fail ("no task '%s' in %s", name, store);
-  if (e < 0)
-    return fail ("task '%s': cannot load: %s", name, strerror (-e));
+  if (cli_task_load (store, name, &t) != 0)
+    return EXIT_FAIL;
   task_free (t);
   if (view_open_quiet (store, name, v) < 0)
     return fail ("task '%s' has no history to check yet: has 'cdp serve' run?",
@@ -236,11 +232,8 @@ cmd_verify (const char *store, int argc, char **argv)
     return r;
   }
   record (v.task, &a, &res);
-  if (a.json) {
-    json_object *o2 = result_json (&a, &res);
-    puts (json_object_to_json_string_ext (o2, JSON_C_TO_STRING_PRETTY));
-    json_object_put (o2);
-  }
+  if (a.json)
+    cli_print_json (result_json (&a, &res));
   else
     print_text (&a, &res);
   r = json_object_array_length (res.damage) ? EXIT_FAIL : EXIT_OK;

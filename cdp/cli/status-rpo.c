@@ -127,31 +127,3 @@ rpo_status (const struct task *t, json_object *status, json_object *state,
               rpo, no_lag);
   }
 }
-
-void
-rpo_print (json_object *status)
-{
-  json_object *r = json_object_object_get (status, "rpo_s");
-  char a[32];
-
-  if (r == NULL)
-    return;
-  policy_format_rpo ((int64_t) (json_object_get_double (r) * NS + 0.5), a,
-                     sizeof a);
-  if (strcmp (a, "0") == 0)
-    printf ("  RPO 0: a guest write completes once its record is durable\n");
-  else
-    printf ("  RPO %s: a guest write completes once the kernel has its "
-            "record, durable within %s\n", a, a);
-}
-
-void
-rpo_print_disk (json_object *d)
-{
-  json_object *lag = json_object_object_get (d, "durability_lag_s");
-
-  if (lag)
-    printf (", durability lag %.3fs", json_object_get_double (lag));
-  else
-    printf (", durability lag -");
-}

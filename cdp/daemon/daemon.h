@@ -11,6 +11,14 @@
 
 #include "cdp/task/task.h"
 
+/* ---- serve.c: the daemon ------------------------------------------------ */
+
+/* Serve the tasks named (the receiver, maintenance and control socket
+ * of each, and in QMP and libvirt mode its protector) until SIGINT or
+ * SIGTERM, which it blocks; a task that cannot be served is said why
+ * and left out.  0 when stopped; EXIT_FAIL when no task could be served. */
+int serve_run (const char *store, const string_vector *names);
+
 /* ---- receiver.c: the NBD target QEMU's mirror writes into ------------- */
 
 struct receiver;

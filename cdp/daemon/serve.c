@@ -30,7 +30,6 @@
 #include <unistd.h>
 
 #include "cdp/task/task.h"
-#include "cdp/cli/cli.h"
 #include "cdp/daemon/daemon.h"
 #include "cdp/hv/protect.h"
 #include "cdp/hv/qmp/qmp.h"
@@ -484,42 +483,27 @@ unserve (struct served *s)
 }
 
 int
-cmd_serve (const char *store, int argc, char **argv)
+serve_run (const char *store, const string_vector *names)
 {
-  string_vector names = empty_vector;
   struct served *sv;
   sigset_t set;
   struct timespec tick = { 1, 0 };
   size_t n = 0;
-  int e, sig;
+  int sig;
 
-  if (want_help (argc, argv)) {
-    puts ("usage: cdp serve [NAME]...\n"
-          "Runs the receivers of every task in the store (or of the tasks\n"
-          "named) in the foreground until SIGINT or SIGTERM.");
-    return 0;
-  }
   sigemptyset (&set);
   sigaddset (&set, SIGINT);
   sigaddset (&set, SIGTERM);
   pthread_sigmask (SIG_BLOCK, &set, NULL);
   signal (SIGPIPE, SIG_IGN);
-  if (argc > 1)
-    for (int i = 1; i < argc; i++)
-      string_vector_append (&names, strdup (argv[i]));
-  else if ((e = task_list (store, &names)) < 0)
-    return fail ("cannot read store %s: %s", store, strerror (-e));
-  sv = calloc (names.len + 1, sizeof *sv);
-  for (size_t i = 0; i < names.len; i++) {
-    if (serve_task (store, names.ptr[i], &sv[n]) == 0)
+  sv = calloc (names->len + 1, sizeof *sv);
+  for (size_t i = 0; i < names->len; i++) {
+    if (serve_task (store, names->ptr[i], &sv[n]) == 0)
       n++;
     else
       unserve (&sv[n]);
   }
-  if (n == 0 && names.len > 0) {
-    for (size_t i = 0; i < names.len; i++)
-      free (names.ptr[i]);
-    string_vector_reset (&names);
+  if (n == 0 && names->len > 0) {
     free (sv);
     return fail ("no task could be served");
   }
@@ -542,9 +526,6 @@ cmd_serve (const char *store, int argc, char **argv)
   for (size_t i = 0; i < n; i++)
     if (!sv[i].gone)
       unserve (&sv[i]);
-  for (size_t i = 0; i < names.len; i++)
-    free (names.ptr[i]);
-  string_vector_reset (&names);
   free (sv);
   return 0;
 }

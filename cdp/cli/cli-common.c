@@ -1,0 +1,86 @@
+/* The steps the commands share: open the task or its history or say why
+ * not, pick the disk, name a point, read flags, print a JSON document. */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <string.h>
+
+#include "cdp/task/task.h"
+#include "cdp/cli/cli-internal.h"
+#include "common/timeutil.h"
+
+int
+cli_task_load (const char *store, const char *name, struct task **tp)
+{
+  int e = task_load (store, name, tp);
+
+  return e < 0 ? task_load_fail (store, name, e) : 0;
+}
+
+int
+cli_view_disk (const char *store, const char *name, const char *disk,
+               struct task_view *v, const struct task_disk **dp)
+{
+  if (view_open (store, name, v) != 0)
+    return EXIT_FAIL;
+  *dp = task_pick_disk (v->task, disk);
+  if (*dp == NULL) {
+    view_close (v);
+    return EXIT_USAGE;
+  }
+  return 0;
+}
+
+void
+cli_point_name (const struct task *t, const struct task_disk *d, int64_t time,
+                char *buf, size_t len)
+{
+  char tbuf[64];
+
+  format_time (time, tbuf, sizeof tbuf);
+  snprintf (buf, len, "%s/%s at %s", t->name, d->name, tbuf);
+}
+
+bool
+cli_flag (int argc, char **argv, const char *flag)
+{
+  for (int i = 1; i < argc; i++)
+    if (strcmp (argv[i], flag) == 0)
+      return true;
+  return false;
+}
+
+int
+cli_option_error (int c, char **argv)
+{
+  if (c == ':')
+    return usage_error ("%s needs a value; see 'cdp %s --help'",
+                        argv[optind - 1], argv[0]);
+  return usage_error ("unknown option %s; see 'cdp %s --help'",
+                      argv[optind - 1], argv[0]);
+}
+
+void
+cli_print_json (json_object *o)
+{
+  puts (json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
+  json_object_put (o);
+}
+
+void
+cli_print_json_list (const char *key, json_object *arr)
+{
+  json_object *root = json_object_new_object ();
+
+  json_object_object_add (root, key, arr);
+  cli_print_json (root);
+}
+
+bool
+cli_reply_ok (const char *reply)
+{
+  json_object *o = json_tokener_parse (reply);
+  bool ok = o && json_object_get_boolean (json_object_object_get (o, "ok"));
+
+  json_object_put (o);
+  return ok;
+}

@@ -1,0 +1,83 @@
+/* cdp/cli: what the commands' files share, grouped by defining file.
+ * Not part of the contract (cli.h). */
+#ifndef CDP_CLI_INTERNAL_H
+#define CDP_CLI_INTERNAL_H
+
+#include "cdp/task/task.h"
+#include "recovery/files/files.h"
+
+/* ---- cli-common.c: the steps the commands share -------------------------- */
+
+struct json_object;
+/* task_load, or say why not in one line (task_load_fail): 0 or EXIT_FAIL. */
+int cli_task_load (const char *store, const char *name, struct task **tp);
+/* Open the history of task name (view_open) and pick its disk: --disk
+ * disk, or the only one (task_pick_disk).  0; else the error is said and
+ * v closed: EXIT_FAIL when the history cannot be opened, EXIT_USAGE when
+ * no disk is picked. */
+int cli_view_disk (const char *store, const char *name, const char *disk,
+                   struct task_view *v, const struct task_disk **dp);
+/* "TASK/DISK at TIME": how messages name the point of d at time. */
+void cli_point_name (const struct task *t, const struct task_disk *d,
+                     int64_t time, char *buf, size_t len);
+/* Is flag ("--json") among the arguments after argv[0]? */
+bool cli_flag (int argc, char **argv, const char *flag);
+/* After getopt_long with opterr = 0 and ":" leading its short options
+ * returned c, ':' (a value missing) or another (an unknown option): the
+ * usage error naming the option and 'cdp argv[0] --help'. */
+int cli_option_error (int c, char **argv);
+/* Print o, the one JSON document of --json, on stdout, and drop it;
+ * _list: {"key": arr} (taking arr). */
+void cli_print_json (struct json_object *o);
+void cli_print_json_list (const char *key, struct json_object *arr);
+/* Did the control socket (control_call) answer {"ok": true}? */
+bool cli_reply_ok (const char *reply);
+
+/* ---- files-session.c: cdp ls, cat and get ------------------------------- */
+
+enum files_cmd { CMD_LS, CMD_CAT, CMD_GET };
+
+struct files_opts {
+  enum files_cmd cmd;
+  const char *name, *at, *disk, *path, *output;
+  bool json;
+};
+
+/* The point, its reader and how to name it in messages. */
+struct fsession {
+  struct task_view v;
+  bool view_open;
+  struct point p;
+  struct files *f;
+  struct nbd_server *srv;           /* the export libguestfs reads */
+  char sockdir[64];
+  struct files_gfs *gfs;
+  char what[256];                   /* "TASK/DISK at TIME" */
+  char tbuf[64];
+  char damage[512];                 /* damaged history a read found */
+};
+
+/* What one command does with the open session: its exit code. */
+typedef int fsession_fn (struct fsession *s, const struct files_opts *o);
+/* Parse the arguments of cmd, start the sandboxed reader, open the
+ * point, run, and close it all: the exit code. */
+int fsession_run (enum files_cmd cmd, const char *store, int argc, char **argv,
+                  fsession_fn *run);
+/* Say that verb (list, read, get) of path failed with r, naming the
+ * damage a read found if there was some.  Returns EXIT_FAIL. */
+int fsession_failed (struct fsession *s, const char *verb, const char *path,
+                     int r);
+/* The file systems the sandboxed reader does not know (-ENOTSUP from
+ * it) go to libguestfs over an NBD export of the point.  ensure starts
+ * that (0, or the exit code: said why); failed is fsession_failed for
+ * its errors; list and read are files_list and files_read through it
+ * (-ENOTSUP: failed, said why). */
+int fsession_gfs_ensure (struct fsession *s, const char *verb, const char *path);
+int fsession_gfs_failed (struct fsession *s, const char *verb, const char *path,
+                         int r);
+int fsession_gfs_list (struct fsession *s, const char *path,
+                       files_entry_vector *v);
+int fsession_gfs_read (struct fsession *s, const char *path,
+                       const struct files_sink *sink, void *o);
+
+#endif

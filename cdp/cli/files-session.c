@@ -1,0 +1,290 @@
+/* cdp ls, cat, get: what they share, a session with the files of a disk
+ * at a point (cmd-ls.c, cmd-cat.c, cmd-get.c do each command's part).
+ *
+ * The sandboxed reader (recovery/files.h) is started before the store is
+ * opened, so that it holds nothing of it; then the point is resolved and
+ * the reader parses the disk through point_pread, which this process
+ * does for it.  File systems the reader does not know go to libguestfs
+ * (recovery/files-guestfs.c) over an NBD export of the point, when it is
+ * installed.
+ *
+ * get writes only below --output (recovery/files-write.c): every file is
+ * created relative to its parent directory's descriptor, a name that is
+ * not one plain component or that exists already is refused, and no
+ * symbolic link is ever followed on this side.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cdp/task/task.h"
+#include "cdp/cli/cli.h"
+#include "common/timeutil.h"
+#include "nbd-export/nbd-server.h"
+#include "recovery/files/files.h"
+#include "cdp/cli/cli-internal.h"
+
+static const char *const usages[] = {
+  [CMD_LS] = "usage: cdp ls NAME --at T [--disk D] [PATH] [--json]\n",
+  [CMD_CAT] = "usage: cdp cat NAME --at T [--disk D] PATH\n",
+  [CMD_GET] = "usage: cdp get NAME --at T [--disk D] PATH --output DEST\n",
+};
+
+static const char help_tail[] =
+  "Read the files of the disk as it was at T, without mounting anything.\n"
+  "PATH is absolute.  A disk with a partition table has its partitions as\n"
+  "p1, p2, ... at /, and paths inside them start with one (/p2/etc/fstab);\n"
+  "a disk that is one file system has paths from its root.  ext2/3/4 are\n"
+  "read by cdp itself, in a sandboxed process; other file systems through\n"
+  "libguestfs, when it is installed.\n";
+
+static const char get_tail[] =
+  "DEST is created as the file or directory tree (or, if DEST is an existing\n"
+  "directory, DEST/NAME); nothing that exists is replaced and nothing is\n"
+  "written outside DEST.  Modes and times are kept, owners only when run\n"
+  "as root; set-user-ID/set-group-ID bits are dropped; device nodes and\n"
+  "sockets are skipped; symbolic links are recreated, never followed.\n";
+
+/* ---- arguments ------------------------------------------------------------- */
+
+static int
+parse_args (enum files_cmd cmd, int argc, char **argv, struct files_opts *o)
+{
+  static const struct option opts[] = {
+    { "at", required_argument, 0, 'a' }, { "disk", required_argument, 0, 'd' },
+    { "output", required_argument, 0, 'o' }, { "json", no_argument, 0, 'j' },
+    { "help", no_argument, 0, 'h' }, { 0 } };
+  int c;
+
+  *o = (struct files_opts) { .cmd = cmd };
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1)
+    switch (c) {
+    case 'a': o->at = optarg; break;
+    case 'd': o->disk = optarg; break;
+    case 'o': if (cmd != CMD_GET) goto unknown; o->output = optarg; break;
+    case 'j': if (cmd != CMD_LS) goto unknown; o->json = true; break;
+    case 'h':
+      fputs (usages[cmd], stdout);
+      fputs (help_tail, stdout);
+      if (cmd == CMD_GET)
+        fputs (get_tail, stdout);
+      return -1;
+    default:
+    unknown:
+      return cli_option_error (c, argv);
+    }
+  if (optind < argc)
+    o->name = argv[optind++];
+  if (optind < argc)
+    o->path = argv[optind++];
+  if (cmd == CMD_LS && o->path == NULL)
+    o->path = "/";
+  if (optind < argc || o->name == NULL || o->at == NULL || o->path == NULL ||
+      (cmd == CMD_GET && (o->output == NULL || !*o->output)))
+    return usage_error ("%.*s", (int) strcspn (usages[cmd], "\n"), usages[cmd]);
+  if (o->path[0] != '/')
+    return usage_error ("PATH must be absolute (start with /), not '%s'", o->path);
+  return 0;
+}
+
+/* ---- the point and its reader ----------------------------------------------- */
+
+/* A read of the point; damage it finds is recorded and kept for the
+ * message. */
+static int
+read_point (void *h, void *buf, uint64_t off, uint64_t len)
+{
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  struct fsession *s = h;
+  int r = point_pread (&s->p, buf, off, len, NULL);
+  char msg[sizeof s->damage];
+
+  if (r == -EUCLEAN &&
+      integrity_read_failed (s->v.task, &s->v.cat, "files", msg, sizeof msg)) {
+    pthread_mutex_lock (&lock);     /* libguestfs: from server threads */
+    if (!*s->damage)
+      memcpy (s->damage, msg, sizeof msg);
+    pthread_mutex_unlock (&lock);
+  }
+  return r;
+}
+
+static int
+session_open (const char *store, const struct files_opts *o, struct fsession *s)
+{
+  const struct task_disk *d;
+  int64_t t;
+  int r;
+
+  memset (s, 0, sizeof *s);
+  if ((r = files_start (&s->f)) < 0)
+    return fail ("cannot start the file system reader: %s", strerror (-r));
+  if ((r = cli_view_disk (store, o->name, o->disk, &s->v, &d)) != 0)
+    return r;
+  s->view_open = true;
+  if ((r = view_point (&s->v, d, o->at, &s->p, &t)) != 0)
+    return r;
+  format_time (t, s->tbuf, sizeof s->tbuf);
+  cli_point_name (s->v.task, d, t, s->what, sizeof s->what);
+  if (s->p.size == 0)
+    return fail ("the size of disk %s is not known yet", d->name);
+  if ((r = files_attach (s->f, s->p.size, read_point, s)) < 0)
+    return fail ("cannot read %s: %s", s->what, files_error (s->f));
+  return 0;
+}
+
+static void
+session_close (struct fsession *s)
+{
+  files_stop (s->f);
+  if (s->view_open)
+    view_close (&s->v);
+}
+
+int
+fsession_failed (struct fsession *s, const char *verb, const char *path, int r)
+{
+  const char *msg = files_error (s->f);
+
+  if (*s->damage)
+    return fail ("cannot %s %s in %s: %s", verb, path, s->what, s->damage);
+  return fail ("cannot %s %s in %s: %s", verb, path, s->what,
+               *msg ? msg : strerror (-r));
+}
+
+/* ---- the libguestfs way, over an NBD export of the point ------------------------ */
+
+static int
+gx_open (void *opaque, const char *name, void **handle, struct nbd_export_info *info)
+{
+  struct fsession *s = opaque;
+
+  *handle = s;
+  *info = (struct nbd_export_info) { .size = s->p.size, .read_only = true,
+                                     .can_multi_conn = true, .description = s->what };
+  return 0;
+}
+
+static int
+gx_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
+          struct nbd_extents *extents)
+{
+  return read_point (handle, buf, offset, count);
+}
+
+static const struct nbd_backend_ops gx_ops = { .open = gx_open, .pread = gx_pread };
+
+/* After -ENOTSUP from the sandboxed reader: libguestfs, if there is one,
+ * else the reader's message, which names the file system. */
+int
+fsession_gfs_ensure (struct fsession *s, const char *verb, const char *path)
+{
+  const struct files_volume *vol = files_unsupported (s->f);
+  char sock[128], msg[1024] = "";
+  char *bound = NULL;
+  int r;
+
+  if (s->gfs)
+    return 0;
+  if (!files_gfs_available ())
+    return fail ("cannot %s %s in %s: %s; cdp was built without libguestfs, "
+                 "which could read it", verb, path, s->what, files_error (s->f));
+  snprintf (s->sockdir, sizeof s->sockdir, "/tmp/cdp-files-XXXXXX");
+  if (mkdtemp (s->sockdir) == NULL) {
+    s->sockdir[0] = 0;
+    return fail ("cannot make a directory in /tmp: %s", strerror (errno));
+  }
+  snprintf (sock, sizeof sock, "unix:%s/nbd.sock", s->sockdir);
+  signal (SIGPIPE, SIG_IGN);
+  if ((r = nbd_server_new (&gx_ops, s, &s->srv)) < 0 ||
+      (r = nbd_server_listen (s->srv, sock, &bound)) < 0)
+    return fail ("cannot serve the point to libguestfs: %s", strerror (-r));
+  free (bound);
+  if (isatty (2))
+    fprintf (stderr, "cdp: %s; starting libguestfs...\r", files_error (s->f));
+  r = files_gfs_open (sock + 5, vol, &s->gfs, msg, sizeof msg);
+  if (isatty (2))
+    fputs ("\033[K", stderr);
+  if (r < 0)
+    return fail ("cannot %s %s in %s: %s; %s", verb, path, s->what,
+                 files_error (s->f), msg);
+  return 0;
+}
+
+int
+fsession_gfs_failed (struct fsession *s, const char *verb, const char *path, int r)
+{
+  const char *m = files_gfs_error (s->gfs);
+
+  if (*s->damage)
+    return fail ("cannot %s %s in %s: %s", verb, path, s->what, s->damage);
+  return fail ("cannot %s %s in %s: %s", verb, path, s->what, *m ? m : strerror (-r));
+}
+
+int
+fsession_gfs_list (struct fsession *s, const char *path, files_entry_vector *v)
+{
+  int r = fsession_gfs_ensure (s, "list", path);
+
+  if (r == 0 && (r = files_gfs_list (s->gfs, files_unsupported (s->f)->rest, v)) < 0)
+    fsession_gfs_failed (s, "list", path, r);
+  return r == 0 ? 0 : -ENOTSUP;
+}
+
+int
+fsession_gfs_read (struct fsession *s, const char *path, const struct files_sink *sink, void *o)
+{
+  int r = fsession_gfs_ensure (s, "read", path);
+
+  if (r != 0)
+    return -ENOTSUP;
+  r = files_gfs_read (s->gfs, files_unsupported (s->f)->rest, sink, o);
+  if (r == -EISDIR)
+    return r;
+  if (r < 0 && *(int *) o == 0)
+    fsession_gfs_failed (s, "read", path, r);
+  return r == 0 ? 0 : -ENOTSUP;
+}
+
+static void
+gfs_stop (struct fsession *s)
+{
+  char sock[128];
+
+  files_gfs_close (s->gfs);
+  if (s->srv)
+    nbd_server_free (s->srv);
+  if (s->sockdir[0]) {
+    snprintf (sock, sizeof sock, "%s/nbd.sock", s->sockdir);
+    unlink (sock);
+    rmdir (s->sockdir);
+  }
+}
+
+/* ---- a command: its arguments, the session, what it does ----------------------- */
+
+int
+fsession_run (enum files_cmd cmd, const char *store, int argc, char **argv,
+              fsession_fn *run)
+{
+  struct files_opts o;
+  struct fsession s;
+  int r = parse_args (cmd, argc, argv, &o);
+
+  if (r != 0)
+    return r < 0 ? EXIT_OK : r;
+  if ((r = session_open (store, &o, &s)) == 0)
+    r = run (&s, &o);
+  gfs_stop (&s);
+  session_close (&s);
+  return r;
+}

@@ -46,9 +46,6 @@ EXCEPTIONS = {
     # The libvirt protector starts no copy of a disk whose in-place
     # rapid recovery is unfinished (rapid_holds).
     ('cdp/hv/libvirt/libvirt-protect.c', 'cdp/rapid/rapid.h'),
-    # `cdp serve` is a command: cmd_serve is declared with the others
-    # in cli.h, and defined by the daemon.
-    ('cdp/daemon/serve.c', 'cdp/cli/cli.h'),
 }
 
 TOP = ['common', 'journal', 'nbd-export', 'recovery', 'cdp']

@@ -160,6 +160,19 @@ dt_pattern (size_t len, unsigned seed)
 }
 
 void
+dt_catalog_add (struct base_catalog *c, uint32_t disk, uint64_t seq,
+                int64_t time_ns, const char *file, const char *parent)
+{
+  struct base_point bp = { .disk = disk, .seq = seq, .time_ns = time_ns };
+  const struct base_point *p = *parent ? catalog_by_file (c, parent) : NULL;
+
+  snprintf (bp.file, sizeof bp.file, "%s", file);
+  snprintf (bp.parent, sizeof bp.parent, "%s", parent);
+  bp.depth = p ? p->depth + 1 : 1;
+  cr_assert_eq (catalog_add (c, &bp), 0);
+}
+
+void
 dt_flag_raise (struct dt_flag *f)
 {
   pthread_mutex_lock (&f->m);

@@ -53,6 +53,10 @@ uint64_t dt_last_record (struct dt *d);
 /* A buffer of len bytes, each byte (i + seed) % 251 + 1 (never zero). */
 void *dt_pattern (size_t len, unsigned seed);
 
+/* Add a base point to an in-memory catalog (no image behind it). */
+void dt_catalog_add (struct base_catalog *c, uint32_t disk, uint64_t seq,
+                     int64_t time_ns, const char *file, const char *parent);
+
 /* A condition one thread waits on and another sets. */
 struct dt_flag {
   pthread_mutex_t m;

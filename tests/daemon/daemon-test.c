@@ -2,9 +2,11 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 
 #include "common/timeutil.h"
 #include "tests/daemon/daemon-test.h"
@@ -63,6 +65,20 @@ dt_teardown (struct dt *d)
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", d->store);
   if (system (cmd) != 0)
     cr_log_warn ("could not remove %s", d->store);
+}
+
+void
+dt_mount_tmpfs (const char *dir, const char *size)
+{
+  char opts[64];
+
+  cr_assert_eq (unshare (CLONE_NEWNS), 0, "unshare: %s (needs root)",
+                strerror (errno));
+  cr_assert_eq (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0,
+                "%s", strerror (errno));
+  snprintf (opts, sizeof opts, "size=%s", size);
+  cr_assert_eq (mount ("cdp-test", dir, "tmpfs", 0, opts), 0,
+                "mounting a tmpfs needs root: %s", strerror (errno));
 }
 
 static struct nbd_handle *

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <libnbd.h>
+#include <pthread.h>
 
 #include "cdp/task/task.h"
 #include "cdp/daemon/daemon.h"
@@ -32,6 +33,11 @@ void dt_start (struct dt *d);
 void dt_setup (struct dt *d, uint64_t size, uint32_t segment_size);
 /* Stop the receiver (if started), free the task, remove the store. */
 void dt_teardown (struct dt *d);
+
+/* Mount a tmpfs of size (mount's "size=" syntax) on dir, in a mount
+ * namespace of the test's own, so that it goes away with the test
+ * process even when the test fails (needs root, as CI is). */
+void dt_mount_tmpfs (const char *dir, const char *size);
 
 /* A libnbd client of export disk0. */
 struct nbd_handle *dt_connect (struct dt *d);

@@ -59,8 +59,8 @@ uint64_t maint_covered_until (const struct base_catalog *cat,
                               void *opaque);
 
 /* The oldest record the index must keep once the journal before
- * keep + 1 is reclaimed, first being the journal's oldest (see maint.c,
- * first_needed). */
+ * keep + 1 is reclaimed, first being the journal's oldest (why: see
+ * maint-policy.c). */
 uint64_t maint_first_needed (const struct base_catalog *cat,
                              const task_disk_vector *disks, uint64_t keep,
                              uint64_t first);

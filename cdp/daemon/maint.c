@@ -31,6 +31,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/daemon/daemon.h"
+#include "cdp/daemon/maint-policy.h"
 #include "common/jsonfile.h"
 #include "cdp/task/verify.h"
 #include "common/timeutil.h"
@@ -191,9 +192,7 @@ fold_due (struct maint *m, int64_t now, bool force)
   for (size_t i = 0; i < m->t->disks.len; i++) {
     const struct task_disk *d = &m->t->disks.ptr[i];
     const struct base_point *bp = catalog_find (&m->cat, d->id, UINT64_MAX);
-    if (bp && bp->seq >= seq)
-      continue;
-    if (!force && bp && now - bp->time_ns < task_policy (m->t).bp_interval)
+    if (!maint_fold_due (bp, seq, now, force, task_policy (m->t).bp_interval))
       continue;
     if (bp == NULL && m->t->mode != TASK_MANUAL) {
       initial_base (m, d, force, seq, t);
@@ -242,13 +241,6 @@ initial_base (struct maint *m, const struct task_disk *d, bool force,
 
 
 /* ---- journal retention ------------------------------------------------- */
-
-struct kept {
-  uint64_t seq;
-  int64_t time;
-  uint32_t disk;                    /* UINT32_MAX: every disk */
-};
-DEFINE_VECTOR_TYPE (kept_vector, struct kept)
 
 static int
 bookmark_cb (void *opaque, const struct index_event *e)
@@ -301,12 +293,10 @@ retention_blocked (struct maint *m, const char *why)
 }
 
 static bool
-is_kept (const kept_vector *k, uint64_t seq)
+changed_cb (void *opaque, const struct task_disk *d,
+            const struct base_point *bp, uint64_t seq)
 {
-  for (size_t i = 0; i < k->len; i++)
-    if (k->ptr[i].seq == seq)
-      return true;
-  return false;
+  return changed_since (opaque, d, bp, seq);
 }
 
 /* The newest seq <= limit up to which base points of every disk cover
@@ -314,17 +304,8 @@ is_kept (const kept_vector *k, uint64_t seq)
 static uint64_t
 covered_until (struct maint *m, uint64_t limit, int64_t limit_t)
 {
-  uint64_t keep = limit;
-
-  for (size_t i = 0; i < m->t->disks.len; i++) {
-    const struct task_disk *d = &m->t->disks.ptr[i];
-    const struct base_point *bp = catalog_find_time (&m->cat, d->id, limit_t);
-    if (bp == NULL)
-      return 0;
-    if (changed_since (m, d, bp, limit) && bp->seq < keep)
-      keep = bp->seq;
-  }
-  return keep;
+  return maint_covered_until (&m->cat, &m->t->disks, limit, limit_t,
+                              changed_cb, m);
 }
 
 /* Base points at every kept point in the range about to be reclaimed. */
@@ -333,46 +314,23 @@ fold_kept (struct maint *m, const kept_vector *k, uint64_t upto)
 {
   uint64_t first = journal_first_seq (receiver_journal (m->rx));
 
-  for (size_t i = 0; i < k->len; i++) {
-    if (k->ptr[i].seq < first || k->ptr[i].seq > upto)
-      continue;
+  for (size_t i = 0; i < k->len; i++)
     for (size_t n = 0; n < m->t->disks.len; n++) {
       const struct task_disk *d = &m->t->disks.ptr[n];
-      const struct base_point *bp = catalog_find (&m->cat, d->id, k->ptr[i].seq);
-      if ((k->ptr[i].disk == UINT32_MAX || k->ptr[i].disk == d->id) &&
-          (bp == NULL || bp->seq != k->ptr[i].seq) &&
+      if (maint_kept_needs_fold (&m->cat, &k->ptr[i], d->id, first, upto) &&
           fold_at (m, d, k->ptr[i].seq, k->ptr[i].time) < 0)
         return -1;
     }
-  }
   return 0;
 }
 
 /* The oldest record the index must keep once the journal before keep
- * + 1 is reclaimed.  A point of a disk at seq S >= keep stands on that
- * disk's base point at or before keep (or a newer one), and reads the
- * records after it; the base point's own record stays too, since a time
- * between it and the next record resolves to it.  A point older than
- * keep would need records the reclaimed segments took, or is a base
- * point or kept point of its own.  The segment holding keep + 1 also
- * holds older records, which no point reads: the index forgets them
- * with the segments reclaimed, so that it offers no second the journal
- * cannot serve. */
+ * + 1 is reclaimed (maint-policy.c says why). */
 static uint64_t
 first_needed (struct maint *m, uint64_t keep)
 {
-  uint64_t first = journal_first_seq (receiver_journal (m->rx));
-  uint64_t need = keep;
-
-  for (size_t i = 0; i < m->t->disks.len; i++) {
-    const struct base_point *bp = catalog_find (&m->cat, m->t->disks.ptr[i].id,
-                                                keep);
-    if (bp == NULL)
-      return first;
-    if (bp->seq < need)
-      need = bp->seq;
-  }
-  return need > first ? need : first;
+  return maint_first_needed (&m->cat, &m->t->disks, keep,
+                             journal_first_seq (receiver_journal (m->rx)));
 }
 
 /* Reclaim the journal before the point (seq, t), where covered. */
@@ -576,24 +534,12 @@ drop_base (struct maint *m, size_t idx)
   return 0;
 }
 
-/* Can base point i go?  Not the newest of its disk, not kept, and not
- * the base the journal's oldest records stand on. */
-static bool
-droppable (struct maint *m, size_t i, const kept_vector *k)
-{
-  const struct base_point *p = &m->cat.v.ptr[i];
-  const struct base_point *newest = catalog_find (&m->cat, p->disk, UINT64_MAX);
-  uint64_t first = journal_first_seq (receiver_journal (m->rx));
-
-  return newest != p && !is_kept (k, p->seq) && first > p->seq + 1 &&
-         catalog_find (&m->cat, p->disk, first - 1) != p;
-}
-
 static void
 base_retention (struct maint *m, int64_t before, const kept_vector *k)
 {
   for (size_t i = 0; i < m->cat.v.len;) {
-    if (m->cat.v.ptr[i].time_ns < before && droppable (m, i, k) &&
+    if (maint_retention_drops (&m->cat, i, before, k,
+                               journal_first_seq (receiver_journal (m->rx))) &&
         drop_base (m, i) == 0)
       i = 0;                        /* the catalog changed: start over */
     else
@@ -620,16 +566,11 @@ space_avail (struct maint *m, uint64_t *size)
 static bool
 space_low (struct maint *m)
 {
-  uint64_t size = 0, avail = space_avail (m, &size), disks = 0, reserve;
+  uint64_t size = 0, avail = space_avail (m, &size), disks = 0;
 
   for (size_t i = 0; i < m->t->disks.len; i++)
     disks += m->t->disks.ptr[i].size;
-  reserve = size / 10;
-  if (reserve > (8ull << 30))
-    reserve = 8ull << 30;
-  if (reserve < (16ull << 20) + disks / 2)
-    reserve = (16ull << 20) + disks / 2;
-  return avail < reserve;
+  return maint_space_low (avail, size, disks);
 }
 
 /* Delete base points nothing depends on that are neither kept nor the
@@ -643,8 +584,7 @@ delete_old_leaves (struct maint *m, const kept_vector *k)
     changed = false;
     for (size_t i = 0; i < m->cat.v.len; i++) {
       struct base_point p = m->cat.v.ptr[i];
-      if (catalog_find (&m->cat, p.disk, UINT64_MAX) == &m->cat.v.ptr[i] ||
-          is_kept (k, p.seq) || catalog_children (&m->cat, p.file) > 0)
+      if (!maint_leaf_deletable (&m->cat, i, k))
         continue;
       catalog_remove (&m->cat, p.file);
       if (catalog_save (&m->cat) == 0) {
@@ -777,7 +717,8 @@ cycle (struct maint *m, bool force, bool full)
     freed = release_spare (m);
   /* Fold early when the journal outgrows the free space: folding needs
    * room, so it must happen while there still is some. */
-  if (journal_disk_usage (receiver_journal (m->rx)) > space_avail (m, NULL) / 2)
+  if (maint_fold_for_space (journal_disk_usage (receiver_journal (m->rx)),
+                            space_avail (m, NULL)))
     force = true;
   fold_due (m, now, force);
   if (can_reclaim) {
@@ -787,7 +728,8 @@ cycle (struct maint *m, bool force, bool full)
   }
   /* Writes held for want of space: again if space was freed; failed if
    * nothing could be (their history is then lost, and marked so). */
-  if (full && !freed && receiver_retry_stalled (m->rx, -ENOSPC) > 0)
+  if (maint_fail_held (full, freed) &&
+      receiver_retry_stalled (m->rx, -ENOSPC) > 0)
     log_msg ("task %s: no history left to reclaim: writes failed, "
              "history is not exact from now until protection restarts",
              m->t->name);

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/error.h"
 #include "common/vector.h"
 #include "journal/journal.h"
 
@@ -529,7 +530,7 @@ main (int argc, char **argv)
   err = bench (&o, &res);
   if (err < 0) {
     fprintf (stderr, "journal-bench: %s: %s%s%s\n", o.dir, strerror (-err),
-             *journal_last_error () ? ": " : "", journal_last_error ());
+             *cdp_get_error () ? ": " : "", cdp_get_error ());
     return 1;
   }
   print_result (&o, &res);

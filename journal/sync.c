@@ -159,7 +159,7 @@ write_marker (struct journal *j, int64_t since)
     if (r == -EISDIR && unlinkat (j->dirfd, MARKER, AT_REMOVEDIR) == 0)
       r = fio_replace (path, t, strlen (t), 0600);
     if (r < 0)
-      set_last_error ("%s: cannot write: %s", path, strerror (-r));
+      set_last_error (r, "%s: cannot write: %s", path, strerror (-r));
   }
   free (id);
   free (text);
@@ -184,7 +184,7 @@ sync_marker (struct journal *j, bool buffered)
   if (r == 0)
     j->marker = buffered;
   else if (!buffered)
-    set_last_error ("%s/" MARKER ": cannot remove: %s", j->dir,
+    set_last_error (r, "%s/" MARKER ": cannot remove: %s", j->dir,
                     strerror (-r));
  out:
   pthread_mutex_unlock (&j->marker_lock);

@@ -16,6 +16,7 @@
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
 #include "cdp/task/verify.h"
+#include "common/error.h"
 #include "common/timeutil.h"
 
 static const char usage[] =
@@ -230,7 +231,7 @@ cmd_verify (const char *store, int argc, char **argv)
   json_object_put (early);
   if (e < 0) {
     r = fail ("cannot check task %s: %s%s%s", a.name, strerror (-e),
-              *journal_last_error () ? ": " : "", journal_last_error ());
+              *cdp_get_error () ? ": " : "", cdp_get_error ());
     verify_result_free (&res);
     view_close (&v);
     return r;

@@ -31,6 +31,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/daemon/daemon.h"
+#include "common/error.h"
 #include "common/jsonfile.h"
 #include "cdp/task/verify.h"
 #include "common/timeutil.h"
@@ -105,7 +106,7 @@ fold_damaged (struct maint *m, const struct task_disk *d, const char *tb)
   m->damaged_retry = time_now_ns () + DAMAGED_RETRY_NS;
   if (o == NULL) {
     log_msg ("task %s disk %s: base point at %s failed: %s", m->t->name,
-             d->name, tb, fold_last_error ());
+             d->name, tb, cdp_get_error ());
     return;
   }
   where = json_object_get_string (json_object_object_get (o, "where"));
@@ -144,7 +145,7 @@ fold_at_chain (struct maint *m, const struct task_disk *d, uint64_t seq,
     fold_damaged (m, d, tb);
   else if (r < 0)
     log_msg ("task %s disk %s: base point at %s failed: %s", m->t->name,
-             d->name, tb, fold_last_error ());
+             d->name, tb, cdp_get_error ());
   else if (st.ranges > 0) {
     format_size (st.bytes_written, sz, sizeof sz);
     log_msg ("task %s disk %s: base point at %s (%s of data)", m->t->name,
@@ -278,10 +279,11 @@ kept_points (struct maint *m, kept_vector *out, char *why, size_t len)
     kept_vector_append (out, (struct kept) { locks.ptr[i].seq,
                                              locks.ptr[i].time_ns, UINT32_MAX });
   lock_vector_reset (&locks);
+  cdp_clear_error ();
   e = index_events (m->ix, 0, UINT64_MAX, bookmark_cb, out);
   if (e < 0)
     snprintf (why, len, "cannot read the bookmarks from the index: %s",
-              *index_last_error () ? index_last_error () : strerror (-e));
+              *cdp_get_error () ? cdp_get_error () : strerror (-e));
   return e < 0 ? e : 0;
 }
 

@@ -33,6 +33,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/task/verify.h"
+#include "common/error.h"
 #include "common/timeutil.h"
 #include "recovery/history/basesum.h"
 #include "recovery/history/qcow2.h"
@@ -465,7 +466,7 @@ check_sums (struct vstate *s, const struct base_point *bp, const char *path,
   s->res->base_checked_bytes += bytes;
   if (e < 0 && e != -ECANCELED)
     damage (s, K_BASE, bp->file, "base point %s cannot be read (%s: %s); %s",
-            bp->file, strerror (-e), qcow2_last_error (), affects);
+            bp->file, strerror (-e), cdp_get_error (), affects);
   basesum_free (&sums);
 }
 

@@ -2,12 +2,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "common/vector.h"
 #include "recovery/history/basesum.h"
 #include "recovery/history/fold.h"
@@ -16,25 +16,6 @@
 
 #define CLUSTER (64u << 10)
 #define IO_MAX (4u << 20)
-
-static __thread char last_error[512];
-
-static int
-set_error (int err, const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (last_error, sizeof last_error, fmt, ap);
-  va_end (ap);
-  return err;
-}
-
-const char *
-fold_last_error (void)
-{
-  return last_error;
-}
 
 /* ---- opening points on base points --------------------------------------- */
 
@@ -92,11 +73,11 @@ point_open (struct cdp_index *ix, struct journal_reader *jr,
   r = qcow2_open (path, &chain);
   free (path);
   if (r < 0)
-    return set_error (r, "base point %s: %s", bp->file, qcow2_last_error ());
+    return cdp_set_error (r, "base point %s: %s", bp->file, cdp_get_error ());
   r = chain_sums (cat, bp, chain, &bc);
   if (r < 0) {
     qcow2_close (chain);
-    return set_error (r, "base point %s: %s", bp->file, strerror (-r));
+    return cdp_set_error (r, "base point %s: %s", bp->file, strerror (-r));
   }
   p->base = &basesum_base_ops;
   p->base_h = bc;
@@ -208,6 +189,8 @@ copy_range (const struct point *p, struct imgw *w, uint8_t *buf, uint64_t off,
   uint64_t at = off;
   int r = point_pread (p, buf, off, len, &holes);
 
+  if (r < 0)
+    cdp_clear_error ();   /* not the image's failure: make_image says r */
   for (size_t i = 0; r == 0 && i <= holes.len; i++) {
     uint64_t h = i < holes.len ? holes.ptr[i].off : off + len;
     uint64_t hl = i < holes.len ? holes.ptr[i].len : 0;
@@ -260,7 +243,7 @@ make_image (const struct fold_source *s, const struct base_point *prev,
   r = imgw_create (tmp, "qcow2", p->size, backing, &w);
   free (backing);
   if (r < 0)
-    return set_error (r, "%s", imgw_last_error ());
+    return r;
   if (full) {
     range_vector_append (&all, (struct range) { 0, p->size });
     r = copy_ranges (p, w, &all, false, sums, st);
@@ -269,13 +252,13 @@ make_image (const struct fold_source *s, const struct base_point *prev,
     r = copy_ranges (p, w, changes, true, sums, st);
   range_vector_reset (&all);
   if (r < 0) {
-    set_error (r, "writing the base point: %s", *imgw_last_error ()
-               ? imgw_last_error () : strerror (-r));
+    cdp_set_error (r, "writing the base point: %s", *cdp_get_error ()
+                   ? cdp_get_error () : strerror (-r));
     imgw_abort (w);
     return r;
   }
   r = imgw_finish (w);
-  return r < 0 ? set_error (r, "%s", imgw_last_error ()) : 0;
+  return r < 0 ? r : 0;
 }
 
 int
@@ -299,10 +282,11 @@ fold_disk (const struct fold_source *s, uint32_t disk, uint64_t size,
   if (!full) {
     strcpy (bp.parent, prev->file);
     bp.depth = prev->depth + 1;
+    cdp_clear_error ();
     r = index_changes (s->ix, disk, prev->seq, prev->time_ns, seq, add_change,
                        &changes);
     if (r < 0)
-      return set_error (r, "reading the index: %s", index_last_error ());
+      return cdp_set_error (r, "reading the index: %s", cdp_get_error ());
     normalize (&changes, size);
   }
   r = point_open (s->ix, s->jr, s->cat, disk, size, seq, &p);
@@ -323,10 +307,10 @@ fold_disk (const struct fold_source *s, uint32_t disk, uint64_t size,
    * its name, then the directory entry is synced, then the catalog. */
   sums_path = basesum_path (final);
   if (r == 0 && (r = sums_path ? basesum_save (sums_path, &sums) : -ENOMEM) < 0)
-    set_error (r, "writing the sums of the base point: %s", strerror (-r));
+    cdp_set_error (r, "writing the sums of the base point: %s", strerror (-r));
   basesum_free (&sums);
   if (r == 0 && rename (tmp, final) < 0)
-    r = set_error (-errno, "renaming %s: %s", tmp, strerror (errno));
+    r = cdp_set_error (-errno, "renaming %s: %s", tmp, strerror (errno));
   if (r == 0) {
     int dfd = open (s->cat->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
@@ -340,7 +324,7 @@ fold_disk (const struct fold_source *s, uint32_t disk, uint64_t size,
       catalog_remove (s->cat, bp.file);
       unlink (final);
       unlink (sums_path);
-      set_error (r, "saving the catalog: %s", strerror (-r));
+      cdp_set_error (r, "saving the catalog: %s", strerror (-r));
     }
   }
   else {

@@ -45,6 +45,7 @@
 
 #include <json-c/json.h>
 
+#include "common/error.h"
 #include "cdp/hv/qmp/qmp.h"
 
 /* QEMU's limit on node names, NUL included. */
@@ -519,11 +520,11 @@ remove_node (struct qmp *q, const char *name)
 static void
 undo_target (struct qmp_mirror *m)
 {
-  char saved[512];
+  struct cdp_saved_error saved;
 
-  snprintf (saved, sizeof saved, "%s", qmp_last_error ());
+  cdp_save_error (&saved);
   remove_node (m->q, m->target);
-  qmp_set_error (0, "%s", saved);
+  cdp_restore_error (&saved);
 }
 
 /* ---- Starting ------------------------------------------------------ */
@@ -782,7 +783,7 @@ qmp_mirror_stop (struct qmp_mirror *m)
     r = remove_node (m->q, m->target);
   if (r < 0) {
     set_broken (m, NULL, false, "could not stop mirror job %s: %s",
-                m->job_id, qmp_last_error ());
+                m->job_id, cdp_get_error ());
     return r;
   }
   m->state = QMP_MIRROR_STOPPED;

@@ -8,7 +8,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/crc32c.h"
 #include "common/error.h"
@@ -62,15 +61,6 @@ journal_last_damage (struct journal_damage *d)
   if (have_damage && d)
     *d = last_damage;
   return have_damage;
-}
-
-int64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_REALTIME, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 void

@@ -84,7 +84,6 @@ void clear_last_error (void);
 /* Set the error to the damaged record d (journal_last_damage). */
 void set_last_damage (const struct journal_damage *d);
 void clear_last_damage (void);
-int64_t now_ns (void);
 
 /* ---- segment.c: segment files in the directory ----------------------- */
 

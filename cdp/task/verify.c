@@ -554,15 +554,6 @@ check_bases (struct vstate *s)
 
 /* ---- the whole check ---------------------------------------------------- */
 
-static double
-since (const struct timespec *t0)
-{
-  struct timespec t;
-
-  clock_gettime (CLOCK_MONOTONIC, &t);
-  return (double) (t.tv_sec - t0->tv_sec) + (double) (t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /* The journal range the points read: after the oldest base, to the
  * newest point. */
 static void
@@ -590,13 +581,12 @@ verify_run (const struct verify_source *src, const struct verify_opts *o,
             struct verify_result *res)
 {
   struct vstate s = { .src = src, .o = o, .res = res };
-  struct timespec t0;
+  int64_t t0 = time_mono_ns ();
   int e = 0;
 
   memset (res, 0, sizeof *res);
   res->damage = json_object_new_array ();
   res->notes = json_object_new_array ();
-  clock_gettime (CLOCK_MONOTONIC, &t0);
   journal_range (&s);
   if (s.from_seq != UINT64_MAX)
     e = check_journal (&s);
@@ -612,7 +602,7 @@ verify_run (const struct verify_source *src, const struct verify_opts *o,
       json_object_array_add (res->damage, integrity_entry (kinds[k], "more",
                                                            msg, o->found_by));
     }
-  res->seconds = since (&t0);
+  res->seconds = (double) (time_mono_ns () - t0) / 1e9;
   jrec_vector_reset (&s.recs);
   return e;
 }

@@ -33,6 +33,7 @@
 #include <libvirt/virterror.h>
 
 #include "common/error.h"
+#include "common/timeutil.h"
 #include "cdp/hv/libvirt/libvirt.h"
 #include "cdp/hv/libvirt/libvirt-xml.h"
 
@@ -56,15 +57,6 @@ lv_error (int err, const char *what)
 
   return cdp_set_error (err, "%s%s%s", what, msg && *msg ? ": " : "",
                         msg ? msg : "");
-}
-
-static int64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_REALTIME, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* ---- the event loop ------------------------------------------------------ */
@@ -140,7 +132,7 @@ unref_cb (void *opaque)
 static void
 push (struct lv *l, struct lv_event ev)
 {
-  ev.time_ns = now_ns ();
+  ev.time_ns = time_now_ns ();
   pthread_mutex_lock (&l->m);
   lv_event_vector_append (&l->q, ev);
   pthread_cond_broadcast (&l->c);

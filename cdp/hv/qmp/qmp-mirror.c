@@ -46,6 +46,7 @@
 #include <json-c/json.h>
 
 #include "common/error.h"
+#include "common/timeutil.h"
 #include "cdp/hv/qmp/qmp.h"
 
 /* QEMU's limit on node names, NUL included. */
@@ -70,15 +71,6 @@ struct qmp_mirror {
 };
 
 /* ---- Small helpers ------------------------------------------------- */
-
-static int64_t
-realtime_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_REALTIME, &ts);
-  return ts.tv_sec * INT64_C (1000000000) + ts.tv_nsec;
-}
 
 static void
 sleep_ms (long ms)
@@ -191,7 +183,7 @@ event_time (json_object *ev)
 {
   int64_t t = ev ? qmp_event_time_ns (ev) : 0;
 
-  return t > 0 ? t : realtime_ns ();
+  return t > 0 ? t : time_now_ns ();
 }
 
 /* Not protected from ev on.  A weak reason (a bare status change) is
@@ -585,7 +577,7 @@ adopt (struct qmp_mirror *m, json_object *job)
   m->origin = QMP_MIRROR_ADOPTED;
   m->listening = true;
   m->state = QMP_MIRROR_SYNCING;
-  m->since_ns = realtime_ns ();
+  m->since_ns = time_now_ns ();
   snprintf (m->reason, sizeof m->reason, "initial copy (adopted job)");
   if (streq (status, "ready") || streq (status, "standby"))
     set_protected (m, NULL);
@@ -758,7 +750,7 @@ qmp_mirror_start (struct qmp *q, const char *node, const char *nbd_socket,
   r = start_job (m);
   if (r < 0)
     goto err_target;
-  m->since_ns = realtime_ns ();
+  m->since_ns = time_now_ns ();
  out:
   *mp = m;
   return 0;
@@ -787,7 +779,7 @@ qmp_mirror_stop (struct qmp_mirror *m)
     return r;
   }
   m->state = QMP_MIRROR_STOPPED;
-  m->since_ns = realtime_ns ();
+  m->since_ns = time_now_ns ();
   snprintf (m->reason, sizeof m->reason, "stopped");
   return 0;
 }

@@ -25,6 +25,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "common/fileio.h"
 #include "common/timeutil.h"
 #include "nbd-export/nbd-server.h"
 #include "recovery/files/files.h"
@@ -492,26 +493,9 @@ do_ls (struct fsession *s, const struct files_opts *o)
 /* ---- cat ------------------------------------------------------------------------ */
 
 static int
-write_all (int fd, const void *buf, size_t len)
-{
-  const char *p = buf;
-
-  while (len > 0) {
-    ssize_t w = write (fd, p, len);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -errno;
-    p += w;
-    len -= (size_t) w;
-  }
-  return 0;
-}
-
-static int
 to_stdout (void *o, const void *buf, size_t len)
 {
-  int r = write_all (1, buf, len);
+  int r = fio_write_all (1, buf, len);
 
   if (r < 0)
     *(int *) o = r;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "recovery/history/imgwrite.h"
 #include "recovery/history/qemu-tool.h"
 
@@ -364,18 +365,11 @@ stop_qemu_nbd (struct imgw *w)
 static int
 raw_write (struct imgw *w, const uint8_t *buf, uint64_t off, uint64_t len)
 {
-  while (len > 0) {
-    ssize_t n = pwrite (w->fd, buf, len, (off_t) off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return cdp_set_error (n < 0 ? -errno : -EIO, "cannot write %s: %s",
-                            w->path, n < 0 ? strerror (errno)
-                                           : "no progress");
-    buf += n;
-    off += (uint64_t) n;
-    len -= (uint64_t) n;
-  }
+  int r = fio_pwrite_all (w->fd, buf, len, (off_t) off);
+
+  if (r < 0)
+    return cdp_set_error (r, "cannot write %s: %s", w->path,
+                          strerror (-r));
   return 0;
 }
 

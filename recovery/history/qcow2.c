@@ -34,6 +34,7 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/fileio.h"
 #include "recovery/history/qcow2.h"
 
 #define QCOW2_MAGIC 0x514649fbu
@@ -123,24 +124,11 @@ errstr (int err)
 static int
 pread_full (int fd, void *buf, uint64_t len, uint64_t off)
 {
-  uint8_t *p = buf;
+  ssize_t n = fio_pread_all (fd, buf, len, (off_t) off);
 
-  while (len > 0) {
-    size_t want = len > (1u << 30) ? (1u << 30) : (size_t) len;
-    ssize_t n = pread (fd, p, want, (off_t) off);
-
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -errno;
-    if (n == 0) {
-      memset (p, 0, len);
-      return 0;
-    }
-    p += n;
-    off += (uint64_t) n;
-    len -= (uint64_t) n;
-  }
+  if (n < 0)
+    return (int) n;
+  memset ((uint8_t *) buf + n, 0, len - (uint64_t) n);
   return 0;
 }
 

@@ -32,6 +32,7 @@
 #include "cdp/hv/protect.h"
 #include "cdp/rapid/rapid.h"
 #include "common/error.h"
+#include "common/fileio.h"
 #include "common/timeutil.h"
 
 #define MS 1000000LL
@@ -243,10 +244,10 @@ keep_definition (struct lvp *p)
 {
   char *xml = lv_definition (p->l, true);
   char *path = task_path (p->s->t, "domain.xml");
-  char *old = read_file (path);
+  char *old = NULL;
 
-  if (xml && (old == NULL || strcmp (old, xml) != 0) &&
-      write_file_mode (path, xml, 0600) < 0)
+  if (xml && (fio_read (path, &old, NULL) < 0 || strcmp (old, xml) != 0) &&
+      fio_replace (path, xml, strlen (xml), 0600) < 0)
     log_msg ("task %s: cannot keep the domain's definition in %s",
              p->s->t->name, path);
   free (old);

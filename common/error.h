@@ -22,7 +22,10 @@
  * pointer, as its header says), with the error "out of memory" where the
  * module sets errors; the caller fails that one operation (the CLI with
  * its one line and exit 1, the daemon by logging it and trying again
- * later).  Nothing aborts or exits on a failed allocation. */
+ * later).  The exceptions are in cdp/: path_join (and so task_path)
+ * aborts, and the JSON documents of the command and the daemon are built
+ * without checking json-c's allocations (docs/ARCHITECTURE.md, "Errors,
+ * memory, files"). */
 #ifndef CDP_ERROR_H
 #define CDP_ERROR_H
 

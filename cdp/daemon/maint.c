@@ -31,6 +31,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/daemon/daemon.h"
+#include "common/cleanup.h"
 #include "common/error.h"
 #include "common/jsonfile.h"
 #include "cdp/task/verify.h"
@@ -506,12 +507,16 @@ resum_child (struct maint *m, const char *path, const char *tmppath,
 static int
 rebase_child (struct maint *m, struct base_point *child, const char *newparent)
 {
-  char *path = catalog_path (&m->cat, child->file), *tmp;
+  CLEANUP_FREE char *path = catalog_path (&m->cat, child->file);
+  CLEANUP_FREE char *tmp = NULL, *tmppath = NULL;
   int r;
 
   if (asprintf (&tmp, "%s.rebase.tmp", child->file) < 0)
-    abort ();
-  char *tmppath = catalog_path (&m->cat, tmp);
+    tmp = NULL;
+  else
+    tmppath = catalog_path (&m->cat, tmp);
+  if (path == NULL || tmppath == NULL)
+    return -ENOMEM;
   r = copy_file (path, tmppath);
   if (r == 0)
     r = run_qemu_img_rebase (m->cat.dir, tmp, newparent);
@@ -523,9 +528,6 @@ rebase_child (struct maint *m, struct base_point *child, const char *newparent)
     unlink (tmppath);
   else
     snprintf (child->parent, sizeof child->parent, "%s", newparent);
-  free (tmp);
-  free (tmppath);
-  free (path);
   return r;
 }
 
@@ -537,6 +539,19 @@ remove_sums (const char *image)
   if (sp)
     unlink (sp);
   free (sp);
+}
+
+/* Remove the image of a base point the catalog no longer names, and its
+ * sums (out of memory: they stay, named by no entry of the catalog). */
+static void
+remove_files (struct maint *m, const char *file)
+{
+  CLEANUP_FREE char *path = catalog_path (&m->cat, file);
+
+  if (path) {
+    unlink (path);
+    remove_sums (path);
+  }
 }
 
 static void
@@ -554,7 +569,6 @@ static int
 drop_base (struct maint *m, size_t idx)
 {
   struct base_point p = m->cat.v.ptr[idx];
-  char *path;
   int r = 0;
 
   for (size_t i = 0; r == 0 && i < m->cat.v.len; i++)
@@ -570,10 +584,7 @@ drop_base (struct maint *m, size_t idx)
   r = catalog_save (&m->cat);
   if (r < 0)
     return r;
-  path = catalog_path (&m->cat, p.file);
-  unlink (path);
-  remove_sums (path);
-  free (path);
+  remove_files (m, p.file);
   log_msg ("task %s: removed base point %s", m->t->name, p.file);
   return 0;
 }
@@ -650,10 +661,7 @@ delete_old_leaves (struct maint *m, const kept_vector *k)
         continue;
       catalog_remove (&m->cat, p.file);
       if (catalog_save (&m->cat) == 0) {
-        char *path = catalog_path (&m->cat, p.file);
-        unlink (path);
-        remove_sums (path);
-        free (path);
+        remove_files (m, p.file);
         log_msg ("task %s: removed base point %s", m->t->name, p.file);
         changed = true;
       }

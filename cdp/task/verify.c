@@ -482,6 +482,10 @@ check_base (struct vstate *s, const struct base_point *bp)
   int e;
 
   s->res->base_points++;
+  if (path == NULL) {
+    note (s, "base point %s was not checked: out of memory", bp->file);
+    return;
+  }
   verify_base_affects (s->src->t, cat, bp, affects, sizeof affects);
   if (stat (path, &st) < 0) {
     damage (s, K_CATALOG, bp->file, "catalog: base point %s is missing (%s); "

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/error.h"
 #include "common/vector.h"
 #include "recovery/history/basesum.h"
@@ -21,7 +22,7 @@
 
 /* The sums of every image of the chain of bp, top first (NULL where an
  * image has none or they cannot be read: those reads go unchecked, and
- * cdp verify says why). */
+ * cdp verify says why).  0 or -ENOMEM. */
 static int
 chain_sums (const struct base_catalog *cat, const struct base_point *bp,
             struct qcow2_chain *chain, struct basesum_chain **bcp)
@@ -29,21 +30,25 @@ chain_sums (const struct base_catalog *cat, const struct base_point *bp,
   char *names[QCOW2_MAX_CHAIN] = { 0 };
   struct basesum *sums[QCOW2_MAX_CHAIN] = { 0 };
   size_t n = 0;
-  int r;
+  int r = 0;
 
-  for (; bp && n < QCOW2_MAX_CHAIN && n < qcow2_depth (chain); n++) {
-    char *path = catalog_path (cat, bp->file), *sp = basesum_path (path);
+  for (; r == 0 && bp && n < QCOW2_MAX_CHAIN && n < qcow2_depth (chain);
+       n++) {
+    CLEANUP_FREE char *path = catalog_path (cat, bp->file);
+    CLEANUP_FREE char *sp = path ? basesum_path (path) : NULL;
+
     names[n] = strdup (bp->file);
     sums[n] = calloc (1, sizeof *sums[n]);
-    if (sums[n] && (sp == NULL || basesum_load (sp, sums[n]) < 0)) {
+    if (sp == NULL || names[n] == NULL || sums[n] == NULL)
+      r = -ENOMEM;
+    else if (basesum_load (sp, sums[n]) < 0) {
       free (sums[n]);
       sums[n] = NULL;
     }
-    free (sp);
-    free (path);
     bp = *bp->parent ? catalog_by_file (cat, bp->parent) : NULL;
   }
-  r = basesum_chain_open (chain, names, sums, n, bcp);
+  if (r == 0)
+    r = basesum_chain_open (chain, names, sums, n, bcp);
   if (r < 0)
     for (size_t i = 0; i < n; i++) {
       free (names[i]);
@@ -70,6 +75,8 @@ point_open (struct cdp_index *ix, struct journal_reader *jr,
   if (bp == NULL)
     return 0;
   path = catalog_path (cat, bp->file);
+  if (path == NULL)
+    return cdp_set_error (-ENOMEM, "out of memory");
   r = qcow2_open (path, &chain);
   free (path);
   if (r < 0)
@@ -240,6 +247,8 @@ make_image (const struct fold_source *s, const struct base_point *prev,
   char *backing = full ? NULL : catalog_path (s->cat, prev->file);
   int r;
 
+  if (!full && backing == NULL)
+    return cdp_set_error (-ENOMEM, "out of memory");
   r = imgw_create (tmp, "qcow2", p->size, backing, &w);
   free (backing);
   if (r < 0)
@@ -270,7 +279,7 @@ fold_disk (const struct fold_source *s, uint32_t disk, uint64_t size,
   range_vector changes = empty_vector;
   struct basesum sums = { 0 };
   struct point p;
-  char *tmp, *final, *sums_path;
+  CLEANUP_FREE char *final = NULL, *tmp = NULL, *sums_path = NULL;
   bool full;
   int r;
 
@@ -289,15 +298,18 @@ fold_disk (const struct fold_source *s, uint32_t disk, uint64_t size,
       return cdp_set_error (r, "reading the index: %s", cdp_get_error ());
     normalize (&changes, size);
   }
-  r = point_open (s->ix, s->jr, s->cat, disk, size, seq, &p);
+  final = catalog_path (s->cat, bp.file);
+  if (final == NULL || asprintf (&tmp, "%s.tmp", final) < 0)
+    tmp = NULL;
+  sums_path = final ? basesum_path (final) : NULL;
+  if (tmp == NULL || sums_path == NULL)
+    r = cdp_set_error (-ENOMEM, "out of memory");
+  else
+    r = point_open (s->ix, s->jr, s->cat, disk, size, seq, &p);
   if (r < 0) {
     range_vector_reset (&changes);
     return r;
   }
-  tmp = catalog_path (s->cat, bp.file);
-  final = strdup (tmp);
-  tmp = realloc (tmp, strlen (tmp) + 5);
-  strcat (tmp, ".tmp");
   sums.size = size;
   r = make_image (s, prev, &p, tmp, full, &changes, &sums, st);
   point_close (&p);
@@ -305,8 +317,7 @@ fold_disk (const struct fold_source *s, uint32_t disk, uint64_t size,
   /* Durability order: the image is durable (imgw_finish), then its sums
    * (written, synced, renamed, directory synced), then the image gets
    * its name, then the directory entry is synced, then the catalog. */
-  sums_path = basesum_path (final);
-  if (r == 0 && (r = sums_path ? basesum_save (sums_path, &sums) : -ENOMEM) < 0)
+  if (r == 0 && (r = basesum_save (sums_path, &sums)) < 0)
     cdp_set_error (r, "writing the sums of the base point: %s", strerror (-r));
   basesum_free (&sums);
   if (r == 0 && rename (tmp, final) < 0)
@@ -329,11 +340,7 @@ fold_disk (const struct fold_source *s, uint32_t disk, uint64_t size,
   }
   else {
     unlink (tmp);
-    if (sums_path)
-      unlink (sums_path);
+    unlink (sums_path);
   }
-  free (sums_path);
-  free (tmp);
-  free (final);
   return r;
 }

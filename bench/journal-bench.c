@@ -29,8 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/error.h"
+#include "common/timeutil.h"
 #include "common/vector.h"
 #include "journal/journal.h"
 
@@ -89,15 +90,6 @@ struct options {
   struct journal_options jopts;
 };
 
-static int64_t
-mono_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- keeping QD records in flight ------------------------------------- */
 
 static void
@@ -141,7 +133,7 @@ record_done (void *opaque, const struct journal_record *rec, int err)
 {
   struct slot *s = opaque;
   struct run *r = s->run;
-  int64_t now = mono_ns ();
+  int64_t now = time_mono_ns ();
 
   if (err && r->err == 0)
     r->err = err;
@@ -165,7 +157,7 @@ phase_over (struct run *r, const struct phase *p, uint64_t appended,
     journal_stats (r->j, &st);
     return st.segments - seg0 >= p->segments;
   }
-  return mono_ns () - t0 >= (int64_t) (p->seconds * 1e9);
+  return time_mono_ns () - t0 >= (int64_t) (p->seconds * 1e9);
 }
 
 static int
@@ -179,7 +171,7 @@ append_one (struct run *r, const struct phase *p, uint64_t n,
   struct slot *s = slot_get (r);
   int err;
 
-  s->t0 = mono_ns ();
+  s->t0 = time_mono_ns ();
   err = journal_append (r->j, &e, payload, record_done, s);
   if (err < 0)
     slot_put (r, s);
@@ -204,7 +196,7 @@ run_phase (struct run *r, const struct phase *p, const void *payload,
   slots_reset (r, p->qd);
   r->lat.len = 0;
   journal_stats (r->j, &st);
-  *t0 = mono_ns ();
+  *t0 = time_mono_ns ();
   while (err == 0 && !phase_over (r, p, n * p->size, *t0, st.segments)) {
     err = append_one (r, p, n++, payload);
     if (p->reclaim && n % every == 0)
@@ -356,7 +348,7 @@ usage (FILE *f)
 
 /* "4k", "1M", "256m", "4096" -> bytes, at most max; -1 if invalid. */
 static int64_t
-parse_size (const char *s, uint64_t max)
+size_arg (const char *s, uint64_t max)
 {
   char *end;
   unsigned long long v;
@@ -439,7 +431,7 @@ parse_value (int c, const char *arg, struct options *o)
 
   switch (c) {
   case 's':
-    v = parse_size (arg, JOURNAL_MAX_PAYLOAD);
+    v = size_arg (arg, JOURNAL_MAX_PAYLOAD);
     o->measure.size = (uint32_t) v;
     return v == 0 ? -1 : v;
   case 'q':
@@ -453,15 +445,15 @@ parse_value (int c, const char *arg, struct options *o)
   case 't':
     return parse_seconds (arg, &o->measure.seconds);
   case 'b':
-    v = parse_size (arg, UINT64_MAX >> 1);
+    v = size_arg (arg, UINT64_MAX >> 1);
     o->measure.bytes = (uint64_t) v;
     return v;
   case OPT_SEGMENT:
-    v = parse_size (arg, UINT32_MAX);
+    v = size_arg (arg, UINT32_MAX);
     o->jopts.segment_size = (uint32_t) v;
     return v;
   case OPT_BATCH:
-    v = parse_size (arg, UINT32_MAX);
+    v = size_arg (arg, UINT32_MAX);
     o->jopts.batch_bytes = (uint32_t) v;
     return v;
   }
@@ -529,7 +521,7 @@ main (int argc, char **argv)
   err = bench (&o, &res);
   if (err < 0) {
     fprintf (stderr, "journal-bench: %s: %s%s%s\n", o.dir, strerror (-err),
-             *journal_last_error () ? ": " : "", journal_last_error ());
+             *cdp_get_error () ? ": " : "", cdp_get_error ());
     return 1;
   }
   print_result (&o, &res);

@@ -49,6 +49,7 @@
 
 #include <libnbd.h>
 
+#include "common/timeutil.h"
 #include "common/vector.h"
 
 #define BLK 4096u
@@ -72,17 +73,8 @@ die (const char *fmt, ...)
   exit (1);
 }
 
-static int64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static uint64_t
-parse_size (const char *s)
+size_arg (const char *s)
 {
   char *end;
   uint64_t v = strtoull (s, &end, 10);
@@ -192,7 +184,7 @@ write_done (void *opaque, int *error)
 
   if (*error && c->err == 0)
     c->err = *error;
-  lat_vector_append (&c->lat, now_ns () - s->t0);
+  lat_vector_append (&c->lat, time_mono_ns () - s->t0);
   s->busy = false;
   c->inflight--;
   c->done++;
@@ -211,7 +203,7 @@ issue (struct conn *c, struct slot *s, uint64_t off, uint64_t len)
   s->busy = true;
   c->inflight++;
   c->issued++;
-  s->t0 = now_ns ();
+  s->t0 = time_mono_ns ();
   if (c->o->zero)
     cookie = nbd_aio_zero (c->h, len, off, cb, flags);
   else
@@ -225,7 +217,7 @@ more (struct conn *c)
 {
   if (c->o->count)
     return c->issued < c->o->count;
-  return now_ns () < c->deadline;
+  return time_mono_ns () < c->deadline;
 }
 
 static void *
@@ -293,10 +285,10 @@ cmd_write (int argc, char **argv)
 
   while ((ch = getopt_long (argc, argv, "b:q:t:n:c:fzs:", opts, NULL)) != -1)
     switch (ch) {
-    case 'b': o.bs = parse_size (optarg); break;
+    case 'b': o.bs = size_arg (optarg); break;
     case 'q': o.qd = atoi (optarg); break;
     case 't': o.seconds = atof (optarg); break;
-    case 'n': o.count = parse_size (optarg); break;
+    case 'n': o.count = size_arg (optarg); break;
     case 'c': o.conns = atoi (optarg); break;
     case 'f': o.fua = true; break;
     case 'z': o.zero = true; break;
@@ -315,7 +307,7 @@ cmd_write (int argc, char **argv)
     die ("out of memory");
   for (unsigned i = 0; i < o.conns; i++)
     conn_open (&c[i], &o, i);
-  t0 = now_ns ();
+  t0 = time_mono_ns ();
   for (unsigned i = 0; i < o.conns; i++) {
     c[i].deadline = t0 + (int64_t) (o.seconds * 1e9);
     if (pthread_create (&c[i].thread, NULL, write_loop, &c[i]) != 0)
@@ -323,7 +315,7 @@ cmd_write (int argc, char **argv)
   }
   for (unsigned i = 0; i < o.conns; i++)
     pthread_join (c[i].thread, NULL);
-  t1 = now_ns ();
+  t1 = time_mono_ns ();
   for (unsigned i = 0; i < o.conns; i++) {
     if (c[i].err)
       die ("a write failed: %s", strerror (c[i].err));
@@ -393,8 +385,8 @@ cmd_rewrite (int argc, char **argv)
   while ((ch = getopt_long (argc, argv, "p:m:M:s:q:", opts, NULL)) != -1)
     switch (ch) {
     case 'p': pct = atof (optarg); break;
-    case 'm': minb = parse_size (optarg); break;
-    case 'M': maxb = parse_size (optarg); break;
+    case 'm': minb = size_arg (optarg); break;
+    case 'M': maxb = size_arg (optarg); break;
     case 's': o.seed = strtoull (optarg, NULL, 0); break;
     case 'q': o.qd = atoi (optarg); break;
     default: return 2;
@@ -415,7 +407,7 @@ cmd_rewrite (int argc, char **argv)
     die ("out of memory");
   c.rng = o.seed;
   data_rng = o.seed ^ 0x5bd1e995ull;
-  t0 = now_ns ();
+  t0 = time_mono_ns ();
   while (covered < goal) {
     uint64_t n = minb / BLK + rnd (&c.rng) % (maxb / BLK - minb / BLK + 1);
     uint64_t b = rnd (&c.rng) % (nblk - n + 1);
@@ -438,7 +430,7 @@ cmd_rewrite (int argc, char **argv)
   nbd_close (c.h);
   printf ("writes=%" PRIu64 " bytes=%" PRIu64 " covered_pct=%.2f seconds=%.3f\n",
           writes, bytes, 100.0 * (double) covered / (double) nblk,
-          (double) (now_ns () - t0) / 1e9);
+          (double) (time_mono_ns () - t0) / 1e9);
   free (map);
   return 0;
 }
@@ -469,7 +461,7 @@ start (char **argv)
 static struct nbd_handle *
 connect_soon (const char *uri, pid_t child, int64_t timeout_ns)
 {
-  int64_t until = now_ns () + timeout_ns;
+  int64_t until = time_mono_ns () + timeout_ns;
   struct timespec pause = { 0, RETRY_NS };
 
   for (;;) {
@@ -481,7 +473,7 @@ connect_soon (const char *uri, pid_t child, int64_t timeout_ns)
     if (nbd_connect_uri (h, uri) == 0)
       return h;
     nbd_close (h);
-    if (now_ns () > until ||
+    if (time_mono_ns () > until ||
         (child > 0 && waitpid (child, &status, WNOHANG) == child))
       return NULL;
     nanosleep (&pause, NULL);
@@ -506,8 +498,8 @@ cmd_first_byte (int argc, char **argv)
 
   while ((ch = getopt_long (argc, argv, "+l:o:T:", opts, NULL)) != -1)
     switch (ch) {
-    case 'l': len = parse_size (optarg); break;
-    case 'o': off = parse_size (optarg); break;
+    case 'l': len = size_arg (optarg); break;
+    case 'o': off = size_arg (optarg); break;
     case 'T': timeout = atof (optarg); break;
     default: return 2;
     }
@@ -520,11 +512,11 @@ cmd_first_byte (int argc, char **argv)
   buf = malloc (len);
   if (buf == NULL)
     die ("out of memory");
-  t0 = now_ns ();
+  t0 = time_mono_ns ();
   if (optind < argc)
     child = start (argv + optind);
   h = connect_soon (uri, child, (int64_t) (timeout * 1e9));
-  tc = now_ns ();
+  tc = time_mono_ns ();
   if (h == NULL) {
     fprintf (stderr, "%s: could not connect to %s\n", progname, uri);
     r = 1;
@@ -533,7 +525,7 @@ cmd_first_byte (int argc, char **argv)
     fprintf (stderr, "%s: read: %s\n", progname, nbd_get_error ());
     r = 1;
   }
-  t1 = now_ns ();
+  t1 = time_mono_ns ();
   if (h) {
     nbd_shutdown (h, 0);
     nbd_close (h);

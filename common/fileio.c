@@ -1,5 +1,6 @@
-/* cdp: whole-file reads and writes, and atomic replacement. */
+/* cdp: full reads and writes, whole-file reads, atomic replacement. */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -28,6 +29,63 @@ fio_write_all (int fd, const void *buf, size_t len)
     len -= (size_t) n;
   }
   return 0;
+}
+
+int
+fio_pwrite_all (int fd, const void *buf, size_t len, off_t off)
+{
+  const char *p = buf;
+
+  while (len > 0) {
+    ssize_t n = pwrite (fd, p, len, off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -errno;
+    if (n == 0)
+      return -EIO;
+    p += n;
+    off += n;
+    len -= (size_t) n;
+  }
+  return 0;
+}
+
+/* Read with pread at off, or with read when !at. */
+static ssize_t
+read_all (int fd, void *buf, size_t len, bool at, off_t off)
+{
+  char *p = buf;
+  size_t done = 0;
+
+  while (done < len) {
+    ssize_t n = !at ? read (fd, p + done, len - done)
+                    : pread (fd, p + done, len - done, off + (off_t) done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -errno;
+    if (n == 0)
+      break;
+    done += (size_t) n;
+  }
+  return (ssize_t) done;
+}
+
+ssize_t
+fio_read_all (int fd, void *buf, size_t len)
+{
+  if (len > SSIZE_MAX)
+    return -EINVAL;
+  return read_all (fd, buf, len, false, 0);
+}
+
+ssize_t
+fio_pread_all (int fd, void *buf, size_t len, off_t off)
+{
+  if (off < 0 || len > SSIZE_MAX)
+    return -EINVAL;
+  return read_all (fd, buf, len, true, off);
 }
 
 int

@@ -1,9 +1,11 @@
-/* cdp: whole-file reads and writes, and atomic replacement, for every
- * file of the store that is not the journal or the index.
+/* cdp: full reads and writes (the one place that retries short ones and
+ * EINTR), whole-file reads, and atomic replacement, for every file of the
+ * store that is not the journal or the index.
  *
  * All functions return 0 (or a length) on success and -errno on failure;
  * none touches the global errno on success paths that matter to callers,
- * none prints.  Thread-safe: they share no state. */
+ * none prints or sets the thread's error (common/error.h): callers say
+ * what failed.  Thread-safe: they share no state (but fio_remove_tree). */
 #ifndef CDP_FILEIO_H
 #define CDP_FILEIO_H
 
@@ -13,6 +15,20 @@
 /* Write all len bytes of buf to fd at its file position, retrying short
  * writes and EINTR.  0, or -errno (-EIO for a write that returned 0). */
 int fio_write_all (int fd, const void *buf, size_t len);
+
+/* The same at offset off (pwrite: the file position is not used, so
+ * several threads may write one fd). */
+int fio_pwrite_all (int fd, const void *buf, size_t len, off_t off);
+
+/* Read len bytes into buf from fd at its position, retrying short reads
+ * and EINTR: the number read, len unless the file (or stream) ended
+ * first, or -errno.  Callers decide what a short count means (zeroes,
+ * damage, a peer gone). */
+ssize_t fio_read_all (int fd, void *buf, size_t len);
+
+/* The same at offset off (pread).  Both: -EINVAL for a negative off or
+ * a len past SSIZE_MAX. */
+ssize_t fio_pread_all (int fd, void *buf, size_t len, off_t off);
 
 /* Read fd to its end into a malloc'd, NUL-terminated buffer (*out), its
  * length in *len (may be NULL).  0, or -errno; *out is NULL then. */
@@ -33,7 +49,8 @@ int fio_sync_parent (const char *path);
 int fio_mkdir (const char *path, mode_t mode);
 
 /* Replace path with len bytes of data, atomically and durably, in this
- * order: data written to PATH.tmp (created with mode), fsynced; renamed
+ * order: data written to PATH.tmp (created with mode, 0644 for a file
+ * anyone may read, 0600 for one only its owner may), fsynced; renamed
  * over path; the directory fsynced.  After a crash path holds either the
  * old contents or the new, never a mix, and a 0 return means the new
  * contents survive a power loss.  PATH.tmp is removed on failure. */

@@ -28,6 +28,23 @@ time_mono_ns (void)
   return (int64_t) ts.tv_sec * NS + ts.tv_nsec;
 }
 
+void
+time_pace (int64_t start, uint64_t bytes, uint64_t rate)
+{
+  double want;
+  struct timespec d;
+
+  if (rate == 0)
+    return;
+  want = (double) bytes / (double) rate
+         - (double) (time_mono_ns () - start) / 1e9;
+  if (want <= 0)
+    return;
+  d.tv_sec = (time_t) want;
+  d.tv_nsec = (long) ((want - (double) d.tv_sec) * 1e9);
+  nanosleep (&d, NULL);
+}
+
 static int64_t
 unit_ns (const char *u)
 {

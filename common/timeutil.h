@@ -11,6 +11,10 @@ int64_t time_now_ns (void);
 /* CLOCK_MONOTONIC in ns: for intervals and deadlines. */
 int64_t time_mono_ns (void);
 
+/* Hold a pace of rate bytes a second (0: none): sleep until the bytes
+ * done since start (a time_mono_ns) are within it. */
+void time_pace (int64_t start, uint64_t bytes, uint64_t rate);
+
 /* "90s", "5m", "2h", "7d" (also "500ms" and plain seconds) -> ns. */
 int parse_duration (const char *s, int64_t *ns);
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/crc32c.h"
+#include "common/timeutil.h"
 #include "journal/internal.h"
 
 #define COPY_CHUNK (64u << 10)          /* CRC then copy, in cache-sized bits */
@@ -106,7 +107,7 @@ reserve_record (struct journal *j, struct stage *s,
 
   memset (h, 0, sizeof *h);
   h->magic = REC_MAGIC;
-  h->time_ns = now_ns ();
+  h->time_ns = time_now_ns ();
   if (h->time_ns < j->last_time)    /* the clock stepped back */
     h->time_ns = j->last_time;
   j->last_time = h->time_ns;

@@ -18,11 +18,11 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/crc32c.h"
+#include "common/timeutil.h"
 #include "journal/internal.h"
 
 struct check {
@@ -31,32 +31,11 @@ struct check {
   journal_check_fn fn;
   void *opaque;
   struct journal_check_stats *st;
-  struct timespec t0;
+  int64_t t0;                       /* time_mono_ns at the start */
   uint64_t expect;                  /* next seq (0: not known) */
   int64_t last_time;                /* of the last valid record */
   int stop;                         /* fn's non-zero return */
 };
-
-/* Hold the pace: sleep until bytes so far are within the rate. */
-static void
-pace (struct check *c)
-{
-  struct timespec now, d;
-  double want, el;
-
-  if (c->o->rate == 0)
-    return;
-  clock_gettime (CLOCK_MONOTONIC, &now);
-  el = (double) (now.tv_sec - c->t0.tv_sec) +
-       (double) (now.tv_nsec - c->t0.tv_nsec) / 1e9;
-  want = (double) c->st->bytes / (double) c->o->rate;
-  if (want <= el)
-    return;
-  want -= el;
-  d.tv_sec = (time_t) want;
-  d.tv_nsec = (long) ((want - (double) d.tv_sec) * 1e9);
-  nanosleep (&d, NULL);
-}
 
 static bool
 stopped (struct check *c)
@@ -262,7 +241,7 @@ check_segment (struct check *c, const seg_vector *segs, size_t i)
       }
       check_record (c, number, &pos, &h, ok);
       e = 0;
-      pace (c);
+      time_pace (c->t0, c->st->bytes, c->o->rate);
       continue;
     }
     if (e < 0)
@@ -288,7 +267,7 @@ journal_check (struct journal_reader *r, const struct journal_check_opts *o,
   int e;
 
   memset (st, 0, sizeof *st);
-  clock_gettime (CLOCK_MONOTONIC, &c.t0);
+  c.t0 = time_mono_ns ();
   e = journal_reader_segments (r, &segs);
   for (size_t i = 0; e == 0 && i < segs.len && !stopped (&c); i++) {
     if (i + 1 < segs.len && segs.ptr[i + 1].first_seq <= o->from_seq)

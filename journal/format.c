@@ -3,39 +3,48 @@
  * All integers are stored little-endian; cdp runs on little-endian hosts
  * only (checked at build time below).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/crc32c.h"
+#include "common/error.h"
 #include "journal/internal.h"
 
 _Static_assert (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                 "the journal format is little-endian");
 
-static __thread char last_error[256];
 static __thread struct journal_damage last_damage;
 static __thread bool have_damage;
 
-void
-set_last_error (const char *fmt, ...)
+int
+set_last_error (int err, const char *fmt, ...)
 {
+  char text[CDP_ERROR_MAX];
   va_list ap;
 
   va_start (ap, fmt);
-  vsnprintf (last_error, sizeof last_error, fmt, ap);
+  vsnprintf (text, sizeof text, fmt, ap);
   va_end (ap);
+  have_damage = false;
+  return cdp_set_error (err, "%s", text);
+}
+
+void
+clear_last_error (void)
+{
+  cdp_clear_error ();
   have_damage = false;
 }
 
 void
 set_last_damage (const struct journal_damage *d)
 {
-  set_last_error ("segment %" PRIu64 " offset %" PRIu32 ": record %" PRIu64
-                  " fails its CRC check", d->loc.segment, d->loc.offset,
-                  d->seq);
+  set_last_error (-EUCLEAN, "segment %" PRIu64 " offset %" PRIu32
+                  ": record %" PRIu64 " fails its CRC check",
+                  d->loc.segment, d->loc.offset, d->seq);
   last_damage = *d;
   have_damage = true;
 }
@@ -52,21 +61,6 @@ journal_last_damage (struct journal_damage *d)
   if (have_damage && d)
     *d = last_damage;
   return have_damage;
-}
-
-const char *
-journal_last_error (void)
-{
-  return last_error;
-}
-
-int64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_REALTIME, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 void

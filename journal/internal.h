@@ -75,12 +75,15 @@ bool rec_hdr_plausible (const struct rec_hdr *h, uint64_t segment,
                         uint32_t pos, uint32_t limit);
 void rec_to_record (const struct rec_hdr *h, uint64_t segment, uint32_t pos,
                     struct journal_record *rec);
-void set_last_error (const char *fmt, ...)
-  __attribute__ ((format (printf, 1, 2)));
-/* Set the last error to the damaged record d (journal_last_damage). */
+/* Set the thread's error (common/error.h), forgetting the last damage;
+ * returns err. */
+int set_last_error (int err, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+/* Clear the thread's error and the last damage. */
+void clear_last_error (void);
+/* Set the error to the damaged record d (journal_last_damage). */
 void set_last_damage (const struct journal_damage *d);
 void clear_last_damage (void);
-int64_t now_ns (void);
 
 /* ---- segment.c: segment files in the directory ----------------------- */
 
@@ -191,7 +194,7 @@ uint32_t seg_tail_window (const struct seg_hdr *h, bool marker);
  * to limit, stopping at the first invalid record.  expect_seq is the seq
  * the first record must carry (0: any).  seg_scan_ex with align != 0 also
  * looks past the stop for later batches, and sets corrupt if `inflight`
- * or more of them follow (journal_last_error says where). */
+ * or more of them follow (cdp_get_error says where). */
 int seg_scan (int fd, uint64_t number, uint64_t expect_seq, uint32_t limit,
               struct seg_scan *out);
 /* Count the valid first records of batches that begin after bad, up to

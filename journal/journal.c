@@ -36,10 +36,9 @@ lock_dir (struct journal *j)
   j->lockfd = openat (j->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (j->lockfd < 0)
     return -errno;
-  if (flock (j->lockfd, LOCK_EX | LOCK_NB) < 0) {
-    set_last_error ("%s: journal is open by another writer", j->dir);
-    return errno == EWOULDBLOCK ? -EBUSY : -errno;
-  }
+  if (flock (j->lockfd, LOCK_EX | LOCK_NB) < 0)
+    return set_last_error (errno == EWOULDBLOCK ? -EBUSY : -errno,
+                           "%s: journal is open by another writer", j->dir);
   return 0;
 }
 
@@ -152,7 +151,7 @@ journal_open (const char *dir, const struct journal_options *opts,
   struct journal *j = journal_alloc ();
   int r;
 
-  set_last_error ("%s", "");
+  clear_last_error ();
   if (j == NULL)
     return -ENOMEM;
   r = check_options (opts, &j->opts);

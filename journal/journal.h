@@ -21,7 +21,9 @@
  * writer appends; they see records as they become durable.
  *
  * Every function returns 0 (or a count) on success and -errno on failure;
- * none prints or touches errno.
+ * none prints or touches errno.  Where a function says so, a failure
+ * also sets the thread's error (common/error.h, cdp_get_error) to a line
+ * saying where; journal_open and journal_reader_open clear it first.
  */
 #ifndef CDP_JOURNAL_H
 #define CDP_JOURNAL_H
@@ -94,7 +96,7 @@ typedef void (*journal_done_fn) (void *opaque,
  * valid record (nothing before it is lost) and writing continues in a new
  * segment.  Errors: -ENOENT (no journal and !create), -EBUSY (another
  * writer holds it), -EUCLEAN (corruption before the tail; see
- * journal_last_error for segment and offset), -ENOMEM, -EIO, -ENOSPC. */
+ * cdp_get_error for segment and offset), -ENOMEM, -EIO, -ENOSPC. */
 int journal_open (const char *dir, const struct journal_options *opts,
                   struct journal **jp);
 
@@ -206,10 +208,6 @@ uint64_t journal_disk_usage (struct journal *j);
  * bytes apart (spare may be NULL).  0 or -errno. */
 int journal_dir_usage (const char *dir, uint64_t *in_use, uint64_t *spare);
 
-/* Human-readable description of the last open/verify failure ("segment
- * 7 offset 131072: bad CRC"), or "" if none.  Thread-local. */
-const char *journal_last_error (void);
-
 /* ---- Reading ---------------------------------------------------------- */
 
 struct journal_reader;
@@ -228,7 +226,7 @@ uint64_t journal_reader_first_seq (struct journal_reader *r);
 /* Iterate records in sequence order starting at the first record with
  * seq >= from.  journal_iter_next returns 1 with *rec filled, 0 at the
  * end of the durable records, -EUCLEAN on corruption (segment and offset
- * in journal_last_error), -ESTALE if the segment was reclaimed meanwhile.
+ * in cdp_get_error), -ESTALE if the segment was reclaimed meanwhile.
  * The iterator holds no locks; one iterator per thread. */
 struct journal_iter;
 int journal_iter_new (struct journal_reader *r, uint64_t from,
@@ -294,7 +292,7 @@ bool journal_last_damage (struct journal_damage *d);
 
 /* Walk every record of every segment and check CRCs, sequence density
  * and segment continuity.  Returns the number of records, or -EUCLEAN
- * with the place in journal_last_error. */
+ * with the place in cdp_get_error. */
 int64_t journal_verify (struct journal_reader *r);
 
 /* ---- Checking ------------------------------------------------------- */

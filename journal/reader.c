@@ -41,7 +41,7 @@ journal_reader_open (const char *dir, struct journal_reader **rp)
   struct journal_reader *r = calloc (1, sizeof *r);
   int e;
 
-  set_last_error ("%s", "");
+  clear_last_error ();
   if (r == NULL)
     return -ENOMEM;
   pthread_mutex_init (&r->lock, NULL);
@@ -402,11 +402,10 @@ check_tail (struct journal_iter *it, uint64_t number)
     return e;
   if ((uint32_t) e < want)
     return 0;
-  set_last_error ("segment %" PRIu64 " offset %" PRIu32
-                  ": invalid record before valid records of %" PRIu32
-                  " later batches (the last at %" PRIu32 ")",
-                  number, it->pos, want, found);
-  return -EUCLEAN;
+  return set_last_error (-EUCLEAN, "segment %" PRIu64 " offset %" PRIu32
+                         ": invalid record before valid records of %" PRIu32
+                         " later batches (the last at %" PRIu32 ")",
+                         number, it->pos, want, found);
 }
 
 /* The scan of segment i stopped at it->pos: the end, the next segment,
@@ -437,10 +436,9 @@ segment_end (struct journal_iter *it)
   if (it->pos < next->prev_end)
     return seg_stale_or_corrupt (it->fd, number, it->pos);
   if (next->first_seq != it->expect) {
-    set_last_error ("segment %" PRIu64 ": sequence runs on at %" PRIu64
-                    ", expected %" PRIu64, next->number, next->first_seq,
-                    it->expect);
-    return -EUCLEAN;
+    return set_last_error (-EUCLEAN, "segment %" PRIu64 ": sequence runs "
+                           "on at %" PRIu64 ", expected %" PRIu64,
+                           next->number, next->first_seq, it->expect);
   }
   e = enter_segment (it, it->i + 1);
   return e < 0 ? e : 1;

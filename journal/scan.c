@@ -95,7 +95,7 @@ seg_scan_ex (int fd, uint64_t number, uint64_t expect_seq, uint32_t limit,
     r = later_batches (&w, number, pos, align, limit, inflight, &later);
     if (r >= 0 && (uint32_t) r >= inflight) {
       out->corrupt = true;
-      set_last_error ("segment %" PRIu64 " offset %" PRIu32
+      set_last_error (-EUCLEAN, "segment %" PRIu64 " offset %" PRIu32
                       ": invalid record before valid records of %" PRIu32
                       " later batches (the last at %" PRIu32 ")",
                       number, pos, inflight, later);

@@ -70,21 +70,19 @@ add_segment (int dirfd, const char *name, uint64_t number, seg_vector *out,
     return errno == ENOENT ? 0 : -errno;   /* reclaimed meanwhile */
   r = seg_read_hdr (fd, &h);
   if (r == -EPROTONOSUPPORT) {
-    set_last_error ("segment %" PRIu64 ": format version %" PRIu32 " is "
+    set_last_error (r, "segment %" PRIu64 ": format version %" PRIu32 " is "
                     "newer than this cdp reads (%d): run a cdp that knows it",
                     number, h.version, SEG_VERSION);
     return r;
   }
-  if (r == -EUCLEAN || (r == 0 && h.segment != number)) {
-    set_last_error ("segment %" PRIu64 ": bad segment header", number);
-    return -EUCLEAN;
-  }
+  if (r == -EUCLEAN || (r == 0 && h.segment != number))
+    return set_last_error (-EUCLEAN, "segment %" PRIu64
+                           ": bad segment header", number);
   if (r < 0)
     return r;
-  if (*have_uuid && memcmp (uuid, h.uuid, 16) != 0) {
-    set_last_error ("segment %" PRIu64 ": belongs to another journal", number);
-    return -EUCLEAN;
-  }
+  if (*have_uuid && memcmp (uuid, h.uuid, 16) != 0)
+    return set_last_error (-EUCLEAN, "segment %" PRIu64
+                           ": belongs to another journal", number);
   memcpy (uuid, h.uuid, 16);
   *have_uuid = true;
   return seg_vector_append (out, (struct seg_info) {
@@ -150,7 +148,6 @@ seg_stale_or_corrupt (int fd, uint64_t number, uint32_t pos)
 
   if (seg_read_hdr (fd, &h) < 0 || h.segment != number)
     return -ESTALE;
-  set_last_error ("segment %" PRIu64 " offset %" PRIu32 ": bad record",
-                  number, pos);
-  return -EUCLEAN;
+  return set_last_error (-EUCLEAN, "segment %" PRIu64 " offset %" PRIu32
+                         ": bad record", number, pos);
 }

@@ -150,7 +150,7 @@ write_marker (struct journal *j, int64_t since)
     if (r == -EISDIR && unlinkat (j->dirfd, MARKER, AT_REMOVEDIR) == 0)
       r = fio_replace (path, t, strlen (t), 0600);
     if (r < 0)
-      set_last_error ("%s: cannot write: %s", path, strerror (-r));
+      set_last_error (r, "%s: cannot write: %s", path, strerror (-r));
   }
   free (id);
   free (text);
@@ -175,7 +175,7 @@ sync_marker (struct journal *j, bool buffered)
   if (r == 0)
     j->marker = buffered;
   else if (!buffered)
-    set_last_error ("%s/" MARKER ": cannot remove: %s", j->dir,
+    set_last_error (r, "%s/" MARKER ": cannot remove: %s", j->dir,
                     strerror (-r));
  out:
   pthread_mutex_unlock (&j->marker_lock);
@@ -344,20 +344,8 @@ sync_write_batch (struct journal *j, struct stage *s, size_t n, uint32_t len)
   const struct rec_hdr *first = (const struct rec_hdr *) s->buf;
   uint64_t first_seq = j->next_seq;
   int64_t t0 = first->time_ns;
-  uint32_t done = 0;
-  ssize_t w;
-  int err = 0;
+  int err = fio_pwrite_all (j->seg_fd, s->buf, len, (off_t) j->tail);
 
-  while (done < len) {
-    w = pwrite (j->seg_fd, s->buf + done, len - done, (off_t) j->tail + done);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0) {
-      err = w < 0 ? -errno : -EIO;
-      break;
-    }
-    done += (uint32_t) w;
-  }
   if (err == 0 && journal_batch_fault)
     err = journal_batch_fault (first_seq, n);
   if (err) {

@@ -23,8 +23,7 @@ static int
 init_empty (struct journal *j)
 {
   if (!j->opts.create) {
-    set_last_error ("%s: no journal here", j->dir);
-    return -ENOENT;
+    return set_last_error (-ENOENT, "%s: no journal here", j->dir);
   }
   if (getrandom (j->uuid, sizeof j->uuid, 0) != sizeof j->uuid)
     return -EIO;

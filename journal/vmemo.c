@@ -13,9 +13,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/cleanup.h"
+#include "common/timeutil.h"
 #include "journal/internal.h"
 
 #define WAYS 4
@@ -29,10 +29,7 @@ struct vmemo_entry {
 static uint32_t
 now_s (void)
 {
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint32_t) ts.tv_sec + 1;
+  return (uint32_t) (time_mono_ns () / 1000000000) + 1;
 }
 
 static struct vmemo_entry *

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/crc32c.h"
+#include "common/fileio.h"
 #include "journal/internal.h"
 
 #define NBUCKETS 1024u              /* a power of two */
@@ -178,19 +179,13 @@ static int
 read_checked (int fd, struct journal_loc loc, const struct rec_hdr *h,
               void *buf)
 {
-  size_t done = 0;
+  ssize_t n = fio_pread_all (fd, buf, h->payload_len,
+                            (off_t) loc.offset + REC_HDR_SIZE);
 
-  while (done < h->payload_len) {
-    ssize_t n = pread (fd, (uint8_t *) buf + done, h->payload_len - done,
-                       (off_t) loc.offset + REC_HDR_SIZE + (off_t) done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -errno;
-    if (n == 0)                     /* the record runs past the file */
-      return damaged (h, loc);
-    done += (size_t) n;
-  }
+  if (n < 0)
+    return (int) n;
+  if ((size_t) n < h->payload_len)  /* the record runs past the file */
+    return damaged (h, loc);
   if (rec_crc (h, crc32c (buf, h->payload_len)) != h->crc)
     return damaged (h, loc);
   return 0;
@@ -202,18 +197,12 @@ static int
 read_range (int fd, struct journal_loc loc, uint32_t off, void *buf,
             uint32_t len)
 {
-  size_t done = 0;
+  ssize_t n = fio_pread_all (fd, buf, len,
+                            (off_t) loc.offset + REC_HDR_SIZE + off);
 
-  while (done < len) {
-    ssize_t n = pread (fd, (uint8_t *) buf + done, len - done,
-                       (off_t) loc.offset + REC_HDR_SIZE + off + (off_t) done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return n < 0 ? -errno : -EIO;
-    done += (size_t) n;
-  }
-  return 0;
+  if (n < 0)
+    return (int) n;
+  return (size_t) n < len ? -EIO : 0;
 }
 
 /* Lock held: the entry for loc, with a reference; NULL if none. */

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/timeutil.h"
 #include "journal/internal.h"
 
 #define PIPELINE_MIN (256u << 10)       /* see stage_threshold */
@@ -65,7 +66,7 @@ write_seg_header (struct journal *j, int fd, uint64_t number)
   h->align = j->align;
   h->size = j->opts.segment_size;
   h->inflight = j->buffered ? SEG_INFLIGHT_BUFFERED : WINDOW;
-  h->created_ns = now_ns ();
+  h->created_ns = time_now_ns ();
   pthread_mutex_lock (&j->lock);
   h->prev_last_time = j->last_time;
   pthread_mutex_unlock (&j->lock);

@@ -6,31 +6,15 @@
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
+#include "common/fileio.h"
 #include "recovery/files/files.h"
 
 /* ---- cat ------------------------------------------------------------------------ */
 
 static int
-write_all (int fd, const void *buf, size_t len)
-{
-  const char *p = buf;
-
-  while (len > 0) {
-    ssize_t w = write (fd, p, len);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -errno;
-    p += w;
-    len -= (size_t) w;
-  }
-  return 0;
-}
-
-static int
 to_stdout (void *o, const void *buf, size_t len)
 {
-  int r = write_all (1, buf, len);
+  int r = fio_write_all (1, buf, len);
 
   if (r < 0)
     *(int *) o = r;

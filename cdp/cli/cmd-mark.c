@@ -12,6 +12,7 @@
 #include "cdp/daemon/daemon.h"
 #include "cdp/rapid/rapid.h"
 #include "cdp/hv/libvirt/libvirt.h"
+#include "common/error.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/history/fold.h"
@@ -143,14 +144,14 @@ freeze (const struct task *t)
   int n;
 
   if (lv_open (t->connect, t->domain, &l) < 0) {
-    fprintf (stderr, "cdp: not frozen: %s\n", lv_last_error ());
+    fprintf (stderr, "cdp: not frozen: %s\n", cdp_get_error ());
     return NULL;
   }
   n = lv_freeze (l);
   if (n < 0) {
     fprintf (stderr, "cdp: not frozen (%s): %s\n",
              n == -ENOTSUP ? "no guest agent answers" : "freeze failed",
-             lv_last_error ());
+             cdp_get_error ());
     lv_close (l);
     return NULL;
   }
@@ -164,7 +165,7 @@ thaw (struct lv *l)
   if (l == NULL)
     return;
   if (lv_thaw (l) < 0)
-    fprintf (stderr, "cdp: cannot thaw the guest: %s\n", lv_last_error ());
+    fprintf (stderr, "cdp: cannot thaw the guest: %s\n", cdp_get_error ());
   lv_close (l);
 }
 

@@ -39,6 +39,7 @@
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
 #include "cdp/rapid/rapid.h"
+#include "common/error.h"
 #include "common/fileio.h"
 #include "common/jsonfile.h"
 #include "cdp/hv/libvirt/libvirt.h"
@@ -256,7 +257,7 @@ source_definition (struct rapid *c, struct lv **src, bool *persistent, bool *gon
     return lv_definition (*src, *persistent);
   }
   if (e != -ENOENT || lv_connect (c->t->connect, src) < 0) {
-    snprintf (why, len, "%s", lv_last_error ());
+    snprintf (why, len, "%s", cdp_get_error ());
     return NULL;
   }
   path = task_path (c->t, "domain.xml");
@@ -314,7 +315,7 @@ start_domain (struct rapid *c, const char *as)
              "its definition that cdp serve kept\n", src_domain (c), name);
   /* In place, the domain's history is in the journal up to this instant. */
   if (!as && !gone && (e = lv_destroy (src)) < 0) {
-    failed (c, "domain %s: %s", name, lv_last_error ());
+    failed (c, "domain %s: %s", name, cdp_get_error ());
     goto out;
   }
   if (!persistent) {
@@ -326,7 +327,7 @@ start_domain (struct rapid *c, const char *as)
     e = lv_start (c->l, NULL);
   if (e < 0) {
     char msg[512];
-    snprintf (msg, sizeof msg, "%s", lv_last_error ());
+    snprintf (msg, sizeof msg, "%s", cdp_get_error ());
     /* In place, give the domain its own definition back. */
     if (!as && persistent && lv_define (src, xml) == 0)
       failed (c, "domain %s did not start on the point (%s); its own "
@@ -389,7 +390,7 @@ begin (struct rapid *c, const char *at, const char *to, const char *as,
     lv_close (c->l);
     c->l = NULL;
     return fail (e == 0 ? "domain %s exists already: recover as a new name"
-                        : "%s", e == 0 ? as : lv_last_error ());
+                        : "%s", e == 0 ? as : cdp_get_error ());
   }
   if (place_overlays (c, to) != 0)
     return EXIT_FAIL;
@@ -473,7 +474,7 @@ resume (struct rapid *c)
                        "run cdp recover again", c->r.disks.ptr[i].overlay);
   if (c->r.domain) {
     if (lv_open (c->r.connect, c->r.domain, &c->l) < 0)
-      return fail ("%s", lv_last_error ());
+      return fail ("%s", cdp_get_error ());
     lv_qemu_owner (c->l, &uid, &gid);
   }
   c->resuming = true;
@@ -481,9 +482,9 @@ resume (struct rapid *c)
     return EXIT_FAIL;
   if (c->l) {
     if (lv_domain_active (c->l, &active, &why) < 0)
-      return fail ("%s", lv_last_error ());
+      return fail ("%s", cdp_get_error ());
     if (!active && lv_start (c->l, NULL) < 0)
-      return fail ("cannot start %s: %s", c->r.domain, lv_last_error ());
+      return fail ("cannot start %s: %s", c->r.domain, cdp_get_error ());
     printf ("resumed: %s reads the point from the store again\n", c->r.domain);
     fflush (stdout);
   }

@@ -41,6 +41,7 @@
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
+#include "common/error.h"
 #include "common/timeutil.h"
 #include "recovery/history/imgwrite.h"
 
@@ -129,7 +130,7 @@ zero_run (struct restore *rs, uint64_t off, uint64_t len)
   r = imgw_zero (rs->w, off, len);
   pthread_mutex_unlock (&rs->lock);
   if (r < 0)
-    set_failure (rs, r, "%s", imgw_last_error ());
+    set_failure (rs, r, "%s", cdp_get_error ());
   return r;
 }
 
@@ -179,7 +180,7 @@ write_chunk (struct restore *rs, const uint8_t *buf, uint64_t off,
   if (rs->raw_fd < 0)
     pthread_mutex_unlock (&rs->lock);
   if (r < 0 && rs->raw_fd < 0)
-    set_failure (rs, r, "%s", imgw_last_error ());
+    set_failure (rs, r, "%s", cdp_get_error ());
   else if (r < 0)
     set_failure (rs, r, "cannot write the image: %s", strerror (-r));
   return r;
@@ -188,8 +189,8 @@ write_chunk (struct restore *rs, const uint8_t *buf, uint64_t off,
 static void
 read_failure (struct restore *rs, int r, uint64_t off)
 {
-  const char *detail = *journal_last_error () ? journal_last_error ()
-                                              : index_last_error ();
+  const char *detail = point_last_failure () == POINT_SRC_BASE
+                       ? "" : cdp_get_error ();
   char msg[512];
 
   if (r == -EUCLEAN &&
@@ -478,7 +479,7 @@ restore_point (const struct task_view *v, const struct point *p,
   if (r < 0) {
     unlink (tmp);
     free (tmp);
-    return fail ("cannot create the image: %s", imgw_last_error ());
+    return fail ("cannot create the image: %s", cdp_get_error ());
   }
   rs.raw_fd = imgw_raw_fd (rs.w);
   run_readers (&rs, reader_count (), sigs, isatty (2));
@@ -493,7 +494,7 @@ restore_point (const struct task_view *v, const struct point *p,
     r = fail ("interrupted; %s not written", o->output);
   }
   else if (r < 0)
-    r = fail ("cannot complete the image %s: %s", o->output, imgw_last_error ());
+    r = fail ("cannot complete the image %s: %s", o->output, cdp_get_error ());
   else if ((r = publish (tmp, o->output, o->force)) != 0)
     unlink (tmp);
   else
@@ -519,7 +520,7 @@ restore_to_device (const struct task_view *v, const struct point *p,
   clock_gettime (CLOCK_MONOTONIC, &t0);
   r = imgw_open_device (o->output, fmt, p->size, &rs.w);
   if (r < 0)
-    return fail ("cannot restore onto %s: %s", o->output, imgw_last_error ());
+    return fail ("cannot restore onto %s: %s", o->output, cdp_get_error ());
   rs.raw_fd = imgw_raw_fd (rs.w);
   rs.fill_zero = rs.raw_fd >= 0;
   run_readers (&rs, reader_count (), sigs, isatty (2));
@@ -531,7 +532,7 @@ restore_to_device (const struct task_view *v, const struct point *p,
   r = imgw_finish (rs.w);
   if (r < 0)
     return fail ("cannot complete the image on %s (it holds part of it): %s",
-                 o->output, imgw_last_error ());
+                 o->output, cdp_get_error ());
   stop_requested (sigs);            /* too late to stop: it is complete */
   report (&rs, what, o->output, fmt, &t0);
   return 0;

@@ -17,6 +17,7 @@
 #include "cdp/rapid/rapid.h"
 #include "cdp/hv/libvirt/libvirt.h"
 #include "cdp/hv/qmp/qmp.h"
+#include "common/error.h"
 #include "common/jsonfile.h"
 #include "common/fileio.h"
 #include "common/timeutil.h"
@@ -58,7 +59,7 @@ qmp_disks (struct task *t, string_vector *nodes)
 
   if (e < 0)
     return fail ("cannot reach QEMU's QMP socket %s: %s", t->qmp,
-                 *qmp_last_error () ? qmp_last_error () : strerror (-e));
+                 *cdp_get_error () ? cdp_get_error () : strerror (-e));
   for (size_t i = 0; e == 0 && i < nodes->len; i++) {
     struct json_object *node, *image;
     int64_t size = -1;
@@ -90,11 +91,11 @@ libvirt_disks (struct task *t, string_vector *named)
   int e = lv_open (t->connect, t->domain, &l);
 
   if (e < 0)
-    return fail ("%s", lv_last_error ());
+    return fail ("%s", cdp_get_error ());
   e = lv_disks (l, &all);
   lv_close (l);
   if (e < 0)
-    return fail ("domain %s: %s", t->domain, lv_last_error ());
+    return fail ("domain %s: %s", t->domain, cdp_get_error ());
   for (size_t i = 0; e == 0 && i < named->len; i++) {
     size_t k = 0;
     while (k < all.len && strcmp (all.ptr[k].target, named->ptr[i]) != 0)

@@ -17,6 +17,7 @@
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
 #include "cdp/task/verify.h"
+#include "common/error.h"
 #include "common/timeutil.h"
 
 static const char usage[] =
@@ -226,7 +227,7 @@ cmd_verify (const char *store, int argc, char **argv)
   json_object_put (early);
   if (e < 0) {
     r = fail ("cannot check task %s: %s%s%s", a.name, strerror (-e),
-              *journal_last_error () ? ": " : "", journal_last_error ());
+              *cdp_get_error () ? ": " : "", cdp_get_error ());
     verify_result_free (&res);
     view_close (&v);
     return r;

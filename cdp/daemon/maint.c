@@ -32,6 +32,8 @@
 #include "cdp/task/task.h"
 #include "cdp/daemon/daemon.h"
 #include "cdp/daemon/maint-policy.h"
+#include "common/cleanup.h"
+#include "common/error.h"
 #include "common/jsonfile.h"
 #include "cdp/task/verify.h"
 #include "common/timeutil.h"
@@ -106,7 +108,7 @@ fold_damaged (struct maint *m, const struct task_disk *d, const char *tb)
   m->damaged_retry = time_now_ns () + DAMAGED_RETRY_NS;
   if (o == NULL) {
     log_msg ("task %s disk %s: base point at %s failed: %s", m->t->name,
-             d->name, tb, fold_last_error ());
+             d->name, tb, cdp_get_error ());
     return;
   }
   where = json_object_get_string (json_object_object_get (o, "where"));
@@ -145,7 +147,7 @@ fold_at_chain (struct maint *m, const struct task_disk *d, uint64_t seq,
     fold_damaged (m, d, tb);
   else if (r < 0)
     log_msg ("task %s disk %s: base point at %s failed: %s", m->t->name,
-             d->name, tb, fold_last_error ());
+             d->name, tb, cdp_get_error ());
   else if (st.ranges > 0) {
     format_size (st.bytes_written, sz, sizeof sz);
     log_msg ("task %s disk %s: base point at %s (%s of data)", m->t->name,
@@ -270,10 +272,11 @@ kept_points (struct maint *m, kept_vector *out, char *why, size_t len)
     kept_vector_append (out, (struct kept) { locks.ptr[i].seq,
                                              locks.ptr[i].time_ns, UINT32_MAX });
   lock_vector_reset (&locks);
+  cdp_clear_error ();
   e = index_events (m->ix, 0, UINT64_MAX, bookmark_cb, out);
   if (e < 0)
     snprintf (why, len, "cannot read the bookmarks from the index: %s",
-              *index_last_error () ? index_last_error () : strerror (-e));
+              *cdp_get_error () ? cdp_get_error () : strerror (-e));
   return e < 0 ? e : 0;
 }
 
@@ -462,12 +465,16 @@ resum_child (struct maint *m, const char *path, const char *tmppath,
 static int
 rebase_child (struct maint *m, struct base_point *child, const char *newparent)
 {
-  char *path = catalog_path (&m->cat, child->file), *tmp;
+  CLEANUP_FREE char *path = catalog_path (&m->cat, child->file);
+  CLEANUP_FREE char *tmp = NULL, *tmppath = NULL;
   int r;
 
   if (asprintf (&tmp, "%s.rebase.tmp", child->file) < 0)
-    abort ();
-  char *tmppath = catalog_path (&m->cat, tmp);
+    tmp = NULL;
+  else
+    tmppath = catalog_path (&m->cat, tmp);
+  if (path == NULL || tmppath == NULL)
+    return -ENOMEM;
   r = copy_file (path, tmppath);
   if (r == 0)
     r = run_qemu_img_rebase (m->cat.dir, tmp, newparent);
@@ -479,9 +486,6 @@ rebase_child (struct maint *m, struct base_point *child, const char *newparent)
     unlink (tmppath);
   else
     snprintf (child->parent, sizeof child->parent, "%s", newparent);
-  free (tmp);
-  free (tmppath);
-  free (path);
   return r;
 }
 
@@ -493,6 +497,19 @@ remove_sums (const char *image)
   if (sp)
     unlink (sp);
   free (sp);
+}
+
+/* Remove the image of a base point the catalog no longer names, and its
+ * sums (out of memory: they stay, named by no entry of the catalog). */
+static void
+remove_files (struct maint *m, const char *file)
+{
+  CLEANUP_FREE char *path = catalog_path (&m->cat, file);
+
+  if (path) {
+    unlink (path);
+    remove_sums (path);
+  }
 }
 
 static void
@@ -510,7 +527,6 @@ static int
 drop_base (struct maint *m, size_t idx)
 {
   struct base_point p = m->cat.v.ptr[idx];
-  char *path;
   int r = 0;
 
   for (size_t i = 0; r == 0 && i < m->cat.v.len; i++)
@@ -526,10 +542,7 @@ drop_base (struct maint *m, size_t idx)
   r = catalog_save (&m->cat);
   if (r < 0)
     return r;
-  path = catalog_path (&m->cat, p.file);
-  unlink (path);
-  remove_sums (path);
-  free (path);
+  remove_files (m, p.file);
   log_msg ("task %s: removed base point %s", m->t->name, p.file);
   return 0;
 }
@@ -588,10 +601,7 @@ delete_old_leaves (struct maint *m, const kept_vector *k)
         continue;
       catalog_remove (&m->cat, p.file);
       if (catalog_save (&m->cat) == 0) {
-        char *path = catalog_path (&m->cat, p.file);
-        unlink (path);
-        remove_sums (path);
-        free (path);
+        remove_files (m, p.file);
         log_msg ("task %s: removed base point %s", m->t->name, p.file);
         changed = true;
       }

@@ -24,6 +24,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/daemon/daemon.h"
+#include "common/error.h"
 #include "common/timeutil.h"
 #include "nbd-export/nbd-server.h"
 
@@ -499,7 +500,7 @@ open_index (struct receiver *r)
 
   if (e == -EIO || e == -EINVAL) {
     log_msg ("task %s: index damaged (%s): rebuilding from the journal",
-             r->t->name, index_last_error ());
+             r->t->name, cdp_get_error ());
     index_remove (dir);
     e = index_open (dir, &r->ix);
   }
@@ -706,8 +707,8 @@ receiver_start (struct task *t, struct receiver **rp)
   e = journal_open (jdir, &jo, &r->j);
   if (e < 0)
     fail ("task %s: cannot open journal %s: %s%s%s", t->name, jdir,
-          strerror (-e), *journal_last_error () ? ": " : "",
-          journal_last_error ());
+          strerror (-e), *cdp_get_error () ? ": " : "",
+          cdp_get_error ());
   if (e == 0) {
     atomic_store (&r->durable, journal_durable_seq (r->j));
     journal_set_durable_cb (r->j, durable_advanced, r);
@@ -717,7 +718,7 @@ receiver_start (struct task *t, struct receiver **rp)
   free (jdir);
   if (e == 0 && (e = open_index (r)) < 0)
     fail ("task %s: cannot open index: %s", t->name, e == -EPROTONOSUPPORT
-          ? index_last_error () : strerror (-e));
+          ? cdp_get_error () : strerror (-e));
   if (e == 0 && (e = -pthread_create (&r->ixthread, NULL, indexer, r)) < 0)
     fail ("task %s: cannot start indexer", t->name);
   if (e == 0 && (e = rx_journal_lost_tail (r)) < 0)

@@ -33,6 +33,7 @@
 #include "cdp/daemon/daemon.h"
 #include "cdp/hv/protect.h"
 #include "cdp/hv/qmp/qmp.h"
+#include "common/error.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 
@@ -168,7 +169,7 @@ protect_session (struct served *s, struct qmp *q)
     protect_starting (s, i);
     if (qmp_mirror_start (q, node, receiver_socket (s->rx), node, NULL, &o,
                           &m[i]) < 0) {
-      protect_lost (s, i, qmp_last_error (), 0);
+      protect_lost (s, i, cdp_get_error (), 0);
       broken = true;
     }
   }

@@ -18,6 +18,7 @@
 
 #include "cdp/hv/libvirt/libvirt.h"
 #include "cdp/rapid/rapid.h"
+#include "common/error.h"
 #include "common/timeutil.h"
 
 /* Does the qcow2 file at path still name a backing file? */
@@ -99,7 +100,7 @@ check_disk (struct rapid *c, size_t i, int64_t *retry_ns, bool turn)
              d->disk);
   *retry_ns = time_now_ns () + 2000000000LL;
   if (lv_pull_start (c->l, d->disk, c->bandwidth) < 0)
-    log_msg ("disk %s: %s", d->disk, lv_last_error ());
+    log_msg ("disk %s: %s", d->disk, cdp_get_error ());
   return 0;
 }
 
@@ -111,7 +112,7 @@ domain_gone (struct rapid *c)
   bool active;
 
   if (lv_domain_active (c->l, &active, &why) < 0)
-    return lv_last_error ();
+    return cdp_get_error ();
   return active ? NULL : why;
 }
 
@@ -149,7 +150,7 @@ stream_libvirt (struct rapid *c)
     for (size_t i = 0; i < c->r.disks.len && i < 8; i++) {
       int r = check_disk (c, i, &retry[i], left == 0);
       if (r < 0)
-        return fail ("%s", lv_last_error ());
+        return fail ("%s", cdp_get_error ());
       left += r == 0;
       done += c->r.disks.ptr[i].done;
     }

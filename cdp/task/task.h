@@ -28,10 +28,6 @@ int fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 int usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 char *path_join (const char *a, const char *b);      /* malloc'd */
 int mkdir_p (const char *path, unsigned mode);
-int write_file_atomic (const char *path, const char *text);
-/* The same, the file created with mode (write_file_atomic: 0644). */
-int write_file_mode (const char *path, const char *text, unsigned mode);
-char *read_file (const char *path);                 /* malloc'd, or NULL */
 bool want_help (int argc, char **argv);
 void log_msg (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 /* Let QEMU running as uid/gid (and nobody else) connect to the unix socket

@@ -94,27 +94,6 @@ mkdir_p (const char *path, unsigned mode)
   return r;
 }
 
-/* Write text to path atomically and durably (common/fileio.h). */
-int
-write_file_atomic (const char *path, const char *text)
-{
-  return write_file_mode (path, text, 0644);
-}
-
-int
-write_file_mode (const char *path, const char *text, unsigned mode)
-{
-  return fio_replace (path, text, strlen (text), mode);
-}
-
-char *
-read_file (const char *path)
-{
-  char *buf;
-
-  return fio_read (path, &buf, NULL) == 0 ? buf : NULL;
-}
-
 bool
 want_help (int argc, char **argv)
 {

@@ -33,6 +33,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/task/verify.h"
+#include "common/error.h"
 #include "common/timeutil.h"
 #include "recovery/history/basesum.h"
 #include "recovery/history/qcow2.h"
@@ -465,7 +466,7 @@ check_sums (struct vstate *s, const struct base_point *bp, const char *path,
   s->res->base_checked_bytes += bytes;
   if (e < 0 && e != -ECANCELED)
     damage (s, K_BASE, bp->file, "base point %s cannot be read (%s: %s); %s",
-            bp->file, strerror (-e), qcow2_last_error (), affects);
+            bp->file, strerror (-e), cdp_get_error (), affects);
   basesum_free (&sums);
 }
 
@@ -481,6 +482,10 @@ check_base (struct vstate *s, const struct base_point *bp)
   int e;
 
   s->res->base_points++;
+  if (path == NULL) {
+    note (s, "base point %s was not checked: out of memory", bp->file);
+    return;
+  }
   verify_base_affects (s->src->t, cat, bp, affects, sizeof affects);
   if (stat (path, &st) < 0) {
     damage (s, K_CATALOG, bp->file, "catalog: base point %s is missing (%s); "
@@ -553,15 +558,6 @@ check_bases (struct vstate *s)
 
 /* ---- the whole check ---------------------------------------------------- */
 
-static double
-since (const struct timespec *t0)
-{
-  struct timespec t;
-
-  clock_gettime (CLOCK_MONOTONIC, &t);
-  return (double) (t.tv_sec - t0->tv_sec) + (double) (t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /* The journal range the points read: after the oldest base, to the
  * newest point. */
 static void
@@ -589,13 +585,12 @@ verify_run (const struct verify_source *src, const struct verify_opts *o,
             struct verify_result *res)
 {
   struct vstate s = { .src = src, .o = o, .res = res };
-  struct timespec t0;
+  int64_t t0 = time_mono_ns ();
   int e = 0;
 
   memset (res, 0, sizeof *res);
   res->damage = json_object_new_array ();
   res->notes = json_object_new_array ();
-  clock_gettime (CLOCK_MONOTONIC, &t0);
   journal_range (&s);
   if (s.from_seq != UINT64_MAX)
     e = check_journal (&s);
@@ -611,7 +606,7 @@ verify_run (const struct verify_source *src, const struct verify_opts *o,
       json_object_array_add (res->damage, integrity_entry (kinds[k], "more",
                                                            msg, o->found_by));
     }
-  res->seconds = since (&t0);
+  res->seconds = (double) (time_mono_ns () - t0) / 1e9;
   jrec_vector_reset (&s.recs);
   return e;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cdp/task/task.h"
+#include "common/error.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/history/fold.h"
@@ -49,7 +50,7 @@ view_open (const char *store, const char *name, struct task_view *v)
   free (dir);
   if (e == -EPROTONOSUPPORT) {
     view_close (v);
-    return fail ("task '%s': journal %s", name, journal_last_error ());
+    return fail ("task '%s': journal %s", name, cdp_get_error ());
   }
   if (e < 0) {
     view_close (v);
@@ -62,7 +63,7 @@ view_open (const char *store, const char *name, struct task_view *v)
   if (e < 0) {
     view_close (v);
     return fail ("task '%s': cannot open index: %s", name,
-                 e == -EPROTONOSUPPORT ? index_last_error () : strerror (-e));
+                 e == -EPROTONOSUPPORT ? cdp_get_error () : strerror (-e));
   }
   dir = task_path (v->task, "base");
   e = catalog_load (dir, false, &v->cat);
@@ -95,12 +96,12 @@ view_catch_up (struct task_view *v)
 {
   int64_t n;
 
+  cdp_clear_error ();
   journal_reader_refresh (v->jr);
   n = index_catch_up (v->ix, v->jr);
   if (n < 0)
     return fail ("task '%s': index catch-up failed: %s %s", v->task->name,
-                 strerror ((int) -n), *journal_last_error () ?
-                 journal_last_error () : index_last_error ());
+                 strerror ((int) -n), cdp_get_error ());
   return 0;
 }
 
@@ -133,7 +134,7 @@ open_point (struct task_view *v, const struct task_disk *d, uint64_t seq,
     return fail ("too many points open at once");
   e = point_open (v->ix, v->jr, &v->cat, d->id, d->size, seq, p);
   if (e < 0)
-    return fail ("cannot open the point: %s", fold_last_error ());
+    return fail ("cannot open the point: %s", cdp_get_error ());
   v->opened[v->nopened++] = *p;
   return 0;
 }

@@ -281,7 +281,10 @@ list_lvm (struct files_gfs *g, int level, const char *vg, files_entry_vector *v)
         continue;
       n += 6 + vl;
     }
-    r = files_entry_vector_append (v, virtual_dir (n));
+    struct files_entry e = virtual_dir (n);
+    r = e.name ? files_entry_vector_append (v, e) : -ENOMEM;
+    if (r < 0)
+      free (e.name);
   }
   for (size_t i = 0; names[i]; i++)
     free (names[i]);

@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "recovery/files/files-internal.h"
 
 static int
@@ -32,23 +33,15 @@ write_all (int fd, struct iovec *iov, int n)
   return 0;
 }
 
+/* All of len bytes; -EPIPE when the peer is gone before. */
 static int
 read_all (int fd, void *buf, size_t len)
 {
-  char *p = buf;
+  ssize_t r = fio_read_all (fd, buf, len);
 
-  while (len > 0) {
-    ssize_t r = read (fd, p, len);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0)
-      return errno == ECONNRESET ? -EPIPE : -errno;
-    if (r == 0)
-      return -EPIPE;
-    p += r;
-    len -= (size_t) r;
-  }
-  return 0;
+  if (r == -ECONNRESET || (r >= 0 && (size_t) r < len))
+    return -EPIPE;
+  return r < 0 ? (int) r : 0;
 }
 
 int

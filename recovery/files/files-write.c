@@ -27,24 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "recovery/files/files.h"
-
-static int
-write_all (int fd, const void *buf, size_t len)
-{
-  const char *p = buf;
-
-  while (len > 0) {
-    ssize_t w = write (fd, p, len);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -errno;
-    p += w;
-    len -= (size_t) w;
-  }
-  return 0;
-}
 
 struct hardlink {
   uint64_t ino;
@@ -231,7 +215,7 @@ static int
 g_data (void *o, const void *buf, size_t len)
 {
   struct files_writer *g = o;
-  int r = write_all (g->fd, buf, len);
+  int r = fio_write_all (g->fd, buf, len);
 
   g->bytes += len;
   return r < 0 ? get_error (g, r, "cannot write a file: %s", strerror (-r)) : 0;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/fileio.h"
 #include "common/jsonfile.h"
 #include "recovery/history/basepoint.h"
@@ -24,9 +25,7 @@ catalog_path (const struct base_catalog *c, const char *file)
 {
   char *p;
 
-  if (asprintf (&p, "%s/%s", c->dir, file) < 0)
-    abort ();
-  return p;
+  return asprintf (&p, "%s/%s", c->dir, file) < 0 ? NULL : p;
 }
 
 static int
@@ -69,7 +68,7 @@ read_catalog (struct base_catalog *c)
 {
   char *path = catalog_path (c, CATALOG);
   json_object *o, *arr;
-  int r = jf_load (path, CATALOG_VERSION, &o, NULL);
+  int r = path ? jf_load (path, CATALOG_VERSION, &o, NULL) : -ENOMEM;
 
   free (path);
   if (r == -ENOENT)
@@ -176,28 +175,58 @@ catalog_free (struct base_catalog *c)
   c->dir = NULL;
 }
 
+/* Add key: v to o, taking v (NULL: out of memory).  0 or -ENOMEM. */
+static int
+put_key (json_object *o, const char *key, json_object *v)
+{
+  if (v == NULL || json_object_object_add (o, key, v) < 0) {
+    json_object_put (v);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+/* The catalog's entry for bp, or NULL when out of memory. */
+static json_object *
+entry_json (const struct base_point *bp)
+{
+  json_object *e = json_object_new_object ();
+
+  if (e == NULL ||
+      put_key (e, "disk", json_object_new_int64 (bp->disk)) < 0 ||
+      put_key (e, "seq", json_object_new_int64 ((int64_t) bp->seq)) < 0 ||
+      put_key (e, "time_ns", json_object_new_int64 (bp->time_ns)) < 0 ||
+      put_key (e, "file", json_object_new_string (bp->file)) < 0 ||
+      put_key (e, "parent", json_object_new_string (bp->parent)) < 0 ||
+      put_key (e, "depth", json_object_new_int ((int) bp->depth)) < 0) {
+    json_object_put (e);
+    return NULL;
+  }
+  return e;
+}
+
 int
 catalog_save (const struct base_catalog *c)
 {
   json_object *o = json_object_new_object (), *arr = json_object_new_array ();
-  char *path = catalog_path (c, CATALOG);
-  int r;
+  CLEANUP_FREE char *path = catalog_path (c, CATALOG);
+  int r = o && arr && path ? 0 : -ENOMEM;
 
-  for (size_t i = 0; i < c->v.len; i++) {
-    const struct base_point *bp = &c->v.ptr[i];
-    json_object *e = json_object_new_object ();
-    json_object_object_add (e, "disk", json_object_new_int64 (bp->disk));
-    json_object_object_add (e, "seq", json_object_new_int64 ((int64_t) bp->seq));
-    json_object_object_add (e, "time_ns", json_object_new_int64 (bp->time_ns));
-    json_object_object_add (e, "file", json_object_new_string (bp->file));
-    json_object_object_add (e, "parent", json_object_new_string (bp->parent));
-    json_object_object_add (e, "depth", json_object_new_int ((int) bp->depth));
-    json_object_array_add (arr, e);
+  for (size_t i = 0; r == 0 && i < c->v.len; i++) {
+    json_object *e = entry_json (&c->v.ptr[i]);
+    if (e == NULL || json_object_array_add (arr, e) < 0) {
+      json_object_put (e);
+      r = -ENOMEM;
+    }
   }
-  json_object_object_add (o, "bases", arr);
-  r = jf_save (path, o, CATALOG_VERSION, 0600);
+  if (r == 0) {
+    r = put_key (o, "bases", arr);
+    arr = NULL;                     /* o has it, or put_key dropped it */
+  }
+  if (r == 0)
+    r = jf_save (path, o, CATALOG_VERSION, 0600);
+  json_object_put (arr);
   json_object_put (o);
-  free (path);
   return r;
 }
 

@@ -65,7 +65,8 @@ const struct base_point *catalog_by_file (const struct base_catalog *c,
 unsigned catalog_children (const struct base_catalog *c, const char *file);
 int catalog_add (struct base_catalog *c, const struct base_point *bp);
 void catalog_remove (struct base_catalog *c, const char *file);
-/* Path of a file in the catalog's directory (malloc'd). */
+/* Path of a file in the catalog's directory (malloc'd), or NULL when out
+ * of memory. */
 char *catalog_path (const struct base_catalog *c, const char *file);
 
 #endif

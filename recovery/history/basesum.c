@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/crc32c.h"
 #include "common/fileio.h"
+#include "common/timeutil.h"
 #include "recovery/history/basesum.h"
 #include "recovery/history/qcow2.h"
 
@@ -211,24 +211,6 @@ cluster_len (uint64_t size, uint64_t k)
                                         : BASESUM_CLUSTER;
 }
 
-static void
-pace (const struct timespec *t0, uint64_t bytes, uint64_t rate)
-{
-  struct timespec now, d;
-  double el, want;
-
-  if (rate == 0)
-    return;
-  clock_gettime (CLOCK_MONOTONIC, &now);
-  el = (double) (now.tv_sec - t0->tv_sec) + (double) (now.tv_nsec - t0->tv_nsec) / 1e9;
-  want = (double) bytes / (double) rate - el;
-  if (want <= 0)
-    return;
-  d.tv_sec = (time_t) want;
-  d.tv_nsec = (long) ((want - (double) d.tv_sec) * 1e9);
-  nanosleep (&d, NULL);
-}
-
 /* Call fn with each run of whole clusters (first, count) the top image
  * of c holds, and whether they are zero clusters. */
 typedef int (*held_fn) (void *opaque, uint64_t first, uint64_t count, bool zero);
@@ -260,7 +242,7 @@ struct walk {
   uint64_t bytes;
   uint64_t rate;
   const atomic_bool *stop;
-  struct timespec t0;
+  int64_t t0;                       /* time_mono_ns at the start */
   uint64_t last;                    /* clusters below this were done */
   /* compute */
   const struct basesum *old;
@@ -301,7 +283,7 @@ each_cluster (struct walk *w, uint64_t first, uint64_t count, bool zero,
     }
     for (uint64_t j = 0; e == 0 && j < n; j++)
       e = fn (w, k + j, w->buf + j * BASESUM_CLUSTER, cluster_len (w->size, k + j));
-    pace (&w->t0, w->bytes, w->rate);
+    time_pace (w->t0, w->bytes, w->rate);
   }
   w->last = first + count;
   return e;
@@ -336,7 +318,7 @@ basesum_compute (struct qcow2_chain *c, const struct basesum *old,
   w.buf = malloc (IO_MAX);
   if (w.buf == NULL)
     return -ENOMEM;
-  clock_gettime (CLOCK_MONOTONIC, &w.t0);
+  w.t0 = time_mono_ns ();
   e = held_clusters (c, compute_run, &w);
   free (w.buf);
   if (bytes)
@@ -376,7 +358,7 @@ basesum_check (struct qcow2_chain *c, const struct basesum *s, uint64_t rate,
   w.buf = malloc (IO_MAX);
   if (w.buf == NULL)
     return -ENOMEM;
-  clock_gettime (CLOCK_MONOTONIC, &w.t0);
+  w.t0 = time_mono_ns ();
   e = held_clusters (c, check_run, &w);
   free (w.buf);
   if (bytes)
@@ -406,10 +388,7 @@ struct basesum_chain {
 static int64_t
 mono_s (void)
 {
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec;
+  return time_mono_ns () / 1000000000;
 }
 
 /* Forget every check once the epoch is TTL_S old. */

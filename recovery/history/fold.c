@@ -2,12 +2,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
+#include "common/error.h"
 #include "common/vector.h"
 #include "recovery/history/basesum.h"
 #include "recovery/history/fold.h"
@@ -17,30 +18,11 @@
 #define CLUSTER (64u << 10)
 #define IO_MAX (4u << 20)
 
-static __thread char last_error[512];
-
-static int
-set_error (int err, const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (last_error, sizeof last_error, fmt, ap);
-  va_end (ap);
-  return err;
-}
-
-const char *
-fold_last_error (void)
-{
-  return last_error;
-}
-
 /* ---- opening points on base points --------------------------------------- */
 
 /* The sums of every image of the chain of bp, top first (NULL where an
  * image has none or they cannot be read: those reads go unchecked, and
- * cdp verify says why). */
+ * cdp verify says why).  0 or -ENOMEM. */
 static int
 chain_sums (const struct base_catalog *cat, const struct base_point *bp,
             struct qcow2_chain *chain, struct basesum_chain **bcp)
@@ -48,21 +30,25 @@ chain_sums (const struct base_catalog *cat, const struct base_point *bp,
   char *names[QCOW2_MAX_CHAIN] = { 0 };
   struct basesum *sums[QCOW2_MAX_CHAIN] = { 0 };
   size_t n = 0;
-  int r;
+  int r = 0;
 
-  for (; bp && n < QCOW2_MAX_CHAIN && n < qcow2_depth (chain); n++) {
-    char *path = catalog_path (cat, bp->file), *sp = basesum_path (path);
+  for (; r == 0 && bp && n < QCOW2_MAX_CHAIN && n < qcow2_depth (chain);
+       n++) {
+    CLEANUP_FREE char *path = catalog_path (cat, bp->file);
+    CLEANUP_FREE char *sp = path ? basesum_path (path) : NULL;
+
     names[n] = strdup (bp->file);
     sums[n] = calloc (1, sizeof *sums[n]);
-    if (sums[n] && (sp == NULL || basesum_load (sp, sums[n]) < 0)) {
+    if (sp == NULL || names[n] == NULL || sums[n] == NULL)
+      r = -ENOMEM;
+    else if (basesum_load (sp, sums[n]) < 0) {
       free (sums[n]);
       sums[n] = NULL;
     }
-    free (sp);
-    free (path);
     bp = *bp->parent ? catalog_by_file (cat, bp->parent) : NULL;
   }
-  r = basesum_chain_open (chain, names, sums, n, bcp);
+  if (r == 0)
+    r = basesum_chain_open (chain, names, sums, n, bcp);
   if (r < 0)
     for (size_t i = 0; i < n; i++) {
       free (names[i]);
@@ -89,14 +75,16 @@ point_open (struct cdp_index *ix, struct journal_reader *jr,
   if (bp == NULL)
     return 0;
   path = catalog_path (cat, bp->file);
+  if (path == NULL)
+    return cdp_set_error (-ENOMEM, "out of memory");
   r = qcow2_open (path, &chain);
   free (path);
   if (r < 0)
-    return set_error (r, "base point %s: %s", bp->file, qcow2_last_error ());
+    return cdp_set_error (r, "base point %s: %s", bp->file, cdp_get_error ());
   r = chain_sums (cat, bp, chain, &bc);
   if (r < 0) {
     qcow2_close (chain);
-    return set_error (r, "base point %s: %s", bp->file, strerror (-r));
+    return cdp_set_error (r, "base point %s: %s", bp->file, strerror (-r));
   }
   p->base = &basesum_base_ops;
   p->base_h = bc;
@@ -208,6 +196,8 @@ copy_range (const struct point *p, struct imgw *w, uint8_t *buf, uint64_t off,
   uint64_t at = off;
   int r = point_pread (p, buf, off, len, &holes);
 
+  if (r < 0)
+    cdp_clear_error ();   /* not the image's failure: make_image says r */
   for (size_t i = 0; r == 0 && i <= holes.len; i++) {
     uint64_t h = i < holes.len ? holes.ptr[i].off : off + len;
     uint64_t hl = i < holes.len ? holes.ptr[i].len : 0;
@@ -257,10 +247,12 @@ make_image (const struct fold_source *s, const struct base_point *prev,
   char *backing = full ? NULL : catalog_path (s->cat, prev->file);
   int r;
 
+  if (!full && backing == NULL)
+    return cdp_set_error (-ENOMEM, "out of memory");
   r = imgw_create (tmp, "qcow2", p->size, backing, &w);
   free (backing);
   if (r < 0)
-    return set_error (r, "%s", imgw_last_error ());
+    return r;
   if (full) {
     range_vector_append (&all, (struct range) { 0, p->size });
     r = copy_ranges (p, w, &all, false, sums, st);
@@ -269,13 +261,13 @@ make_image (const struct fold_source *s, const struct base_point *prev,
     r = copy_ranges (p, w, changes, true, sums, st);
   range_vector_reset (&all);
   if (r < 0) {
-    set_error (r, "writing the base point: %s", *imgw_last_error ()
-               ? imgw_last_error () : strerror (-r));
+    cdp_set_error (r, "writing the base point: %s", *cdp_get_error ()
+                   ? cdp_get_error () : strerror (-r));
     imgw_abort (w);
     return r;
   }
   r = imgw_finish (w);
-  return r < 0 ? set_error (r, "%s", imgw_last_error ()) : 0;
+  return r < 0 ? r : 0;
 }
 
 int
@@ -287,7 +279,7 @@ fold_disk (const struct fold_source *s, uint32_t disk, uint64_t size,
   range_vector changes = empty_vector;
   struct basesum sums = { 0 };
   struct point p;
-  char *tmp, *final, *sums_path;
+  CLEANUP_FREE char *final = NULL, *tmp = NULL, *sums_path = NULL;
   bool full;
   int r;
 
@@ -299,21 +291,25 @@ fold_disk (const struct fold_source *s, uint32_t disk, uint64_t size,
   if (!full) {
     strcpy (bp.parent, prev->file);
     bp.depth = prev->depth + 1;
+    cdp_clear_error ();
     r = index_changes (s->ix, disk, prev->seq, prev->time_ns, seq, add_change,
                        &changes);
     if (r < 0)
-      return set_error (r, "reading the index: %s", index_last_error ());
+      return cdp_set_error (r, "reading the index: %s", cdp_get_error ());
     normalize (&changes, size);
   }
-  r = point_open (s->ix, s->jr, s->cat, disk, size, seq, &p);
+  final = catalog_path (s->cat, bp.file);
+  if (final == NULL || asprintf (&tmp, "%s.tmp", final) < 0)
+    tmp = NULL;
+  sums_path = final ? basesum_path (final) : NULL;
+  if (tmp == NULL || sums_path == NULL)
+    r = cdp_set_error (-ENOMEM, "out of memory");
+  else
+    r = point_open (s->ix, s->jr, s->cat, disk, size, seq, &p);
   if (r < 0) {
     range_vector_reset (&changes);
     return r;
   }
-  tmp = catalog_path (s->cat, bp.file);
-  final = strdup (tmp);
-  tmp = realloc (tmp, strlen (tmp) + 5);
-  strcat (tmp, ".tmp");
   sums.size = size;
   r = make_image (s, prev, &p, tmp, full, &changes, &sums, st);
   point_close (&p);
@@ -321,12 +317,11 @@ fold_disk (const struct fold_source *s, uint32_t disk, uint64_t size,
   /* Durability order: the image is durable (imgw_finish), then its sums
    * (written, synced, renamed, directory synced), then the image gets
    * its name, then the directory entry is synced, then the catalog. */
-  sums_path = basesum_path (final);
-  if (r == 0 && (r = sums_path ? basesum_save (sums_path, &sums) : -ENOMEM) < 0)
-    set_error (r, "writing the sums of the base point: %s", strerror (-r));
+  if (r == 0 && (r = basesum_save (sums_path, &sums)) < 0)
+    cdp_set_error (r, "writing the sums of the base point: %s", strerror (-r));
   basesum_free (&sums);
   if (r == 0 && rename (tmp, final) < 0)
-    r = set_error (-errno, "renaming %s: %s", tmp, strerror (errno));
+    r = cdp_set_error (-errno, "renaming %s: %s", tmp, strerror (errno));
   if (r == 0) {
     int dfd = open (s->cat->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
@@ -340,16 +335,12 @@ fold_disk (const struct fold_source *s, uint32_t disk, uint64_t size,
       catalog_remove (s->cat, bp.file);
       unlink (final);
       unlink (sums_path);
-      set_error (r, "saving the catalog: %s", strerror (-r));
+      cdp_set_error (r, "saving the catalog: %s", strerror (-r));
     }
   }
   else {
     unlink (tmp);
-    if (sums_path)
-      unlink (sums_path);
+    unlink (sums_path);
   }
-  free (sums_path);
-  free (tmp);
-  free (final);
   return r;
 }

@@ -32,18 +32,18 @@ struct fold_stats {
 };
 
 /* Make the base point (disk, seq); t is the time of record seq.  Returns
- * 0 (also when it exists already), or -errno with fold_last_error. */
+ * 0 (also when it exists already), or -errno with the thread's error set
+ * (common/error.h). */
 int fold_disk (const struct fold_source *s, uint32_t disk, uint64_t size,
                uint64_t seq, int64_t t, unsigned max_chain,
                struct fold_stats *st);
 
 /* Open the point (disk, seq) on the newest base point at or before seq
- * (the zero disk if none).  point_close releases the base. */
+ * (the zero disk if none).  0, or -errno with the thread's error set.
+ * point_close releases the base. */
 int point_open (struct cdp_index *ix, struct journal_reader *jr,
                 const struct base_catalog *cat, uint32_t disk, uint64_t size,
                 uint64_t seq, struct point *p);
 void point_close (struct point *p);
-
-const char *fold_last_error (void);
 
 #endif

@@ -9,7 +9,6 @@
 #include <libnbd.h>
 #include <linux/fs.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/error.h"
+#include "common/fileio.h"
 #include "recovery/history/imgwrite.h"
 #include "recovery/history/qemu-tool.h"
 
@@ -52,25 +53,6 @@ struct imgw {
   unsigned nidle;
 };
 
-static __thread char last_error[512];
-
-const char *
-imgw_last_error (void)
-{
-  return last_error;
-}
-
-static int __attribute__ ((format (printf, 2, 3)))
-set_error (int err, const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (last_error, sizeof last_error, fmt, ap);
-  va_end (ap);
-  return err;
-}
-
 /* qemu-img and qemu-nbd parse "proto:..." as a protocol; a relative
  * file name with a colon before any slash gets "./" in front. */
 static char *
@@ -93,8 +75,9 @@ file_name (const char *path)
 static int
 start_error (int r, const char *tool)
 {
-  return set_error (r, "cannot run %s: %s%s", tool, strerror (-r),
-                    r == -ENOENT ? " (is QEMU's qemu-utils installed?)" : "");
+  return cdp_set_error (r, "cannot run %s: %s%s", tool, strerror (-r),
+                        r == -ENOENT ? " (is QEMU's qemu-utils installed?)"
+                                     : "");
 }
 
 static int
@@ -107,7 +90,7 @@ qemu_img_create (const char *path, uint64_t size, const char *backing)
   int n = 7, r;
 
   if (file == NULL || (backing && back == NULL)) {
-    r = set_error (-ENOMEM, "out of memory");
+    r = cdp_set_error (-ENOMEM, "out of memory");
     goto out;
   }
   if (back) {
@@ -121,7 +104,7 @@ qemu_img_create (const char *path, uint64_t size, const char *backing)
   argv[n++] = sizes;
   r = qemu_tool_run (argv, why, sizeof why);
   if (r == -EIO)
-    set_error (r, "qemu-img create %s failed: %s", path, why);
+    cdp_set_error (r, "qemu-img create %s failed: %s", path, why);
   else if (r < 0)
     start_error (r, "qemu-img");
  out:
@@ -146,8 +129,8 @@ private_socket (int *lfd, int *cfd)
       snprintf (dir, sizeof dir, "%s/cdp-imgw-XXXXXX", tmp) >= (int) sizeof dir)
     strcpy (dir, "/tmp/cdp-imgw-XXXXXX");
   if (mkdtemp (dir) == NULL)
-    return set_error (-errno, "cannot make a directory in %s: %s",
-                      tmp ? tmp : "/tmp", strerror (errno));
+    return cdp_set_error (-errno, "cannot make a directory in %s: %s",
+                          tmp ? tmp : "/tmp", strerror (errno));
   snprintf (sa.sun_path, sizeof sa.sun_path, "%s/s", dir);
   *lfd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   *cfd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -155,8 +138,8 @@ private_socket (int *lfd, int *cfd)
       bind (*lfd, (struct sockaddr *) &sa, sizeof sa) < 0 ||
       listen (*lfd, 1) < 0 ||
       connect (*cfd, (struct sockaddr *) &sa, sizeof sa) < 0)
-    r = set_error (-errno, "cannot make a socket for qemu-nbd: %s",
-                   strerror (errno));
+    r = cdp_set_error (-errno, "cannot make a socket for qemu-nbd: %s",
+                       strerror (errno));
   unlink (sa.sun_path);
   rmdir (dir);
   return r;
@@ -171,10 +154,10 @@ failed (struct imgw *w, const char *what, int e, const char *detail)
   int status;
 
   if (w->nbd_tool.pid > 0 && qemu_tool_wait (&w->nbd_tool, 200, &status) == 0)
-    set_error (-e, "%s %s: qemu-nbd died: %s", what, w->path,
-               qemu_tool_why (&w->nbd_tool, status, why, sizeof why));
+    cdp_set_error (-e, "%s %s: qemu-nbd died: %s", what, w->path,
+                   qemu_tool_why (&w->nbd_tool, status, why, sizeof why));
   else
-    set_error (-e, "%s %s: %s", what, w->path, detail);
+    cdp_set_error (-e, "%s %s: %s", what, w->path, detail);
   if (w->err == 0)
     w->err = -e;
   return w->err;
@@ -211,14 +194,15 @@ start_qemu_nbd (struct imgw *w)
   int lfd = -1, cfd = -1, r;
 
   argv[6] = file;
-  r = file ? private_socket (&lfd, &cfd) : set_error (-ENOMEM, "out of memory");
+  r = file ? private_socket (&lfd, &cfd)
+           : cdp_set_error (-ENOMEM, "out of memory");
   if (r == 0 && (r = qemu_tool_start (argv, lfd, &w->nbd_tool)) < 0)
     start_error (r, "qemu-nbd");
   if (lfd >= 0)
     close (lfd);
   free (file);
   if (r == 0 && (w->nbd = nbd_create ()) == NULL)
-    r = set_error (-ENOMEM, "libnbd: %s", nbd_get_error ());
+    r = cdp_set_error (-ENOMEM, "libnbd: %s", nbd_get_error ());
   if (r == 0 && nbd_connect_socket (w->nbd, cfd) == -1) {
     r = nbd_failed (w, "qemu-nbd cannot serve");
     return w->nbd_tool.pid == 0 ? -EIO : r;   /* it died: it said why */
@@ -236,9 +220,9 @@ check_export (struct imgw *w)
   if (size < 0)
     return nbd_failed (w, "qemu-nbd cannot serve");
   if ((uint64_t) size != w->size || nbd_is_read_only (w->nbd) != 0)
-    return set_error (-EIO, "qemu-nbd serves %s with size %" PRId64
-                      " read-only=%d, expected %" PRIu64 " writable",
-                      w->path, size, nbd_is_read_only (w->nbd), w->size);
+    return cdp_set_error (-EIO, "qemu-nbd serves %s with size %" PRId64
+                          " read-only=%d, expected %" PRIu64 " writable",
+                          w->path, size, nbd_is_read_only (w->nbd), w->size);
   max = nbd_get_block_size (w->nbd, LIBNBD_SIZE_MAXIMUM);
   w->req_max = max > 0 && max < IMGW_REQ_MAX ? (uint64_t) max : IMGW_REQ_MAX;
   w->can_zero = nbd_can_zero (w->nbd) == 1;
@@ -292,7 +276,7 @@ get_slot (struct imgw *w, uint64_t off, uint64_t len, struct slot **sp)
   s = w->idle[--w->nidle];
   if (s->buf == NULL && (s->buf = malloc (IMGW_REQ_MAX)) == NULL) {
     w->idle[w->nidle++] = s;
-    return set_error (-ENOMEM, "out of memory");
+    return cdp_set_error (-ENOMEM, "out of memory");
   }
   *s = (struct slot) { .w = w, .buf = s->buf, .off = off, .len = len,
                        .busy = true };
@@ -368,11 +352,11 @@ stop_qemu_nbd (struct imgw *w)
     return r;
   r = qemu_tool_wait (&w->nbd_tool, EXIT_WAIT_MS, &status);
   if (r < 0)
-    return set_error (r, "qemu-nbd did not exit after writing %s: %s",
-                      w->path, strerror (-r));
+    return cdp_set_error (r, "qemu-nbd did not exit after writing %s: %s",
+                          w->path, strerror (-r));
   if (!(WIFEXITED (status) && WEXITSTATUS (status) == 0))
-    r = set_error (-EIO, "qemu-nbd failed on %s: %s", w->path,
-                   qemu_tool_why (&w->nbd_tool, status, why, sizeof why));
+    r = cdp_set_error (-EIO, "qemu-nbd failed on %s: %s", w->path,
+                       qemu_tool_why (&w->nbd_tool, status, why, sizeof why));
   return r;
 }
 
@@ -381,17 +365,11 @@ stop_qemu_nbd (struct imgw *w)
 static int
 raw_write (struct imgw *w, const uint8_t *buf, uint64_t off, uint64_t len)
 {
-  while (len > 0) {
-    ssize_t n = pwrite (w->fd, buf, len, (off_t) off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return set_error (n < 0 ? -errno : -EIO, "cannot write %s: %s", w->path,
-                        n < 0 ? strerror (errno) : "no progress");
-    buf += n;
-    off += (uint64_t) n;
-    len -= (uint64_t) n;
-  }
+  int r = fio_pwrite_all (w->fd, buf, len, (off_t) off);
+
+  if (r < 0)
+    return cdp_set_error (r, "cannot write %s: %s", w->path,
+                          strerror (-r));
   return 0;
 }
 
@@ -426,8 +404,8 @@ device_zero (struct imgw *w, uint64_t off, uint64_t len)
   if (fallocate (w->fd, FALLOC_FL_ZERO_RANGE, (off_t) a, (off_t) (b - a)) == 0)
     return 0;
   if (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL)
-    return set_error (-errno, "cannot zero a range of %s: %s", w->path,
-                      strerror (errno));
+    return cdp_set_error (-errno, "cannot zero a range of %s: %s", w->path,
+                          strerror (errno));
   return write_zeroes (w, a, b - a);
 }
 
@@ -441,8 +419,8 @@ raw_zero (struct imgw *w, uint64_t off, uint64_t len)
       fallocate (w->fd, FALLOC_FL_ZERO_RANGE, (off_t) off, (off_t) len) == 0)
     return 0;
   if (errno != EOPNOTSUPP && errno != ENOSYS)
-    return set_error (-errno, "cannot zero a range of %s: %s", w->path,
-                      strerror (errno));
+    return cdp_set_error (-errno, "cannot zero a range of %s: %s", w->path,
+                          strerror (errno));
   return write_zeroes (w, off, len);
 }
 
@@ -454,7 +432,7 @@ fsync_path (const char *path, int flags)
   int fd = open (path, O_RDONLY | O_CLOEXEC | flags), r = 0;
 
   if (fd < 0 || fsync (fd) < 0)
-    r = set_error (-errno, "cannot sync %s: %s", path, strerror (errno));
+    r = cdp_set_error (-errno, "cannot sync %s: %s", path, strerror (errno));
   if (fd >= 0)
     close (fd);
   return r;
@@ -467,7 +445,7 @@ fsync_dir_of (const char *path)
   int r;
 
   if (copy == NULL)
-    return set_error (-ENOMEM, "out of memory");
+    return cdp_set_error (-ENOMEM, "out of memory");
   r = fsync_path (dirname (copy), O_DIRECTORY);
   free (copy);
   return r;
@@ -480,13 +458,15 @@ check_args (const char *format, uint64_t size, const char *backing, bool *qcow2)
 {
   *qcow2 = strcmp (format, "qcow2") == 0;
   if (!*qcow2 && strcmp (format, "raw") != 0)
-    return set_error (-EINVAL, "unknown image format '%s' (qcow2 or raw)", format);
+    return cdp_set_error (-EINVAL, "unknown image format '%s' (qcow2 or raw)",
+                          format);
   if (size == 0 || size > INT64_MAX)
-    return set_error (-EINVAL, "image size %" PRIu64 " out of range", size);
+    return cdp_set_error (-EINVAL, "image size %" PRIu64 " out of range", size);
   if (*qcow2 && size % 512)
-    return set_error (-EINVAL, "qcow2 size %" PRIu64 " is not a multiple of 512", size);
+    return cdp_set_error (-EINVAL, "qcow2 size %" PRIu64
+                          " is not a multiple of 512", size);
   if (!*qcow2 && backing)
-    return set_error (-EINVAL, "a raw image cannot have a backing file");
+    return cdp_set_error (-EINVAL, "a raw image cannot have a backing file");
   return 0;
 }
 
@@ -498,22 +478,24 @@ imgw_create (const char *path, const char *format, uint64_t size,
   int r, fd;
   bool qcow2;
 
-  last_error[0] = '\0';
+  cdp_clear_error ();
   if ((r = check_args (format, size, backing, &qcow2)) < 0)
     return r;
   /* A file left at path (a temporary name of a run that died) is
    * replaced, never written through; qemu-img create fills ours. */
   if (unlink (path) < 0 && errno != ENOENT)
-    return set_error (-errno, "cannot replace %s: %s", path, strerror (errno));
+    return cdp_set_error (-errno, "cannot replace %s: %s", path,
+                          strerror (errno));
   fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0)
-    return set_error (-errno, "cannot create %s: %s", path, strerror (errno));
+    return cdp_set_error (-errno, "cannot create %s: %s", path,
+                          strerror (errno));
   w = calloc (1, sizeof *w);
   if (w == NULL || (w->path = strdup (path)) == NULL) {
     free (w);
     close (fd);
     unlink (path);
-    return set_error (-ENOMEM, "out of memory");
+    return cdp_set_error (-ENOMEM, "out of memory");
   }
   *w = (struct imgw) { .path = w->path, .qcow2 = qcow2, .size = size,
                        .fd = fd, .nbd_tool = { .pid = 0, .errfd = -1 } };
@@ -527,7 +509,7 @@ imgw_create (const char *path, const char *format, uint64_t size,
       r = check_export (w);
   }
   else if (ftruncate (fd, (off_t) size) < 0)
-    r = set_error (-errno, "cannot size %s: %s", path, strerror (errno));
+    r = cdp_set_error (-errno, "cannot size %s: %s", path, strerror (errno));
   if (r < 0) {
     release (w, true);
     return r;
@@ -562,17 +544,18 @@ check_device (int fd, const char *path, bool qcow2, uint64_t size)
   uint64_t have, need = qcow2 ? imgw_qcow2_max (size) : size;
 
   if (fstat (fd, &st) < 0)
-    return set_error (-errno, "cannot look at %s: %s", path, strerror (errno));
+    return cdp_set_error (-errno, "cannot look at %s: %s", path,
+                          strerror (errno));
   if (!S_ISBLK (st.st_mode))
-    return set_error (-ENOTBLK, "%s is not a block device", path);
+    return cdp_set_error (-ENOTBLK, "%s is not a block device", path);
   if (ioctl (fd, BLKGETSIZE64, &have) < 0)
-    return set_error (-errno, "cannot get the size of %s: %s", path,
-                      strerror (errno));
+    return cdp_set_error (-errno, "cannot get the size of %s: %s", path,
+                          strerror (errno));
   if (have < need)
-    return set_error (-EFBIG, "%s holds %" PRIu64 " bytes; the %s image of "
-                      "this disk needs %" PRIu64 "%s", path, have,
-                      qcow2 ? "qcow2" : "raw", need,
-                      qcow2 ? " (every cluster allocated)" : "");
+    return cdp_set_error (-EFBIG, "%s holds %" PRIu64 " bytes; the %s image of "
+                          "this disk needs %" PRIu64 "%s", path, have,
+                          qcow2 ? "qcow2" : "raw", need,
+                          qcow2 ? " (every cluster allocated)" : "");
   return 0;
 }
 
@@ -584,15 +567,15 @@ imgw_open_device (const char *path, const char *format, uint64_t size,
   bool qcow2;
   int r, fd;
 
-  last_error[0] = '\0';
+  cdp_clear_error ();
   if ((r = check_args (format, size, NULL, &qcow2)) < 0)
     return r;
   /* O_EXCL on a block device: not while it is mounted or claimed. */
   fd = open (path, O_WRONLY | O_EXCL | O_CLOEXEC);
   if (fd < 0)
-    return set_error (-errno, errno == EBUSY ? "%s is in use (mounted, or "
-                      "held by another program)" : "cannot open %s: %s",
-                      path, strerror (errno));
+    return cdp_set_error (-errno, errno == EBUSY ? "%s is in use (mounted, or "
+                          "held by another program)" : "cannot open %s: %s",
+                          path, strerror (errno));
   if ((r = check_device (fd, path, qcow2, size)) < 0) {
     close (fd);
     return r;
@@ -601,7 +584,7 @@ imgw_open_device (const char *path, const char *format, uint64_t size,
   if (w == NULL || (w->path = strdup (path)) == NULL) {
     free (w);
     close (fd);
-    return set_error (-ENOMEM, "out of memory");
+    return cdp_set_error (-ENOMEM, "out of memory");
   }
   *w = (struct imgw) { .path = w->path, .qcow2 = qcow2, .size = size,
                        .fd = fd, .device = true,
@@ -632,8 +615,9 @@ check_range (struct imgw *w, uint64_t off, uint64_t len)
   if (w->err)
     return w->err;
   if (__builtin_add_overflow (off, len, &end) || end > w->size)
-    return set_error (-EINVAL, "range %" PRIu64 "+%" PRIu64 " past the end "
-                      "of %s (%" PRIu64 " bytes)", off, len, w->path, w->size);
+    return cdp_set_error (-EINVAL, "range %" PRIu64 "+%" PRIu64 " past the "
+                          "end of %s (%" PRIu64 " bytes)", off, len, w->path,
+                          w->size);
   return 0;
 }
 
@@ -671,9 +655,9 @@ imgw_zero (struct imgw *w, uint64_t off, uint64_t len)
 static void
 release (struct imgw *w, bool remove)
 {
-  char saved[sizeof last_error];
+  struct cdp_saved_error saved;
 
-  memcpy (saved, last_error, sizeof saved);
+  cdp_save_error (&saved);
   if (w->nbd)
     nbd_close (w->nbd);
   qemu_tool_kill (&w->nbd_tool);
@@ -685,7 +669,7 @@ release (struct imgw *w, bool remove)
     free (w->slots[i].buf);
   free (w->path);
   free (w);
-  memcpy (last_error, saved, sizeof saved);
+  cdp_restore_error (&saved);
 }
 
 static int
@@ -694,7 +678,8 @@ sync_file (struct imgw *w)
   if (w->fd < 0)
     return fsync_path (w->path, 0);
   if (fsync (w->fd) < 0)
-    return set_error (-errno, "cannot sync %s: %s", w->path, strerror (errno));
+    return cdp_set_error (-errno, "cannot sync %s: %s", w->path,
+                          strerror (errno));
   return 0;
 }
 

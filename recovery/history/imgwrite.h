@@ -24,8 +24,10 @@
  * that publishes it (rename, index record) does so after this returns.
  *
  * Errors: every function returns 0 or -errno, never prints and never
- * touches errno; imgw_last_error() then says what failed in words (for
- * a QEMU tool, the last line it wrote on stderr).  An error of an
+ * touches errno; the thread's error (common/error.h, cdp_get_error) then
+ * says what failed in words (for a QEMU tool, the last line it wrote on
+ * stderr).  imgw_create and imgw_open_device clear it first; the clean-up
+ * of imgw_abort and of a failing imgw_finish never replaces it.  An error of an
  * asynchronous write is sticky: it is returned by the call that notices
  * it and by every later call, up to imgw_finish.
  *
@@ -105,9 +107,6 @@ int imgw_finish (struct imgw *w);
 
 /* Stop at once: kill qemu-nbd, remove the file, free w.  Never fails. */
 void imgw_abort (struct imgw *w);
-
-/* What the last failure in this thread was, in words, or "". */
-const char *imgw_last_error (void);
 
 /* A raw writer's file, which callers may pwrite(2) from several threads
  * at once (between imgw_create and imgw_finish; imgw_finish still makes

@@ -62,7 +62,5 @@ int mdb_to_errno (int rc);
 typedef int (*dbi_drop_fn) (void *opaque, const MDB_val *k, const MDB_val *v);
 int dbi_drop_where (MDB_txn *txn, MDB_dbi dbi, dbi_drop_fn drop,
                     void *opaque);
-void index_set_error (const char *fmt, ...)
-  __attribute__ ((format (printf, 1, 2)));
 
 #endif

@@ -1,12 +1,12 @@
 /* cdp recovery: opening the index, adding records, catching up. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "common/fileio.h"
 #include "common/vector.h"
 #include "recovery/history/index-internal.h"
@@ -14,38 +14,22 @@
 #define MAP_SIZE (1ull << 40)       /* address space only; the file grows */
 #define INDEX_VERSION 1
 
-static __thread char last_error[256];
-
-void
-index_set_error (const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (last_error, sizeof last_error, fmt, ap);
-  va_end (ap);
-}
-
-const char *
-index_last_error (void)
-{
-  return last_error;
-}
-
 int
 mdb_to_errno (int rc)
 {
+  int e;
+
   if (rc == 0)
     return 0;
   if (rc > 0 && rc < MDB_KEYEXIST)
     return -rc;                     /* a plain errno */
-  index_set_error ("index: %s", mdb_strerror (rc));
   switch (rc) {
-  case MDB_NOTFOUND: return -ENOENT;
-  case MDB_MAP_FULL: return -ENOSPC;
-  case MDB_READERS_FULL: return -EAGAIN;
-  default: return -EIO;
+  case MDB_NOTFOUND: e = -ENOENT; break;
+  case MDB_MAP_FULL: e = -ENOSPC; break;
+  case MDB_READERS_FULL: e = -EAGAIN; break;
+  default: e = -EIO; break;
   }
+  return cdp_set_error (e, "index: %s", mdb_strerror (rc));
 }
 
 void
@@ -108,17 +92,13 @@ check_version (MDB_txn *txn, MDB_dbi meta)
 
   if (v == 0)
     return mdb_to_errno (meta_put (txn, meta, "format_version", INDEX_VERSION));
-  if (v > INDEX_VERSION) {
-    index_set_error ("index format version %llu is newer than this cdp "
-                     "reads (%d): run a cdp that knows it",
-                     (unsigned long long) v, INDEX_VERSION);
-    return -EPROTONOSUPPORT;
-  }
-  if (v < INDEX_VERSION) {
-    index_set_error ("index format version %llu is older than %d",
-                     (unsigned long long) v, INDEX_VERSION);
-    return -EIO;
-  }
+  if (v > INDEX_VERSION)
+    return cdp_set_error (-EPROTONOSUPPORT, "index format version %llu is "
+                          "newer than this cdp reads (%d): run a cdp that "
+                          "knows it", (unsigned long long) v, INDEX_VERSION);
+  if (v < INDEX_VERSION)
+    return cdp_set_error (-EIO, "index format version %llu is older than %d",
+                          (unsigned long long) v, INDEX_VERSION);
   return 0;
 }
 
@@ -152,7 +132,7 @@ index_open (const char *dir, struct cdp_index **ip)
   struct cdp_index *ix = calloc (1, sizeof *ix);
   int rc;
 
-  index_set_error ("%s", "");
+  cdp_clear_error ();
   if (ix == NULL)
     return -ENOMEM;
   rc = fio_mkdir (dir, 0700);
@@ -385,8 +365,8 @@ apply_txn (struct cdp_index *ix, MDB_txn *txn,
     if (r->seq <= last)
       continue;
     if (last != 0 && r->seq != last + 1) {
-      index_set_error ("index: record %lu after %lu", (unsigned long) r->seq,
-                       (unsigned long) last);
+      cdp_set_error (EINVAL, "index: record %lu after %lu",
+                     (unsigned long) r->seq, (unsigned long) last);
       rc = EINVAL;
       break;
     }

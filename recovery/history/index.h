@@ -22,7 +22,9 @@
  *
  * One writer thread per index at a time (LMDB serializes writers across
  * processes); any number of readers in any process.  Functions return
- * 0 or -errno (LMDB errors map to -EIO/-ENOSPC/-ENOMEM) and never print.
+ * 0 or -errno (LMDB errors map to -EIO/-ENOSPC/-ENOMEM) and never print;
+ * an LMDB error and a format version refused also set the thread's error
+ * (common/error.h), which index_open clears first.
  */
 #ifndef CDP_INDEX_H
 #define CDP_INDEX_H
@@ -184,8 +186,5 @@ int index_seconds (struct cdp_index *ix, uint32_t disk, int64_t from_ns,
  * or before t (a gap journaled after the fact). */
 int index_faithful (struct cdp_index *ix, uint32_t disk, uint64_t seq,
                     int64_t t, bool *faithful);
-
-/* Human-readable detail of the last failure in this thread, or "". */
-const char *index_last_error (void);
 
 #endif

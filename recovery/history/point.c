@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "recovery/history/point.h"
 
 static int
@@ -131,6 +132,7 @@ walk (const struct point *p, uint8_t *buf, uint64_t off, uint64_t len,
   int r;
 
   last_failure = POINT_SRC_NONE;
+  cdp_clear_error ();
   if (__builtin_add_overflow (off, len, &end) || end > p->size)
     return -EINVAL;
   r = index_resolve (p->ix, p->disk, p->seq, p->base_seq, off, len,
@@ -147,8 +149,10 @@ walk (const struct point *p, uint8_t *buf, uint64_t off, uint64_t len,
       last_failure = POINT_SRC_BASE;
     else if (r == 0)
       bbuf = NULL;
-    if (r == -EUCLEAN)
+    if (r == -EUCLEAN) {
+      cdp_clear_error ();           /* the gaps alone are read below */
       r = 0;
+    }
   }
   for (size_t i = 0; r == 0 && i < pieces.len; i++) {
     const struct index_piece *pc = &pieces.ptr[i];

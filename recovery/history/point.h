@@ -59,7 +59,9 @@ DEFINE_VECTOR_TYPE (point_extent_vector, struct point_extent)
  * ranges that are zero because nothing was written there (or they were
  * trimmed or zeroed) are appended to it, in order.  Errors: -EINVAL
  * (range past the end), -EIO, -ESTALE (the journal was reclaimed under
- * the point), -EUCLEAN. */
+ * the point), -EUCLEAN.  The thread's error (common/error.h) is cleared
+ * first, then set by the journal, index or base read that failed, where
+ * that one sets it. */
 int point_pread (const struct point *p, void *buf, uint64_t off,
                  uint64_t len, point_extent_vector *holes);
 

@@ -24,7 +24,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -34,6 +33,8 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fileio.h"
 #include "recovery/history/qcow2.h"
 
 #define QCOW2_MAGIC 0x514649fbu
@@ -110,25 +111,6 @@ struct qcow2_chain {
 
 /* ---- errors and I/O ------------------------------------------------------ */
 
-static __thread char last_error[512];
-
-static int __attribute__ ((format (printf, 2, 3)))
-set_error (int err, const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (last_error, sizeof last_error, fmt, ap);
-  va_end (ap);
-  return err;
-}
-
-const char *
-qcow2_last_error (void)
-{
-  return last_error;
-}
-
 static const char *
 errstr (int err)
 {
@@ -142,24 +124,11 @@ errstr (int err)
 static int
 pread_full (int fd, void *buf, uint64_t len, uint64_t off)
 {
-  uint8_t *p = buf;
+  ssize_t n = fio_pread_all (fd, buf, len, (off_t) off);
 
-  while (len > 0) {
-    size_t want = len > (1u << 30) ? (1u << 30) : (size_t) len;
-    ssize_t n = pread (fd, p, want, (off_t) off);
-
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -errno;
-    if (n == 0) {
-      memset (p, 0, len);
-      return 0;
-    }
-    p += n;
-    off += (uint64_t) n;
-    len -= (uint64_t) n;
-  }
+  if (n < 0)
+    return (int) n;
+  memset ((uint8_t *) buf + n, 0, len - (uint64_t) n);
   return 0;
 }
 
@@ -223,17 +192,17 @@ check_features (const struct image *im, uint64_t incompat)
   const char *p = im->path;
 
   if (incompat & INCOMPAT_CORRUPT)
-    return set_error (-EUCLEAN, "%s: image is marked corrupt "
-                      "(qemu-img check -r all may repair it)", p);
+    return cdp_set_error (-EUCLEAN, "%s: image is marked corrupt "
+                          "(qemu-img check -r all may repair it)", p);
   if (incompat & INCOMPAT_DATA_FILE)
-    return set_error (-ENOTSUP, "%s: external data files are not "
-                      "supported", p);
+    return cdp_set_error (-ENOTSUP, "%s: external data files are not "
+                          "supported", p);
   if (incompat & INCOMPAT_EXTL2)
-    return set_error (-ENOTSUP, "%s: extended L2 entries (subclusters) "
-                      "are not supported", p);
+    return cdp_set_error (-ENOTSUP, "%s: extended L2 entries (subclusters) "
+                          "are not supported", p);
   if (incompat & ~INCOMPAT_KNOWN)
-    return set_error (-ENOTSUP, "%s: unknown incompatible features %#"
-                      PRIx64, p, (uint64_t) (incompat & ~INCOMPAT_KNOWN));
+    return cdp_set_error (-ENOTSUP, "%s: unknown incompatible features %#"
+                          PRIx64, p, (uint64_t) (incompat & ~INCOMPAT_KNOWN));
   return 0;
 }
 
@@ -244,24 +213,25 @@ check_header (const struct image *im, const struct header *h)
   uint64_t cluster;
 
   if (h->version != 2 && h->version != 3)
-    return set_error (-ENOTSUP, "%s: qcow2 version %" PRIu32
-                      " is not supported", p, h->version);
+    return cdp_set_error (-ENOTSUP, "%s: qcow2 version %" PRIu32
+                          " is not supported", p, h->version);
   if (h->cluster_bits < MIN_CLUSTER_BITS || h->cluster_bits > MAX_CLUSTER_BITS)
-    return set_error (-EUCLEAN, "%s: bad cluster_bits %" PRIu32,
-                      p, h->cluster_bits);
+    return cdp_set_error (-EUCLEAN, "%s: bad cluster_bits %" PRIu32,
+                          p, h->cluster_bits);
   cluster = 1ull << h->cluster_bits;
   if (h->header_len < (h->version >= 3 ? V3_HEADER_LEN : V2_HEADER_LEN) ||
       h->header_len > cluster)
-    return set_error (-EUCLEAN, "%s: bad header length %" PRIu32,
-                      p, h->header_len);
+    return cdp_set_error (-EUCLEAN, "%s: bad header length %" PRIu32,
+                          p, h->header_len);
   if (im->file_size < h->header_len)
-    return set_error (-EUCLEAN, "%s: file truncated inside the header", p);
+    return cdp_set_error (-EUCLEAN, "%s: file truncated inside the header", p);
   if (h->crypt != 0)
-    return set_error (-ENOTSUP, "%s: encrypted images are not supported", p);
+    return cdp_set_error (-ENOTSUP, "%s: encrypted images are not supported",
+                          p);
   if (h->backing_off != 0 &&
       (h->backing_len > MAX_BACKING_NAME || h->backing_off > cluster ||
        h->backing_len > cluster - h->backing_off))
-    return set_error (-EUCLEAN, "%s: bad backing file name location", p);
+    return cdp_set_error (-EUCLEAN, "%s: bad backing file name location", p);
   return check_features (im, h->incompat);
 }
 
@@ -274,9 +244,9 @@ backing_format (const struct image *im, const uint8_t *s, uint32_t len,
   else if (len == 5 && memcmp (s, "qcow2", 5) == 0)
     *fmt = FMT_QCOW2;
   else
-    return set_error (-ENOTSUP, "%s: backing format '%.*s' is not "
-                      "supported (only qcow2 and raw)", im->path,
-                      (int) min64 (len, 32), (const char *) s);
+    return cdp_set_error (-ENOTSUP, "%s: backing format '%.*s' is not "
+                          "supported (only qcow2 and raw)", im->path,
+                          (int) min64 (len, 32), (const char *) s);
   return 0;
 }
 
@@ -297,8 +267,8 @@ parse_extensions (const struct image *im, const uint8_t *hc,
     if (type == EXT_END)
       break;
     if (len > end - at)
-      return set_error (-EUCLEAN, "%s: header extension %#" PRIx32
-                        " runs past the header", im->path, type);
+      return cdp_set_error (-EUCLEAN, "%s: header extension %#" PRIx32
+                            " runs past the header", im->path, type);
     if (type == EXT_BACKING_FORMAT &&
         (r = backing_format (im, hc + at, len, fmt)) < 0)
       return r;
@@ -331,12 +301,12 @@ backing_path (const struct image *im, const uint8_t *hc,
   if (name == NULL)
     return -ENOMEM;
   if (strlen (name) != h->backing_len)
-    return set_error (-EUCLEAN, "%s: NUL byte in the backing file name",
-                      im->path);
+    return cdp_set_error (-EUCLEAN, "%s: NUL byte in the backing file name",
+                          im->path);
   n = strncmp (name, "file:", 5) == 0 ? name + 5 : name;
   if (n == name && has_protocol (n))
-    return set_error (-ENOTSUP, "%s: backing file '%s' is not a local file",
-                      im->path, name);
+    return cdp_set_error (-ENOTSUP, "%s: backing file '%s' is not a local file",
+                          im->path, name);
   /* QEMU takes "file:NAME" as it is: relative to the working directory */
   if (n != name || n[0] == '/' || slash == NULL)
     *out = strdup (n);
@@ -356,18 +326,18 @@ check_l1_geometry (const struct image *im, const struct header *h)
   uint64_t bytes = (uint64_t) h->l1_size * 8;
 
   if (bytes > MAX_L1_BYTES)
-    return set_error (-EUCLEAN, "%s: L1 table of %" PRIu32 " entries is "
-                      "too large", im->path, h->l1_size);
+    return cdp_set_error (-EUCLEAN, "%s: L1 table of %" PRIu32 " entries is "
+                          "too large", im->path, h->l1_size);
   if (need > h->l1_size)
-    return set_error (-EUCLEAN, "%s: L1 table too small for a size of %"
-                      PRIu64 " bytes", im->path, h->size);
+    return cdp_set_error (-EUCLEAN, "%s: L1 table too small for a size of %"
+                          PRIu64 " bytes", im->path, h->size);
   if (h->l1_size == 0)
     return 0;
   if (h->l1_off == 0 || (h->l1_off & ((1ull << im->cluster_bits) - 1)) ||
       h->l1_off > im->file_size || bytes > im->file_size - h->l1_off)
-    return set_error (-EUCLEAN, "%s: L1 table offset %#" PRIx64 " is "
-                      "misaligned or past the end of the file",
-                      im->path, h->l1_off);
+    return cdp_set_error (-EUCLEAN, "%s: L1 table offset %#" PRIx64 " is "
+                          "misaligned or past the end of the file",
+                          im->path, h->l1_off);
   return 0;
 }
 
@@ -375,11 +345,11 @@ static int
 check_l1_entry (const struct image *im, uint32_t i, uint64_t l2)
 {
   if (l2 & ((1ull << im->cluster_bits) - 1))
-    return set_error (-EUCLEAN, "%s: L1 entry %" PRIu32 " is misaligned",
-                      im->path, i);
+    return cdp_set_error (-EUCLEAN, "%s: L1 entry %" PRIu32 " is misaligned",
+                          im->path, i);
   if (l2 >= im->file_size)
-    return set_error (-EUCLEAN, "%s: L1 entry %" PRIu32 " points past the "
-                      "end of the file", im->path, i);
+    return cdp_set_error (-EUCLEAN, "%s: L1 entry %" PRIu32 " points past the "
+                          "end of the file", im->path, i);
   return 0;
 }
 
@@ -394,7 +364,8 @@ load_l1 (struct image *im, const struct header *h)
     return -ENOMEM;
   r = pread_full (im->fd, im->l1, (uint64_t) h->l1_size * 8, h->l1_off);
   if (r < 0)
-    return set_error (r, "%s: reading the L1 table: %s", im->path, errstr (r));
+    return cdp_set_error (r, "%s: reading the L1 table: %s", im->path,
+                          errstr (r));
   for (uint32_t i = 0; i < h->l1_size; i++) {
     im->l1[i] = be64toh (im->l1[i]) & OFFSET_MASK;
     if (im->l1[i] && (r = check_l1_entry (im, i, im->l1[i])) < 0)
@@ -524,8 +495,8 @@ l2_entries (struct image *im, uint64_t l1i, uint64_t sl, uint32_t first,
     return 0;
   r = pread_full (im->fd, ent, bytes, im->l1[l1i] + sl * bytes);
   if (r < 0)
-    return set_error (r, "%s: reading an L2 table: %s", im->path,
-                      errstr (r));
+    return cdp_set_error (r, "%s: reading an L2 table: %s", im->path,
+                          errstr (r));
   for (size_t i = 0; i < bytes / 8; i++)
     ent[i] = be64toh (ent[i]);
   cache_fill (&im->cache, key, ent, bytes / 8);
@@ -573,8 +544,8 @@ entry_error (const struct image *im, uint64_t off, uint64_t e, int err)
     (e & L2E_ZERO) ? "is a zero cluster in a version 2 image" :
     "points past the end of the file";
 
-  return set_error (err, "%s: L2 entry for offset %#" PRIx64 " %s",
-                    im->path, off, why);
+  return cdp_set_error (err, "%s: L2 entry for offset %#" PRIx64 " %s",
+                        im->path, off, why);
 }
 
 /* How [off, off+len) of qcow2 image im begins: the longest prefix that
@@ -722,9 +693,9 @@ check_range (const struct qcow2_chain *c, uint64_t off, uint64_t len)
   uint64_t end;
 
   if (__builtin_add_overflow (off, len, &end) || end > c->img[0].size)
-    return set_error (-EINVAL, "%s: range %#" PRIx64 "+%#" PRIx64
-                      " is past the end (%" PRIu64 " bytes)",
-                      c->img[0].path, off, len, c->img[0].size);
+    return cdp_set_error (-EINVAL, "%s: range %#" PRIx64 "+%#" PRIx64
+                          " is past the end (%" PRIu64 " bytes)",
+                          c->img[0].path, off, len, c->img[0].size);
   return 0;
 }
 
@@ -751,8 +722,9 @@ read_piece (struct walker *w, unsigned depth, enum kind kind, uint64_t off,
   }
   r = pread_full (rd->c->img[depth].fd, p, len, host);
   if (r < 0)
-    return set_error (r, "%s: reading %" PRIu64 " bytes at %#" PRIx64
-                      ": %s", rd->c->img[depth].path, len, host, errstr (r));
+    return cdp_set_error (r, "%s: reading %" PRIu64 " bytes at %#" PRIx64
+                          ": %s", rd->c->img[depth].path, len, host,
+                          errstr (r));
   return 0;
 }
 
@@ -840,9 +812,10 @@ open_qcow2 (struct image *im, char **next, enum fmt *next_fmt)
 
   r = pread_full (im->fd, b, sizeof b, 0);
   if (r < 0)
-    return set_error (r, "%s: reading the header: %s", im->path, errstr (r));
+    return cdp_set_error (r, "%s: reading the header: %s", im->path,
+                          errstr (r));
   if (im->file_size < V2_HEADER_LEN || be32_at (b) != QCOW2_MAGIC)
-    return set_error (-EINVAL, "%s: not a qcow2 image", im->path);
+    return cdp_set_error (-EINVAL, "%s: not a qcow2 image", im->path);
   header_decode (b, &h);
   if ((r = check_header (im, &h)) < 0)
     return r;
@@ -856,7 +829,8 @@ open_qcow2 (struct image *im, char **next, enum fmt *next_fmt)
     return -ENOMEM;
   r = pread_full (im->fd, hc, 1ull << h.cluster_bits, 0);
   if (r < 0)
-    return set_error (r, "%s: reading the header: %s", im->path, errstr (r));
+    return cdp_set_error (r, "%s: reading the header: %s", im->path,
+                          errstr (r));
   if ((r = parse_extensions (im, hc, &h, next_fmt)) < 0 ||
       (r = backing_path (im, hc, &h, next)) < 0 ||
       (r = check_l1_geometry (im, &h)) < 0 ||
@@ -872,7 +846,7 @@ probe (struct image *im, enum fmt *fmt)
   int r = pread_full (im->fd, b, sizeof b, 0);
 
   if (r < 0)
-    return set_error (r, "%s: %s", im->path, errstr (r));
+    return cdp_set_error (r, "%s: %s", im->path, errstr (r));
   *fmt = be32_at (b) == QCOW2_MAGIC && im->file_size >= 4 ? FMT_QCOW2 : FMT_RAW;
   return 0;
 }
@@ -889,7 +863,7 @@ open_image (struct image *im, enum fmt fmt, char **next, enum fmt *next_fmt)
   im->fd = open (im->path, O_RDONLY | O_CLOEXEC);
   if (im->fd < 0 || fstat (im->fd, &st) < 0 ||
       (end = lseek (im->fd, 0, SEEK_END)) < 0)
-    return set_error (-errno, "%s: %s", im->path, errstr (-errno));
+    return cdp_set_error (-errno, "%s: %s", im->path, errstr (-errno));
   im->dev = st.st_dev;
   im->ino = st.st_ino;
   im->file_size = (uint64_t) end;
@@ -920,8 +894,8 @@ check_loop (const struct qcow2_chain *c)
 
   for (unsigned i = 0; i + 1 < c->n; i++)
     if (c->img[i].dev == im->dev && c->img[i].ino == im->ino)
-      return set_error (-ELOOP, "%s: backing file loop (%s is %s)",
-                        c->img[0].path, im->path, c->img[i].path);
+      return cdp_set_error (-ELOOP, "%s: backing file loop (%s is %s)",
+                            c->img[0].path, im->path, c->img[i].path);
   return 0;
 }
 
@@ -933,7 +907,7 @@ qcow2_open (const char *path, struct qcow2_chain **cp)
   enum fmt fmt = FMT_QCOW2;
   int r = 0;
 
-  last_error[0] = '\0';
+  cdp_clear_error ();
   if (c == NULL || cur == NULL) {
     r = -ENOMEM;
     goto err;
@@ -942,8 +916,8 @@ qcow2_open (const char *path, struct qcow2_chain **cp)
     struct image *im;
 
     if (c->n == QCOW2_MAX_CHAIN) {
-      r = set_error (-ELOOP, "%s: backing chain deeper than %d images",
-                     path, QCOW2_MAX_CHAIN);
+      r = cdp_set_error (-ELOOP, "%s: backing chain deeper than %d images",
+                         path, QCOW2_MAX_CHAIN);
       break;
     }
     im = &c->img[c->n++];

@@ -34,8 +34,9 @@
  * lock; filling it takes a mutex per image, never held across I/O.
  *
  * Functions return 0 or -errno, never print and never touch errno.  After
- * a failure, qcow2_last_error() says what failed, on which file, in this
- * thread.
+ * a failure, the thread's error (common/error.h, cdp_get_error) says what
+ * failed, on which file ("bp-3.qcow2: L2 entry for offset 0x10000 points
+ * past the end of the file"); qcow2_open clears it first.
  */
 #ifndef CDP_QCOW2_H
 #define CDP_QCOW2_H
@@ -117,10 +118,5 @@ bool qcow2_is_hole (struct qcow2_chain *c, uint64_t off, uint64_t len);
 /* The chain as the base of a point: the handle is a struct qcow2_chain *
  * (point.base = &qcow2_base_ops, point.base_h = chain). */
 extern const struct point_base_ops qcow2_base_ops;
-
-/* Human-readable description of the last failure in this thread
- * ("bp-3.qcow2: L2 entry for offset 0x10000 points past the end of the
- * file"), or "" if none. */
-const char *qcow2_last_error (void);
 
 #endif

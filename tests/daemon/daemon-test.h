@@ -15,6 +15,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/daemon/daemon.h"
+#include "common/error.h"
 
 struct dt {
   char store[64];               /* a new directory under /var/tmp */

@@ -41,7 +41,7 @@ check_newest (struct dt *d, struct base_catalog *c, size_t n, uint64_t seq,
   cr_assert_eq (bp->seq, seq);
   cr_assert_eq (bp->depth, depth);
   path = catalog_path (c, bp->file);
-  cr_assert_eq (qcow2_open (path, &q), 0, "%s", qcow2_last_error ());
+  cr_assert_eq (qcow2_open (path, &q), 0, "%s", cdp_get_error ());
   cr_assert_eq (qcow2_depth (q), depth);
   cr_assert_eq (qcow2_size (q), SIZE);
   cr_assert_eq (qcow2_pread (q, got, 0, SIZE), 0);

@@ -28,7 +28,7 @@ check_base (const struct base_catalog *c, uint64_t seq, const void *want)
   cr_assert_not_null (bp, "no base point at %llu", (unsigned long long) seq);
   cr_assert_eq (bp->seq, seq, "no base point at %llu", (unsigned long long) seq);
   path = catalog_path (c, bp->file);
-  cr_assert_eq (qcow2_open (path, &q), 0, "%s", qcow2_last_error ());
+  cr_assert_eq (qcow2_open (path, &q), 0, "%s", cdp_get_error ());
   cr_assert_eq (qcow2_pread (q, got, 0, SIZE), 0);
   cr_assert_eq (memcmp (got, want, SIZE), 0, "base point at %llu reads "
                 "otherwise", (unsigned long long) seq);

@@ -4,6 +4,7 @@
  * qemu-nbd dies under the writer. */
 #include <signal.h>
 
+#include "common/error.h"
 #include "imgwrite-test.h"
 
 static void setup (void) { scratch_make (); }
@@ -24,7 +25,7 @@ Test (imgwrite_cleanup, abort_removes_file_and_process)
 
   fill_random (data, sizeof data, 5);
   cr_assert_eq (imgw_create (img, "qcow2", 4 * MiB, NULL, &w), 0, "%s",
-                imgw_last_error ());
+                cdp_get_error ());
   for (int i = 0; i < 64; i++)
     cr_assert_eq (imgw_write (w, data, (uint64_t) i * sizeof data, sizeof data), 0);
   imgw_abort (w);
@@ -39,8 +40,8 @@ Test (imgwrite_cleanup, missing_backing_says_why)
   struct imgw *w = NULL;
 
   cr_assert_eq (imgw_create (img, "qcow2", 4 * MiB, nosuch, &w), -EIO);
-  cr_assert (strstr (imgw_last_error (), "qemu-img create") &&
-             strstr (imgw_last_error (), "nosuch.qcow2"), "%s", imgw_last_error ());
+  cr_assert (strstr (cdp_get_error (), "qemu-img create") &&
+             strstr (cdp_get_error (), "nosuch.qcow2"), "%s", cdp_get_error ());
   cr_assert_not (exists (img));
   assert_no_helper ();
   free (nosuch);
@@ -53,7 +54,7 @@ Test (imgwrite_cleanup, refused_arguments)
   struct imgw *w = NULL;
 
   cr_assert_eq (imgw_create (img, "vmdk", MiB, NULL, &w), -EINVAL);
-  cr_assert (strstr (imgw_last_error (), "vmdk"));
+  cr_assert (strstr (cdp_get_error (), "vmdk"));
   cr_assert_eq (imgw_create (img, "qcow2", MiB + 1, NULL, &w), -EINVAL);
   cr_assert_eq (imgw_create (img, "raw", 0, NULL, &w), -EINVAL);
   cr_assert_eq (imgw_create (img, "raw", MiB, base, &w), -EINVAL);
@@ -76,7 +77,7 @@ Test (imgwrite_cleanup, tools_missing)
   setenv ("PATH", path, 1);
   free (path);
   cr_assert_eq (r, -ENOENT);
-  cr_assert (strstr (imgw_last_error (), "qemu-img"), "%s", imgw_last_error ());
+  cr_assert (strstr (cdp_get_error (), "qemu-img"), "%s", cdp_get_error ());
   cr_assert_not (exists (img));
   assert_no_helper ();
   free (img);
@@ -96,8 +97,8 @@ Test (imgwrite_cleanup, qemu_nbd_fails_to_start)
   setenv ("PATH", newpath, 1);
   r = imgw_create (img, "qcow2", MiB, NULL, &w);
   setenv ("PATH", path, 1);
-  cr_assert_eq (r, -EIO, "%d %s", r, imgw_last_error ());
-  cr_assert (strstr (imgw_last_error (), "no luck today"), "%s", imgw_last_error ());
+  cr_assert_eq (r, -EIO, "%d %s", r, cdp_get_error ());
+  cr_assert (strstr (cdp_get_error (), "no luck today"), "%s", cdp_get_error ());
   cr_assert_not (exists (img));
   assert_no_helper ();
   free (newpath);
@@ -113,8 +114,8 @@ Test (imgwrite_cleanup, stale_file_replaced)
 
   cr_assert_eq (sh ("echo stale > '%s'", img), 0);
   cr_assert_eq (imgw_create (img, "qcow2", MiB, NULL, &w), 0, "%s",
-                imgw_last_error ());
-  cr_assert_eq (imgw_finish (w), 0, "%s", imgw_last_error ());
+                cdp_get_error ());
+  cr_assert_eq (imgw_finish (w), 0, "%s", cdp_get_error ());
   cr_assert_eq (sh ("qemu-img check -q '%s'", img), 0);
   assert_no_helper ();
   free (img);
@@ -146,7 +147,7 @@ Test (imgwrite_cleanup, qemu_nbd_dies_under_writer)
 
   fill_random (data, MiB, 9);
   cr_assert_eq (imgw_create (img, "qcow2", 64 * MiB, NULL, &w), 0, "%s",
-                imgw_last_error ());
+                cdp_get_error ());
   cr_assert_eq (kill (our_qemu_nbd (), SIGKILL), 0);
   for (int i = 0; r == 0 && i < 64; i++)
     r = imgw_write (w, data, (uint64_t) i * MiB, MiB);
@@ -157,7 +158,7 @@ Test (imgwrite_cleanup, qemu_nbd_dies_under_writer)
     cr_assert_eq (imgw_finish (w), r);
   }
   cr_assert_lt (r, 0);
-  cr_assert (strstr (imgw_last_error (), "f.qcow2"), "%s", imgw_last_error ());
+  cr_assert (strstr (cdp_get_error (), "f.qcow2"), "%s", cdp_get_error ());
   cr_assert_not (exists (img));
   assert_no_helper ();
   free (data);

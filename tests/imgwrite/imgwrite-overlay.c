@@ -2,6 +2,7 @@
  * written over its backing file, zeroes where zeroes were written (also
  * where the backing holds data), the backing everywhere else; it passes
  * `qemu-img check`, keeps its backing file, and no qemu-nbd is left. */
+#include "common/error.h"
 #include "imgwrite-test.h"
 
 #define SIZE (8 * MiB)
@@ -26,7 +27,7 @@ put (struct imgw *w, uint8_t *model, const uint8_t *data, uint64_t off,
     memset (model + off, 0, len);
   }
   cr_assert_eq (r, 0, "%s at %lu+%lu: %s", data ? "write" : "zero",
-                (unsigned long) off, (unsigned long) len, imgw_last_error ());
+                (unsigned long) off, (unsigned long) len, cdp_get_error ());
 }
 
 Test (imgwrite_overlay, writes_and_zeroes_over_backing)
@@ -44,7 +45,7 @@ Test (imgwrite_overlay, writes_and_zeroes_over_backing)
   fill_random (data, 6 * MiB, 7);
 
   cr_assert_eq (imgw_create (ov, "qcow2", SIZE, base, &w), 0, "%s",
-                imgw_last_error ());
+                cdp_get_error ());
   cr_assert (qemu_nbd_running ());
   put (w, model, data, 512, 300 * 1024);            /* unaligned start */
   put (w, model, NULL, 3 * MiB, MiB);               /* whole clusters */
@@ -54,7 +55,7 @@ Test (imgwrite_overlay, writes_and_zeroes_over_backing)
   put (w, model, NULL, 2 * MiB, 64 * 1024);         /* over what was just sent */
   put (w, model, data + 3, 6 * MiB + 12345, 1);     /* one byte */
   put (w, model, NULL, 7 * MiB + 4096, 4096);       /* over a backing hole */
-  cr_assert_eq (imgw_finish (w), 0, "%s", imgw_last_error ());
+  cr_assert_eq (imgw_finish (w), 0, "%s", cdp_get_error ());
   assert_no_helper ();
 
   cr_assert_eq (sh ("qemu-img check -q '%s'", ov), 0, "qemu-img check failed");
@@ -90,9 +91,9 @@ Test (imgwrite_overlay, only_changed_clusters)
                     base, SIZE, base), 0);
   fill_random (data, sizeof data, 3);
   cr_assert_eq (imgw_create (ov, "qcow2", SIZE, base, &w), 0, "%s",
-                imgw_last_error ());
+                cdp_get_error ());
   cr_assert_eq (imgw_write (w, data, 5 * MiB, sizeof data), 0);
-  cr_assert_eq (imgw_finish (w), 0, "%s", imgw_last_error ());
+  cr_assert_eq (imgw_finish (w), 0, "%s", cdp_get_error ());
   /* Depth 0 = in the overlay: one 64 KiB cluster, at 5M. */
   cr_assert_eq (sh ("qemu-img map --output=json '%s' > '%s'", ov, map), 0);
   cr_assert_eq (sh ("python3 -c '\n"

@@ -9,6 +9,7 @@
 #include <semaphore.h>
 #include <time.h>
 
+#include "common/error.h"
 #include "journal/internal.h"
 #include "journal-test.h"
 
@@ -136,7 +137,7 @@ check_journal (const char *dir, uint64_t acked)
   cr_assert_eq (n, acked);
   cr_assert_eq (journal_reader_open (dir, &r), 0);
   cr_assert_eq (journal_verify (r), (int64_t) acked, "%s",
-                journal_last_error ());
+                cdp_get_error ());
   for (uint64_t k = 0; k < NREC; k++) {
     if (out[k].err)
       continue;
@@ -180,7 +181,7 @@ Test (journal_batch_failure, fails_later_batches_and_keeps_earlier, .timeout = 1
   free (seg);
 
   /* Reopen: nothing to cut, and the sequence runs on. */
-  cr_assert_eq (journal_open (dir, &o, &j), 0, "%s", journal_last_error ());
+  cr_assert_eq (journal_open (dir, &o, &j), 0, "%s", cdp_get_error ());
   struct journal_record rec;
   cr_assert_eq (append_numbered (j, 7, 4096, &rec), 0);
   cr_assert_eq (rec.seq, acked + 1);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "journal-test.h"
 
 static char *
@@ -43,7 +44,7 @@ Test (journal_bitflip, in_last_record_is_cut)
   struct journal *j;
 
   flip (dir, recs[199].loc.segment, recs[199].loc.offset + 64 + 4000);
-  cr_assert_eq (journal_open (dir, NULL, &j), 0, "%s", journal_last_error ());
+  cr_assert_eq (journal_open (dir, NULL, &j), 0, "%s", cdp_get_error ());
   journal_close (j);
   cr_assert_eq (all_records (dir, &after), 199);
   free (after);
@@ -59,7 +60,7 @@ Test (journal_bitflip, in_header_of_last_record_is_cut)
   struct journal *j;
 
   flip (dir, recs[49].loc.segment, recs[49].loc.offset + 20);
-  cr_assert_eq (journal_open (dir, NULL, &j), 0, "%s", journal_last_error ());
+  cr_assert_eq (journal_open (dir, NULL, &j), 0, "%s", cdp_get_error ());
   journal_close (j);
   cr_assert_eq (all_records (dir, &after), 49);
   free (after);
@@ -80,11 +81,11 @@ Test (journal_bitflip, in_middle_of_last_segment_is_error)
   snprintf (want, sizeof want, "segment %lu offset %u",
             (unsigned long) recs[99].loc.segment, recs[99].loc.offset);
   cr_assert_eq (journal_open (dir, NULL, &j), -EUCLEAN);
-  cr_assert_not_null (strstr (journal_last_error (), want),
-                      "error '%s' names '%s'", journal_last_error (), want);
+  cr_assert_not_null (strstr (cdp_get_error (), want),
+                      "error '%s' names '%s'", cdp_get_error (), want);
   cr_assert_eq (journal_reader_open (dir, &r), 0);
   cr_assert_eq (journal_verify (r), -EUCLEAN);
-  cr_assert_not_null (strstr (journal_last_error (), want));
+  cr_assert_not_null (strstr (cdp_get_error (), want));
   journal_reader_close (r);
   free (recs);
   remove_tree (dir);
@@ -110,8 +111,8 @@ Test (journal_bitflip, in_older_segment_is_error)
   while ((e = journal_iter_next (it, &rec)) == 1)
     cr_assert_lt (rec.seq, 11);
   cr_assert_eq (e, -EUCLEAN);
-  cr_assert_not_null (strstr (journal_last_error (), want),
-                      "error '%s' names '%s'", journal_last_error (), want);
+  cr_assert_not_null (strstr (cdp_get_error (), want),
+                      "error '%s' names '%s'", cdp_get_error (), want);
   journal_iter_free (it);
   cr_assert_eq (journal_read_record (r, recs[10].loc, &rec, (char[8192]) { 0 }),
                 -EUCLEAN);

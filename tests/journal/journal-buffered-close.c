@@ -2,6 +2,7 @@
  * leaves no page cache mode behind: after it, with an interval of an
  * hour that never came, every record is in the journal, the marker file
  * is gone, and the next open reports no lost tail. */
+#include "common/error.h"
 #include "journal-buffered.h"
 
 #define NREC 3000
@@ -48,7 +49,7 @@ Test (journal_buffered_close, close_makes_everything_durable, .timeout = 300)
   n = all_records (dir, &recs);
   cr_assert_eq (n, NREC);
   cr_assert_eq (journal_reader_open (dir, &r), 0);
-  cr_assert_eq (journal_verify (r), NREC, "%s", journal_last_error ());
+  cr_assert_eq (journal_verify (r), NREC, "%s", cdp_get_error ());
   for (size_t i = 0; i < n; i++) {
     cr_assert_eq (recs[i].seq, i + 1);
     check_payload (r, &recs[i], i + 1);
@@ -56,7 +57,7 @@ Test (journal_buffered_close, close_makes_everything_durable, .timeout = 300)
   journal_reader_close (r);
   free (recs);
 
-  cr_assert_eq (journal_open (dir, &o, &j), 0, "%s", journal_last_error ());
+  cr_assert_eq (journal_open (dir, &o, &j), 0, "%s", cdp_get_error ());
   cr_assert (!journal_lost_tail (j, &since));
   cr_assert_eq (since, 0);
   cr_assert_eq (journal_last_seq (j), NREC);

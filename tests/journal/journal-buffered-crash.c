@@ -4,6 +4,7 @@
  * lost tail (the marker holds this boot's id) and, writing at interval
  * 0, removes the marker.  Repeated on one journal, killed once after its
  * last ack and then at random moments. */
+#include "common/error.h"
 #include "journal-buffered.h"
 
 #define ROUNDS 10
@@ -27,7 +28,7 @@ reopen_and_check (const char *dir, const struct ack_report *acks, size_t n)
              "acknowledged records, and no marker of this boot");
   /* What the child acknowledged is readable before any recovery ... */
   check_acks (dir, acks, n);
-  cr_assert_eq (journal_open (dir, NULL, &j), 0, "%s", journal_last_error ());
+  cr_assert_eq (journal_open (dir, NULL, &j), 0, "%s", cdp_get_error ());
   cr_assert (!journal_lost_tail (j, &since), "lost tail reported after a "
              "process crash (since %ld)", (long) since);
   cr_assert (!marker_exists (dir), "marker left at interval 0");
@@ -99,7 +100,7 @@ Test (journal_buffered_crash, killed_while_switching, .timeout = 600)
     {
       struct journal *j;
       cr_assert_eq (journal_open (dir, NULL, &j), 0, "round %d: %s", round,
-                    journal_last_error ());
+                    cdp_get_error ());
       cr_assert (!journal_lost_tail (j, NULL));
       journal_close (j);
     }

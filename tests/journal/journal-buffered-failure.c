@@ -7,6 +7,7 @@
  * reopen. */
 #include <semaphore.h>
 
+#include "common/error.h"
 #include "journal/internal.h"
 #include "journal-buffered.h"
 
@@ -112,7 +113,7 @@ Test (journal_buffered_failure, failed_write_fails_only_its_records,
   cr_assert_eq (all_records (dir, &recs), NREC - failed);
   cr_assert_eq (journal_reader_open (dir, &r), 0);
   cr_assert_eq (journal_verify (r), (int64_t) (NREC - failed), "%s",
-                journal_last_error ());
+                cdp_get_error ());
   for (size_t k = 0; k < NREC; k++) {
     if (out[k].err)
       continue;
@@ -122,7 +123,7 @@ Test (journal_buffered_failure, failed_write_fails_only_its_records,
   journal_reader_close (r);
   free (recs);
 
-  cr_assert_eq (journal_open (dir, &o, &j), 0, "%s", journal_last_error ());
+  cr_assert_eq (journal_open (dir, &o, &j), 0, "%s", cdp_get_error ());
   cr_assert (!journal_lost_tail (j, NULL));
   cr_assert_eq (journal_set_sync_interval (j, HOUR), 0);
   cr_assert_eq (append_numbered (j, 7, 4096, &rec), 0);

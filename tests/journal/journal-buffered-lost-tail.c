@@ -11,6 +11,7 @@
  * journal_forget_lost_tail; then the marker is gone (interval 0) or
  * holds this boot's id (interval > 0).  A marker that cannot be read
  * (a directory) counts as a restart. */
+#include "common/error.h"
 #include "journal-buffered.h"
 
 #define NREC 80
@@ -84,7 +85,7 @@ check_kept (const char *dir, const struct journal_record *recs, size_t keep,
 
   cr_assert_eq (n, keep + extra);
   cr_assert_eq (journal_reader_open (dir, &r), 0);
-  cr_assert_eq (journal_verify (r), (int64_t) n, "%s", journal_last_error ());
+  cr_assert_eq (journal_verify (r), (int64_t) n, "%s", cdp_get_error ());
   for (size_t i = 0; i < n; i++) {
     cr_assert_eq (got[i].seq, i + 1);
     if (i < keep) {
@@ -104,7 +105,7 @@ open_lost (const char *dir, int64_t since, struct journal **jp)
   int64_t got = 0;
 
   cr_assert_eq (journal_open (dir, NULL, jp), 0, "open after a lost tail: %s",
-                journal_last_error ());
+                cdp_get_error ());
   cr_assert (journal_lost_tail (*jp, &got), "no lost tail reported");
   cr_assert_eq (got, since, "lost since %ld, want %ld (the last record "
                 "that survived)", (long) got, (long) since);

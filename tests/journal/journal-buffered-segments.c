@@ -6,6 +6,7 @@
  * a segment that was synced (one before the last, or the last after a
  * clean close) is still damage, and journal_open refuses it rather
  * than cut valid records away. */
+#include "common/error.h"
 #include "journal-buffered.h"
 
 #define NREC 800
@@ -180,8 +181,8 @@ Test (journal_buffered_segments, torn_last_and_damaged_synced, .timeout = 300)
   for (size_t i = keep; i < NREC; i++)
     after += recs[i].loc.offset >= hole + 4096;
   cr_assert_geq (after, 3);
-  cr_assert_eq (iterate (copy), (int64_t) keep, "%s", journal_last_error ());
-  cr_assert_eq (verify (copy, &c), (int64_t) keep, "%s", journal_last_error ());
+  cr_assert_eq (iterate (copy), (int64_t) keep, "%s", cdp_get_error ());
+  cr_assert_eq (verify (copy, &c), (int64_t) keep, "%s", cdp_get_error ());
   cr_assert_eq (c.damaged, 0, "a torn tail reported as damage");
   cr_assert_eq (c.records, keep);
 
@@ -234,7 +235,7 @@ closed_case (bool zero_page)
   free (seg);
   cr_assert_eq (verify (dir, &c), -EUCLEAN,
                 "damage in a synced page cache segment: %s",
-                journal_last_error ());
+                cdp_get_error ());
   cr_assert_geq (c.damaged, 1);
   cr_assert_eq (journal_open (dir, &o, &j), -EUCLEAN,
                 "journal_open cut valid records away");

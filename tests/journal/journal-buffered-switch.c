@@ -7,6 +7,7 @@
  * no record appended since the switch). */
 #include <stdatomic.h>
 
+#include "common/error.h"
 #include "journal-buffered.h"
 
 #define THREADS 4
@@ -94,7 +95,7 @@ Test (journal_buffered_switch, switches_while_appending, .timeout = 600)
   cr_log_info ("%lu segments over %d switches", (unsigned long) st.segments,
                SWITCHES);
   journal_close (jrnl);
-  cr_assert_eq (journal_open (dir, &o, &jrnl), 0, "%s", journal_last_error ());
+  cr_assert_eq (journal_open (dir, &o, &jrnl), 0, "%s", cdp_get_error ());
   cr_assert (!journal_lost_tail (jrnl, NULL));
   cr_assert_eq (journal_last_seq (jrnl), THREADS * PER_THREAD);
   journal_close (jrnl);
@@ -102,7 +103,7 @@ Test (journal_buffered_switch, switches_while_appending, .timeout = 600)
   n = all_records (dir, &recs);
   cr_assert_eq (n, THREADS * PER_THREAD);
   cr_assert_eq (journal_reader_open (dir, &r), 0);
-  cr_assert_eq (journal_verify (r), (int64_t) n, "%s", journal_last_error ());
+  cr_assert_eq (journal_verify (r), (int64_t) n, "%s", cdp_get_error ());
   for (size_t k = 0; k < THREADS * PER_THREAD; k++) {
     struct journal_record *rec = &recs[seq_of[k] - 1];
     cr_assert_eq (rec->seq, seq_of[k]);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "journal-test.h"
 
 #define SEC 1000000000ll
@@ -174,7 +175,7 @@ child_append (const char *dir, uint32_t segment_size, uint64_t nrec,
   err = journal_open (dir, &o, &j);
   if (err < 0) {
     fprintf (stderr, "journal_open: %s: %s\n", strerror (-err),
-             journal_last_error ());
+             cdp_get_error ());
     _exit (2);
   }
   journal_set_sync_interval (j, HOUR);

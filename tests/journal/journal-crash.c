@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "journal-test.h"
 
 #define ROUNDS 25
@@ -38,7 +39,7 @@ child (const char *dir, uint64_t base)
   int err = journal_open (dir, &o, &j);
   if (err < 0) {
     fprintf (stderr, "journal_open: %s: %s\n", strerror (-err),
-             journal_last_error ());
+             cdp_get_error ());
     _exit (2);
   }
   for (uint64_t k = base;; k++) {

@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "journal-test.h"
 
 Test (journal_enospc, full_fs_keeps_acknowledged_records, .timeout = 120)
@@ -40,7 +41,7 @@ Test (journal_enospc, full_fs_keeps_acknowledged_records, .timeout = 120)
   journal_close (j);
 
   /* Reopen on the full file system: every acknowledged record is there. */
-  cr_assert_eq (journal_open (dir, &o, &j), 0, "%s", journal_last_error ());
+  cr_assert_eq (journal_open (dir, &o, &j), 0, "%s", cdp_get_error ());
   n = all_records (dir, &recs);
   cr_assert_eq (n, acked);
   free (recs);
@@ -48,7 +49,7 @@ Test (journal_enospc, full_fs_keeps_acknowledged_records, .timeout = 120)
   /* Reclaim the oldest half: writing works again and the sequence runs on. */
   cr_assert_gt (journal_reclaim (j, acked / 2), 0);
   cr_assert_eq (append_numbered (j, 1, 32768, &rec), 0, "%s",
-                journal_last_error ());
+                cdp_get_error ());
   cr_assert_eq (rec.seq, acked + 1);
   journal_close (j);
   {

@@ -5,6 +5,7 @@
  * iterator gets there, those bytes are not damage: the iterator reads
  * them again and goes on, instead of failing with -EUCLEAN ("bad
  * record") as a reader catching up under a busy writer did. */
+#include "common/error.h"
 #include "journal-test.h"
 
 Test (journal_reader, window_read_before_the_writer_moved_on, .timeout = 120)
@@ -39,7 +40,7 @@ Test (journal_reader, window_read_before_the_writer_moved_on, .timeout = 120)
     check_payload (r, &rec, rec.seq);
     n++;
   }
-  cr_assert_eq (e, 0, "iteration failed: %d (%s)", e, journal_last_error ());
+  cr_assert_eq (e, 0, "iteration failed: %d (%s)", e, cdp_get_error ());
   cr_assert_eq (n, last);
   journal_iter_free (it);
   journal_reader_close (r);

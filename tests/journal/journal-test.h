@@ -10,6 +10,7 @@
 #include <string.h>
 #include <pthread.h>
 
+#include "common/error.h"
 #include "journal/journal.h"
 
 /* Deterministic payload for record number i (any size). */
@@ -193,7 +194,7 @@ all_records (const char *dir, struct journal_record **recs)
     if (n == cap)
       *recs = realloc (*recs, (cap *= 2) * sizeof **recs);
     int e = journal_iter_next (it, &(*recs)[n]);
-    cr_assert_geq (e, 0, "iteration failed: %s", journal_last_error ());
+    cr_assert_geq (e, 0, "iteration failed: %s", cdp_get_error ());
     if (e == 0)
       break;
     n++;

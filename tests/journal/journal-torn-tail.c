@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "common/crc32c.h"
 #include "journal-test.h"
 
@@ -65,7 +66,7 @@ check_cut (const char *dir, const struct journal_record *recs, size_t n,
     want++;
   damage_at (seg, at, how);
   cr_assert_eq (journal_open (copy, NULL, &j), 0,
-                "reopen after damage at %u: %s", at, journal_last_error ());
+                "reopen after damage at %u: %s", at, cdp_get_error ());
   journal_close (j);
   have = all_records (copy, &got);
   cr_assert_eq (have, want, "damage %d at %u: %zu records, want %zu",
@@ -137,7 +138,7 @@ Test (journal_torn_tail, hole_inside_last_batch)
   memset (buf, 0, 512);
   cr_assert_eq (pwrite (fd, buf, 512, recs[28].loc.offset + 1024), 512);
   close (fd);
-  cr_assert_eq (journal_open (dir, NULL, &j), 0, "%s", journal_last_error ());
+  cr_assert_eq (journal_open (dir, NULL, &j), 0, "%s", cdp_get_error ());
   journal_close (j);
   free (recs);
   n = all_records (dir, &recs);
@@ -191,9 +192,9 @@ check_hole (const char *dir, const struct journal_record *recs, size_t n,
   if (k - 1 < w) {
     cr_assert_eq (journal_verify (r), (int64_t) (n - k),
                   "hole %zu batches from the end, window %u: %s", k, w,
-                  journal_last_error ());
+                  cdp_get_error ());
     cr_assert_eq (e, 0, "hole %zu batches from the end, window %u: %s",
-                  k, w, journal_last_error ());
+                  k, w, cdp_get_error ());
     journal_close (j);
     cr_assert_eq (all_records (copy, &got), n - k);
     free (got);
@@ -201,11 +202,11 @@ check_hole (const char *dir, const struct journal_record *recs, size_t n,
   else {
     cr_assert_eq (journal_verify (r), -EUCLEAN, "hole %zu batches from the "
                   "end, window %u: not found corrupt", k, w);
-    cr_assert_not_null (strstr (journal_last_error (), want));
+    cr_assert_not_null (strstr (cdp_get_error (), want));
     cr_assert_eq (e, -EUCLEAN, "hole %zu batches from the end, window %u: "
                   "opened", k, w);
-    cr_assert_not_null (strstr (journal_last_error (), want),
-                        "error '%s' names '%s'", journal_last_error (), want);
+    cr_assert_not_null (strstr (cdp_get_error (), want),
+                        "error '%s' names '%s'", cdp_get_error (), want);
   }
   journal_reader_close (r);
   free (seg);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "journal-test.h"
 
 #define NREC 8
@@ -54,7 +55,7 @@ check_part (struct journal_reader *r, const struct journal_record *rec,
 
   fill_payload (want, rec->payload_len, i);
   cr_assert_eq (journal_pread_payload (r, rec->loc, off, got, len), 0,
-                "seq %lu: %s", (unsigned long) rec->seq, journal_last_error ());
+                "seq %lu: %s", (unsigned long) rec->seq, cdp_get_error ());
   cr_assert_eq (memcmp (got, want + off, len), 0, "seq %lu bytes %u+%u",
                 (unsigned long) rec->seq, off, len);
   free (want);
@@ -80,8 +81,8 @@ check_damaged (struct journal_reader *r, const struct journal_record *rec,
   cr_assert_eq (d.length, rec->length);
   snprintf (want, sizeof want, "segment %lu offset %u",
             (unsigned long) rec->loc.segment, rec->loc.offset);
-  cr_assert_not_null (strstr (journal_last_error (), want), "%s",
-                      journal_last_error ());
+  cr_assert_not_null (strstr (cdp_get_error (), want), "%s",
+                      cdp_get_error ());
   free (buf);
 }
 

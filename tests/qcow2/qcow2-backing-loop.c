@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/error.h"
 #include "tests/qcow2/qcow2-test.h"
 
 Test (qcow2, backing_loop)
@@ -41,7 +42,7 @@ Test (qcow2, chain_depth_limit)
          "-b i$((i - 1)).qcow2 -F qcow2 i$i.qcow2 || exit 1; done",
          t.dir, QCOW2_MAX_CHAIN + 1);
   cr_assert_eq (qcow2_open (qt_path (&t, "i64.qcow2"), &c), 0, "%s",
-                qcow2_last_error ());
+                cdp_get_error ());
   cr_assert_eq (qcow2_depth (c), QCOW2_MAX_CHAIN);
   cr_assert (!qcow2_is_hole (c, 0, 4096));      /* i1's first cluster */
   cr_assert (qcow2_is_hole (c, 64 << 10, 4096));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "tests/qcow2/qcow2-test.h"
 
 static void
@@ -15,7 +16,7 @@ check_same (struct qt *t, const char *img, unsigned depth)
   uint64_t size;
   uint8_t *ref = qt_qemu_read (t, img, &size);
 
-  cr_assert_eq (qcow2_open (img, &c), 0, "%s: %s", img, qcow2_last_error ());
+  cr_assert_eq (qcow2_open (img, &c), 0, "%s: %s", img, cdp_get_error ());
   cr_assert_eq (qcow2_depth (c), depth);
   qt_check_reads (c, ref, size, 50, 1);
   qcow2_close (c);

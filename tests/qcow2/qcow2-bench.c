@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/error.h"
 #include "recovery/history/qcow2.h"
 
 static struct qcow2_chain *chain;
@@ -31,7 +32,7 @@ reader (void *arg)
     int r = qcow2_pread (chain, buf, off, len);
 
     if (r < 0) {
-      fprintf (stderr, "qcow2_pread: %s\n", qcow2_last_error ());
+      fprintf (stderr, "qcow2_pread: %s\n", cdp_get_error ());
       exit (1);
     }
   }
@@ -68,7 +69,7 @@ main (int argc, char **argv)
     return 2;
   r = qcow2_open (argv[1], &chain);
   if (r < 0) {
-    fprintf (stderr, "qcow2_open: %s\n", qcow2_last_error ());
+    fprintf (stderr, "qcow2_open: %s\n", cdp_get_error ());
     return 1;
   }
   for (unsigned p = 0; p < passes; p++) {

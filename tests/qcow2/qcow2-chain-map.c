@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
+#include "common/error.h"
 #include "tests/qcow2/qcow2-test.h"
 
 Test (qcow2, chain_map)
@@ -17,7 +18,7 @@ Test (qcow2, chain_map)
   for (int top = 1; top < QT_CHAIN; top++) {
     struct qcow2_chain *c;
 
-    cr_assert_eq (qcow2_open (paths[top], &c), 0, "%s", qcow2_last_error ());
+    cr_assert_eq (qcow2_open (paths[top], &c), 0, "%s", cdp_get_error ());
     qt_check_map (&t, c, paths[top], 1500, top);
     qcow2_close (c);
   }

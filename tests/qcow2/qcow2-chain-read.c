@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
+#include "common/error.h"
 #include "tests/qcow2/qcow2-test.h"
 
 Test (qcow2, chain_read)
@@ -20,7 +21,7 @@ Test (qcow2, chain_read)
     uint64_t size;
     uint8_t *ref = qt_qemu_read (&t, paths[top], &size);
 
-    cr_assert_eq (qcow2_open (paths[top], &c), 0, "%s", qcow2_last_error ());
+    cr_assert_eq (qcow2_open (paths[top], &c), 0, "%s", cdp_get_error ());
     cr_assert_eq (qcow2_depth (c), (unsigned) top + 1);
     qt_check_reads (c, ref, size, 1500, top);
     qcow2_close (c);

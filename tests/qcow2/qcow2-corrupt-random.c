@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "tests/qcow2/qcow2-test.h"
 
 #ifndef ROUNDS
@@ -53,7 +54,7 @@ exercise (const char *img)
   int r = qcow2_open (img, &c);
 
   if (r < 0) {
-    cr_assert (known_error (r), "open: %d %s", r, qcow2_last_error ());
+    cr_assert (known_error (r), "open: %d %s", r, cdp_get_error ());
     return;
   }
   size = qcow2_size (c) < (64 << 20) ? qcow2_size (c) : 64 << 20;

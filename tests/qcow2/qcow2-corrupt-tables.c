@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "tests/qcow2/qcow2-test.h"
 
 static struct qt t;
@@ -63,9 +64,9 @@ bad_first_cluster (void)
   struct qcow2_chain *c;
   uint8_t *buf = malloc (128 << 10);
 
-  cr_assert_eq (qcow2_open (img, &c), 0, "%s", qcow2_last_error ());
+  cr_assert_eq (qcow2_open (img, &c), 0, "%s", cdp_get_error ());
   cr_assert_eq (qcow2_pread (c, buf, 0, 4096), -EUCLEAN);
-  cr_assert_neq (qcow2_last_error ()[0], '\0');
+  cr_assert_neq (cdp_get_error ()[0], '\0');
   cr_assert_eq (qcow2_pread (c, buf, 60000, 10000), -EUCLEAN);
   cr_assert_eq (qcow2_map (c, 0, 1 << 20, ignore, NULL), -EUCLEAN);
   cr_assert (!qcow2_is_hole (c, 0, 1));
@@ -137,7 +138,7 @@ Test (qcow2_tables, l2_table_past_eof_file_shrunk)
 
   cr_assert_gt (data, l2);
   qt_sh ("truncate -s %llu %s", (unsigned long long) data, img);
-  cr_assert_eq (qcow2_open (img, &c), 0, "%s", qcow2_last_error ());
+  cr_assert_eq (qcow2_open (img, &c), 0, "%s", cdp_get_error ());
   cr_assert_eq (qcow2_pread (c, buf, 0, sizeof buf), -EUCLEAN);
   qcow2_close (c);
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "common/vector.h"
 #include "tests/qcow2/qcow2-test.h"
 
@@ -173,7 +174,7 @@ check_range (struct qcow2_chain *c, const uint8_t *ref, uint64_t off,
   int r = qcow2_pread (c, buf, off, len);
 
   cr_assert_eq (r, 0, "qcow2_pread %" PRIu64 "+%" PRIu64 ": %s", off, len,
-                qcow2_last_error ());
+                cdp_get_error ());
   for (uint64_t i = 0; i < len; i++)
     if (buf[i] != ref[off + i])
       cr_assert_fail ("byte %#" PRIx64 " (read %" PRIu64 "+%" PRIu64
@@ -285,7 +286,7 @@ qt_check_map (struct qt *t, struct qcow2_chain *c, const char *img,
 
   qemu_map (t, img, &qemu);
   cr_assert_eq (qcow2_map (c, 0, size, collect, &mine), 0, "%s",
-                qcow2_last_error ());
+                cdp_get_error ());
   for (size_t i = 0; i < mine.len && i < qemu.len; i++) {
     struct qcow2_extent *a = &mine.ptr[i], *b = &qemu.ptr[i];
     cr_assert (a->off == b->off && a->len == b->len && a->flags == b->flags &&
@@ -316,9 +317,9 @@ qt_open_fails (const char *path, int err)
   int r = qcow2_open (path, &c);
 
   cr_assert_eq (r, err, "qcow2_open %s: %d (%s), expected %d", path, r,
-                qcow2_last_error (), err);
-  cr_assert_neq (qcow2_last_error ()[0], '\0', "no error message");
-  return qcow2_last_error ();
+                cdp_get_error (), err);
+  cr_assert_neq (cdp_get_error ()[0], '\0', "no error message");
+  return cdp_get_error ();
 }
 
 void

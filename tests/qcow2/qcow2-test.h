@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/error.h"
 #include "recovery/history/qcow2.h"
 
 /* A scratch directory, removed by qt_cleanup. */
@@ -56,7 +57,7 @@ void qt_check_reads (struct qcow2_chain *c, const uint8_t *ref,
 void qt_check_map (struct qt *t, struct qcow2_chain *c, const char *img,
                    int nranges, unsigned seed);
 
-/* Open path, which must fail with err; returns qcow2_last_error(). */
+/* Open path, which must fail with err; returns cdp_get_error(). */
 const char *qt_open_fails (const char *path, int err);
 
 /* Overwrite len bytes at off of file path with data / a big-endian

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "tests/qcow2/qcow2-test.h"
 
 #define SIZE (64ull << 20)
@@ -59,7 +60,7 @@ Test (qcow2, threads)
   qt_random_ops (&t, top, "qcow2", SIZE, 3000, 3);
   ref = qt_qemu_read (&t, top, &size);
   cr_assert_eq (size, SIZE);
-  cr_assert_eq (qcow2_open (top, &chain), 0, "%s", qcow2_last_error ());
+  cr_assert_eq (qcow2_open (top, &chain), 0, "%s", cdp_get_error ());
   for (int i = 0; i < THREADS; i++)
     cr_assert_eq (pthread_create (&th[i], NULL, reader,
                                   (void *) (uintptr_t) (i + 1)), 0);

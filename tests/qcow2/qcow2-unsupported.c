@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "tests/qcow2/qcow2-test.h"
 
 static struct qt t;
@@ -35,9 +36,9 @@ Test (qcow2_unsupported, compressed)
   qt_sh ("qemu-img create -q -f qcow2 %s 1M && qemu-io "
          "-c 'write -P 1 0 64k' %s > /dev/null && "
          "qemu-img convert -c -O qcow2 %s %s", src, src, src, img);
-  cr_assert_eq (qcow2_open (img, &c), 0, "%s", qcow2_last_error ());
+  cr_assert_eq (qcow2_open (img, &c), 0, "%s", cdp_get_error ());
   cr_assert_eq (qcow2_pread (c, buf, 0, sizeof buf), -ENOTSUP);
-  cr_assert_not_null (strstr (qcow2_last_error (), "compressed"));
+  cr_assert_not_null (strstr (cdp_get_error (), "compressed"));
   cr_assert_eq (qcow2_pread (c, buf, 64 << 10, sizeof buf), 0);
   qcow2_close (c);
 }
@@ -85,7 +86,7 @@ Test (qcow2_unsupported, feature_bits)
   qt_poke_be64 (img, 72, 2);              /* corrupt */
   qt_open_fails (img, -EUCLEAN);
   qt_poke_be64 (img, 72, 1);              /* dirty: fine to read */
-  cr_assert_eq (qcow2_open (img, &c), 0, "%s", qcow2_last_error ());
+  cr_assert_eq (qcow2_open (img, &c), 0, "%s", cdp_get_error ());
   qcow2_close (c);
 }
 

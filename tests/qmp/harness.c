@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 
+#include "common/error.h"
 #include "harness.h"
 
 #define MAX_CHILDREN 16
@@ -175,7 +176,7 @@ h_start_qemu (struct harness *h)
       return q;
     check_alive (h->qemu, "qemu-system-x86_64");
     CHECK (i < 1000 && (r == -ENOENT || r == -ECONNREFUSED),
-           "QMP connect: %s", qmp_last_error ());
+           "QMP connect: %s", cdp_get_error ());
     sleep_ms (10);
   }
 }
@@ -234,7 +235,7 @@ h_wait_state (struct qmp_mirror *m, enum qmp_mirror_state want,
     CHECK (waited < timeout_ms, "state %d, want %d (%s)", st, want, reason);
     r = qmp_mirror_poll (m, 100);
     CHECK (r >= 0 || want == QMP_MIRROR_BROKEN, "poll: %s",
-           qmp_last_error ());
+           cdp_get_error ());
   }
 }
 

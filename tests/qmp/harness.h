@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/error.h"
 #include "cdp/hv/qmp/qmp.h"
 
 #define DISK_SIZE (64 << 20)
@@ -39,9 +40,9 @@ struct harness {
     }                                                                   \
   } while (0)
 
-/* r must be >= 0; else fail with what qmp_last_error says. */
+/* r must be >= 0; else fail with what cdp_get_error says. */
 #define CHECK_OK(r, what)                                               \
-  CHECK ((r) >= 0, "%s: %s (%s)", what, strerror (-(r)), qmp_last_error ())
+  CHECK ((r) >= 0, "%s: %s (%s)", what, strerror (-(r)), cdp_get_error ())
 
 /* Make the scratch directory and a qcow2 image of DISK_SIZE. */
 void h_init (struct harness *h);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "harness.h"
 
 int
@@ -31,7 +32,7 @@ main (void)
   r = qmp_connect (addr.sun_path, &q);
   clock_gettime (CLOCK_MONOTONIC, &t1);
   secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-  CHECK (r == -ETIMEDOUT, "got %d (%s)", r, qmp_last_error ());
+  CHECK (r == -ETIMEDOUT, "got %d (%s)", r, cdp_get_error ());
   CHECK (secs >= QMP_DEFAULT_TIMEOUT_MS / 1000.0 - 0.1
          && secs < QMP_DEFAULT_TIMEOUT_MS / 1000.0 + 2, "took %.2f s", secs);
   close (fd);

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "harness.h"
 
 int
@@ -23,7 +24,7 @@ main (void)
   snprintf (path, sizeof path, "%s/none.sock", h.dir);
   r = qmp_connect (path, &q);
   CHECK (r == -ENOENT, "got %d", r);
-  CHECK (strstr (qmp_last_error (), path), "error: %s", qmp_last_error ());
+  CHECK (strstr (cdp_get_error (), path), "error: %s", cdp_get_error ());
 
   /* A socket file nobody listens on (bound, then closed). */
   fd = socket (AF_UNIX, SOCK_STREAM, 0);

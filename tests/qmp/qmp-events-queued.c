@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 
+#include "common/error.h"
 #include "harness.h"
 
 static void
@@ -17,7 +18,7 @@ expect_event (struct qmp *q, const char *name)
   int r;
 
   r = qmp_next_event (q, 0, &ev);     /* must be queued already */
-  CHECK (r == 1, "no queued %s event (%d: %s)", name, r, qmp_last_error ());
+  CHECK (r == 1, "no queued %s event (%d: %s)", name, r, cdp_get_error ());
   CHECK (strcmp (qmp_event_name (ev), name) == 0, "got %s, want %s",
          qmp_event_name (ev), name);
   CHECK (qmp_event_time_ns (ev) > 0, "no timestamp");

@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "common/error.h"
 #include "harness.h"
 
 int
@@ -23,16 +24,16 @@ main (void)
   r = qmp_execute (q, "no-such-command", NULL, &ret);
   CHECK (r == -ENOSYS, "got %d", r);
   CHECK (ret == NULL, "ret set on error");
-  CHECK (strstr (qmp_last_error (), "no-such-command: The command "
+  CHECK (strstr (cdp_get_error (), "no-such-command: The command "
                  "no-such-command has not been found"),
-         "error: %s", qmp_last_error ());
+         "error: %s", cdp_get_error ());
 
   args = json_tokener_parse ("{\"node-name\": \"nothing-here\"}");
   r = qmp_execute (q, "blockdev-del", args, NULL);
   json_object_put (args);
   CHECK (r == -EIO, "got %d", r);
-  CHECK (strstr (qmp_last_error (), "nothing-here"), "error: %s",
-         qmp_last_error ());
+  CHECK (strstr (cdp_get_error (), "nothing-here"), "error: %s",
+         cdp_get_error ());
 
   r = qmp_execute (q, "query-status", NULL, &ret);
   CHECK_OK (r, "query-status after errors");

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "harness.h"
 
 int
@@ -37,7 +38,7 @@ main (void)
 
   r = qmp_hmp (q, "qemu-io -d nodev \"read 0 512\"", &out);
   CHECK (r == -EIO, "got %d", r);
-  CHECK (strstr (qmp_last_error (), "nodev"), "error: %s", qmp_last_error ());
+  CHECK (strstr (cdp_get_error (), "nodev"), "error: %s", cdp_get_error ());
   CHECK (strncmp (out, "Error: ", 7) == 0, "output: %s", out);
   free (out);
   qmp_close (q);

@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "common/error.h"
 #include "harness.h"
 
 int
@@ -23,10 +24,10 @@ main (void)
   q = h_start_qemu (&h);
 
   r = qmp_mirror_start (q, "disk0", h.nbd_sock, "cdp", NULL, NULL, &m);
-  CHECK (r == -EINVAL, "got %d (%s)", r, qmp_last_error ());
-  CHECK (strstr (qmp_last_error (), "33554432")
-         && strstr (qmp_last_error (), "67108864"), "error: %s",
-         qmp_last_error ());
+  CHECK (r == -EINVAL, "got %d (%s)", r, cdp_get_error ());
+  CHECK (strstr (cdp_get_error (), "33554432")
+         && strstr (cdp_get_error (), "67108864"), "error: %s",
+         cdp_get_error ());
   CHECK (m == NULL, "mirror set on failure");
 
   CHECK_OK (qmp_execute (q, "query-jobs", NULL, &ret), "query-jobs");
@@ -38,7 +39,7 @@ main (void)
   CHECK (r == -EIO, "target node left behind");
 
   r = qmp_mirror_start (q, "nosuchnode", h.nbd_sock, "cdp", NULL, NULL, &m);
-  CHECK (r == -ENODEV, "got %d (%s)", r, qmp_last_error ());
+  CHECK (r == -ENODEV, "got %d (%s)", r, cdp_get_error ());
   qmp_close (q);
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "recovery/history/index.h"
 #include "recovery/history/point.h"
 #include "recovery/history/qcow2.h"
@@ -204,7 +205,7 @@ Test (recovery, block_status_matches_pread, .timeout = 240)
   cr_assert_not_null (mkdtemp (dir));
   make_history (dir, &ix, &jr);
   cr_assert_eq (qcow2_open (make_base (dir), &c), 0, "%s",
-                qcow2_last_error ());
+                cdp_get_error ());
   for (int k = 0; k < NCHECK; k++) {
     struct point p = { .ix = ix, .jr = jr, .disk = 0, .size = DISK_SIZE,
                        .seq = snap_seq[k], .base = &point_zero_base };

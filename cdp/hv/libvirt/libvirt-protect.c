@@ -31,6 +31,8 @@
 #include "cdp/hv/libvirt/libvirt.h"
 #include "cdp/hv/protect.h"
 #include "cdp/rapid/rapid.h"
+#include "common/error.h"
+#include "common/fileio.h"
 #include "common/timeutil.h"
 
 #define MS 1000000LL
@@ -216,12 +218,12 @@ may_start (struct lvp *p, size_t i)
     log_msg ("task %s disk %s: removing a block copy left by an earlier "
              "cdp serve", p->s->t->name, td->name);
     if (lv_job_abort (p->l, td->name) < 0) {
-      protect_waiting (p->s, i, lv_last_error ());
+      protect_waiting (p->s, i, cdp_get_error ());
       return false;
     }
   }
   if (r < 0 || lv_disk_size (p->l, td->name, &size) < 0) {
-    protect_waiting (p->s, i, lv_last_error ());
+    protect_waiting (p->s, i, cdp_get_error ());
     return false;
   }
   if (size != td->size) {
@@ -242,10 +244,10 @@ keep_definition (struct lvp *p)
 {
   char *xml = lv_definition (p->l, true);
   char *path = task_path (p->s->t, "domain.xml");
-  char *old = read_file (path);
+  char *old = NULL;
 
-  if (xml && (old == NULL || strcmp (old, xml) != 0) &&
-      write_file_mode (path, xml, 0600) < 0)
+  if (xml && (fio_read (path, &old, NULL) < 0 || strcmp (old, xml) != 0) &&
+      fio_replace (path, xml, strlen (xml), 0600) < 0)
     log_msg ("task %s: cannot keep the domain's definition in %s",
              p->s->t->name, path);
   free (old);
@@ -264,7 +266,7 @@ start_copy (struct lvp *p, size_t i)
     keep_definition (p);
   protect_starting (p->s, i);
   if (lv_copy_start (p->l, disk_name (p, i), &p->d[i].dest) < 0) {
-    protect_lost (p->s, i, lv_last_error (), 0);
+    protect_lost (p->s, i, cdp_get_error (), 0);
     set_idle (p, i, 5000);
     return;
   }
@@ -299,7 +301,7 @@ look (struct lvp *p)
   int64_t now = time_now_ns ();
 
   if (r < 0) {
-    all_lost (p, lv_last_error (), 0);
+    all_lost (p, cdp_get_error (), 0);
     return r != -ENOENT;
   }
   if (!active) {
@@ -356,7 +358,7 @@ stop_all (struct lvp *p)
     protect_lost (p->s, i, "cdp serve stopped", 0);
     if (lv_job_abort (p->l, disk_name (p, i)) < 0)
       log_msg ("task %s disk %s: %s", p->s->t->name, disk_name (p, i),
-               lv_last_error ());
+               cdp_get_error ());
     p->d[i].phase = IDLE;
   }
 }
@@ -419,7 +421,7 @@ libvirt_protector (void *arg)
       /* Jobs running may go on without libvirt: a new connection looks. */
       for (size_t i = 0; i < p.s->t->disks.len; i++)
         if (p.d[i].phase == IDLE)
-          protect_waiting (p.s, i, lv_last_error ());
+          protect_waiting (p.s, i, cdp_get_error ());
       pause_a_while (&p);
       continue;
     }

@@ -32,6 +32,8 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "common/error.h"
+#include "common/timeutil.h"
 #include "cdp/hv/libvirt/libvirt.h"
 #include "cdp/hv/libvirt/libvirt-xml.h"
 
@@ -47,32 +49,14 @@ struct lv {
   lv_event_vector q;
 };
 
-static __thread char last_error[512];
-
-const char *
-lv_last_error (void)
-{
-  return last_error;
-}
-
 /* Make "what: libvirt's message" the last error and return err. */
 static int
 lv_error (int err, const char *what)
 {
   const char *msg = virGetLastErrorMessage ();
 
-  snprintf (last_error, sizeof last_error, "%s%s%s", what,
-            msg && *msg ? ": " : "", msg ? msg : "");
-  return err;
-}
-
-static int64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_REALTIME, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  return cdp_set_error (err, "%s%s%s", what, msg && *msg ? ": " : "",
+                        msg ? msg : "");
 }
 
 /* ---- the event loop ------------------------------------------------------ */
@@ -148,7 +132,7 @@ unref_cb (void *opaque)
 static void
 push (struct lv *l, struct lv_event ev)
 {
-  ev.time_ns = now_ns ();
+  ev.time_ns = time_now_ns ();
   pthread_mutex_lock (&l->m);
   lv_event_vector_append (&l->q, ev);
   pthread_cond_broadcast (&l->c);
@@ -265,8 +249,7 @@ lv_open (const char *uri, const char *domain, struct lv **lp)
   virConnectSetKeepAlive (l->conn, 5, 3);
   l->dom = virDomainLookupByName (l->conn, domain);
   if (l->dom == NULL) {
-    snprintf (last_error, sizeof last_error, "libvirt has no domain '%s'",
-              domain);
+    cdp_set_error (-ENOENT, "libvirt has no domain '%s'", domain);
     lv_close (l);
     return -ENOENT;
   }
@@ -398,11 +381,8 @@ lv_disks (struct lv *l, lv_disk_vector *out)
   free (xml);
   for (size_t i = 0; i < targets.len; i++) {
     struct lv_disk d = { targets.ptr[i], 0 };
-    if (r == 0 && (r = lv_disk_size (l, d.target, &d.size)) < 0) {
-      char what[sizeof last_error];
-      snprintf (what, sizeof what, "disk %.40s: %.400s", d.target, last_error);
-      memcpy (last_error, what, sizeof last_error);
-    }
+    if (r == 0 && (r = lv_disk_size (l, d.target, &d.size)) < 0)
+      cdp_set_error (r, "disk %.40s: %.400s", d.target, cdp_get_error ());
     if (r < 0 || lv_disk_vector_append (out, d) < 0)
       free (d.target);
   }
@@ -478,9 +458,8 @@ lv_job_abort (struct lv *l, const char *disk)
       return 0;
     usleep (100000);
   }
-  snprintf (last_error, sizeof last_error, "the block job on %s did not end",
-            disk);
-  return -ETIMEDOUT;
+  return cdp_set_error (-ETIMEDOUT, "the block job on %s did not end",
+                        disk);
 }
 
 /* ---- rapid recovery ---------------------------------------------------------- */

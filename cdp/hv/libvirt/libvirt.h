@@ -10,8 +10,9 @@
  *
  * Thread rules: a handle belongs to one thread at a time; different
  * handles are independent.  Errors: functions return >= 0 or -errno and
- * never print; lv_last_error() then holds a line a person can read
- * (libvirt's own message where it gave one).
+ * never print; the thread's error (common/error.h, cdp_get_error) then
+ * holds a line a person can read (libvirt's own message where it gave
+ * one).
  */
 #ifndef CDP_LIBVIRT_H
 #define CDP_LIBVIRT_H
@@ -120,14 +121,12 @@ int lv_has_backing (struct lv *l, const char *disk, bool inactive);
 
 /* Freeze / thaw the guest's file systems through the guest agent.
  * lv_freeze returns how many were frozen; -ENOTSUP when the domain has
- * no agent (or it does not answer), with the reason in lv_last_error. */
+ * no agent (or it does not answer), with the reason in cdp_get_error. */
 int lv_freeze (struct lv *l);
 int lv_thaw (struct lv *l);
 
 /* Human names of libvirt's enums, for messages. */
 const char *lv_job_type_name (int type);
 const char *lv_lifecycle_name (int event, int detail);
-
-const char *lv_last_error (void);
 
 #endif

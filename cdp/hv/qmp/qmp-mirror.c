@@ -45,6 +45,8 @@
 
 #include <json-c/json.h>
 
+#include "common/error.h"
+#include "common/timeutil.h"
 #include "cdp/hv/qmp/qmp.h"
 
 /* QEMU's limit on node names, NUL included. */
@@ -69,15 +71,6 @@ struct qmp_mirror {
 };
 
 /* ---- Small helpers ------------------------------------------------- */
-
-static int64_t
-realtime_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_REALTIME, &ts);
-  return ts.tv_sec * INT64_C (1000000000) + ts.tv_nsec;
-}
 
 static void
 sleep_ms (long ms)
@@ -190,7 +183,7 @@ event_time (json_object *ev)
 {
   int64_t t = ev ? qmp_event_time_ns (ev) : 0;
 
-  return t > 0 ? t : realtime_ns ();
+  return t > 0 ? t : time_now_ns ();
 }
 
 /* Not protected from ev on.  A weak reason (a bare status change) is
@@ -519,11 +512,11 @@ remove_node (struct qmp *q, const char *name)
 static void
 undo_target (struct qmp_mirror *m)
 {
-  char saved[512];
+  struct cdp_saved_error saved;
 
-  snprintf (saved, sizeof saved, "%s", qmp_last_error ());
+  cdp_save_error (&saved);
   remove_node (m->q, m->target);
-  qmp_set_error (0, "%s", saved);
+  cdp_restore_error (&saved);
 }
 
 /* ---- Starting ------------------------------------------------------ */
@@ -584,7 +577,7 @@ adopt (struct qmp_mirror *m, json_object *job)
   m->origin = QMP_MIRROR_ADOPTED;
   m->listening = true;
   m->state = QMP_MIRROR_SYNCING;
-  m->since_ns = realtime_ns ();
+  m->since_ns = time_now_ns ();
   snprintf (m->reason, sizeof m->reason, "initial copy (adopted job)");
   if (streq (status, "ready") || streq (status, "standby"))
     set_protected (m, NULL);
@@ -757,7 +750,7 @@ qmp_mirror_start (struct qmp *q, const char *node, const char *nbd_socket,
   r = start_job (m);
   if (r < 0)
     goto err_target;
-  m->since_ns = realtime_ns ();
+  m->since_ns = time_now_ns ();
  out:
   *mp = m;
   return 0;
@@ -782,11 +775,11 @@ qmp_mirror_stop (struct qmp_mirror *m)
     r = remove_node (m->q, m->target);
   if (r < 0) {
     set_broken (m, NULL, false, "could not stop mirror job %s: %s",
-                m->job_id, qmp_last_error ());
+                m->job_id, cdp_get_error ());
     return r;
   }
   m->state = QMP_MIRROR_STOPPED;
-  m->since_ns = realtime_ns ();
+  m->since_ns = time_now_ns ();
   snprintf (m->reason, sizeof m->reason, "stopped");
   return 0;
 }

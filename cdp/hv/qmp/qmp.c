@@ -19,6 +19,7 @@
 
 #include <json-c/json.h>
 
+#include "common/error.h"
 #include "common/timeutil.h"
 #include "common/vector.h"
 #include "cdp/hv/qmp/qmp.h"
@@ -40,26 +41,16 @@ struct qmp {
   int version[3];
 };
 
-static __thread char last_error[512];
-
-const char *
-qmp_last_error (void)
-{
-  return last_error;
-}
-
 int
 qmp_set_error (int err, const char *fmt, ...)
 {
-  char text[sizeof last_error];
+  char text[CDP_ERROR_MAX];
   va_list ap;
 
-  /* Format aside: the arguments may point into last_error itself. */
   va_start (ap, fmt);
   vsnprintf (text, sizeof text, fmt, ap);
   va_end (ap);
-  memcpy (last_error, text, sizeof text);
-  return err;
+  return cdp_set_error (err, "%s", text);
 }
 
 void

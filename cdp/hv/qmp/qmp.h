@@ -15,9 +15,9 @@
  * independent.
  *
  * Errors: every function returns >= 0 on success and -errno on failure;
- * none prints or touches errno.  After a failure, qmp_last_error() holds a
- * line a person can read (for a QMP error, the command and QEMU's
- * `desc`).
+ * none prints or touches errno.  After a failure, the thread's error
+ * (common/error.h, cdp_get_error) holds a line a person can read (for a
+ * QMP error, the command and QEMU's `desc`).
  *
  * JSON values are json-c objects.  Arguments passed in are borrowed (the
  * caller keeps its reference); values handed out carry a new reference
@@ -79,7 +79,7 @@ void qmp_qemu_version (const struct qmp *q, int *major, int *minor,
  * success, if ret is not NULL, *ret is the reply's "return" value.
  * A QMP error maps its class: CommandNotFound -> -ENOSYS,
  * DeviceNotFound -> -ENODEV, any other -> -EIO, with "COMMAND: desc" in
- * qmp_last_error().  Other errors: -ETIMEDOUT (no reply in time; a late
+ * cdp_get_error().  Other errors: -ETIMEDOUT (no reply in time; a late
  * reply is discarded, the handle stays usable), -ECONNRESET or -EPIPE
  * (QEMU closed the connection or died: sticky, every later call fails
  * alike), -EPROTO, -EMSGSIZE (a message past 16 MiB), -ENOMEM. */
@@ -102,7 +102,7 @@ int qmp_next_event (struct qmp *q, int timeout_ms, struct json_object **ev);
  * writes through the guest device as a guest would.  If output is not
  * NULL, *output is the command's text (free() it).  Output starting with
  * "Error: " (HMP's own errors) fails with -EIO, the message in
- * qmp_last_error() and *output still set.  Other errors as qmp_execute. */
+ * cdp_get_error() and *output still set.  Other errors as qmp_execute. */
 int qmp_hmp (struct qmp *q, const char *command_line, char **output);
 
 /* The event's name and its data object (borrowed from ev; data may be
@@ -139,12 +139,8 @@ int qmp_find_job (struct qmp *q, const char *id, struct json_object **job);
  * (no device on that node), qmp_execute's. */
 int qmp_block_qdev (struct qmp *q, const char *node, char **qdev);
 
-/* What the last failing call of this thread said; "" if none.  The text
- * stays valid until this thread's next qmp_* call. */
-const char *qmp_last_error (void);
-
-/* For layers built on this client (qmp-mirror.c): make fmt the text of
- * qmp_last_error() and return err. */
+/* For layers built on this client (qmp-mirror.c): make fmt the thread's
+ * error (cdp_set_error) and return err. */
 int qmp_set_error (int err, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
 

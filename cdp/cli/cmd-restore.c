@@ -4,7 +4,7 @@
  * Reader threads take the point in CHUNK-sized pieces (point_pread is
  * thread-safe), drop what reads as zero (holes, and all-zero blocks of
  * data: the new image reads as zero there anyway) and hand the rest to
- * the image writer (recovery/imgwrite.h) under one lock, or for a raw
+ * the image writer (recovery/history/imgwrite.h) under one lock, or for a raw
  * image pwrite it themselves, all at once.  The main
  * thread draws the progress and watches for SIGINT/SIGTERM/SIGHUP.
  *

@@ -1,14 +1,14 @@
 /* cdp ls, cat, get: what they share, a session with the files of a disk
  * at a point (cmd-ls.c, cmd-cat.c, cmd-get.c do each command's part).
  *
- * The sandboxed reader (recovery/files.h) is started before the store is
+ * The sandboxed reader (recovery/files/files.h) is started before the store is
  * opened, so that it holds nothing of it; then the point is resolved and
  * the reader parses the disk through point_pread, which this process
  * does for it.  File systems the reader does not know go to libguestfs
- * (recovery/files-guestfs.c) over an NBD export of the point, when it is
+ * (recovery/files/files-guestfs.c) over an NBD export of the point, when it is
  * installed.
  *
- * get writes only below --output (recovery/files-write.c): every file is
+ * get writes only below --output (recovery/files/files-write.c): every file is
  * created relative to its parent directory's descriptor, a name that is
  * not one plain component or that exists already is refused, and no
  * symbolic link is ever followed on this side.

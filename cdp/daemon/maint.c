@@ -31,6 +31,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/daemon/daemon.h"
+#include "cdp/hv/hv.h"
 #include "common/jsonfile.h"
 #include "cdp/task/verify.h"
 #include "common/timeutil.h"
@@ -195,7 +196,7 @@ fold_due (struct maint *m, int64_t now, bool force)
       continue;
     if (!force && bp && now - bp->time_ns < task_policy (m->t).bp_interval)
       continue;
-    if (bp == NULL && m->t->mode != TASK_MANUAL) {
+    if (bp == NULL && hv_of (m->t)->initial_copy) {
       initial_base (m, d, force, seq, t);
       continue;
     }
@@ -735,7 +736,7 @@ initial_reclaim (struct maint *m, const kept_vector *k)
 {
   const struct base_point *first = NULL;
 
-  if (m->t->mode == TASK_MANUAL)
+  if (!hv_of (m->t)->initial_copy)
     return;
   for (size_t i = 0; i < m->t->disks.len; i++) {
     const struct base_point *bp = NULL;

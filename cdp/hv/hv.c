@@ -92,22 +92,22 @@ count_options (const struct option *o)
   return n;
 }
 
+/* Is --name among the options o (ending { 0 })? */
 static bool
-has_option (const struct option *o, size_t n, const char *name)
+takes (const struct option *o, const char *name)
 {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp (o[i].name, name) == 0)
+  for (; o && o->name; o++)
+    if (strcmp (o->name, name) == 0)
       return true;
   return false;
 }
 
-/* Does a driver before the i-th take option name too? */
+/* Does a driver before the i-th take --name too? */
 static bool
 taken_before (size_t i, const char *name)
 {
   for (size_t j = 0; j < i; j++)
-    if (has_option (drivers[j]->create_options,
-                    count_options (drivers[j]->create_options), name))
+    if (takes (drivers[j]->create_options, name))
       return true;
   return false;
 }
@@ -140,7 +140,7 @@ hv_create_options (const struct option *shared)
   for (const struct option *s = shared; s && s->name; s++)
     o[k++] = *s;
   for (int m = 0; (d = nth_option (m)) != NULL; m++)
-    if (!has_option (o, k, d->name))
+    if (!takes (o, d->name))             /* o ends in zeroes */
       o[k++] = (struct option) { d->name, d->has_arg, NULL, HV_OPT_BASE + m };
   return o;
 }
@@ -158,9 +158,7 @@ hv_create_opt (struct hv_create *c, int val, const char *arg)
         o->name, arg ? strdup (arg) : NULL }) < 0)
     abort ();
   for (size_t i = 0; r == 0 && i < N_DRIVERS; i++)
-    if (drivers[i]->create_opt &&
-        has_option (drivers[i]->create_options,
-                    count_options (drivers[i]->create_options), o->name))
+    if (drivers[i]->create_opt && takes (drivers[i]->create_options, o->name))
       r = drivers[i]->create_opt (c, o->name, arg);
   return r;
 }

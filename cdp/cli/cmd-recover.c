@@ -7,7 +7,8 @@
  *   3. create the overlays: qcow2 files whose backing is the export
  *   4. libvirt: --as defines and starts a clone of the protected domain
  *      on the overlays; --in-place stops the domain, redefines it on the
- *      overlays and starts it.  QMP mode: print how to boot and stream it
+ *      overlays and starts it (the driver's hv_recover, cdp/hv/hv.h).
+ *      QMP mode: print how to boot and stream it
  *   5. virDomainBlockPull each disk and watch until every overlay stands
  *      alone (no backing store in the domain, none in the file)
  *   6. stop the export, unlock the point, record the recovery done

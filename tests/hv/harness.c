@@ -1,6 +1,9 @@
 /* What the hypervisor driver tests share (harness.h). */
 #include <criterion/criterion.h>
 #include <getopt.h>
+#include <json-c/json.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,4 +135,94 @@ h_stderr_end (void)
   cr_assert_eq (fread (text, 1, (size_t) n, caught), (size_t) n);
   fclose (caught);
   return text;
+}
+
+/* ---- the scripted QMP peer ---------------------------------------------- */
+
+static void
+say (int fd, const char *text)
+{
+  size_t n = strlen (text);
+
+  /* The client may have hung up meanwhile: that ends this connection. */
+  if (write (fd, text, n) == (ssize_t) n)
+    (void) !write (fd, "\n", 1);
+}
+
+static void
+converse (struct h_qmp_peer *p, int fd)
+{
+  char line[4096];
+  size_t len = 0;
+
+  say (fd, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, "
+       "\"major\": 7}, \"package\": \"\"}, \"capabilities\": []}}");
+  for (;;) {
+    ssize_t n = read (fd, line + len, sizeof line - 1 - len);
+    char *nl;
+    if (n <= 0)
+      return;
+    len += (size_t) n;
+    line[len] = 0;
+    while ((nl = strchr (line, '\n')) != NULL) {
+      json_object *cmd;
+      const char *ex, *id;
+      char reply[4096];
+      *nl = 0;
+      cmd = json_tokener_parse (line);
+      ex = json_object_get_string (json_object_object_get (cmd, "execute"));
+      id = json_object_get_string (json_object_object_get (cmd, "id"));
+      if (ex && strcmp (ex, "query-named-block-nodes") == 0)
+        snprintf (reply, sizeof reply, "{\"return\": %s, \"id\": \"%s\"}",
+                  p->nodes, id ? id : "");
+      else if (ex && strncmp (ex, "query-", 6) == 0)     /* no devices, jobs */
+        snprintf (reply, sizeof reply, "{\"return\": [], \"id\": \"%s\"}",
+                  id ? id : "");
+      else
+        snprintf (reply, sizeof reply, "{\"return\": {}, \"id\": \"%s\"}",
+                  id ? id : "");
+      say (fd, reply);
+      json_object_put (cmd);
+      len -= (size_t) (nl + 1 - line);
+      memmove (line, nl + 1, len + 1);
+    }
+  }
+}
+
+static void *
+serve_qmp (void *arg)
+{
+  struct h_qmp_peer *p = arg;
+  int fd;
+
+  while ((fd = accept (p->listen_fd, NULL, NULL)) >= 0) {
+    converse (p, fd);
+    close (fd);
+  }
+  return NULL;
+}
+
+void
+h_qmp_peer_start (struct h_qmp_peer *p, const char *dir, const char *nodes)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+  snprintf (p->path, sizeof p->path, "%s/qmp.sock", dir);
+  strcpy (sa.sun_path, p->path);
+  p->nodes = nodes;
+  p->listen_fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  cr_assert_geq (p->listen_fd, 0);
+  cr_assert_eq (bind (p->listen_fd, (struct sockaddr *) &sa, sizeof sa), 0);
+  cr_assert_eq (listen (p->listen_fd, 4), 0);
+  cr_assert_eq (pthread_create (&p->thread, NULL, serve_qmp, p), 0);
+}
+
+void
+h_qmp_peer_stop (struct h_qmp_peer *p)
+{
+  /* accept() fails from here on (a connection being served ends when
+   * its client closes it). */
+  shutdown (p->listen_fd, SHUT_RDWR);
+  pthread_join (p->thread, NULL);
+  close (p->listen_fd);
 }

@@ -21,6 +21,20 @@ void h_task_free (struct task *t);
 /* A task of mode saved in store as name (one disk, disk0, 1 MiB). */
 void h_save_task (const char *store, const char *name, enum task_mode mode);
 
+/* A scripted QEMU monitor on a unix socket (path), one connection after
+ * another until h_qmp_peer_stop: it greets, says the block nodes are
+ * `nodes` (a JSON list) to query-named-block-nodes, an empty list to
+ * every other query, and an empty success to every other command. */
+#include <pthread.h>
+struct h_qmp_peer {
+  char path[108];
+  int listen_fd;
+  const char *nodes;
+  pthread_t thread;
+};
+void h_qmp_peer_start (struct h_qmp_peer *p, const char *dir, const char *nodes);
+void h_qmp_peer_stop (struct h_qmp_peer *p);
+
 /* Catch what is written to stderr from h_stderr_begin on; h_stderr_end
  * returns it (malloc'd). */
 void h_stderr_begin (void);

@@ -5,95 +5,11 @@
  * refused in one line.  The mode has a protector and an initial copy,
  * its sockets in TASK/run/, no freeze, and no VM cdp starts. */
 #include <criterion/criterion.h>
-#include <json-c/json.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "harness.h"
-
-/* A QEMU monitor that knows the block nodes in `nodes` (a JSON list):
- * it greets, and answers qmp_capabilities and query-named-block-nodes. */
-struct peer {
-  char path[108];
-  int listen_fd;
-  const char *nodes;
-  pthread_t thread;
-};
-
-static void
-say (int fd, const char *text)
-{
-  size_t n = strlen (text);
-
-  cr_assert_eq (write (fd, text, n), (ssize_t) n);
-  cr_assert_eq (write (fd, "\n", 1), 1);
-}
-
-static void *
-serve (void *arg)
-{
-  struct peer *p = arg;
-  int fd = accept (p->listen_fd, NULL, NULL);
-  char line[4096];
-  size_t len = 0;
-
-  if (fd < 0)
-    return NULL;
-  say (fd, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, "
-       "\"major\": 7}, \"package\": \"\"}, \"capabilities\": []}}");
-  for (;;) {
-    ssize_t n = read (fd, line + len, sizeof line - 1 - len);
-    char *nl;
-    if (n <= 0)
-      break;
-    len += (size_t) n;
-    line[len] = 0;
-    while ((nl = strchr (line, '\n')) != NULL) {
-      *nl = 0;
-      json_object *cmd = json_tokener_parse (line);
-      const char *ex = json_object_get_string (json_object_object_get (cmd, "execute"));
-      const char *id = json_object_get_string (json_object_object_get (cmd, "id"));
-      char reply[4096];
-      if (ex && strcmp (ex, "query-named-block-nodes") == 0)
-        snprintf (reply, sizeof reply, "{\"return\": %s, \"id\": \"%s\"}", p->nodes, id);
-      else
-        snprintf (reply, sizeof reply, "{\"return\": {}, \"id\": \"%s\"}", id);
-      say (fd, reply);
-      json_object_put (cmd);
-      len -= (size_t) (nl + 1 - line);
-      memmove (line, nl + 1, len + 1);
-    }
-  }
-  close (fd);
-  return NULL;
-}
-
-static void
-peer_start (struct peer *p, const char *store, const char *nodes)
-{
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-  snprintf (p->path, sizeof p->path, "%s/qmp.sock", store);
-  strcpy (sa.sun_path, p->path);
-  p->nodes = nodes;
-  p->listen_fd = socket (AF_UNIX, SOCK_STREAM, 0);
-  cr_assert_geq (p->listen_fd, 0);
-  cr_assert_eq (bind (p->listen_fd, (struct sockaddr *) &sa, sizeof sa), 0);
-  cr_assert_eq (listen (p->listen_fd, 1), 0);
-  cr_assert_eq (pthread_create (&p->thread, NULL, serve, p), 0);
-}
-
-static void
-peer_stop (struct peer *p)
-{
-  pthread_join (p->thread, NULL);
-  close (p->listen_fd);
-}
 
 static const char two_nodes[] =
   "[{\"node-name\": \"disk0\", \"image\": {\"virtual-size\": 1048576}},"
@@ -103,13 +19,13 @@ static const char two_nodes[] =
 Test (hv_qmp_create, disks_from_qemu)
 {
   char *store = h_store ();
-  struct peer p;
+  struct h_qmp_peer p;
   struct task *t;
 
-  peer_start (&p, store, two_nodes);
+  h_qmp_peer_start (&p, store, two_nodes);
   const char *args[] = { "--qmp", p.path, "--node", "disk1", "--node", "disk0", NULL };
   cr_assert_eq (h_create (store, args, &t), 0);
-  peer_stop (&p);
+  h_qmp_peer_stop (&p);
   cr_assert_eq (t->mode, TASK_QMP);
   cr_assert_str_eq (t->qmp, p.path);
   cr_assert_eq (t->disks.len, 2);
@@ -128,16 +44,16 @@ static void
 expect_node_refused (const char *node, bool unknown)
 {
   char *store = h_store (), *said, line[512];
-  struct peer p;
+  struct h_qmp_peer p;
   struct task *t;
   int r;
 
-  peer_start (&p, store, two_nodes);
+  h_qmp_peer_start (&p, store, two_nodes);
   const char *args[] = { "--qmp", p.path, "--node", "disk0", "--node", node, NULL };
   h_stderr_begin ();
   r = h_create (store, args, &t);
   said = h_stderr_end ();
-  peer_stop (&p);
+  h_qmp_peer_stop (&p);
   if (unknown)
     snprintf (line, sizeof line, "cdp: QEMU at %s has no block node '%s'\n",
               p.path, node);

@@ -11,8 +11,7 @@
 #include "cdp/cli/cli-internal.h"
 #include "cdp/daemon/daemon.h"
 #include "cdp/rapid/rapid.h"
-#include "cdp/hv/libvirt/libvirt.h"
-#include "common/error.h"
+#include "cdp/hv/hv.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/history/fold.h"
@@ -134,39 +133,31 @@ check_label (const char *store, const char *name, const char *label)
   return 0;
 }
 
-/* --freeze: the guest agent freezes the file systems of a libvirt task's
- * domain, so that the bookmark is a consistent point.  Returns the
- * handle to thaw with, or NULL (not frozen: said why on stderr). */
-static struct lv *
+/* --freeze: the task's driver freezes the guest's file systems (libvirt:
+ * through the guest agent), so that the bookmark is a consistent point.
+ * Returns the handle to thaw with, or NULL (not frozen: said why on
+ * stderr). */
+static struct hv_frozen *
 freeze (const struct task *t)
 {
-  struct lv *l;
-  int n;
+  char msg[512];
+  struct hv_frozen *f = hv_of (t)->freeze (t, msg, sizeof msg);
 
-  if (lv_open (t->connect, t->domain, &l) < 0) {
-    fprintf (stderr, "cdp: not frozen: %s\n", cdp_get_error ());
+  if (f == NULL) {
+    fprintf (stderr, "cdp: %s\n", msg);
     return NULL;
   }
-  n = lv_freeze (l);
-  if (n < 0) {
-    fprintf (stderr, "cdp: not frozen (%s): %s\n",
-             n == -ENOTSUP ? "no guest agent answers" : "freeze failed",
-             cdp_get_error ());
-    lv_close (l);
-    return NULL;
-  }
-  printf ("froze %d file system%s of %s\n", n, n == 1 ? "" : "s", t->domain);
-  return l;
+  printf ("%s\n", msg);
+  return f;
 }
 
 static void
-thaw (struct lv *l)
+thaw (const struct task *t, struct hv_frozen *f)
 {
-  if (l == NULL)
-    return;
-  if (lv_thaw (l) < 0)
-    fprintf (stderr, "cdp: cannot thaw the guest: %s\n", cdp_get_error ());
-  lv_close (l);
+  char msg[512];
+
+  if (f && hv_of (t)->thaw (f, msg, sizeof msg) < 0)
+    fprintf (stderr, "cdp: %s\n", msg);
 }
 
 int
@@ -178,7 +169,7 @@ cmd_mark (const char *store, int argc, char **argv)
   const char *label = NULL;
   char deflabel[64], tb[64];
   bool want_freeze = false, was_frozen;
-  struct lv *frozen = NULL;
+  struct hv_frozen *frozen = NULL;
   struct task *t;
   int64_t time = time_now_ns ();
   int c, r, served;
@@ -195,7 +186,7 @@ cmd_mark (const char *store, int argc, char **argv)
     return usage_error ("usage: cdp mark NAME [--label TEXT] [--freeze]");
   if (cli_task_load (store, argv[optind], &t) != 0)
     return EXIT_FAIL;
-  if (want_freeze && t->mode != TASK_LIBVIRT) {
+  if (want_freeze && hv_of (t)->freeze == NULL) {
     r = fail ("--freeze needs the guest agent of a libvirt task; task %s "
               "is a %s task", argv[optind], task_mode_name (t->mode));
     task_free (t);
@@ -218,7 +209,7 @@ cmd_mark (const char *store, int argc, char **argv)
   if (!served)
     r = mark_direct (t, label, &time);
   was_frozen = frozen != NULL;
-  thaw (frozen);
+  thaw (t, frozen);
   if (r < 0) {
     task_free (t);
     return fail ("cannot record bookmark '%s': %s", label, strerror (-r));

@@ -7,7 +7,8 @@
  *   3. create the overlays: qcow2 files whose backing is the export
  *   4. libvirt: --as defines and starts a clone of the protected domain
  *      on the overlays; --in-place stops the domain, redefines it on the
- *      overlays and starts it.  QMP mode: print how to boot and stream it
+ *      overlays and starts it (the driver's hv_recover, cdp/hv/hv.h).
+ *      QMP mode: print how to boot and stream it
  *   5. virDomainBlockPull each disk and watch until every overlay stands
  *      alone (no backing store in the domain, none in the file)
  *   6. stop the export, unlock the point, record the recovery done
@@ -42,8 +43,8 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "common/jsonfile.h"
+#include "cdp/hv/hv.h"
 #include "cdp/hv/libvirt/libvirt.h"
-#include "cdp/hv/libvirt/libvirt-xml.h"
 #include "cdp/rapid/pointexp.h"
 #include "common/timeutil.h"
 #include "recovery/history/qemu-tool.h"
@@ -97,10 +98,10 @@ record_failed (struct rapid *c, const char *msg)
 }
 
 /* The same, and say so in one line. */
-static int
-failed (struct rapid *c, const char *fmt, ...)
-{
-  char msg[512];
+int
+rapid_failed (struct rapid *c, const char *fmt, ...)
+              {
+              char msg[512];
   va_list ap;
 
   va_start (ap, fmt);
@@ -123,8 +124,8 @@ rapid_uri (const struct rapid *c, const char *disk)
 /* ---- the export ----------------------------------------------------------- */
 
 /* Serve the points at r.at_ns on r.socket, open to QEMU (uid/gid). */
-static int
-start_export (struct rapid *c, uid_t uid, gid_t gid)
+int
+rapid_start_export (struct rapid *c, uid_t uid, gid_t gid)
 {
   string_vector names = empty_vector;
   char *addr, why[512] = "";
@@ -148,10 +149,10 @@ start_export (struct rapid *c, uid_t uid, gid_t gid)
     e = nbd_server_listen (c->srv, addr, NULL);
   free (addr);
   if (e < 0)
-    return failed (c, "cannot serve the point on %s: %s", c->r.socket,
-                   strerror (-e));
+    return rapid_failed (c, "cannot serve the point on %s: %s", c->r.socket,
+                         strerror (-e));
   if ((e = socket_grant (c->t->dir, c->r.socket, uid, gid, why, sizeof why)) < 0)
-    return failed (c, "%s", why);
+    return rapid_failed (c, "%s", why);
   return 0;
 }
 
@@ -212,12 +213,12 @@ place_overlays (struct rapid *c, const char *to)
   return 0;
 }
 
-static int
-create_overlays (struct rapid *c)
+int
+rapid_create_overlays (struct rapid *c)
 {
   if (c->made_dir && mkdir_p (c->made_dir, 0755) < 0)
-    return failed (c, "cannot create directory %s: %s", c->made_dir,
-                   strerror (errno));
+    return rapid_failed (c, "cannot create directory %s: %s", c->made_dir,
+                         strerror (errno));
   for (size_t i = 0; i < c->r.disks.len; i++) {
     struct rapid_disk *d = &c->r.disks.ptr[i];
     char *uri = rapid_uri (c, d->disk), size[32], why[512];
@@ -228,122 +229,9 @@ create_overlays (struct rapid *c)
     int e = qemu_tool_run (argv, why, sizeof why);
     free (uri);
     if (e < 0)
-      return failed (c, "cannot create the overlay %s: %s", d->overlay, why);
+      return rapid_failed (c, "cannot create the overlay %s: %s", d->overlay, why);
   }
   return 0;
-}
-
-/* ---- libvirt -------------------------------------------------------------- */
-
-static const char *
-src_domain (const struct rapid *c)
-{
-  return c->t->domain;
-}
-
-/* The protected domain's definition: libvirt's, or the copy cdp serve
- * kept (TASK/domain.xml) when the domain is gone.  *src is a connection
- * that follows the domain when it exists. */
-static char *
-source_definition (struct rapid *c, struct lv **src, bool *persistent, bool *gone,
-                   char *why, size_t len)
-{
-  char *path, *xml;
-  int e = lv_open (c->t->connect, src_domain (c), src);
-
-  *gone = e == -ENOENT;
-  if (e == 0) {
-    *persistent = lv_persistent (*src) > 0;
-    return lv_definition (*src, *persistent);
-  }
-  if (e != -ENOENT || lv_connect (c->t->connect, src) < 0) {
-    snprintf (why, len, "%s", cdp_get_error ());
-    return NULL;
-  }
-  path = task_path (c->t, "domain.xml");
-  e = fio_read (path, &xml, NULL);
-  if (e == -ENOENT)
-    snprintf (why, len, "domain %s is gone, and cdp serve kept no copy of "
-              "its definition", src_domain (c));
-  else if (e < 0)
-    snprintf (why, len, "domain %s is gone, and its copy %s cannot be read: "
-              "%s", src_domain (c), path, strerror (-e));
-  free (path);
-  *persistent = true;
-  return xml;
-}
-
-/* Define and start the domain on the overlays (step 4). */
-static int
-start_domain (struct rapid *c, const char *as)
-{
-  struct lv *src = NULL;
-  struct lvxml_overlay ov[8];
-  string_vector dropped = empty_vector;
-  char *xml, *nx = NULL;
-  const char *name = as ? as : src_domain (c);
-  uid_t uid;
-  gid_t gid;
-  bool persistent, gone;
-  char why[512];
-  int e = -1;
-
-  xml = source_definition (c, &src, &persistent, &gone, why, sizeof why);
-  if (xml == NULL) {
-    failed (c, "%s", why);
-    goto out;
-  }
-  lv_qemu_owner (src, &uid, &gid);
-  if (start_export (c, uid, gid) != 0 || create_overlays (c) != 0)
-    goto out;
-  for (size_t i = 0; i < c->r.disks.len && i < 8; i++)
-    ov[i] = (struct lvxml_overlay) {
-      .target = c->r.disks.ptr[i].disk, .path = c->r.disks.ptr[i].overlay,
-      .socket = c->r.socket, .export_name = c->r.disks.ptr[i].disk };
-  nx = lvxml_recovered (xml, as, ov, c->r.disks.len, &dropped);
-  if (nx == NULL) {
-    failed (c, "cannot make the recovered domain's definition from %s's",
-            src_domain (c));
-    goto out;
-  }
-  for (size_t i = 0; i < dropped.len; i++)
-    fprintf (stderr, "cdp: disk %s of %s is not recovered: %s runs without "
-             "it (two domains must not write one disk)\n", dropped.ptr[i],
-             src_domain (c), as);
-  if (gone)
-    fprintf (stderr, "cdp: domain %s is gone: %s is defined from the copy of "
-             "its definition that cdp serve kept\n", src_domain (c), name);
-  /* In place, the domain's history is in the journal up to this instant. */
-  if (!as && !gone && (e = lv_destroy (src)) < 0) {
-    failed (c, "domain %s: %s", name, cdp_get_error ());
-    goto out;
-  }
-  if (!persistent) {
-    if ((e = lv_start (src, nx)) == 0)
-      e = lv_open (c->t->connect, name, &c->l);
-  }
-  else if ((e = lv_define (src, nx)) == 0 &&
-           (e = lv_open (c->t->connect, name, &c->l)) == 0)
-    e = lv_start (c->l, NULL);
-  if (e < 0) {
-    char msg[512];
-    snprintf (msg, sizeof msg, "%s", cdp_get_error ());
-    /* In place, give the domain its own definition back. */
-    if (!as && persistent && lv_define (src, xml) == 0)
-      failed (c, "domain %s did not start on the point (%s); its own "
-              "definition is back, and it is off", name, msg);
-    else
-      failed (c, "domain %s: %s", name, msg);
-  }
-
- out:
-  for (size_t i = 0; i < dropped.len; i++)
-    free (dropped.ptr[i]);
-  string_vector_reset (&dropped);
-  free (xml);
-  free (nx);
-  lv_close (src);
-  return e < 0 ? -1 : 0;
 }
 
 /* ---- the command ------------------------------------------------------------- */
@@ -352,6 +240,7 @@ static int
 begin (struct rapid *c, const char *at, const char *to, const char *as,
        const char *disk)
 {
+  const struct hv_driver *hv = hv_of (c->t);
   struct task_view v;
   struct point p;
   int64_t t, t_point, t_ready;
@@ -378,20 +267,13 @@ begin (struct rapid *c, const char *at, const char *to, const char *as,
     return fail ("task %s has no disk %s", c->t->name, disk);
   t_point = time_now_ns ();
   c->r.at_ns = t;
-  c->r.mode = strdup (c->t->mode != TASK_LIBVIRT ? "qmp" : as ? "as" : "in-place");
-  c->r.domain = c->t->mode != TASK_LIBVIRT ? NULL
-              : strdup (as ? as : c->t->domain);
+  c->r.mode = strdup (!hv->recover ? "qmp" : as ? "as" : "in-place");
   c->r.connect = c->t->connect ? strdup (c->t->connect) : NULL;
-  c->r.socket = task_path (c->t, c->t->mode == TASK_LIBVIRT ? "qemu/recover.sock"
-                                                          : "run/recover.sock");
+  c->r.socket = hv_socket_path (c->t, "recover.sock");
   c->r.state = strdup ("starting");
   c->r.started_ns = c->t0;
-  if (as && (e = lv_open (c->t->connect, as, &c->l)) != -ENOENT) {
-    lv_close (c->l);
-    c->l = NULL;
-    return fail (e == 0 ? "domain %s exists already: recover as a new name"
-                        : "%s", e == 0 ? as : cdp_get_error ());
-  }
+  if (hv->recover && hv->recover->plan (c, as) != 0)
+    return EXIT_FAIL;
   if (place_overlays (c, to) != 0)
     return EXIT_FAIL;
   {
@@ -407,12 +289,12 @@ begin (struct rapid *c, const char *at, const char *to, const char *as,
   if (rapid_save (c) != 0)
     return EXIT_FAIL;
   format_time (t, tbuf, sizeof tbuf);
-  if (c->t->mode == TASK_LIBVIRT) {
-    if (start_domain (c, as) != 0)
+  if (hv->recover) {
+    if (hv->recover->start (c, as) != 0)
       return EXIT_FAIL;
   }
   else {
-    if (start_export (c, 0, 0) != 0 || create_overlays (c) != 0)
+    if (rapid_start_export (c, 0, 0) != 0 || rapid_create_overlays (c) != 0)
       return EXIT_FAIL;
   }
   t_ready = time_now_ns ();
@@ -445,18 +327,15 @@ cancel_recovery (struct rapid *c)
     return fail ("cannot read %s/recover.json: %s", c->t->dir, jf_strerror (e));
   if (e < 0 || !rapid_state_unfinished (&c->r))
     return fail ("task %s has no unfinished recovery", c->t->name);
-  failed (c, "cancelled by the operator");
+  rapid_failed (c, "cancelled by the operator");
   return EXIT_OK;
 }
 
 static int
 resume (struct rapid *c)
 {
+  const struct hv_driver *hv = hv_of (c->t);
   const char *state;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  bool active;
-  const char *why;
   int e = rapid_state_load (c->t, &c->r);
 
   if (e == -ENOENT)
@@ -470,26 +349,18 @@ resume (struct rapid *c)
   if (strcmp (c->r.state, "starting") == 0)
     for (size_t i = 0; i < c->r.disks.len; i++)
       if (access (c->r.disks.ptr[i].overlay, F_OK) != 0)
-        return failed (c, "the recovery stopped before its VM ran (no %s): "
-                       "run cdp recover again", c->r.disks.ptr[i].overlay);
-  if (c->r.domain) {
-    if (lv_open (c->r.connect, c->r.domain, &c->l) < 0)
-      return fail ("%s", cdp_get_error ());
-    lv_qemu_owner (c->l, &uid, &gid);
-  }
+        return rapid_failed (c, "the recovery stopped before its VM ran (no %s): "
+                             "run cdp recover again", c->r.disks.ptr[i].overlay);
   c->resuming = true;
-  if (start_export (c, uid, gid) != 0)
-    return EXIT_FAIL;
-  if (c->l) {
-    if (lv_domain_active (c->l, &active, &why) < 0)
-      return fail ("%s", cdp_get_error ());
-    if (!active && lv_start (c->l, NULL) < 0)
-      return fail ("cannot start %s: %s", c->r.domain, cdp_get_error ());
-    printf ("resumed: %s reads the point from the store again\n", c->r.domain);
-    fflush (stdout);
+  if (hv->recover && c->r.domain) {          /* a VM cdp started */
+    if (hv->recover->resume (c) != 0)
+      return EXIT_FAIL;
   }
-  else
+  else {
+    if (rapid_start_export (c, 0, 0) != 0)
+      return EXIT_FAIL;
     rapid_print_qmp_howto (c);
+  }
   if (strcmp (c->r.state, "starting") == 0) {
     free (c->r.state);
     c->r.state = strdup ("streaming");
@@ -547,11 +418,11 @@ cmd_recover (const char *store, int argc, char **argv)
     return usage_error ("cdp recover needs --at T and --to PATH");
   if (cli_task_load (store, argv[optind], &c.t) != 0)
     return EXIT_FAIL;
-  if (!resuming && c.t->mode == TASK_LIBVIRT && (as != NULL) == in_place) {
+  if (!resuming && hv_of (c.t)->recover && (as != NULL) == in_place) {
     task_free (c.t);
     return usage_error ("give one of --as NEWDOMAIN and --in-place");
   }
-  if (!resuming && c.t->mode != TASK_LIBVIRT && (as || in_place)) {
+  if (!resuming && !hv_of (c.t)->recover && (as || in_place)) {
     task_free (c.t);
     return usage_error ("task %s has no libvirt domain: leave out --as and "
                         "--in-place; cdp prints how to boot the point",

@@ -15,9 +15,7 @@
 #include "cdp/cli/cli-internal.h"
 #include "cdp/daemon/daemon.h"
 #include "cdp/rapid/rapid.h"
-#include "cdp/hv/libvirt/libvirt.h"
-#include "cdp/hv/qmp/qmp.h"
-#include "common/error.h"
+#include "cdp/hv/hv.h"
 #include "common/jsonfile.h"
 #include "common/fileio.h"
 #include "common/timeutil.h"
@@ -26,14 +24,8 @@
 /* How long task delete waits for cdp serve to let a task go. */
 #define RELEASE_WAIT_NS (120 * NS)
 
+/* After each mode's form of the command (hv_create_usage). */
 static const char create_help[] =
-  "usage: cdp task create NAME --size SIZE --listen unix:PATH|tcp:HOST:PORT [POLICY]\n"
-  "       cdp task create NAME --qmp SOCKET --node NODE [--node NODE]... [POLICY]\n"
-  "       cdp task create NAME --domain DOM [--disk TARGET]... [--connect URI]\n"
-  "                            [--listen unix:PATH|tcp:HOST:PORT] [POLICY]\n"
-  "libvirt: every disk of DOM unless --disk names some; the receiver listens\n"
-  "         on a unix socket in the task unless --listen says where (tcp for\n"
-  "         a hypervisor on another host: HOST is where QEMU connects)\n"
   "tcp:   --tls-creds DIR (X.509: ca-cert.pem, server-cert.pem, server-key.pem;\n"
   "       clients need a certificate the CA signed), --tls-psk FILE\n"
   "       (username:hexkey lines), or --no-tls (plain TCP): one is required\n"
@@ -48,73 +40,6 @@ task_help (void)
 {
   cli_task_help (stdout);
   return 0;
-}
-
-/* Sizes of the QMP-mode nodes, from the running QEMU. */
-static int
-qmp_disks (struct task *t, string_vector *nodes)
-{
-  struct qmp *q;
-  int e = qmp_connect (t->qmp, &q);
-
-  if (e < 0)
-    return fail ("cannot reach QEMU's QMP socket %s: %s", t->qmp,
-                 *cdp_get_error () ? cdp_get_error () : strerror (-e));
-  for (size_t i = 0; e == 0 && i < nodes->len; i++) {
-    struct json_object *node, *image;
-    int64_t size = -1;
-    e = qmp_find_node (q, nodes->ptr[i], &node);
-    if (e < 0) {
-      fail ("QEMU at %s has no block node '%s'", t->qmp, nodes->ptr[i]);
-      break;
-    }
-    if (json_object_object_get_ex (node, "image", &image))
-      size = qmp_json_int (image, "virtual-size", -1);
-    json_object_put (node);
-    if (size <= 0) {
-      e = fail ("cannot tell the size of node '%s'", nodes->ptr[i]);
-      break;
-    }
-    task_disk_vector_append (&t->disks, (struct task_disk) {
-        strdup (nodes->ptr[i]), (uint32_t) i, (uint64_t) size });
-  }
-  qmp_close (q);
-  return e < 0 ? EXIT_FAIL : e;
-}
-
-/* The disks of the libvirt domain: those named, or all of them. */
-static int
-libvirt_disks (struct task *t, string_vector *named)
-{
-  lv_disk_vector all = empty_vector;
-  struct lv *l;
-  int e = lv_open (t->connect, t->domain, &l);
-
-  if (e < 0)
-    return fail ("%s", cdp_get_error ());
-  e = lv_disks (l, &all);
-  lv_close (l);
-  if (e < 0)
-    return fail ("domain %s: %s", t->domain, cdp_get_error ());
-  for (size_t i = 0; e == 0 && i < named->len; i++) {
-    size_t k = 0;
-    while (k < all.len && strcmp (all.ptr[k].target, named->ptr[i]) != 0)
-      k++;
-    if (k == all.len)
-      e = fail ("domain %s has no disk '%s'", t->domain, named->ptr[i]);
-  }
-  for (size_t k = 0; e == 0 && k < all.len; k++) {
-    bool want = named->len == 0;
-    for (size_t i = 0; i < named->len; i++)
-      want |= strcmp (all.ptr[k].target, named->ptr[i]) == 0;
-    if (want)
-      task_disk_vector_append (&t->disks, (struct task_disk) {
-          strdup (all.ptr[k].target), (uint32_t) t->disks.len, all.ptr[k].size });
-  }
-  lv_disks_free (&all);
-  if (e == 0 && t->disks.len == 0)
-    e = fail ("domain %s has no disks", t->domain);
-  return e < 0 ? EXIT_FAIL : e;
 }
 
 /* The task directory disappears at once and durably (renamed to
@@ -212,32 +137,21 @@ create_dirs (const char *store, struct task *t)
 }
 
 /* Before anything is asked of QEMU or libvirt: the address to listen on
- * (well formed, no other task's) and no disk named twice. */
+ * (well formed, no other task's); each mode checks its own options
+ * (hv_create_check). */
 static int
-check_address (const char *store, const struct task *t,
-               const string_vector *nodes, const string_vector *targets)
+check_address (const char *store, const struct task *t)
 {
   char why[512];
   int e;
 
   if (t->listen && listen_addr_check (t->listen, why, sizeof why) < 0)
     return usage_error ("%s", why);
-  if (t->domain && t->listen && strncmp (t->listen, "tcp::", 5) == 0)
-    return usage_error ("--listen: QEMU connects to HOST: name it "
-                        "(tcp:HOST:PORT), not '%s'", t->listen);
   e = t->listen ? listen_addr_taken (store, t->listen, why, sizeof why) : 0;
   if (e == -EADDRINUSE)
     return usage_error ("%s", why);
   if (e < 0)
     return fail ("cannot read store %s: %s", store, strerror (-e));
-  for (size_t i = 0; i < nodes->len; i++)
-    for (size_t k = 0; k < i; k++)
-      if (strcmp (nodes->ptr[i], nodes->ptr[k]) == 0)
-        return usage_error ("--node %s is given twice", nodes->ptr[i]);
-  for (size_t i = 0; i < targets->len; i++)
-    for (size_t k = 0; k < i; k++)
-      if (strcmp (targets->ptr[i], targets->ptr[k]) == 0)
-        return usage_error ("--disk %s is given twice", targets->ptr[i]);
   return 0;
 }
 
@@ -256,33 +170,23 @@ check_sizes (const char *store, const struct task *t)
 static int
 task_create (const char *store, int argc, char **argv)
 {
-  static const struct option opts[] = {
-    { "size", required_argument, 0, 's' }, { "listen", required_argument, 0, 'l' },
-    { "qmp", required_argument, 0, 'q' }, { "node", required_argument, 0, 'n' },
-    { "domain", required_argument, 0, 'd' }, { "disk", required_argument, 0, 'k' },
-    { "connect", required_argument, 0, 'u' },
+  /* The options of every mode; each mode's own are its driver's. */
+  static const struct option shared[] = {
+    { "listen", required_argument, 0, 'l' },
     { "segment-size", required_argument, 0, 'g' }, POLICY_LONG_OPTIONS,
     LISTEN_LONG_OPTIONS,
     { 0 } };
+  struct option *opts = hv_create_options (shared);
   struct task *t = calloc (1, sizeof *t);
-  string_vector nodes = empty_vector, targets = empty_vector;
-  uint64_t size = 0, seg = 0;
+  struct hv_create hc = { .t = t };
+  uint64_t seg = 0;
   int c, r = 0;
 
   policy_defaults (&t->policy);
   optind = 1;
   while (r == 0 && (c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
-    case 's':
-      if (parse_size (optarg, &size) < 0 || size == 0 || size % 512)
-        r = usage_error ("--size: '%s' is not a size of whole 512-byte sectors", optarg);
-      break;
     case 'l': t->listen = strdup (optarg); break;
-    case 'q': t->qmp = strdup (optarg); break;
-    case 'n': string_vector_append (&nodes, strdup (optarg)); break;
-    case 'd': t->domain = strdup (optarg); break;
-    case 'k': string_vector_append (&targets, strdup (optarg)); break;
-    case 'u': t->connect = strdup (optarg); break;
     case 'g':
       if (parse_size (optarg, &seg) < 0 || seg < (1u << 20) || seg > (1u << 30) ||
           seg % (1u << 20))
@@ -298,7 +202,9 @@ task_create (const char *store, int argc, char **argv)
     case LISTEN_OPT_NO_TLS: case LISTEN_OPT_MAX_CONNECTIONS:
       r = listen_opt (c, optarg, &t->lo);
       break;
-    default: r = usage_error ("task create: see 'cdp task create --help'");
+    default:
+      if ((r = hv_create_opt (&hc, c, optarg)) < 0)
+        r = usage_error ("task create: see 'cdp task create --help'");
     }
   }
   if (r == 0 && optind + 1 != argc)
@@ -315,32 +221,13 @@ task_create (const char *store, int argc, char **argv)
   if (r == 0 && access (t->dir, F_OK) == 0)
     r = fail ("task '%s' exists already", t->name);   /* before its address */
   if (r == 0)
-    r = check_address (store, t, &nodes, &targets);
-  if (r == 0 && t->domain && t->lo.tls_psk)
-    r = usage_error ("--tls-psk: libvirt's NBD client uses X.509 only; give "
-                     "--tls-creds DIR");
+    r = check_address (store, t);
+  if (r == 0)
+    r = hv_create_check (store, &hc);
   if (r == 0)
     r = listen_check (t->listen, &t->lo);
-  if (r == 0 && t->domain) {
-    t->mode = TASK_LIBVIRT;
-    if (t->qmp || size)
-      r = usage_error ("--domain takes neither --qmp nor --size");
-    else
-      r = libvirt_disks (t, &targets);
-  }
-  else if (r == 0 && targets.len)
-    r = usage_error ("--disk names disks of a libvirt domain: give --domain");
-  else if (r == 0 && t->qmp) {
-    t->mode = TASK_QMP;
-    r = nodes.len == 0 ? usage_error ("--qmp needs at least one --node")
-                       : qmp_disks (t, &nodes);
-  }
-  else if (r == 0 && size && t->listen) {
-    t->mode = TASK_MANUAL;
-    task_disk_vector_append (&t->disks, (struct task_disk) { strdup ("disk0"), 0, size });
-  }
-  else if (r == 0)
-    r = usage_error ("task create needs --size and --listen, --qmp and --node, or --domain");
+  if (r == 0)
+    r = hv_create_disks (&hc);      /* the mode, and its disks */
   if (r == 0)
     r = check_sizes (store, t);
   if (r == 0)
@@ -348,12 +235,8 @@ task_create (const char *store, int argc, char **argv)
   if (r == 0)
     printf ("task %s created (%s mode, %zu disk%s)\n", t->name,
             task_mode_name (t->mode), t->disks.len, t->disks.len == 1 ? "" : "s");
-  for (size_t i = 0; i < nodes.len; i++)
-    free (nodes.ptr[i]);
-  string_vector_reset (&nodes);
-  for (size_t i = 0; i < targets.len; i++)
-    free (targets.ptr[i]);
-  string_vector_reset (&targets);
+  hv_create_free (&hc);
+  free (opts);
   task_free (t);
   return r;
 }
@@ -398,7 +281,7 @@ task_json (const struct task *t)
   json_object_object_add (o, "verify_interval_s", json_object_new_int64 (t->policy.verify_interval / NS));
   json_object_object_add (o, "rpo_s", json_object_new_double ((double) t->policy.rpo / NS));
   json_object_object_add (o, "points_checked_against_mirror",
-                          json_object_new_boolean (t->mode != TASK_MANUAL));
+                          json_object_new_boolean (hv_of (t)->protector != NULL));
   format_time (t->created_ns, buf, sizeof buf);
   json_object_object_add (o, "created", json_object_new_string (buf));
   return o;
@@ -440,9 +323,8 @@ task_print (const struct task *t)
   else
     printf ("rpo:        %s (a guest write completes once the kernel has its "
             "record; durable within %s)\n", rpo, rpo);
-  if (t->mode == TASK_MANUAL)
-    printf ("note:       manual mode: cdp cannot see the writer's mirror job, "
-            "so points are not checked against its READY; every point is offered\n");
+  if (hv_of (t)->show_note)
+    printf ("note:       %s\n", hv_of (t)->show_note);
 }
 
 int
@@ -662,6 +544,7 @@ int
 cmd_task_create (const char *store, int argc, char **argv)
 {
   if (want_help (argc, argv)) {
+    hv_create_usage (stdout);
     fputs (create_help, stdout);
     return 0;
   }

@@ -34,6 +34,7 @@
 #include "cdp/daemon/maint-policy.h"
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "cdp/hv/hv.h"
 #include "common/jsonfile.h"
 #include "cdp/task/verify.h"
 #include "common/timeutil.h"
@@ -196,7 +197,7 @@ fold_due (struct maint *m, int64_t now, bool force)
     const struct base_point *bp = catalog_find (&m->cat, d->id, UINT64_MAX);
     if (!maint_fold_due (bp, seq, now, force, task_policy (m->t).bp_interval))
       continue;
-    if (bp == NULL && m->t->mode != TASK_MANUAL) {
+    if (bp == NULL && hv_of (m->t)->initial_copy) {
       initial_base (m, d, force, seq, t);
       continue;
     }
@@ -685,7 +686,7 @@ initial_reclaim (struct maint *m, const kept_vector *k)
 {
   const struct base_point *first = NULL;
 
-  if (m->t->mode == TASK_MANUAL)
+  if (!hv_of (m->t)->initial_copy)
     return;
   for (size_t i = 0; i < m->t->disks.len; i++) {
     const struct base_point *bp = NULL;

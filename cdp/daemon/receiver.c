@@ -25,6 +25,7 @@
 #include "cdp/task/task.h"
 #include "cdp/daemon/daemon.h"
 #include "common/error.h"
+#include "cdp/hv/hv.h"
 #include "common/timeutil.h"
 #include "nbd-export/nbd-server.h"
 
@@ -543,13 +544,14 @@ remove_stale_socket (const char *addr)
 
 /* Where QEMU reaches the receiver: the address given at task creation
  * (manual mode, or a libvirt task whose hypervisor is elsewhere), else a
- * unix socket in the task: run/receiver.sock (QMP mode: QEMU runs as
- * root or as whoever runs cdp), qemu/receiver.sock (libvirt mode: a
- * directory of its own, which receiver_grant opens to QEMU's user). */
+ * unix socket in the task, in the directory the task's driver places it
+ * (hv.h socket_dir): run/receiver.sock (QMP mode: QEMU runs as root or
+ * as whoever runs cdp), qemu/receiver.sock (libvirt mode: a directory
+ * of its own, which receiver_grant opens to QEMU's user). */
 static int
 start_listening (struct receiver *r)
 {
-  char *dir = task_path (r->t, r->t->mode == TASK_LIBVIRT ? "qemu" : "run");
+  char *dir = task_path (r->t, hv_of (r->t)->socket_dir);
   char *addr;
   int e;
 
@@ -631,7 +633,8 @@ max_request_for (uint32_t segment_size)
  * lost.  Journal a gap from that record on every disk (durably: the
  * journal still writes with O_DIRECT here), then let the journal forget
  * the evidence.  No point after it is exact until a new copy of the
- * disk (libvirt and QMP modes make one when protection starts). */
+ * disk (modes with an initial copy, hv.h, make one when protection
+ * starts). */
 static int
 rx_journal_lost_tail (struct receiver *r)
 {
@@ -653,7 +656,7 @@ rx_journal_lost_tail (struct receiver *r)
      * write again what it wrote since its last FLUSH reply, as after a
      * disk that lost its volatile cache (docs/OPERATOR.md), and points
      * are offered again from here. */
-    if (e == 0 && r->t->mode == TASK_MANUAL)
+    if (e == 0 && !hv_of (r->t)->initial_copy)
       e = receiver_event (r, JOURNAL_RESUME, r->t->disks.ptr[i].id,
                           "writer resumes after the host went down", 0);
   }

@@ -3,11 +3,11 @@
  *
  * Threads: the main thread waits for SIGINT/SIGTERM, writes each
  * task's run/state.json once a second and resumes rapid recoveries that
- * were interrupted (recover-watch.c); every QMP-mode task has a
- * protector thread that owns its QMP connection and mirror jobs, every
- * libvirt-mode task one that owns its libvirt connection and block copy
- * jobs (libvirt-protect.c; the calls both share are in protect.h); each
- * receiver has its journal thread, indexer thread and NBD threads.
+ * were interrupted (recover-watch.c); a task whose mode has a protector
+ * (cdp/hv/hv.h: QMP mode's owns its QMP connection and mirror jobs,
+ * libvirt mode's its libvirt connection and block copy jobs) has that
+ * thread, which reports through the calls of protect.h defined here;
+ * each receiver has its journal thread, indexer thread and NBD threads.
  *
  * Fidelity: a disk's history is exact only while its mirror job is READY.
  * Before a job starts, whenever one breaks and when we stop, a GAP record
@@ -32,7 +32,7 @@
 #include "cdp/task/task.h"
 #include "cdp/daemon/daemon.h"
 #include "cdp/hv/protect.h"
-#include "cdp/hv/qmp/qmp.h"
+#include "cdp/hv/hv.h"
 #include "common/error.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
@@ -128,110 +128,6 @@ protect_progress (struct served *s, size_t i, uint64_t done, uint64_t total)
   s->ds[i].copy_done = done;
   s->ds[i].copy_total = total;
   pthread_mutex_unlock (&s->lock);
-}
-
-/* The initial copy's progress of the mirrors still copying. */
-static void
-qmp_progress (struct served *s, struct qmp *q, struct qmp_mirror **m,
-              const bool *ready)
-{
-  for (size_t i = 0; i < s->t->disks.len; i++) {
-    struct json_object *job = NULL;
-    if (ready[i] || m[i] == NULL ||
-        qmp_mirror_state (m[i], NULL, NULL) != QMP_MIRROR_SYNCING ||
-        qmp_find_job (q, qmp_mirror_job_id (m[i]), &job) < 0)
-      continue;
-    int64_t done = qmp_json_int (job, "current-progress", -1);
-    int64_t total = qmp_json_int (job, "total-progress", -1);
-    if (done >= 0 && total > 0)
-      protect_progress (s, i, (uint64_t) done, (uint64_t) total);
-    json_object_put (job);
-  }
-}
-
-/* One QMP session: start every mirror, follow events until one breaks
- * or we stop.  Returns when the session is over. */
-static void
-protect_session (struct served *s, struct qmp *q)
-{
-  size_t n = s->t->disks.len;
-  struct qmp_mirror **m = calloc (n, sizeof *m);
-  bool *ready = calloc (n, sizeof *ready);
-  /* A job left from an earlier serve wrote to a receiver that is gone:
-   * its NBD connection is dead even if QEMU has not noticed yet. */
-  struct qmp_mirror_options o = { .reconnect_delay = 0,
-                                  .replace_existing = true };
-  bool broken = false;
-  int64_t next_progress = 0;
-
-  for (size_t i = 0; i < n && !broken; i++) {
-    const char *node = s->t->disks.ptr[i].name;
-    protect_starting (s, i);
-    if (qmp_mirror_start (q, node, receiver_socket (s->rx), node, NULL, &o,
-                          &m[i]) < 0) {
-      protect_lost (s, i, cdp_get_error (), 0);
-      broken = true;
-    }
-  }
-  while (!broken && !serve_stopping (s)) {
-    struct json_object *ev = NULL;
-    int e = qmp_next_event (q, 500, &ev);
-    for (size_t i = 0; i < n; i++) {
-      const char *reason = "";
-      int64_t since = 0;
-      if (e < 0 && e != -ETIMEDOUT && e != -EAGAIN && e != -ENOBUFS)
-        qmp_mirror_connection_lost (m[i], e);
-      else if (ev)
-        qmp_mirror_handle_event (m[i], ev);
-      enum qmp_mirror_state st = qmp_mirror_state (m[i], &reason, &since);
-      if (st == QMP_MIRROR_PROTECTED && !ready[i]) {
-        ready[i] = true;
-        protect_ready (s, i);
-      }
-      else if (st == QMP_MIRROR_BROKEN) {
-        protect_lost (s, i, reason, since);
-        broken = true;
-      }
-    }
-    json_object_put (ev);
-    if (!broken && time_now_ns () >= next_progress) {
-      qmp_progress (s, q, m, ready);
-      next_progress = time_now_ns () + 1000000000LL;
-    }
-  }
-  for (size_t i = 0; i < n; i++) {
-    if (m[i] && serve_stopping (s)) {
-      /* Guest writes stop reaching us from here on. */
-      protect_lost (s, i, atomic_load (&s->stopping)
-                    ? "cdp serve let the task go" : "cdp serve stopped", 0);
-      qmp_mirror_stop (m[i]);
-    }
-    qmp_mirror_free (m[i]);
-  }
-  free (m);
-  free (ready);
-}
-
-static void *
-protector (void *arg)
-{
-  struct served *s = arg;
-
-  while (!serve_stopping (s)) {
-    struct qmp *q;
-    int e = qmp_connect (s->t->qmp, &q);
-    if (e < 0) {
-      for (size_t i = 0; i < s->t->disks.len; i++)
-        protect_waiting (s, i, "QEMU's QMP socket does not answer");
-    }
-    else {
-      protect_session (s, q);
-      qmp_close (q);
-    }
-    for (int k = 0; k < 10 && !serve_stopping (s); k++)
-      usleep (100000);
-  }
-  return NULL;
 }
 
 /* Ingest rate: bytes received per second, over the last 5 seconds. */
@@ -431,7 +327,7 @@ serve_task (const char *store, const char *name, struct served *s)
   s->ds = calloc (s->t->disks.len, sizeof *s->ds);
   for (size_t i = 0; i < s->t->disks.len; i++)
     s->ds[i] = (struct disk_state) {
-      .state = s->t->mode == TASK_MANUAL ? "listening" : "starting",
+      .state = hv_of (s->t)->initial_state,
       .since_ns = time_now_ns () };
   if (receiver_start (s->t, &s->rx) < 0)
     return EXIT_FAIL;
@@ -455,10 +351,9 @@ serve_task (const char *store, const char *name, struct served *s)
              name, why);
   log_msg ("task %s: receiver on %s", name,
            s->t->listen ? s->t->listen : receiver_socket (s->rx));
-  if (s->t->mode != TASK_MANUAL) {
+  if (hv_of (s->t)->protector) {
     mark_lost_fidelity (s);
-    if (pthread_create (&s->protector, NULL, s->t->mode == TASK_QMP
-                        ? protector : libvirt_protector, s) != 0)
+    if (pthread_create (&s->protector, NULL, hv_of (s->t)->protector, s) != 0)
       return fail ("task %s: cannot start protector thread", name);
     s->has_protector = true;
   }

@@ -1,5 +1,6 @@
-/* cdp: what every protector of `cdp serve` shares (the QMP-mode one in
- * cmd-serve.c, the libvirt one in libvirt-protect.c).
+/* cdp: what every protector of `cdp serve` shares (a driver's protector,
+ * hv.h: qmp/qmp-protect.c, libvirt/libvirt-protect.c); daemon/serve.c
+ * defines these calls.
  *
  * A protector drives the copy job of each disk of one task and tells
  * the rest of the daemon what it sees through these calls, which keep
@@ -74,8 +75,5 @@ void protect_progress (struct served *s, size_t i, uint64_t done,
 /* Set the state and reason shown for disk i (logged when it changes). */
 void protect_state (struct served *s, size_t i, const char *state,
                     const char *reason);
-
-/* libvirt-protect.c: the protector thread of a libvirt-mode task. */
-void *libvirt_protector (void *served);
 
 #endif

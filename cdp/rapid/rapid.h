@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cdp/task/task.h"
 
@@ -79,6 +80,15 @@ void rapid_unlock_point (struct rapid *c);
 /* The export's URI for disk (malloc'd). */
 char *rapid_uri (const struct rapid *c, const char *disk);
 void rapid_stop_export (struct rapid *c);
+/* Serve the points at r.at_ns on r.socket, open to QEMU running as
+ * uid/gid; create each disk's overlay on them.  0, or not 0 with the
+ * recovery recorded failed and why said. */
+int rapid_start_export (struct rapid *c, uid_t uid, gid_t gid);
+int rapid_create_overlays (struct rapid *c);
+/* Record the recovery failed (unless it is being resumed) and say why
+ * in one line; returns EXIT_FAIL. */
+int rapid_failed (struct rapid *c, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
 
 /* recover-stream.c.  How to boot and stream the point without libvirt,
  * on stdout. */

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cdp/task/task.h"
+#include "cdp/hv/hv.h"
 #include "common/jsonfile.h"
 
 #define TASK_VERSION 1
@@ -38,7 +39,7 @@ task_name_valid (const char *name)
 const char *
 task_mode_name (enum task_mode m)
 {
-  return m == TASK_QMP ? "qmp" : m == TASK_LIBVIRT ? "libvirt" : "manual";
+  return hv_by_mode (m)->name;
 }
 
 char *
@@ -149,17 +150,13 @@ parse_task (json_object *o, struct task *t)
 {
   json_object *disks, *pol;
   char *mode = json_str (o, "mode");
+  const struct hv_driver *hv = mode ? hv_by_name (mode) : NULL;
   int64_t mc;
 
-  if (mode == NULL)
-    return -EINVAL;
-  t->mode = strcmp (mode, "qmp") == 0 ? TASK_QMP
-    : strcmp (mode, "libvirt") == 0 ? TASK_LIBVIRT : TASK_MANUAL;
-  if (t->mode == TASK_MANUAL && strcmp (mode, "manual") != 0) {
-    free (mode);
-    return -EINVAL;
-  }
   free (mode);
+  if (hv == NULL)
+    return -EINVAL;
+  t->mode = hv->mode;
   t->listen = json_str (o, "listen");
   t->lo.tls_creds = json_str (o, "tls_creds");
   t->lo.tls_psk = json_str (o, "tls_psk");

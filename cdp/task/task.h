@@ -2,7 +2,8 @@
  * files beside it (locks, heartbeat, damage record), the NBD listeners'
  * options, and the read side of a task (resolving a time to a point).
  * Every other part of cdp builds on this one; it calls none of them but
- * rapid recovery's state file (task_files_check reads it). */
+ * rapid recovery's state file (task_files_check reads it) and the table
+ * of hypervisor drivers (cdp/hv/hv.h: a mode's name). */
 #ifndef CDP_TASK_H
 #define CDP_TASK_H
 
@@ -79,6 +80,8 @@ struct json_object;
 char *json_str (struct json_object *o, const char *key);
 int64_t json_int (struct json_object *o, const char *key, int64_t dflt);
 
+/* Which hypervisor driver the task has (cdp/hv/hv.h); only cdp/hv tells
+ * them apart. */
 enum task_mode { TASK_MANUAL, TASK_QMP, TASK_LIBVIRT };
 
 struct task_disk {

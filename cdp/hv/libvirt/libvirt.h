@@ -129,4 +129,12 @@ int lv_thaw (struct lv *l);
 const char *lv_job_type_name (int type);
 const char *lv_lifecycle_name (int event, int detail);
 
+/* ---- libvirt-protect.c: the protector of a libvirt-mode task (hv.h) --- */
+
+/* The protector thread: arg is the task's struct served (protect.h). */
+void *libvirt_protector (void *served);
+
+/* libvirt-recover.c: what cdp recover does with the domain (hv.h). */
+extern const struct hv_recover libvirt_recover;
+
 #endif

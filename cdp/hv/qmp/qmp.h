@@ -265,4 +265,9 @@ int qmp_mirror_stop (struct qmp_mirror *m);
  * job.  Safe on NULL. */
 void qmp_mirror_free (struct qmp_mirror *m);
 
+/* ---- qmp-protect.c: the protector of a QMP-mode task (hv.h) ---------- */
+
+/* The protector thread: arg is the task's struct served (protect.h). */
+void *qmp_protector (void *served);
+
 #endif

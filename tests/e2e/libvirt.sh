@@ -10,7 +10,6 @@
 #   vio 'CMD'                 qemu-io CMD through the guest device
 #                             (virtio-disk0), so it passes the mirror
 #   dom_image OUT             the domain's disk flushed, as raw OUT
-#   guest_counter IMG         the guest's /counter in a raw image (ext4)
 
 requires virsh debugfs
 root_dir=$(cd "$e2e_dir/../.." && pwd)
@@ -68,7 +67,3 @@ dom_image ()
     qemu-img convert -U -f qcow2 -O raw "$dom_disk" "$1"
 }
 
-guest_counter ()
-{
-    debugfs -R "cat /counter" "$1" 2>/dev/null | awk '{ print $1 }'
-}

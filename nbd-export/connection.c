@@ -102,7 +102,7 @@ drain (struct connection *conn)
   pthread_mutex_lock (&conn->lock);
   conn->closing = true;
   pthread_cond_broadcast (&conn->work_cond);
-  while (conn->inflight > 0)
+  while (conn->inflight > 0 || conn->notifying > 0)
     pthread_cond_wait (&conn->slot_cond, &conn->lock);
   pthread_mutex_unlock (&conn->lock);
   writer_stop (conn);

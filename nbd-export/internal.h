@@ -172,6 +172,7 @@ struct connection {
   struct request *reply_head, *reply_tail;
   unsigned inflight;
   uint64_t inflight_bytes;
+  unsigned notifying;           /* release_slot is telling the server */
   unsigned nr_workers, idle_workers;
   unsigned max_workers;         /* srv->workers when conn was made */
   pthread_t *workers;           /* max_workers entries */

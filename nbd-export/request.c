@@ -112,19 +112,34 @@ acquire_slot (struct connection *conn, uint64_t bytes)
   return r;
 }
 
+/* Called from any thread that completes a request, the backend's too.
+ * Once inflight is 0 and nobody is notifying, the connection's thread
+ * may end (drain) and conn and the server be freed: nothing here
+ * touches them after the unlock that allows it. */
 static void
 release_slot (struct connection *conn, uint64_t bytes)
 {
-  bool idle;
+  struct nbd_server *srv = conn->srv;
+  bool notify;
 
   pthread_mutex_lock (&conn->lock);
   conn->inflight--;
   conn->inflight_bytes -= bytes;
-  idle = conn->inflight == 0;
+  /* The last request of a server shutting down: wake wait_idle, which
+   * holds srv->lock while it takes conn->lock, so not under conn->lock;
+   * drain waits for it to end. */
+  notify = conn->inflight == 0 && server_shutting_down (srv);
+  if (notify)
+    conn->notifying++;
   pthread_cond_signal (&conn->slot_cond);
   pthread_mutex_unlock (&conn->lock);
-  if (idle && server_shutting_down (conn->srv))
-    server_notify (conn->srv);
+  if (notify) {
+    server_notify (srv);
+    pthread_mutex_lock (&conn->lock);
+    conn->notifying--;
+    pthread_cond_broadcast (&conn->slot_cond);
+    pthread_mutex_unlock (&conn->lock);
+  }
 }
 
 void

@@ -8,17 +8,25 @@
 static __thread struct cdp_saved_error last;
 
 int
-cdp_set_error (int err, const char *fmt, ...)
+cdp_set_errorv (int err, const char *fmt, va_list ap)
 {
   char text[CDP_ERROR_MAX];
-  va_list ap;
 
   /* Format aside: the arguments may point into last.msg itself. */
-  va_start (ap, fmt);
   vsnprintf (text, sizeof text, fmt, ap);
-  va_end (ap);
   memcpy (last.msg, text, sizeof text);
   last.errnum = err < 0 ? -err : err;
+  return err;
+}
+
+int
+cdp_set_error (int err, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  err = cdp_set_errorv (err, fmt, ap);
+  va_end (ap);
   return err;
 }
 

@@ -29,6 +29,7 @@
 #ifndef CDP_ERROR_H
 #define CDP_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* Longest message kept, with its NUL; a longer one is truncated. */
@@ -40,6 +41,10 @@
  * Returns err unchanged, for "return cdp_set_error (-EIO, ...)". */
 int cdp_set_error (int err, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
+/* The same with a va_list: for a library's own setter that does more
+ * (the journal's forgets its damage record). */
+int cdp_set_errorv (int err, const char *fmt, va_list ap)
+  __attribute__ ((format (printf, 2, 0)));
 
 /* The calling thread's message: "" when none was set (or it was
  * cleared).  Valid until the thread's next cdp_set_error or

@@ -22,14 +22,13 @@ static __thread bool have_damage;
 int
 set_last_error (int err, const char *fmt, ...)
 {
-  char text[CDP_ERROR_MAX];
   va_list ap;
 
-  va_start (ap, fmt);
-  vsnprintf (text, sizeof text, fmt, ap);
-  va_end (ap);
   have_damage = false;
-  return cdp_set_error (err, "%s", text);
+  va_start (ap, fmt);
+  err = cdp_set_errorv (err, fmt, ap);
+  va_end (ap);
+  return err;
 }
 
 void

@@ -173,7 +173,7 @@ source_size (struct qmp *q, const char *name, int64_t *size)
   }
   if (r < 0 && r != -ENOENT)
     return r;
-  return qmp_set_error (-ENODEV, "QEMU has no block node named %s", name);
+  return cdp_set_error (-ENODEV, "QEMU has no block node named %s", name);
 }
 
 /* ---- State --------------------------------------------------------- */
@@ -436,7 +436,7 @@ wait_job_ended (struct qmp *q, const char *id, bool *concluded)
       return 0;
     }
     if (timeout >= 0 && waited >= timeout)
-      return qmp_set_error (-ETIMEDOUT, "mirror job %s did not end in time",
+      return cdp_set_error (-ETIMEDOUT, "mirror job %s did not end in time",
                             id);
     sleep_ms (10);
     waited += 10;
@@ -451,7 +451,7 @@ job_command (struct qmp *q, const char *command, const char *key,
 
   if (!put (args, key, json_object_new_string (id))
       || (force && !put (args, "force", json_object_new_boolean (true))))
-    return qmp_set_error (-ENOMEM, "out of memory");
+    return cdp_set_error (-ENOMEM, "out of memory");
   return qmp_execute (q, command, args, NULL);
 }
 
@@ -638,7 +638,7 @@ add_target (struct qmp_mirror *m, const char *socket, const char *export,
       || (opts->reconnect_delay
           && !put (args, "reconnect-delay",
                    json_object_new_int64 (opts->reconnect_delay))))
-    return qmp_set_error (-ENOMEM, "out of memory");
+    return cdp_set_error (-ENOMEM, "out of memory");
   return qmp_execute (m->q, "blockdev-add", args, NULL);
 }
 
@@ -651,10 +651,10 @@ check_target_size (struct qmp_mirror *m, int64_t size)
 
   r = qmp_find_node (m->q, m->target, &node);
   if (r < 0)
-    return r == -ENOENT ? qmp_set_error (-EPROTO, "target node vanished") : r;
+    return r == -ENOENT ? cdp_set_error (-EPROTO, "target node vanished") : r;
   tsize = virtual_size (node);
   if (tsize != size)
-    return qmp_set_error (-EINVAL, "the NBD export is %" PRId64 " bytes but "
+    return cdp_set_error (-EINVAL, "the NBD export is %" PRId64 " bytes but "
                           "node %s is %" PRId64 " bytes", tsize, m->node,
                           size);
   return 0;
@@ -674,7 +674,7 @@ start_job (struct qmp_mirror *m)
       || !put (args, "on-source-error", json_object_new_string ("report"))
       || !put (args, "on-target-error", json_object_new_string ("report"))
       || !put (args, "auto-dismiss", json_object_new_boolean (false)))
-    return qmp_set_error (-ENOMEM, "out of memory");
+    return cdp_set_error (-ENOMEM, "out of memory");
   m->listening = false;
   return qmp_execute (m->q, "blockdev-mirror", args, NULL);
 }
@@ -725,13 +725,13 @@ qmp_mirror_start (struct qmp *q, const char *node, const char *nbd_socket,
     export_name = "";
   if (node == NULL || node[0] == '\0' || nbd_socket == NULL
       || nbd_socket[0] == '\0')
-    return qmp_set_error (-EINVAL, "mirror: node and socket are required");
+    return cdp_set_error (-EINVAL, "mirror: node and socket are required");
   if (job_id && !well_formed (job_id))
-    return qmp_set_error (-EINVAL, "mirror: bad job id '%s' (a letter, "
+    return cdp_set_error (-EINVAL, "mirror: bad job id '%s' (a letter, "
                           "then letters, digits, '-', '.', '_')", job_id);
   m = mirror_new (q, node, nbd_socket, export_name, job_id);
   if (m == NULL)
-    return qmp_set_error (-ENOMEM, "out of memory");
+    return cdp_set_error (-ENOMEM, "out of memory");
 
   r = source_size (q, node, &size);
   if (r < 0)

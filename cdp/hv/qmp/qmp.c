@@ -41,18 +41,6 @@ struct qmp {
   int version[3];
 };
 
-int
-qmp_set_error (int err, const char *fmt, ...)
-{
-  char text[CDP_ERROR_MAX];
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (text, sizeof text, fmt, ap);
-  va_end (ap);
-  return cdp_set_error (err, "%s", text);
-}
-
 void
 qmp_cleanup_json_put (struct json_object **obj)
 {
@@ -94,7 +82,7 @@ lose (struct qmp *q, int err)
 {
   if (!q->dead)
     q->dead = err;
-  return qmp_set_error (q->dead, "QMP connection lost: %s",
+  return cdp_set_error (q->dead, "QMP connection lost: %s",
                         strerror (-q->dead));
 }
 
@@ -130,7 +118,7 @@ fill (struct qmp *q, int64_t deadline)
       return lose (q, -EMSGSIZE);
     p = realloc (q->buf, cap);
     if (p == NULL)
-      return qmp_set_error (-ENOMEM, "out of memory");
+      return cdp_set_error (-ENOMEM, "out of memory");
     q->buf = p;
     q->cap = cap;
   }
@@ -248,7 +236,7 @@ queue_event (struct qmp *q, json_object *ev)
   r = event_vector_append (&q->events, ev);
   if (r < 0) {
     json_object_put (ev);
-    return qmp_set_error (r, "out of memory");
+    return cdp_set_error (r, "out of memory");
   }
   return 0;
 }
@@ -298,12 +286,12 @@ take_reply (const char *command, json_object *reply, json_object **ret)
 
   if (json_object_object_get_ex (reply, "error", &err)) {
     desc = qmp_json_string (err, "desc");
-    return qmp_set_error (errno_of_class (qmp_json_string (err, "class")),
+    return cdp_set_error (errno_of_class (qmp_json_string (err, "class")),
                           "%s: %s", command,
                           desc ? desc : "unknown QMP error");
   }
   if (!json_object_object_get_ex (reply, "return", &val))
-    return qmp_set_error (-EPROTO, "%s: reply without return or error",
+    return cdp_set_error (-EPROTO, "%s: reply without return or error",
                           command);
   if (ret)
     *ret = json_object_get (val);
@@ -324,7 +312,7 @@ read_greeting (struct qmp *q, int64_t deadline)
   if (r < 0)
     return r;
   if (!json_object_object_get_ex (msg, "QMP", &greet))
-    return qmp_set_error (-EPROTO, "the peer is not a QMP monitor");
+    return cdp_set_error (-EPROTO, "the peer is not a QMP monitor");
   if (json_object_object_get_ex (greet, "version", &ver)
       && json_object_object_get_ex (ver, "qemu", &qemu))
     for (size_t i = 0; i < 3; i++)
@@ -340,15 +328,15 @@ open_socket (const char *path, int *fdp)
   int fd;
 
   if (strlen (path) >= sizeof addr.sun_path)
-    return qmp_set_error (-ENAMETOOLONG, "%s: socket path too long", path);
+    return cdp_set_error (-ENAMETOOLONG, "%s: socket path too long", path);
   strcpy (addr.sun_path, path);
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
-    return qmp_set_error (-errno, "socket: %s", strerror (errno));
+    return cdp_set_error (-errno, "socket: %s", strerror (errno));
   if (connect (fd, (struct sockaddr *) &addr, sizeof addr) < 0) {
     int err = -errno;
     close (fd);
-    return qmp_set_error (err, "%s: cannot connect: %s", path,
+    return cdp_set_error (err, "%s: cannot connect: %s", path,
                           strerror (-err));
   }
   *fdp = fd;
@@ -364,7 +352,7 @@ qmp_connect (const char *path, struct qmp **qp)
 
   q = calloc (1, sizeof *q);
   if (q == NULL)
-    return qmp_set_error (-ENOMEM, "out of memory");
+    return cdp_set_error (-ENOMEM, "out of memory");
   q->timeout_ms = QMP_DEFAULT_TIMEOUT_MS;
   r = open_socket (path, &q->fd);
   if (r < 0)
@@ -380,7 +368,7 @@ qmp_connect (const char *path, struct qmp **qp)
 
  err:
   if (r == -ETIMEDOUT)
-    qmp_set_error (r, "%s: no QMP greeting or reply in time", path);
+    cdp_set_error (r, "%s: no QMP greeting or reply in time", path);
   qmp_close (q);
   return r;
  err_free:
@@ -442,17 +430,17 @@ send_command (struct qmp *q, const char *command, json_object *args,
       || json_object_object_add (msg, "id", json_object_new_string (id)) < 0
       || (args && json_object_object_add (msg, "arguments",
                                           json_object_get (args)) < 0))
-    return qmp_set_error (-ENOMEM, "out of memory");
+    return cdp_set_error (-ENOMEM, "out of memory");
   text = json_object_to_json_string_ext (msg, JSON_C_TO_STRING_PLAIN);
   if (text == NULL)
-    return qmp_set_error (-ENOMEM, "out of memory");
+    return cdp_set_error (-ENOMEM, "out of memory");
   r = send_all (q, text, strlen (text), deadline);
   if (r == 0)
     r = send_all (q, "\n", 1, deadline);
   if (r == -ETIMEDOUT) {
     /* Part of the command may be on the wire: the stream is unusable. */
     lose (q, -EPIPE);
-    return qmp_set_error (-EPIPE, "%s: QEMU stopped reading its monitor",
+    return cdp_set_error (-EPIPE, "%s: QEMU stopped reading its monitor",
                           command);
   }
   return r;
@@ -490,7 +478,7 @@ qmp_execute (struct qmp *q, const char *command, struct json_object *args,
 
     r = read_message (q, deadline, &msg);
     if (r == -ETIMEDOUT)
-      return qmp_set_error (r, "%s: no reply from QEMU in time", command);
+      return cdp_set_error (r, "%s: no reply from QEMU in time", command);
     if (r < 0)
       return r;
     if (is_event (msg)) {
@@ -511,7 +499,7 @@ qmp_next_event (struct qmp *q, int timeout_ms, struct json_object **ev)
   int r;
 
   if (q->dropped) {
-    r = qmp_set_error (-ENOBUFS, "%zu QMP events were dropped", q->dropped);
+    r = cdp_set_error (-ENOBUFS, "%zu QMP events were dropped", q->dropped);
     q->dropped = 0;
     return r;
   }
@@ -547,7 +535,7 @@ qmp_hmp (struct qmp *q, const char *command_line, char **output)
   if (args == NULL
       || json_object_object_add (args, "command-line",
                                  json_object_new_string (command_line)) < 0)
-    return qmp_set_error (-ENOMEM, "out of memory");
+    return cdp_set_error (-ENOMEM, "out of memory");
   r = qmp_execute (q, "human-monitor-command", args, &ret);
   if (r < 0)
     return r;
@@ -555,10 +543,10 @@ qmp_hmp (struct qmp *q, const char *command_line, char **output)
   if (output) {
     *output = strdup (text ? text : "");
     if (*output == NULL)
-      return qmp_set_error (-ENOMEM, "out of memory");
+      return cdp_set_error (-ENOMEM, "out of memory");
   }
   if (text && strncmp (text, "Error: ", 7) == 0)
-    return qmp_set_error (-EIO, "%s: %.*s", command_line,
+    return cdp_set_error (-EIO, "%s: %.*s", command_line,
                           (int) strcspn (text + 7, "\r\n"), text + 7);
   return 0;
 }
@@ -607,7 +595,7 @@ qmp_query_find (struct qmp *q, const char *command, struct json_object *args,
   if (r < 0)
     return r;
   if (!json_object_is_type (list, json_type_array))
-    return qmp_set_error (-EPROTO, "%s: did not return a list", command);
+    return cdp_set_error (-EPROTO, "%s: did not return a list", command);
   n = json_object_array_length (list);
   for (size_t i = 0; i < n; i++) {
     json_object *e = json_object_array_get_idx (list, i);
@@ -618,7 +606,7 @@ qmp_query_find (struct qmp *q, const char *command, struct json_object *args,
       return 0;
     }
   }
-  return qmp_set_error (-ENOENT, "%s: no entry with %s %s", command, key,
+  return cdp_set_error (-ENOENT, "%s: no entry with %s %s", command, key,
                         value);
 }
 
@@ -630,7 +618,7 @@ qmp_find_node (struct qmp *q, const char *name, struct json_object **node)
   if (args == NULL
       || json_object_object_add (args, "flat",
                                  json_object_new_boolean (true)) < 0)
-    return qmp_set_error (-ENOMEM, "out of memory");
+    return cdp_set_error (-ENOMEM, "out of memory");
   return qmp_query_find (q, "query-named-block-nodes", args, "node-name",
                          name, node);
 }
@@ -666,8 +654,8 @@ qmp_block_qdev (struct qmp *q, const char *node, char **qdev)
     if ((top && strcmp (top, node) == 0)
         || (device && strcmp (device, node) == 0)) {
       *qdev = strdup (path);
-      return *qdev ? 0 : qmp_set_error (-ENOMEM, "out of memory");
+      return *qdev ? 0 : cdp_set_error (-ENOMEM, "out of memory");
     }
   }
-  return qmp_set_error (-ENODEV, "no guest device uses block node %s", node);
+  return cdp_set_error (-ENODEV, "no guest device uses block node %s", node);
 }

@@ -139,11 +139,6 @@ int qmp_find_job (struct qmp *q, const char *id, struct json_object **job);
  * (no device on that node), qmp_execute's. */
 int qmp_block_qdev (struct qmp *q, const char *node, char **qdev);
 
-/* For layers built on this client (qmp-mirror.c): make fmt the thread's
- * error (cdp_set_error) and return err. */
-int qmp_set_error (int err, const char *fmt, ...)
-  __attribute__ ((format (printf, 2, 3)));
-
 /* ---- qmp-mirror.c: the QMP-mode mirror driver ----------------------- */
 
 struct qmp_mirror;

@@ -27,7 +27,7 @@
 /* One line on stderr: "cdp: " + message.  Returns EXIT_FAIL. */
 int fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 int usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
-char *path_join (const char *a, const char *b);      /* malloc'd */
+char *path_join (const char *a, const char *b);  /* malloc'd; NULL: ENOMEM */
 int mkdir_p (const char *path, unsigned mode);
 bool want_help (int argc, char **argv);
 void log_msg (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
@@ -135,7 +135,8 @@ int task_policy_load (const struct task *t, struct task_policy *p);
 int task_policy_save (const struct task *t, const struct task_policy *p);
 void task_free (struct task *t);
 int task_list (const char *store, string_vector *names);
-char *task_path (const struct task *t, const char *leaf);   /* malloc'd */
+/* t's directory, "/", leaf: malloc'd; NULL when out of memory. */
+char *task_path (const struct task *t, const char *leaf);
 const struct task_disk *task_find_disk (const struct task *t, const char *name);
 const char *task_mode_name (enum task_mode m);
 /* Pick the disk named by --disk, or the only one; prints the error. */

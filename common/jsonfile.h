@@ -40,7 +40,8 @@ int jf_load (const char *path, int max_version, struct json_object **out,
  * container (a value that is NULL or failed itself, or an add that could
  * not allocate), so that jf_save and jf_print refuse the document
  * instead of writing a wrong one.  They take v (it is freed when it
- * cannot be added) and return 0 or -ENOMEM; o NULL (a container whose
+ * cannot be added: a caller that fills v after adding it checks the
+ * return first) and return 0 or -ENOMEM; o NULL (a container whose
  * own allocation failed) only frees v: the failure is remembered where
  * that container is added.  A check after each add is not needed. */
 int jf_add (struct json_object *o, const char *key, struct json_object *v);

@@ -111,8 +111,12 @@ add_name (json_object *o, const char *key, const char *s)
   }
   size_t n = strlen (s);
   char *lossy = malloc (3 * n + 1), *hex = malloc (2 * n + 1), *p = lossy;
-  if (lossy == NULL || hex == NULL)
-    abort ();
+  if (lossy == NULL || hex == NULL) {
+    free (lossy);
+    free (hex);
+    jf_fail (o);
+    return;
+  }
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char) s[i];
     if (c < 0x80) {
@@ -169,19 +173,26 @@ entry_json (const struct files_entry *e)
   return o;
 }
 
-static void
+static int
 print_json (const struct fsession *s, const char *path, const files_entry_vector *v)
 {
   json_object *root = json_object_new_object (), *a = json_object_new_array ();
+  const char *text;
+  int r = EXIT_OK;
 
   add_name (root, "path", path);
   jf_add (root, "point", json_object_new_string (s->tbuf));
   for (size_t i = 0; i < v->len; i++)
     jf_append (a, entry_json (&v->ptr[i]));
   jf_add (root, "entries", a);
-  puts (json_object_to_json_string_ext (root, JSON_C_TO_STRING_PRETTY |
-                                        JSON_C_TO_STRING_NOSLASHESCAPE));
+  text = jf_text (root, JSON_C_TO_STRING_PRETTY |
+                 JSON_C_TO_STRING_NOSLASHESCAPE);
+  if (text == NULL)
+    r = fail ("cannot print the JSON output: %s", strerror (ENOMEM));
+  else
+    puts (text);
   json_object_put (root);
+  return r;
 }
 
 static int
@@ -198,9 +209,11 @@ do_ls (struct fsession *s, const struct files_opts *o)
   }
   if (v.len)
     qsort (v.ptr, v.len, sizeof *v.ptr, by_name);
-  if (o->json)
-    print_json (s, o->path, &v);
-  else
+  if (o->json && print_json (s, o->path, &v) != EXIT_OK) {
+    files_entry_vector_clear (&v);
+    return EXIT_FAIL;
+  }
+  if (!o->json)
     print_long (&v);
   files_entry_vector_clear (&v);
   return fflush (stdout) == 0 ? EXIT_OK : fail ("cannot write the listing: %s",

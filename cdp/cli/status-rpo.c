@@ -66,7 +66,8 @@ status_warning (json_object *status, const char *fmt, ...)
   va_end (ap);
   if (!json_object_object_get_ex (status, "warnings", &w)) {
     w = json_object_new_array ();
-    jf_add (status, "warnings", w);
+    if (jf_add (status, "warnings", w) < 0)
+      return;                   /* status is marked failed */
   }
   jf_append (w, json_object_new_string (msg));
 }

@@ -123,6 +123,11 @@ integrity_change (const struct task *t, json_object *damage, bool replace,
     arr = json_object_new_array ();
     jf_add (doc, "damage", arr);
   }
+  if (jf_failed (doc) || (damage && jf_failed (damage))) {
+    json_object_put (doc);
+    close (fd);
+    return -ENOMEM;
+  }
   for (size_t i = 0; damage && i < json_object_array_length (damage); i++) {
     json_object *d = json_object_array_get_idx (damage, i);
     bool known = false;
@@ -295,6 +300,13 @@ integrity_status (const struct task *t, json_object *status)
   json_object *arr, *out = json_object_new_array (), *lv;
   const char *state;
 
+  if (o == NULL || out == NULL) {
+    json_object_put (o);
+    json_object_put (out);
+    json_object_put (doc);
+    jf_fail (status);
+    return;
+  }
   if (doc == NULL) {
     jf_add (o, "state", json_object_new_string ("unknown"));
     jf_add (o, "error", json_object_new_string (

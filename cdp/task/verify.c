@@ -592,6 +592,10 @@ verify_run (const struct verify_source *src, const struct verify_opts *o,
   memset (res, 0, sizeof *res);
   res->damage = json_object_new_array ();
   res->notes = json_object_new_array ();
+  if (res->damage == NULL || res->notes == NULL) {
+    verify_result_free (res);
+    return -ENOMEM;
+  }
   journal_range (&s);
   if (s.from_seq != UINT64_MAX)
     e = check_journal (&s);
@@ -609,6 +613,8 @@ verify_run (const struct verify_source *src, const struct verify_opts *o,
     }
   res->seconds = (double) (time_mono_ns () - t0) / 1e9;
   jrec_vector_reset (&s.recs);
+  if (e == 0 && (jf_failed (res->damage) || jf_failed (res->notes)))
+    e = -ENOMEM;                /* a finding could not be recorded */
   return e;
 }
 

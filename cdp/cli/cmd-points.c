@@ -125,9 +125,10 @@ cmd_points (const char *store, int argc, char **argv)
       add_point (&o, bp->time_ns, bp->seq, "base", NULL);
   }
   if (jf_failed (o.arr)) {
+    r = fail ("task '%s': %s", v.task->name, strerror (ENOMEM));
     json_object_put (o.arr);
     view_close (&v);
-    return fail ("task '%s': %s", v.task->name, strerror (ENOMEM));
+    return r;
   }
   json_object_array_sort (o.arr, cmp_time);
   if (json)

@@ -215,7 +215,7 @@ lag_since_heartbeat (json_object *o, int64_t last_ns)
     lag = json_object_object_get (d, "rpo_lag_s");
     if (lag == NULL || json_object_get_double (lag) > since)
       jf_add (d, "rpo_lag_s",
-                              json_object_new_double (since < 0 ? 0 : since));
+              json_object_new_double (since < 0 ? 0 : since));
   }
 }
 

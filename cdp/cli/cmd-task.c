@@ -259,14 +259,14 @@ task_json (const struct task *t)
     jf_add (o, "listen", json_object_new_string (t->listen));
   if (listen_is_tcp (t->listen))
     jf_add (o, "tls", json_object_new_string
-                            (t->lo.tls_creds ? "x509" : t->lo.tls_psk ? "psk"
-                             : "none"));
+            (t->lo.tls_creds ? "x509" : t->lo.tls_psk ? "psk"
+             : "none"));
   if (t->lo.tls_creds)
     jf_add (o, "tls_creds", json_object_new_string (t->lo.tls_creds));
   if (t->lo.tls_psk)
     jf_add (o, "tls_psk", json_object_new_string (t->lo.tls_psk));
   jf_add (o, "max_connections",
-                          json_object_new_int64 (t->lo.max_connections));
+          json_object_new_int64 (t->lo.max_connections));
   if (t->qmp)
     jf_add (o, "qmp", json_object_new_string (t->qmp));
   if (t->domain)
@@ -287,7 +287,7 @@ task_json (const struct task *t)
   jf_add (o, "verify_interval_s", json_object_new_int64 (t->policy.verify_interval / NS));
   jf_add (o, "rpo_s", json_object_new_double ((double) t->policy.rpo / NS));
   jf_add (o, "points_checked_against_mirror",
-                          json_object_new_boolean (hv_of (t)->protector != NULL));
+          json_object_new_boolean (hv_of (t)->protector != NULL));
   format_time (t->created_ns, buf, sizeof buf);
   jf_add (o, "created", json_object_new_string (buf));
   return o;

@@ -86,7 +86,7 @@ open_task (const char *store, const char *name, struct task_view *v,
               " no base point can be found, so no point older than the "
               "journal", strerror (-e));
     jf_append (damage, integrity_entry ("catalog", "catalog.json",
-                                                    msg, "verify"));
+                                        msg, "verify"));
     catalog_free (&v->cat);
     memset (&v->cat, 0, sizeof v->cat);
     v->cat.dir = dir;
@@ -231,7 +231,7 @@ cmd_verify (const char *store, int argc, char **argv)
   int e = verify_run (&src, &o, &res);
   for (size_t i = 0; i < json_object_array_length (early); i++)
     jf_append (res.damage,
-                           json_object_get (json_object_array_get_idx (early, i)));
+               json_object_get (json_object_array_get_idx (early, i)));
   json_object_put (early);
   if (e < 0) {
     r = fail ("cannot check task %s: %s%s%s", a.name, strerror (-e),

@@ -83,11 +83,11 @@ disk_lag (json_object *status, json_object *d, const char *name,
   if (!int_member (hd, "durability_lag_ns", &lag) || lag < 0) {
     jf_add_null (d, "durability_lag_s");
     jf_add (d, "durability_lag_reason",
-                            json_object_new_string (no_lag));
+            json_object_new_string (no_lag));
     return;
   }
   jf_add (d, "durability_lag_s",
-                          json_object_new_double ((double) lag / NS));
+          json_object_new_double ((double) lag / NS));
   if (lag <= limit)
     return;
   policy_format_rpo (rpo, a, sizeof a);
@@ -121,7 +121,7 @@ rpo_status (const struct task *t, json_object *status, json_object *state,
   else if (served)
     no_lag = "the cdp serve that runs the task does not report it";
   jf_add (status, "rpo_s",
-                          json_object_new_double ((double) rpo / NS));
+          json_object_new_double ((double) rpo / NS));
   for (size_t i = 0; disks && i < json_object_array_length (disks); i++) {
     json_object *d = json_object_array_get_idx (disks, i);
     const char *name = json_object_get_string (json_object_object_get (d, "name"));

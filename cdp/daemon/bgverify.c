@@ -130,7 +130,7 @@ record (struct bgverify *b, const struct verify_result *r, int64_t started)
   jf_add (lv, "seconds", json_object_new_double (r->seconds));
   jf_add (lv, "journal_bytes", json_object_new_uint64 (r->journal_bytes));
   jf_add (lv, "base_checked_bytes",
-                          json_object_new_uint64 (r->base_checked_bytes));
+          json_object_new_uint64 (r->base_checked_bytes));
   integrity_change (b->t, damage, true, lv);
   format_size (r->journal_bytes, jb, sizeof jb);
   format_size (r->base_checked_bytes, bb, sizeof bb);

@@ -102,8 +102,8 @@ task_save (const struct task *t)
   if (t->lo.no_tls)
     jf_add (o, "no_tls", json_object_new_boolean (true));
   jf_add (o, "max_connections", json_object_new_int64
-                          (t->lo.max_connections ? t->lo.max_connections
-                           : LISTEN_DEFAULT_MAX_CONNECTIONS));
+          (t->lo.max_connections ? t->lo.max_connections
+           : LISTEN_DEFAULT_MAX_CONNECTIONS));
   put_str (o, "qmp", t->qmp);
   put_str (o, "domain", t->domain);
   put_str (o, "connect", t->connect);

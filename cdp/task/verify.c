@@ -609,7 +609,7 @@ verify_run (const struct verify_source *src, const struct verify_opts *o,
       snprintf (msg, sizeof msg, "%s: %u more problems of this kind not listed",
                 kinds[k], s.dropped[k]);
       jf_append (res->damage, integrity_entry (kinds[k], "more",
-                                                           msg, o->found_by));
+                                               msg, o->found_by));
     }
   res->seconds = (double) (time_mono_ns () - t0) / 1e9;
   jrec_vector_reset (&s.recs);

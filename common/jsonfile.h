@@ -38,8 +38,8 @@ int jf_load (const char *path, int max_version, struct json_object **out,
  * null in its place: every member and element of a document that is
  * saved or printed is added with these, which remember a failure in the
  * container (a value that is NULL or failed itself, or an add that could
- * not allocate), so that jf_save and jf_print refuse the document
- * instead of writing a wrong one.  They take v (it is freed when it
+ * not allocate), so that jf_save refuses the document and jf_text
+ * gives no text instead of a wrong one.  They take v (it is freed when it
  * cannot be added: a caller that fills v after adding it checks the
  * return first) and return 0 or -ENOMEM; o NULL (a container whose
  * own allocation failed) only frees v: the failure is remembered where

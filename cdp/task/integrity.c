@@ -112,8 +112,11 @@ integrity_change (const struct task *t, json_object *damage, bool replace,
                   json_object *last_verify)
 {
   json_object *doc, *arr;
-  int fd = lock_doc (t), e;
+  int fd, e;
 
+  if (jf_failed (damage))
+    return -ENOMEM;             /* never replace damage by a part of it */
+  fd = lock_doc (t);
   if (fd < 0)
     return fd;
   doc = load_doc (t);
@@ -123,12 +126,12 @@ integrity_change (const struct task *t, json_object *damage, bool replace,
     arr = json_object_new_array ();
     jf_add (doc, "damage", arr);
   }
-  if (jf_failed (doc) || (damage && jf_failed (damage))) {
+  if (jf_failed (doc)) {
     json_object_put (doc);
     close (fd);
     return -ENOMEM;
   }
-  for (size_t i = 0; damage && i < json_object_array_length (damage); i++) {
+  for (size_t i = 0; i < json_object_array_length (damage); i++) {
     json_object *d = json_object_array_get_idx (damage, i);
     bool known = false;
     for (size_t k = 0; k < json_object_array_length (arr) && !known; k++)

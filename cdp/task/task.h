@@ -292,9 +292,10 @@ struct json_object *integrity_journal_entry (const struct task *t,
                                              const struct journal_damage *d,
                                              const char *found_by, char *msg,
                                              size_t len);
-/* Add the entries of the array damage (may be NULL) to TASK/verify.json,
- * or replace its damage by them (replace), and set its last_verify (if
- * not NULL), under TASK/verify.lock.  0 or -errno. */
+/* Add the entries of the array damage to TASK/verify.json, or replace
+ * its damage by them (replace), and set its last_verify (if not NULL),
+ * under TASK/verify.lock.  0 or -errno; -ENOMEM, the file as it was,
+ * when damage is NULL or its building failed (jf_failed). */
 int integrity_change (const struct task *t, struct json_object *damage,
                       bool replace, struct json_object *last_verify);
 /* After a read of a point failed, on the thread that read: if a journal

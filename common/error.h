@@ -22,9 +22,10 @@
  * pointer, as its header says), with the error "out of memory" where the
  * module sets errors; the caller fails that one operation (the CLI with
  * its one line and exit 1, the daemon by logging it and trying again
- * later).  The exceptions are in cdp/: path_join (and so task_path)
- * aborts, and the JSON documents of the command and the daemon are built
- * without checking json-c's allocations (docs/ARCHITECTURE.md, "Errors,
+ * later).  Nothing aborts or exits for it: path_join and task_path
+ * return NULL, and a JSON document is built with common/jsonfile.h's
+ * jf_add / jf_append, which remember a failed allocation so that the
+ * document is neither saved nor printed (docs/ARCHITECTURE.md, "Errors,
  * memory, files"). */
 #ifndef CDP_ERROR_H
 #define CDP_ERROR_H

@@ -62,6 +62,10 @@ jf_load (const char *path, int max_version, json_object **out, int *version)
   int r, ver = 0;
 
   *out = NULL;
+  if (version)
+    *version = 0;
+  if (path == NULL)
+    return -ENOMEM;
   r = fio_read (path, &text, &len);
   if (r < 0)
     return r;
@@ -83,14 +87,96 @@ jf_load (const char *path, int max_version, json_object **out, int *version)
   return r;
 }
 
+/* The mark of a document whose building failed: o's user data (json-c
+ * uses it only for custom serializers, which no document has). */
+static char failed_mark;
+
+int
+jf_fail (json_object *o)
+{
+  if (o)
+    json_object_set_userdata (o, &failed_mark, NULL);
+  return -ENOMEM;
+}
+
+/* o NULL or marked itself (not what it holds). */
+static bool
+marked (json_object *o)
+{
+  return o == NULL || json_object_get_userdata (o) == &failed_mark;
+}
+
+bool
+jf_failed (const json_object *co)
+{
+  json_object *o = (json_object *) co;
+
+  if (marked (o))
+    return true;
+  if (json_object_is_type (o, json_type_object)) {
+    json_object_object_foreach (o, key, v) {
+      (void) key;
+      if (v && jf_failed (v))
+        return true;
+    }
+  }
+  else if (json_object_is_type (o, json_type_array)) {
+    for (size_t i = 0; i < json_object_array_length (o); i++) {
+      json_object *v = json_object_array_get_idx (o, i);
+      if (v && jf_failed (v))
+        return true;
+    }
+  }
+  return false;
+}
+
+int
+jf_add (json_object *o, const char *key, json_object *v)
+{
+  if (o == NULL || marked (v) ||
+      json_object_object_add (o, key, v) < 0) {
+    json_object_put (v);
+    return jf_fail (o);
+  }
+  return 0;
+}
+
+int
+jf_append (json_object *arr, json_object *v)
+{
+  if (arr == NULL || marked (v) || json_object_array_add (arr, v) < 0) {
+    json_object_put (v);
+    return jf_fail (arr);
+  }
+  return 0;
+}
+
+int
+jf_add_null (json_object *o, const char *key)
+{
+  if (o == NULL || json_object_object_add (o, key, NULL) < 0)
+    return jf_fail (o);
+  return 0;
+}
+
+const char *
+jf_text (json_object *o, int flags)
+{
+  if (jf_failed (o))
+    return NULL;
+  return json_object_to_json_string_ext (o, flags);
+}
+
 static int
 save (const char *path, json_object *o, int version, mode_t mode,
       bool durable)
 {
   const char *text;
 
-  json_object_object_add (o, "version", json_object_new_int (version));
-  text = json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY);
+  if (path == NULL || jf_failed (o))
+    return -ENOMEM;
+  jf_add (o, "version", json_object_new_int (version));
+  text = jf_text (o, JSON_C_TO_STRING_PRETTY);
   if (text == NULL)
     return -ENOMEM;
   return durable ? fio_replace (path, text, strlen (text), mode)

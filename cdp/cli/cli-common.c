@@ -6,6 +6,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli-internal.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 
 int
@@ -59,20 +60,27 @@ cli_option_error (int c, char **argv)
                       argv[optind - 1], argv[0]);
 }
 
-void
+int
 cli_print_json (json_object *o)
 {
-  puts (json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY));
+  const char *text = jf_text (o, JSON_C_TO_STRING_PRETTY);
+  int r = EXIT_OK;
+
+  if (text == NULL)
+    r = fail ("cannot print the JSON output: %s", strerror (ENOMEM));
+  else
+    puts (text);
   json_object_put (o);
+  return r;
 }
 
-void
+int
 cli_print_json_list (const char *key, json_object *arr)
 {
   json_object *root = json_object_new_object ();
 
-  json_object_object_add (root, key, arr);
-  cli_print_json (root);
+  jf_add (root, key, arr);
+  return cli_print_json (root);
 }
 
 bool

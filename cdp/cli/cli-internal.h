@@ -27,9 +27,11 @@ bool cli_flag (int argc, char **argv, const char *flag);
  * usage error naming the option and 'cdp argv[0] --help'. */
 int cli_option_error (int c, char **argv);
 /* Print o, the one JSON document of --json, on stdout, and drop it;
- * _list: {"key": arr} (taking arr). */
-void cli_print_json (struct json_object *o);
-void cli_print_json_list (const char *key, struct json_object *arr);
+ * _list: {"key": arr} (taking arr).  EXIT_OK, or EXIT_FAIL with the one
+ * line and nothing on stdout when building o ran out of memory
+ * (jf_failed). */
+int cli_print_json (struct json_object *o);
+int cli_print_json_list (const char *key, struct json_object *arr);
 /* Did the control socket (control_call) answer {"ok": true}? */
 bool cli_reply_ok (const char *reply);
 

@@ -20,6 +20,7 @@
 #include "cdp/rapid/rapid.h"
 #include "common/timeutil.h"
 #include "cdp/rapid/pointexp.h"
+#include "common/cleanup.h"
 #include "nbd-export/nbd-server.h"
 
 #define OBLK 4096u
@@ -209,15 +210,15 @@ static const struct nbd_backend_ops ex_ops = {
 static int
 make_overlay (struct exp *x, struct task *t)
 {
-  char *path = task_path (t, "run/overlay-XXXXXX");
-  char *run = task_path (t, "run");
+  CLEANUP_FREE char *path = task_path (t, "run/overlay-XXXXXX");
+  CLEANUP_FREE char *run = task_path (t, "run");
 
+  if (path == NULL || run == NULL)
+    return -ENOMEM;
   mkdir_p (run, 0700);
-  free (run);
   x->ofd = mkstemp (path);
   if (x->ofd >= 0)
     unlink (path);
-  free (path);
   if (x->ofd < 0 || ftruncate (x->ofd, (off_t) x->size) < 0)
     return -errno;
   x->bitmap = calloc (x->size / OBLK / 8 + 1, 1);

@@ -9,6 +9,7 @@
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/files/files.h"
 
@@ -105,13 +106,17 @@ add_name (json_object *o, const char *key, const char *s)
   char hexkey[32];
 
   if (valid_utf8 ((const unsigned char *) s)) {
-    json_object_object_add (o, key, json_object_new_string (s));
+    jf_add (o, key, json_object_new_string (s));
     return;
   }
   size_t n = strlen (s);
   char *lossy = malloc (3 * n + 1), *hex = malloc (2 * n + 1), *p = lossy;
-  if (lossy == NULL || hex == NULL)
-    abort ();
+  if (lossy == NULL || hex == NULL) {
+    free (lossy);
+    free (hex);
+    jf_fail (o);
+    return;
+  }
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char) s[i];
     if (c < 0x80) {
@@ -124,9 +129,9 @@ add_name (json_object *o, const char *key, const char *s)
     sprintf (hex + 2 * i, "%02x", c);
   }
   *p = 0;
-  json_object_object_add (o, key, json_object_new_string (lossy));
+  jf_add (o, key, json_object_new_string (lossy));
   snprintf (hexkey, sizeof hexkey, "%s_hex", key);
-  json_object_object_add (o, hexkey, json_object_new_string (hex));
+  jf_add (o, hexkey, json_object_new_string (hex));
   free (lossy);
   free (hex);
 }
@@ -137,7 +142,7 @@ add_time (json_object *o, const char *key, int64_t ns)
   char buf[64];
 
   format_time (ns, buf, sizeof buf);
-  json_object_object_add (o, key, json_object_new_string (buf));
+  jf_add (o, key, json_object_new_string (buf));
 }
 
 static json_object *
@@ -147,17 +152,17 @@ entry_json (const struct files_entry *e)
   char mode[11];
 
   add_name (o, "name", e->name);
-  json_object_object_add (o, "type", json_object_new_string (files_type_name (e->mode)));
-  json_object_object_add (o, "mode", json_object_new_int (e->mode & 07777));
+  jf_add (o, "type", json_object_new_string (files_type_name (e->mode)));
+  jf_add (o, "mode", json_object_new_int (e->mode & 07777));
   files_mode_string (e->mode, mode);
-  json_object_object_add (o, "mode_string", json_object_new_string (mode));
-  json_object_object_add (o, "uid", json_object_new_int64 (e->uid));
-  json_object_object_add (o, "gid", json_object_new_int64 (e->gid));
-  json_object_object_add (o, "size", json_object_new_int64 ((int64_t) e->size));
-  json_object_object_add (o, "nlink", json_object_new_int64 (e->nlink));
-  json_object_object_add (o, "ino", json_object_new_int64 ((int64_t) e->ino));
+  jf_add (o, "mode_string", json_object_new_string (mode));
+  jf_add (o, "uid", json_object_new_int64 (e->uid));
+  jf_add (o, "gid", json_object_new_int64 (e->gid));
+  jf_add (o, "size", json_object_new_int64 ((int64_t) e->size));
+  jf_add (o, "nlink", json_object_new_int64 (e->nlink));
+  jf_add (o, "ino", json_object_new_int64 ((int64_t) e->ino));
   if (e->fs[0])
-    json_object_object_add (o, "fs", json_object_new_string (e->fs));
+    jf_add (o, "fs", json_object_new_string (e->fs));
   else {
     add_time (o, "mtime", e->mtime_ns);
     add_time (o, "atime", e->atime_ns);
@@ -168,19 +173,26 @@ entry_json (const struct files_entry *e)
   return o;
 }
 
-static void
+static int
 print_json (const struct fsession *s, const char *path, const files_entry_vector *v)
 {
   json_object *root = json_object_new_object (), *a = json_object_new_array ();
+  const char *text;
+  int r = EXIT_OK;
 
   add_name (root, "path", path);
-  json_object_object_add (root, "point", json_object_new_string (s->tbuf));
+  jf_add (root, "point", json_object_new_string (s->tbuf));
   for (size_t i = 0; i < v->len; i++)
-    json_object_array_add (a, entry_json (&v->ptr[i]));
-  json_object_object_add (root, "entries", a);
-  puts (json_object_to_json_string_ext (root, JSON_C_TO_STRING_PRETTY |
-                                        JSON_C_TO_STRING_NOSLASHESCAPE));
+    jf_append (a, entry_json (&v->ptr[i]));
+  jf_add (root, "entries", a);
+  text = jf_text (root, JSON_C_TO_STRING_PRETTY |
+                 JSON_C_TO_STRING_NOSLASHESCAPE);
+  if (text == NULL)
+    r = fail ("cannot print the JSON output: %s", strerror (ENOMEM));
+  else
+    puts (text);
   json_object_put (root);
+  return r;
 }
 
 static int
@@ -197,9 +209,11 @@ do_ls (struct fsession *s, const struct files_opts *o)
   }
   if (v.len)
     qsort (v.ptr, v.len, sizeof *v.ptr, by_name);
-  if (o->json)
-    print_json (s, o->path, &v);
-  else
+  if (o->json && print_json (s, o->path, &v) != EXIT_OK) {
+    files_entry_vector_clear (&v);
+    return EXIT_FAIL;
+  }
+  if (!o->json)
     print_long (&v);
   files_entry_vector_clear (&v);
   return fflush (stdout) == 0 ? EXIT_OK : fail ("cannot write the listing: %s",

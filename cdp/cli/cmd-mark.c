@@ -48,7 +48,7 @@ mark_direct (const struct task *t, const char *label, int64_t *time)
                               .payload_len = strlen (label) };
   char *dir = task_path (t, "journal");
   struct journal *j;
-  int r = journal_open (dir, &o, &j);
+  int r = dir ? journal_open (dir, &o, &j) : -ENOMEM;
 
   free (dir);
   if (r < 0)
@@ -70,12 +70,14 @@ static int
 mark_via_daemon (const struct task *t, const char *label, int *served)
 {
   json_object *req = json_object_new_object ();
+  const char *text;
   char *reply = NULL;
   int r;
 
-  json_object_object_add (req, "op", json_object_new_string ("mark"));
-  json_object_object_add (req, "label", json_object_new_string (label));
-  r = control_call (t, json_object_to_json_string (req), &reply);
+  jf_add (req, "op", json_object_new_string ("mark"));
+  jf_add (req, "label", json_object_new_string (label));
+  text = jf_text (req, JSON_C_TO_STRING_SPACED);
+  r = text ? control_call (t, text, &reply) : -ENOMEM;
   json_object_put (req);
   *served = r != -ENOENT && r != -ECONNREFUSED;
   if (r < 0)

@@ -35,12 +35,12 @@ add_point (struct points_out *o, int64_t t, uint64_t seq, const char *kind,
   p = json_object_new_object ();
 
   format_time (t, buf, sizeof buf);
-  json_object_object_add (p, "time", json_object_new_string (buf));
-  json_object_object_add (p, "kind", json_object_new_string (kind));
-  json_object_object_add (p, "locked", json_object_new_boolean (locks_has (o->locks, seq)));
+  jf_add (p, "time", json_object_new_string (buf));
+  jf_add (p, "kind", json_object_new_string (kind));
+  jf_add (p, "locked", json_object_new_boolean (locks_has (o->locks, seq)));
   if (label)
-    json_object_object_add (p, "label", json_object_new_string (label));
-  json_object_array_add (o->arr, p);
+    jf_add (p, "label", json_object_new_string (label));
+  jf_append (o->arr, p);
 }
 
 static int
@@ -124,9 +124,15 @@ cmd_points (const char *store, int argc, char **argv)
     if (bp->disk == d->id && bp->time_ns >= f && bp->time_ns <= t)
       add_point (&o, bp->time_ns, bp->seq, "base", NULL);
   }
+  if (jf_failed (o.arr)) {
+    r = fail ("task '%s': %s", v.task->name, strerror (ENOMEM));
+    json_object_put (o.arr);
+    view_close (&v);
+    return r;
+  }
   json_object_array_sort (o.arr, cmp_time);
   if (json)
-    cli_print_json_list ("points", o.arr);
+    r = cli_print_json_list ("points", o.arr);
   else {
     for (size_t i = 0; i < json_object_array_length (o.arr); i++) {
       json_object *p = json_object_array_get_idx (o.arr, i);
@@ -136,7 +142,8 @@ cmd_points (const char *store, int argc, char **argv)
               l ? "  " : "", l ? json_object_get_string (l) : "");
     }
     json_object_put (o.arr);
+    r = 0;
   }
   view_close (&v);
-  return 0;
+  return r;
 }

@@ -272,12 +272,17 @@ begin (struct rapid *c, const char *at, const char *to, const char *as,
   c->r.socket = hv_socket_path (c->t, "recover.sock");
   c->r.state = strdup ("starting");
   c->r.started_ns = c->t0;
+  if (c->r.mode == NULL || c->r.socket == NULL || c->r.state == NULL ||
+      (c->t->connect && c->r.connect == NULL))
+    return fail ("task %s: %s", c->t->name, strerror (ENOMEM));
   if (hv->recover && hv->recover->plan (c, as) != 0)
     return EXIT_FAIL;
   if (place_overlays (c, to) != 0)
     return EXIT_FAIL;
   {
     char *dir = strdup (c->r.socket);
+    if (dir == NULL)
+      return fail ("task %s: %s", c->t->name, strerror (ENOMEM));
     *strrchr (dir, '/') = 0;
     mkdir_p (dir, 0700);
     free (dir);

@@ -24,18 +24,23 @@ add_space_loss (const struct task *t, json_object *o)
   char *path = task_path (t, "run/space.json");
   json_object *s = NULL, *v;
   char buf[1024];
-  int e = jf_load (path, SPACE_VERSION, &s, NULL);
+  int e;
 
+  if (path == NULL) {
+    jf_fail (o);
+    return;
+  }
+  e = jf_load (path, SPACE_VERSION, &s, NULL);
   if (e == 0 && json_object_object_get_ex (s, "history_lost_before_ns", &v) &&
       json_object_is_type (v, json_type_int)) {
     format_time (json_object_get_int64 (v), buf, sizeof buf);
-    json_object_object_add (o, "space_reclaimed_before", json_object_new_string (buf));
+    jf_add (o, "space_reclaimed_before", json_object_new_string (buf));
   }
   else if (e < 0 && e != -ENOENT && !json_object_object_get_ex (o, "error", NULL)) {
     snprintf (buf, sizeof buf, "cannot read %s: %s; it says from when history "
               "was given up for space, and is written again when that next "
               "happens", path, jf_strerror (e));
-    json_object_object_add (o, "error", json_object_new_string (buf));
+    jf_add (o, "error", json_object_new_string (buf));
   }
   json_object_put (s);
   free (path);
@@ -50,16 +55,20 @@ add_journal_status (struct task_view *v, const struct task *t, json_object *o)
   char buf[64], *jdir = task_path (t, "journal");
   uint64_t in_use, spare;
 
+  if (jdir == NULL) {
+    jf_fail (o);
+    return;
+  }
   journal_dir_usage (jdir, &in_use, &spare);
   free (jdir);
-  json_object_object_add (o, "journal_bytes", json_object_new_int64 ((int64_t) in_use));
-  json_object_object_add (o, "journal_spare_bytes", json_object_new_int64 ((int64_t) spare));
+  jf_add (o, "journal_bytes", json_object_new_int64 ((int64_t) in_use));
+  jf_add (o, "journal_spare_bytes", json_object_new_int64 ((int64_t) spare));
   add_space_loss (t, o);
   if (v && index_span (v->ix, &first, &last) == 0 && last) {
     format_time (first, buf, sizeof buf);
-    json_object_object_add (o, "journal_from", json_object_new_string (buf));
+    jf_add (o, "journal_from", json_object_new_string (buf));
     format_time (last, buf, sizeof buf);
-    json_object_object_add (o, "journal_to", json_object_new_string (buf));
+    jf_add (o, "journal_to", json_object_new_string (buf));
   }
 }
 
@@ -94,26 +103,30 @@ add_disk_history (struct task_view *v, const struct task *t,
 
   if (v)
     index_events (v->ix, 0, UINT64_MAX, gap_cb, &g);
-  json_object_object_add (d, "gaps", json_object_new_int64 (g.count));
+  jf_add (d, "gaps", json_object_new_int64 (g.count));
   if (g.count) {
     json_object *lg = json_object_new_object ();
     format_time (g.last.time_ns, buf, sizeof buf);
-    json_object_object_add (lg, "time", json_object_new_string (buf));
-    json_object_object_add (lg, "reason", json_object_new_string (g.last.label));
-    json_object_object_add (d, "last_gap", lg);
+    jf_add (lg, "time", json_object_new_string (buf));
+    jf_add (lg, "reason", json_object_new_string (g.last.label));
+    jf_add (d, "last_gap", lg);
   }
-  json_object_object_add (d, "rpo_lag_s", protected ? json_object_new_int (0)
-      : g.count ? json_object_new_double ((double) (time_now_ns () - g.last.time_ns) / NS)
-      : NULL);
+  if (protected || g.count)
+    jf_add (d, "rpo_lag_s", protected ? json_object_new_int (0)
+            : json_object_new_double ((double) (time_now_ns () - g.last.time_ns) / NS));
+  else
+    jf_add_null (d, "rpo_lag_s");
   dir = task_path (t, "base");
-  if (catalog_load (dir, false, &cat) == 0) {
+  if (dir == NULL)
+    jf_fail (d);
+  else if (catalog_load (dir, false, &cat) == 0) {
     const struct base_point *bp = catalog_find (&cat, td->id, UINT64_MAX);
     if (bp) {
       format_time (bp->time_ns, buf, sizeof buf);
-      json_object_object_add (d, "base_point", json_object_new_string (buf));
+      jf_add (d, "base_point", json_object_new_string (buf));
     }
     else
-      json_object_object_add (d, "base_point", NULL);
+      jf_add_null (d, "base_point");
     catalog_free (&cat);
   }
   free (dir);
@@ -126,7 +139,7 @@ copy_fields (json_object *from, json_object *to, const char *const *keys)
 
   for (; *keys; keys++)
     if (json_object_object_get_ex (from, *keys, &v))
-      json_object_object_add (to, *keys, json_object_get (v));
+      jf_add (to, *keys, json_object_get (v));
 }
 
 /* A string member, or NULL when absent or not a string. */
@@ -171,10 +184,10 @@ add_disk_states (struct task_view *v, const struct task *t, json_object *o,
   for (size_t i = 0; i < t->disks.len; i++) {
     json_object *d = json_object_new_object ();
     json_object *sd = served ? state_disk (state, t->disks.ptr[i].name) : NULL;
-    json_object_object_add (d, "name", json_object_new_string (t->disks.ptr[i].name));
-    json_object_object_add (d, "state", json_object_new_string (
+    jf_add (d, "name", json_object_new_string (t->disks.ptr[i].name));
+    jf_add (d, "state", json_object_new_string (
         sd ? str_member (sd, "state") : "not protected"));
-    json_object_object_add (d, "reason", json_object_new_string (
+    jf_add (d, "reason", json_object_new_string (
         sd ? str_member (sd, "reason") : not_served));
     if (sd) {
       static const char *const keys[] = { "writes", "bytes",
@@ -184,9 +197,9 @@ add_disk_states (struct task_view *v, const struct task *t, json_object *o,
     }
     bool protected = sd && strcmp (str_member (sd, "state"), "protected") == 0;
     add_disk_history (v, t, &t->disks.ptr[i], d, protected);
-    json_object_array_add (disks, d);
+    jf_append (disks, d);
   }
-  json_object_object_add (o, "disks", disks);
+  jf_add (o, "disks", disks);
 }
 
 /* Not served: the RPO lag runs from the last heartbeat, when history was
@@ -201,8 +214,8 @@ lag_since_heartbeat (json_object *o, int64_t last_ns)
     json_object *d = json_object_array_get_idx (disks, i);
     lag = json_object_object_get (d, "rpo_lag_s");
     if (lag == NULL || json_object_get_double (lag) > since)
-      json_object_object_add (d, "rpo_lag_s",
-                              json_object_new_double (since < 0 ? 0 : since));
+      jf_add (d, "rpo_lag_s",
+              json_object_new_double (since < 0 ? 0 : since));
   }
 }
 
@@ -218,10 +231,10 @@ task_error_status (const char *store, const char *name, int e)
             ? "run a cdp that knows its format"
             : "restore it from a backup, or delete the task "
               "(task delete --force)");
-  json_object_object_add (o, "name", json_object_new_string (name));
-  json_object_object_add (o, "served", json_object_new_boolean (false));
-  json_object_object_add (o, "error", json_object_new_string (msg));
-  json_object_object_add (o, "disks", json_object_new_array ());
+  jf_add (o, "name", json_object_new_string (name));
+  jf_add (o, "served", json_object_new_boolean (false));
+  jf_add (o, "error", json_object_new_string (msg));
+  jf_add (o, "disks", json_object_new_array ());
   return o;
 }
 
@@ -242,17 +255,17 @@ task_status (const char *store, const char *name)
   if (e < 0)
     return task_error_status (store, name, e);
   o = json_object_new_object ();
-  json_object_object_add (o, "name", json_object_new_string (name));
+  jf_add (o, "name", json_object_new_string (name));
   served = served_load (t, &state) == 0 && served_alive (state, &last);
-  json_object_object_add (o, "served", json_object_new_boolean (served));
+  jf_add (o, "served", json_object_new_boolean (served));
   snprintf (not_served, sizeof not_served, "cdp serve is not running");
   if (!served && last > 0) {
     format_time (last, since, sizeof since);
-    json_object_object_add (o, "served_until", json_object_new_string (since));
+    jf_add (o, "served_until", json_object_new_string (since));
     snprintf (not_served, sizeof not_served, "not served since %s", since);
   }
   if (task_files_check (t, why, sizeof why) < 0) {
-    json_object_object_add (o, "error", json_object_new_string (why));
+    jf_add (o, "error", json_object_new_string (why));
     if (!served)
       snprintf (not_served, sizeof not_served, "cdp serve refuses the task");
   }
@@ -448,10 +461,12 @@ cmd_status (const char *store, int argc, char **argv)
     if (o == NULL)
       r = fail ("no task '%s' in %s", names.ptr[i], store);
     else
-      json_object_array_add (arr, o);
+      jf_append (arr, o);
   }
   if (r == 0 && json)
-    cli_print_json_list ("tasks", json_object_get (arr));
+    r = cli_print_json_list ("tasks", json_object_get (arr));
+  else if (r == 0 && jf_failed (arr))
+    r = fail ("cannot print the status: %s", strerror (ENOMEM));
   else if (r == 0)
     print_status (arr);
   json_object_put (arr);

@@ -23,6 +23,7 @@
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
 #include "cdp/daemon/daemon.h"
+#include "common/cleanup.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 
@@ -214,10 +215,12 @@ reload_served (const struct task *t, char *why, size_t len)
 static int
 hold_task_lock (const struct task *t)
 {
-  char *path = task_path (t, "task.lock");
-  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), e;
+  CLEANUP_FREE char *path = task_path (t, "task.lock");
+  int fd, e;
 
-  free (path);
+  if (path == NULL)
+    return -ENOMEM;
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
     return -errno;
   if (flock (fd, LOCK_EX) < 0) {

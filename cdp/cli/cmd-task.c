@@ -16,6 +16,7 @@
 #include "cdp/daemon/daemon.h"
 #include "cdp/rapid/rapid.h"
 #include "cdp/hv/hv.h"
+#include "common/cleanup.h"
 #include "common/jsonfile.h"
 #include "common/fileio.h"
 #include "common/timeutil.h"
@@ -78,13 +79,14 @@ remove_task_dir (const struct task *t)
 static void
 remove_stage (const char *stage)
 {
-  char *f = path_join (stage, "task.json"), *tmp = path_join (stage, "task.json.tmp");
+  CLEANUP_FREE char *f = path_join (stage, "task.json");
+  CLEANUP_FREE char *tmp = path_join (stage, "task.json.tmp");
 
-  unlink (f);
-  unlink (tmp);
+  if (f)
+    unlink (f);
+  if (tmp)
+    unlink (tmp);
   rmdir (stage);
-  free (f);
-  free (tmp);
 }
 
 /* The task directory appears whole, or not at all, after a power loss: it
@@ -96,7 +98,7 @@ create_dirs (const char *store, struct task *t)
 {
   char *tasks = path_join (store, "tasks"), *final = t->dir, *stage;
   struct stat st;
-  int e = mkdir_p (tasks, 0755);
+  int e = tasks ? mkdir_p (tasks, 0755) : -ENOMEM;
 
   if (e == 0)
     e = fio_sync_parent (store);
@@ -106,8 +108,10 @@ create_dirs (const char *store, struct task *t)
     free (tasks);
     return fail ("cannot create store %s: %s", store, strerror (-e));
   }
-  if (asprintf (&stage, "%s/.%s.new", tasks, t->name) < 0)
-    abort ();
+  if (asprintf (&stage, "%s/.%s.new", tasks, t->name) < 0) {
+    free (tasks);
+    return fail ("task %s: %s", t->name, strerror (ENOMEM));
+  }
   free (tasks);
   if (lstat (final, &st) == 0) {
     free (stage);
@@ -214,9 +218,11 @@ task_create (const char *store, int argc, char **argv)
   if (r == 0) {
     t->name = strdup (argv[optind]);
     char *tasks = path_join (store, "tasks");
-    t->dir = path_join (tasks, t->name);
+    t->dir = tasks && t->name ? path_join (tasks, t->name) : NULL;
     free (tasks);
     t->created_ns = time_now_ns ();
+    if (t->dir == NULL)
+      r = fail ("task create: %s", strerror (ENOMEM));
   }
   if (r == 0 && access (t->dir, F_OK) == 0)
     r = fail ("task '%s' exists already", t->name);   /* before its address */
@@ -247,43 +253,43 @@ task_json (const struct task *t)
   json_object *o = json_object_new_object (), *disks = json_object_new_array ();
   char buf[64];
 
-  json_object_object_add (o, "name", json_object_new_string (t->name));
-  json_object_object_add (o, "mode", json_object_new_string (task_mode_name (t->mode)));
+  jf_add (o, "name", json_object_new_string (t->name));
+  jf_add (o, "mode", json_object_new_string (task_mode_name (t->mode)));
   if (t->listen)
-    json_object_object_add (o, "listen", json_object_new_string (t->listen));
+    jf_add (o, "listen", json_object_new_string (t->listen));
   if (listen_is_tcp (t->listen))
-    json_object_object_add (o, "tls", json_object_new_string
-                            (t->lo.tls_creds ? "x509" : t->lo.tls_psk ? "psk"
-                             : "none"));
+    jf_add (o, "tls", json_object_new_string
+            (t->lo.tls_creds ? "x509" : t->lo.tls_psk ? "psk"
+             : "none"));
   if (t->lo.tls_creds)
-    json_object_object_add (o, "tls_creds", json_object_new_string (t->lo.tls_creds));
+    jf_add (o, "tls_creds", json_object_new_string (t->lo.tls_creds));
   if (t->lo.tls_psk)
-    json_object_object_add (o, "tls_psk", json_object_new_string (t->lo.tls_psk));
-  json_object_object_add (o, "max_connections",
-                          json_object_new_int64 (t->lo.max_connections));
+    jf_add (o, "tls_psk", json_object_new_string (t->lo.tls_psk));
+  jf_add (o, "max_connections",
+          json_object_new_int64 (t->lo.max_connections));
   if (t->qmp)
-    json_object_object_add (o, "qmp", json_object_new_string (t->qmp));
+    jf_add (o, "qmp", json_object_new_string (t->qmp));
   if (t->domain)
-    json_object_object_add (o, "domain", json_object_new_string (t->domain));
+    jf_add (o, "domain", json_object_new_string (t->domain));
   if (t->connect)
-    json_object_object_add (o, "connect", json_object_new_string (t->connect));
+    jf_add (o, "connect", json_object_new_string (t->connect));
   for (size_t i = 0; i < t->disks.len; i++) {
     json_object *d = json_object_new_object ();
-    json_object_object_add (d, "name", json_object_new_string (t->disks.ptr[i].name));
-    json_object_object_add (d, "size", json_object_new_int64 ((int64_t) t->disks.ptr[i].size));
-    json_object_array_add (disks, d);
+    jf_add (d, "name", json_object_new_string (t->disks.ptr[i].name));
+    jf_add (d, "size", json_object_new_int64 ((int64_t) t->disks.ptr[i].size));
+    jf_append (disks, d);
   }
-  json_object_object_add (o, "disks", disks);
-  json_object_object_add (o, "bp_interval_s", json_object_new_int64 (t->policy.bp_interval / NS));
-  json_object_object_add (o, "journal_retention_s", json_object_new_int64 (t->policy.journal_retention / NS));
-  json_object_object_add (o, "bp_retention_s", json_object_new_int64 (t->policy.bp_retention / NS));
-  json_object_object_add (o, "max_chain", json_object_new_int (t->policy.max_chain));
-  json_object_object_add (o, "verify_interval_s", json_object_new_int64 (t->policy.verify_interval / NS));
-  json_object_object_add (o, "rpo_s", json_object_new_double ((double) t->policy.rpo / NS));
-  json_object_object_add (o, "points_checked_against_mirror",
-                          json_object_new_boolean (hv_of (t)->protector != NULL));
+  jf_add (o, "disks", disks);
+  jf_add (o, "bp_interval_s", json_object_new_int64 (t->policy.bp_interval / NS));
+  jf_add (o, "journal_retention_s", json_object_new_int64 (t->policy.journal_retention / NS));
+  jf_add (o, "bp_retention_s", json_object_new_int64 (t->policy.bp_retention / NS));
+  jf_add (o, "max_chain", json_object_new_int (t->policy.max_chain));
+  jf_add (o, "verify_interval_s", json_object_new_int64 (t->policy.verify_interval / NS));
+  jf_add (o, "rpo_s", json_object_new_double ((double) t->policy.rpo / NS));
+  jf_add (o, "points_checked_against_mirror",
+          json_object_new_boolean (hv_of (t)->protector != NULL));
   format_time (t->created_ns, buf, sizeof buf);
-  json_object_object_add (o, "created", json_object_new_string (buf));
+  jf_add (o, "created", json_object_new_string (buf));
   return o;
 }
 
@@ -332,6 +338,7 @@ cmd_task_show (const char *store, int argc, char **argv)
 {
   struct task *t;
   const char *name = NULL;
+  int r = EXIT_OK;
 
   if (want_help (argc, argv))
     return task_help ();
@@ -343,11 +350,11 @@ cmd_task_show (const char *store, int argc, char **argv)
   if (cli_task_load (store, name, &t) != 0)
     return EXIT_FAIL;
   if (cli_flag (argc, argv, "--json"))
-    cli_print_json (task_json (t));
+    r = cli_print_json (task_json (t));
   else
     task_print (t);
   task_free (t);
-  return 0;
+  return r;
 }
 
 int
@@ -372,7 +379,7 @@ cmd_task_list (const char *store, int argc, char **argv)
       continue;
     }
     if (json)
-      json_object_array_add (arr, task_json (t));
+      jf_append (arr, task_json (t));
     else
       printf ("%-20s %-8s %zu disk%s\n", t->name, task_mode_name (t->mode),
               t->disks.len, t->disks.len == 1 ? "" : "s");
@@ -380,11 +387,13 @@ cmd_task_list (const char *store, int argc, char **argv)
     free (names.ptr[i]);
   }
   if (json)
-    cli_print_json_list ("tasks", arr);
-  else
+    e = cli_print_json_list ("tasks", arr);
+  else {
     json_object_put (arr);
+    e = 0;
+  }
   string_vector_reset (&names);
-  return 0;
+  return e;
 }
 
 /* Why the task must not be deleted without --force (NULL: nothing):
@@ -488,9 +497,15 @@ cmd_task_delete (const char *store, int argc, char **argv)
   if (e < 0) {                      /* --force: a task.json that is damaged */
     char *tasks = path_join (store, "tasks");
     t = calloc (1, sizeof *t);
-    t->name = strdup (name);
-    t->dir = path_join (tasks, name);
+    if (t) {
+      t->name = strdup (name);
+      t->dir = tasks ? path_join (tasks, name) : NULL;
+    }
     free (tasks);
+    if (t == NULL || t->name == NULL || t->dir == NULL) {
+      task_free (t);
+      return fail ("task '%s': %s", name, strerror (ENOMEM));
+    }
   }
   if (!force && delete_hazard (t, why, sizeof why)) {
     task_free (t);
@@ -499,7 +514,9 @@ cmd_task_delete (const char *store, int argc, char **argv)
   }
   /* Held until the directory is gone: no serve can take the task meanwhile. */
   lock = task_path (t, "serve.lock");
-  fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  fd = lock ? open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+  if (lock == NULL)
+    errno = ENOMEM;
   free (lock);
   if (fd < 0) {
     e = fail ("cannot open %s/serve.lock: %s", t->dir, strerror (errno));

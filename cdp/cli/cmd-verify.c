@@ -18,6 +18,7 @@
 #include "cdp/cli/cli-internal.h"
 #include "cdp/task/verify.h"
 #include "common/error.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 
 static const char usage[] =
@@ -74,14 +75,18 @@ open_task (const char *store, const char *name, struct task_view *v,
     return fail ("task '%s' has no history to check yet: has 'cdp serve' run?",
                  name);
   dir = task_path (v->task, "base");
+  if (dir == NULL) {
+    view_close (v);
+    return fail ("task '%s': %s", name, strerror (ENOMEM));
+  }
   e = catalog_load (dir, false, &v->cat);
   if (e < 0) {
     char msg[256];
     snprintf (msg, sizeof msg, "catalog: base/catalog.json cannot be read (%s);"
               " no base point can be found, so no point older than the "
               "journal", strerror (-e));
-    json_object_array_add (damage, integrity_entry ("catalog", "catalog.json",
-                                                    msg, "verify"));
+    jf_append (damage, integrity_entry ("catalog", "catalog.json",
+                                        msg, "verify"));
     catalog_free (&v->cat);
     memset (&v->cat, 0, sizeof v->cat);
     v->cat.dir = dir;
@@ -115,24 +120,27 @@ result_json (const struct verify_args *a, const struct verify_result *r)
   json_object *o = json_object_new_object (), *c = json_object_new_object ();
   size_t n = json_object_array_length (r->damage);
 
-  json_object_object_add (o, "version", json_object_new_int (1));
-  json_object_object_add (o, "task", json_object_new_string (a->name));
-  json_object_object_add (o, "at", a->at ? json_object_new_string (a->at) : NULL);
-  json_object_object_add (o, "result", json_object_new_string (n ? "damaged" : "clean"));
-  json_object_object_add (o, "seconds", json_object_new_double (r->seconds));
-  json_object_object_add (c, "journal_segments", json_object_new_uint64 (r->journal_segments));
-  json_object_object_add (c, "journal_records", json_object_new_uint64 (r->journal_records));
-  json_object_object_add (c, "journal_bytes", json_object_new_uint64 (r->journal_bytes));
-  json_object_object_add (c, "index_extents", json_object_new_uint64 (r->index_extents));
-  json_object_object_add (c, "index_times", json_object_new_uint64 (r->index_times));
-  json_object_object_add (c, "base_points", json_object_new_uint64 (r->base_points));
-  json_object_object_add (c, "base_bytes", json_object_new_uint64 (r->base_bytes));
-  json_object_object_add (c, "base_summed", json_object_new_uint64 (r->base_summed));
-  json_object_object_add (c, "base_unsummed", json_object_new_uint64 (r->base_unsummed));
-  json_object_object_add (c, "base_checked_bytes", json_object_new_uint64 (r->base_checked_bytes));
-  json_object_object_add (o, "checked", c);
-  json_object_object_add (o, "damage", json_object_get (r->damage));
-  json_object_object_add (o, "notes", json_object_get (r->notes));
+  jf_add (o, "version", json_object_new_int (1));
+  jf_add (o, "task", json_object_new_string (a->name));
+  if (a->at)
+    jf_add (o, "at", json_object_new_string (a->at));
+  else
+    jf_add_null (o, "at");
+  jf_add (o, "result", json_object_new_string (n ? "damaged" : "clean"));
+  jf_add (o, "seconds", json_object_new_double (r->seconds));
+  jf_add (c, "journal_segments", json_object_new_uint64 (r->journal_segments));
+  jf_add (c, "journal_records", json_object_new_uint64 (r->journal_records));
+  jf_add (c, "journal_bytes", json_object_new_uint64 (r->journal_bytes));
+  jf_add (c, "index_extents", json_object_new_uint64 (r->index_extents));
+  jf_add (c, "index_times", json_object_new_uint64 (r->index_times));
+  jf_add (c, "base_points", json_object_new_uint64 (r->base_points));
+  jf_add (c, "base_bytes", json_object_new_uint64 (r->base_bytes));
+  jf_add (c, "base_summed", json_object_new_uint64 (r->base_summed));
+  jf_add (c, "base_unsummed", json_object_new_uint64 (r->base_unsummed));
+  jf_add (c, "base_checked_bytes", json_object_new_uint64 (r->base_checked_bytes));
+  jf_add (o, "checked", c);
+  jf_add (o, "damage", json_object_get (r->damage));
+  jf_add (o, "notes", json_object_get (r->notes));
   return o;
 }
 
@@ -178,13 +186,13 @@ record (const struct task *t, const struct verify_args *a,
   if (a->at == NULL) {
     lv = json_object_new_object ();
     format_time (time_now_ns (), now, sizeof now);
-    json_object_object_add (lv, "time", json_object_new_string (now));
-    json_object_object_add (lv, "time_ns", json_object_new_int64 (time_now_ns ()));
-    json_object_object_add (lv, "by", json_object_new_string ("cdp verify"));
-    json_object_object_add (lv, "result", json_object_new_string (n ? "damaged" : "clean"));
-    json_object_object_add (lv, "problems", json_object_new_uint64 (n));
-    json_object_object_add (lv, "seconds", json_object_new_double (r->seconds));
-    json_object_object_add (lv, "journal_bytes", json_object_new_uint64 (r->journal_bytes));
+    jf_add (lv, "time", json_object_new_string (now));
+    jf_add (lv, "time_ns", json_object_new_int64 (time_now_ns ()));
+    jf_add (lv, "by", json_object_new_string ("cdp verify"));
+    jf_add (lv, "result", json_object_new_string (n ? "damaged" : "clean"));
+    jf_add (lv, "problems", json_object_new_uint64 (n));
+    jf_add (lv, "seconds", json_object_new_double (r->seconds));
+    jf_add (lv, "journal_bytes", json_object_new_uint64 (r->journal_bytes));
   }
   e = integrity_change (t, r->damage, a->at == NULL, lv);
   json_object_put (lv);
@@ -222,8 +230,8 @@ cmd_verify (const char *store, int argc, char **argv)
                            .found_by = "verify" };
   int e = verify_run (&src, &o, &res);
   for (size_t i = 0; i < json_object_array_length (early); i++)
-    json_object_array_add (res.damage,
-                           json_object_get (json_object_array_get_idx (early, i)));
+    jf_append (res.damage,
+               json_object_get (json_object_array_get_idx (early, i)));
   json_object_put (early);
   if (e < 0) {
     r = fail ("cannot check task %s: %s%s%s", a.name, strerror (-e),
@@ -233,11 +241,13 @@ cmd_verify (const char *store, int argc, char **argv)
     return r;
   }
   record (v.task, &a, &res);
+  r = EXIT_OK;
   if (a.json)
-    cli_print_json (result_json (&a, &res));
+    r = cli_print_json (result_json (&a, &res));
   else
     print_text (&a, &res);
-  r = json_object_array_length (res.damage) ? EXIT_FAIL : EXIT_OK;
+  if (r == EXIT_OK && json_object_array_length (res.damage))
+    r = EXIT_FAIL;
   verify_result_free (&res);
   view_close (&v);
   return r;

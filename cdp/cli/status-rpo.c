@@ -15,6 +15,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "common/jsonfile.h"
 
 #define NS 1000000000LL
 /* With --rpo 0 nothing acknowledged should wait for the disk at all:
@@ -65,9 +66,10 @@ status_warning (json_object *status, const char *fmt, ...)
   va_end (ap);
   if (!json_object_object_get_ex (status, "warnings", &w)) {
     w = json_object_new_array ();
-    json_object_object_add (status, "warnings", w);
+    if (jf_add (status, "warnings", w) < 0)
+      return;                   /* status is marked failed */
   }
-  json_object_array_add (w, json_object_new_string (msg));
+  jf_append (w, json_object_new_string (msg));
 }
 
 /* d: the disk's status object; its lag from its heartbeat entry hd. */
@@ -79,13 +81,13 @@ disk_lag (json_object *status, json_object *d, const char *name,
   char a[32];
 
   if (!int_member (hd, "durability_lag_ns", &lag) || lag < 0) {
-    json_object_object_add (d, "durability_lag_s", NULL);
-    json_object_object_add (d, "durability_lag_reason",
-                            json_object_new_string (no_lag));
+    jf_add_null (d, "durability_lag_s");
+    jf_add (d, "durability_lag_reason",
+            json_object_new_string (no_lag));
     return;
   }
-  json_object_object_add (d, "durability_lag_s",
-                          json_object_new_double ((double) lag / NS));
+  jf_add (d, "durability_lag_s",
+          json_object_new_double ((double) lag / NS));
   if (lag <= limit)
     return;
   policy_format_rpo (rpo, a, sizeof a);
@@ -118,8 +120,8 @@ rpo_status (const struct task *t, json_object *status, json_object *state,
   }
   else if (served)
     no_lag = "the cdp serve that runs the task does not report it";
-  json_object_object_add (status, "rpo_s",
-                          json_object_new_double ((double) rpo / NS));
+  jf_add (status, "rpo_s",
+          json_object_new_double ((double) rpo / NS));
   for (size_t i = 0; disks && i < json_object_array_length (disks); i++) {
     json_object *d = json_object_array_get_idx (disks, i);
     const char *name = json_object_get_string (json_object_object_get (d, "name"));

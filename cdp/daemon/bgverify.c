@@ -23,6 +23,7 @@
 #include "cdp/daemon/daemon.h"
 #include "cdp/task/verify.h"
 #include "common/fileio.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 
 #define VERIFY_RATE (64ull << 20)   /* bytes read per second, at most */
@@ -45,7 +46,7 @@ last_check (const struct task *t)
   json_object *o, *lv, *v;
   int64_t when = 0;
 
-  if (fio_read (path, &text, NULL) == 0 && (o = json_tokener_parse (text))) {
+  if (path && fio_read (path, &text, NULL) == 0 && (o = json_tokener_parse (text))) {
     if (json_object_object_get_ex (o, "last_verify", &lv) &&
         json_object_object_get_ex (lv, "time_ns", &v))
       when = json_object_get_int64 (v);
@@ -87,7 +88,7 @@ still_damaged (const struct task *t, json_object *damage)
   json_object *out = json_object_new_array ();
   struct base_catalog cat;
   char *dir = task_path (t, "base");
-  bool have = catalog_load (dir, false, &cat) == 0;
+  bool have = dir && catalog_load (dir, false, &cat) == 0;
 
   free (dir);
   for (size_t i = 0; i < json_object_array_length (damage); i++) {
@@ -105,7 +106,7 @@ still_damaged (const struct task *t, json_object *damage)
       keep = strstr (file, ".qcow2") == NULL || catalog_by_file (&cat, file);
     }
     if (keep)
-      json_object_array_add (out, json_object_get (d));
+      jf_append (out, json_object_get (d));
   }
   if (have)
     catalog_free (&cat);
@@ -121,15 +122,15 @@ record (struct bgverify *b, const struct verify_result *r, int64_t started)
   char when[64], jb[32], bb[32];
 
   format_time (started, when, sizeof when);
-  json_object_object_add (lv, "time", json_object_new_string (when));
-  json_object_object_add (lv, "time_ns", json_object_new_int64 (started));
-  json_object_object_add (lv, "by", json_object_new_string ("cdp serve"));
-  json_object_object_add (lv, "result", json_object_new_string (n ? "damaged" : "clean"));
-  json_object_object_add (lv, "problems", json_object_new_uint64 (n));
-  json_object_object_add (lv, "seconds", json_object_new_double (r->seconds));
-  json_object_object_add (lv, "journal_bytes", json_object_new_uint64 (r->journal_bytes));
-  json_object_object_add (lv, "base_checked_bytes",
-                          json_object_new_uint64 (r->base_checked_bytes));
+  jf_add (lv, "time", json_object_new_string (when));
+  jf_add (lv, "time_ns", json_object_new_int64 (started));
+  jf_add (lv, "by", json_object_new_string ("cdp serve"));
+  jf_add (lv, "result", json_object_new_string (n ? "damaged" : "clean"));
+  jf_add (lv, "problems", json_object_new_uint64 (n));
+  jf_add (lv, "seconds", json_object_new_double (r->seconds));
+  jf_add (lv, "journal_bytes", json_object_new_uint64 (r->journal_bytes));
+  jf_add (lv, "base_checked_bytes",
+          json_object_new_uint64 (r->base_checked_bytes));
   integrity_change (b->t, damage, true, lv);
   format_size (r->journal_bytes, jb, sizeof jb);
   format_size (r->base_checked_bytes, bb, sizeof bb);
@@ -156,11 +157,15 @@ check (struct bgverify *b)
   struct cdp_index *ix = receiver_index (b->rx);
   int64_t started = time_now_ns ();
   char *dir = task_path (b->t, "journal");
-  int e = journal_reader_open (dir, &jr);
+  int e = dir ? journal_reader_open (dir, &jr) : -ENOMEM;
 
   free (dir);
   dir = task_path (b->t, "base");
-  if (e == 0 && (e = catalog_load (dir, false, &cat)) < 0)
+  if (e == 0 && dir == NULL)
+    e = -ENOMEM;
+  else if (e == 0)
+    e = catalog_load (dir, false, &cat);
+  if (e < 0)
     journal_reader_close (jr);
   free (dir);
   if (e < 0) {

@@ -48,8 +48,11 @@ static int
 sock_addr (const struct task *t, struct sockaddr_un *sa)
 {
   char *path = task_path (t, "run/control.sock");
-  size_t n = strlen (path);
+  size_t n;
 
+  if (path == NULL)
+    return -ENOMEM;
+  n = strlen (path);
   memset (sa, 0, sizeof *sa);
   sa->sun_family = AF_UNIX;
   if (n >= sizeof sa->sun_path) {
@@ -69,11 +72,11 @@ do_mark (struct control *c, json_object *req)
   int e = receiver_event (c->rx, JOURNAL_BOOKMARK, UINT32_MAX,
                           label ? label : "", 0);
 
-  json_object_object_add (rep, "ok", json_object_new_boolean (e == 0));
+  jf_add (rep, "ok", json_object_new_boolean (e == 0));
   if (e < 0)
-    json_object_object_add (rep, "error", json_object_new_string (strerror (-e)));
+    jf_add (rep, "error", json_object_new_string (strerror (-e)));
   else
-    json_object_object_add (rep, "seq", json_object_new_int64 (
+    jf_add (rep, "seq", json_object_new_int64 (
         (int64_t) journal_last_seq (receiver_journal (c->rx))));
   return rep;
 }
@@ -88,8 +91,8 @@ reply_error (const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  json_object_object_add (rep, "ok", json_object_new_boolean (false));
-  json_object_object_add (rep, "error", json_object_new_string (msg));
+  jf_add (rep, "ok", json_object_new_boolean (false));
+  jf_add (rep, "error", json_object_new_string (msg));
   return rep;
 }
 
@@ -159,7 +162,7 @@ do_reload (struct control *c)
   if (control_reload (c, why, sizeof why) < 0)
     return reply_error ("%s", why);
   rep = json_object_new_object ();
-  json_object_object_add (rep, "ok", json_object_new_boolean (true));
+  jf_add (rep, "ok", json_object_new_boolean (true));
   return rep;
 }
 
@@ -176,19 +179,19 @@ handle (struct control *c, const char *line, bool *release)
   else if (op && strcmp (op, "fold") == 0) {
     maint_fold_now (c->m);
     rep = json_object_new_object ();
-    json_object_object_add (rep, "ok", json_object_new_boolean (true));
+    jf_add (rep, "ok", json_object_new_boolean (true));
   }
   else if (op && strcmp (op, "reload") == 0)
     rep = do_reload (c);
   else if (op && strcmp (op, "release") == 0 && c->on_release) {
     *release = true;
     rep = json_object_new_object ();
-    json_object_object_add (rep, "ok", json_object_new_boolean (true));
+    jf_add (rep, "ok", json_object_new_boolean (true));
   }
   else {
     rep = json_object_new_object ();
-    json_object_object_add (rep, "ok", json_object_new_boolean (false));
-    json_object_object_add (rep, "error", json_object_new_string ("unknown request"));
+    jf_add (rep, "ok", json_object_new_boolean (false));
+    jf_add (rep, "error", json_object_new_string ("unknown request"));
   }
   json_object_put (req);
   return rep;
@@ -211,7 +214,11 @@ serve_client (struct control *c, int fd)
   }
   buf[n] = 0;
   rep = handle (c, buf, &release);
-  text = json_object_to_json_string (rep);
+  text = jf_text (rep, JSON_C_TO_STRING_SPACED);
+  if (text == NULL) {           /* the reply could not be built */
+    text = "{ \"ok\": false, \"error\": \"out of memory\" }";
+    release = false;
+  }
   if (write (fd, text, strlen (text)) < 0 || write (fd, "\n", 1) < 0)
     log_msg ("task %s: control client went away", c->t->name);
   else if (release)

@@ -119,7 +119,7 @@ fold_damaged (struct maint *m, const struct task_disk *d, const char *tb)
              d->name, tb, msg);
   }
   arr = json_object_new_array ();
-  json_object_array_add (arr, o);
+  jf_append (arr, o);
   integrity_change (m->t, arr, false, NULL);
   json_object_put (arr);
 }
@@ -453,7 +453,7 @@ resum_child (struct maint *m, const char *path, const char *tmppath,
     snprintf (msg, sizeof msg, "base point %s: the data cluster at disk offset "
               "%" PRIu64 " fails its checksum (found while rebasing it)",
               file, d.offset);
-    json_object_array_add (arr, integrity_entry ("base", file, msg, "serve"));
+    jf_append (arr, integrity_entry ("base", file, msg, "serve"));
     integrity_change (m->t, arr, false, NULL);
     json_object_put (arr);
     log_msg ("task %s: %s", m->t->name, msg);
@@ -617,14 +617,12 @@ delete_old_leaves (struct maint *m, const kept_vector *k)
 static void
 record_loss (struct maint *m, int64_t t)
 {
-  char *path = task_path (m->t, "run/space.json");
+  CLEANUP_FREE char *path = task_path (m->t, "run/space.json");
   json_object *o = json_object_new_object ();
 
-  json_object_object_add (o, "history_lost_before_ns",
-                          json_object_new_int64 (t));
+  jf_add (o, "history_lost_before_ns", json_object_new_int64 (t));
   jf_save (path, o, SPACE_VERSION, 0644);
   json_object_put (o);
-  free (path);
 }
 
 /* Give the journal's spare segment files back; whether space was freed. */
@@ -802,6 +800,11 @@ maint_start (struct task *t, struct receiver *rx, struct maint **mp)
   char *dir = task_path (t, "base");
   int r;
 
+  if (m == NULL || dir == NULL) {
+    free (m);
+    free (dir);
+    return -ENOMEM;
+  }
   m->t = t;
   m->rx = rx;
   m->ix = receiver_index (rx);
@@ -811,7 +814,7 @@ maint_start (struct task *t, struct receiver *rx, struct maint **mp)
   free (dir);
   if (r == 0) {
     dir = task_path (t, "journal");
-    r = journal_reader_open (dir, &m->jr);
+    r = dir ? journal_reader_open (dir, &m->jr) : -ENOMEM;
     free (dir);
   }
   if (r == 0)

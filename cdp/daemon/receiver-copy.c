@@ -196,7 +196,7 @@ read_current (struct rdisk *rd, uint64_t seq, void *buf, uint64_t off,
   struct base_catalog cat;
   struct point p;
   char *dir = task_path (r->t, "base");
-  int e = catalog_load (dir, false, &cat);
+  int e = dir ? catalog_load (dir, false, &cat) : -ENOMEM;
 
   free (dir);
   if (e == 0) {

@@ -497,7 +497,11 @@ open_index (struct receiver *r)
   char *dir = task_path (r->t, "index");
   uint64_t s;
   int64_t n;
-  int e = index_open (dir, &r->ix);
+  int e;
+
+  if (dir == NULL)
+    return -ENOMEM;
+  e = index_open (dir, &r->ix);
 
   if (e == -EIO || e == -EINVAL) {
     log_msg ("task %s: index damaged (%s): rebuilding from the journal",
@@ -552,21 +556,28 @@ static int
 start_listening (struct receiver *r)
 {
   char *dir = task_path (r->t, hv_of (r->t)->socket_dir);
-  char *addr;
+  char *addr = NULL;
   int e;
 
   if (r->t->listen)
     addr = strdup (r->t->listen);
-  else {
+  else if (dir) {
     mkdir_p (dir, 0700);
     r->sock = path_join (dir, "receiver.sock");
-    unlink (r->sock);
-    if (asprintf (&addr, "unix:%s", r->sock) < 0)
-      abort ();
+    if (r->sock) {
+      unlink (r->sock);
+      if (asprintf (&addr, "unix:%s", r->sock) < 0)
+        addr = NULL;
+    }
   }
-  if (r->sock == NULL && strncmp (addr, "unix:", 5) == 0)
-    r->sock = strdup (addr + 5);
   free (dir);
+  if (addr == NULL)
+    return -ENOMEM;
+  if (r->sock == NULL && strncmp (addr, "unix:", 5) == 0 &&
+      (r->sock = strdup (addr + 5)) == NULL) {
+    free (addr);
+    return -ENOMEM;
+  }
   remove_stale_socket (addr);
   e = nbd_server_new (&rx_ops, r, &r->srv);
   if (e == 0) {
@@ -707,8 +718,10 @@ receiver_start (struct task *t, struct receiver **rp)
     r->disks[i].r = r;
     r->disks[i].d = &t->disks.ptr[i];
   }
-  e = journal_open (jdir, &jo, &r->j);
-  if (e < 0)
+  e = -ENOMEM;
+  if (jdir == NULL)
+    fail ("task %s: %s", t->name, strerror (ENOMEM));
+  else if ((e = journal_open (jdir, &jo, &r->j)) < 0)
     fail ("task %s: cannot open journal %s: %s%s%s", t->name, jdir,
           strerror (-e), *cdp_get_error () ? ": " : "",
           cdp_get_error ());
@@ -731,7 +744,8 @@ receiver_start (struct task *t, struct receiver **rp)
     e = receiver_set_rpo (r, t->policy.rpo);
   if (e == 0 && (e = start_listening (r)) < 0 && e != -ECANCELED)
     fail ("task %s: cannot listen on %s: %s", t->name,
-          t->listen ? t->listen : r->sock, strerror (-e));
+          t->listen ? t->listen : r->sock ? r->sock : "its socket",
+          strerror (-e));
   if (e < 0) {
     receiver_stop (r);
     return e;

@@ -145,7 +145,7 @@ add_rate (struct disk_state *ds, json_object *d, uint64_t bytes)
     ds->rate_ns = now;
     ds->rate_bytes = bytes;
   }
-  json_object_object_add (d, "ingest_bytes_per_s", json_object_new_double (ds->rate));
+  jf_add (d, "ingest_bytes_per_s", json_object_new_double (ds->rate));
 }
 
 static void
@@ -157,11 +157,11 @@ write_state (struct served *s)
   int e;
 
   journal_stats (receiver_journal (s->rx), &js);
-  json_object_object_add (o, "pid", json_object_new_int (getpid ()));
-  json_object_object_add (o, "updated_ns", json_object_new_int64 (time_now_ns ()));
+  jf_add (o, "pid", json_object_new_int (getpid ()));
+  jf_add (o, "updated_ns", json_object_new_int64 (time_now_ns ()));
   /* Read after the time above: task set, once serve said it applied a
    * change, waits for a heartbeat newer than that to show it. */
-  json_object_object_add (o, "rpo_ns", json_object_new_int64 (task_policy (s->t).rpo));
+  jf_add (o, "rpo_ns", json_object_new_int64 (task_policy (s->t).rpo));
   /* One journal per task: every disk waits on the same syncs. */
   lag = receiver_durability_lag (s->rx);
   pthread_mutex_lock (&s->lock);
@@ -170,26 +170,26 @@ write_state (struct served *s)
     uint64_t writes = 0, bytes = 0, copied = 0, kept = 0;
     int64_t last = 0;
     receiver_stats (s->rx, s->t->disks.ptr[i].id, &writes, &bytes, &last);
-    json_object_object_add (d, "name", json_object_new_string (s->t->disks.ptr[i].name));
-    json_object_object_add (d, "state", json_object_new_string (s->ds[i].state));
-    json_object_object_add (d, "reason", json_object_new_string (s->ds[i].reason));
-    json_object_object_add (d, "since_ns", json_object_new_int64 (s->ds[i].since_ns));
-    json_object_object_add (d, "writes", json_object_new_int64 ((int64_t) writes));
-    json_object_object_add (d, "bytes", json_object_new_int64 ((int64_t) bytes));
-    json_object_object_add (d, "last_write_ns", json_object_new_int64 (last));
-    json_object_object_add (d, "durability_lag_ns", json_object_new_int64 (lag));
+    jf_add (d, "name", json_object_new_string (s->t->disks.ptr[i].name));
+    jf_add (d, "state", json_object_new_string (s->ds[i].state));
+    jf_add (d, "reason", json_object_new_string (s->ds[i].reason));
+    jf_add (d, "since_ns", json_object_new_int64 (s->ds[i].since_ns));
+    jf_add (d, "writes", json_object_new_int64 ((int64_t) writes));
+    jf_add (d, "bytes", json_object_new_int64 ((int64_t) bytes));
+    jf_add (d, "last_write_ns", json_object_new_int64 (last));
+    jf_add (d, "durability_lag_ns", json_object_new_int64 (lag));
     add_rate (&s->ds[i], d, bytes);
     receiver_copy_stats (s->rx, s->t->disks.ptr[i].id, &copied, &kept);
-    json_object_object_add (d, "copy_received_bytes", json_object_new_int64 ((int64_t) copied));
-    json_object_object_add (d, "copy_kept_bytes", json_object_new_int64 ((int64_t) kept));
+    jf_add (d, "copy_received_bytes", json_object_new_int64 ((int64_t) copied));
+    jf_add (d, "copy_kept_bytes", json_object_new_int64 ((int64_t) kept));
     if (s->ds[i].copy_total) {
-      json_object_object_add (d, "copy_done", json_object_new_int64 ((int64_t) s->ds[i].copy_done));
-      json_object_object_add (d, "copy_total", json_object_new_int64 ((int64_t) s->ds[i].copy_total));
+      jf_add (d, "copy_done", json_object_new_int64 ((int64_t) s->ds[i].copy_done));
+      jf_add (d, "copy_total", json_object_new_int64 ((int64_t) s->ds[i].copy_total));
     }
-    json_object_array_add (disks, d);
+    jf_append (disks, d);
   }
   pthread_mutex_unlock (&s->lock);
-  json_object_object_add (o, "disks", disks);
+  jf_add (o, "disks", disks);
   if ((e = served_save (s->t, o, false)) < 0 && !s->state_failed)
     log_msg ("task %s: cannot write run/state.json: %s", s->t->name,
              strerror (-e));
@@ -206,10 +206,10 @@ write_stopped (struct served *s)
   json_object *o = json_object_new_object ();
   int64_t now = time_now_ns ();
 
-  json_object_object_add (o, "pid", json_object_new_int (getpid ()));
-  json_object_object_add (o, "updated_ns", json_object_new_int64 (now));
-  json_object_object_add (o, "stopped_ns", json_object_new_int64 (now));
-  json_object_object_add (o, "disks", json_object_new_array ());
+  jf_add (o, "pid", json_object_new_int (getpid ()));
+  jf_add (o, "updated_ns", json_object_new_int64 (now));
+  jf_add (o, "stopped_ns", json_object_new_int64 (now));
+  jf_add (o, "disks", json_object_new_array ());
   served_save (s->t, o, true);
   json_object_put (o);
 }
@@ -290,6 +290,8 @@ take_task (struct served *s, const char *name)
   char *lock = task_path (s->t, "serve.lock"), *run, why[1024];
   int e;
 
+  if (lock == NULL)
+    return fail ("task %s: %s", name, strerror (ENOMEM));
   s->lockfd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   free (lock);
   if (s->lockfd < 0)
@@ -304,7 +306,7 @@ take_task (struct served *s, const char *name)
     return EXIT_FAIL;
   }
   run = task_path (s->t, "run");
-  e = mkdir_p (run, 0700);
+  e = run ? mkdir_p (run, 0700) : -ENOMEM;
   free (run);
   if (e < 0)
     return fail ("task %s: cannot create run/: %s", name, strerror (-e));

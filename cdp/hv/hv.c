@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cdp/hv/hv.h"
+#include "common/cleanup.h"
 
 /* The drivers, in the order task create --help lists them.  A new one
  * is a folder of its own and an entry here. */
@@ -53,10 +54,9 @@ hv_of (const struct task *t)
 char *
 hv_socket_path (const struct task *t, const char *leaf)
 {
-  char *dir = task_path (t, hv_of (t)->socket_dir), *path = path_join (dir, leaf);
+  CLEANUP_FREE char *dir = task_path (t, hv_of (t)->socket_dir);
 
-  free (dir);
-  return path;
+  return dir ? path_join (dir, leaf) : NULL;
 }
 
 /* ---- task create -------------------------------------------------------- */

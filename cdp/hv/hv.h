@@ -147,7 +147,7 @@ const struct hv_driver *hv_of (const struct task *t);
  * create --help lists them. */
 const struct hv_driver *hv_nth (size_t n);
 
-/* TASK/<socket_dir>/leaf of t's driver (malloc'd). */
+/* TASK/<socket_dir>/leaf of t's driver (malloc'd; NULL: out of memory). */
 char *hv_socket_path (const struct task *t, const char *leaf);
 
 /* task create.  hv_create_options: shared (ending { 0 }) followed by

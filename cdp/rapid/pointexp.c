@@ -18,6 +18,7 @@
 #include "cdp/task/task.h"
 #include "cdp/rapid/rapid.h"
 #include "cdp/rapid/pointexp.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 
 #define MAX_DISKS 4
@@ -192,7 +193,7 @@ report_damage (struct pexp *e)
     return;
   }
   arr = json_object_new_array ();
-  json_object_array_add (arr, o);
+  jf_append (arr, o);
   integrity_change (e->v.task, arr, false, NULL);
   json_object_put (arr);
   log_msg ("task %s: %s; reads of it fail with EIO", e->task, msg);

@@ -17,6 +17,7 @@
 #include "cdp/task/task.h"
 #include "cdp/rapid/rapid.h"
 #include "common/timeutil.h"
+#include "common/cleanup.h"
 #include "common/jsonfile.h"
 
 #define RECOVER_VERSION 1
@@ -84,7 +85,7 @@ static void
 add_str (json_object *o, const char *key, const char *v)
 {
   if (v)
-    json_object_object_add (o, key, json_object_new_string (v));
+    jf_add (o, key, json_object_new_string (v));
 }
 
 static void
@@ -94,7 +95,7 @@ add_time (json_object *o, const char *key, int64_t ns)
 
   if (ns) {
     format_time (ns, buf, sizeof buf);
-    json_object_object_add (o, key, json_object_new_string (buf));
+    jf_add (o, key, json_object_new_string (buf));
   }
 }
 
@@ -111,22 +112,22 @@ to_json (const struct rapid_state *r)
   add_str (o, "connect", r->connect);
   add_str (o, "error", r->error);
   add_time (o, "at", r->at_ns);
-  json_object_object_add (o, "at_ns", json_object_new_int64 (r->at_ns));
-  json_object_object_add (o, "seq", json_object_new_int64 ((int64_t) r->seq));
-  json_object_object_add (o, "locked", json_object_new_int (r->locked));
-  json_object_object_add (o, "started_ns", json_object_new_int64 (r->started_ns));
-  json_object_object_add (o, "updated_ns", json_object_new_int64 (r->updated_ns));
-  json_object_object_add (o, "ready_ns", json_object_new_int64 (r->ready_ns));
-  json_object_object_add (o, "done_ns", json_object_new_int64 (r->done_ns));
+  jf_add (o, "at_ns", json_object_new_int64 (r->at_ns));
+  jf_add (o, "seq", json_object_new_int64 ((int64_t) r->seq));
+  jf_add (o, "locked", json_object_new_int (r->locked));
+  jf_add (o, "started_ns", json_object_new_int64 (r->started_ns));
+  jf_add (o, "updated_ns", json_object_new_int64 (r->updated_ns));
+  jf_add (o, "ready_ns", json_object_new_int64 (r->ready_ns));
+  jf_add (o, "done_ns", json_object_new_int64 (r->done_ns));
   for (size_t i = 0; i < r->disks.len; i++) {
     json_object *d = json_object_new_object ();
     add_str (d, "disk", r->disks.ptr[i].disk);
     add_str (d, "overlay", r->disks.ptr[i].overlay);
-    json_object_object_add (d, "done", json_object_new_int64 ((int64_t) r->disks.ptr[i].done));
-    json_object_object_add (d, "total", json_object_new_int64 ((int64_t) r->disks.ptr[i].total));
-    json_object_array_add (arr, d);
+    jf_add (d, "done", json_object_new_int64 ((int64_t) r->disks.ptr[i].done));
+    jf_add (d, "total", json_object_new_int64 ((int64_t) r->disks.ptr[i].total));
+    jf_append (arr, d);
   }
-  json_object_object_add (o, "disks", arr);
+  jf_add (o, "disks", arr);
   return o;
 }
 
@@ -148,10 +149,12 @@ rapid_state_save (const struct task *t, struct rapid_state *r)
 int
 rapid_lock (const struct task *t)
 {
-  char *path = task_path (t, "recover.lock");
-  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  CLEANUP_FREE char *path = task_path (t, "recover.lock");
+  int fd;
 
-  free (path);
+  if (path == NULL)
+    return -ENOMEM;
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
     return -errno;
   if (flock (fd, LOCK_EX | LOCK_NB) < 0) {
@@ -165,11 +168,13 @@ rapid_lock (const struct task *t)
 static bool
 rapid_running (const struct task *t)
 {
-  char *path = task_path (t, "recover.lock");
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  CLEANUP_FREE char *path = task_path (t, "recover.lock");
+  int fd;
   bool running = false;
 
-  free (path);
+  if (path == NULL)
+    return true;                /* cannot tell: not called interrupted */
+  fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     running = flock (fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
     close (fd);
@@ -218,7 +223,7 @@ rapid_status (const struct task *t, struct json_object *status)
   if (rapid_state_load (t, &r) < 0)
     return;
   o = to_json (&r);
-  json_object_object_add (o, "state", json_object_new_string (rapid_state_shown (t, &r)));
-  json_object_object_add (status, "recovery", o);
+  jf_add (o, "state", json_object_new_string (rapid_state_shown (t, &r)));
+  jf_add (status, "recovery", o);
   rapid_state_clear (&r);
 }

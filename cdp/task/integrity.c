@@ -27,7 +27,9 @@
 #include <unistd.h>
 
 #include "cdp/task/task.h"
+#include "common/cleanup.h"
 #include "common/fileio.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "cdp/task/verify.h"
 #include "recovery/history/basesum.h"
@@ -39,11 +41,11 @@
 static json_object *
 load_doc (const struct task *t)
 {
-  char *path = task_path (t, "verify.json"), *text = NULL;
+  CLEANUP_FREE char *path = task_path (t, "verify.json");
+  char *text = NULL;
   json_object *o;
-  int e = fio_read (path, &text, NULL);
+  int e = path ? fio_read (path, &text, NULL) : -ENOMEM;
 
-  free (path);
   if (e == -ENOENT)
     o = json_object_new_object ();
   else if (e < 0)
@@ -61,25 +63,21 @@ load_doc (const struct task *t)
 static int
 save_doc (const struct task *t, json_object *o)
 {
-  char *path = task_path (t, "verify.json");
-  const char *text;
-  int e;
+  CLEANUP_FREE char *path = task_path (t, "verify.json");
 
-  json_object_object_add (o, "version", json_object_new_int (VERIFY_VERSION));
-  text = json_object_to_json_string_ext (o, JSON_C_TO_STRING_PRETTY);
-  e = fio_replace (path, text, strlen (text), 0644);
-  free (path);
-  return e;
+  return jf_save (path, o, VERIFY_VERSION, 0644);
 }
 
 /* Take TASK/verify.lock: the fd, or -errno. */
 static int
 lock_doc (const struct task *t)
 {
-  char *path = task_path (t, "verify.lock");
-  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  CLEANUP_FREE char *path = task_path (t, "verify.lock");
+  int fd;
 
-  free (path);
+  if (path == NULL)
+    return -ENOMEM;
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0)
     return -errno;
   while (flock (fd, LOCK_EX) < 0)
@@ -114,8 +112,11 @@ integrity_change (const struct task *t, json_object *damage, bool replace,
                   json_object *last_verify)
 {
   json_object *doc, *arr;
-  int fd = lock_doc (t), e;
+  int fd, e;
 
+  if (jf_failed (damage))
+    return -ENOMEM;             /* never replace damage by a part of it */
+  fd = lock_doc (t);
   if (fd < 0)
     return fd;
   doc = load_doc (t);
@@ -123,18 +124,23 @@ integrity_change (const struct task *t, json_object *damage, bool replace,
     doc = json_object_new_object ();
   if (replace || !json_object_object_get_ex (doc, "damage", &arr)) {
     arr = json_object_new_array ();
-    json_object_object_add (doc, "damage", arr);
+    jf_add (doc, "damage", arr);
   }
-  for (size_t i = 0; damage && i < json_object_array_length (damage); i++) {
+  if (jf_failed (doc)) {
+    json_object_put (doc);
+    close (fd);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < json_object_array_length (damage); i++) {
     json_object *d = json_object_array_get_idx (damage, i);
     bool known = false;
     for (size_t k = 0; k < json_object_array_length (arr) && !known; k++)
       known = same_place (json_object_array_get_idx (arr, k), d);
     if (!known)
-      json_object_array_add (arr, json_object_get (d));
+      jf_append (arr, json_object_get (d));
   }
   if (last_verify)
-    json_object_object_add (doc, "last_verify", json_object_get (last_verify));
+    jf_add (doc, "last_verify", json_object_get (last_verify));
   e = save_doc (t, doc);
   json_object_put (doc);
   close (fd);
@@ -149,11 +155,11 @@ integrity_entry (const char *kind, const char *where, const char *message,
   char now[64];
 
   format_time (time_now_ns (), now, sizeof now);
-  json_object_object_add (o, "kind", json_object_new_string (kind));
-  json_object_object_add (o, "where", json_object_new_string (where));
-  json_object_object_add (o, "message", json_object_new_string (message));
-  json_object_object_add (o, "found", json_object_new_string (now));
-  json_object_object_add (o, "found_by", json_object_new_string (found_by));
+  jf_add (o, "kind", json_object_new_string (kind));
+  jf_add (o, "where", json_object_new_string (where));
+  jf_add (o, "message", json_object_new_string (message));
+  jf_add (o, "found", json_object_new_string (now));
+  jf_add (o, "found_by", json_object_new_string (found_by));
   return o;
 }
 
@@ -204,14 +210,14 @@ integrity_journal_entry (const struct task *t, const struct base_catalog *cat,
             where, d->seq, disk, d->offset, d->length, from, disk, from,
             nb ? "to before " : "on", nb ? to : "");
   o = integrity_entry ("journal", where, msg, found_by);
-  json_object_object_add (o, "segment", json_object_new_uint64 (d->loc.segment));
-  json_object_object_add (o, "offset", json_object_new_uint64 (d->loc.offset));
-  json_object_object_add (o, "seq", json_object_new_uint64 (d->seq));
-  json_object_object_add (o, "disk", json_object_new_string (disk));
-  json_object_object_add (o, "time", json_object_new_string (from));
-  json_object_object_add (o, "affects_from", json_object_new_string (from));
+  jf_add (o, "segment", json_object_new_uint64 (d->loc.segment));
+  jf_add (o, "offset", json_object_new_uint64 (d->loc.offset));
+  jf_add (o, "seq", json_object_new_uint64 (d->seq));
+  jf_add (o, "disk", json_object_new_string (disk));
+  jf_add (o, "time", json_object_new_string (from));
+  jf_add (o, "affects_from", json_object_new_string (from));
   if (nb)
-    json_object_object_add (o, "affects_before", json_object_new_string (to));
+    jf_add (o, "affects_before", json_object_new_string (to));
   return o;
 }
 
@@ -233,8 +239,8 @@ base_entry (const struct task *t, const struct base_catalog *cat,
             d->missing ? "is held without a checksum (a changed L2 entry)"
                        : "fails its checksum", *affects ? "; " : "", affects);
   o = integrity_entry ("base", where, msg, found_by);
-  json_object_object_add (o, "file", json_object_new_string (d->file));
-  json_object_object_add (o, "offset", json_object_new_uint64 (d->offset));
+  jf_add (o, "file", json_object_new_string (d->file));
+  jf_add (o, "offset", json_object_new_uint64 (d->offset));
   return o;
 }
 
@@ -261,7 +267,7 @@ integrity_read_failed (const struct task *t, const struct base_catalog *cat,
   if (o == NULL)
     return false;
   arr = json_object_new_array ();
-  json_object_array_add (arr, o);
+  jf_append (arr, o);
   integrity_change (t, arr, false, NULL);
   json_object_put (arr);
   return true;
@@ -283,6 +289,8 @@ still_there (const struct task *t, json_object *d)
   snprintf (leaf, sizeof leaf, "journal/seg-%016" PRIx64 ".cdpj",
             (uint64_t) json_object_get_uint64 (seg));
   path = task_path (t, leaf);
+  if (path == NULL)
+    return true;                        /* unknown: keep the damage */
   there = access (path, F_OK) == 0;
   free (path);
   return there;
@@ -295,19 +303,26 @@ integrity_status (const struct task *t, json_object *status)
   json_object *arr, *out = json_object_new_array (), *lv;
   const char *state;
 
+  if (o == NULL || out == NULL) {
+    json_object_put (o);
+    json_object_put (out);
+    json_object_put (doc);
+    jf_fail (status);
+    return;
+  }
   if (doc == NULL) {
-    json_object_object_add (o, "state", json_object_new_string ("unknown"));
-    json_object_object_add (o, "error", json_object_new_string (
+    jf_add (o, "state", json_object_new_string ("unknown"));
+    jf_add (o, "error", json_object_new_string (
         "verify.json cannot be read"));
     json_object_put (out);
-    json_object_object_add (status, "integrity", o);
+    jf_add (status, "integrity", o);
     return;
   }
   if (json_object_object_get_ex (doc, "damage", &arr))
     for (size_t i = 0; i < json_object_array_length (arr); i++) {
       json_object *d = json_object_array_get_idx (arr, i);
       if (still_there (t, d))
-        json_object_array_add (out, json_object_get (d));
+        jf_append (out, json_object_get (d));
     }
   if (json_object_array_length (out) > 0)
     state = "damaged";
@@ -315,11 +330,11 @@ integrity_status (const struct task *t, json_object *status)
     state = "clean";
   else
     state = "unchecked";
-  json_object_object_add (o, "state", json_object_new_string (state));
-  json_object_object_add (o, "damage", out);
+  jf_add (o, "state", json_object_new_string (state));
+  jf_add (o, "damage", out);
   if (json_object_object_get_ex (doc, "last_verify", &lv))
-    json_object_object_add (o, "last_verify", json_object_get (lv));
-  json_object_object_add (status, "integrity", o);
+    jf_add (o, "last_verify", json_object_get (lv));
+  jf_add (status, "integrity", o);
   json_object_put (doc);
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cdp/task/task.h"
+#include "common/cleanup.h"
 #include "common/jsonfile.h"
 
 #define LOCKS_VERSION 1
@@ -22,10 +23,14 @@
 static int
 lock_file (const struct task *t)
 {
-  char *path = task_path (t, "locks.lock");
-  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  CLEANUP_FREE char *path = task_path (t, "locks.lock");
+  int fd;
 
-  free (path);
+  if (path == NULL) {
+    errno = ENOMEM;
+    return -1;
+  }
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd >= 0 && flock (fd, LOCK_EX) < 0) {
     close (fd);
     return -1;
@@ -87,11 +92,11 @@ locks_save (const struct task *t, const lock_vector *v)
 
   for (size_t i = 0; i < v->len; i++) {
     json_object *e = json_object_new_object ();
-    json_object_object_add (e, "seq", json_object_new_int64 ((int64_t) v->ptr[i].seq));
-    json_object_object_add (e, "time_ns", json_object_new_int64 (v->ptr[i].time_ns));
-    json_object_array_add (arr, e);
+    jf_add (e, "seq", json_object_new_int64 ((int64_t) v->ptr[i].seq));
+    jf_add (e, "time_ns", json_object_new_int64 (v->ptr[i].time_ns));
+    jf_append (arr, e);
   }
-  json_object_object_add (o, "locks", arr);
+  jf_add (o, "locks", arr);
   r = jf_save (path, o, LOCKS_VERSION, 0644);
   json_object_put (o);
   free (path);

@@ -13,6 +13,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/rapid/rapid.h"
+#include "common/cleanup.h"
 #include "common/jsonfile.h"
 
 static int
@@ -31,19 +32,19 @@ task_files_check (const struct task *t, char *why, size_t len)
   lock_vector locks = empty_vector;
   struct base_catalog cat;
   struct rapid_state r;
-  char *dir = task_path (t, "base");
+  CLEANUP_FREE char *dir = task_path (t, "base");
   int e;
 
   e = locks_load (t, &locks);
   lock_vector_reset (&locks);
-  if (e < 0) {
-    free (dir);
+  if (e < 0)
     return explain (t, "locks.json", e, "restore it from a backup or repair "
                     "it (removing it unlocks every point)", why, len);
+  e = -ENOMEM;
+  if (dir) {
+    e = catalog_load (dir, false, &cat);
+    catalog_free (&cat);
   }
-  e = catalog_load (dir, false, &cat);
-  catalog_free (&cat);
-  free (dir);
   if (e < 0)
     return explain (t, "base/catalog.json", e, "restore it from a backup "
                     "(removing it moves every base point image to "

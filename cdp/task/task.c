@@ -8,6 +8,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/hv/hv.h"
+#include "common/cleanup.h"
 #include "common/jsonfile.h"
 
 #define TASK_VERSION 1
@@ -70,19 +71,19 @@ static void
 put_str (json_object *o, const char *key, const char *v)
 {
   if (v)
-    json_object_object_add (o, key, json_object_new_string (v));
+    jf_add (o, key, json_object_new_string (v));
 }
 
 /* The members of a "policy" object that task set changes. */
 static void
 policy_members (json_object *pol, const struct task_policy *p)
 {
-  json_object_object_add (pol, "bp_interval_ns", json_object_new_int64 (p->bp_interval));
-  json_object_object_add (pol, "journal_retention_ns", json_object_new_int64 (p->journal_retention));
-  json_object_object_add (pol, "bp_retention_ns", json_object_new_int64 (p->bp_retention));
-  json_object_object_add (pol, "max_chain", json_object_new_int (p->max_chain));
-  json_object_object_add (pol, "verify_interval_ns", json_object_new_int64 (p->verify_interval));
-  json_object_object_add (pol, "rpo_ns", json_object_new_int64 (p->rpo));
+  jf_add (pol, "bp_interval_ns", json_object_new_int64 (p->bp_interval));
+  jf_add (pol, "journal_retention_ns", json_object_new_int64 (p->journal_retention));
+  jf_add (pol, "bp_retention_ns", json_object_new_int64 (p->bp_retention));
+  jf_add (pol, "max_chain", json_object_new_int (p->max_chain));
+  jf_add (pol, "verify_interval_ns", json_object_new_int64 (p->verify_interval));
+  jf_add (pol, "rpo_ns", json_object_new_int64 (p->rpo));
 }
 
 int
@@ -99,26 +100,26 @@ task_save (const struct task *t)
   put_str (o, "tls_creds", t->lo.tls_creds);
   put_str (o, "tls_psk", t->lo.tls_psk);
   if (t->lo.no_tls)
-    json_object_object_add (o, "no_tls", json_object_new_boolean (true));
-  json_object_object_add (o, "max_connections", json_object_new_int64
-                          (t->lo.max_connections ? t->lo.max_connections
-                           : LISTEN_DEFAULT_MAX_CONNECTIONS));
+    jf_add (o, "no_tls", json_object_new_boolean (true));
+  jf_add (o, "max_connections", json_object_new_int64
+          (t->lo.max_connections ? t->lo.max_connections
+           : LISTEN_DEFAULT_MAX_CONNECTIONS));
   put_str (o, "qmp", t->qmp);
   put_str (o, "domain", t->domain);
   put_str (o, "connect", t->connect);
   for (size_t i = 0; i < t->disks.len; i++) {
     json_object *d = json_object_new_object ();
     put_str (d, "name", t->disks.ptr[i].name);
-    json_object_object_add (d, "id", json_object_new_int64 (t->disks.ptr[i].id));
-    json_object_object_add (d, "size", json_object_new_int64 ((int64_t) t->disks.ptr[i].size));
-    json_object_array_add (disks, d);
+    jf_add (d, "id", json_object_new_int64 (t->disks.ptr[i].id));
+    jf_add (d, "size", json_object_new_int64 ((int64_t) t->disks.ptr[i].size));
+    jf_append (disks, d);
   }
-  json_object_object_add (o, "disks", disks);
+  jf_add (o, "disks", disks);
   policy_members (pol, &t->policy);
   if (t->policy.segment_size)
-    json_object_object_add (pol, "segment_size", json_object_new_int64 (t->policy.segment_size));
-  json_object_object_add (o, "policy", pol);
-  json_object_object_add (o, "created_ns", json_object_new_int64 (t->created_ns));
+    jf_add (pol, "segment_size", json_object_new_int64 (t->policy.segment_size));
+  jf_add (o, "policy", pol);
+  jf_add (o, "created_ns", json_object_new_int64 (t->created_ns));
   r = jf_save (path, o, TASK_VERSION, 0644);
   json_object_put (o);
   free (path);
@@ -214,9 +215,13 @@ task_load (const char *store, const char *name, struct task **tp)
   if (t == NULL)
     return -ENOMEM;
   tasks = path_join (store, "tasks");
-  t->dir = path_join (tasks, name);
+  t->dir = tasks ? path_join (tasks, name) : NULL;
   t->name = strdup (name);
   free (tasks);
+  if (t->dir == NULL || t->name == NULL) {
+    task_free (t);
+    return -ENOMEM;
+  }
   path = task_path (t, "task.json");
   r = jf_load (path, TASK_VERSION, &o, NULL);
   free (path);
@@ -278,6 +283,8 @@ task_load_fail (const char *store, const char *name, int e)
 {
   if (e == -ENOENT || e == -EINVAL)
     return fail ("no task '%s' in %s", name, store);
+  if (e == -ENOMEM)
+    return fail ("task %s: %s", name, strerror (ENOMEM));
   return fail ("task %s: cannot read %s/tasks/%s/task.json: %s; %s", name,
                store, name, jf_strerror (e), e == -EPROTONOSUPPORT
                ? "run a cdp that knows its format"
@@ -294,11 +301,13 @@ cmp_str (const void *a, const void *b)
 int
 task_list (const char *store, string_vector *names)
 {
-  char *tasks = path_join (store, "tasks");
-  DIR *d = opendir (tasks);
+  CLEANUP_FREE char *tasks = path_join (store, "tasks");
+  DIR *d;
   struct dirent *e;
 
-  free (tasks);
+  if (tasks == NULL)
+    return -ENOMEM;
+  d = opendir (tasks);
   if (d == NULL)
     return errno == ENOENT ? 0 : -errno;
   while ((e = readdir (d)) != NULL)

@@ -27,7 +27,7 @@
 /* One line on stderr: "cdp: " + message.  Returns EXIT_FAIL. */
 int fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 int usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
-char *path_join (const char *a, const char *b);      /* malloc'd */
+char *path_join (const char *a, const char *b);  /* malloc'd; NULL: ENOMEM */
 int mkdir_p (const char *path, unsigned mode);
 bool want_help (int argc, char **argv);
 void log_msg (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
@@ -135,7 +135,8 @@ int task_policy_load (const struct task *t, struct task_policy *p);
 int task_policy_save (const struct task *t, const struct task_policy *p);
 void task_free (struct task *t);
 int task_list (const char *store, string_vector *names);
-char *task_path (const struct task *t, const char *leaf);   /* malloc'd */
+/* t's directory, "/", leaf: malloc'd; NULL when out of memory. */
+char *task_path (const struct task *t, const char *leaf);
 const struct task_disk *task_find_disk (const struct task *t, const char *name);
 const char *task_mode_name (enum task_mode m);
 /* Pick the disk named by --disk, or the only one; prints the error. */
@@ -291,9 +292,10 @@ struct json_object *integrity_journal_entry (const struct task *t,
                                              const struct journal_damage *d,
                                              const char *found_by, char *msg,
                                              size_t len);
-/* Add the entries of the array damage (may be NULL) to TASK/verify.json,
- * or replace its damage by them (replace), and set its last_verify (if
- * not NULL), under TASK/verify.lock.  0 or -errno. */
+/* Add the entries of the array damage to TASK/verify.json, or replace
+ * its damage by them (replace), and set its last_verify (if not NULL),
+ * under TASK/verify.lock.  0 or -errno; -ENOMEM, the file as it was,
+ * when damage is NULL or its building failed (jf_failed). */
 int integrity_change (const struct task *t, struct json_object *damage,
                       bool replace, struct json_object *last_verify);
 /* After a read of a point failed, on the thread that read: if a journal

@@ -68,7 +68,7 @@ path_join (const char *a, const char *b)
   char *p = malloc (la + lb + 2);
 
   if (p == NULL)
-    abort ();
+    return NULL;
   memcpy (p, a, la);
   p[la] = '/';
   memcpy (p + la + 1, b, lb + 1);
@@ -81,6 +81,8 @@ mkdir_p (const char *path, unsigned mode)
   char *copy = strdup (path);
   int r = 0;
 
+  if (copy == NULL)
+    return -ENOMEM;
   for (char *p = copy + 1; r == 0 && *p; p++)
     if (*p == '/') {
       *p = 0;

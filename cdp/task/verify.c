@@ -34,6 +34,7 @@
 #include "cdp/task/task.h"
 #include "cdp/task/verify.h"
 #include "common/error.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/history/basesum.h"
 #include "recovery/history/qcow2.h"
@@ -81,7 +82,7 @@ add_damage (struct vstate *s, int kind, json_object *entry)
     json_object_put (entry);
     return;
   }
-  json_object_array_add (s->res->damage, entry);
+  jf_append (s->res->damage, entry);
 }
 
 static void __attribute__ ((format (printf, 4, 5)))
@@ -106,7 +107,7 @@ note (struct vstate *s, const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  json_object_array_add (s->res->notes, json_object_new_string (msg));
+  jf_append (s->res->notes, json_object_new_string (msg));
 }
 
 /* ---- journal ------------------------------------------------------------ */
@@ -591,6 +592,10 @@ verify_run (const struct verify_source *src, const struct verify_opts *o,
   memset (res, 0, sizeof *res);
   res->damage = json_object_new_array ();
   res->notes = json_object_new_array ();
+  if (res->damage == NULL || res->notes == NULL) {
+    verify_result_free (res);
+    return -ENOMEM;
+  }
   journal_range (&s);
   if (s.from_seq != UINT64_MAX)
     e = check_journal (&s);
@@ -603,11 +608,13 @@ verify_run (const struct verify_source *src, const struct verify_opts *o,
       char msg[128];
       snprintf (msg, sizeof msg, "%s: %u more problems of this kind not listed",
                 kinds[k], s.dropped[k]);
-      json_object_array_add (res->damage, integrity_entry (kinds[k], "more",
-                                                           msg, o->found_by));
+      jf_append (res->damage, integrity_entry (kinds[k], "more",
+                                               msg, o->found_by));
     }
   res->seconds = (double) (time_mono_ns () - t0) / 1e9;
   jrec_vector_reset (&s.recs);
+  if (e == 0 && (jf_failed (res->damage) || jf_failed (res->notes)))
+    e = -ENOMEM;                /* a finding could not be recorded */
   return e;
 }
 

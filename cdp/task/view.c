@@ -21,11 +21,11 @@ view_open_quiet (const char *store, const char *name, struct task_view *v)
   if (task_load (store, name, &v->task) < 0)
     return -1;
   dir = task_path (v->task, "journal");
-  e = journal_reader_open (dir, &v->jr);
+  e = dir ? journal_reader_open (dir, &v->jr) : -ENOMEM;
   free (dir);
   if (e == 0) {
     dir = task_path (v->task, "index");
-    e = index_open (dir, &v->ix);
+    e = dir ? index_open (dir, &v->ix) : -ENOMEM;
     free (dir);
   }
   if (e < 0) {
@@ -46,6 +46,10 @@ view_open (const char *store, const char *name, struct task_view *v)
   if (e < 0)
     return task_load_fail (store, name, e);
   dir = task_path (v->task, "journal");
+  if (dir == NULL) {
+    view_close (v);
+    return fail ("task '%s': %s", name, strerror (ENOMEM));
+  }
   e = journal_reader_open (dir, &v->jr);
   free (dir);
   if (e == -EPROTONOSUPPORT) {
@@ -58,7 +62,7 @@ view_open (const char *store, const char *name, struct task_view *v)
                  name, strerror (-e));
   }
   dir = task_path (v->task, "index");
-  e = index_open (dir, &v->ix);
+  e = dir ? index_open (dir, &v->ix) : -ENOMEM;
   free (dir);
   if (e < 0) {
     view_close (v);
@@ -66,6 +70,10 @@ view_open (const char *store, const char *name, struct task_view *v)
                  e == -EPROTONOSUPPORT ? cdp_get_error () : strerror (-e));
   }
   dir = task_path (v->task, "base");
+  if (dir == NULL) {
+    view_close (v);
+    return fail ("task '%s': %s", name, strerror (ENOMEM));
+  }
   e = catalog_load (dir, false, &v->cat);
   if (e < 0) {
     fail ("task '%s': cannot read %s/catalog.json: %s", name, dir,

@@ -175,33 +175,18 @@ catalog_free (struct base_catalog *c)
   c->dir = NULL;
 }
 
-/* Add key: v to o, taking v (NULL: out of memory).  0 or -ENOMEM. */
-static int
-put_key (json_object *o, const char *key, json_object *v)
-{
-  if (v == NULL || json_object_object_add (o, key, v) < 0) {
-    json_object_put (v);
-    return -ENOMEM;
-  }
-  return 0;
-}
-
-/* The catalog's entry for bp, or NULL when out of memory. */
+/* The catalog's entry for bp (jf_failed when out of memory). */
 static json_object *
 entry_json (const struct base_point *bp)
 {
   json_object *e = json_object_new_object ();
 
-  if (e == NULL ||
-      put_key (e, "disk", json_object_new_int64 (bp->disk)) < 0 ||
-      put_key (e, "seq", json_object_new_int64 ((int64_t) bp->seq)) < 0 ||
-      put_key (e, "time_ns", json_object_new_int64 (bp->time_ns)) < 0 ||
-      put_key (e, "file", json_object_new_string (bp->file)) < 0 ||
-      put_key (e, "parent", json_object_new_string (bp->parent)) < 0 ||
-      put_key (e, "depth", json_object_new_int ((int) bp->depth)) < 0) {
-    json_object_put (e);
-    return NULL;
-  }
+  jf_add (e, "disk", json_object_new_int64 (bp->disk));
+  jf_add (e, "seq", json_object_new_int64 ((int64_t) bp->seq));
+  jf_add (e, "time_ns", json_object_new_int64 (bp->time_ns));
+  jf_add (e, "file", json_object_new_string (bp->file));
+  jf_add (e, "parent", json_object_new_string (bp->parent));
+  jf_add (e, "depth", json_object_new_int ((int) bp->depth));
   return e;
 }
 
@@ -210,22 +195,13 @@ catalog_save (const struct base_catalog *c)
 {
   json_object *o = json_object_new_object (), *arr = json_object_new_array ();
   CLEANUP_FREE char *path = catalog_path (c, CATALOG);
-  int r = o && arr && path ? 0 : -ENOMEM;
+  int r = -ENOMEM;
 
-  for (size_t i = 0; r == 0 && i < c->v.len; i++) {
-    json_object *e = entry_json (&c->v.ptr[i]);
-    if (e == NULL || json_object_array_add (arr, e) < 0) {
-      json_object_put (e);
-      r = -ENOMEM;
-    }
-  }
-  if (r == 0) {
-    r = put_key (o, "bases", arr);
-    arr = NULL;                     /* o has it, or put_key dropped it */
-  }
-  if (r == 0)
+  for (size_t i = 0; i < c->v.len; i++)
+    jf_append (arr, entry_json (&c->v.ptr[i]));
+  jf_add (o, "bases", arr);
+  if (path)
     r = jf_save (path, o, CATALOG_VERSION, 0600);
-  json_object_put (arr);
   json_object_put (o);
   return r;
 }

@@ -246,7 +246,7 @@ keep_definition (struct lvp *p)
   char *path = task_path (p->s->t, "domain.xml");
   char *old = NULL;
 
-  if (xml && (fio_read (path, &old, NULL) < 0 || strcmp (old, xml) != 0) &&
+  if (xml && path && (fio_read (path, &old, NULL) < 0 || strcmp (old, xml) != 0) &&
       fio_replace (path, xml, strlen (xml), 0600) < 0)
     log_msg ("task %s: cannot keep the domain's definition in %s",
              p->s->t->name, path);

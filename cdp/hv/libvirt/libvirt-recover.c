@@ -44,8 +44,11 @@ source_definition (struct rapid *c, struct lv **src, bool *persistent, bool *gon
     return NULL;
   }
   path = task_path (c->t, "domain.xml");
-  e = fio_read (path, &xml, NULL);
-  if (e == -ENOENT)
+  e = path ? fio_read (path, &xml, NULL) : -ENOMEM;
+  if (e == -ENOMEM && path == NULL)
+    snprintf (why, len, "domain %s is gone: %s", src_domain (c),
+              strerror (ENOMEM));
+  else if (e == -ENOENT)
     snprintf (why, len, "domain %s is gone, and cdp serve kept no copy of "
               "its definition", src_domain (c));
   else if (e < 0)

@@ -46,6 +46,7 @@
 #include <json-c/json.h>
 
 #include "common/error.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "cdp/hv/qmp/qmp.h"
 
@@ -90,11 +91,7 @@ streq (const char *a, const char *b)
 static bool
 put (json_object *obj, const char *key, json_object *value)
 {
-  if (obj == NULL || value == NULL) {
-    json_object_put (value);
-    return false;
-  }
-  return json_object_object_add (obj, key, value) == 0;
+  return jf_add (obj, key, value) == 0;
 }
 
 /* QEMU's id_wellformed(): a letter, then letters, digits, '-', '.', '_'. */

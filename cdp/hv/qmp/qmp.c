@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "common/error.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "common/vector.h"
 #include "cdp/hv/qmp/qmp.h"
@@ -425,11 +426,9 @@ send_command (struct qmp *q, const char *command, json_object *args,
 
   snprintf (id, idlen, "cdp-%" PRIu64, ++q->next_id);
   if (msg == NULL
-      || json_object_object_add (msg, "execute",
-                                 json_object_new_string (command)) < 0
-      || json_object_object_add (msg, "id", json_object_new_string (id)) < 0
-      || (args && json_object_object_add (msg, "arguments",
-                                          json_object_get (args)) < 0))
+      || jf_add (msg, "execute", json_object_new_string (command)) < 0
+      || jf_add (msg, "id", json_object_new_string (id)) < 0
+      || (args && jf_add (msg, "arguments", json_object_get (args)) < 0))
     return cdp_set_error (-ENOMEM, "out of memory");
   text = json_object_to_json_string_ext (msg, JSON_C_TO_STRING_PLAIN);
   if (text == NULL)
@@ -533,8 +532,8 @@ qmp_hmp (struct qmp *q, const char *command_line, char **output)
   int r;
 
   if (args == NULL
-      || json_object_object_add (args, "command-line",
-                                 json_object_new_string (command_line)) < 0)
+      || jf_add (args, "command-line",
+                 json_object_new_string (command_line)) < 0)
     return cdp_set_error (-ENOMEM, "out of memory");
   r = qmp_execute (q, "human-monitor-command", args, &ret);
   if (r < 0)
@@ -616,8 +615,7 @@ qmp_find_node (struct qmp *q, const char *name, struct json_object **node)
   json_object *args CLEANUP_JSON_PUT = json_object_new_object ();
 
   if (args == NULL
-      || json_object_object_add (args, "flat",
-                                 json_object_new_boolean (true)) < 0)
+      || jf_add (args, "flat", json_object_new_boolean (true)) < 0)
     return cdp_set_error (-ENOMEM, "out of memory");
   return qmp_query_find (q, "query-named-block-nodes", args, "node-name",
                          name, node);

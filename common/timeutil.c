@@ -28,6 +28,21 @@ time_mono_ns (void)
   return (int64_t) ts.tv_sec * NS + ts.tv_nsec;
 }
 
+struct timespec
+time_deadline (clockid_t clk, int64_t ns)
+{
+  struct timespec ts;
+
+  clock_gettime (clk, &ts);
+  ts.tv_sec += ns / NS;
+  ts.tv_nsec += ns % NS;
+  if (ts.tv_nsec >= NS) {
+    ts.tv_sec++;
+    ts.tv_nsec -= NS;
+  }
+  return ts;
+}
+
 void
 time_pace (int64_t start, uint64_t bytes, uint64_t rate)
 {

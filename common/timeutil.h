@@ -5,11 +5,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Nanoseconds since the epoch, CLOCK_REALTIME. */
 int64_t time_now_ns (void);
 /* CLOCK_MONOTONIC in ns: for intervals and deadlines. */
 int64_t time_mono_ns (void);
+/* The instant ns from now on clock clk (the clock of the condition
+ * variable it is for: CLOCK_REALTIME unless set), for
+ * pthread_cond_timedwait. */
+struct timespec time_deadline (clockid_t clk, int64_t ns);
 
 /* Hold a pace of rate bytes a second (0: none): sleep until the bytes
  * done since start (a time_mono_ns) are within it. */

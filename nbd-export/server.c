@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/timeutil.h"
 
 int
 nbd_server_new (const struct nbd_backend_ops *ops, void *server_opaque,
@@ -211,15 +212,9 @@ all_idle (struct nbd_server *srv)
 static void
 wait_idle (struct nbd_server *srv, unsigned grace_ms)
 {
-  struct timespec until;
+  struct timespec until = time_deadline (CLOCK_REALTIME,
+                                         grace_ms * 1000000LL);
 
-  clock_gettime (CLOCK_REALTIME, &until);
-  until.tv_sec += grace_ms / 1000;
-  until.tv_nsec += (long) (grace_ms % 1000) * 1000000;
-  if (until.tv_nsec >= 1000000000) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000;
-  }
   while (!all_idle (srv))
     if (pthread_cond_timedwait (&srv->cond, &srv->lock, &until) == ETIMEDOUT)
       break;

@@ -238,16 +238,13 @@ reader (void *opaque)
 /* ---- progress ------------------------------------------------------------ */
 
 static double
-seconds_since (const struct timespec *t0)
+seconds_since (int64_t t0)
 {
-  struct timespec t;
-
-  clock_gettime (CLOCK_MONOTONIC, &t);
-  return (double) (t.tv_sec - t0->tv_sec) + (double) (t.tv_nsec - t0->tv_nsec) / 1e9;
+  return (double) (time_mono_ns () - t0) / 1e9;
 }
 
 static void
-draw_progress (struct restore *rs, const struct timespec *t0)
+draw_progress (struct restore *rs, int64_t t0)
 {
   double secs = seconds_since (t0), done = (double) atomic_load (&rs->done);
   double size = (double) rs->p->size, rate = secs > 0 ? done / secs : 0;
@@ -263,11 +260,11 @@ static void
 run_readers (struct restore *rs, unsigned n, const sigset_t *sigs, bool tty)
 {
   pthread_t th[MAX_READERS];
-  struct timespec t0, tick = { 0, 250 * 1000 * 1000 };
+  struct timespec tick = { 0, 250 * 1000 * 1000 };
+  int64_t t0 = time_mono_ns ();
   unsigned started = 0;
   int sig;
 
-  clock_gettime (CLOCK_MONOTONIC, &t0);
   atomic_store (&rs->running, n);
   for (; started < n; started++)
     if (pthread_create (&th[started], NULL, reader, rs) != 0)
@@ -282,7 +279,7 @@ run_readers (struct restore *rs, unsigned n, const sigset_t *sigs, bool tty)
       set_failure (rs, -EINTR, "interrupted by signal %d (%s)", sig,
                    strsignal (sig));
     if (tty)
-      draw_progress (rs, &t0);
+      draw_progress (rs, t0);
   }
   for (unsigned i = 0; i < started; i++)
     pthread_join (th[i], NULL);
@@ -437,7 +434,7 @@ reader_count (void)
 
 static void
 report (const struct restore *rs, const char *what, const char *output,
-        const char *fmt, const struct timespec *t0)
+        const char *fmt, int64_t t0)
 {
   char size[32], data[32];
   double secs = seconds_since (t0);
@@ -468,13 +465,13 @@ restore_point (const struct task_view *v, const struct point *p,
   struct restore rs = { .p = p, .v = v, .main = pthread_self (),
                         .lock = PTHREAD_MUTEX_INITIALIZER };
   const char *fmt = format_of (o->output, o->format);
-  struct timespec t0;
+  int64_t t0;
   char *tmp = claim_temp (o->output);
   int r;
 
   if (tmp == NULL)
     return EXIT_FAIL;
-  clock_gettime (CLOCK_MONOTONIC, &t0);
+  t0 = time_mono_ns ();
   r = imgw_create (tmp, fmt, p->size, NULL, &rs.w);
   if (r < 0) {
     unlink (tmp);
@@ -498,7 +495,7 @@ restore_point (const struct task_view *v, const struct point *p,
   else if ((r = publish (tmp, o->output, o->force)) != 0)
     unlink (tmp);
   else
-    report (&rs, what, o->output, fmt, &t0);
+    report (&rs, what, o->output, fmt, t0);
   free (tmp);
   return r;
 }
@@ -514,10 +511,10 @@ restore_to_device (const struct task_view *v, const struct point *p,
   struct restore rs = { .p = p, .v = v, .main = pthread_self (),
                         .lock = PTHREAD_MUTEX_INITIALIZER };
   const char *fmt = format_of (o->output, o->format);
-  struct timespec t0;
+  int64_t t0;
   int r;
 
-  clock_gettime (CLOCK_MONOTONIC, &t0);
+  t0 = time_mono_ns ();
   r = imgw_open_device (o->output, fmt, p->size, &rs.w);
   if (r < 0)
     return fail ("cannot restore onto %s: %s", o->output, cdp_get_error ());
@@ -534,7 +531,7 @@ restore_to_device (const struct task_view *v, const struct point *p,
     return fail ("cannot complete the image on %s (it holds part of it): %s",
                  o->output, cdp_get_error ());
   stop_requested (sigs);            /* too late to stop: it is complete */
-  report (&rs, what, o->output, fmt, &t0);
+  report (&rs, what, o->output, fmt, t0);
   return 0;
 }
 

@@ -768,12 +768,7 @@ maint_thread (void *arg)
 
   pthread_mutex_lock (&m->lock);
   while (!m->stop) {
-    clock_gettime (CLOCK_REALTIME, &until);
-    until.tv_nsec += PERIOD_NS;
-    if (until.tv_nsec >= 1000000000) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000;
-    }
+    until = time_deadline (CLOCK_REALTIME, PERIOD_NS);
     while (!m->stop && !m->fold_now && !m->full &&
            pthread_cond_timedwait (&m->cond, &m->lock, &until) == 0)
       ;

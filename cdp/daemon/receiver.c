@@ -161,9 +161,8 @@ indexer (void *arg)
       continue;
     }
     if (take_prefix (r, n, &batch, &labels) < 0) {
-      struct timespec ts;
-      clock_gettime (CLOCK_MONOTONIC, &ts);
-      ts.tv_sec++;                  /* out of memory: try again soon */
+      /* Out of memory: try again soon (r->cond runs on CLOCK_MONOTONIC). */
+      struct timespec ts = time_deadline (CLOCK_MONOTONIC, 1000000000LL);
       pthread_cond_timedwait (&r->cond, &r->lock, &ts);
       continue;
     }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
+#include "common/timeutil.h"
 #include "cdp/task/task.h"
 
 static int
@@ -49,7 +50,7 @@ log_msg (const char *fmt, ...)
 {
   va_list ap;
   char ts[32];
-  time_t now = time (NULL);
+  time_t now = (time_t) (time_now_ns () / 1000000000);
   struct tm tm;
 
   localtime_r (&now, &tm);

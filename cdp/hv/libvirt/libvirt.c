@@ -167,16 +167,10 @@ on_close (virConnectPtr conn, int reason, void *opaque)
 int
 lv_next_event (struct lv *l, int timeout_ms, struct lv_event *ev)
 {
-  struct timespec until;
+  struct timespec until = time_deadline (CLOCK_REALTIME,
+                                         timeout_ms * 1000000LL);
   int got = 0;
 
-  clock_gettime (CLOCK_REALTIME, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (timeout_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
   pthread_mutex_lock (&l->m);
   while (l->q.len == 0 &&
          pthread_cond_timedwait (&l->c, &l->m, &until) == 0)

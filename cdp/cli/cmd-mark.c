@@ -190,7 +190,7 @@ cmd_mark (const char *store, int argc, char **argv)
     return EXIT_FAIL;
   if (want_freeze && hv_of (t)->freeze == NULL) {
     r = fail ("--freeze needs the guest agent of a libvirt task; task %s "
-              "is a %s task", argv[optind], task_mode_name (t->mode));
+              "is a %s task", argv[optind], task_mode_name (t));
     task_free (t);
     return r;
   }

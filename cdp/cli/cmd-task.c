@@ -240,7 +240,7 @@ task_create (const char *store, int argc, char **argv)
     r = create_dirs (store, t);
   if (r == 0)
     printf ("task %s created (%s mode, %zu disk%s)\n", t->name,
-            task_mode_name (t->mode), t->disks.len, t->disks.len == 1 ? "" : "s");
+            task_mode_name (t), t->disks.len, t->disks.len == 1 ? "" : "s");
   hv_create_free (&hc);
   free (opts);
   task_free (t);
@@ -254,7 +254,7 @@ task_json (const struct task *t)
   char buf[64];
 
   jf_add (o, "name", json_object_new_string (t->name));
-  jf_add (o, "mode", json_object_new_string (task_mode_name (t->mode)));
+  jf_add (o, "mode", json_object_new_string (task_mode_name (t)));
   if (t->listen)
     jf_add (o, "listen", json_object_new_string (t->listen));
   if (listen_is_tcp (t->listen))
@@ -298,7 +298,7 @@ task_print (const struct task *t)
 {
   char a[32], b[32], c[32], v[32], sz[32], rpo[32];
 
-  printf ("task:       %s\nmode:       %s\n", t->name, task_mode_name (t->mode));
+  printf ("task:       %s\nmode:       %s\n", t->name, task_mode_name (t));
   if (t->listen)
     printf ("listen:     %s\n", t->listen);
   if (t->lo.tls_creds)
@@ -381,7 +381,7 @@ cmd_task_list (const char *store, int argc, char **argv)
     if (json)
       jf_append (arr, task_json (t));
     else
-      printf ("%-20s %-8s %zu disk%s\n", t->name, task_mode_name (t->mode),
+      printf ("%-20s %-8s %zu disk%s\n", t->name, task_mode_name (t),
               t->disks.len, t->disks.len == 1 ? "" : "s");
     task_free (t);
     free (names.ptr[i]);

@@ -25,15 +25,6 @@ hv_nth (size_t n)
 }
 
 const struct hv_driver *
-hv_by_mode (enum task_mode mode)
-{
-  for (size_t i = 0; i < N_DRIVERS; i++)
-    if (drivers[i]->mode == mode)
-      return drivers[i];
-  return NULL;
-}
-
-const struct hv_driver *
 hv_by_name (const char *name)
 {
   for (size_t i = 0; i < N_DRIVERS; i++)
@@ -45,10 +36,8 @@ hv_by_name (const char *name)
 const struct hv_driver *
 hv_of (const struct task *t)
 {
-  const struct hv_driver *d = hv_by_mode (t->mode);
-
-  assert (d != NULL);               /* task_load checked the name */
-  return d;
+  assert (t->hv != NULL);           /* task_load checked the name */
+  return t->hv;
 }
 
 char *
@@ -182,7 +171,7 @@ hv_create_disks (struct hv_create *c)
 
   for (size_t i = N_DRIVERS; i-- > 0; )
     if (drivers[i]->create_wanted (c)) {
-      c->t->mode = drivers[i]->mode;
+      c->t->hv = drivers[i];
       return drivers[i]->create_disks (c);
     }
   for (size_t i = 0; i < N_DRIVERS && len < sizeof needs; i++)

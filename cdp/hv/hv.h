@@ -73,7 +73,6 @@ struct hv_recover {
 
 struct hv_driver {
   const char *name;                 /* task.json "mode", task show */
-  enum task_mode mode;
 
   /* ---- cdp task create ---- */
   /* After "cdp task create NAME ": its form of the command (lines after
@@ -139,8 +138,7 @@ struct hv_driver {
 
 /* ---- hv.c: the table ---------------------------------------------------- */
 
-/* The driver of a mode, of a name (NULL: no such mode), of a task. */
-const struct hv_driver *hv_by_mode (enum task_mode mode);
+/* The driver of a mode's name (NULL: no such mode), of a task. */
 const struct hv_driver *hv_by_name (const char *name);
 const struct hv_driver *hv_of (const struct task *t);
 /* The n-th driver (n from 0), or NULL past the last: in the order task
@@ -156,7 +154,7 @@ char *hv_socket_path (const struct task *t, const char *leaf);
  * EXIT_OK, EXIT_USAGE said, or -ENOENT (not a driver's option).
  * hv_create_check: every driver's create_check.  hv_create_disks:
  * choose the mode (the last driver in the table whose options ask for
- * it: --domain over --qmp over --size), set c->t->mode and fill the
+ * it: --domain over --qmp over --size), set c->t->hv and fill the
  * disks; EXIT_USAGE said when none is asked for.  hv_create_usage: each
  * mode's form of the command and its help lines, for --help. */
 #define HV_OPT_BASE 0x1200

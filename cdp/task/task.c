@@ -38,9 +38,9 @@ task_name_valid (const char *name)
 }
 
 const char *
-task_mode_name (enum task_mode m)
+task_mode_name (const struct task *t)
 {
-  return hv_by_mode (m)->name;
+  return hv_of (t)->name;
 }
 
 char *
@@ -95,7 +95,7 @@ task_save (const struct task *t)
   int r;
 
   put_str (o, "name", t->name);
-  put_str (o, "mode", task_mode_name (t->mode));
+  put_str (o, "mode", task_mode_name (t));
   put_str (o, "listen", t->listen);
   put_str (o, "tls_creds", t->lo.tls_creds);
   put_str (o, "tls_psk", t->lo.tls_psk);
@@ -157,7 +157,7 @@ parse_task (json_object *o, struct task *t)
   free (mode);
   if (hv == NULL)
     return -EINVAL;
-  t->mode = hv->mode;
+  t->hv = hv;
   t->listen = json_str (o, "listen");
   t->lo.tls_creds = json_str (o, "tls_creds");
   t->lo.tls_psk = json_str (o, "tls_psk");

@@ -82,7 +82,7 @@ int64_t json_int (struct json_object *o, const char *key, int64_t dflt);
 
 /* Which hypervisor driver the task has (cdp/hv/hv.h); only cdp/hv tells
  * them apart. */
-enum task_mode { TASK_MANUAL, TASK_QMP, TASK_LIBVIRT };
+struct hv_driver;               /* cdp/hv/hv.h */
 
 struct task_disk {
   char *name;               /* "disk0", a node name, or a libvirt target */
@@ -110,7 +110,8 @@ struct task_policy {
 struct task {
   char *name;
   char *dir;                /* STORE/tasks/NAME */
-  enum task_mode mode;
+  const struct hv_driver *hv;     /* its mode: the hypervisor driver
+                                   (task.json "mode" names it) */
   char *listen;             /* manual: unix:PATH or tcp:HOST:PORT */
   struct listen_opts lo;    /* the receiver's TLS and bound */
   char *qmp;                /* qmp: QEMU's monitor socket */
@@ -138,7 +139,7 @@ int task_list (const char *store, string_vector *names);
 /* t's directory, "/", leaf: malloc'd; NULL when out of memory. */
 char *task_path (const struct task *t, const char *leaf);
 const struct task_disk *task_find_disk (const struct task *t, const char *name);
-const char *task_mode_name (enum task_mode m);
+const char *task_mode_name (const struct task *t);
 /* Pick the disk named by --disk, or the only one; prints the error. */
 const struct task_disk *task_pick_disk (const struct task *t, const char *name);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cdp/task/task.h"
+#include "cdp/hv/hv.h"
 
 Test (task_listen_address, well_formed)
 {
@@ -44,7 +45,7 @@ static void
 make_task (const char *store, const char *name, const char *listen)
 {
   struct task t = { .name = (char *) name, .listen = (char *) listen,
-                    .mode = TASK_MANUAL,
+                    .hv = hv_by_name ("manual"),
                     .policy = { 1, 1, 1, 16, 0 } };
   char *tasks = path_join (store, "tasks");
 

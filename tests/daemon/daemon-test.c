@@ -10,11 +10,12 @@
 
 #include "common/timeutil.h"
 #include "tests/daemon/daemon-test.h"
+#include "cdp/hv/hv.h"
 
 void
 dt_task (struct dt *d, uint64_t size, uint32_t segment_size)
 {
-  struct task t = { .name = "t", .mode = TASK_MANUAL };
+  struct task t = { .name = "t", .hv = hv_by_name ("manual") };
   struct task_disk disk = { .name = "disk0", .id = 0, .size = size };
   char tmpl[] = "/var/tmp/cdp-dtest-XXXXXX", *tasks;
 
@@ -36,7 +37,7 @@ dt_task (struct dt *d, uint64_t size, uint32_t segment_size)
   free (tasks);
   free (t.listen);
   cr_assert_eq (task_load (d->store, "t", &d->t), 0);
-  cr_assert_eq (d->t->mode, TASK_MANUAL);
+  cr_assert_eq (d->t->hv, hv_by_name ("manual"));
 }
 
 void

@@ -87,16 +87,17 @@ h_task_free (struct task *t)
 }
 
 void
-h_save_task (const char *store, const char *name, enum task_mode mode)
+h_save_task (const char *store, const char *name, const char *mode)
 {
   struct task *t = new_task (store, name);
 
-  t->mode = mode;
-  if (mode == TASK_MANUAL)
+  t->hv = hv_by_name (mode);
+  cr_assert_not_null (t->hv);
+  if (strcmp (mode, "manual") == 0)
     t->listen = strdup ("unix:/run/cdp-hv-test.sock");
-  if (mode == TASK_QMP)
+  if (strcmp (mode, "qmp") == 0)
     t->qmp = strdup ("/run/cdp-hv-test-qmp.sock");
-  if (mode == TASK_LIBVIRT)
+  if (strcmp (mode, "libvirt") == 0)
     t->domain = strdup ("hv-test");
   task_disk_vector_append (&t->disks, (struct task_disk) { strdup ("disk0"), 0, 1 << 20 });
   cr_assert_eq (mkdir_p (t->dir, 0700), 0);

@@ -19,7 +19,8 @@ int h_create (const char *store, const char *const *args, struct task **tp);
 void h_task_free (struct task *t);
 
 /* A task of mode saved in store as name (one disk, disk0, 1 MiB). */
-void h_save_task (const char *store, const char *name, enum task_mode mode);
+/* mode: the driver's name. */
+void h_save_task (const char *store, const char *name, const char *mode);
 
 /* A scripted QEMU monitor on a unix socket (path), one connection after
  * another until h_qmp_peer_stop: it greets, says the block nodes are

@@ -57,7 +57,7 @@ Test (hv_libvirt_create, every_disk)
   struct task *t;
 
   cr_assert_eq (h_create (store, args, &t), 0);
-  cr_assert_eq (t->mode, TASK_LIBVIRT);
+  cr_assert_eq (t->hv, hv_by_name ("libvirt"));
   cr_assert_str_eq (t->domain, "hvdom");
   cr_assert_str_eq (t->connect, uri);
   cr_assert_eq (t->disks.len, 2);          /* the cdrom is no disk */

@@ -28,7 +28,7 @@ task_on (const char *store, const char *name, bool running)
            "hvdom", running ? "" : "<test:runstate>5</test:runstate>");
   cr_assert_eq (fclose (f), 0);
   t->name = strdup ("l");
-  t->mode = TASK_LIBVIRT;
+  t->hv = hv_by_name ("libvirt");
   t->domain = strdup (name);
   cr_assert_geq (asprintf (&t->connect, "test://%s", path), 0);
   free (path);
@@ -37,7 +37,7 @@ task_on (const char *store, const char *name, bool running)
 
 Test (hv_libvirt_freeze, froze_and_thawed)
 {
-  const struct hv_driver *d = hv_by_mode (TASK_LIBVIRT);
+  const struct hv_driver *d = hv_by_name ("libvirt");
   char *store = h_store (), msg[512] = "";
   struct task *t = task_on (store, "hvdom", true);
   struct hv_frozen *f = d->freeze (t, msg, sizeof msg);
@@ -53,7 +53,7 @@ Test (hv_libvirt_freeze, froze_and_thawed)
 
 Test (hv_libvirt_freeze, domain_off)
 {
-  const struct hv_driver *d = hv_by_mode (TASK_LIBVIRT);
+  const struct hv_driver *d = hv_by_name ("libvirt");
   char *store = h_store (), msg[512] = "";
   struct task *t = task_on (store, "hvdom", false);
 
@@ -67,7 +67,7 @@ Test (hv_libvirt_freeze, domain_off)
 
 Test (hv_libvirt_freeze, no_such_domain)
 {
-  const struct hv_driver *d = hv_by_mode (TASK_LIBVIRT);
+  const struct hv_driver *d = hv_by_name ("libvirt");
   char *store = h_store (), msg[512] = "";
   struct task *t = task_on (store, "nosuch", true);
 

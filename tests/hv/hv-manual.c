@@ -34,7 +34,7 @@ Test (hv_manual, create)
   struct task *t;
 
   cr_assert_eq (h_create (store, args, &t), 0);
-  cr_assert_eq (t->mode, TASK_MANUAL);
+  cr_assert_eq (t->hv, hv_by_name ("manual"));
   cr_assert_eq (t->disks.len, 1);
   cr_assert_str_eq (t->disks.ptr[0].name, "disk0");
   cr_assert_eq (t->disks.ptr[0].id, 0);
@@ -91,7 +91,7 @@ Test (hv_manual, unknown_option)
 
 Test (hv_manual, nothing_watches)
 {
-  const struct hv_driver *d = hv_by_mode (TASK_MANUAL);
+  const struct hv_driver *d = hv_by_name ("manual");
   char *store = h_store ();
   struct task *t;
 
@@ -102,7 +102,7 @@ Test (hv_manual, nothing_watches)
   cr_assert_null (d->thaw);
   cr_assert_null (d->recover);
   cr_assert_not_null (d->show_note);
-  h_save_task (store, "m", TASK_MANUAL);
+  h_save_task (store, "m", "manual");
   cr_assert_eq (task_load (store, "m", &t), 0);
   cr_assert_eq (hv_of (t), d);
   task_free (t);

@@ -26,7 +26,7 @@ Test (hv_qmp_create, disks_from_qemu)
   const char *args[] = { "--qmp", p.path, "--node", "disk1", "--node", "disk0", NULL };
   cr_assert_eq (h_create (store, args, &t), 0);
   h_qmp_peer_stop (&p);
-  cr_assert_eq (t->mode, TASK_QMP);
+  cr_assert_eq (t->hv, hv_by_name ("qmp"));
   cr_assert_str_eq (t->qmp, p.path);
   cr_assert_eq (t->disks.len, 2);
   cr_assert_str_eq (t->disks.ptr[0].name, "disk1");

@@ -62,7 +62,7 @@ Test (hv_qmp_protector, monitor_does_not_answer)
   struct served s = { 0 };
   struct task *t;
 
-  h_save_task (store, "q", TASK_QMP);
+  h_save_task (store, "q", "qmp");
   cr_assert_eq (task_load (store, "q", &t), 0);
   free (t->qmp);
   t->qmp = path_join (store, "none.sock");
@@ -82,7 +82,7 @@ Test (hv_qmp_protector, node_missing)
   struct served s = { 0 };
   struct task *t;
 
-  h_save_task (store, "q", TASK_QMP);
+  h_save_task (store, "q", "qmp");
   cr_assert_eq (task_load (store, "q", &t), 0);
   h_qmp_peer_start (&p, store, "[]");
   free (t->qmp);

@@ -29,8 +29,8 @@ run (int (*cmd) (const char *, int, char **), const char *store,
 
 Test (hv_refusals, freeze)
 {
-  static const struct { const char *name; enum task_mode mode; } tasks[] = {
-    { "m", TASK_MANUAL }, { "q", TASK_QMP } };
+  static const struct { const char *name; const char *mode; } tasks[] = {
+    { "m", "manual" }, { "q", "qmp" } };
   char *store = h_store ();
 
   for (size_t i = 0; i < 2; i++) {
@@ -38,11 +38,11 @@ Test (hv_refusals, freeze)
     char want[256], *said, *journal;
     struct stat st;
     h_save_task (store, tasks[i].name, tasks[i].mode);
-    cr_assert_null (hv_by_mode (tasks[i].mode)->freeze);
+    cr_assert_null (hv_by_name (tasks[i].mode)->freeze);
     cr_assert_eq (run (cmd_mark, store, argv, &said), EXIT_FAIL, "%s", said);
     snprintf (want, sizeof want, "cdp: --freeze needs the guest agent of a "
               "libvirt task; task %s is a %s task\n", tasks[i].name,
-              task_mode_name (tasks[i].mode));
+              tasks[i].mode);
     cr_assert_str_eq (said, want);
     free (said);
     /* Nothing journaled: the task has no journal yet, and still none. */
@@ -56,8 +56,8 @@ Test (hv_refusals, freeze)
 
 Test (hv_refusals, recover_as_or_in_place)
 {
-  static const struct { const char *name; enum task_mode mode; } tasks[] = {
-    { "m", TASK_MANUAL }, { "q", TASK_QMP } };
+  static const struct { const char *name; const char *mode; } tasks[] = {
+    { "m", "manual" }, { "q", "qmp" } };
   char *store = h_store ();
 
   for (size_t i = 0; i < 2; i++) {
@@ -67,7 +67,7 @@ Test (hv_refusals, recover_as_or_in_place)
                                "/nonexistent/x.qcow2", "--in-place", NULL };
     char want[256], *said;
     h_save_task (store, tasks[i].name, tasks[i].mode);
-    cr_assert_null (hv_by_mode (tasks[i].mode)->recover);
+    cr_assert_null (hv_by_name (tasks[i].mode)->recover);
     snprintf (want, sizeof want, "cdp: task %s has no libvirt domain: leave "
               "out --as and --in-place; cdp prints how to boot the point\n",
               tasks[i].name);
@@ -89,7 +89,7 @@ Test (hv_refusals, libvirt_recover_needs_one)
     "/nonexistent/x.qcow2", "--as", "y", "--in-place", NULL };
   char *store = h_store (), *said;
 
-  h_save_task (store, "l", TASK_LIBVIRT);
+  h_save_task (store, "l", "libvirt");
   cr_assert_eq (run (cmd_recover, store, neither, &said), EXIT_USAGE, "%s", said);
   cr_assert_str_eq (said, "cdp: give one of --as NEWDOMAIN and --in-place\n");
   free (said);

@@ -11,14 +11,14 @@
 #include "harness.h"
 #include "cdp/daemon/daemon.h"
 
-static const struct { enum task_mode mode; const char *dir; } places[] = {
-  { TASK_MANUAL, "run" }, { TASK_QMP, "run" }, { TASK_LIBVIRT, "qemu" },
+static const struct { const char *mode; const char *dir; } places[] = {
+  { "manual", "run" }, { "qmp", "run" }, { "libvirt", "qemu" },
 };
 
 Test (hv_socket_placement, paths)
 {
   for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
-    struct task t = { .dir = (char *) "/store/tasks/t", .mode = places[i].mode };
+    struct task t = { .dir = (char *) "/store/tasks/t", .hv = hv_by_name (places[i].mode) };
     char want[128], *got = hv_socket_path (&t, "recover.sock");
     snprintf (want, sizeof want, "/store/tasks/t/%s/recover.sock", places[i].dir);
     cr_assert_str_eq (got, want);
@@ -42,7 +42,7 @@ Test (hv_socket_placement, receiver)
     cr_assert_eq (task_load (store, name, &t), 0);
     free (t->listen);
     t->listen = NULL;
-    cr_assert_eq (receiver_start (t, &rx), 0, "%s", task_mode_name (t->mode));
+    cr_assert_eq (receiver_start (t, &rx), 0, "%s", task_mode_name (t));
     char *want = hv_socket_path (t, "receiver.sock");
     cr_assert_str_eq (receiver_socket (rx), want);
     cr_assert_eq (stat (want, &st), 0, "%s", want);

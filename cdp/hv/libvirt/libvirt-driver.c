@@ -160,7 +160,6 @@ static const char create_help[] =
 
 const struct hv_driver hv_libvirt = {
   .name = "libvirt",
-  .mode = TASK_LIBVIRT,
   .create_usage = "--domain DOM [--disk TARGET]... [--connect URI]\n"
                   "                            [--listen unix:PATH|tcp:HOST:PORT] [POLICY]",
   .create_help = create_help,

@@ -44,7 +44,6 @@ manual_disks (struct hv_create *c)
 
 const struct hv_driver hv_manual = {
   .name = "manual",
-  .mode = TASK_MANUAL,
   .create_usage = "--size SIZE --listen unix:PATH|tcp:HOST:PORT [POLICY]",
   .create_options = options,
   .create_opt = manual_opt,

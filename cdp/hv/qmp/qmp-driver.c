@@ -97,7 +97,6 @@ qmp_create_disks (struct hv_create *c)
 
 const struct hv_driver hv_qmp = {
   .name = "qmp",
-  .mode = TASK_QMP,
   .create_usage = "--qmp SOCKET --node NODE [--node NODE]... [POLICY]",
   .create_options = options,
   .create_opt = qmp_opt,

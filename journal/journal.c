@@ -178,16 +178,13 @@ journal_open (const char *dir, const struct journal_options *opts,
 void
 journal_close (struct journal *j)
 {
-  uint64_t one = 1;
-
   if (j == NULL)
     return;
   pthread_mutex_lock (&j->lock);
   j->closing = true;
   pthread_cond_broadcast (&j->space);
   pthread_mutex_unlock (&j->lock);
-  if (write (j->efd, &one, sizeof one) < 0)
-    abort ();
+  journal_wake_thread (j);
   pthread_join (j->thread, NULL);
   io_uring_queue_exit (&j->ring);
   prep_stop (j);

@@ -225,19 +225,16 @@ make_overlay (struct exp *x, struct task *t)
   return x->bitmap ? 0 : -ENOMEM;
 }
 
+/* The export's URI (malloc'd), or NULL: out of memory. */
 static char *
 uri_of (const char *bound, const char *name, bool tls)
 {
   char *uri;
+  int n = strncmp (bound, "unix:", 5) == 0
+    ? asprintf (&uri, "nbd+unix:///%s?socket=%s", name, bound + 5)
+    : asprintf (&uri, "%s://%s/%s", tls ? "nbds" : "nbd", bound + 4, name);
 
-  if (strncmp (bound, "unix:", 5) == 0) {
-    if (asprintf (&uri, "nbd+unix:///%s?socket=%s", name, bound + 5) < 0)
-      abort ();
-  }
-  else if (asprintf (&uri, "%s://%s/%s", tls ? "nbds" : "nbd", bound + 4,
-                     name) < 0)
-    abort ();
-  return uri;
+  return n < 0 ? NULL : uri;
 }
 
 /* --run: run cmd with $uri set; return its exit status. */
@@ -347,7 +344,9 @@ cmd_export (const char *store, int argc, char **argv)
     return fail ("cannot listen on %s: %s", listen, strerror (-r));
   }
   uri = uri_of (bound, x.name, lo.tls_creds || lo.tls_psk);
-  if (run) {
+  if (uri == NULL)
+    r = fail ("cannot serve on %s: %s", bound, strerror (ENOMEM));
+  else if (run) {
     pthread_sigmask (SIG_UNBLOCK, &set, NULL);
     r = run_captive (run, uri);
   }

@@ -117,7 +117,7 @@ rapid_uri (const struct rapid *c, const char *disk)
   char *uri;
 
   if (asprintf (&uri, "nbd+unix:///%s?socket=%s", disk, c->r.socket) < 0)
-    abort ();
+    return NULL;
   return uri;
 }
 
@@ -143,7 +143,8 @@ rapid_start_export (struct rapid *c, uid_t uid, gid_t gid)
    * (recover.lock, held by this process, says so). */
   unlink (c->r.socket);
   if (asprintf (&addr, "unix:%s", c->r.socket) < 0)
-    abort ();
+    return rapid_failed (c, "cannot serve the point on %s: %s", c->r.socket,
+                         strerror (ENOMEM));
   e = nbd_server_new (&pexp_ops, c->px, &c->srv);
   if (e == 0)
     e = nbd_server_listen (c->srv, addr, NULL);
@@ -196,14 +197,20 @@ place_overlays (struct rapid *c, const char *to)
   exists = stat (base, &st) == 0;
   dir = c->r.disks.len > 1 || (exists && S_ISDIR (st.st_mode));
   /* Made when the overlays are, so that a refusal leaves nothing. */
-  if (dir && !exists)
-    c->made_dir = strdup (base);
+  if (dir && !exists && (c->made_dir = strdup (base)) == NULL) {
+    free (base);
+    return fail ("cannot place the overlays: %s", strerror (ENOMEM));
+  }
   for (size_t i = 0; i < c->r.disks.len; i++) {
     struct rapid_disk *d = &c->r.disks.ptr[i];
     if (!dir)
       d->overlay = strdup (base);
     else if (asprintf (&d->overlay, "%s/%s.qcow2", base, d->disk) < 0)
-      abort ();
+      d->overlay = NULL;
+    if (d->overlay == NULL) {
+      free (base);
+      return fail ("cannot place the overlays: %s", strerror (ENOMEM));
+    }
     if (lstat (d->overlay, &st) == 0) {
       free (base);
       return fail ("%s exists: recover to a new file", d->overlay);
@@ -222,6 +229,9 @@ rapid_create_overlays (struct rapid *c)
   for (size_t i = 0; i < c->r.disks.len; i++) {
     struct rapid_disk *d = &c->r.disks.ptr[i];
     char *uri = rapid_uri (c, d->disk), size[32], why[512];
+    if (uri == NULL)
+      return rapid_failed (c, "cannot create the overlay %s: %s", d->overlay,
+                           strerror (ENOMEM));
     snprintf (size, sizeof size, "%llu", (unsigned long long) d->total);
     /* -u: the backing is not opened; its size is known. */
     const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-u",

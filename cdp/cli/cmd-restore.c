@@ -306,8 +306,10 @@ claim_temp (const char *output)
   char *tmp;
   int fd;
 
-  if (asprintf (&tmp, "%s.tmp-XXXXXX", output) < 0)
-    abort ();
+  if (asprintf (&tmp, "%s.tmp-XXXXXX", output) < 0) {
+    fail ("cannot create a file next to %s: %s", output, strerror (ENOMEM));
+    return NULL;
+  }
   fd = mkstemp (tmp);
   if (fd < 0) {
     fail ("cannot create a file next to %s: %s", output, strerror (errno));

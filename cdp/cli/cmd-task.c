@@ -57,7 +57,7 @@ remove_task_dir (const struct task *t)
   assert (slash != NULL);           /* t->dir is STORE/tasks/NAME */
   if (asprintf (&gone, "%.*s/.%s.deleted", (int) (slash - t->dir), t->dir,
                 t->name) < 0)
-    abort ();
+    return fail ("could not remove %s: %s", t->dir, strerror (ENOMEM));
   e = fio_remove_tree (gone);       /* an earlier delete cut short */
   if (e == 0 && rename (t->dir, gone) < 0)
     e = -errno;
@@ -186,6 +186,11 @@ task_create (const char *store, int argc, char **argv)
   uint64_t seg = 0;
   int c, r = 0;
 
+  if (opts == NULL || t == NULL) {
+    free (opts);
+    free (t);
+    return fail ("task create: %s", strerror (ENOMEM));
+  }
   policy_defaults (&t->policy);
   optind = 1;
   while (r == 0 && (c = getopt_long (argc, argv, "", opts, NULL)) != -1) {

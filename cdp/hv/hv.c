@@ -50,6 +50,18 @@ hv_socket_path (const struct task *t, const char *leaf)
 
 /* ---- task create -------------------------------------------------------- */
 
+int
+hv_add_disk (struct task *t, const char *name, uint64_t size)
+{
+  struct task_disk d = { strdup (name), (uint32_t) t->disks.len, size };
+
+  if (d.name == NULL || task_disk_vector_append (&t->disks, d) < 0) {
+    free (d.name);
+    return fail ("task create: %s", strerror (ENOMEM));
+  }
+  return 0;
+}
+
 const char *
 hv_create_arg (const struct hv_create *c, const char *name)
 {
@@ -61,14 +73,15 @@ hv_create_arg (const struct hv_create *c, const char *name)
   return v;
 }
 
-void
+int
 hv_create_args (const struct hv_create *c, const char *name,
                 string_vector *out)
 {
   for (size_t i = 0; i < c->given.len; i++)
     if (strcmp (c->given.ptr[i].name, name) == 0 &&
         string_vector_append (out, c->given.ptr[i].arg) < 0)
-      abort ();
+      return -ENOMEM;
+  return 0;
 }
 
 static size_t
@@ -125,7 +138,7 @@ hv_create_options (const struct option *shared)
     n += count_options (drivers[i]->create_options);
   o = calloc (n + 1, sizeof *o);
   if (o == NULL)
-    abort ();
+    return NULL;
   for (const struct option *s = shared; s && s->name; s++)
     o[k++] = *s;
   for (int m = 0; (d = nth_option (m)) != NULL; m++)
@@ -139,13 +152,18 @@ hv_create_opt (struct hv_create *c, int val, const char *arg)
 {
   const struct option *o = val >= HV_OPT_BASE ? nth_option (val - HV_OPT_BASE)
                                               : NULL;
+  char *copy = arg ? strdup (arg) : NULL;
   int r = 0;
 
-  if (o == NULL)
+  if (o == NULL) {
+    free (copy);
     return -ENOENT;
-  if (hv_arg_vector_append (&c->given, (struct hv_arg) {
-        o->name, arg ? strdup (arg) : NULL }) < 0)
-    abort ();
+  }
+  if ((arg && copy == NULL) ||
+      hv_arg_vector_append (&c->given, (struct hv_arg) { o->name, copy }) < 0) {
+    free (copy);
+    return fail ("task create: %s", strerror (ENOMEM));
+  }
   for (size_t i = 0; r == 0 && i < N_DRIVERS; i++)
     if (drivers[i]->create_opt && takes (drivers[i]->create_options, o->name))
       r = drivers[i]->create_opt (c, o->name, arg);

@@ -43,10 +43,14 @@ struct hv_create {
   hv_arg_vector given;
 };
 
+/* A driver's create_disks: add disk name of size bytes to t, its id
+ * the next.  EXIT_OK, or EXIT_FAIL said (out of memory). */
+int hv_add_disk (struct task *t, const char *name, uint64_t size);
 /* The last value given for --name, or NULL (not given). */
 const char *hv_create_arg (const struct hv_create *c, const char *name);
-/* Every value given for --name, in order: borrowed strings. */
-void hv_create_args (const struct hv_create *c, const char *name,
+/* Every value given for --name, in order: borrowed strings appended to
+ * out.  0, or -ENOMEM. */
+int hv_create_args (const struct hv_create *c, const char *name,
                      string_vector *out);
 
 struct hv_frozen;                   /* a driver's frozen guest */
@@ -150,8 +154,9 @@ char *hv_socket_path (const struct task *t, const char *leaf);
 
 /* task create.  hv_create_options: shared (ending { 0 }) followed by
  * every driver's options, numbered from HV_OPT_BASE (malloc'd, ending
- * { 0 }).  hv_create_opt: take option val (getopt_long's return):
- * EXIT_OK, EXIT_USAGE said, or -ENOENT (not a driver's option).
+ * { 0 }; NULL: out of memory).  hv_create_opt: take option val
+ * (getopt_long's return): EXIT_OK, EXIT_USAGE or EXIT_FAIL said, or
+ * -ENOENT (not a driver's option).
  * hv_create_check: every driver's create_check.  hv_create_disks:
  * choose the mode (the last driver in the table whose options ask for
  * it: --domain over --qmp over --size), set c->t->hv and fill the

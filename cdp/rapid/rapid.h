@@ -77,7 +77,7 @@ double rapid_secs (int64_t ns);
 int rapid_save (struct rapid *c);
 /* Let go of the point's lock, if this recovery made it. */
 void rapid_unlock_point (struct rapid *c);
-/* The export's URI for disk (malloc'd). */
+/* The export's URI for disk (malloc'd), or NULL: out of memory. */
 char *rapid_uri (const struct rapid *c, const char *disk);
 void rapid_stop_export (struct rapid *c);
 /* Serve the points at r.at_ns on r.socket, open to QEMU running as

@@ -206,7 +206,7 @@ rapid_print_qmp_howto (struct rapid *c)
   printf ("The point of %s is served at:\n", c->t->name);
   for (size_t i = 0; i < c->r.disks.len; i++) {
     char *uri = rapid_uri (c, c->r.disks.ptr[i].disk);
-    printf ("  %s\n", uri);
+    printf ("  %s\n", uri ? uri : "(its URI: out of memory)");
     free (uri);
   }
   printf ("Overlays (qcow2, backed by the export; the VM writes here):\n");

@@ -208,13 +208,14 @@ from_stat (const struct guestfs_statns *st, const char *name, struct files_entry
   };
 }
 
+/* dir/name (malloc'd), or NULL: out of memory. */
 static char *
 join (const char *dir, const char *name)
 {
   char *p;
 
   if (asprintf (&p, "%s%s%s", dir, dir[strlen (dir) - 1] == '/' ? "" : "/", name) < 0)
-    abort ();
+    return NULL;
   return p;
 }
 
@@ -248,7 +249,9 @@ read_dir (struct files_gfs *g, const char *dir, files_entry_vector *v)
     if (strcmp (n, ".") == 0 || strcmp (n, "..") == 0)
       continue;
     char *p = join (dir, n);
-    if ((r = lstat_one (g, p, n, &e)) == 0)
+    if (p == NULL)
+      r = -ENOMEM;
+    else if ((r = lstat_one (g, p, n, &e)) == 0)
       r = files_entry_vector_append (v, e);
     else
       files_entry_clear (&e);
@@ -400,7 +403,9 @@ walk_dir (struct gwalk *w, const char *path, const struct files_entry *e)
   }
   for (size_t i = 0; r == 0 && i < v.len; i++) {
     char *p = join (path, v.ptr[i].name);
-    if (!files_name_safe (v.ptr[i].name))
+    if (p == NULL)
+      r = -ENOMEM;
+    else if (!files_name_safe (v.ptr[i].name))
       r = gsay (w->g, -EPERM, "refused to write a file named '%s'", v.ptr[i].name);
     else
       r = walk_path (w, p, &v.ptr[i]);

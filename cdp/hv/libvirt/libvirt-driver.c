@@ -42,7 +42,10 @@ libvirt_check (const char *store, const struct hv_create *c)
   int r = 0;
 
   (void) store;
-  hv_create_args (c, "disk", &targets);
+  if (hv_create_args (c, "disk", &targets) < 0) {
+    string_vector_reset (&targets);
+    return fail ("task create: %s", strerror (ENOMEM));
+  }
   if (t->domain && t->listen && strncmp (t->listen, "tcp::", 5) == 0)
     r = usage_error ("--listen: QEMU connects to HOST: name it "
                      "(tcp:HOST:PORT), not '%s'", t->listen);
@@ -91,8 +94,7 @@ libvirt_disks (struct task *t, string_vector *named)
     for (size_t i = 0; i < named->len; i++)
       want |= strcmp (all.ptr[k].target, named->ptr[i]) == 0;
     if (want)
-      task_disk_vector_append (&t->disks, (struct task_disk) {
-          strdup (all.ptr[k].target), (uint32_t) t->disks.len, all.ptr[k].size });
+      e = hv_add_disk (t, all.ptr[k].target, all.ptr[k].size);
   }
   lv_disks_free (&all);
   if (e == 0 && t->disks.len == 0)
@@ -108,8 +110,9 @@ libvirt_create_disks (struct hv_create *c)
 
   if (hv_create_arg (c, "qmp") || hv_create_arg (c, "size"))
     return usage_error ("--domain takes neither --qmp nor --size");
-  hv_create_args (c, "disk", &targets);
-  r = libvirt_disks (c->t, &targets);
+  r = hv_create_args (c, "disk", &targets) < 0
+        ? fail ("task create: %s", strerror (ENOMEM))
+        : libvirt_disks (c->t, &targets);
   string_vector_reset (&targets);
   return r;
 }

@@ -38,8 +38,7 @@ manual_disks (struct hv_create *c)
   uint64_t size = 0;
 
   parse_size (hv_create_arg (c, "size"), &size);   /* manual_opt checked it */
-  task_disk_vector_append (&c->t->disks, (struct task_disk) { strdup ("disk0"), 0, size });
-  return 0;
+  return hv_add_disk (c->t, "disk0", size);
 }
 
 const struct hv_driver hv_manual = {

@@ -35,7 +35,10 @@ qmp_check (const char *store, const struct hv_create *c)
   int r = 0;
 
   (void) store;
-  hv_create_args (c, "node", &nodes);
+  if (hv_create_args (c, "node", &nodes) < 0) {
+    string_vector_reset (&nodes);
+    return fail ("task create: %s", strerror (ENOMEM));
+  }
   for (size_t i = 0; r == 0 && i < nodes.len; i++)
     for (size_t k = 0; r == 0 && k < i; k++)
       if (strcmp (nodes.ptr[i], nodes.ptr[k]) == 0)
@@ -75,8 +78,8 @@ qmp_disks (struct task *t, string_vector *nodes)
       e = fail ("cannot tell the size of node '%s'", nodes->ptr[i]);
       break;
     }
-    task_disk_vector_append (&t->disks, (struct task_disk) {
-        strdup (nodes->ptr[i]), (uint32_t) i, (uint64_t) size });
+    if ((e = hv_add_disk (t, nodes->ptr[i], (uint64_t) size)) != 0)
+      break;
   }
   qmp_close (q);
   return e < 0 ? EXIT_FAIL : e;
@@ -88,9 +91,11 @@ qmp_create_disks (struct hv_create *c)
   string_vector nodes = empty_vector;
   int r;
 
-  hv_create_args (c, "node", &nodes);
-  r = nodes.len == 0 ? usage_error ("--qmp needs at least one --node")
-                     : qmp_disks (c->t, &nodes);
+  if (hv_create_args (c, "node", &nodes) < 0)
+    r = fail ("task create: %s", strerror (ENOMEM));
+  else
+    r = nodes.len == 0 ? usage_error ("--qmp needs at least one --node")
+                       : qmp_disks (c->t, &nodes);
   string_vector_reset (&nodes);
   return r;
 }

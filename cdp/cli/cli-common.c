@@ -60,11 +60,31 @@ cli_option_error (int c, char **argv)
                       argv[optind - 1], argv[0]);
 }
 
+/* Every document printed carries the version of its schema first
+ * (docs/JSON.md); a document that set its own keeps it. */
+static json_object *
+with_version (json_object *o)
+{
+  json_object *root;
+
+  if (json_object_object_get_ex (o, "version", NULL))
+    return o;
+  root = json_object_new_object ();
+  jf_add (root, "version", json_object_new_int (CDP_JSON_VERSION));
+  json_object_object_foreach (o, key, val)
+    jf_add (root, key, json_object_get (val));
+  json_object_put (o);
+  return root;
+}
+
 int
 cli_print_json (json_object *o)
 {
-  const char *text = jf_text (o, JSON_C_TO_STRING_PRETTY);
+  const char *text;
   int r = EXIT_OK;
+
+  o = with_version (o);
+  text = jf_text (o, JSON_C_TO_STRING_PRETTY);
 
   if (text == NULL)
     r = fail ("cannot print the JSON output: %s", strerror (ENOMEM));

@@ -26,8 +26,11 @@ bool cli_flag (int argc, char **argv, const char *flag);
  * returned c, ':' (a value missing) or another (an unknown option): the
  * usage error naming the option and 'cdp argv[0] --help'. */
 int cli_option_error (int c, char **argv);
+/* The version of the --json documents' schemas (docs/JSON.md). */
+#define CDP_JSON_VERSION 1
 /* Print o, the one JSON document of --json, on stdout, and drop it;
- * _list: {"key": arr} (taking arr).  EXIT_OK, or EXIT_FAIL with the one
+ * _list: {"key": arr} (taking arr).  A "version" member
+ * (CDP_JSON_VERSION) is put first unless o has one.  EXIT_OK, or EXIT_FAIL with the one
  * line and nothing on stdout when building o ran out of memory
  * (jf_failed). */
 int cli_print_json (struct json_object *o);

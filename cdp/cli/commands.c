@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
+#include "common/jsonfile.h"
 
 #define LEN(a) (sizeof (a) / sizeof (a)[0])
 
@@ -111,7 +115,8 @@ print_rows (FILE *out, const struct cli_commands *table, const char *prefix,
 void
 cli_help (FILE *out)
 {
-  fputs ("usage: cdp [--store DIR] COMMAND ...\n", out);
+  fputs ("usage: cdp [--store DIR] COMMAND ...\n"
+         "       cdp --version [--json]\n", out);
   print_rows (out, &cli_commands, "", name_width (&cli_commands, 0));
   fputs ("\n"
          "The store (all tasks) is --store, else $CDP_STORE, else /var/lib/cdp.\n"
@@ -142,6 +147,17 @@ cli_run (const char *store, int argc, char **argv)
     return usage_error ("no command; see 'cdp --help'");
   if (strcmp (argv[0], "--help") == 0 || strcmp (argv[0], "help") == 0) {
     cli_help (stdout);
+    return 0;
+  }
+  if (strcmp (argv[0], "--version") == 0) {
+    if (argc > 1 && strcmp (argv[1], "--json") == 0)
+    {
+      json_object *o = json_object_new_object ();
+
+      jf_add (o, "cdp", json_object_new_string (CDP_VERSION));
+      return cli_print_json (o);
+    }
+    printf ("cdp %s\n", CDP_VERSION);
     return 0;
   }
   c = cli_find (&cli_commands, argv[0]);

@@ -111,38 +111,39 @@ CDP.stream = function (args, onLine) {
     let proc;
     const promise = new Promise((resolve, reject) => {
         let pending = "";
+        let acc = ""; /* a document over several lines (cli_print_json) */
         let result = null;
+        function emit(doc) {
+            if (doc.event === undefined)
+                result = doc;
+            onLine(doc);
+        }
+        function take(line) {
+            acc = acc === "" ? line : acc + "\n" + line;
+            try {
+                const doc = JSON.parse(acc);
+                acc = "";
+                emit(doc);
+            } catch (e) {
+                /* not complete yet */
+            }
+        }
         proc = cockpit.spawn(CDP.argv(args), spawnOptions());
         proc.stream(data => {
             pending += data;
             let nl;
             while ((nl = pending.indexOf("\n")) >= 0) {
-                const line = pending.slice(0, nl).trim();
+                const line = pending.slice(0, nl);
                 pending = pending.slice(nl + 1);
-                if (line === "")
-                    continue;
-                let doc;
-                try {
-                    doc = JSON.parse(line);
-                } catch (e) {
-                    doc = { event: "text", text: line };
-                }
-                if (doc.event === undefined)
-                    result = doc;
-                onLine(doc);
+                if (line.trim() !== "")
+                    take(line);
             }
         });
         proc.then(() => {
-            if (pending.trim() !== "") {
-                try {
-                    const doc = JSON.parse(pending);
-                    if (doc.event === undefined)
-                        result = doc;
-                    onLine(doc);
-                } catch (e) {
-                    onLine({ event: "text", text: pending.trim() });
-                }
-            }
+            if (pending.trim() !== "")
+                take(pending);
+            if (acc.trim() !== "")
+                onLine({ event: "text", text: acc.trim() });
             resolve(result);
         }).catch(ex => {
             if (cancelled)

@@ -11,7 +11,6 @@
     const IMAGE_MAX = 16 << 20;
     const IMAGES = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif",
         webp: "image/webp", bmp: "image/bmp", ico: "image/x-icon", svg: "image/svg+xml" };
-    const TYPE_ICON = { dir: "\u{1F4C1}", file: "\u{1F4C4}", symlink: "\u21AA", partition: "\u{1F5C4}" };
 
     function join(dir, name) {
         return (dir === "/" ? "" : dir) + "/" + name;
@@ -40,9 +39,9 @@
         return lines.join("\n");
     }
 
-    CDP.Files = function (root, task, disk, at, startPath) {
+    CDP.Files = function (root, task, disk, startPoint, startPath) {
         const self = {};
-        let point = at;
+        let point = startPoint;
         let path = startPath || "/";
         let gen = 0;
         let stopped = false;
@@ -76,7 +75,7 @@
                 msg.appendChild(alert(kind, kind === "danger" ? "Error:" : "Note:", text));
         }
 
-        function at() {
+        function atArgs() {
             return ["--at", point, "--disk", disk];
         }
 
@@ -88,6 +87,8 @@
             parts.forEach((name, i) => {
                 p += "/" + name;
                 const target = p;
+                if (i > 0)
+                    crumbs.appendChild(el("span", { class: "sep" }, "/"));
                 if (i === parts.length - 1)
                     crumbs.appendChild(el("span", {}, name));
                 else
@@ -113,7 +114,7 @@
             heading.textContent = "Files at " + point;
             dirDownload.disabled = false;
             clear(body).appendChild(el("tr", {}, el("td", { colspan: 5, class: "empty" }, el("span", { class: "spinner" }), " Reading\u2026")));
-            CDP.json(["ls", task].concat(at(), [path, "--json"])).then(d => {
+            CDP.json(["ls", task].concat(atArgs(), [path, "--json"])).then(d => {
                 if (g !== gen || stopped)
                     return;
                 say(null);
@@ -123,7 +124,7 @@
                     (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
                 if (path !== "/")
                     body.appendChild(el("tr", { class: "clickable", onclick: () => go(path.replace(/\/[^/]*$/, "") || "/") },
-                                        el("td", { colspan: 5 }, el("span", { class: "ftype" }, "\u2191"), "..")));
+                                        el("td", { colspan: 5 }, el("span", { class: "ficon up" }), "..")));
                 if (entries.length === 0)
                     body.appendChild(el("tr", {}, el("td", { colspan: 5, class: "empty" }, "Empty directory.")));
                 for (const e of entries)
@@ -150,8 +151,8 @@
                     ? button("link", "Download", (ev) => { ev.stopPropagation(); downloadFile(full, e.name) }, { class: "btn btn-link download-file" })
                     : null;
             return el("tr", { class: "clickable file-row", "data-name": e.name, "data-type": e.type, onclick: open },
-                      el("td", {}, el("span", { class: "ftype" }, TYPE_ICON[e.type] || "\u00b7"), e.name,
-                         e.target !== undefined ? el("span", { class: "sub" }, " \u2192 " + e.target) : null,
+                      el("td", {}, el("span", { class: "ficon " + (dir ? "dir" : e.type) }), e.name,
+                         e.target ? el("span", { class: "sub" }, " \u2192 " + e.target) : null,
                          e.fs ? [" ", label("blue", e.fs)] : null),
                       el("td", { class: "num" }, dir ? "" : CDP.size(e.size)),
                       el("td", {}, el("code", {}, e.mode_string || "")),
@@ -176,12 +177,13 @@
             }
             const img = imageType(e.name);
             if (img && e.size <= IMAGE_MAX) {
-                CDP.binary(["cat", task].concat(at(), [full])).then(bytes => {
+                CDP.binary(["cat", task].concat(atArgs(), [full])).then(bytes => {
                     if (g !== gen)
                         return;
-                    const url = URL.createObjectURL(new Blob([bytes], { type: img }));
-                    clear(preview).appendChild(el("img", { src: url, alt: e.name, id: "preview-image",
-                        onload: () => URL.revokeObjectURL(url) }));
+                    /* Cockpit's content security policy lets images come
+                     * from data: URLs (not blob:). */
+                    const url = "data:" + img + ";base64," + cockpit.base64_encode(bytes);
+                    clear(preview).appendChild(el("img", { src: url, alt: e.name, id: "preview-image" }));
                     preview.appendChild(el("p", { class: "sub" }, CDP.size(bytes.length)));
                 }).catch(err => {
                     if (g === gen)
@@ -189,7 +191,7 @@
                 });
                 return;
             }
-            CDP.binary(["cat", task].concat(at(), ["--offset", "0", "--length", String(PREVIEW_BYTES), full])).then(bytes => {
+            CDP.binary(["cat", task].concat(atArgs(), ["--offset", "0", "--length", String(PREVIEW_BYTES), full])).then(bytes => {
                 if (g !== gen)
                     return;
                 const text = decodeText(bytes);
@@ -210,7 +212,7 @@
 
         function downloadFile(full, name) {
             say("info", "Downloading " + full + "\u2026");
-            CDP.binary(["cat", task].concat(at(), [full])).then(bytes => {
+            CDP.binary(["cat", task].concat(atArgs(), [full])).then(bytes => {
                 CDP.download(bytes, name);
                 say("info", "Downloaded " + full + " (" + CDP.size(bytes.length) + ")");
             }).catch(e => say("danger", "cdp cat " + full + ": " + e.message));
@@ -219,7 +221,7 @@
         function downloadDir(full) {
             const name = (full === "/" ? task + "-" + disk : full.replace(/.*\//, "")) + ".tar";
             say("info", "Downloading " + full + " as " + name + "\u2026");
-            CDP.binary(["get", task].concat(at(), [full, "--tar", "--output", "-"])).then(bytes => {
+            CDP.binary(["get", task].concat(atArgs(), [full, "--tar", "--output", "-"])).then(bytes => {
                 CDP.download(bytes, name, "application/x-tar");
                 say("info", "Downloaded " + full + " as " + name + " (" + CDP.size(bytes.length) + ")");
             }).catch(e => say("danger", "cdp get --tar " + full + ": " + e.message));

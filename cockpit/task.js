@@ -371,9 +371,10 @@
             }, { class: "btn btn-danger export-stop" });
             CDP.append(row, [el("td", {}, el("code", {}, args[3])), el("td", {}, uri), el("td", {}, state), el("td", { class: "num" }, stop)]);
             const job = CDP.stream(args, d => {
-                const u = d.uri || (d.event === "text" ? d.text : null);
-                if (u) {
-                    uri.textContent = u;
+                if (d.uri) {
+                    uri.textContent = d.uri;
+                    if (d.pid)
+                        row.setAttribute("data-pid", d.pid);
                     clear(state).appendChild(label("green", "serving"));
                 }
             });
@@ -420,8 +421,10 @@
                 ["Journal", CDP.size(st.journal_bytes) + ", " + CDP.timeText(st.journal_from) + " \u2013 " + CDP.timeText(st.journal_to)],
                 ["Integrity", (st.integrity || {}).state || "unknown"],
             ];
-            summary.appendChild(el("dl", { class: "dl", style: "grid-template-columns: repeat(7, max-content max-content); column-gap: 0.75rem" },
-                                   rows.map(r => [el("dt", {}, r[0]), el("dd", { style: "margin-right: 1.5rem" }, r[1])])));
+            summary.appendChild(el("div", { class: "stats" },
+                                   rows.map(r => el("div", { class: "stat" },
+                                                    el("div", { class: "stat-name" }, r[0]),
+                                                    el("div", { class: "stat-value" }, r[1])))));
         }
 
         function refreshStatus() {

@@ -266,8 +266,8 @@
                         height: BAR_BOTTOM - BAR_TOP, "data-reason": g.reason }),
                     "fidelity gap " + CDP.timeText(g.from) + " \u2013 " + (g.to ? CDP.timeText(g.to) : "now") + ": " + g.reason));
             }
-            edge(oldestSecond, "journal from");
-            edge(oldestBase, "oldest base");
+            edge(oldestSecond, "journal from", 1);
+            edge(oldestBase, "oldest base", 0);
             const marks = svg("g", { class: "tl-marks" });
             for (const p of doc.points || []) {
                 const x = xOf(CDP.parseTime(p.time));
@@ -296,7 +296,7 @@
             svgRoot.appendChild(marks);
         }
 
-        function edge(ms, text) {
+        function edge(ms, text, row) {
             if (isNaN(ms))
                 return;
             const x = xOf(ms);
@@ -304,7 +304,7 @@
                 return;
             const g = svg("g", { class: "tl-edge" },
                           svg("line", { x1: x, x2: x, y1: BAR_TOP, y2: BAR_BOTTOM }));
-            g.appendChild(svg("text", { x: x + 3, y: BAR_TOP + 11 })).textContent = text;
+            g.appendChild(svg("text", { x: x + 3, y: BAR_TOP + 11 + 12 * row })).textContent = text;
             svgRoot.appendChild(g);
         }
 

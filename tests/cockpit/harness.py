@@ -102,6 +102,7 @@ class Setup:
         os.mkdir(self.downloads)
         self.trees = {}
         self.times = {}
+        self.disks = {}
 
     # ---- cdp ------------------------------------------------------------
 
@@ -174,6 +175,8 @@ class Setup:
         subprocess.run(["nbdcopy", "--", disk, f"nbd+unix:///disk0?socket={self.rx}"], check=True)
         t = f"@{time.time():.9f}"
         self.times[version] = t
+        self.disks[version] = os.path.join(self.tmp, f"disk{version}.img")
+        subprocess.run(["cp", "--sparse=always", disk, self.disks[version]], check=True)
         return t
 
     def points(self):

@@ -151,12 +151,12 @@
                     ? button("link", "Download", (ev) => { ev.stopPropagation(); downloadFile(full, e.name) }, { class: "btn btn-link download-file" })
                     : null;
             return el("tr", { class: "clickable file-row", "data-name": e.name, "data-type": e.type, onclick: open },
-                      el("td", {}, el("span", { class: "ficon " + (dir ? "dir" : e.type) }), e.name,
+                      el("td", { class: "fname" }, el("span", { class: "ficon " + (dir ? "dir" : e.type) }), e.name,
                          e.target ? el("span", { class: "sub" }, " \u2192 " + e.target) : null,
                          e.fs ? [" ", label("blue", e.fs)] : null),
                       el("td", { class: "num" }, dir ? "" : CDP.size(e.size)),
-                      el("td", {}, el("code", {}, e.mode_string || "")),
-                      el("td", {}, CDP.timeText(e.mtime)),
+                      el("td", { class: "nowrap" }, el("code", {}, e.mode_string || "")),
+                      el("td", { class: "nowrap" }, CDP.timeText(e.mtime)),
                       el("td", { class: "num" }, dl));
         }
 

@@ -89,9 +89,12 @@ cli_progress_start (struct cli_progress *pr, const char *phase,
 {
   if (!pr->on)
     return;
+  if (pr->phase)
+    cli_progress_end (pr, pr->done);
   pr->phase = phase;
   pr->unit = unit;
   pr->total = total;
+  pr->done = 0;
   pr->t_start = time_mono_ns ();
   line (pr, 0, false);
 }
@@ -99,8 +102,10 @@ cli_progress_start (struct cli_progress *pr, const char *phase,
 void
 cli_progress_update (struct cli_progress *pr, uint64_t done)
 {
-  if (!pr->on || pr->phase == NULL ||
-      time_mono_ns () - pr->t_last < CLI_PROGRESS_INTERVAL_NS)
+  if (!pr->on || pr->phase == NULL)
+    return;
+  pr->done = done;
+  if (time_mono_ns () - pr->t_last < CLI_PROGRESS_INTERVAL_NS)
     return;
   line (pr, done, false);
 }
@@ -110,6 +115,7 @@ cli_progress_end (struct cli_progress *pr, uint64_t done)
 {
   if (!pr->on || pr->phase == NULL)
     return;
+  pr->done = done;
   line (pr, done, true);
   pr->phase = NULL;
 }

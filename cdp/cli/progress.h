@@ -42,6 +42,7 @@ struct cli_progress {
   bool tty;                         /* stderr is a terminal: redraw in place */
   const char *phase, *unit;         /* the current phase; NULL: none */
   int64_t total;                    /* of the phase; -1: not known */
+  uint64_t done;                    /* of the phase, as last told */
   int64_t t_start, t_last;          /* time_mono_ns of its start, last line */
 };
 

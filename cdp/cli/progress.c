@@ -18,12 +18,21 @@
 
 /* ---- progress -------------------------------------------------------------- */
 
+static bool stream;
+
 void
 cli_progress_init (struct cli_progress *pr, const char *cmd, bool on,
                    bool json)
 {
   *pr = (struct cli_progress) { .cmd = cmd, .on = on, .json = json,
                                 .tty = isatty (2), .total = -1 };
+  stream |= on && json;
+}
+
+bool
+cli_progress_stream (void)
+{
+  return stream;
 }
 
 static void

@@ -15,7 +15,8 @@
  * 0:12"), redrawn in place on a terminal.  Lines are written at the
  * start and the end of a phase and otherwise at most every
  * CLI_PROGRESS_INTERVAL_NS.  The command's result document comes after
- * the last line (cli_print_json), on success only.
+ * the last line (cli_print_json, which then prints it on one line), on
+ * success only.
  *
  * The functions of one struct cli_progress are called from one thread
  * (the command's main thread, which reads counters the workers keep).
@@ -51,6 +52,10 @@ struct cli_progress {
  * every cli_progress_* call on pr does nothing. */
 void cli_progress_init (struct cli_progress *pr, const char *cmd, bool on,
                         bool json);
+
+/* Is stdout a stream of JSON Lines (cli_progress_init with on and
+ * json)?  Then cli_print_json prints the result document on one line. */
+bool cli_progress_stream (void);
 
 /* Start phase, a word that names the step (docs/JSON.md lists each
  * command's), counted in unit ("bytes", "files", "records" or "steps";

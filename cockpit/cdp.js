@@ -102,12 +102,20 @@ CDP.binary = function (args) {
 };
 
 /* A long command with a --json --progress stream (JSON Lines).  onLine is
- * called with every parsed line; the promise resolves with the result
- * document (the last line without "event").  cancel() closes the channel,
- * which ends the process with SIGTERM: cdp then stops, removes what it
- * made and exits 1 with "cancelled". */
+ * called with every parsed document; the promise resolves with the
+ * result document (the last one without "event").
+ *
+ * cancel() sends the process SIGTERM and lets it finish: cdp then stops,
+ * removes what it made and says "cancelled" in its one line, which the
+ * promise rejects with (error.cancelled set).  The signal is sent by
+ * pid (a shell prints it, then execs cdp) rather than by closing the
+ * channel, because Cockpit's bridge closes the process's pipes before it
+ * sends SIGTERM, and a process that then writes its last line dies of
+ * SIGPIPE before it has cleaned up.  Closing the channel remains the way
+ * out when the page goes away. */
 CDP.stream = function (args, onLine) {
     let cancelled = false;
+    let pid = null;
     let proc;
     const promise = new Promise((resolve, reject) => {
         let pending = "";
@@ -119,6 +127,10 @@ CDP.stream = function (args, onLine) {
             onLine(doc);
         }
         function take(line) {
+            if (pid === null && /^\d+$/.test(line.trim())) {
+                pid = parseInt(line, 10);
+                return;
+            }
             acc = acc === "" ? line : acc + "\n" + line;
             try {
                 const doc = JSON.parse(acc);
@@ -128,7 +140,8 @@ CDP.stream = function (args, onLine) {
                 /* not complete yet */
             }
         }
-        proc = cockpit.spawn(CDP.argv(args), spawnOptions());
+        const argv = ["/bin/sh", "-c", 'echo "$$" && exec "$@"', "cdp"].concat(CDP.argv(args));
+        proc = cockpit.spawn(argv, spawnOptions());
         proc.stream(data => {
             pending += data;
             let nl;
@@ -146,19 +159,33 @@ CDP.stream = function (args, onLine) {
                 onLine({ event: "text", text: acc.trim() });
             resolve(result);
         }).catch(ex => {
-            if (cancelled)
-                reject(new Error("cancelled"));
-            else
-                reject(new Error(CDP.errorText(ex)));
+            const e = new Error(CDP.errorText(ex));
+            e.cancelled = cancelled;
+            reject(e);
         });
     });
-    return {
+    const job = {
         promise,
+        get cancelled() {
+            return cancelled;
+        },
+        /* Resolves once the signal is sent. */
         cancel: () => {
             cancelled = true;
-            proc.close("terminated");
+            if (pid === null) {
+                proc.close("terminated");
+                return Promise.resolve();
+            }
+            return new Promise(resolve => {
+                cockpit.spawn(["kill", "-TERM", String(pid)], spawnOptions())
+                        .catch(ex => console.warn("kill " + pid + ": " + CDP.errorText(ex)))
+                        .finally(resolve);
+            });
         },
+        /* Leaving the page: the bridge ends the process. */
+        close: () => proc.close("terminated"),
     };
+    return job;
 };
 
 /* ---- DOM ---------------------------------------------------------------- */

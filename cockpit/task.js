@@ -237,7 +237,8 @@
                 const job = CDP.stream(args, pv.line);
                 const cancel = button("danger", "Cancel", () => {
                     cancel.disabled = true;
-                    job.cancel();
+                    cancel.textContent = "Cancelling\u2026";
+                    job.cancel().then(() => cancel.setAttribute("data-signalled", "true"));
                 }, { id: "job-cancel" });
                 dlg.footer.insertBefore(cancel, dlg.footer.firstChild);
                 dlg.onclose = () => {
@@ -255,9 +256,9 @@
                     timeline.reload();
                 }).catch(e => {
                     cancel.hidden = true;
-                    pv.finish(false, e.message === "cancelled" ? "Cancelled" : "Failed");
-                    if (e.message === "cancelled")
-                        dlg.body.appendChild(el("div", { id: "job-result" }, alert("warning", "Cancelled:", args[0] + " was stopped")));
+                    pv.finish(false, e.cancelled ? "Cancelled" : "Failed");
+                    if (e.cancelled)
+                        dlg.body.appendChild(el("div", { id: "job-result" }, alert("warning", "Cancelled:", e.message)));
                     else
                         dlg.setError("cdp " + args[0] + ": " + e.message);
                 });
@@ -381,16 +382,12 @@
             exports.push(job);
             renderExports(row);
             job.promise.then(() => {
-                clear(state).appendChild(label("grey", "ended"));
+                clear(state).appendChild(label("grey", job.cancelled ? "stopped" : "ended"));
                 stop.hidden = true;
             }).catch(e => {
                 stop.hidden = true;
-                if (e.message === "cancelled") {
-                    clear(state).appendChild(label("grey", "stopped"));
-                } else {
-                    clear(state).appendChild(label("red", "failed"));
-                    say("danger", "cdp export: " + e.message);
-                }
+                clear(state).appendChild(label("red", "failed"));
+                say("danger", "cdp export: " + e.message);
             });
         }
 
@@ -501,7 +498,7 @@
             stopped = true;
             window.clearInterval(timer);
             for (const j of exports)
-                j.cancel();
+                j.close();
             if (files)
                 files.stop();
         };

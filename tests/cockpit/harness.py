@@ -126,6 +126,38 @@ class Setup:
                 fail(f"timed out after {timeout}s waiting for {what}")
             time.sleep(0.1)
 
+    def processes(self, *words):
+        """Pids of the processes whose command line holds all of WORDS."""
+        found = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    cmd = [a.decode(errors="replace") for a in f.read().split(b"\0")]
+            except OSError:
+                continue
+            if all(w in cmd for w in words):
+                found.append(int(d))
+        return found
+
+    def children(self, pid, exe):
+        """Pids of PID's children running EXE (by name)."""
+        found = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            if ppid == pid and comm == exe:
+                found.append(int(d))
+        return found
+
     def start_task(self, size="64M"):
         self.run_cdp("task", "create", self.name, "--size", size, "--listen", "unix:" + self.rx)
         self.serve_log = open(os.path.join(self.tmp, "serve.log"), "w+")
@@ -375,15 +407,19 @@ class Setup:
         subprocess.run(["userdel", "-r", self.user], stderr=subprocess.DEVNULL)
 
 
-def main(test, name="cdp-page", versions=2):
-    """Run test(setup) with a task fed with VERSIONS versions, a user, cockpit-ws
-    and a logged-in browser; exit 0 if it passed."""
+def main(test, name="cdp-page", versions=2, prepare=None):
+    """Run test(setup) with a task fed with VERSIONS versions (or made by
+    prepare(setup)), a user, cockpit-ws and a logged-in browser; exit 0
+    if it passed."""
     s = Setup(name)
     ok = False
     try:
-        s.start_task()
-        for v in range(1, versions + 1):
-            s.write_version(v)
+        if prepare:
+            prepare(s)
+        else:
+            s.start_task()
+            for v in range(1, versions + 1):
+                s.write_version(v)
         s.add_user()
         s.start_ws()
         s.start_browser()

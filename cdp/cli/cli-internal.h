@@ -38,6 +38,12 @@ int cli_print_json_list (const char *key, struct json_object *arr);
 /* Did the control socket (control_call) answer {"ok": true}? */
 bool cli_reply_ok (const char *reply);
 
+/* ---- cmd-task.c: the task as `cdp task show --json` prints it ----------- */
+
+/* A new JSON object (docs/JSON.md, "task show"); task create and task
+ * set --json print it too. */
+struct json_object *task_json (const struct task *t);
+
 /* ---- files-session.c: cdp ls, cat and get ------------------------------- */
 
 enum files_cmd { CMD_LS, CMD_CAT, CMD_GET };

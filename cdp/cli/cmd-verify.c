@@ -294,7 +294,8 @@ cmd_verify (const char *store, int argc, char **argv)
     view_close (&v);
     return r;
   }
-  if (atomic_load (&w.stop)) {
+  /* A cancel that came before the result is recorded cancels. */
+  if (atomic_load (&w.stop) || cli_cancelled ()) {
     r = fail ("verify of task %s cancelled; nothing recorded", a.name);
     verify_result_free (&res);
     view_close (&v);

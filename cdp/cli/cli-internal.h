@@ -38,6 +38,19 @@ int cli_print_json_list (const char *key, struct json_object *arr);
 /* Did the control socket (control_call) answer {"ok": true}? */
 bool cli_reply_ok (const char *reply);
 
+/* ---- points-timeline.c: cdp points --bucket ----------------------------- */
+
+/* The most buckets one timeline has (a week at one second, a day at
+ * 100 ms, and more). */
+#define POINTS_MAX_BUCKETS 1000000
+/* Print the timeline of d (docs/JSON.md) over [*from, *to] (NULL: from
+ * the oldest point, rounded down to a whole bucket; to now) in buckets
+ * of bucket ns; from <= to when both are given.  The exit code, after
+ * one line on stderr when not EXIT_OK. */
+int points_timeline (struct task_view *v, const struct task_disk *d,
+                     const int64_t *from, const int64_t *to, int64_t bucket,
+                     int64_t now);
+
 /* ---- files-session.c: cdp ls, cat and get ------------------------------- */
 
 enum files_cmd { CMD_LS, CMD_CAT, CMD_GET };

@@ -76,13 +76,15 @@ bookmark_cb (void *opaque, const struct index_event *e)
   return add_point (tl, e->time_ns, e->seq, "bookmark", e->label);
 }
 
+/* By time; at one time bookmarks before base points, as the list. */
 static int
 cmp_point (const void *a, const void *b)
 {
-  int64_t x = ((const struct tl_point *) a)->time;
-  int64_t y = ((const struct tl_point *) b)->time;
+  const struct tl_point *p = a, *q = b;
 
-  return (x > y) - (x < y);
+  if (p->time != q->time)
+    return (p->time > q->time) - (p->time < q->time);
+  return -strcmp (p->kind, q->kind);
 }
 
 static int

@@ -50,6 +50,15 @@ bool cli_reply_ok (const char *reply);
 int points_timeline (struct task_view *v, const struct task_disk *d,
                      const int64_t *from, const int64_t *to, int64_t bucket,
                      int64_t now);
+/* The bucketing, pure: t rounded down to a whole multiple of bucket
+ * (> 0) for any sign of t (a time before INT64_MIN + bucket is not
+ * asked for); the number of buckets of [from, to] (from <= to), 0 when
+ * more than POINTS_MAX_BUCKETS; counts as the JSON array text
+ * "[1,0,...]" (malloc'd, NUL-terminated, its length in *len), NULL when
+ * out of memory. */
+int64_t points_floor (int64_t t, int64_t bucket);
+size_t points_bucket_count (int64_t from, int64_t to, int64_t bucket);
+char *points_counts_text (const uint32_t *counts, size_t n, size_t *len);
 
 /* ---- files-session.c: cdp ls, cat and get ------------------------------- */
 

@@ -218,24 +218,18 @@ counts_free (json_object *o, void *userdata)
   free (c);
 }
 
-static json_object *
-counts_json (const struct timeline *tl)
+char *
+points_counts_text (const uint32_t *counts, size_t n, size_t *len)
 {
-  struct counts_text *c = calloc (1, sizeof *c);
-  json_object *o;
-  size_t cap;
-  char *p;
+  char *s, *p;
 
   /* "[" + at most 11 bytes a count ("4294967295,") + "]" */
-  if (c == NULL || tl->n > (SIZE_MAX - 2) / 11 ||
-      (c->s = malloc (cap = tl->n * 11 + 2)) == NULL) {
-    free (c);
+  if (n > (SIZE_MAX - 3) / 11 || (s = malloc (n * 11 + 3)) == NULL)
     return NULL;
-  }
-  p = c->s;
+  p = s;
   *p++ = '[';
-  for (size_t i = 0; i < tl->n; i++) {
-    uint32_t x = tl->counts[i];
+  for (size_t i = 0; i < n; i++) {
+    uint32_t x = counts[i];
     char d[10];
     int k = 0;
     do
@@ -245,10 +239,25 @@ counts_json (const struct timeline *tl)
       *p++ = d[--k];
     *p++ = ',';
   }
-  if (tl->n > 0)
+  if (n > 0)
     p--;
   *p++ = ']';
-  c->len = (size_t) (p - c->s);
+  *p = 0;
+  *len = (size_t) (p - s);
+  return s;
+}
+
+static json_object *
+counts_json (const struct timeline *tl)
+{
+  struct counts_text *c = calloc (1, sizeof *c);
+  json_object *o;
+
+  if (c == NULL ||
+      (c->s = points_counts_text (tl->counts, tl->n, &c->len)) == NULL) {
+    free (c);
+    return NULL;
+  }
   if ((o = json_object_new_array ()) == NULL) {
     counts_free (NULL, c);
     return NULL;
@@ -415,20 +424,18 @@ document (struct timeline *tl, int64_t oldest_second, int64_t oldest_bp)
 
 /* ---- the command ------------------------------------------------------- */
 
-/* floor (t / b) * b, for any sign of t. */
-static int64_t
-floor_to (int64_t t, int64_t b)
+int64_t
+points_floor (int64_t t, int64_t bucket)
 {
-  int64_t q = t / b;
+  int64_t q = t / bucket;
 
-  if (t % b != 0 && t < 0)
+  if (t % bucket != 0 && t < 0)
     q--;
-  return q * b;
+  return q * bucket;
 }
 
-/* The number of buckets of [from, to], or 0 beyond the cap. */
-static size_t
-bucket_count (int64_t from, int64_t to, int64_t bucket)
+size_t
+points_bucket_count (int64_t from, int64_t to, int64_t bucket)
 {
   uint64_t span = (uint64_t) to - (uint64_t) from;  /* from <= to */
   uint64_t n = span / (uint64_t) bucket + 1;
@@ -458,8 +465,8 @@ points_timeline (struct task_view *v, const struct task_disk *d,
   oldest = second < base ? second : base;
   oldest = mark < oldest ? mark : oldest;
   tl.from = from ? *from : oldest == INT64_MAX || oldest > tl.to
-    ? tl.to : floor_to (oldest, bucket);
-  if ((tl.n = bucket_count (tl.from, tl.to, bucket)) == 0)
+    ? tl.to : points_floor (oldest, bucket);
+  if ((tl.n = points_bucket_count (tl.from, tl.to, bucket)) == 0)
     return usage_error ("--bucket: the range holds more than %d buckets; "
                         "use a wider bucket or a shorter range",
                         POINTS_MAX_BUCKETS);

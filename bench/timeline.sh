@@ -14,8 +14,10 @@
 #   hour-1s   --from -1h --bucket 1s
 #   day-1m    --from -HOURSh --bucket 1m
 #   day-list  --from -HOURSh, no --bucket: every point as a JSON object
+#   start     cdp --version --json: what starting the process costs
 #
-# Wall time of each command (bash's EPOCHREALTIME, no extra process),
+# Wall time of each command (bash's EPOCHREALTIME, no extra process)
+# and its CPU time,
 # repetitions in rotating order, medians and min-max; the ratio is the
 # median of the list's time over the timeline's in the same repetition.
 # No timing assertion: the exit status only says whether it ran.
@@ -63,23 +65,34 @@ made=$("$tool" "$CDP_STORE" tl "$hours" "$writes")
 t1=$EPOCHREALTIME
 task=$CDP_STORE/tasks/tl
 
-# ms CASE REP ARGS...: one run of cdp points ARGS, its output kept.
+# ms CASE REP ARGS...: one run of cdp ARGS, its output kept: its wall
+# time and its CPU time (user + system, from the rusage bash's `times`
+# reports for the children of a subshell), which a loaded host inflates
+# less.
 ms () {
-  local c=$1 rep=$2 t0 t1
+  local c=$1 rep=$2 out wall cpu
   shift 2
-  t0=$EPOCHREALTIME
-  "$cdp" points tl "$@" >"$work/$c.json"
-  t1=$EPOCHREALTIME
-  rec "$c" cdp "$rep" ms "$(echo "($t1 - $t0) * 1000" | bc -l)"
+  out=$(t0=$EPOCHREALTIME
+        "$cdp" "$@" >"$work/$c.json"
+        t1=$EPOCHREALTIME
+        echo "$t0 $t1"
+        times)
+  wall=$(echo "$out" | sed -n 1p | awk '{ printf "%.3f", ($2 - $1) * 1000 }')
+  cpu=$(echo "$out" | sed -n 3p | awk '{
+    split($1, u, /[ms]/); split($2, s, /[ms]/)
+    printf "%.3f", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000 }')
+  rec "$c" cdp "$rep" ms "$wall"
+  rec "$c" cdp "$rep" cpu "$cpu"
 }
 
 from="-${hours}h"
 for rep in $(seq "$reps"); do
   rotate "$rep" \
-    "ms day-1s $rep --from $from --bucket 1s --json" \
-    "ms hour-1s $rep --from -1h --bucket 1s --json" \
-    "ms day-1m $rep --from $from --bucket 1m --json" \
-    "ms day-list $rep --from $from --json"
+    "ms day-1s $rep points tl --from $from --bucket 1s --json" \
+    "ms hour-1s $rep points tl --from -1h --bucket 1s --json" \
+    "ms day-1m $rep points tl --from $from --bucket 1m --json" \
+    "ms day-list $rep points tl --from $from --json" \
+    "ms start $rep --version --json"
 done
 
 echo "# timeline: cdp points over $hours h of history, $reps repetitions"
@@ -88,8 +101,8 @@ echo "history: $made, made in $(printf %.1f "$(echo "$t1 - $t0" | bc -l)") s;" \
      "journal $(du -sh "$task/journal" | cut -f1), index $(du -sh "$task/index" | cut -f1)"
 load "after:  "
 echo
-echo "| case | command | buckets | points | output bytes | ms (min-max) | list ms / this ms |"
-echo "|---|---|--:|--:|--:|--:|--:|"
+echo "| case | command | buckets | points | output bytes | ms (min-max) | CPU ms | list ms / this ms |"
+echo "|---|---|--:|--:|--:|--:|--:|--:|"
 # cratio A B: the median over repetitions of case A's time / case B's.
 cratio () {
   awk -v a="$1" -v b="$2" '
@@ -104,21 +117,24 @@ cratio () {
     }' "$raw"
 }
 row () {
-  local c=$1 cmd=$2 buckets points
-  if [ "$c" = day-list ]; then
-    buckets=-
-    points=$(jq '.points | length' "$work/$c.json")
-  else
-    buckets=$(jq .buckets "$work/$c.json")
-    points=$(jq '.counts | add' "$work/$c.json")
-  fi
-  printf "| %s | \`%s\` | %s | %s | %s | %.1f (%s) | %s |\n" "$c" "$cmd" \
+  local c=$1 cmd=$2 buckets=- points=-
+  case $c in
+    day-list) points=$(jq '.points | length' "$work/$c.json") ;;
+    start) ;;
+    *) buckets=$(jq .buckets "$work/$c.json")
+       points=$(jq '.counts | add' "$work/$c.json") ;;
+  esac
+  printf "| %s | \`%s\` | %s | %s | %s | %.1f (%s) | %.1f | %s |\n" "$c" "$cmd" \
     "$buckets" "$points" "$(stat -c %s "$work/$c.json")" \
-    "$(med "$c" cdp ms)" "$(range "$c" cdp ms)" "$(cratio day-list "$c")"
+    "$(med "$c" cdp ms)" "$(range "$c" cdp ms)" "$(med "$c" cdp cpu)" \
+    "$(cratio day-list "$c")"
 }
 row day-1s "cdp points tl --from $from --bucket 1s --json"
 row hour-1s "cdp points tl --from -1h --bucket 1s --json"
 row day-1m "cdp points tl --from $from --bucket 1m --json"
 row day-list "cdp points tl --from $from --json"
+row start "cdp --version --json"
 echo
-echo "goal: a day at 1 s buckets under 100 ms: $(printf %.1f "$(med day-1s cdp ms)") ms"
+echo "goal: a day at 1 s buckets under 100 ms: $(printf %.1f "$(med day-1s cdp ms)") ms" \
+     "($(printf %.1f "$(med day-1s cdp cpu)") ms of CPU; the process alone:" \
+     "$(printf %.1f "$(med start cdp ms)") ms)"

@@ -39,6 +39,8 @@
                 out.push(["warning", d.name + ": durability lag " + CDP.duration(d.durability_lag_s) +
                           " exceeds the RPO of " + CDP.duration(st.rpo_s)]);
         }
+        for (const w of st.warnings || [])
+            out.push(["warning", w]);
         const integ = st.integrity || {};
         if (integ.state === "damaged")
             for (const dm of integ.damage || [])
@@ -85,7 +87,7 @@
                           d ? stateLabel(d.state) : label("orange", "no disks")));
             cells.push(el("td", { class: "num" },
                           d ? (d.rpo_lag_s === null || d.rpo_lag_s === undefined ? "\u2014" : CDP.duration(d.rpo_lag_s)) : ""));
-            cells.push(el("td", { class: "num" },
+            cells.push(el("td", { class: "num", title: d && d.durability_lag_reason ? d.durability_lag_reason : null },
                           d ? CDP.duration(d.durability_lag_s) : ""));
             cells.push(el("td", {}, d ? CDP.timeText(d.base_point) : ""));
             if (i === 0) {

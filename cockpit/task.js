@@ -292,7 +292,9 @@
                 if (fmt.value)
                     a.push("--format", fmt.value);
                 return a.concat(["--json", "--progress"]);
-            }, r => "restored to " + (r.output || out.value.trim()) + (r.size !== undefined ? " (" + CDP.size(r.size) + ")" : ""));
+            }, r => "restored to " + (r.output || out.value.trim()) +
+                (r.format ? " (" + r.format + ", " + CDP.size(r.size) + ", " + CDP.size(r.bytes_written) +
+                    " written in " + CDP.duration(r.seconds) + ")" : ""));
         }
 
         function recoverDialog() {
@@ -325,7 +327,10 @@
                 else
                     a.push("--as", asName.value.trim());
                 return a.concat(["--json", "--progress"]);
-            }, r => "recovered" + (r.domain ? " as " + r.domain : ""));
+            }, r => "recovered" + (r.domain ? ": " + r.domain : "") +
+                (r.ready_s !== null && r.ready_s !== undefined ? ", running after " + CDP.duration(r.ready_s) : "") +
+                (r.stream_s !== null && r.stream_s !== undefined ? ", data home after " + CDP.duration(r.stream_s) : "") +
+                (r.disks ? "; runs on " + r.disks.map(x => x.overlay).join(", ") : ""));
         }
 
         function exportDialog() {
@@ -413,7 +418,8 @@
                 ["State", el("span", { id: "disk-state" }, label(d.state === "protected" ? "green" : d.state === "not protected" ? "red" : "blue", d.state || "unknown"),
                               d.reason ? " " + d.reason : "")],
                 ["RPO lag", CDP.duration(d.rpo_lag_s)],
-                ["Durability lag", CDP.duration(d.durability_lag_s)],
+                ["Durability lag", d.durability_lag_s === null && d.durability_lag_reason
+                    ? d.durability_lag_reason : CDP.duration(d.durability_lag_s)],
                 ["Newest base point", CDP.timeText(d.base_point)],
                 ["Journal", CDP.size(st.journal_bytes) + ", " + CDP.timeText(st.journal_from) + " \u2013 " + CDP.timeText(st.journal_to)],
                 ["Integrity", (st.integrity || {}).state || "unknown"],

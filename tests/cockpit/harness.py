@@ -103,6 +103,7 @@ class Setup:
         self.trees = {}
         self.times = {}
         self.disks = {}
+        self.cleanups = []
 
     # ---- cdp ------------------------------------------------------------
 
@@ -346,6 +347,11 @@ class Setup:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+        for fn in reversed(self.cleanups):
+            try:
+                fn()
+            except Exception as e:
+                print(f"cleanup: {e}", file=sys.stderr)
         if self.user:
             self.remove_user()
         logs = [(n, getattr(self, n, None)) for n in ("serve_log", "ws_log")]

@@ -35,6 +35,7 @@ import struct
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 COCKPIT_WS = "/usr/lib/cockpit/cockpit-ws"
@@ -296,7 +297,10 @@ class Setup:
 
     def wait(self, cond, what, timeout=WAIT):
         try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(lambda d: cond())
+            # The page redraws what it lists: an element found a moment
+            # ago may be gone; look again.
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=[StaleElementReferenceException]).until(lambda d: cond())
         except Exception as e:
             self.dump(what)
             fail(f"timed out after {timeout}s waiting for {what}: {e.__class__.__name__}")

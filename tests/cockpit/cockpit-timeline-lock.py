@@ -24,10 +24,17 @@ def test(s):
     if total < len(listed):
         harness.fail(f"the timeline counts {total} points, `cdp points` lists {len(listed)} seconds")
     s.no_error()
-    # The newest bar holds the newest second point.
-    bars.sort(key=lambda b: float(b.get_attribute("data-from")[1:]))
-    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", bars[-1])
-    bars[-1].click()
+    # The newest bar holds the newest second point.  (The page redraws
+    # the timeline now and then: a bar found may be gone, look again.)
+    def click_newest():
+        bars = d.find_elements(By.CSS_SELECTOR, "#timeline rect.tl-bar")
+        if not bars:
+            return False
+        bars.sort(key=lambda b: float(b.get_attribute("data-from")[1:]))
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'})", bars[-1])
+        bars[-1].click()
+        return True
+    s.wait(click_newest, "a click on the newest bar")
     times = {p["time"] for p in s.points()}
     t = s.wait(lambda: (lambda x: x if x in times else None)(s.text(By.ID, "point-time")),
                "a point of `cdp points` to be chosen")

@@ -310,11 +310,16 @@ class Setup:
         return els[0].text if els else ""
 
     def click(self, by, sel, what=None):
-        el = self.wait(lambda: [e for e in self.driver.find_elements(by, sel)
-                                if e.is_displayed() and e.is_enabled()], what or sel)[0]
-        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
-        el.click()
-        return el
+        """Click the first shown, enabled element SEL once there is one
+        (again if the page redrew it meanwhile)."""
+        def attempt():
+            els = [e for e in self.driver.find_elements(by, sel) if e.is_displayed() and e.is_enabled()]
+            if not els:
+                return False
+            self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", els[0])
+            els[0].click()
+            return els[0]
+        return self.wait(attempt, what or sel)
 
     def no_error(self):
         """Fail with the page's own error message when it shows one."""

@@ -638,12 +638,12 @@ refused (struct daemon *d, struct slot *sl, const char *line, bool quiet)
   sl->backoff_ns = sl->backoff_ns == 0 || quiet ? RETRY_FIRST_NS
     : sl->backoff_ns >= RETRY_MAX_NS / 2 ? RETRY_MAX_NS : sl->backoff_ns * 2;
   sl->retry_ns = now + sl->backoff_ns;
+  d->dirty = true;                  /* serve.json: the next try */
   if (quiet || strcmp (why, sl->why) == 0)
     return;
   log_msg ("task %s refused: %s (tried again later)", sl->name, why);
   snprintf (sl->why, sizeof sl->why, "%s", why);
   sl->since_ns = time_now_ns ();
-  d->dirty = true;
 }
 
 /* Try to take the task of sl up.  false: its slot is to go (it is no
@@ -825,10 +825,10 @@ daemon_start (struct daemon *d, const char *store, const string_vector *names)
   d->named = names->len > 0;
   if ((e = serve_store_lock (store, &d->lockfd, &holder)) == -EWOULDBLOCK) {
     if (holder > 0)
-      return fail ("cdp serve (pid %lld) serves store %s already: one cdp "
-                   "serve per store", holder, store);
-    return fail ("another cdp serve serves store %s already: one cdp serve "
-                 "per store", store);
+      return fail ("store %s is served already by cdp serve (pid %lld): "
+                   "one cdp serve per store", store, holder);
+    return fail ("store %s is served already by another cdp serve: one "
+                 "cdp serve per store", store);
   }
   if (e < 0)
     return fail ("cannot lock store %s (serve.lock): %s", store, strerror (-e));

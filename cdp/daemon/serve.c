@@ -309,8 +309,9 @@ take_task (struct served *s, const char *name)
   if (flock (s->lockfd, LOCK_EX | LOCK_NB) < 0) {
     close (s->lockfd);
     s->lockfd = -1;
-    return fail ("task %s is served by another 'cdp serve' (another "
-                 "process holds its serve.lock)", name);
+    return fail ("task %s: another process holds its serve.lock (task "
+                 "delete, or a cdp serve of this store by another path)",
+                 name);
   }
   if (!lock_is_current (s->t, s->lockfd))
     return -ENOENT;
@@ -579,7 +580,7 @@ static void
 scan (struct daemon *d)
 {
   string_vector names = empty_vector;
-  int e = 0;
+  int e;
 
   if (d->named) {
     for (size_t i = 0; i < d->slots.len; i++)
@@ -601,7 +602,9 @@ scan (struct daemon *d)
   for (size_t i = 0; i < d->slots.len; i++)
     d->slots.ptr[i].listed = false;
   for (size_t i = 0; i < names.len; i++) {
-    struct slot *sl = slot_find (d, names.ptr[i]);
+    struct slot *sl = names.ptr[i] ? slot_find (d, names.ptr[i]) : NULL;
+    if (names.ptr[i] == NULL)
+      continue;                     /* out of memory: the next look */
     if (sl)
       sl->listed = true;
     else if (slot_add (d, names.ptr[i]) == 0)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# A task created while cdp serve runs is taken up without a restart:
-# task create says so (naming the serve's pid), the new task's receiver
-# takes writes, it has points, and task set changes it live.  The task
-# served since the start keeps its mirror job, its receiver's socket and
-# a history without a gap: its guest writes go on being exact points.
+# Tasks created while cdp serve runs are taken up without a restart:
+# task create says so (naming the serve's pid); a manual-mode task's
+# receiver takes writes, it has points, and task set changes it live; a
+# QMP-mode task of a second QEMU gets its mirror job and is protected.
+# The task served since the start keeps its mirror job, its receiver's
+# socket and a history without a gap: its guest writes go on being
+# exact points.
 source "$(dirname "$0")/functions.sh"
 requires nbdcopy python3 stat dd
 
@@ -56,9 +58,13 @@ nbdcopy -- "$src" "nbd+unix:///disk0?socket=$rx" || fail "nbdcopy into b"
 after=$(now)
 export_to b "$after" "$tmpdir/b.img"
 same "$tmpdir/b.img" "$src" "b's point after the copy"
-cdp points b --json | python3 -c '
+has_points ()
+{
+    cdp points b --json | python3 -c '
 import json, sys
-assert json.load(sys.stdin)["points"], "no points"' || fail "b has no points"
+sys.exit(0 if json.load(sys.stdin)["points"] else 1)'
+}
+wait_for 30 "points of b" has_points
 
 out=$(cdp task set b --rpo 500ms) || fail "task set b: $out"
 grep -q 'cdp serve runs by it now' <<<"$out" || fail "task set b: $out"
@@ -66,6 +72,22 @@ cdp status b --json | python3 -c '
 import json, sys
 t = json.load(sys.stdin)["tasks"][0]
 assert t["served"] and t["rpo_s"] == 0.5, t' || fail "b does not run by RPO 500ms"
+
+# A QMP-mode task of a second QEMU: its mirror job starts, READY.
+qmp_a=$qmp_sock cdp_qmp_a=$cdp_qmp_sock qemu_a=$qemu_pid
+qmp_sock=$tmpdir/qmp2.sock cdp_qmp_sock=$tmpdir/cdp-qmp2.sock
+make_disk "$tmpdir/disk2.qcow2" 8M
+start_qemu "$tmpdir/disk2.qcow2"
+cdp task create c --qmp "$cdp_qmp_sock" --node disk0 2>"$tmpdir/create.err" ||
+    fail "task create c: $(cat "$tmpdir/create.err")"
+grep -qx "task c: taken up by the running cdp serve (pid $serve_pid)" "$tmpdir/create.err" ||
+    fail "task create c says: $(cat "$tmpdir/create.err")"
+wait_protected c
+guest_io "write -P 0x63 2M 64k"
+source_image "$tmpdir/c-source.img"
+export_to c now "$tmpdir/c.img"
+same "$tmpdir/c.img" "$tmpdir/c-source.img" "c's point"
+qmp_sock=$qmp_a cdp_qmp_sock=$cdp_qmp_a qemu_pid=$qemu_a
 
 # Task a: the same job, the same socket, no gap; its writes are exact.
 guest_io "write -P 0x62 1M 64k"

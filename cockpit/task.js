@@ -299,7 +299,9 @@
 
         function recoverDialog() {
             const dlg = CDP.modal("Recover the VM", "recover-dialog");
-            const to = el("input", { type: "text", id: "recover-to", value: "/var/lib/libvirt/images/" + name + "-recovered.qcow2" });
+            const many = task.disks && task.disks.length > 1;
+            const to = el("input", { type: "text", id: "recover-to",
+                value: "/var/lib/libvirt/images/" + name + "-recovered" + (many ? "/" : ".qcow2") });
             const asName = el("input", { type: "text", id: "recover-as", value: name + "-recovered" });
             const clone = el("input", { type: "radio", name: "recover-mode", id: "recover-mode-as", checked: true });
             const inPlace = el("input", { type: "radio", name: "recover-mode", id: "recover-mode-in-place" });
@@ -319,9 +321,8 @@
             dlg.footer.appendChild(start);
             dlg.footer.appendChild(button("link", "Close", () => dlg.close()));
             runJob(dlg, start, () => {
+                /* Every disk of the VM: PATH is then a directory. */
                 const a = ["recover", name, "--at", point.time, "--to", to.value.trim()];
-                if (task.disks && task.disks.length > 1)
-                    a.push("--disk", disk);
                 if (inPlace.checked)
                     a.push("--in-place");
                 else

@@ -164,9 +164,14 @@
         function lockPoint(lock) {
             const args = [lock ? "lock" : "unlock", name, "--at", point.time, "--json"];
             lockBtn.disabled = unlockBtn.disabled = true;
-            CDP.json(args).then(() => {
+            CDP.json(args).then(d => {
+                /* cdp names the point it resolved (a label or "-5m" typed). */
+                if (d.time && d.time !== point.time) {
+                    point.time = d.time;
+                    point.ms = CDP.parseTime(d.time);
+                }
                 say("success", (lock ? "locked " : "unlocked ") + point.time);
-                point.locked = lock;
+                point.locked = d.locked === undefined ? lock : d.locked;
                 choose(point);
                 timeline.reload();
             }).catch(e => {
@@ -442,6 +447,8 @@
         }
 
         function show(which) {
+            if (!task)
+                return;
             tab = which;
             document.getElementById("tab-history").classList.toggle("current", which === "history");
             document.getElementById("tab-files").classList.toggle("current", which === "files");

@@ -426,6 +426,10 @@ def main(test, name="cdp-page", versions=2, prepare=None):
     """Run test(setup) with a task fed with VERSIONS versions (or made by
     prepare(setup)), a user, cockpit-ws and a logged-in browser; exit 0
     if it passed."""
+    def terminated(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    # A timeout's SIGTERM still removes the user and stops what was started.
+    signal.signal(signal.SIGTERM, terminated)
     s = Setup(name)
     ok = False
     try:

@@ -144,6 +144,17 @@
         function row(e) {
             const full = join(path, e.name);
             const dir = isDir(e);
+            /* A name that is not UTF-8 cannot be passed back to cdp from
+             * here: it is shown (bad bytes as U+FFFD), not opened. */
+            if (e.name_hex)
+                return el("tr", { class: "file-row", "data-name": e.name, "data-type": e.type,
+                    title: "not UTF-8 (bytes " + e.name_hex + "): use cdp on the command line" },
+                          el("td", { class: "fname" }, el("span", { class: "ficon " + (dir ? "dir" : e.type) }), e.name,
+                             " ", label("orange", "not UTF-8")),
+                          el("td", { class: "num" }, dir ? "" : CDP.size(e.size)),
+                          el("td", { class: "nowrap" }, el("code", {}, e.mode_string || "")),
+                          el("td", { class: "nowrap" }, CDP.timeText(e.mtime)),
+                          el("td", {}));
             const open = () => dir ? go(full) : show(e, full);
             const dl = dir
                 ? button("link", "tar", (ev) => { ev.stopPropagation(); downloadDir(full) }, { class: "btn btn-link download-tar", title: "Download as a tar" })

@@ -38,6 +38,11 @@ int cli_print_json_list (const char *key, struct json_object *arr);
 /* Did the control socket (control_call) answer {"ok": true}? */
 bool cli_reply_ok (const char *reply);
 
+/* ---- cmd-task.c: the task as `cdp task show --json` prints it ----------- */
+
+/* A new JSON object (docs/JSON.md, "task show"); task create and task
+ * set --json print it too. */
+struct json_object *task_json (const struct task *t);
 /* ---- points-timeline.c: cdp points --bucket ----------------------------- */
 
 /* The most buckets one timeline has (a week at one second, a day at

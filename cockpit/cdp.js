@@ -329,6 +329,19 @@ CDP.localTime = function (ms, withMs) {
     return s;
 };
 
+/* A time in a table: the time of day for today, else the date too;
+ * the full time in its tooltip. */
+CDP.shortTime = function (rfc) {
+    if (!rfc)
+        return "\u2014";
+    const ms = CDP.parseTime(rfc);
+    const d = new Date(ms);
+    const today = new Date();
+    const text = d.toDateString() === today.toDateString()
+        ? CDP.localTime(ms).slice(11) : CDP.localTime(ms).slice(0, 16);
+    return CDP.el("span", { title: CDP.localTime(ms, true) + " (" + rfc + ")" }, text);
+};
+
 CDP.timeText = function (rfc) {
     return rfc ? CDP.localTime(CDP.parseTime(rfc)) : "\u2014";
 };

@@ -89,16 +89,15 @@
                           d ? (d.rpo_lag_s === null || d.rpo_lag_s === undefined ? "\u2014" : CDP.duration(d.rpo_lag_s)) : ""));
             cells.push(el("td", { class: "num", title: d && d.durability_lag_reason ? d.durability_lag_reason : null },
                           d ? CDP.duration(d.durability_lag_s) : ""));
-            cells.push(el("td", {}, d ? CDP.timeText(d.base_point) : ""));
+            cells.push(el("td", { class: "nowrap" }, d ? CDP.shortTime(d.base_point) : ""));
             if (i === 0) {
                 const span = first.length;
-                cells.push(el("td", { rowspan: span },
-                              st.journal_from ? CDP.timeText(st.journal_from) : "\u2014",
-                              el("div", { class: "sub" }, st.journal_to ? "to " + CDP.timeText(st.journal_to) : "")));
+                cells.push(el("td", { rowspan: span, class: "nowrap" },
+                              st.journal_from ? [CDP.shortTime(st.journal_from), " \u2013 ", CDP.shortTime(st.journal_to)] : "\u2014"));
                 cells.push(el("td", { rowspan: span, class: "num" }, CDP.size(st.journal_bytes)));
                 cells.push(el("td", { rowspan: span }, "RPO " + (st.rpo_s ? CDP.duration(st.rpo_s) : "0"),
-                              task ? el("div", { class: "sub" }, "base every " + CDP.policy(task.bp_interval_s) +
-                                        ", keep " + CDP.policy(task.journal_retention_s) + " / " +
+                              task ? el("div", { class: "sub nowrap" }, "base every " + CDP.policy(task.bp_interval_s)) : null,
+                              task ? el("div", { class: "sub nowrap" }, "keep " + CDP.policy(task.journal_retention_s) + " / " +
                                         CDP.policy(task.bp_retention_s)) : null));
                 cells.push(el("td", { rowspan: span }, lastVerify(st)));
             }
@@ -121,7 +120,7 @@
         const msg = el("div", { class: "alerts" });
         const updated = el("span", { class: "sub", id: "overview-updated" });
 
-        const table = el("table", { class: "table", id: "tasks" },
+        const table = el("table", { class: "table compact", id: "tasks" },
                          el("thead", {}, el("tr", {},
                                            ["Task", "Disk", "State", "RPO lag", "Durability lag",
                                                "Newest base point", "Journal span", "Journal size", "Policies",
@@ -137,7 +136,7 @@
         root.appendChild(el("div", { class: "page-body" }, msg,
                             el("div", { class: "card" },
                                el("div", { class: "card-header" }, el("h2", {}, "Tasks")),
-                               el("div", { class: "card-body flush" }, table))));
+                               el("div", { class: "card-body flush scroll-x" }, table))));
 
         function refresh() {
             if (busy || stopped)

@@ -4,7 +4,7 @@
  * privileges Cockpit grants (superuser "try"), and reads its --json
  * documents (docs/JSON.md).  A failure reaches the page as cdp's own
  * one-line message (err: "message").  The binary and the store come from
- * the manifest's "config" (cdp, store), which an override file
+ * the manifest's "config" (cdp, store, environ), which an override file
  * (/etc/cockpit/cdp.override.json or ~/.config/cockpit/cdp.override.json)
  * may change. */
 "use strict";
@@ -14,7 +14,11 @@ const CDP = window.CDP = {};
 CDP.config = function () {
     const m = (cockpit.manifests && cockpit.manifests.cdp) || {};
     const c = m.config || {};
-    return { cdp: c.cdp || "cdp", store: c.store || "/var/lib/cdp" };
+    return {
+        cdp: c.cdp || "cdp",
+        store: c.store || "/var/lib/cdp",
+        environ: Array.isArray(c.environ) ? c.environ : [],
+    };
 };
 
 /* The argument vector of a cdp command. */
@@ -44,8 +48,14 @@ CDP.errorText = function (ex) {
     return lines.length > 0 ? lines[0] : msg;
 };
 
+/* "environ" in the config: variables cdp runs with (the tests pass
+ * their sanitizer options this way). */
 function spawnOptions(extra) {
-    return Object.assign({ superuser: "try", err: "message" }, extra || {});
+    const o = { superuser: "try", err: "message" };
+    const env = CDP.config().environ;
+    if (env.length > 0)
+        o.environ = env;
+    return Object.assign(o, extra || {});
 }
 
 /* Run cdp, resolve with its stdout (a string). */

@@ -232,7 +232,9 @@ class Setup:
         shutil.copytree(self.page, os.path.join(pages, "cdp"),
                         ignore=shutil.ignore_patterns("meson.build"))
         with open(os.path.join(config, "cdp.override.json"), "w") as f:
-            json.dump({"config": {"cdp": self.cdp, "store": self.store}}, f)
+            # The sanitizer options of the test reach the cdp the page runs.
+            env = [f"{k}={os.environ[k]}" for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS") if k in os.environ]
+            json.dump({"config": {"cdp": self.cdp, "store": self.store, "environ": env}}, f)
         for base in (os.path.join(home, ".local"), os.path.join(home, ".config")):
             for dirpath, dirnames, filenames in os.walk(base):
                 os.chown(dirpath, pw.pw_uid, pw.pw_gid)

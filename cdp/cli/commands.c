@@ -40,6 +40,8 @@ static const struct cli_command commands[] = {
   { "status", cmd_status, "per disk: state, RPO lag, journal, base points",
     .group = TASKS },
   { "verify", cmd_verify, "check stored history for damage", .group = TASKS },
+  { "resize", cmd_resize, "resize a protected disk, its history kept",
+    .group = TASKS },
   { "points", cmd_points, "the recovery points of a disk", .group = POINTS },
   { "mark", cmd_mark, "bookmark now, with a label", .group = POINTS },
   { "lock", cmd_lock, "keep a point past every retention", .group = POINTS },

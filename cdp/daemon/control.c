@@ -11,6 +11,9 @@
  *   {"op":"reload"}          -> {"ok":true}  (serve reads the policies in
  *                               task.json again and runs by them from now
  *                               on: `task set`)
+ *   {"op":"resize","disk":D,"size":N}
+ *                            -> {"ok":true,"old_size":N,"seq":N} (the
+ *                               protector resizes the disk: `cdp resize`)
  * errors: {"ok":false,"error":"..."}.  The socket is mode 0600: root only.
  */
 #include <errno.h>
@@ -41,6 +44,8 @@ struct control {
   volatile bool stop;
   void (*on_release) (void *);
   void *release_opaque;
+  control_resize_fn on_resize;
+  void *resize_opaque;
   pthread_mutex_t reload_lock;      /* one reload at a time */
 };
 
@@ -166,6 +171,33 @@ do_reload (struct control *c)
   return rep;
 }
 
+static json_object *
+do_resize (struct control *c, json_object *req)
+{
+  json_object *v, *rep;
+  const char *disk = json_object_object_get_ex (req, "disk", &v) &&
+                     json_object_is_type (v, json_type_string)
+                     ? json_object_get_string (v) : NULL;
+  int64_t size = json_object_object_get_ex (req, "size", &v) &&
+                 json_object_is_type (v, json_type_int)
+                 ? json_object_get_int64 (v) : 0;
+  uint64_t old = 0, seq = 0;
+  char msg[512] = "";
+
+  if (c->on_resize == NULL)
+    return reply_error ("this cdp serve cannot resize disks");
+  if (disk == NULL || size <= 0)
+    return reply_error ("resize needs a disk and a size");
+  if (c->on_resize (c->resize_opaque, disk, (uint64_t) size, msg, sizeof msg,
+                    &old, &seq) < 0)
+    return reply_error ("%s", msg);
+  rep = json_object_new_object ();
+  jf_add (rep, "ok", json_object_new_boolean (true));
+  jf_add (rep, "old_size", json_object_new_int64 ((int64_t) old));
+  jf_add (rep, "seq", json_object_new_int64 ((int64_t) seq));
+  return rep;
+}
+
 /* *release: the client asks to let the task go (done once it has the
  * reply: one that gave up meanwhile asks for nothing). */
 static json_object *
@@ -183,6 +215,8 @@ handle (struct control *c, const char *line, bool *release)
   }
   else if (op && strcmp (op, "reload") == 0)
     rep = do_reload (c);
+  else if (op && strcmp (op, "resize") == 0)
+    rep = do_resize (c, req);
   else if (op && strcmp (op, "release") == 0 && c->on_release) {
     *release = true;
     rep = json_object_new_object ();
@@ -285,6 +319,13 @@ control_on_release (struct control *c, void (*fn) (void *), void *opaque)
 {
   c->release_opaque = opaque;
   c->on_release = fn;
+}
+
+void
+control_on_resize (struct control *c, control_resize_fn fn, void *opaque)
+{
+  c->resize_opaque = opaque;
+  c->on_resize = fn;
 }
 
 void

@@ -810,6 +810,27 @@ receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
   return err;
 }
 
+int
+receiver_resized (struct receiver *r, uint32_t disk, uint64_t old_size,
+                  uint64_t size, uint64_t *seq)
+{
+  uint64_t off = size;
+  int err = 0;
+
+  /* One record per request: the cut in pieces of the largest request. */
+  while (err == 0 && off < old_size) {
+    uint64_t n = old_size - off < r->max_block ? old_size - off : r->max_block;
+    struct journal_record e = { .type = JOURNAL_TRIM, .disk = disk,
+                                .offset = off, .length = n };
+    err = receiver_append_wait (r, &e, NULL, NULL);
+    off += n;
+  }
+  if (err == 0)
+    indexer_wait (r, journal_last_seq (r->j));
+  *seq = journal_last_seq (r->j) + 1;
+  return err;
+}
+
 void
 receiver_index_current (struct receiver *r)
 {

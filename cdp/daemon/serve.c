@@ -188,6 +188,8 @@ write_state (struct served *s)
     }
     jf_append (disks, d);
   }
+  if (*s->unprotected)
+    jf_add (o, "unprotected_disks", json_object_new_string (s->unprotected));
   pthread_mutex_unlock (&s->lock);
   jf_add (o, "disks", disks);
   if ((e = served_save (s->t, o, false)) < 0 && !s->state_failed)
@@ -345,6 +347,7 @@ serve_task (const char *store, const char *name, struct served *s)
     return fail ("task %s: cannot open the control socket: %s", name,
                  strerror (-e));
   control_on_release (s->control, ask_release, s);
+  control_on_resize (s->control, protect_resize, s);
   /* A task set that found no control socket asked nobody: what it
    * saved before the socket listened is read now, what it saves later
    * it asks for. */
@@ -360,6 +363,25 @@ serve_task (const char *store, const char *name, struct served *s)
     s->has_protector = true;
   }
   return 0;
+}
+
+/* Main thread: the protector changed the task's disks in task.json (a
+ * disk added to the VM, or resized): serve the task again as it is now. */
+static void
+retake_task (const char *store, struct served *s)
+{
+  char *name = strdup (s->t->name);
+
+  if (name == NULL)
+    return;
+  log_msg ("task %s: its disks changed: taking it up again", name);
+  atomic_store (&s->stopping, true);
+  unserve (s);
+  if (serve_task (store, name, s) != 0) {
+    unserve (s);
+    s->gone = true;
+  }
+  free (name);
 }
 
 static void
@@ -410,6 +432,8 @@ serve_run (const char *store, const string_vector *names)
     for (size_t i = 0; i < n; i++) {
       if (!sv[i].gone && atomic_load (&sv[i].release))
         release_task (&sv[i]);
+      else if (!sv[i].gone && atomic_load (&sv[i].retake))
+        retake_task (store, &sv[i]);
       if (sv[i].gone)
         continue;
       write_state (&sv[i]);

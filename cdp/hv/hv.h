@@ -125,6 +125,11 @@ struct hv_driver {
    * protector and cdp recover grant it, knowing QEMU's user). */
   const char *socket_dir;
 
+  /* cdp resize: the protector takes resizes (protect.h protect_resize):
+   * it ends the disk's copy, has the hypervisor resize the disk, records
+   * the size from then on (task.json) and copies it again. */
+  bool resize;
+
   /* ---- cdp task show ---- */
   const char *show_note;            /* the "note:" line, or NULL */
 

@@ -140,7 +140,8 @@ open_point (struct task_view *v, const struct task_disk *d, uint64_t seq,
 
   if (v->nopened == sizeof v->opened / sizeof v->opened[0])
     return fail ("too many points open at once");
-  e = point_open (v->ix, v->jr, &v->cat, d->id, d->size, seq, p);
+  e = point_open (v->ix, v->jr, &v->cat, d->id, task_disk_size_at (d, seq),
+                  seq, p);
   if (e < 0)
     return fail ("cannot open the point: %s", cdp_get_error ());
   v->opened[v->nopened++] = *p;

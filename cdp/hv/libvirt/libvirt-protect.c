@@ -19,6 +19,19 @@
  * serve: its NBD connection died with that serve, so it is aborted and
  * started anew.  A job that is not ours (a backup, a pull, an operator's
  * copy) or a migration is reported and waited out, never touched.
+ *
+ * The disks: a disk attached to the running domain (hot-plugged; a
+ * DEVICE_ADDED event, or the look) is added to task.json when the task
+ * protects all the domain's disks, and the task is taken up again
+ * (serve.c) to protect it; a task that named its disks reports it and
+ * leaves it alone.  A disk of the task the domain no longer has is left
+ * idle: its history stays.  QEMU refuses to resize a disk while a block
+ * job runs on it, so cdp resize asks the protector (protect_resize): it
+ * ends the copy (a GAP), has libvirt resize the disk, records the new
+ * size from the next seq on (task.json) and takes the task up again,
+ * whose new copy journals only what differs.  A size found changed when
+ * a copy is to start (the disk was resized while unprotected) is
+ * recorded the same way.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +41,7 @@
 
 #include <libvirt/libvirt.h>
 
+#include "cdp/hv/hv.h"
 #include "cdp/hv/libvirt/libvirt.h"
 #include "cdp/hv/protect.h"
 #include "cdp/rapid/rapid.h"
@@ -54,6 +68,9 @@ struct lvp {
   int64_t next_tick;
   int64_t lost_ns;                  /* when the last connection ended */
   const char *stopped;              /* why the domain stopped (an event) */
+  bool retaking;                    /* task.json changed: serve takes the
+                                       task up again, nothing starts */
+  string_vector said;               /* disks not protected, logged once */
 };
 
 static const char *
@@ -152,6 +169,9 @@ on_event (struct lvp *p, const struct lv_event *ev)
   case LV_EV_JOB:
     on_job (p, ev);
     return true;
+  case LV_EV_DEVICE:                /* a disk added or removed: look now */
+    p->next_tick = 0;
+    return true;
   case LV_EV_LIFECYCLE:
     if (ev->event == VIR_DOMAIN_EVENT_STOPPED ||
         ev->event == VIR_DOMAIN_EVENT_CRASHED ||
@@ -186,6 +206,44 @@ grant (struct lvp *p)
   }
   p->granted = true;
   return true;
+}
+
+/* Ask serve to take the task up again: task.json changed. */
+static void
+retake (struct lvp *p)
+{
+  p->retaking = true;
+  atomic_store (&p->s->retake, true);
+}
+
+/* Disk i is size bytes from the next seq on (no job of ours runs on it):
+ * a shrink journals the cut as trimmed; task.json records it; the task
+ * is taken up again at its new size.  0, or -errno with msg. */
+static int
+record_size (struct lvp *p, size_t i, uint64_t size, const char *how,
+             uint64_t *seq_out)
+{
+  const struct task_disk *td = &p->s->t->disks.ptr[i];
+  char why[512];
+  uint64_t seq = 0;
+  int e = receiver_resized (p->s->rx, td->id, td->size, size, &seq);
+
+  if (e == 0)
+    e = task_disk_resized (p->s->t, td->id, seq, time_now_ns (), size);
+  if (e < 0) {
+    snprintf (why, sizeof why, "cannot record its new size (%llu bytes): %s",
+              (unsigned long long) size, strerror (-e));
+    protect_waiting (p->s, i, why);
+    set_idle (p, i, 5000);
+    return e;
+  }
+  log_msg ("task %s disk %s: %s: %llu bytes from seq %llu on (was %llu)",
+           p->s->t->name, td->name, how, (unsigned long long) size,
+           (unsigned long long) seq, (unsigned long long) td->size);
+  if (seq_out)
+    *seq_out = seq;
+  retake (p);
+  return 0;
 }
 
 /* No job of ours may start while an in-place recovery streams the disk
@@ -227,10 +285,9 @@ may_start (struct lvp *p, size_t i)
     return false;
   }
   if (size != td->size) {
-    snprintf (why, sizeof why, "the disk is now %llu bytes, the task's is "
-              "%llu: recreate the task", (unsigned long long) size,
-              (unsigned long long) td->size);
-    protect_waiting (p->s, i, why);
+    /* Resized while nothing protected it: from here on it has its new
+     * size (it is in a gap since). */
+    record_size (p, i, size, "resized while not protected", NULL);
     return false;
   }
   return true;
@@ -273,6 +330,141 @@ start_copy (struct lvp *p, size_t i)
   p->d[i].phase = COPYING;
 }
 
+/* ---- disks added and removed ----------------------------------------------- */
+
+static void
+free_strings (string_vector *v)
+{
+  for (size_t k = 0; k < v->len; k++)
+    free (v->ptr[k]);
+  string_vector_reset (v);
+}
+
+static bool
+listed (const string_vector *v, const char *name)
+{
+  for (size_t k = 0; k < v->len; k++)
+    if (strcmp (v->ptr[k], name) == 0)
+      return true;
+  return false;
+}
+
+/* A disk of the domain the task does not have: add it (all_disks), or
+ * say once that it is not protected. */
+static void
+new_disk (struct lvp *p, const char *target, string_vector *others)
+{
+  uint64_t size;
+  int e;
+
+  if (!p->s->t->all_disks) {
+    char *o = strdup (target);
+    if (o == NULL || string_vector_append (others, o) < 0)
+      free (o);
+    if (!listed (&p->said, target)) {
+      char *t = strdup (target);
+      log_msg ("task %s: disk %s of domain %s is not protected: the task "
+               "protects the disks it named (task create --disk)",
+               p->s->t->name, target, p->s->t->domain);
+      if (t == NULL || string_vector_append (&p->said, t) < 0)
+        free (t);
+    }
+    return;
+  }
+  if ((e = lv_disk_size (p->l, target, &size)) == 0)
+    e = task_disk_add (p->s->t, target, size, time_now_ns ());
+  if (e < 0) {
+    log_msg ("task %s: cannot add disk %s: %s", p->s->t->name, target,
+             e == -EIO ? cdp_get_error () : strerror (-e));
+    return;
+  }
+  log_msg ("task %s: disk %s (%llu bytes) was added to domain %s: "
+           "protecting it", p->s->t->name, target, (unsigned long long) size,
+           p->s->t->domain);
+  retake (p);
+}
+
+/* Compare the domain's disks with the task's.  live: filled with the
+ * targets the domain has. */
+static int
+check_disks (struct lvp *p, string_vector *live)
+{
+  string_vector others = empty_vector;
+  char list[sizeof p->s->unprotected] = "";
+  int e = lv_live_disks (p->l, live);
+
+  if (e < 0)
+    return e;
+  for (size_t k = 0; k < live->len && !p->retaking; k++)
+    if (task_find_disk (p->s->t, live->ptr[k]) == NULL)
+      new_disk (p, live->ptr[k], &others);
+  for (size_t k = 0; k < others.len; k++)
+    snprintf (list + strlen (list), sizeof list - strlen (list), "%s%s",
+              k ? "," : "", others.ptr[k]);
+  pthread_mutex_lock (&p->s->lock);
+  snprintf (p->s->unprotected, sizeof p->s->unprotected, "%s", list);
+  pthread_mutex_unlock (&p->s->lock);
+  free_strings (&others);
+  return 0;
+}
+
+/* ---- cdp resize ------------------------------------------------------------- */
+
+static int
+resize_disk (struct lvp *p, const char *disk, uint64_t size, char *msg,
+             size_t len, uint64_t *seq)
+{
+  int i = find_disk (p, disk);
+  const struct task_disk *td;
+  int e;
+
+  if (i < 0)
+    return snprintf (msg, len, "task %s has no disk '%s'", p->s->t->name,
+                     disk), -ENOENT;
+  td = &p->s->t->disks.ptr[i];
+  if (size == td->size)
+    return snprintf (msg, len, "disk %s is %llu bytes already", disk,
+                     (unsigned long long) size), -EALREADY;
+  if (p->d[i].phase != IDLE) {
+    /* QEMU resizes no disk under a block job: the copy ends first. */
+    protect_lost (p->s, (size_t) i, "cdp resize: the copy ends while the "
+                  "disk is resized", 0);
+    if ((e = lv_job_abort (p->l, disk)) < 0) {
+      set_idle (p, (size_t) i, 0);
+      return snprintf (msg, len, "%s", cdp_get_error ()), e;
+    }
+  }
+  set_idle (p, (size_t) i, 2000);
+  if ((e = lv_resize (p->l, disk, size)) < 0)
+    return snprintf (msg, len, "%s", cdp_get_error ()), e;
+  if ((e = record_size (p, (size_t) i, size, "resized (cdp resize)",
+                       seq)) < 0)
+    return snprintf (msg, len, "the disk is resized, but its new size could "
+                     "not be recorded (%s): cdp serve records it when it "
+                     "copies the disk again", strerror (-e)), e;
+  return 0;
+}
+
+static void
+take_resize (struct lvp *p)
+{
+  char disk[64], msg[512] = "";
+  uint64_t size, old = 0, seq = 0;
+  int i, e;
+
+  if (!protect_resize_asked (p->s, disk, sizeof disk, &size))
+    return;
+  i = find_disk (p, disk);
+  if (i >= 0)
+    old = p->s->t->disks.ptr[i].size;
+  if (p->retaking)
+    e = -EAGAIN, snprintf (msg, sizeof msg, "cdp serve is taking the task "
+                           "up again: try again in a moment");
+  else
+    e = resize_disk (p, disk, size, msg, sizeof msg, &seq);
+  protect_resize_answer (p->s, e, msg, old, seq);
+}
+
 /* ---- the periodic look ------------------------------------------------------ */
 
 static void
@@ -299,7 +491,10 @@ look (struct lvp *p)
   bool active;
   int r = lv_domain_active (p->l, &active, &why);
   int64_t now = time_now_ns ();
+  string_vector live = empty_vector;
 
+  if (p->retaking)
+    return true;
   if (r < 0) {
     all_lost (p, cdp_get_error (), 0);
     return r != -ENOENT;
@@ -319,12 +514,29 @@ look (struct lvp *p)
   }
   if (!grant (p))
     return true;
-  for (size_t i = 0; i < p->s->t->disks.len; i++) {
-    if (p->d[i].phase == IDLE && now >= p->d[i].retry_ns)
+  if (check_disks (p, &live) < 0) {
+    free_strings (&live);
+    for (size_t i = 0; i < p->s->t->disks.len; i++)
+      if (p->d[i].phase == IDLE)
+        protect_waiting (p->s, i, cdp_get_error ());
+    return true;
+  }
+  for (size_t i = 0; i < p->s->t->disks.len && !p->retaking; i++) {
+    if (!listed (&live, disk_name (p, i))) {
+      /* Detached: its history stays, nothing is copied. */
+      if (p->d[i].phase != IDLE)
+        protect_lost (p->s, i, "the disk was detached from the domain", 0);
+      else
+        protect_waiting (p->s, i, "the domain has no such disk now "
+                         "(detached): its history stays readable");
+      set_idle (p, i, 0);
+    }
+    else if (p->d[i].phase == IDLE && now >= p->d[i].retry_ns)
       start_copy (p, i);
     else if (p->d[i].phase != IDLE)
       watch_job (p, i);
   }
+  free_strings (&live);
   return true;
 }
 
@@ -378,6 +590,7 @@ session (struct lvp *p)
     }
     if (lv_next_event (p->l, 200, &ev) == 1 && !on_event (p, &ev))
       return;
+    take_resize (p);
   }
   stop_all (p);
 }
@@ -435,5 +648,6 @@ libvirt_protector (void *arg)
   free (p.d);
   free (p.host);
   free (p.port);
+  free_strings (&p.said);
   return NULL;
 }

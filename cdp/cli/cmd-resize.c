@@ -1,0 +1,135 @@
+/* cdp resize: resize a protected disk of a libvirt domain, its history
+ * kept.  QEMU resizes no disk while a block job runs on it, and cdp's
+ * copy job runs for as long as the disk is protected: the serve that
+ * holds the task ends the copy, has libvirt resize the disk, records the
+ * size from then on (task.json) and copies the disk again, journaling
+ * only what differs.  Points before read at the old size, points after
+ * at the new one. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdp/task/task.h"
+#include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
+#include "cdp/daemon/daemon.h"
+#include "cdp/hv/hv.h"
+#include "common/cleanup.h"
+#include "common/jsonfile.h"
+#include "common/timeutil.h"
+
+#define USAGE "usage: cdp resize NAME [--disk D] SIZE [--json]"
+/* The protector ends the copy (up to 10 s), QEMU resizes: 120 s is its
+ * own bound, and the reply comes after it. */
+#define RESIZE_CALL_MS (130 * 1000)
+
+/* Ask the serve holding t to resize disk d.  0 with *old and *seq, or
+ * EXIT_FAIL said. */
+static int
+resize_served (const struct task *t, const struct task_disk *d,
+               uint64_t size, uint64_t *old, uint64_t *seq)
+{
+  json_object *req = json_object_new_object (), *rep = NULL, *v;
+  const char *text;
+  char *reply = NULL;
+  int e;
+
+  jf_add (req, "op", json_object_new_string ("resize"));
+  jf_add (req, "disk", json_object_new_string (d->name));
+  jf_add (req, "size", json_object_new_int64 ((int64_t) size));
+  text = jf_text (req, JSON_C_TO_STRING_PLAIN);
+  e = text ? control_call_within (t, text, RESIZE_CALL_MS, &reply) : -ENOMEM;
+  json_object_put (req);
+  if (e == -ENOENT || e == -ECONNREFUSED)
+    return fail ("task %s is not served: resize the disk with virsh "
+                 "blockresize (no copy job holds it now); the next cdp "
+                 "serve records its new size", t->name);
+  if (e < 0)
+    return fail ("task %s: cdp serve did not answer: %s", t->name,
+                 e == -ETIMEDOUT ? "timed out" : strerror (-e));
+  rep = json_tokener_parse (reply);
+  free (reply);
+  if (rep == NULL || !json_object_get_boolean (json_object_object_get (rep, "ok"))) {
+    e = fail ("cannot resize %s/%s: %s", t->name, d->name,
+              rep && json_object_object_get_ex (rep, "error", &v)
+              ? json_object_get_string (v) : "cdp serve gave no valid reply");
+    json_object_put (rep);
+    return e;
+  }
+  *old = (uint64_t) json_int (rep, "old_size", 0);
+  *seq = (uint64_t) json_int (rep, "seq", 0);
+  json_object_put (rep);
+  return 0;
+}
+
+int
+cmd_resize (const char *store, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "disk", required_argument, 0, 'd' }, { "json", no_argument, 0, 'j' },
+    { "help", no_argument, 0, 'h' }, { 0 } };
+  const char *disk = NULL;
+  const struct task_disk *d;
+  struct task *t;
+  uint64_t size, old = 0, seq = 0;
+  bool json = false;
+  int c, r;
+
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1)
+    switch (c) {
+    case 'd': disk = optarg; break;
+    case 'j': json = true; break;
+    case 'h':
+      puts (USAGE "\n"
+            "  Resize a disk of a libvirt-mode task's domain while cdp serve\n"
+            "  protects it (QEMU refuses virsh blockresize while cdp's copy\n"
+            "  runs).  The copy ends, the disk is resized, its new size is\n"
+            "  recorded and the disk copied again: points before read at the\n"
+            "  old size, points from when the copy is READY at the new one.\n"
+            "  SIZE: bytes or with suffix K M G T (binary), a multiple of\n"
+            "  512.  Shrinking discards the data past SIZE, as QEMU does.");
+      return 0;
+    default: return cli_option_error (c, argv);
+    }
+  if (optind + 2 != argc)
+    return usage_error (USAGE);
+  if (parse_size (argv[optind + 1], &size) < 0 || size == 0 || size % 512 ||
+      size > (uint64_t) INT64_MAX)
+    return usage_error ("SIZE '%s': give bytes or K M G T, a multiple of 512",
+                        argv[optind + 1]);
+  if (cli_task_load (store, argv[optind], &t) != 0)
+    return EXIT_FAIL;
+  if (!hv_of (t)->resize) {
+    r = fail ("task %s is a %s-mode task: cdp resizes disks of libvirt "
+              "domains only", t->name, task_mode_name (t));
+    task_free (t);
+    return r;
+  }
+  d = task_pick_disk (t, disk);
+  if (d == NULL) {
+    task_free (t);
+    return disk ? EXIT_FAIL : EXIT_USAGE;
+  }
+  r = resize_served (t, d, size, &old, &seq);
+  if (r == 0 && json) {
+    json_object *o = json_object_new_object ();
+    jf_add (o, "task", json_object_new_string (t->name));
+    jf_add (o, "disk", json_object_new_string (d->name));
+    jf_add (o, "old_size", json_object_new_int64 ((int64_t) old));
+    jf_add (o, "size", json_object_new_int64 ((int64_t) size));
+    jf_add (o, "seq", json_object_new_int64 ((int64_t) seq));
+    r = cli_print_json (o);
+  }
+  else if (r == 0)
+    printf ("%s/%s resized from %" PRIu64 " to %" PRIu64 " bytes; its copy "
+            "starts again (points from seq %" PRIu64 " on are %" PRIu64
+            " bytes)\n", t->name, d->name, old, size, seq, size);
+  task_free (t);
+  return r;
+}

@@ -114,8 +114,10 @@ disk_json (const struct task_disk *td)
   put_str (d, "name", td->name);
   jf_add (d, "id", json_object_new_int64 (td->id));
   jf_add (d, "size", json_object_new_int64 ((int64_t) td->size));
-  if (td->added_ns)
+  if (td->added_seq) {
+    jf_add (d, "added_seq", json_object_new_int64 ((int64_t) td->added_seq));
     jf_add (d, "added_ns", json_object_new_int64 (td->added_ns));
+  }
   if (td->resizes.len > 0) {
     json_object *a = json_object_new_array ();
     for (size_t k = 0; k < td->resizes.len; k++)
@@ -261,6 +263,7 @@ parse_task (json_object *o, struct task *t)
     struct task_disk td = { .name = json_str (d, "name"),
                             .id = (uint32_t) json_int (d, "id", (int64_t) i),
                             .size = (uint64_t) json_int (d, "size", 0),
+                            .added_seq = (uint64_t) json_int (d, "added_seq", 0),
                             .added_ns = json_int (d, "added_ns", 0) };
     if (td.name == NULL || parse_resizes (d, &td) < 0 ||
         task_disk_vector_append (&t->disks, td) < 0) {
@@ -480,41 +483,25 @@ change_disks (const struct task *t, int version,
   return r;
 }
 
-struct disk_add {
-  const char *name;
-  uint64_t size;
-  int64_t added_ns;
-};
-
 static int
 add_disk (json_object *disks, void *arg)
 {
-  const struct disk_add *a = arg;
-  struct task_disk td = { .name = (char *) a->name, .size = a->size,
-                          .added_ns = a->added_ns };
-  int64_t top = -1;
+  const struct task_disk *td = arg;
 
   for (size_t i = 0; i < json_object_array_length (disks); i++) {
     json_object *d = json_object_array_get_idx (disks, i);
     CLEANUP_FREE char *name = json_str (d, "name");
-    if (name && strcmp (name, a->name) == 0)
+    if ((name && strcmp (name, td->name) == 0) ||
+        json_int (d, "id", (int64_t) i) == (int64_t) td->id)
       return -EEXIST;
-    if (json_int (d, "id", (int64_t) i) > top)
-      top = json_int (d, "id", (int64_t) i);
   }
-  if (top + 1 > (int64_t) UINT32_MAX - 1)
-    return -EOVERFLOW;
-  td.id = (uint32_t) (top + 1);
-  return jf_append (disks, disk_json (&td));
+  return jf_append (disks, disk_json (td));
 }
 
 int
-task_disk_add (const struct task *t, const char *name, uint64_t size,
-               int64_t added_ns)
+task_disk_add (const struct task *t, const struct task_disk *d)
 {
-  struct disk_add a = { name, size, added_ns };
-
-  return change_disks (t, 1, add_disk, &a);
+  return change_disks (t, 1, add_disk, (void *) d);
 }
 
 struct disk_resized {

@@ -100,8 +100,10 @@ struct task_disk {
   uint32_t id;              /* disk id in the journal */
   uint64_t size;            /* bytes now; 0 until known */
   disk_resize_vector resizes;   /* oldest first; task.json "resizes" */
-  int64_t added_ns;         /* added to a protected domain then; 0: with
-                               the task */
+  uint64_t added_seq;       /* added to a protected domain: its history
+                               starts at this seq (a GAP); 0: with the
+                               task */
+  int64_t added_ns;         /* and when */
 };
 DEFINE_VECTOR_TYPE (task_disk_vector, struct task_disk)
 
@@ -166,13 +168,12 @@ const char *task_mode_name (const struct task *t);
 const struct task_disk *task_pick_disk (const struct task *t, const char *name);
 /* Change the disks in t's task.json, under TASK/task.lock, leaving every
  * other member as it is (a task set may rewrite the policy meanwhile):
- * task_disk_add appends disk name of size bytes (its id one above the
- * highest), task_disk_resized records that disk id is size bytes from
- * seq on.  t itself is not changed: a served task is taken up again to
- * run by it.  0, or jf_load's and jf_save's errors, -EEXIST (a disk of
- * that name is there already), -ENOENT (no disk id). */
-int task_disk_add (const struct task *t, const char *name, uint64_t size,
-                   int64_t added_ns);
+ * task_disk_add appends d (name, id, size, added_seq, added_ns),
+ * task_disk_resized records that disk id is size bytes from seq on.  t
+ * itself is not changed: a served task is taken up again to run by it.
+ * 0, or jf_load's and jf_save's errors, -EEXIST (a disk of that name or
+ * id is there already), -ENOENT (no disk id). */
+int task_disk_add (const struct task *t, const struct task_disk *d);
 int task_disk_resized (const struct task *t, uint32_t id, uint64_t seq,
                        int64_t time_ns, uint64_t size);
 
@@ -308,6 +309,10 @@ enum view_verdict {
 };
 int view_resolve (struct task_view *v, const struct task_disk *d, int64_t t,
                   uint64_t *seq);
+/* The size of d at the point at t (task_disk_size_at of its seq); its
+ * size now when t is no point of d. */
+uint64_t view_size_at (struct task_view *v, const struct task_disk *d,
+                       int64_t t);
 
 /* ---- integrity.c: damage found in stored history (TASK/verify.json) ----- */
 

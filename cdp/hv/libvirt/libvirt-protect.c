@@ -354,7 +354,7 @@ listed (const string_vector *v, const char *name)
 static void
 new_disk (struct lvp *p, const char *target, string_vector *others)
 {
-  uint64_t size;
+  struct task_disk d = { .name = (char *) target };
   int e;
 
   if (!p->s->t->all_disks) {
@@ -371,15 +371,24 @@ new_disk (struct lvp *p, const char *target, string_vector *others)
     }
     return;
   }
-  if ((e = lv_disk_size (p->l, target, &size)) == 0)
-    e = task_disk_add (p->s->t, target, size, time_now_ns ());
+  /* Its history starts with a GAP: no point before it is the disk's. */
+  for (size_t i = 0; i < p->s->t->disks.len; i++)
+    if (p->s->t->disks.ptr[i].id >= d.id)
+      d.id = p->s->t->disks.ptr[i].id + 1;
+  if ((e = lv_disk_size (p->l, target, &d.size)) == 0 &&
+      (e = receiver_event (p->s->rx, JOURNAL_GAP, d.id, "disk added to the "
+                           "domain", 0)) == 0) {
+    d.added_seq = journal_last_seq (receiver_journal (p->s->rx));
+    d.added_ns = time_now_ns ();
+    e = task_disk_add (p->s->t, &d);
+  }
   if (e < 0) {
     log_msg ("task %s: cannot add disk %s: %s", p->s->t->name, target,
              e == -EIO ? cdp_get_error () : strerror (-e));
     return;
   }
   log_msg ("task %s: disk %s (%llu bytes) was added to domain %s: "
-           "protecting it", p->s->t->name, target, (unsigned long long) size,
+           "protecting it", p->s->t->name, target, (unsigned long long) d.size,
            p->s->t->domain);
   retake (p);
 }

@@ -238,6 +238,37 @@ task_error_status (const char *store, const char *name, int e)
   return o;
 }
 
+/* Disks of the domain a task that named its disks leaves alone, as the
+ * serve holding it last saw them. */
+static void
+add_unprotected (json_object *o, json_object *state, bool served)
+{
+  json_object *v, *arr;
+  char *list, *save = NULL;
+
+  if (!served || state == NULL ||
+      !json_object_object_get_ex (state, "unprotected_disks", &v) ||
+      !json_object_is_type (v, json_type_string) ||
+      (list = strdup (json_object_get_string (v))) == NULL)
+    return;
+  arr = json_object_new_array ();
+  for (char *n = strtok_r (list, ",", &save); n; n = strtok_r (NULL, ",", &save))
+    jf_append (arr, json_object_new_string (n));
+  jf_add (o, "unprotected_disks", arr);
+  free (list);
+}
+
+static void
+print_unprotected (json_object *o)
+{
+  json_object *arr = json_object_object_get (o, "unprotected_disks");
+
+  for (size_t k = 0; arr && k < json_object_array_length (arr); k++)
+    printf ("  %-12s not protected (the task protects the disks it named: "
+            "task create --disk)\n",
+            json_object_get_string (json_object_array_get_idx (arr, k)));
+}
+
 /* NULL: no such task. */
 static json_object *
 task_status (const char *store, const char *name)
@@ -273,6 +304,7 @@ task_status (const char *store, const char *name)
   if (view_open_quiet (store, name, &view) == 0)
     v = &view;
   add_disk_states (v, t, o, state, served, not_served);
+  add_unprotected (o, state, served);
   if (!served)
     lag_since_heartbeat (o, last);
   rpo_status (t, o, state, served);
@@ -425,6 +457,7 @@ print_status (json_object *arr)
       putchar ('\n');
       print_disk_details (d);
     }
+    print_unprotected (o);
     print_recovery (json_object_object_get (o, "recovery"),
                     json_object_get_string (json_object_object_get (o, "name")));
     integrity_print (o, json_object_get_string (json_object_object_get (o, "name")));

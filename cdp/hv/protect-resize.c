@@ -38,7 +38,9 @@ protect_resize (void *served, const char *disk, uint64_t size, char *msg,
   pthread_mutex_unlock (&s->lock);
   /* The protector looks at least every 200 ms; the answer comes once the
    * copy is ended and QEMU has resized the disk. */
-  while (time_mono_ns () < until && !serve_stopping (s)) {
+  /* The answer comes before the protector asks serve to take the task
+   * up again (which stops it): look for it first. */
+  while (time_mono_ns () < until) {
     pthread_mutex_lock (&s->lock);
     if (z->answered) {
       r = z->result;
@@ -49,6 +51,8 @@ protect_resize (void *served, const char *disk, uint64_t size, char *msg,
       return r;
     }
     pthread_mutex_unlock (&s->lock);
+    if (serve_stopping (s))
+      break;
     usleep (50000);
   }
   pthread_mutex_lock (&s->lock);

@@ -37,6 +37,12 @@ int cli_print_json (struct json_object *o);
 int cli_print_json_list (const char *key, struct json_object *arr);
 /* Did the control socket (control_call) answer {"ok": true}? */
 bool cli_reply_ok (const char *reply);
+/* cdp resize and cdp detach: ask the serve holding t to do op ("resize"
+ * to size bytes, "detach") on disk d; a resize's *old size and the *seq
+ * from which the disk has the new one.  0, or EXIT_FAIL said. */
+int cli_disk_request (const struct task *t, const struct task_disk *d,
+                      const char *op, uint64_t size, uint64_t *old,
+                      uint64_t *seq);
 
 /* ---- files-session.c: cdp ls, cat and get ------------------------------- */
 

@@ -23,49 +23,6 @@
 #include "common/timeutil.h"
 
 #define USAGE "usage: cdp resize NAME [--disk D] SIZE [--json]"
-/* The protector ends the copy (up to 10 s), QEMU resizes: 120 s is its
- * own bound, and the reply comes after it. */
-#define RESIZE_CALL_MS (130 * 1000)
-
-/* Ask the serve holding t to resize disk d.  0 with *old and *seq, or
- * EXIT_FAIL said. */
-static int
-resize_served (const struct task *t, const struct task_disk *d,
-               uint64_t size, uint64_t *old, uint64_t *seq)
-{
-  json_object *req = json_object_new_object (), *rep = NULL, *v;
-  const char *text;
-  char *reply = NULL;
-  int e;
-
-  jf_add (req, "op", json_object_new_string ("resize"));
-  jf_add (req, "disk", json_object_new_string (d->name));
-  jf_add (req, "size", json_object_new_int64 ((int64_t) size));
-  text = jf_text (req, JSON_C_TO_STRING_PLAIN);
-  e = text ? control_call_within (t, text, RESIZE_CALL_MS, &reply) : -ENOMEM;
-  json_object_put (req);
-  if (e == -ENOENT || e == -ECONNREFUSED)
-    return fail ("task %s is not served: resize the disk with virsh "
-                 "blockresize (no copy job holds it now); the next cdp "
-                 "serve records its new size", t->name);
-  if (e < 0)
-    return fail ("task %s: cdp serve did not answer: %s", t->name,
-                 e == -ETIMEDOUT ? "timed out" : strerror (-e));
-  rep = json_tokener_parse (reply);
-  free (reply);
-  if (rep == NULL || !json_object_get_boolean (json_object_object_get (rep, "ok"))) {
-    e = fail ("cannot resize %s/%s: %s", t->name, d->name,
-              rep && json_object_object_get_ex (rep, "error", &v)
-              ? json_object_get_string (v) : "cdp serve gave no valid reply");
-    json_object_put (rep);
-    return e;
-  }
-  *old = (uint64_t) json_int (rep, "old_size", 0);
-  *seq = (uint64_t) json_int (rep, "seq", 0);
-  json_object_put (rep);
-  return 0;
-}
-
 int
 cmd_resize (const char *store, int argc, char **argv)
 {
@@ -105,7 +62,7 @@ cmd_resize (const char *store, int argc, char **argv)
                         argv[optind + 1]);
   if (cli_task_load (store, argv[optind], &t) != 0)
     return EXIT_FAIL;
-  if (!hv_of (t)->resize) {
+  if (!hv_of (t)->disk_requests) {
     r = fail ("task %s is a %s-mode task: cdp resizes disks of libvirt "
               "domains only", t->name, task_mode_name (t));
     task_free (t);
@@ -116,7 +73,7 @@ cmd_resize (const char *store, int argc, char **argv)
     task_free (t);
     return disk ? EXIT_FAIL : EXIT_USAGE;
   }
-  r = resize_served (t, d, size, &old, &seq);
+  r = cli_disk_request (t, d, "resize", size, &old, &seq);
   if (r == 0 && json) {
     json_object *o = json_object_new_object ();
     jf_add (o, "task", json_object_new_string (t->name));

@@ -42,6 +42,8 @@ static const struct cli_command commands[] = {
   { "verify", cmd_verify, "check stored history for damage", .group = TASKS },
   { "resize", cmd_resize, "resize a protected disk, its history kept",
     .group = TASKS },
+  { "detach", cmd_detach, "detach a protected disk, its history kept",
+    .group = TASKS },
   { "points", cmd_points, "the recovery points of a disk", .group = POINTS },
   { "mark", cmd_mark, "bookmark now, with a label", .group = POINTS },
   { "lock", cmd_lock, "keep a point past every retention", .group = POINTS },

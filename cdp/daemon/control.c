@@ -14,6 +14,8 @@
  *   {"op":"resize","disk":D,"size":N}
  *                            -> {"ok":true,"old_size":N,"seq":N} (the
  *                               protector resizes the disk: `cdp resize`)
+ *   {"op":"detach","disk":D} -> {"ok":true} (the protector ends the copy
+ *                               and detaches the disk: `cdp detach`)
  * errors: {"ok":false,"error":"..."}.  The socket is mode 0600: root only.
  */
 #include <errno.h>
@@ -44,8 +46,8 @@ struct control {
   volatile bool stop;
   void (*on_release) (void *);
   void *release_opaque;
-  control_resize_fn on_resize;
-  void *resize_opaque;
+  control_disk_fn on_disk;
+  void *disk_opaque;
   pthread_mutex_t reload_lock;      /* one reload at a time */
 };
 
@@ -171,8 +173,9 @@ do_reload (struct control *c)
   return rep;
 }
 
+/* cdp resize and cdp detach: the protector does it. */
 static json_object *
-do_resize (struct control *c, json_object *req)
+do_disk (struct control *c, const char *op, json_object *req)
 {
   json_object *v, *rep;
   const char *disk = json_object_object_get_ex (req, "disk", &v) &&
@@ -184,17 +187,20 @@ do_resize (struct control *c, json_object *req)
   uint64_t old = 0, seq = 0;
   char msg[512] = "";
 
-  if (c->on_resize == NULL)
-    return reply_error ("this cdp serve cannot resize disks");
-  if (disk == NULL || size <= 0)
-    return reply_error ("resize needs a disk and a size");
-  if (c->on_resize (c->resize_opaque, disk, (uint64_t) size, msg, sizeof msg,
-                    &old, &seq) < 0)
+  if (c->on_disk == NULL)
+    return reply_error ("this cdp serve cannot %s disks", op);
+  if (disk == NULL || (strcmp (op, "resize") == 0 && size <= 0))
+    return reply_error ("%s needs a disk%s", op,
+                        strcmp (op, "resize") == 0 ? " and a size" : "");
+  if (c->on_disk (c->disk_opaque, op, disk, (uint64_t) size, msg, sizeof msg,
+                  &old, &seq) < 0)
     return reply_error ("%s", msg);
   rep = json_object_new_object ();
   jf_add (rep, "ok", json_object_new_boolean (true));
-  jf_add (rep, "old_size", json_object_new_int64 ((int64_t) old));
-  jf_add (rep, "seq", json_object_new_int64 ((int64_t) seq));
+  if (strcmp (op, "resize") == 0) {
+    jf_add (rep, "old_size", json_object_new_int64 ((int64_t) old));
+    jf_add (rep, "seq", json_object_new_int64 ((int64_t) seq));
+  }
   return rep;
 }
 
@@ -215,8 +221,8 @@ handle (struct control *c, const char *line, bool *release)
   }
   else if (op && strcmp (op, "reload") == 0)
     rep = do_reload (c);
-  else if (op && strcmp (op, "resize") == 0)
-    rep = do_resize (c, req);
+  else if (op && (strcmp (op, "resize") == 0 || strcmp (op, "detach") == 0))
+    rep = do_disk (c, op, req);
   else if (op && strcmp (op, "release") == 0 && c->on_release) {
     *release = true;
     rep = json_object_new_object ();
@@ -322,10 +328,10 @@ control_on_release (struct control *c, void (*fn) (void *), void *opaque)
 }
 
 void
-control_on_resize (struct control *c, control_resize_fn fn, void *opaque)
+control_on_disk (struct control *c, control_disk_fn fn, void *opaque)
 {
-  c->resize_opaque = opaque;
-  c->on_resize = fn;
+  c->disk_opaque = opaque;
+  c->on_disk = fn;
 }
 
 void

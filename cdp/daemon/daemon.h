@@ -111,14 +111,15 @@ void control_on_release (struct control *c, void (*fn) (void *), void *opaque);
  * task set that found none).  0, or -errno with why filled: then nothing
  * changed. */
 int control_reload (struct control *c, char *why, size_t len);
-/* fn(opaque, disk, size, msg, len, *old_size, *seq) is called on the
- * control thread (it may wait, bounded) for {"op":"resize"}: 0, or -errno
- * with msg saying why.  Until it is set, resizes are refused. */
-typedef int (*control_resize_fn) (void *opaque, const char *disk,
-                                  uint64_t size, char *msg, size_t len,
-                                  uint64_t *old_size, uint64_t *seq);
-void control_on_resize (struct control *c, control_resize_fn fn,
-                        void *opaque);
+/* fn(opaque, op, disk, size, msg, len, *old_size, *seq) is called on
+ * the control thread (it may wait, bounded) for {"op":"resize"} (op
+ * "resize", size the new size) and {"op":"detach"}: 0, or -errno with
+ * msg saying why.  Until it is set, both are refused. */
+typedef int (*control_disk_fn) (void *opaque, const char *op,
+                                const char *disk, uint64_t size, char *msg,
+                                size_t len, uint64_t *old_size,
+                                uint64_t *seq);
+void control_on_disk (struct control *c, control_disk_fn fn, void *opaque);
 void control_stop (struct control *c);
 /* Client side: send one request line, read one reply line (malloc'd).
  * -ENOENT / -ECONNREFUSED when no daemon serves the task. */

@@ -347,7 +347,7 @@ serve_task (const char *store, const char *name, struct served *s)
     return fail ("task %s: cannot open the control socket: %s", name,
                  strerror (-e));
   control_on_release (s->control, ask_release, s);
-  control_on_resize (s->control, protect_resize, s);
+  control_on_disk (s->control, protect_request, s);
   /* A task set that found no control socket asked nobody: what it
    * saved before the socket listened is read now, what it saves later
    * it asks for. */

@@ -31,7 +31,8 @@
  * size from the next seq on (task.json) and takes the task up again,
  * whose new copy journals only what differs.  A size found changed when
  * a copy is to start (the disk was resized while unprotected) is
- * recorded the same way.
+ * recorded the same way.  libvirt detaches no disk under a block copy
+ * either: cdp detach asks the protector to end the copy and detach it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,6 +57,8 @@ enum phase { IDLE, COPYING, PROTECTED };
 struct lvdisk {
   enum phase phase;
   int64_t retry_ns;                 /* idle: start no job before this */
+  bool detaching;                   /* cdp detach asked libvirt to detach
+                                       it: no copy while the guest has it */
   struct lv_dest dest;
 };
 
@@ -454,24 +457,62 @@ resize_disk (struct lvp *p, const char *disk, uint64_t size, char *msg,
   return 0;
 }
 
-static void
-take_resize (struct lvp *p)
+/* ---- cdp detach -------------------------------------------------------------- */
+
+/* libvirt detaches no disk under a block job: the copy ends first (a
+ * GAP), then the disk is detached; until the guest has released it the
+ * disk stays idle, and then the look finds it gone.  Its history stays. */
+static int
+detach_disk (struct lvp *p, const char *disk, char *msg, size_t len)
 {
-  char disk[64], msg[512] = "";
-  uint64_t size, old = 0, seq = 0;
+  int i = find_disk (p, disk);
+  int e;
+
+  if (i < 0)
+    return snprintf (msg, len, "task %s has no disk '%s'", p->s->t->name,
+                     disk), -ENOENT;
+  if (p->d[i].phase != IDLE) {
+    protect_lost (p->s, (size_t) i, "cdp detach: the disk is detached from "
+                  "the domain", 0);
+    if ((e = lv_job_abort (p->l, disk)) < 0) {
+      set_idle (p, (size_t) i, 0);
+      return snprintf (msg, len, "%s", cdp_get_error ()), e;
+    }
+  }
+  set_idle (p, (size_t) i, 0);
+  if ((e = lv_detach (p->l, disk)) < 0)
+    return snprintf (msg, len, "%s", cdp_get_error ()), e;
+  p->d[i].detaching = true;
+  protect_waiting (p->s, (size_t) i, "detached (cdp detach): its history "
+                   "stays readable");
+  log_msg ("task %s disk %s: detached from domain %s (cdp detach)",
+           p->s->t->name, disk, p->s->t->domain);
+  return 0;
+}
+
+/* ---- requests (protect.h) ------------------------------------------------------ */
+
+static void
+take_request (struct lvp *p)
+{
+  struct protect_request r;
+  char msg[512] = "";
+  uint64_t old = 0, seq = 0;
   int i, e;
 
-  if (!protect_resize_asked (p->s, disk, sizeof disk, &size))
+  if (!protect_asked (p->s, &r))
     return;
-  i = find_disk (p, disk);
+  i = find_disk (p, r.disk);
   if (i >= 0)
     old = p->s->t->disks.ptr[i].size;
   if (p->retaking)
     e = -EAGAIN, snprintf (msg, sizeof msg, "cdp serve is taking the task "
                            "up again: try again in a moment");
+  else if (r.op == PROTECT_RESIZE)
+    e = resize_disk (p, r.disk, r.size, msg, sizeof msg, &seq);
   else
-    e = resize_disk (p, disk, size, msg, sizeof msg, &seq);
-  protect_resize_answer (p->s, e, msg, old, seq);
+    e = detach_disk (p, r.disk, msg, sizeof msg);
+  protect_answer (p->s, e, msg, old, seq);
 }
 
 /* ---- the periodic look ------------------------------------------------------ */
@@ -539,7 +580,11 @@ look (struct lvp *p)
         protect_waiting (p->s, i, "the domain has no such disk now "
                          "(detached): its history stays readable");
       set_idle (p, i, 0);
+      p->d[i].detaching = false;
     }
+    else if (p->d[i].detaching)
+      protect_waiting (p->s, i, "detach asked (cdp detach): waiting for "
+                       "the guest to release the disk");
     else if (p->d[i].phase == IDLE && now >= p->d[i].retry_ns)
       start_copy (p, i);
     else if (p->d[i].phase != IDLE)
@@ -599,7 +644,7 @@ session (struct lvp *p)
     }
     if (lv_next_event (p->l, 200, &ev) == 1 && !on_event (p, &ev))
       return;
-    take_resize (p);
+    take_request (p);
   }
   stop_all (p);
 }

@@ -406,6 +406,32 @@ lv_live_disks (struct lv *l, string_vector *out)
   return r < 0 ? cdp_set_error (r, "cannot read the domain's disks") : 0;
 }
 
+/* Detach disk as xml (live or inactive) describes it, with flags. */
+static int
+detach_from (struct lv *l, const char *disk, char *xml, unsigned flags)
+{
+  char *elem = xml ? lvxml_disk_element (xml, disk) : NULL;
+  int r = 0;
+
+  free (xml);
+  if (elem && virDomainDetachDeviceFlags (l->dom, elem, flags) < 0)
+    r = lv_error (-EIO, "libvirt did not detach the disk");
+  free (elem);
+  return r;
+}
+
+int
+lv_detach (struct lv *l, const char *disk)
+{
+  int r = detach_from (l, disk, live_xml (l), VIR_DOMAIN_AFFECT_LIVE);
+
+  if (r == 0 && virDomainIsPersistent (l->dom) == 1)
+    r = detach_from (l, disk, virDomainGetXMLDesc (l->dom,
+                                                   VIR_DOMAIN_XML_INACTIVE),
+                     VIR_DOMAIN_AFFECT_CONFIG);
+  return r;
+}
+
 int
 lv_resize (struct lv *l, const char *disk, uint64_t size)
 {

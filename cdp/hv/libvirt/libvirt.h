@@ -79,6 +79,10 @@ int lv_disk_size (struct lv *l, const char *target, uint64_t *size);
 /* The targets of the disks (device='disk') the running domain has now,
  * hot-plugged ones included (its live definition), appended to out. */
 int lv_live_disks (struct lv *l, string_vector *out);
+/* Detach disk from the running domain (virDomainDetachDeviceFlags,
+ * live) and from its persistent definition if that has it.  The guest
+ * must release the device: it may still be there on return. */
+int lv_detach (struct lv *l, const char *disk);
 /* Resize disk to size bytes (virDomainBlockResize; QEMU refuses while a
  * block job runs on it). */
 int lv_resize (struct lv *l, const char *disk, uint64_t size);

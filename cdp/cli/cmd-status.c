@@ -10,6 +10,7 @@
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
+#include "cdp/hv/hv.h"
 #include "cdp/daemon/daemon.h"
 #include "cdp/rapid/rapid.h"
 #include "common/jsonfile.h"
@@ -241,18 +242,21 @@ task_error_status (const char *store, const char *name, int e)
 /* Disks of the domain a task that named its disks leaves alone, as the
  * serve holding it last saw them. */
 static void
-add_unprotected (json_object *o, json_object *state, bool served)
+add_unprotected (const struct task *t, json_object *o, json_object *state,
+                 bool served)
 {
   json_object *v, *arr;
-  char *list, *save = NULL;
+  char *list = NULL, *save = NULL;
 
-  if (!served || state == NULL ||
-      !json_object_object_get_ex (state, "unprotected_disks", &v) ||
-      !json_object_is_type (v, json_type_string) ||
-      (list = strdup (json_object_get_string (v))) == NULL)
+  if (!served || !hv_of (t)->disk_requests)
     return;
   arr = json_object_new_array ();
-  for (char *n = strtok_r (list, ",", &save); n; n = strtok_r (NULL, ",", &save))
+  if (json_object_object_get_ex (state, "unprotected_disks", &v) &&
+      json_object_is_type (v, json_type_string) &&
+      (list = strdup (json_object_get_string (v))) == NULL)
+    jf_append (arr, NULL);          /* out of memory: the document fails */
+  for (char *n = list ? strtok_r (list, ",", &save) : NULL; n;
+       n = strtok_r (NULL, ",", &save))
     jf_append (arr, json_object_new_string (n));
   jf_add (o, "unprotected_disks", arr);
   free (list);
@@ -304,7 +308,7 @@ task_status (const char *store, const char *name)
   if (view_open_quiet (store, name, &view) == 0)
     v = &view;
   add_disk_states (v, t, o, state, served, not_served);
-  add_unprotected (o, state, served);
+  add_unprotected (t, o, state, served);
   if (!served)
     lag_since_heartbeat (o, last);
   rpo_status (t, o, state, served);

@@ -84,9 +84,9 @@ cmd_resize (const char *store, int argc, char **argv)
     r = cli_print_json (o);
   }
   else if (r == 0)
-    printf ("%s/%s resized from %" PRIu64 " to %" PRIu64 " bytes; its copy "
-            "starts again (points from seq %" PRIu64 " on are %" PRIu64
-            " bytes)\n", t->name, d->name, old, size, seq, size);
+    printf ("%s/%s resized from %" PRIu64 " to %" PRIu64 " bytes (points "
+            "before keep %" PRIu64 "); cdp serve copies it again\n", t->name,
+            d->name, old, size, old);
   task_free (t);
   return r;
 }

@@ -74,6 +74,9 @@ struct lvp {
   bool retaking;                    /* task.json changed: serve takes the
                                        task up again, nothing starts */
   string_vector said;               /* disks not protected, logged once */
+  string_vector gapped;             /* disks added: their first GAP is
+                                       journaled (task.json may have
+                                       failed: tried again, GAP not) */
 };
 
 static const char *
@@ -379,8 +382,15 @@ new_disk (struct lvp *p, const char *target, string_vector *others)
     if (p->s->t->disks.ptr[i].id >= d.id)
       d.id = p->s->t->disks.ptr[i].id + 1;
   if ((e = lv_disk_size (p->l, target, &d.size)) == 0 &&
+      !listed (&p->gapped, target) &&
       (e = receiver_event (p->s->rx, JOURNAL_GAP, d.id, "disk added to the "
                            "domain", 0)) == 0) {
+    char *g = strdup (target);
+    if (g == NULL || string_vector_append (&p->gapped, g) < 0)
+      free (g);
+  }
+  if (e == 0) {
+    /* At or after its GAP: the GAP was journaled before this. */
     d.added_seq = journal_last_seq (receiver_journal (p->s->rx));
     d.added_ns = time_now_ns ();
     e = task_disk_add (p->s->t, &d);
@@ -703,5 +713,6 @@ libvirt_protector (void *arg)
   free (p.host);
   free (p.port);
   free_strings (&p.said);
+  free_strings (&p.gapped);
   return NULL;
 }

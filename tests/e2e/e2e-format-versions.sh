@@ -56,16 +56,19 @@ cdp lock v --at now >/dev/null || fail "cdp lock"
 stop_cdp_serve
 [ "$(version_of "$tdir/locks.json")" = 1 ] || fail "locks.json was rewritten without a version"
 
-# Newer JSON files: refused, naming the file.
+# Newer JSON files: refused, naming the file (task.json is at version 2
+# when a disk was resized).
 for f in "${files[@]}"; do
     cp "$f" "$tmpdir/saved.json"
-    json_set "$f" version 2
+    newer=2
+    [ "$f" != "$tdir/task.json" ] || newer=3
+    json_set "$f" version $newer
     rc=0
     "$CDP" serve >"$tmpdir/serve2.log" 2>&1 || rc=$?
     [ "$rc" -eq 1 ] || fail "serve with a newer $f exited $rc"
     grep -q "${f#$tdir/}: written by a newer cdp" "$tmpdir/serve2.log" ||
         fail "serve does not name the newer $f: $(cat "$tmpdir/serve2.log")"
-    [ "$(version_of "$f")" = 2 ] || fail "refusing rewrote $f"
+    [ "$(version_of "$f")" = $newer ] || fail "refusing rewrote $f"
     cp "$tmpdir/saved.json" "$f"
 done
 json_set "$tdir/task.json" version 3

@@ -584,7 +584,7 @@ space_low (struct maint *m)
   uint64_t size = 0, avail = space_avail (m, &size), disks = 0;
 
   for (size_t i = 0; i < m->t->disks.len; i++)
-    disks += m->t->disks.ptr[i].size;
+    disks += task_disk_size (&m->t->disks.ptr[i]);
   return maint_space_low (avail, size, disks);
 }
 

@@ -217,17 +217,51 @@ parse_resizes (json_object *d, struct task_disk *td)
   return size == 0 || size == td->size ? 0 : -EINVAL;
 }
 
+/* A served task's protector resizes disks while other threads read
+ * their sizes (task.h). */
+static pthread_mutex_t sizes_lock = PTHREAD_MUTEX_INITIALIZER;
+
 uint64_t
 task_disk_size_at (const struct task_disk *d, uint64_t seq)
 {
-  for (size_t k = d->resizes.len; k > 0; k--) {
+  uint64_t size = 0;
+
+  pthread_mutex_lock (&sizes_lock);
+  for (size_t k = d->resizes.len; k > 0 && size == 0; k--) {
     const struct disk_resize *z = &d->resizes.ptr[k - 1];
     if (seq >= z->seq)
-      return z->size;
-    if (k == 1)
-      return z->old_size;
+      size = z->size;
+    else if (k == 1)
+      size = z->old_size;
   }
-  return d->size;
+  if (size == 0)
+    size = d->size;
+  pthread_mutex_unlock (&sizes_lock);
+  return size;
+}
+
+uint64_t
+task_disk_size (const struct task_disk *d)
+{
+  uint64_t size;
+
+  pthread_mutex_lock (&sizes_lock);
+  size = d->size;
+  pthread_mutex_unlock (&sizes_lock);
+  return size;
+}
+
+int
+task_disk_resize_apply (struct task_disk *d, const struct disk_resize *z)
+{
+  int r;
+
+  pthread_mutex_lock (&sizes_lock);
+  r = disk_resize_vector_append (&d->resizes, *z);
+  if (r == 0)
+    d->size = z->size;
+  pthread_mutex_unlock (&sizes_lock);
+  return r < 0 ? -ENOMEM : 0;
 }
 
 static int

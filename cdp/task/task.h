@@ -108,8 +108,16 @@ struct task_disk {
 DEFINE_VECTOR_TYPE (task_disk_vector, struct task_disk)
 
 /* The size of disk d at the point seq: the size of the newest resize at
- * or before seq, or the size before the first one after it. */
+ * or before seq, or the size before the first one after it.
+ * task_disk_size: its size now.  task_disk_resize_apply: d is z->size
+ * bytes from z->seq on (z->old_size its size now), in memory (task.json:
+ * task_disk_resized).  Thread rules: while cdp serve runs a task, its
+ * protector resizes a disk while the receiver and maintenance read its
+ * size: these three take one lock, and every thread but the one that
+ * resizes reads a disk's size and resizes only through the first two. */
 uint64_t task_disk_size_at (const struct task_disk *d, uint64_t seq);
+uint64_t task_disk_size (const struct task_disk *d);
+int task_disk_resize_apply (struct task_disk *d, const struct disk_resize *z);
 
 struct task_policy {
   int64_t bp_interval;

@@ -5,7 +5,8 @@
 # read back at the old size, points after at the new one (export,
 # restore, on the journal and on base points), each exactly as the
 # guest had the disk: a grow with writes past the old end, a shrink, and
-# a grow again that reads zeroes where the shrink cut.
+# a grow again that reads zeroes where the shrink cut.  The task's other
+# disk goes on protected through it all, without a gap.
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/libvirt.sh"
 requires nbdcopy cmp
@@ -13,9 +14,19 @@ requires nbdcopy cmp
 define_domain --blank 16M --paused
 vio "write -P 0x11 0 256k"
 vio "write -P 0x12 15m 64k"
+attach_blank vdb 8M
 cdp task create lv --domain "$dom"
 start_cdp_serve
 wait_protected lv vda 60
+wait_protected lv vdb 60
+vdb_gaps ()
+{
+    cdp status lv --json | python3 -c '
+import json, sys
+print([d for d in json.load(sys.stdin)["tasks"][0]["disks"]
+       if d["name"] == "vdb"][0]["gaps"])'
+}
+gaps_before=$(vdb_gaps)
 vio "write -P 0x13 64k 64k"
 t=("$(now)")
 dom_image "$tmpdir/t0.img"
@@ -31,7 +42,7 @@ resize ()
 {
     local lines
     lines=$(wc -l <"$serve_log")
-    cdp resize lv "$1" >"$tmpdir/resize.out"
+    cdp resize lv --disk vda "$1" >"$tmpdir/resize.out"
     cat "$tmpdir/resize.out"
     wait_for 90 "the disk to be protected after the resize" \
         eval "tail -n +$((lines + 1)) '$serve_log' | grep -q 'disk vda: protected'"
@@ -60,14 +71,16 @@ sizes=(16777216 33554432 8388608 25165824)
 for k in 0 1 2 3; do
     [ "$(stat -c %s "$tmpdir/t$k.img")" = "${sizes[$k]}" ] ||
         fail "the guest's disk at t$k is $(stat -c %s "$tmpdir/t$k.img") bytes"
-    export_to lv "${t[$k]}" "$tmpdir/p$k.img"
+    rm -f "$tmpdir/p$k.img"
+    cdp export lv --at "${t[$k]}" --disk vda --listen "unix:$tmpdir/e$k.sock" \
+        --run "nbdcopy -- \"\$uri\" $tmpdir/p$k.img"
     same "$tmpdir/p$k.img" "$tmpdir/t$k.img" "export at t$k (${sizes[$k]} bytes)"
 done
 cdp task show lv --json >"$tmpdir/show.json"
 python3 - "$tmpdir/show.json" <<'PY' || fail "task show: $(cat "$tmpdir/show.json")"
 import json, sys
 d = json.load(open(sys.argv[1]))["disks"][0]
-assert d["size"] == 25165824, d
+assert d["name"] == "vda" and d["size"] == 25165824, d
 PY
 python3 - "$CDP_STORE/tasks/lv/task.json" <<'PY' || fail "task.json: $(cat "$CDP_STORE/tasks/lv/task.json")"
 import json, sys
@@ -79,12 +92,18 @@ assert [(x["old_size"], x["size"]) for x in r] == [
 assert [x["seq"] for x in r] == sorted(x["seq"] for x in r), r
 PY
 
+state_is lv vdb protected || fail "vdb is no longer protected"
+[ "$(vdb_gaps)" = "$gaps_before" ] ||
+    fail "vdb got a gap from vda's resizes: $gaps_before, now $(vdb_gaps)"
+grep -q "taking it up again" "$serve_log" && fail "serve took the task up again"
+
 # The same points read through base points.
 cdp fold lv >/dev/null
 wait_for 60 "a base point after the last resize" \
-    eval "cdp points lv --json | grep -c '\"base\"' | grep -qv '^[0-2]$'"
+    eval "cdp points lv --disk vda --json | grep -c '\"base\"' | grep -qv '^[0-2]$'"
 for k in 0 1 2 3; do
-    cdp restore lv --at "${t[$k]}" --output "$tmpdir/r$k.img" --format raw >/dev/null
+    cdp restore lv --at "${t[$k]}" --disk vda --output "$tmpdir/r$k.img" \
+        --format raw >/dev/null
     same "$tmpdir/r$k.img" "$tmpdir/t$k.img" "restore at t$k (${sizes[$k]} bytes)"
 done
 stop_cdp_serve

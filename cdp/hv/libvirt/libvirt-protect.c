@@ -28,8 +28,8 @@
  * idle: its history stays.  QEMU refuses to resize a disk while a block
  * job runs on it, so cdp resize asks the protector (protect_resize): it
  * ends the copy (a GAP), has libvirt resize the disk, records the new
- * size from the next seq on (task.json) and takes the task up again,
- * whose new copy journals only what differs.  A size found changed when
+ * size from the next seq on (task.json, and the served task: the other
+ * disks go on) and copies it again, journaling only what differs.  A size found changed when
  * a copy is to start (the disk was resized while unprotected) is
  * recorded the same way.  libvirt detaches no disk under a block copy
  * either: cdp detach asks the protector to end the copy and detach it.
@@ -223,19 +223,22 @@ retake (struct lvp *p)
 }
 
 /* Disk i is size bytes from the next seq on (no job of ours runs on it):
- * a shrink journals the cut as trimmed; task.json records it; the task
- * is taken up again at its new size.  0, or -errno with msg. */
+ * a shrink journals the cut as trimmed; task.json records it, then the
+ * served task (the receiver advertises the new size to the next copy,
+ * folds and comparisons take it from seq on), and the disk is copied
+ * again at the next look; the other disks go on.  0, or -errno. */
 static int
 record_size (struct lvp *p, size_t i, uint64_t size, const char *how,
              uint64_t *seq_out)
 {
-  const struct task_disk *td = &p->s->t->disks.ptr[i];
+  struct task_disk *td = &p->s->t->disks.ptr[i];
+  struct disk_resize z = { .time_ns = time_now_ns (), .old_size = td->size,
+                           .size = size };
   char why[512];
-  uint64_t seq = 0;
-  int e = receiver_resized (p->s->rx, td->id, td->size, size, &seq);
+  int e = receiver_resized (p->s->rx, td->id, td->size, size, &z.seq);
 
   if (e == 0)
-    e = task_disk_resized (p->s->t, td->id, seq, time_now_ns (), size);
+    e = task_disk_resized (p->s->t, td->id, z.seq, z.time_ns, size);
   if (e < 0) {
     snprintf (why, sizeof why, "cannot record its new size (%llu bytes): %s",
               (unsigned long long) size, strerror (-e));
@@ -245,10 +248,13 @@ record_size (struct lvp *p, size_t i, uint64_t size, const char *how,
   }
   log_msg ("task %s disk %s: %s: %llu bytes from seq %llu on (was %llu)",
            p->s->t->name, td->name, how, (unsigned long long) size,
-           (unsigned long long) seq, (unsigned long long) td->size);
+           (unsigned long long) z.seq, (unsigned long long) z.old_size);
   if (seq_out)
-    *seq_out = seq;
-  retake (p);
+    *seq_out = z.seq;
+  if (task_disk_resize_apply (td, &z) < 0)
+    retake (p);                     /* task.json has it: serve reads it */
+  else
+    set_idle (p, i, 0);
   return 0;
 }
 

@@ -66,13 +66,11 @@ struct served {
   bool state_failed;                /* the last state.json write failed */
   atomic_bool release;              /* task delete asked to let it go */
   atomic_bool stopping;             /* this task alone is being stopped */
-  atomic_bool retake;               /* its disks changed in task.json (one
-                                       added or resized): the main thread
-                                       takes the task up again */
+  atomic_bool retake;               /* a disk was added to task.json: the
+                                       main thread takes the task up again */
   struct protect_request req;       /* under lock */
   char unprotected[256];            /* under lock: disks of the VM the task
                                        does not protect (named disks) */
-  bool gone;                        /* let go: unserved (main thread only) */
   pthread_t protector;
   bool has_protector;
   pthread_mutex_t lock;

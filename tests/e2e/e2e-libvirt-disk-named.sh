@@ -40,6 +40,6 @@ grep -q 'No current block job' "$tmpdir/job.txt" ||
     fail "cdp copies vdb: $(cat "$tmpdir/job.txt")"
 state_is lv vda protected || fail "vda is no longer protected"
 [ "$(gaps)" = "$before" ] || fail "vda got a gap: $before, now $(gaps)"
-[ "$(grep -c 'taking it up again' "$serve_log")" -eq 0 ] ||
+[ "$(grep -c 'a disk was added to it' "$serve_log")" -eq 0 ] ||
     fail "serve took the task up again"
 stop_cdp_serve

@@ -95,7 +95,7 @@ PY
 state_is lv vdb protected || fail "vdb is no longer protected"
 [ "$(vdb_gaps)" = "$gaps_before" ] ||
     fail "vdb got a gap from vda's resizes: $gaps_before, now $(vdb_gaps)"
-grep -q "taking it up again" "$serve_log" && fail "serve took the task up again"
+grep -q "a disk was added to it" "$serve_log" && fail "serve took the task up again"
 
 # The same points read through base points.
 cdp fold lv >/dev/null

@@ -13,6 +13,7 @@
 #include "cdp/hv/hv.h"
 #include "common/cleanup.h"
 #include "common/jsonfile.h"
+#include "common/timeutil.h"
 
 /* Version 2: a disk may have "resizes" (its size changed over time); an
  * older cdp would read every point of it at the size of today.  A file
@@ -575,4 +576,40 @@ task_disk_resized (const struct task *t, uint32_t id, uint64_t seq,
                                   .size = size } };
 
   return change_disks (t, 2, resize_disk, &a);
+}
+
+void
+task_disk_show (const struct task_disk *d, json_object *o, char *text,
+                size_t len)
+{
+  char tb[64], sz[32];
+  size_t n = 0;
+
+  *text = '\0';
+  if (d->added_seq) {
+    format_time (d->added_ns, tb, sizeof tb);
+    if (o)
+      jf_add (o, "added", json_object_new_string (tb));
+    n += (size_t) snprintf (text + n, len - n, "; added %s", tb);
+  }
+  if (d->resizes.len > 0) {
+    json_object *a = o ? json_object_new_array () : NULL;
+    const struct disk_resize *z = &d->resizes.ptr[d->resizes.len - 1];
+    for (size_t k = 0; o && k < d->resizes.len; k++) {
+      json_object *r = json_object_new_object ();
+      format_time (d->resizes.ptr[k].time_ns, tb, sizeof tb);
+      jf_add (r, "time", json_object_new_string (tb));
+      jf_add (r, "seq", json_object_new_int64 ((int64_t) d->resizes.ptr[k].seq));
+      jf_add (r, "old_size", json_object_new_int64 ((int64_t) d->resizes.ptr[k].old_size));
+      jf_add (r, "size", json_object_new_int64 ((int64_t) d->resizes.ptr[k].size));
+      jf_append (a, r);
+    }
+    if (o)
+      jf_add (o, "resizes", a);
+    format_time (z->time_ns, tb, sizeof tb);
+    format_size (z->old_size, sz, sizeof sz);
+    if (n < len)
+      snprintf (text + n, len - n, "; resized %zu time%s, last at %s from %s",
+                d->resizes.len, d->resizes.len == 1 ? "" : "s", tb, sz);
+  }
 }

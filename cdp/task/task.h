@@ -189,6 +189,13 @@ const struct task_disk *task_pick_disk (const struct task *t, const char *name);
 int task_disk_add (const struct task *t, const struct task_disk *d);
 int task_disk_resized (const struct task *t, uint32_t id, uint64_t seq,
                        int64_t time_ns, uint64_t size);
+/* task show: what the disk's history adds to it: in o (its JSON object,
+ * if not NULL) "added" (a time) when it was added to a protected domain, "resizes"
+ * (time, seq, old_size, size) when it was resized; in text (for its
+ * line, "" if nothing) the same for people. */
+struct json_object;
+void task_disk_show (const struct task_disk *d, struct json_object *o,
+                     char *text, size_t len);
 
 /* ---- policy.c: the policy flags, and the policies of a served task ---- */
 

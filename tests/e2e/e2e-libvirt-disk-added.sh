@@ -25,7 +25,7 @@ wait_protected lv vda 90
 grep -q "disk vdb (8388608 bytes) was added to domain" "$serve_log" ||
     fail "serve did not say it added vdb"
 cdp task show lv >"$tmpdir/show.txt"
-grep -q "disk:       vdb (8.0 MiB)" "$tmpdir/show.txt" ||
+grep -q "disk:       vdb (8.0 MiB; added " "$tmpdir/show.txt" ||
     fail "task show: no disk vdb: $(cat "$tmpdir/show.txt")"
 
 vdb=$(disk_device vdb)

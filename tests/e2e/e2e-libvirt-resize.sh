@@ -81,6 +81,8 @@ python3 - "$tmpdir/show.json" <<'PY' || fail "task show: $(cat "$tmpdir/show.jso
 import json, sys
 d = json.load(open(sys.argv[1]))["disks"][0]
 assert d["name"] == "vda" and d["size"] == 25165824, d
+assert [(r["old_size"], r["size"]) for r in d["resizes"]] == [
+    (16777216, 33554432), (33554432, 8388608), (8388608, 25165824)], d
 PY
 python3 - "$CDP_STORE/tasks/lv/task.json" <<'PY' || fail "task.json: $(cat "$CDP_STORE/tasks/lv/task.json")"
 import json, sys

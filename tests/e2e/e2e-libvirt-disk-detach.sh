@@ -33,7 +33,9 @@ if virsh detach-disk "$dom" vdb --live >"$tmpdir/detach.out" 2>&1; then
 fi
 grep -q "block copy still active" "$tmpdir/detach.out" ||
     fail "virsh detach-disk: $(cat "$tmpdir/detach.out")"
-cdp detach lv --disk vdb
+cdp detach lv --disk vdb --json >"$tmpdir/detach.json"
+python3 "$e2e_dir/json-doc.py" "$tmpdir/detach.json" task disk >/dev/null ||
+    fail "detach --json: $(cat "$tmpdir/detach.json")"
 wait_for 60 "the guest to release vdb" \
     eval "! virsh domblklist '$dom' | grep -q '^ *vdb '"
 virsh domblklist "$dom" --inactive | grep -q '^ *vdb ' &&

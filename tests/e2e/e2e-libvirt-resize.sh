@@ -37,12 +37,13 @@ fi
 grep -q "block_resize.*is in use" "$tmpdir/br.out" ||
     fail "virsh blockresize: $(cat "$tmpdir/br.out")"
 
-# resize SIZE: cdp resize, then wait until serve copied the disk again.
+# resize SIZE [--json]: cdp resize, then wait until serve copied the disk
+# again.
 resize ()
 {
     local lines
     lines=$(wc -l <"$serve_log")
-    cdp resize lv --disk vda "$1" >"$tmpdir/resize.out"
+    cdp resize lv --disk vda "$@" >"$tmpdir/resize.out"
     cat "$tmpdir/resize.out"
     wait_for 90 "the disk to be protected after the resize" \
         eval "tail -n +$((lines + 1)) '$serve_log' | grep -q 'disk vda: protected'"
@@ -62,7 +63,14 @@ vio "write -P 0x31 8128k 64k"
 t+=("$(now)")
 dom_image "$tmpdir/t2.img"
 
-resize 24M
+resize 24M --json
+python3 "$e2e_dir/json-doc.py" "$tmpdir/resize.out" task disk old_size size seq \
+    >/dev/null || fail "resize --json: $(cat "$tmpdir/resize.out")"
+python3 - "$tmpdir/resize.out" <<'PY' || fail "resize --json: $(cat "$tmpdir/resize.out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert (d["task"], d["disk"], d["old_size"], d["size"]) == ("lv", "vda", 8388608, 25165824), d
+PY
 vio "write -P 0x41 16m 4k"
 t+=("$(now)")
 dom_image "$tmpdir/t3.img"

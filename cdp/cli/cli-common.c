@@ -6,6 +6,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli-internal.h"
+#include "cdp/cli/progress.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 
@@ -84,7 +85,9 @@ cli_print_json (json_object *o)
   int r = EXIT_OK;
 
   o = with_version (o);
-  text = jf_text (o, JSON_C_TO_STRING_PRETTY);
+  /* After --progress lines, the last line of the stream. */
+  text = jf_text (o, cli_progress_stream () ? JSON_C_TO_STRING_PLAIN
+                                            : JSON_C_TO_STRING_PRETTY);
 
   if (text == NULL)
     r = fail ("cannot print the JSON output: %s", strerror (ENOMEM));

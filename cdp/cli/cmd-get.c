@@ -6,33 +6,58 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
+#include "cdp/cli/progress.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/files/files.h"
 
 /* ---- the walk, relayed ------------------------------------------------------------ */
 
+#define HOLE_PIECE (16u << 20)
+
 /* Between the reader and what writes (files_writer_ops, files_tar_ops):
  * counts what came, so that libguestfs is tried only when nothing was
- * written yet. */
+ * written yet; draws the progress (the bytes of the files; their total
+ * is known when PATH is one file) and stops the walk at a cancel. */
 struct relay {
   const struct files_walk_ops *ops;
   void *o;
-  uint64_t entries;
+  struct cli_progress *pr;
+  uint64_t entries, bytes;
 };
+
+/* Before each entry: the phase starts with the first. */
+static int
+next_entry (struct relay *y, const struct files_entry *e)
+{
+  if (y->entries++ == 0)
+    cli_progress_start (y->pr, "copy", "bytes",
+                        S_ISREG (e->mode) ? (int64_t) e->size : -1);
+  return cli_cancelled () ? -ECANCELED : 0;
+}
+
+/* After len bytes of a file. */
+static int
+more_bytes (struct relay *y, uint64_t len)
+{
+  y->bytes += len;
+  cli_progress_update (y->pr, y->bytes);
+  return cli_cancelled () ? -ECANCELED : 0;
+}
 
 static int
 r_enter (void *o, const struct files_entry *e)
 {
   struct relay *y = o;
+  int r = next_entry (y, e);
 
-  y->entries++;
-  return y->ops->enter (y->o, e);
+  return r < 0 ? r : y->ops->enter (y->o, e);
 }
 
 static int
@@ -47,9 +72,9 @@ static int
 r_file (void *o, const struct files_entry *e)
 {
   struct relay *y = o;
+  int r = next_entry (y, e);
 
-  y->entries++;
-  return y->ops->file (y->o, e);
+  return r < 0 ? r : y->ops->file (y->o, e);
 }
 
 static int
@@ -64,43 +89,53 @@ static int
 r_hardlink (void *o, const struct files_entry *e)
 {
   struct relay *y = o;
+  int r = next_entry (y, e);
 
-  y->entries++;
-  return y->ops->hardlink (y->o, e);
+  return r < 0 ? r : y->ops->hardlink (y->o, e);
 }
 
 static int
 r_symlink (void *o, const struct files_entry *e)
 {
   struct relay *y = o;
+  int r = next_entry (y, e);
 
-  y->entries++;
-  return y->ops->symlink (y->o, e);
+  return r < 0 ? r : y->ops->symlink (y->o, e);
 }
 
 static int
 r_special (void *o, const struct files_entry *e)
 {
   struct relay *y = o;
+  int r = next_entry (y, e);
 
-  y->entries++;
-  return y->ops->special (y->o, e);
+  return r < 0 ? r : y->ops->special (y->o, e);
 }
 
 static int
 r_data (void *o, const void *buf, size_t len)
 {
   struct relay *y = o;
+  int r = y->ops->sink.data (y->o, buf, len);
 
-  return y->ops->sink.data (y->o, buf, len);
+  return r < 0 ? r : more_bytes (y, len);
 }
 
+/* In pieces: a hole of a sparse file may be terabytes of zeros in an
+ * archive, and a cancel must not wait for all of them. */
 static int
 r_hole (void *o, uint64_t len)
 {
   struct relay *y = o;
+  int r = 0;
 
-  return y->ops->sink.hole (y->o, len);
+  while (r == 0 && len > 0) {
+    uint64_t n = len < HOLE_PIECE ? len : HOLE_PIECE;
+    if ((r = y->ops->sink.hole (y->o, n)) == 0)
+      r = more_bytes (y, n);
+    len -= n;
+  }
+  return r;
 }
 
 static const struct files_walk_ops relay_ops = {
@@ -118,12 +153,18 @@ walk (struct fsession *s, const struct files_opts *o, struct relay *y, bool *via
   int r = files_walk (s->f, o->path, &relay_ops, y);
 
   *via_gfs = false;
-  if (r != -ENOTSUP || y->entries > 0)
-    return r;
-  *via_gfs = true;
-  if (fsession_gfs_ensure (s, "get", o->path) != 0)
-    return -EINTR;
-  return files_gfs_walk (s->gfs, files_unsupported (s->f)->rest, &relay_ops, y);
+  if (r == -ENOTSUP && y->entries == 0) {
+    *via_gfs = true;
+    if (fsession_gfs_ensure (s, "get", o->path) != 0)
+      return -EINTR;
+    r = files_gfs_walk (s->gfs, files_unsupported (s->f)->rest, &relay_ops, y);
+  }
+  /* A cancel before the result is said still removes the output. */
+  if (r == 0 && cli_cancelled ())
+    r = -ECANCELED;
+  if (r == 0)
+    cli_progress_end (y->pr, y->bytes);
+  return r;
 }
 
 /* After walk failed with r: the one line, EXIT_FAIL. */
@@ -131,6 +172,12 @@ static int
 walk_failed (struct fsession *s, const struct files_opts *o, int r, bool via_gfs,
              const char *werr)
 {
+  if (r == -ECANCELED && strcmp (o->output, "-") == 0)
+    return fail ("get of %s from %s cancelled; the archive on standard output "
+                 "is cut short", o->path, s->what);
+  if (r == -ECANCELED)
+    return fail ("get of %s from %s cancelled; %s removed", o->path, s->what,
+                 o->output);
   if (*werr)
     return fail ("cannot get %s from %s: %s", o->path, s->what, werr);
   if (r == -EINTR)
@@ -179,13 +226,13 @@ report (struct fsession *s, const struct files_opts *o, const char *output,
 /* ---- a tree below DEST ---------------------------------------------------------------- */
 
 static int
-get_tree (struct fsession *s, const struct files_opts *o)
+get_tree (struct fsession *s, const struct files_opts *o, struct cli_progress *pr)
 {
   struct files_writer *w;
   struct files_counts c;
   bool via_gfs;
   int r = files_writer_new (o->output, o->path, &w);
-  struct relay y = { &files_writer_ops, w, 0 };
+  struct relay y = { &files_writer_ops, w, pr, 0, 0 };
 
   if (r < 0) {
     r = *files_writer_error (w) ? fail ("%s", files_writer_error (w))
@@ -194,6 +241,8 @@ get_tree (struct fsession *s, const struct files_opts *o)
     return r;
   }
   r = walk (s, o, &y, &via_gfs);
+  if (r == -ECANCELED)
+    files_writer_remove (w);
   files_writer_counts (w, &c);
   r = r == 0 ? report (s, o, files_writer_path (w), &c, via_gfs)
              : walk_failed (s, o, r, via_gfs, files_writer_error (w));
@@ -206,11 +255,11 @@ get_tree (struct fsession *s, const struct files_opts *o)
 /* The walk as a tar stream on fd, ended: 0, else the exit code (said). */
 static int
 write_tar (struct fsession *s, const struct files_opts *o, int fd,
-           struct files_counts *c, bool *via_gfs)
+           struct cli_progress *pr, struct files_counts *c, bool *via_gfs)
 {
   struct files_tar *t;
   int r = files_tar_new (fd, o->path, &t);
-  struct relay y = { &files_tar_ops, t, 0 };
+  struct relay y = { &files_tar_ops, t, pr, 0, 0 };
 
   *via_gfs = false;
   if (r == 0 && (r = walk (s, o, &y, via_gfs)) == 0)
@@ -225,7 +274,7 @@ write_tar (struct fsession *s, const struct files_opts *o, int fd,
 }
 
 static int
-get_tar (struct fsession *s, const struct files_opts *o)
+get_tar (struct fsession *s, const struct files_opts *o, struct cli_progress *pr)
 {
   bool to_stdout = strcmp (o->output, "-") == 0, via_gfs;
   int fd = to_stdout ? 1 : open (o->output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -236,7 +285,7 @@ get_tar (struct fsession *s, const struct files_opts *o)
     return errno == EEXIST ? fail ("%s exists; cdp get replaces nothing", o->output)
                            : fail ("cannot create %s: %s", o->output, strerror (errno));
   signal (SIGPIPE, SIG_IGN);        /* a reader gone is a write error, said */
-  r = write_tar (s, o, fd, &c, &via_gfs);
+  r = write_tar (s, o, fd, pr, &c, &via_gfs);
   if (!to_stdout && close (fd) < 0 && r == 0)
     r = fail ("cannot write %s: %s", o->output, strerror (errno));
   if (r == 0)
@@ -249,7 +298,11 @@ get_tar (struct fsession *s, const struct files_opts *o)
 static int
 do_get (struct fsession *s, const struct files_opts *o)
 {
-  return o->tar ? get_tar (s, o) : get_tree (s, o);
+  struct cli_progress pr;
+
+  /* --progress; or, for people on a terminal, progress on it anyway. */
+  cli_progress_init (&pr, "get", o->progress || isatty (2), o->json && o->progress);
+  return o->tar ? get_tar (s, o, &pr) : get_tree (s, o, &pr);
 }
 
 int

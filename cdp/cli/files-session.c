@@ -30,6 +30,7 @@
 #include "nbd-export/nbd-server.h"
 #include "recovery/files/files.h"
 #include "cdp/cli/cli-internal.h"
+#include "cdp/cli/progress.h"
 
 static const char *const usages[] = {
   [CMD_LS] = "usage: cdp ls NAME --at T [--disk D] [PATH] [--json]\n",
@@ -345,6 +346,9 @@ fsession_run (enum files_cmd cmd, const char *store, int argc, char **argv,
 
   if (r != 0)
     return r < 0 ? EXIT_OK : r;
+  /* get stops at SIGINT/SIGTERM where it can remove what it wrote. */
+  if (cmd == CMD_GET && (r = cli_cancel_init ()) != 0)
+    return r;
   if ((r = session_open (store, &o, &s)) == 0)
     r = run (&s, &o);
   gfs_stop (&s);

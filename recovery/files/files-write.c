@@ -415,15 +415,17 @@ files_writer_path (const struct files_writer *g)
 }
 
 /* Remove the tree below directory fd (which is closed), depth first,
- * never following a symlink. */
+ * never following a symlink.  Each directory is made writable first: a
+ * guest's read-only directory, left already, has its mode. */
 static int
 remove_below (int fd)
 {
-  DIR *d = fdopendir (fd);
+  DIR *d;
   struct dirent *de;
   int r = 0;
 
-  if (d == NULL) {
+  (void) !fchmod (fd, S_IRWXU);
+  if ((d = fdopendir (fd)) == NULL) {
     close (fd);
     return -errno;
   }

@@ -167,17 +167,17 @@ walk (struct fsession *s, const struct files_opts *o, struct relay *y, bool *via
   return r;
 }
 
-/* After walk failed with r: the one line, EXIT_FAIL. */
+/* After walk failed with r: the one line, EXIT_FAIL.  werr: the
+ * writer's error ("" if none); made: what a cancel removed. */
 static int
 walk_failed (struct fsession *s, const struct files_opts *o, int r, bool via_gfs,
-             const char *werr)
+             const char *werr, const char *made)
 {
   if (r == -ECANCELED && strcmp (o->output, "-") == 0)
     return fail ("get of %s from %s cancelled; the archive on standard output "
                  "is cut short", o->path, s->what);
   if (r == -ECANCELED)
-    return fail ("get of %s from %s cancelled; %s removed", o->path, s->what,
-                 o->output);
+    return fail ("get of %s from %s cancelled; %s removed", o->path, s->what, made);
   if (*werr)
     return fail ("cannot get %s from %s: %s", o->path, s->what, werr);
   if (r == -EINTR)
@@ -241,11 +241,19 @@ get_tree (struct fsession *s, const struct files_opts *o, struct cli_progress *p
     return r;
   }
   r = walk (s, o, &y, &via_gfs);
-  if (r == -ECANCELED)
-    files_writer_remove (w);
   files_writer_counts (w, &c);
+  if (r == -ECANCELED) {
+    int rr = files_writer_remove (w);
+    if (rr < 0) {
+      r = fail ("get of %s from %s cancelled; cannot remove %s: %s", o->path, s->what,
+                files_writer_path (w), strerror (-rr));
+      files_writer_free (w);
+      return r;
+    }
+  }
   r = r == 0 ? report (s, o, files_writer_path (w), &c, via_gfs)
-             : walk_failed (s, o, r, via_gfs, files_writer_error (w));
+             : walk_failed (s, o, r, via_gfs, files_writer_error (w),
+                            files_writer_path (w));
   files_writer_free (w);
   return r;
 }
@@ -262,12 +270,14 @@ write_tar (struct fsession *s, const struct files_opts *o, int fd,
   struct relay y = { &files_tar_ops, t, pr, 0, 0 };
 
   *via_gfs = false;
+  if (t == NULL)
+    return fail ("cannot get %s from %s: %s", o->path, s->what, strerror (ENOMEM));
   if (r == 0 && (r = walk (s, o, &y, via_gfs)) == 0)
     r = files_tar_finish (t);
   if (r == -ENOMEM && !*files_tar_error (t))
     r = fail ("cannot get %s from %s: %s", o->path, s->what, strerror (ENOMEM));
   else if (r < 0)
-    r = walk_failed (s, o, r, *via_gfs, files_tar_error (t));
+    r = walk_failed (s, o, r, *via_gfs, files_tar_error (t), o->output);
   files_tar_counts (t, c);
   files_tar_free (t);
   return r;

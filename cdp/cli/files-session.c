@@ -99,6 +99,9 @@ check_args (enum files_cmd cmd, struct files_opts *o)
   if (cmd == CMD_GET && strcmp (o->output, "-") == 0 && o->json)
     return usage_error ("--json cannot go with --tar --output -: both would be on "
                         "standard output");
+  if (cmd == CMD_GET && strcmp (o->output, "-") == 0 && isatty (1))
+    return usage_error ("refusing to write an archive to a terminal: redirect "
+                        "standard output, or name a file with --output");
   return 0;
 }
 

@@ -2,10 +2,12 @@
 # cdp get --json prints one document on stdout, "version" first, saying
 # what was written (the path created, tree or tar, counts of files,
 # directories, symlinks, bytes and skipped device nodes, the archive's
-# size) and nothing on stderr; the combinations that cannot work are
-# refused in one line with exit 2 before anything is read or written.
+# size) and nothing on stderr; the combinations that cannot work (and
+# an archive to a terminal) are refused in one line with exit 2 before
+# anything is read or written.
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/../files/functions.sh"
+requires script
 
 files_task j 64M
 src=$tmpdir/src
@@ -57,4 +59,9 @@ expect_error 2 'unknown option --tar' cdp ls j --at "$at" /tree --tar
 expect_error 2 'unknown option --json' cdp cat j --at "$at" /tree/a --json
 expect_error 2 'usage: cdp get' cdp get j --at "$at" /tree --tar
 [ ! -e "$tmpdir/-" ] || fail "a file named '-' was made"
+# An archive is not written to a terminal (script(1) gives it one).
+rc=0
+script -qec "$CDP get j --at $at /tree --tar --output -" /dev/null >"$tmpdir/tty" || rc=$?
+[ "$rc" -eq 2 ] && grep -q 'refusing to write an archive to a terminal' "$tmpdir/tty" ||
+    fail "get --tar --output - on a terminal: exit $rc, $(head -c 300 "$tmpdir/tty")"
 stop_cdp_serve

@@ -177,51 +177,61 @@ pax_records (const struct member *m, struct records *r)
     record_time (r, "mtime", mt);
 }
 
+/* The ustar header, as POSIX lays it out. */
+struct ustar_block {
+  char name[100], mode[8], uid[8], gid[8], size[12], mtime[12], chksum[8];
+  char typeflag, linkname[100], magic[6], version[2], uname[32], gname[32];
+  char devmajor[8], devminor[8], prefix[155], pad[12];
+};
+_Static_assert (sizeof (struct ustar_block) == BLOCK, "a ustar header is one block");
+
 static void
-checksum (char *h)
+checksum (struct ustar_block *b)
 {
+  const unsigned char *p = (const unsigned char *) b;
   unsigned sum = 0;
 
-  memset (h + 148, ' ', 8);
+  memset (b->chksum, ' ', sizeof b->chksum);
   for (int i = 0; i < BLOCK; i++)
-    sum += (unsigned char) h[i];
-  snprintf (h + 148, 8, "%06o", sum);
-  h[155] = ' ';
+    sum += p[i];
+  snprintf (b->chksum, sizeof b->chksum, "%06o", sum);
+  b->chksum[7] = ' ';
 }
 
-/* One ustar header block. */
+/* One ustar header block into h. */
 static void
 ustar (char *h, const char *name, char type, const char *link, uint32_t mode,
        uint64_t uid, uint64_t gid, uint64_t size, int64_t mtime_ns)
 {
-  size_t n = strlen (name);
+  struct ustar_block b;
+  size_t n = strlen (name), ln = link ? strlen (link) : 0;
   ssize_t cut = ustar_split (name, n);
   int64_t sec = mtime_ns / 1000000000 - (mtime_ns % 1000000000 < 0);
 
-  memset (h, 0, BLOCK);
+  memset (&b, 0, sizeof b);
   if (cut > 0) {
-    memcpy (h + 345, name, (size_t) cut);                 /* prefix */
-    memcpy (h, name + cut + 1, n - (size_t) cut - 1);
+    memcpy (b.prefix, name, (size_t) cut);
+    memcpy (b.name, name + cut + 1, n - (size_t) cut - 1);
   }
   else
-    memcpy (h, name, n < 100 ? n : 100);                   /* pax has it whole */
-  octal (h + 100, 8, mode & 01777);
-  if (!octal (h + 108, 8, uid))
-    octal (h + 108, 8, 0);
-  if (!octal (h + 116, 8, gid))
-    octal (h + 116, 8, 0);
-  if (!octal (h + 124, 12, size))
-    octal (h + 124, 12, 0);
-  octal (h + 136, 12, sec < 0 ? 0 : (uint64_t) sec > USTAR_MAX_11 ? USTAR_MAX_11
-                                                                  : (uint64_t) sec);
-  h[156] = type;
-  if (link)
-    memcpy (h + 157, link, strlen (link) < 100 ? strlen (link) : 100);
-  memcpy (h + 257, "ustar", 6);
-  memcpy (h + 263, "00", 2);
-  octal (h + 329, 8, 0);
-  octal (h + 337, 8, 0);
-  checksum (h);
+    memcpy (b.name, name, n < sizeof b.name ? n : sizeof b.name);  /* pax has it whole */
+  octal (b.mode, sizeof b.mode, mode & 01777);
+  if (!octal (b.uid, sizeof b.uid, uid))
+    octal (b.uid, sizeof b.uid, 0);
+  if (!octal (b.gid, sizeof b.gid, gid))
+    octal (b.gid, sizeof b.gid, 0);
+  if (!octal (b.size, sizeof b.size, size))
+    octal (b.size, sizeof b.size, 0);
+  octal (b.mtime, sizeof b.mtime, sec < 0 ? 0 : (uint64_t) sec > USTAR_MAX_11 ? USTAR_MAX_11
+                                                                          : (uint64_t) sec);
+  b.typeflag = type;
+  memcpy (b.linkname, link ? link : "", ln < sizeof b.linkname ? ln : sizeof b.linkname);
+  memcpy (b.magic, "ustar", 6);
+  memcpy (b.version, "00", 2);
+  octal (b.devmajor, sizeof b.devmajor, 0);
+  octal (b.devminor, sizeof b.devminor, 0);
+  checksum (&b);
+  memcpy (h, &b, sizeof b);
 }
 
 static size_t

@@ -72,8 +72,12 @@ with_version (json_object *o)
     return o;
   root = json_object_new_object ();
   jf_add (root, "version", json_object_new_int (CDP_JSON_VERSION));
-  json_object_object_foreach (o, key, val)
-    jf_add (root, key, json_object_get (val));
+  json_object_object_foreach (o, key, val) {
+    if (val)
+      jf_add (root, key, json_object_get (val));
+    else
+      jf_add_null (root, key);      /* a member that is null */
+  }
   json_object_put (o);
   return root;
 }

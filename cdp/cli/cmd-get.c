@@ -203,9 +203,6 @@ report (struct fsession *s, const struct files_opts *o, const char *output,
     return EXIT_OK;
   }
   j = json_object_new_object ();
-  /* Ours first: cli_print_json's copy behind a version of its own
-   * would take the null member for a failure. */
-  jf_add (j, "version", json_object_new_int (CDP_JSON_VERSION));
   jf_add (j, "path", json_object_new_string (o->path));
   jf_add (j, "point", json_object_new_string (s->tbuf));
   jf_add (j, "output", json_object_new_string (output));

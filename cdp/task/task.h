@@ -27,6 +27,11 @@
 /* One line on stderr: "cdp: " + message.  Returns EXIT_FAIL. */
 int fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 int usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+/* From now on, the first line fail() or usage_error() says on the
+ * calling thread goes into buf (len bytes, emptied now) instead of
+ * stderr, and the later ones nowhere: cdp serve keeps why a task could
+ * not be served, to say it once.  buf NULL: stderr again. */
+void fail_capture (char *buf, size_t len);
 char *path_join (const char *a, const char *b);  /* malloc'd; NULL: ENOMEM */
 int mkdir_p (const char *path, unsigned mode);
 bool want_help (int argc, char **argv);
@@ -275,6 +280,20 @@ enum view_verdict {
 };
 int view_resolve (struct task_view *v, const struct task_disk *d, int64_t t,
                   uint64_t *seq);
+
+/* ---- view-seconds.c: the second points of a range ---------------------- */
+
+/* Call fn (oldest first) for each second point of d whose time (the
+ * last nanosecond of its second) lies in [from, to] and is not after
+ * now: exactly the seconds for which view_resolve says VIEW_POINT, in
+ * one walk of the index's seconds; seq is the last record of the second
+ * that changed d.  fn returns 0 to go on, > 0 to stop (view_seconds then
+ * returns 0), < 0 to fail with it.  0 or -errno (locks.json unreadable:
+ * v->locks_err). */
+typedef int (*view_second_fn) (void *opaque, int64_t time, uint64_t seq);
+int view_seconds (struct task_view *v, const struct task_disk *d,
+                  int64_t from, int64_t to, int64_t now, view_second_fn fn,
+                  void *opaque);
 
 /* ---- integrity.c: damage found in stored history (TASK/verify.json) ----- */
 

@@ -239,6 +239,35 @@ task_error_status (const char *store, const char *name, int e)
 }
 
 /* NULL: no such task. */
+/* A task the store's live serve refuses: why, and when it tries again
+ * (the serve's STORE/serve.json), in "refused" and a warning. */
+static void
+add_refusal (const char *store, const char *name, json_object *o,
+             char *not_served, size_t len)
+{
+  char why[1024], next[64];
+  long long pid;
+  int64_t next_ns;
+  json_object *r;
+
+  if (serve_store_refusal (store, name, &pid, why, sizeof why, &next_ns) != 1)
+    return;
+  r = json_object_new_object ();
+  jf_add (r, "reason", json_object_new_string (why));
+  jf_add (r, "serve_pid", json_object_new_int64 (pid));
+  if (next_ns > 0) {
+    format_time (next_ns, next, sizeof next);
+    jf_add (r, "next_try", json_object_new_string (next));
+  }
+  else
+    jf_add_null (r, "next_try");
+  jf_add (o, "refused", r);
+  snprintf (not_served, len, "cdp serve (pid %lld) refuses the task", pid);
+  status_warning (o, "cdp serve (pid %lld) cannot serve the task: %s%s%s",
+                  pid, why, next_ns > 0 ? "; it tries again at " : "",
+                  next_ns > 0 ? next : "");
+}
+
 static json_object *
 task_status (const char *store, const char *name)
 {
@@ -269,6 +298,8 @@ task_status (const char *store, const char *name)
     if (!served)
       snprintf (not_served, sizeof not_served, "cdp serve refuses the task");
   }
+  if (!served)
+    add_refusal (store, name, o, not_served, sizeof not_served);
   /* The history, if there is one yet: no message when there is none. */
   if (view_open_quiet (store, name, &view) == 0)
     v = &view;
@@ -406,7 +437,11 @@ print_status (json_object *arr)
     putchar ('\n');
     if (err)
       printf ("  error: %s\n", json_object_get_string (err));
-    if (!json_object_get_boolean (json_object_object_get (o, "served")))
+    json_object *refused = json_object_object_get (o, "refused");
+    if (refused)
+      printf ("  not served: cdp serve (pid %lld) refuses it\n", (long long)
+              json_object_get_int64 (json_object_object_get (refused, "serve_pid")));
+    else if (!json_object_get_boolean (json_object_object_get (o, "served")))
       printf ("  not served%s%s\n",
               until ? " since " : " (cdp serve is not running)",
               until ? json_object_get_string (until) : "");

@@ -49,6 +49,13 @@ enum serve_take {
 int serve_await_task (const char *store, const struct task *t, unsigned ms,
                       long long *pid, char *why, size_t len);
 
+/* Does the live cdp serve of store refuse the task name?  1 with *pid,
+ * why and *next_try_ns (when it tries again; 0 when not said); 0 when no
+ * serve runs or it does not refuse it; -errno when the store's lock
+ * cannot be read. */
+int serve_store_refusal (const char *store, const char *name, long long *pid,
+                         char *why, size_t len, int64_t *next_try_ns);
+
 /* ---- receiver.c: the NBD target QEMU's mirror writes into ------------- */
 
 struct receiver;

@@ -421,6 +421,17 @@ dispatch (struct files *f, struct handler *h, const struct fmsg *m)
   return kill_child (f, -EPROTO, "sent an unknown message");
 }
 
+/* The caller's side failed in the middle of an answer (a sink's write,
+ * a cancel): there is no way to resume, so the child is killed, never
+ * waited for (an -EPIPE of the caller's own output says nothing of the
+ * child, which waits for its next request). */
+static void
+stop_child (struct files *f)
+{
+  if (!f->dead)
+    kill_child (f, -ECANCELED, "was stopped");
+}
+
 /* Send request (type, a, b) and handle what comes back until DONE. */
 static int
 run (struct files *f, uint32_t type, const void *a, size_t alen,
@@ -437,8 +448,7 @@ run (struct files *f, uint32_t type, const void *a, size_t alen,
   fm_send (f->sock, type, a, alen, path, path ? strlen (path) + 1 : 0);
   while ((r = recv_msg (f, &m)) == 0 && m.type != FM_DONE)
     if ((r = dispatch (f, h, &m)) < 0) {
-      if (!f->dead)                 /* stopped mid-stream: no way to resume */
-        kill_child (f, r, "was stopped");
+      stop_child (f);
       return r;
     }
   if (r < 0)
@@ -451,8 +461,7 @@ run (struct files *f, uint32_t type, const void *a, size_t alen,
     return done;
   }
   if ((r = end_file (f, h)) < 0) {
-    if (!f->dead)
-      kill_child (f, r, "was stopped");
+    stop_child (f);
     return r;
   }
   return done;

@@ -90,9 +90,11 @@ cli_print_json (json_object *o)
   int r = EXIT_OK;
 
   o = with_version (o);
-  /* After --progress lines, the last line of the stream. */
-  text = jf_text (o, cli_progress_stream () ? JSON_C_TO_STRING_PLAIN
-                                            : JSON_C_TO_STRING_PRETTY);
+  /* After --progress lines, the last line of the stream.  Paths keep
+   * their slashes as they are ("/p1/etc", not "\/p1\/etc"). */
+  text = jf_text (o, JSON_C_TO_STRING_NOSLASHESCAPE |
+                     (cli_progress_stream () ? JSON_C_TO_STRING_PLAIN
+                                             : JSON_C_TO_STRING_PRETTY));
 
   if (text == NULL)
     r = fail ("cannot print the JSON output: %s", strerror (ENOMEM));

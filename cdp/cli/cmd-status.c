@@ -10,6 +10,7 @@
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
+#include "cdp/hv/hv.h"
 #include "cdp/daemon/daemon.h"
 #include "cdp/rapid/rapid.h"
 #include "common/jsonfile.h"
@@ -238,6 +239,40 @@ task_error_status (const char *store, const char *name, int e)
   return o;
 }
 
+/* Disks of the domain a task that named its disks leaves alone, as the
+ * serve holding it last saw them. */
+static void
+add_unprotected (const struct task *t, json_object *o, json_object *state,
+                 bool served)
+{
+  json_object *v, *arr;
+  char *list = NULL, *save = NULL;
+
+  if (!served || !hv_of (t)->disk_requests)
+    return;
+  arr = json_object_new_array ();
+  if (json_object_object_get_ex (state, "unprotected_disks", &v) &&
+      json_object_is_type (v, json_type_string) &&
+      (list = strdup (json_object_get_string (v))) == NULL)
+    jf_append (arr, NULL);          /* out of memory: the document fails */
+  for (char *n = list ? strtok_r (list, ",", &save) : NULL; n;
+       n = strtok_r (NULL, ",", &save))
+    jf_append (arr, json_object_new_string (n));
+  jf_add (o, "unprotected_disks", arr);
+  free (list);
+}
+
+static void
+print_unprotected (json_object *o)
+{
+  json_object *arr = json_object_object_get (o, "unprotected_disks");
+
+  for (size_t k = 0; arr && k < json_object_array_length (arr); k++)
+    printf ("  %-12s not protected (the task protects the disks it named: "
+            "task create --disk)\n",
+            json_object_get_string (json_object_array_get_idx (arr, k)));
+}
+
 /* NULL: no such task. */
 /* A task the store's live serve refuses: why, and when it tries again
  * (the serve's STORE/serve.json), in "refused" and a warning. */
@@ -304,6 +339,7 @@ task_status (const char *store, const char *name)
   if (view_open_quiet (store, name, &view) == 0)
     v = &view;
   add_disk_states (v, t, o, state, served, not_served);
+  add_unprotected (t, o, state, served);
   if (!served)
     lag_since_heartbeat (o, last);
   rpo_status (t, o, state, served);
@@ -460,6 +496,7 @@ print_status (json_object *arr)
       putchar ('\n');
       print_disk_details (d);
     }
+    print_unprotected (o);
     print_recovery (json_object_object_get (o, "recovery"),
                     json_object_get_string (json_object_object_get (o, "name")));
     integrity_print (o, json_object_get_string (json_object_object_get (o, "name")));

@@ -329,6 +329,14 @@ class Setup:
             if e.is_displayed():
                 fail("the page says: " + e.text)
 
+    def page_errors(self):
+        """Fail on errors the browser logged from the page's own files
+        (an uncaught exception, a refused inline style)."""
+        bad = [e["message"] for e in self.driver.get_log("browser")
+               if e.get("level") == "SEVERE" and "/cdp/" in e.get("message", "")]
+        if bad:
+            fail("the browser logged errors from the page: " + "; ".join(bad[:5]))
+
     def dump(self, what):
         if not self.driver:
             return
@@ -446,6 +454,7 @@ def main(test, name="cdp-page", versions=2, prepare=None):
         s.start_browser()
         s.login()
         test(s)
+        s.page_errors()
         ok = True
     except AssertionError as e:
         print(f"{sys.argv[0]}: FAIL: {e}", file=sys.stderr)

@@ -86,8 +86,8 @@ cleanup ()
             tail -n 20 "$tmpdir/apt.log" >&2; status=1; }
     fi
     if [ -n "$prev_deb" ]; then
-        "${apt[@]}" install --no-download --no-install-recommends \
-            "$prev_deb" >>"$tmpdir/apt.log" 2>&1 || {
+        "${apt[@]}" install --no-install-recommends "$prev_deb" \
+            >>"$tmpdir/apt.log" 2>&1 || {
             echo "$0: FAIL: cannot reinstall the cdp package found before" \
                  "the test (kept as $prev_deb)" >&2
             tail -n 20 "$tmpdir/apt.log" >&2; exit 1; }
@@ -185,11 +185,16 @@ fi
 # ---- install ----------------------------------------------------------
 
 step "apt-get install $(basename "$deb")"
+# Everything cdp depends on is installed already (scripts/packages.txt):
+# apt installs cdp and nothing else.
+"${apt[@]}" install -s --no-install-recommends "$deb" >"$tmpdir/apt.log" 2>&1 || {
+    tail -n 30 "$tmpdir/apt.log" >&2; fail "apt-get install -s $deb failed"; }
+others=$(sed -n 's/^Inst \([^ ]*\) .*/\1/p' "$tmpdir/apt.log" | grep -vx cdp || :)
+[ -z "$others" ] ||
+    fail "installing cdp would install more packages (scripts/packages.txt misses them):" $others
 installed=true
-"${apt[@]}" install --no-download --no-install-recommends "$deb" \
-    >"$tmpdir/apt.log" 2>&1 || {
-    tail -n 30 "$tmpdir/apt.log" >&2
-    fail "apt-get install $deb failed (are the packages of scripts/packages.txt installed?)"; }
+"${apt[@]}" install --no-install-recommends "$deb" >"$tmpdir/apt.log" 2>&1 || {
+    tail -n 30 "$tmpdir/apt.log" >&2; fail "apt-get install $deb failed"; }
 [ "$(dpkg-query -W -f='${db:Status-Status} ${Version}' cdp)" = "installed $deb_version" ] ||
     fail "dpkg does not list cdp $deb_version as installed"
 
@@ -202,11 +207,11 @@ v=$(/usr/bin/cdp --version) || fail "/usr/bin/cdp --version failed"
 step "every file meson installs, from the package, and nothing else"
 dpkg -L cdp >"$tmpdir/dpkg-files"
 meson introspect --installed "$obj" >"$tmpdir/installed.json"
-python3 - "$tmpdir/installed.json" "$tmpdir/dpkg-files" <<'PY' ||
+python3 - "$tmpdir/installed.json" "$tmpdir/deb-files" <<'PY' ||
 import gzip, json, os, sys
 
 installed = json.load(open(sys.argv[1]))
-owned = set(line.rstrip("\n") for line in open(sys.argv[2]))
+owned = set(line.rstrip("\n") for line in open(sys.argv[2]))  # no folders
 errors = []
 expected = {}              # installed path -> file built or in the tree
 for built, dest in installed.items():
@@ -240,6 +245,8 @@ for dest, built in sorted(expected.items()):
     if is_elf(built):
         if not is_elf(path) or not os.access(path, os.X_OK):
             errors.append(f"{path}: not an executable ELF file")
+        else:
+            print(f"ok {path}")
         continue
     data = (gzip.open(path).read() if path.endswith(".gz") and
             not built.endswith(".gz") else open(path, "rb").read())
@@ -250,8 +257,6 @@ for dest, built in sorted(expected.items()):
 # What the package holds besides: Debian's documentation and overrides.
 extra = ("/usr/share/doc/cdp/", "/usr/share/lintian/overrides/")
 for p in sorted(owned):
-    if os.path.isdir(p) and not os.path.islink(p):
-        continue
     if p not in found and not p.startswith(extra):
         errors.append(f"{p}: in the package but not installed by meson")
 for e in errors:
@@ -300,20 +305,25 @@ dd if=/dev/urandom of="$img" bs=512 seek=3 count=2045 conv=notrunc status=none
 dd if=/dev/urandom of="$img" bs=512 seek=12289 count=3000 conv=notrunc status=none
 nbdcopy -- "$img" "nbd+unix:///disk0?socket=$rx" || fail "nbdcopy into cdp failed"
 
-/usr/bin/cdp points m --json >"$tmpdir/points.json" || fail "cdp points failed"
-python3 -c '
+# The second of the writes is a point once it is over.
+last_point ()
+{
+    /usr/bin/cdp points m --json | python3 -c '
 import json, sys
-doc = json.load(open(sys.argv[1]))
-n = sum(len(v) for v in doc.values() if isinstance(v, list))
-sys.exit(0 if n > 0 else 1)' "$tmpdir/points.json" ||
-    fail "cdp points lists no point: $(cat "$tmpdir/points.json")"
+points = [p["time"] for p in json.load(sys.stdin)["points"] if p["kind"] == "second"]
+print(points[-1] if points else "")'
+}
+has_point () { [ -n "$(last_point)" ]; }
+wait_for 60 "cdp points to list the second of the writes" has_point
+at=$(last_point)
+echo "restoring the point at $at"
 
-/usr/bin/cdp restore m --at now --output "$tmpdir/now.raw" ||
+/usr/bin/cdp restore m --at "$at" --output "$tmpdir/at.raw" ||
     fail "cdp restore to raw failed"
-cmp "$tmpdir/now.raw" "$img" || fail "the restored raw image is not what nbdcopy wrote"
-/usr/bin/cdp restore m --at now --output "$tmpdir/now.qcow2" ||
+cmp "$tmpdir/at.raw" "$img" || fail "the restored raw image is not what nbdcopy wrote"
+/usr/bin/cdp restore m --at "$at" --output "$tmpdir/at.qcow2" ||
     fail "cdp restore to qcow2 failed"
-qemu-img compare -q -f qcow2 -F raw "$tmpdir/now.qcow2" "$img" ||
+qemu-img compare -q -f qcow2 -F raw "$tmpdir/at.qcow2" "$img" ||
     fail "the restored qcow2 image is not what nbdcopy wrote"
 
 kill -TERM "$serve_pid"

@@ -24,7 +24,7 @@ fail ()
 
 step ()
 {
-    echo "== $*"
+    echo "== $(date +%T) $*"
 }
 
 requires ()

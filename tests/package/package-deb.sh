@@ -60,8 +60,8 @@ systemd_runs=false
 apt=(apt-get -y -q -o DPkg::Lock::Timeout=300)
 export DEBIAN_FRONTEND=noninteractive
 
-# What the cleanup puts back: the package installed before (prev_deb),
-# or the files another install left where the package puts its own
+# What the cleanup puts back: the package installed before (prev_deb,
+# purged before the test's is installed), or the files another install left where the package puts its own
 # (listed in $tmpdir/unowned, copies under $tmpdir/saved); the unit's
 # enable link; whether /var/lib/cdp existed and cdp.service ran.
 installed=false
@@ -101,12 +101,21 @@ cleanup ()
     if [ -n "$prev_link" ] && [ ! -L "$unit_link" ]; then
         ln -s "$prev_link" "$unit_link" ||
             { echo "$0: FAIL: cannot put back $unit_link" >&2; status=1; }
+    elif [ -z "$prev_link" ] && [ -L "$unit_link" ]; then
+        # The package reinstalled enabled what was disabled.
+        if [ -n "$prev_deb" ]; then deb-systemd-helper disable cdp.service
+        else rm -f "$unit_link"; fi ||
+            { echo "$0: FAIL: cannot disable cdp.service again" >&2; status=1; }
     fi
     if $systemd_runs; then
         systemctl daemon-reload
-        ! $prev_active || systemctl start cdp.service ||
-            { echo "$0: FAIL: cdp.service ran before the test" \
-                   "and does not start again" >&2; status=1; }
+        if $prev_active; then
+            systemctl start cdp.service ||
+                { echo "$0: FAIL: cdp.service ran before the test" \
+                       "and does not start again" >&2; status=1; }
+        elif systemctl is-active --quiet cdp.service; then
+            systemctl stop cdp.service
+        fi
     fi
     $prev_statedir || rm -rf /var/lib/cdp
     if [ "$status" -ne 0 ] && [ -s "$tmpdir/serve.log" ]; then
@@ -151,6 +160,11 @@ dpkg-deb --fsys-tarfile "$deb" | tar -t | sed -n 's|^\./|/|; /[^/]$/p' \
     >"$tmpdir/deb-files"
 [ -s "$tmpdir/deb-files" ] || fail "cannot list the files of $deb"
 
+if [ -L "$unit_link" ]; then prev_link=$(readlink "$unit_link"); fi
+[ -e /var/lib/cdp ] || prev_statedir=false
+if $systemd_runs && systemctl is-active --quiet cdp.service; then
+    prev_active=true
+fi
 prev_status=$(dpkg-query -W -f='${db:Status-Status}' cdp 2>/dev/null || :)
 case $prev_status in
     ''|not-installed) ;;
@@ -160,7 +174,13 @@ case $prev_status in
         (cd "$tmpdir/prev" && dpkg-repack cdp) >"$tmpdir/repack.log" 2>&1 || {
             cat "$tmpdir/repack.log" >&2
             fail "dpkg-repack cdp failed: cannot keep the installed cdp"; }
-        prev_deb=$(ls "$tmpdir"/prev/cdp_*.deb) ;;
+        prev_deb=$(ls "$tmpdir"/prev/cdp_*.deb)
+        # Out of the way, so that the test's package is installed afresh
+        # (the same version would be "already installed").
+        installed=true
+        "${apt[@]}" purge cdp >"$tmpdir/apt.log" 2>&1 || {
+            tail -n 30 "$tmpdir/apt.log" >&2
+            fail "apt-get purge cdp (the one installed before) failed"; } ;;
     *)
         fail "the package cdp is $prev_status: repair or purge it first" ;;
 esac
@@ -175,11 +195,6 @@ if [ -z "$prev_deb" ]; then
         cp -a "$p" "$tmpdir/saved$p"
         echo "$p" >>"$tmpdir/unowned"
     done <"$tmpdir/deb-files"
-fi
-if [ -L "$unit_link" ]; then prev_link=$(readlink "$unit_link"); fi
-[ -e /var/lib/cdp ] || prev_statedir=false
-if $systemd_runs && systemctl is-active --quiet cdp.service; then
-    prev_active=true
 fi
 
 # ---- install ----------------------------------------------------------
@@ -201,6 +216,8 @@ installed=true
 step "cdp --version"
 [ "$(command -v cdp)" = /usr/bin/cdp ] ||
     fail "cdp in PATH is $(command -v cdp), not the package's /usr/bin/cdp"
+dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/bin/cdp | cmp -s - /usr/bin/cdp ||
+    fail "/usr/bin/cdp is not the program of $(basename "$deb")"
 v=$(/usr/bin/cdp --version) || fail "/usr/bin/cdp --version failed"
 [ "$v" = "cdp $meson_version" ] || fail "/usr/bin/cdp --version says '$v'"
 

@@ -103,8 +103,7 @@ cleanup ()
             { echo "$0: FAIL: cannot put back $unit_link" >&2; status=1; }
     elif [ -z "$prev_link" ] && [ -L "$unit_link" ]; then
         # The package reinstalled enabled what was disabled.
-        if [ -n "$prev_deb" ]; then deb-systemd-helper disable cdp.service
-        else rm -f "$unit_link"; fi ||
+        systemctl disable cdp.service ||
             { echo "$0: FAIL: cannot disable cdp.service again" >&2; status=1; }
     fi
     if $systemd_runs; then

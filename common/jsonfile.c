@@ -88,7 +88,9 @@ jf_load (const char *path, int max_version, json_object **out, int *version)
 }
 
 /* The mark of a document whose building failed: o's user data (json-c
- * uses it only for custom serializers, which no document has). */
+ * uses it for custom serializers too: the one document member that has
+ * one, the timeline's counts (cdp/cli/points-timeline.c), holds nothing
+ * and is never marked). */
 static char failed_mark;
 
 int

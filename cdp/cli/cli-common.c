@@ -6,6 +6,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli-internal.h"
+#include "cdp/cli/progress.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 
@@ -71,8 +72,12 @@ with_version (json_object *o)
     return o;
   root = json_object_new_object ();
   jf_add (root, "version", json_object_new_int (CDP_JSON_VERSION));
-  json_object_object_foreach (o, key, val)
-    jf_add (root, key, json_object_get (val));
+  json_object_object_foreach (o, key, val) {
+    if (val)
+      jf_add (root, key, json_object_get (val));
+    else
+      jf_add_null (root, key);      /* a member that is null */
+  }
   json_object_put (o);
   return root;
 }
@@ -84,7 +89,9 @@ cli_print_json (json_object *o)
   int r = EXIT_OK;
 
   o = with_version (o);
-  text = jf_text (o, JSON_C_TO_STRING_PRETTY);
+  /* After --progress lines, the last line of the stream. */
+  text = jf_text (o, cli_progress_stream () ? JSON_C_TO_STRING_PLAIN
+                                            : JSON_C_TO_STRING_PRETTY);
 
   if (text == NULL)
     r = fail ("cannot print the JSON output: %s", strerror (ENOMEM));

@@ -38,6 +38,33 @@ int cli_print_json_list (const char *key, struct json_object *arr);
 /* Did the control socket (control_call) answer {"ok": true}? */
 bool cli_reply_ok (const char *reply);
 
+/* ---- cmd-task.c: the task as `cdp task show --json` prints it ----------- */
+
+/* A new JSON object (docs/JSON.md, "task show"); task create and task
+ * set --json print it too. */
+struct json_object *task_json (const struct task *t);
+/* ---- points-timeline.c: cdp points --bucket ----------------------------- */
+
+/* The most buckets one timeline has (a week at one second, a day at
+ * 100 ms, and more). */
+#define POINTS_MAX_BUCKETS 1000000
+/* Print the timeline of d (docs/JSON.md) over [*from, *to] (NULL: from
+ * the oldest point, rounded down to a whole bucket; to now) in buckets
+ * of bucket ns; from <= to when both are given.  The exit code, after
+ * one line on stderr when not EXIT_OK. */
+int points_timeline (struct task_view *v, const struct task_disk *d,
+                     const int64_t *from, const int64_t *to, int64_t bucket,
+                     int64_t now);
+/* The bucketing, pure: t rounded down to a whole multiple of bucket
+ * (> 0) for any sign of t (a time before INT64_MIN + bucket is not
+ * asked for); the number of buckets of [from, to] (from <= to), 0 when
+ * more than POINTS_MAX_BUCKETS; counts as the JSON array text
+ * "[1,0,...]" (malloc'd, NUL-terminated, its length in *len), NULL when
+ * out of memory. */
+int64_t points_floor (int64_t t, int64_t bucket);
+size_t points_bucket_count (int64_t from, int64_t to, int64_t bucket);
+char *points_counts_text (const uint32_t *counts, size_t n, size_t *len);
+
 /* ---- files-session.c: cdp ls, cat and get ------------------------------- */
 
 enum files_cmd { CMD_LS, CMD_CAT, CMD_GET };

@@ -3,10 +3,13 @@
  * Read-only by default.  With --writable, writes go to a throw-away
  * overlay (an unlinked sparse file in the task's run directory, 4 KiB
  * blocks, a bitmap of the blocks written) and never reach stored data.
+ * Once clients can connect, the URI is printed (--json: a document,
+ * docs/JSON.md), and the export runs until SIGINT or SIGTERM.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 #include "common/timeutil.h"
 #include "cdp/rapid/pointexp.h"
 #include "common/cleanup.h"
+#include "common/jsonfile.h"
 #include "nbd-export/nbd-server.h"
 
 #define OBLK 4096u
@@ -237,6 +241,28 @@ uri_of (const char *bound, const char *name, bool tls)
   return n < 0 ? NULL : uri;
 }
 
+/* --json: what a client needs, once it can connect. */
+static int
+print_json (const char *task, const struct task_disk *d, int64_t at,
+            const struct exp *x, const char *uri, const struct listen_opts *lo)
+{
+  json_object *o = json_object_new_object ();
+  char tb[64];
+
+  format_time (at, tb, sizeof tb);
+  jf_add (o, "task", json_object_new_string (task));
+  jf_add (o, "disk", json_object_new_string (d->name));
+  jf_add (o, "at", json_object_new_string (tb));
+  jf_add (o, "uri", json_object_new_string (uri));
+  jf_add (o, "export", json_object_new_string (x->name));
+  jf_add (o, "size", json_object_new_int64 ((int64_t) x->size));
+  jf_add (o, "writable", json_object_new_boolean (x->writable));
+  jf_add (o, "tls", json_object_new_string (lo->tls_creds ? "x509"
+                                            : lo->tls_psk ? "psk" : "none"));
+  jf_add (o, "pid", json_object_new_int64 ((int64_t) getpid ()));
+  return cli_print_json (o);
+}
+
 /* --run: run cmd with $uri set; return its exit status. */
 static int
 run_captive (const char *cmd, const char *uri)
@@ -261,6 +287,7 @@ cmd_export (const char *store, int argc, char **argv)
     { "at", required_argument, 0, 'a' }, { "disk", required_argument, 0, 'd' },
     { "listen", required_argument, 0, 'l' }, { "name", required_argument, 0, 'n' },
     { "writable", no_argument, 0, 'w' }, { "run", required_argument, 0, 'r' },
+    { "json", no_argument, 0, 'j' },
     { "help", no_argument, 0, 'h' }, LISTEN_LONG_OPTIONS, { 0 } };
   const char *at = NULL, *disk = NULL, *listen = NULL, *run = NULL;
   struct exp x = { .ofd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -270,12 +297,14 @@ cmd_export (const char *store, int argc, char **argv)
   struct nbd_server *srv;
   char *bound = NULL, *uri;
   int64_t t;
+  bool json = false;
   int c, r;
 
   optind = 1;
   while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
     switch (c) {
     case 'a': at = optarg; break;
+    case 'j': json = true; break;
     case 'd': disk = optarg; break;
     case 'l': listen = optarg; break;
     case 'n': x.name = optarg; break;
@@ -285,7 +314,11 @@ cmd_export (const char *store, int argc, char **argv)
       puts ("usage: cdp export NAME --at T [--disk D] --listen unix:PATH|tcp:HOST:PORT\n"
             "                  [--tls-creds DIR | --tls-psk FILE | --no-tls]\n"
             "                  [--max-connections N] [--name EXPORT] [--writable]\n"
-            "                  [--run CMD]\n"
+            "                  [--run CMD | --json]\n"
+            "Prints the NBD URI once clients can connect (--json: a JSON document\n"
+            "with the URI, the point's time, the disk and whether it is writable)\n"
+            "and serves until SIGINT or SIGTERM; --run CMD runs CMD with $uri set\n"
+            "instead and exits with its status.\n"
             "tcp needs one of --tls-creds DIR (X.509, the layout of QEMU's\n"
             "tls-creds-x509; client certificates checked against the CA),\n"
             "--tls-psk FILE (username:hexkey lines) and --no-tls (plain)");
@@ -300,6 +333,8 @@ cmd_export (const char *store, int argc, char **argv)
     }
   if (optind + 1 != argc || at == NULL || listen == NULL)
     return usage_error ("usage: cdp export NAME --at T [--disk D] --listen ADDR");
+  if (json && run)
+    return usage_error ("--json and --run: give one; --run prints nothing");
   if ((r = listen_check (listen, &lo)) != 0)
     return r;
   if ((r = cli_view_disk (store, argv[optind], disk, &v, &d)) != 0)
@@ -351,11 +386,13 @@ cmd_export (const char *store, int argc, char **argv)
     r = run_captive (run, uri);
   }
   else {
-    printf ("%s\n", uri);
+    r = json ? print_json (argv[optind], d, t, &x, uri, &lo) : 0;
+    if (!json)
+      printf ("%s\n", uri);
     fflush (stdout);
     int sig;
-    sigwait (&set, &sig);
-    r = 0;
+    if (r == 0)
+      sigwait (&set, &sig);
   }
   nbd_server_free (srv);
   free (uri);

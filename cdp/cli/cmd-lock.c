@@ -1,14 +1,28 @@
-/* cdp lock | unlock: keep a point past every retention, or let it go. */
+/* cdp lock | unlock: keep a point past every retention, or let it go.
+ * --json: the point's time and whether it is locked now. */
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "cdp/cli/cli-internal.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 
-/* cdp lock|unlock NAME --at T */
+static int
+print_json (const struct task *t, const char *time, bool locked)
+{
+  json_object *o = json_object_new_object ();
+
+  jf_add (o, "task", json_object_new_string (t->name));
+  jf_add (o, "time", json_object_new_string (time));
+  jf_add (o, "locked", json_object_new_boolean (locked));
+  return cli_print_json (o);
+}
+
+/* cdp lock|unlock NAME --at T [--json] */
 int
 cmd_lock (const char *store, int argc, char **argv)
 {
@@ -19,18 +33,21 @@ cmd_lock (const char *store, int argc, char **argv)
   int64_t t;
   uint64_t seq = 0;
   char tb[64];
+  bool json = false;
   int r;
 
   for (int i = 1; i < argc; i++) {
     if (strcmp (argv[i], "--help") == 0) {
-      printf ("usage: cdp %s NAME --at T\n", argv[0]);
+      printf ("usage: cdp %s NAME --at T [--json]\n", argv[0]);
       return 0;
     }
     if (strcmp (argv[i], "--at") == 0 && i + 1 < argc)
       at = argv[++i];
+    else if (strcmp (argv[i], "--json") == 0)
+      json = true;
   }
   if (at == NULL || argc < 2 || argv[1][0] == '-')
-    return usage_error ("usage: cdp %s NAME --at T", argv[0]);
+    return usage_error ("usage: cdp %s NAME --at T [--json]", argv[0]);
   if (view_open (store, argv[1], &v) != 0)
     return EXIT_FAIL;
   if ((r = view_time (&v, at, &t)) != 0) {
@@ -56,6 +73,8 @@ cmd_lock (const char *store, int argc, char **argv)
                 v.task->dir, jf_strerror (r));
     else if (r < 0)
       r = fail ("cannot %s the point at %s: %s", argv[0], tb, strerror (-r));
+    else if (json)
+      r = print_json (v.task, tb, add);
     else
       printf ("%s %s\n", add ? "locked" : "unlocked", tb);
   }

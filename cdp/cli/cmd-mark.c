@@ -1,4 +1,5 @@
-/* cdp mark: a bookmark, a point named by its label. */
+/* cdp mark: a bookmark, a point named by its label.  --json: the
+ * bookmark's time and label (docs/JSON.md). */
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -90,6 +91,7 @@ mark_via_daemon (const struct task *t, const char *label, int *served)
 struct label_seen {
   const char *label;
   bool seen;
+  int64_t time;                     /* of the bookmark seen */
 };
 
 static int
@@ -98,15 +100,19 @@ label_cb (void *opaque, const struct index_event *e)
   struct label_seen *l = opaque;
 
   l->seen |= e->type == JOURNAL_BOOKMARK && strcmp (e->label, l->label) == 0;
+  if (l->seen)
+    l->time = e->time_ns;
   return l->seen;
 }
 
-/* Has the task a bookmark labelled label already?  (No history: no.) */
+/* Has the task a bookmark labelled label already?  (No history: no.)
+ * If so, its time in *time (may be NULL). */
 static bool
-label_taken (const char *store, const char *name, const char *label)
+label_find (const char *store, const char *name, const char *label,
+            int64_t *time)
 {
   struct task_view v;
-  struct label_seen l = { label, false };
+  struct label_seen l = { label, false, 0 };
 
   if (view_open_quiet (store, name, &v) != 0)
     return false;
@@ -114,7 +120,15 @@ label_taken (const char *store, const char *name, const char *label)
   index_catch_up (v.ix, v.jr);
   index_events (v.ix, 0, UINT64_MAX, label_cb, &l);
   view_close (&v);
+  if (l.seen && time)
+    *time = l.time;
   return l.seen;
+}
+
+static bool
+label_taken (const char *store, const char *name, const char *label)
+{
+  return label_find (store, name, label, NULL);
 }
 
 /* A label names one point wherever a time is asked for: it must not read
@@ -140,7 +154,7 @@ check_label (const char *store, const char *name, const char *label)
  * Returns the handle to thaw with, or NULL (not frozen: said why on
  * stderr). */
 static struct hv_frozen *
-freeze (const struct task *t)
+freeze (const struct task *t, bool json)
 {
   char msg[512];
   struct hv_frozen *f = hv_of (t)->freeze (t, msg, sizeof msg);
@@ -149,7 +163,7 @@ freeze (const struct task *t)
     fprintf (stderr, "cdp: %s\n", msg);
     return NULL;
   }
-  printf ("%s\n", msg);
+  fprintf (json ? stderr : stdout, "%s\n", msg);
   return f;
 }
 
@@ -162,15 +176,30 @@ thaw (const struct task *t, struct hv_frozen *f)
     fprintf (stderr, "cdp: %s\n", msg);
 }
 
+/* --json: the bookmark, its time as the journal recorded it. */
+static int
+print_json (const struct task *t, const char *label, int64_t time, bool frozen)
+{
+  json_object *o = json_object_new_object ();
+  char tb[64];
+
+  format_time (time, tb, sizeof tb);
+  jf_add (o, "task", json_object_new_string (t->name));
+  jf_add (o, "label", json_object_new_string (label));
+  jf_add (o, "time", json_object_new_string (tb));
+  jf_add (o, "frozen", json_object_new_boolean (frozen));
+  return cli_print_json (o);
+}
+
 int
 cmd_mark (const char *store, int argc, char **argv)
 {
   static const struct option opts[] = {
     { "label", required_argument, 0, 'l' }, { "freeze", no_argument, 0, 'f' },
-    { "help", no_argument, 0, 'h' }, { 0 } };
+    { "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0 } };
   const char *label = NULL;
   char deflabel[64], tb[64];
-  bool want_freeze = false, was_frozen;
+  bool want_freeze = false, was_frozen, json = false;
   struct hv_frozen *frozen = NULL;
   struct task *t;
   int64_t time = time_now_ns ();
@@ -181,11 +210,15 @@ cmd_mark (const char *store, int argc, char **argv)
     switch (c) {
     case 'l': label = optarg; break;
     case 'f': want_freeze = true; break;
-    case 'h': puts ("usage: cdp mark NAME [--label TEXT] [--freeze]"); return 0;
+    case 'j': json = true; break;
+    case 'h':
+      puts ("usage: cdp mark NAME [--label TEXT] [--freeze] [--json]\n"
+            "Records a bookmark now; --json prints its label and time.");
+      return 0;
     default: return usage_error ("see 'cdp mark --help'");
     }
   if (optind + 1 != argc)
-    return usage_error ("usage: cdp mark NAME [--label TEXT] [--freeze]");
+    return usage_error ("usage: cdp mark NAME [--label TEXT] [--freeze] [--json]");
   if (cli_task_load (store, argv[optind], &t) != 0)
     return EXIT_FAIL;
   if (want_freeze && hv_of (t)->freeze == NULL) {
@@ -206,7 +239,7 @@ cmd_mark (const char *store, int argc, char **argv)
     return r;
   }
   if (want_freeze)
-    frozen = freeze (t);
+    frozen = freeze (t, json);
   r = mark_via_daemon (t, label, &served);
   if (!served)
     r = mark_direct (t, label, &time);
@@ -216,8 +249,15 @@ cmd_mark (const char *store, int argc, char **argv)
     task_free (t);
     return fail ("cannot record bookmark '%s': %s", label, strerror (-r));
   }
-  printf ("bookmark '%s' recorded%s\n", label,
-          was_frozen ? " with the guest's file systems frozen" : "");
+  /* Through a serve, the time is the journal's: read it back. */
+  if (json && served && !label_find (store, t->name, label, &time))
+    r = fail ("bookmark '%s' is recorded, but cannot be found in the index "
+              "of task %s to print its time", label, t->name);
+  else if (json)
+    r = print_json (t, label, time, was_frozen);
+  else
+    printf ("bookmark '%s' recorded%s\n", label,
+            was_frozen ? " with the guest's file systems frozen" : "");
   task_free (t);
-  return 0;
+  return r;
 }

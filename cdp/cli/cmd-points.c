@@ -11,6 +11,8 @@
 #include "common/timeutil.h"
 
 #define NS 1000000000LL
+#define USAGE "usage: cdp points NAME [--disk D] [--from T] [--to T] " \
+              "[--bucket DUR] [--json]"
 
 struct points_out {
   json_object *arr;
@@ -79,8 +81,10 @@ cmd_points (const char *store, int argc, char **argv)
   static const struct option opts[] = {
     { "disk", required_argument, 0, 'd' }, { "from", required_argument, 0, 'f' },
     { "to", required_argument, 0, 't' }, { "json", no_argument, 0, 'j' },
-    { "help", no_argument, 0, 'h' }, { 0 } };
-  const char *disk = NULL, *from = NULL, *to = NULL;
+    { "bucket", required_argument, 0, 'b' }, { "help", no_argument, 0, 'h' },
+    { 0 } };
+  const char *disk = NULL, *from = NULL, *to = NULL, *bucket = NULL;
+  int64_t b = 0;
   bool json = false;
   int64_t f = INT64_MIN, t = INT64_MAX, now = time_now_ns ();
   struct task_view v;
@@ -95,19 +99,34 @@ cmd_points (const char *store, int argc, char **argv)
     case 'f': from = optarg; break;
     case 't': to = optarg; break;
     case 'j': json = true; break;
+    case 'b': bucket = optarg; break;
     case 'h':
-      puts ("usage: cdp points NAME [--disk D] [--from T] [--to T] [--json]");
+      puts (USAGE "\n"
+            "  --bucket DUR  the timeline: points per bucket of DUR (1s, 5m,\n"
+            "                100ms), base points, bookmarks, locks, gaps and\n"
+            "                retention edges (docs/JSON.md); needs --json");
       return 0;
     default: return usage_error ("see 'cdp points --help'");
     }
   if (optind + 1 != argc)
-    return usage_error ("usage: cdp points NAME [--disk D] [--from T] [--to T] [--json]");
+    return usage_error (USAGE);
   if ((from && parse_time (from, now, &f) < 0) || (to && parse_time (to, now, &t) < 0))
     return usage_error ("--from/--to: not a time: '%s'", from && parse_time (from, now, &f) < 0 ? from : to);
+  if (bucket && !json)
+    return usage_error ("--bucket needs --json: the timeline is a JSON document");
+  if (bucket && (parse_duration (bucket, &b) < 0 || b < 1000000))
+    return usage_error ("--bucket: not a duration of 1ms or more: '%s'", bucket);
+  if (bucket && from && f > (to ? t : now))
+    return usage_error ("--from is after %s", to ? "--to" : "now");
   /* A --disk the task has not is a runtime failure here (exit 1);
    * export, restore, ls, cat and get say 2. */
   if ((r = cli_view_disk (store, argv[optind], disk, &v, &d)) != 0)
     return r == EXIT_USAGE && disk ? EXIT_FAIL : r;
+  if (bucket) {
+    r = points_timeline (&v, d, from ? &f : NULL, to ? &t : NULL, b, now);
+    view_close (&v);
+    return r;
+  }
   o = (struct points_out) { json_object_new_array (), &v, d, view_locks (&v),
                             now };
   if (v.locks_err < 0) {

@@ -22,9 +22,14 @@
  * request), starts the domain if it is off, and does 5 and 6.  While an
  * in-place recovery is unfinished, `cdp serve` starts no copy of its
  * disks; once it is done, protection resumes by itself.
+ *
+ * --progress shows steps 1-4 as phase "start" and step 5 as "stream"
+ * (progress.h); --json prints the recovery as recorded once it is done
+ * (docs/JSON.md).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +44,7 @@
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
+#include "cdp/cli/progress.h"
 #include "cdp/rapid/rapid.h"
 #include "common/error.h"
 #include "common/fileio.h"
@@ -244,6 +250,75 @@ rapid_create_overlays (struct rapid *c)
   return 0;
 }
 
+/* ---- progress and the document -------------------------------------------- */
+
+static struct cli_progress progress;
+
+/* rapid.progress: the stream, as phase "stream" in bytes. */
+static void
+stream_progress (void *opaque, uint64_t done, uint64_t total, bool final)
+{
+  struct cli_progress *pr = opaque;
+
+  if (pr->phase == NULL || strcmp (pr->phase, "stream") != 0)
+    cli_progress_start (pr, "stream", "bytes", (int64_t) total);
+  if (final)
+    cli_progress_end (pr, done);
+  else
+    cli_progress_update (pr, done);
+}
+
+/* Member key: the seconds from from to to, null when either is not known. */
+static void
+add_seconds (json_object *o, const char *key, int64_t from, int64_t to)
+{
+  if (from && to)
+    jf_add (o, key, json_object_new_double (rapid_secs (to - from)));
+  else
+    jf_add_null (o, key);
+}
+
+/* Member key: the string s, or null. */
+static void
+add_string (json_object *o, const char *key, const char *s)
+{
+  if (s)
+    jf_add (o, key, json_object_new_string (s));
+  else
+    jf_add_null (o, key);
+}
+
+/* --json: the recovery as recover.json has it now. */
+static int
+print_json (const struct rapid *c)
+{
+  json_object *o = json_object_new_object (), *disks = json_object_new_array ();
+  const struct rapid_state *r = &c->r;
+  char tb[64];
+
+  format_time (r->at_ns, tb, sizeof tb);
+  jf_add (o, "task", json_object_new_string (c->t->name));
+  jf_add (o, "state", json_object_new_string (r->state));
+  jf_add (o, "mode", json_object_new_string (r->mode));
+  add_string (o, "domain", r->domain);
+  jf_add (o, "at", json_object_new_string (tb));
+  for (size_t i = 0; i < r->disks.len; i++) {
+    json_object *d = json_object_new_object ();
+    jf_add (d, "name", json_object_new_string (r->disks.ptr[i].disk));
+    jf_add (d, "overlay", json_object_new_string (r->disks.ptr[i].overlay));
+    jf_add (d, "size", json_object_new_int64 ((int64_t) r->disks.ptr[i].total));
+    jf_append (disks, d);
+  }
+  jf_add (o, "disks", disks);
+  add_seconds (o, "ready_s", r->started_ns, r->ready_ns);
+  add_seconds (o, "stream_s", r->ready_ns, r->done_ns);
+  jf_add (o, "protection_resumes",
+          json_object_new_boolean (strcmp (r->mode, "in-place") == 0 &&
+                                   strcmp (r->state, "done") == 0));
+  add_string (o, "error", r->error);
+  return cli_print_json (o);
+}
+
 /* ---- the command ------------------------------------------------------------- */
 
 static int
@@ -257,6 +332,7 @@ begin (struct rapid *c, const char *at, const char *to, const char *as,
   char tbuf[64];
   int e;
 
+  cli_progress_start (&progress, "start", "steps", 2);
   if (view_open (c->store, c->t->name, &v) != 0)
     return EXIT_FAIL;
   e = view_time (&v, at, &t);
@@ -303,6 +379,7 @@ begin (struct rapid *c, const char *at, const char *to, const char *as,
   c->r.locked = e == 0;
   if (rapid_save (c) != 0)
     return EXIT_FAIL;
+  cli_progress_update (&progress, 1);
   format_time (t, tbuf, sizeof tbuf);
   if (hv->recover) {
     if (hv->recover->start (c, as) != 0)
@@ -312,20 +389,21 @@ begin (struct rapid *c, const char *at, const char *to, const char *as,
     if (rapid_start_export (c, 0, 0) != 0 || rapid_create_overlays (c) != 0)
       return EXIT_FAIL;
   }
+  cli_progress_end (&progress, 2);
   t_ready = time_now_ns ();
   c->r.ready_ns = t_ready;
   free (c->r.state);
   c->r.state = strdup ("streaming");
   if (rapid_save (c) != 0)
     return EXIT_FAIL;
-  if (c->l) {
+  if (c->l && !c->json) {
     printf ("started %s on the point of %s at %s in %.2f s (point %.3f s, "
             "export, overlays and domain start %.3f s)\n", c->r.domain,
             c->t->name, tbuf, rapid_secs (t_ready - c->t0), rapid_secs (t_point - c->t0),
             rapid_secs (t_ready - t_point));
     fflush (stdout);
   }
-  else
+  else if (!c->l)
     rapid_print_qmp_howto (c);
   return rapid_finish (c);
 }
@@ -343,7 +421,7 @@ cancel_recovery (struct rapid *c)
   if (e < 0 || !rapid_state_unfinished (&c->r))
     return fail ("task %s has no unfinished recovery", c->t->name);
   rapid_failed (c, "cancelled by the operator");
-  return EXIT_OK;
+  return c->json ? print_json (c) : EXIT_OK;
 }
 
 static int
@@ -367,6 +445,7 @@ resume (struct rapid *c)
         return rapid_failed (c, "the recovery stopped before its VM ran (no %s): "
                              "run cdp recover again", c->r.disks.ptr[i].overlay);
   c->resuming = true;
+  cli_progress_start (&progress, "start", "steps", 1);
   if (hv->recover && c->r.domain) {          /* a VM cdp started */
     if (hv->recover->resume (c) != 0)
       return EXIT_FAIL;
@@ -376,6 +455,7 @@ resume (struct rapid *c)
       return EXIT_FAIL;
     rapid_print_qmp_howto (c);
   }
+  cli_progress_end (&progress, 1);
   if (strcmp (c->r.state, "starting") == 0) {
     free (c->r.state);
     c->r.state = strdup ("streaming");
@@ -392,10 +472,11 @@ cmd_recover (const char *store, int argc, char **argv)
     { "as", required_argument, 0, 's' }, { "in-place", no_argument, 0, 'i' },
     { "disk", required_argument, 0, 'd' }, { "resume", no_argument, 0, 'r' },
     { "bandwidth", required_argument, 0, 'b' }, { "cancel", no_argument, 0, 'c' },
+    { "json", no_argument, 0, 'j' }, { "progress", no_argument, 0, 'P' },
     { "help", no_argument, 0, 'h' },
     { 0 } };
   const char *at = NULL, *to = NULL, *as = NULL, *disk = NULL;
-  bool in_place = false, resuming = false, cancel = false;
+  bool in_place = false, resuming = false, cancel = false, show = false;
   struct rapid c = { .store = store };
   char *end;
   int ch, r, lockfd;
@@ -410,6 +491,8 @@ cmd_recover (const char *store, int argc, char **argv)
     case 'd': disk = optarg; break;
     case 'r': resuming = true; break;
     case 'c': cancel = true; break;
+    case 'j': c.json = true; break;
+    case 'P': show = true; break;
     case 'b':
       c.bandwidth = strtoul (optarg, &end, 10);
       if (*end || end == optarg)
@@ -417,9 +500,13 @@ cmd_recover (const char *store, int argc, char **argv)
       break;
     case 'h':
       puts ("usage: cdp recover NAME --at T --to PATH (--as NEWDOMAIN | --in-place)\n"
-            "                   [--disk D] [--bandwidth MIB_PER_S]\n"
-            "       cdp recover NAME --resume [--bandwidth MIB_PER_S]\n"
-            "       cdp recover NAME --cancel");
+            "                   [--disk D] [--bandwidth MIB_PER_S] [--json] [--progress]\n"
+            "       cdp recover NAME --resume [--bandwidth MIB_PER_S] [--json] [--progress]\n"
+            "       cdp recover NAME --cancel [--json]\n"
+            "Runs until the data is home.  --json prints the recovery once it is\n"
+            "done; --progress shows its start and the stream (JSON Lines on stdout\n"
+            "with --json, else on stderr).  SIGINT or SIGTERM stops it: the VM\n"
+            "still reads from the store, and --resume finishes it.");
       return 0;
     default: return usage_error ("see 'cdp recover --help'");
     }
@@ -480,6 +567,11 @@ cmd_recover (const char *store, int argc, char **argv)
   }
   c.t0 = time_now_ns ();
   c.tty = isatty (STDERR_FILENO);
+  cli_progress_init (&progress, "recover", show && !cancel, c.json);
+  if (show && !cancel) {
+    c.progress = stream_progress;
+    c.progress_opaque = &progress;
+  }
   sigemptyset (&c.sigs);
   sigaddset (&c.sigs, SIGINT);
   sigaddset (&c.sigs, SIGTERM);
@@ -488,6 +580,8 @@ cmd_recover (const char *store, int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
   r = cancel ? cancel_recovery (&c) : resuming ? resume (&c)
     : begin (&c, at, to, as, disk);
+  if (r == EXIT_OK && c.json && !cancel)
+    r = print_json (&c);
   rapid_stop_export (&c);
   lv_close (c.l);
   rapid_state_clear (&c.r);

@@ -6,7 +6,8 @@
  * data: the new image reads as zero there anyway) and hand the rest to
  * the image writer (recovery/history/imgwrite.h) under one lock, or for a raw
  * image pwrite it themselves, all at once.  The main
- * thread draws the progress and watches for SIGINT/SIGTERM/SIGHUP.
+ * thread draws the progress (progress.h: --progress, or a terminal) and
+ * watches for SIGINT/SIGTERM/SIGHUP, which cancel the restore.
  *
  * Durability order: the image is written to FILE.tmp-XXXXXX in FILE's
  * directory, made durable (imgw_finish: flush, fsync file and
@@ -26,9 +27,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <libgen.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -41,14 +42,16 @@
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
+#include "cdp/cli/progress.h"
 #include "common/error.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/history/imgwrite.h"
 
 #define CHUNK (8u << 20)            /* one read of the point */
 #define ZBLOCK IMGW_CLUSTER         /* all-zero blocks of this size are skipped */
 #define MAX_READERS 4
-#define WAKE SIGUSR1                /* a reader ended: the main thread looks */
+#define TICK_NS 100000000           /* the main thread looks this often */
 
 struct restore {
   const struct point *p;
@@ -56,7 +59,6 @@ struct restore {
   struct imgw *w;
   int raw_fd;                       /* raw output: written without the lock */
   bool fill_zero;                   /* raw onto a device: zeroes are written */
-  pthread_t main;
   pthread_mutex_t lock;             /* w, err, msg */
   atomic_uint_fast64_t next;        /* offset of the next chunk to read */
   atomic_uint_fast64_t done;        /* bytes read */
@@ -230,8 +232,7 @@ reader (void *opaque)
   }
   point_extent_vector_reset (&holes);
   free (buf);
-  if (atomic_fetch_sub (&rs->running, 1) == 1)
-    pthread_kill (rs->main, WAKE);
+  atomic_fetch_sub (&rs->running, 1);
   return NULL;
 }
 
@@ -243,29 +244,15 @@ seconds_since (int64_t t0)
   return (double) (time_mono_ns () - t0) / 1e9;
 }
 
+/* Run the readers until they end or a cancel (progress.h) stops them. */
 static void
-draw_progress (struct restore *rs, int64_t t0)
-{
-  double secs = seconds_since (t0), done = (double) atomic_load (&rs->done);
-  double size = (double) rs->p->size, rate = secs > 0 ? done / secs : 0;
-  long eta = rate > 0 ? (long) ((size - done) / rate + 0.5) : 0;
-
-  fprintf (stderr, "\rrestoring: %3.0f%%  %.1f/%.1f MiB  %.1f MiB/s  ETA %ld:%02ld\033[K",
-           size > 0 ? 100 * done / size : 100, done / 1048576, size / 1048576,
-           rate / 1048576, eta / 60, eta % 60);
-}
-
-/* Run the readers until they end or a signal stops them. */
-static void
-run_readers (struct restore *rs, unsigned n, const sigset_t *sigs, bool tty)
+run_readers (struct restore *rs, unsigned n, struct cli_progress *pr)
 {
   pthread_t th[MAX_READERS];
-  struct timespec tick = { 0, 250 * 1000 * 1000 };
-  int64_t t0 = time_mono_ns ();
   unsigned started = 0;
-  int sig;
 
   atomic_store (&rs->running, n);
+  cli_progress_start (pr, "copy", "bytes", (int64_t) rs->p->size);
   for (; started < n; started++)
     if (pthread_create (&th[started], NULL, reader, rs) != 0)
       break;
@@ -274,17 +261,14 @@ run_readers (struct restore *rs, unsigned n, const sigset_t *sigs, bool tty)
     atomic_fetch_sub (&rs->running, n - started);
   }
   while (atomic_load (&rs->running) > 0) {
-    sig = sigtimedwait (sigs, NULL, &tick);
-    if (sig > 0 && sig != WAKE)
-      set_failure (rs, -EINTR, "interrupted by signal %d (%s)", sig,
-                   strsignal (sig));
-    if (tty)
-      draw_progress (rs, t0);
+    if (cli_cancel_wait (TICK_NS))
+      set_failure (rs, -ECANCELED, "cancelled");
+    cli_progress_update (pr, atomic_load (&rs->done));
   }
   for (unsigned i = 0; i < started; i++)
     pthread_join (th[i], NULL);
-  if (tty)
-    fputs ("\r\033[K", stderr);
+  if (rs->err == 0)
+    cli_progress_end (pr, atomic_load (&rs->done));
 }
 
 /* ---- the output file ------------------------------------------------------ */
@@ -385,17 +369,21 @@ check_output (const char *output, bool force, bool *device)
 
 struct restore_opts {
   const char *at, *disk, *output, *format;
-  bool force;
+  bool force, json, progress;
 };
 
 static const char usage[] =
   "usage: cdp restore NAME --at T [--disk D] --output FILE [--format qcow2|raw]\n"
-  "                   [--force]\n"
+  "                   [--force] [--json] [--progress]\n"
   "Write the disk as it was at T to FILE, a standalone image (no backing\n"
   "file).  The format is qcow2 when FILE ends in .qcow2, else raw, unless\n"
   "--format says.  FILE appears only once complete; an existing FILE is\n"
   "replaced only with --force.  A block device as FILE (--force) is\n"
-  "written into, from its start; it must hold the image.\n";
+  "written into, from its start; it must hold the image.\n"
+  "--json prints what was written as one JSON document; --progress shows\n"
+  "the copy as it goes (JSON Lines on stdout with --json, else on stderr).\n"
+  "SIGINT or SIGTERM cancels: FILE is not written (a device holds part of\n"
+  "the image).\n";
 
 static int
 parse_args (int argc, char **argv, struct restore_opts *o)
@@ -403,7 +391,8 @@ parse_args (int argc, char **argv, struct restore_opts *o)
   static const struct option opts[] = {
     { "at", required_argument, 0, 'a' }, { "disk", required_argument, 0, 'd' },
     { "output", required_argument, 0, 'o' }, { "format", required_argument, 0, 'f' },
-    { "force", no_argument, 0, 'F' }, { "help", no_argument, 0, 'h' }, { 0 } };
+    { "force", no_argument, 0, 'F' }, { "json", no_argument, 0, 'j' },
+    { "progress", no_argument, 0, 'P' }, { "help", no_argument, 0, 'h' }, { 0 } };
   int c;
 
   optind = 1;
@@ -415,12 +404,14 @@ parse_args (int argc, char **argv, struct restore_opts *o)
     case 'o': o->output = optarg; break;
     case 'f': o->format = optarg; break;
     case 'F': o->force = true; break;
+    case 'j': o->json = true; break;
+    case 'P': o->progress = true; break;
     case 'h': fputs (usage, stdout); return -1;
     default: return cli_option_error (c, argv);
     }
   if (optind + 1 != argc || o->at == NULL || o->output == NULL || !*o->output)
     return usage_error ("usage: cdp restore NAME --at T [--disk D] --output FILE "
-                        "[--format qcow2|raw] [--force]");
+                        "[--format qcow2|raw] [--force] [--json] [--progress]");
   if (format_of (o->output, o->format) == NULL)
     return usage_error ("--format must be qcow2 or raw, not '%s'", o->format);
   return 0;
@@ -434,37 +425,60 @@ reader_count (void)
   return n < 2 ? 2 : n > MAX_READERS ? MAX_READERS : (unsigned) n;
 }
 
-static void
-report (const struct restore *rs, const char *what, const char *output,
-        const char *fmt, int64_t t0)
-{
-  char size[32], data[32];
-  double secs = seconds_since (t0);
+/* What a restore works on: the point of disk d of view v at time t,
+ * named what in messages, written as the options say. */
+struct job {
+  const struct task_view *v;
+  const struct task_disk *d;
+  const struct point *p;
+  int64_t t;
+  char what[256];
+  const struct restore_opts *o;
+  bool device;
+  struct cli_progress pr;
+};
 
+/* What was written: one line on stderr, or with --json the document
+ * (docs/JSON.md, "restore") on stdout. */
+static int
+report (const struct restore *rs, const struct job *jb, int64_t t0)
+{
+  const struct restore_opts *o = jb->o;
+  const char *fmt = format_of (o->output, o->format);
+  char size[32], data[32], tb[64];
+  double secs = seconds_since (t0);
+  json_object *j;
+
+  if (o->json) {
+    j = json_object_new_object ();
+    format_time (jb->t, tb, sizeof tb);
+    jf_add (j, "task", json_object_new_string (jb->v->task->name));
+    jf_add (j, "disk", json_object_new_string (jb->d->name));
+    jf_add (j, "at", json_object_new_string (tb));
+    jf_add (j, "output", json_object_new_string (o->output));
+    jf_add (j, "format", json_object_new_string (fmt));
+    jf_add (j, "device", json_object_new_boolean (jb->device));
+    jf_add (j, "size", json_object_new_int64 ((int64_t) rs->p->size));
+    jf_add (j, "bytes_written",
+            json_object_new_int64 ((int64_t) atomic_load (&rs->data)));
+    jf_add (j, "seconds", json_object_new_double (secs));
+    return cli_print_json (j);
+  }
   format_size (rs->p->size, size, sizeof size);
   format_size (atomic_load (&rs->data), data, sizeof data);
   fprintf (stderr, "cdp: restored %s to %s (%s, %s, %s of data) in %.1f s, "
-           "%.0f MiB/s\n", what, output, fmt, size, data, secs,
+           "%.0f MiB/s\n", jb->what, o->output, fmt, size, data, secs,
            secs > 0 ? (double) rs->p->size / secs / 1048576 : 0);
+  return 0;
 }
 
-/* Did SIGINT/SIGTERM/SIGHUP come while the image was completed? */
-static bool
-stop_requested (const sigset_t *sigs)
-{
-  sigset_t stops = *sigs;
-
-  sigdelset (&stops, WAKE);
-  return sigtimedwait (&stops, NULL, &(struct timespec) { 0, 0 }) > 0;
-}
-
-/* Write the point into a temporary image and publish it as output. */
+/* Write the point into a temporary image and publish it as output.  A
+ * cancel removes the temporary image: output is never touched. */
 static int
-restore_point (const struct task_view *v, const struct point *p,
-               const char *what, const struct restore_opts *o,
-               const sigset_t *sigs)
+restore_point (struct job *jb)
 {
-  struct restore rs = { .p = p, .v = v, .main = pthread_self (),
+  const struct restore_opts *o = jb->o;
+  struct restore rs = { .p = jb->p, .v = jb->v,
                         .lock = PTHREAD_MUTEX_INITIALIZER };
   const char *fmt = format_of (o->output, o->format);
   int64_t t0;
@@ -474,67 +488,71 @@ restore_point (const struct task_view *v, const struct point *p,
   if (tmp == NULL)
     return EXIT_FAIL;
   t0 = time_mono_ns ();
-  r = imgw_create (tmp, fmt, p->size, NULL, &rs.w);
+  r = imgw_create (tmp, fmt, jb->p->size, NULL, &rs.w);
   if (r < 0) {
     unlink (tmp);
     free (tmp);
     return fail ("cannot create the image: %s", cdp_get_error ());
   }
   rs.raw_fd = imgw_raw_fd (rs.w);
-  run_readers (&rs, reader_count (), sigs, isatty (2));
+  run_readers (&rs, reader_count (), &jb->pr);
   if (rs.err) {
     imgw_abort (rs.w);
     free (tmp);
-    return fail ("restore of %s failed, %s not written: %s", what, o->output, rs.msg);
+    if (rs.err == -ECANCELED)
+      return fail ("restore of %s cancelled; %s not written", jb->what,
+                   o->output);
+    return fail ("restore of %s failed, %s not written: %s", jb->what,
+                 o->output, rs.msg);
   }
   r = imgw_finish (rs.w);
-  if (r == 0 && stop_requested (sigs)) {
+  if (r == 0 && cli_cancelled ()) {
     unlink (tmp);
-    r = fail ("interrupted; %s not written", o->output);
+    r = fail ("restore of %s cancelled; %s not written", jb->what, o->output);
   }
   else if (r < 0)
     r = fail ("cannot complete the image %s: %s", o->output, cdp_get_error ());
   else if ((r = publish (tmp, o->output, o->force)) != 0)
     unlink (tmp);
   else
-    report (&rs, what, o->output, fmt, t0);
+    r = report (&rs, jb, t0);
   free (tmp);
   return r;
 }
 
 /* Write the point into the block device output itself.  There is no
  * temporary name to hide a partial image behind: a restore that fails
- * says that the device holds part of it. */
+ * or is cancelled says that the device holds part of it. */
 static int
-restore_to_device (const struct task_view *v, const struct point *p,
-                   const char *what, const struct restore_opts *o,
-                   const sigset_t *sigs)
+restore_to_device (struct job *jb)
 {
-  struct restore rs = { .p = p, .v = v, .main = pthread_self (),
+  const struct restore_opts *o = jb->o;
+  struct restore rs = { .p = jb->p, .v = jb->v,
                         .lock = PTHREAD_MUTEX_INITIALIZER };
   const char *fmt = format_of (o->output, o->format);
   int64_t t0;
   int r;
 
   t0 = time_mono_ns ();
-  r = imgw_open_device (o->output, fmt, p->size, &rs.w);
+  r = imgw_open_device (o->output, fmt, jb->p->size, &rs.w);
   if (r < 0)
     return fail ("cannot restore onto %s: %s", o->output, cdp_get_error ());
   rs.raw_fd = imgw_raw_fd (rs.w);
   rs.fill_zero = rs.raw_fd >= 0;
-  run_readers (&rs, reader_count (), sigs, isatty (2));
+  run_readers (&rs, reader_count (), &jb->pr);
   if (rs.err) {
     imgw_abort (rs.w);
-    return fail ("restore of %s failed, %s holds part of the image: %s", what,
-                 o->output, rs.msg);
+    return fail ("restore of %s %s, %s holds part of the image%s%s", jb->what,
+                 rs.err == -ECANCELED ? "cancelled" : "failed", o->output,
+                 rs.err == -ECANCELED ? "" : ": ",
+                 rs.err == -ECANCELED ? "" : rs.msg);
   }
   r = imgw_finish (rs.w);
   if (r < 0)
     return fail ("cannot complete the image on %s (it holds part of it): %s",
                  o->output, cdp_get_error ());
-  stop_requested (sigs);            /* too late to stop: it is complete */
-  report (&rs, what, o->output, fmt, t0);
-  return 0;
+  /* A cancel now comes too late to stop anything: the image is complete. */
+  return report (&rs, jb, t0);
 }
 
 int
@@ -542,35 +560,29 @@ cmd_restore (const char *store, int argc, char **argv)
 {
   struct restore_opts o = { 0 };
   struct task_view v;
-  const struct task_disk *d;
   struct point p;
-  sigset_t sigs;
-  int64_t t;
-  char what[256];
-  bool device;
+  struct job jb = { .v = &v, .p = &p, .o = &o };
   int r = parse_args (argc, argv, &o);
 
   if (r != 0)
     return r < 0 ? EXIT_OK : r;
-  if ((r = check_output (o.output, o.force, &device)) != 0)
+  if ((r = check_output (o.output, o.force, &jb.device)) != 0)
     return r;
-  if ((r = cli_view_disk (store, argv[optind], o.disk, &v, &d)) != 0)
+  /* Signals wait for the main thread, which stops in order. */
+  if ((r = cli_cancel_init ()) != 0)
     return r;
-  if ((r = view_point (&v, d, o.at, &p, &t)) != 0) {
+  if ((r = cli_view_disk (store, argv[optind], o.disk, &v, &jb.d)) != 0)
+    return r;
+  if ((r = view_point (&v, jb.d, o.at, &p, &jb.t)) != 0) {
     view_close (&v);
     return r;
   }
-  cli_point_name (v.task, d, t, what, sizeof what);
-  /* Signals wait for the main thread, which stops in order. */
-  sigemptyset (&sigs);
-  sigaddset (&sigs, SIGINT);
-  sigaddset (&sigs, SIGTERM);
-  sigaddset (&sigs, SIGHUP);
-  sigaddset (&sigs, WAKE);
-  pthread_sigmask (SIG_BLOCK, &sigs, NULL);
-  r = p.size == 0 ? fail ("the size of disk %s is not known yet", d->name)
-    : device ? restore_to_device (&v, &p, what, &o, &sigs)
-    : restore_point (&v, &p, what, &o, &sigs);
+  cli_point_name (v.task, jb.d, jb.t, jb.what, sizeof jb.what);
+  /* --progress; or, for people on a terminal, progress on it anyway. */
+  cli_progress_init (&jb.pr, "restore", o.progress || isatty (2),
+                     o.json && o.progress);
+  r = p.size == 0 ? fail ("the size of disk %s is not known yet", jb.d->name)
+    : jb.device ? restore_to_device (&jb) : restore_point (&jb);
   view_close (&v);
   return r;
 }

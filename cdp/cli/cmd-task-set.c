@@ -32,14 +32,16 @@
 #define RELOAD_WAIT_NS (30 * NS)
 
 static const char set_help[] =
-  "usage: cdp task set NAME [POLICY]...\n"
+  "usage: cdp task set NAME [POLICY]... [--json]\n"
   "Changes the task's policies in its task.json.  A cdp serve that serves\n"
   "the task applies them at once, without restarting it: no gap is\n"
   "journaled, no initial copy starts again.  Disks, mode, listener and TLS\n"
-  "are fixed when the task is created.\n"
+  "are fixed when the task is created.  --json prints the task as 'cdp task\n"
+  "show --json' does, with the policies changed and whether a serve\n"
+  "applied them.\n"
   POLICY_HELP;
 
-enum { FIXED = 0x1200 };
+enum { FIXED = 0x1200, JSON_OPT };
 
 /* The flags of task create that are not policies. */
 #define FIXED_LONG_OPTIONS                                               \
@@ -57,13 +59,14 @@ enum { FIXED = 0x1200 };
   { "max-connections", required_argument, 0, FIXED }
 
 static const struct option opts[] = {
-  POLICY_LONG_OPTIONS, FIXED_LONG_OPTIONS,
+  POLICY_LONG_OPTIONS, FIXED_LONG_OPTIONS, { "json", no_argument, 0, JSON_OPT },
   { "help", no_argument, 0, 'h' }, { 0 } };
 
 /* What was given: the values in p, which ones in given (by option). */
 struct wanted {
   struct task_policy p;
   bool given[POLICY_OPT_RPO - POLICY_OPT_BP_INTERVAL + 1];
+  bool json;
 };
 
 static int
@@ -82,6 +85,9 @@ parse_args (int argc, char **argv, struct wanted *w, const char **name)
       r = policy_opt (c, optarg, &w->p);
       w->given[c - POLICY_OPT_BP_INTERVAL] = any = true;
       break;
+    case JSON_OPT:
+      w->json = true;
+      break;
     case FIXED:
       r = usage_error ("--%s is fixed when the task is created; task set "
                        "changes policies only (see 'cdp task set --help')",
@@ -96,7 +102,7 @@ parse_args (int argc, char **argv, struct wanted *w, const char **name)
     }
   }
   if (r == 0 && optind + 1 != argc)
-    r = usage_error ("usage: cdp task set NAME [POLICY]...");
+    r = usage_error ("usage: cdp task set NAME [POLICY]... [--json]");
   else if (r == 0 && !any)
     r = usage_error ("task set: name a policy to change; see 'cdp task set "
                      "--help'");
@@ -122,9 +128,11 @@ say_duration (char *out, size_t len, const char *flag, int64_t from,
   snprintf (out + n, len - n, "%s--%s %s -> %s", n ? ", " : "", flag, a, b);
 }
 
-/* Apply w to p; in out, what changes ("" if nothing). */
+/* Apply w to p; in out, what changes ("" if nothing); in names (if
+ * not NULL), the flags of the policies that change. */
 static void
-apply (const struct wanted *w, struct task_policy *p, char *out, size_t len)
+apply (const struct wanted *w, struct task_policy *p, char *out, size_t len,
+       json_object *names)
 {
   static const char *const flag[] = { "bp-interval", "journal-retention",
     "bp-retention", "max-chain", "verify-interval", "rpo" };
@@ -137,6 +145,9 @@ apply (const struct wanted *w, struct task_policy *p, char *out, size_t len)
   for (size_t i = 0; i < sizeof flag / sizeof flag[0]; i++) {
     if (!w->given[i])
       continue;
+    if (names && ((have[i] == NULL && p->max_chain != w->p.max_chain) ||
+                  (have[i] && *have[i] != want[i])))
+      jf_append (names, json_object_new_string (flag[i]));
     if (have[i] == NULL && p->max_chain != w->p.max_chain) {
       size_t n = strlen (out);
       snprintf (out + n, len - n, "%s--max-chain %u -> %u", n ? ", " : "",
@@ -231,6 +242,19 @@ hold_task_lock (const struct task *t)
   return fd;
 }
 
+/* --json: the task as task show prints it, the policies changed (their
+ * flags' names) and whether a serve runs by them now. */
+static int
+print_json (const struct task *t, json_object *names, bool applied)
+{
+  json_object *o = json_object_new_object ();
+
+  jf_add (o, "task", task_json (t));
+  jf_add (o, "changed", json_object_get (names));
+  jf_add (o, "applied_live", json_object_new_boolean (applied));
+  return cli_print_json (o) == EXIT_OK ? 0 : -ENOMEM;
+}
+
 int
 cmd_task_set (const char *store, int argc, char **argv)
 {
@@ -238,6 +262,7 @@ cmd_task_set (const char *store, int argc, char **argv)
   struct task *t = NULL;
   const char *name;
   char changed[512], why[512];
+  json_object *names = NULL;
   int fd, e;
 
   if (want_help (argc, argv)) {
@@ -258,18 +283,23 @@ cmd_task_set (const char *store, int argc, char **argv)
     e = task_load_fail (store, name, e);
     goto out;
   }
-  apply (&w, &t->policy, changed, sizeof changed);
+  names = w.json ? json_object_new_array () : NULL;
+  apply (&w, &t->policy, changed, sizeof changed, names);
   if (*changed && (e = task_policy_save (t, &t->policy)) < 0) {
     e = fail ("task %s: cannot write %s/task.json: %s; nothing changed",
               name, t->dir, jf_strerror (e));
     goto out;
   }
-  if (*changed)
+  if (w.json)
+    ;
+  else if (*changed)
     printf ("task %s: %s\n", name, changed);
   else
     printf ("task %s: no change (the policies are set so already)\n", name);
   e = reload_served (t, why, sizeof why);
-  if (e == 1)
+  if (e >= 0 && w.json)
+    e = print_json (t, names, e == 1);
+  else if (e == 1)
     printf ("task %s: cdp serve runs by it now\n", name);
   else if (e == 0)
     printf ("task %s: not served now; cdp serve runs by it when it starts "
@@ -281,6 +311,7 @@ cmd_task_set (const char *store, int argc, char **argv)
           name, why);
   e = e < 0 ? EXIT_FAIL : 0;
  out:
+  json_object_put (names);
   close (fd);
   task_free (t);
   return e;

@@ -31,6 +31,7 @@ static const char create_help[] =
   "       clients need a certificate the CA signed), --tls-psk FILE\n"
   "       (username:hexkey lines), or --no-tls (plain TCP): one is required\n"
   "listener: --max-connections N (32): clients served at once\n"
+  "--json: print the task created as 'cdp task show --json' does\n"
   POLICY_HELP
   "        --segment-size SIZE (journal segment; default 256M, less on small\n"
   "        file systems)\n";
@@ -178,12 +179,13 @@ task_create (const char *store, int argc, char **argv)
   static const struct option shared[] = {
     { "listen", required_argument, 0, 'l' },
     { "segment-size", required_argument, 0, 'g' }, POLICY_LONG_OPTIONS,
-    LISTEN_LONG_OPTIONS,
+    LISTEN_LONG_OPTIONS, { "json", no_argument, 0, 'j' },
     { 0 } };
   struct option *opts = hv_create_options (shared);
   struct task *t = calloc (1, sizeof *t);
   struct hv_create hc = { .t = t };
   uint64_t seg = 0;
+  bool json = false;
   int c, r = 0;
 
   if (opts == NULL || t == NULL) {
@@ -196,6 +198,7 @@ task_create (const char *store, int argc, char **argv)
   while (r == 0 && (c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
     case 'l': t->listen = strdup (optarg); break;
+    case 'j': json = true; break;
     case 'g':
       if (parse_size (optarg, &seg) < 0 || seg < (1u << 20) || seg > (1u << 30) ||
           seg % (1u << 20))
@@ -243,7 +246,9 @@ task_create (const char *store, int argc, char **argv)
     r = check_sizes (store, t);
   if (r == 0)
     r = create_dirs (store, t);
-  if (r == 0)
+  if (r == 0 && json)
+    r = cli_print_json (task_json (t));
+  else if (r == 0)
     printf ("task %s created (%s mode, %zu disk%s)\n", t->name,
             task_mode_name (t), t->disks.len, t->disks.len == 1 ? "" : "s");
   hv_create_free (&hc);
@@ -252,7 +257,7 @@ task_create (const char *store, int argc, char **argv)
   return r;
 }
 
-static json_object *
+json_object *
 task_json (const struct task *t)
 {
   json_object *o = json_object_new_object (), *disks = json_object_new_array ();
@@ -443,9 +448,10 @@ serving_pid (const struct task *t)
 }
 
 /* The task is served: ask that cdp serve let it go (its jobs end, its
- * receiver closes) and wait until serve.lock (fd) is ours. */
+ * receiver closes) and wait until serve.lock (fd) is ours; say so
+ * unless json. */
 static int
-release_served (const struct task *t, int fd)
+release_served (const struct task *t, int fd, bool json)
 {
   long long pid = serving_pid (t);
   int64_t deadline = time_now_ns () + RELEASE_WAIT_NS;
@@ -460,7 +466,8 @@ release_served (const struct task *t, int fd)
       asked = cli_reply_ok (reply);
     free (reply);
     if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
-      printf ("task %s: cdp serve stopped serving it\n", t->name);
+      if (!json)
+        printf ("task %s: cdp serve stopped serving it\n", t->name);
       return 0;
     }
     usleep (100000);
@@ -478,7 +485,7 @@ int
 cmd_task_delete (const char *store, int argc, char **argv)
 {
   struct task *t;
-  bool force = false;
+  bool force = false, json = false;
   const char *name = NULL;
   char *lock, why[512] = "";
   bool released = false;
@@ -489,11 +496,13 @@ cmd_task_delete (const char *store, int argc, char **argv)
   for (int i = 1; i < argc; i++) {
     if (strcmp (argv[i], "--force") == 0)
       force = true;
+    else if (strcmp (argv[i], "--json") == 0)
+      json = true;
     else if (argv[i][0] != '-')
       name = argv[i];
   }
   if (name == NULL)
-    return usage_error ("usage: cdp task delete NAME [--force]");
+    return usage_error ("usage: cdp task delete NAME [--force] [--json]");
   if ((e = task_load (store, name, &t)) < 0 && e != -EUCLEAN &&
       e != -EPROTONOSUPPORT)
     return task_load_fail (store, name, e);
@@ -530,7 +539,7 @@ cmd_task_delete (const char *store, int argc, char **argv)
   }
   if (flock (fd, LOCK_EX | LOCK_NB) < 0) {
     released = true;
-    if ((e = release_served (t, fd)) != 0) {
+    if ((e = release_served (t, fd, json)) != 0) {
       close (fd);
       task_free (t);
       return e;
@@ -551,8 +560,17 @@ cmd_task_delete (const char *store, int argc, char **argv)
   }
   if ((e = remove_task_dir (t)) != 0)
     goto out;
-  printf ("task %s deleted\n", name);
-  e = 0;
+  if (json) {
+    json_object *o = json_object_new_object ();
+    jf_add (o, "task", json_object_new_string (name));
+    jf_add (o, "deleted", json_object_new_boolean (true));
+    jf_add (o, "was_served", json_object_new_boolean (released));
+    e = cli_print_json (o);
+  }
+  else {
+    printf ("task %s deleted\n", name);
+    e = 0;
+  }
  out:
   if (lfd >= 0)
     close (lfd);

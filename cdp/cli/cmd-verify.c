@@ -5,34 +5,41 @@
  * run); 2: usage.  The findings go into TASK/verify.json (integrity.c):
  * a check of the whole task replaces the damage on record and records
  * itself as the last verification; a check of one point adds to it.
+ * --progress shows the check's phases (progress.h); SIGINT/SIGTERM stop
+ * it, and then nothing is recorded.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
+#include "cdp/cli/progress.h"
 #include "cdp/task/verify.h"
 #include "common/error.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 
 static const char usage[] =
-  "usage: cdp verify NAME [--at T] [--json]\n"
+  "usage: cdp verify NAME [--at T] [--json] [--progress]\n"
   "Check the stored history of task NAME: every journal record's CRC, the\n"
   "index against the journal, the base point catalog against its files,\n"
   "and every base point image (qemu-img check, and its data checksums\n"
   "where it has them).  With --at, only what the point at T reads.\n"
   "Exit 0 when nothing is damaged, 1 when something is (each problem is\n"
-  "named with the points it affects), 2 on a usage error.\n";
+  "named with the points it affects), 2 on a usage error.\n"
+  "--progress shows the check as it goes (JSON Lines on stdout with --json,\n"
+  "else on stderr).  SIGINT or SIGTERM stops it: nothing is recorded.\n";
 
 struct verify_args {
   const char *name, *at;
-  bool json;
+  bool json, progress;
 };
 
 static int
@@ -40,7 +47,8 @@ parse_args (int argc, char **argv, struct verify_args *a)
 {
   static const struct option opts[] = {
     { "at", required_argument, 0, 'a' }, { "json", no_argument, 0, 'j' },
-    { "help", no_argument, 0, 'h' }, { 0 } };
+    { "progress", no_argument, 0, 'P' }, { "help", no_argument, 0, 'h' },
+    { 0 } };
   int c;
 
   optind = 1;
@@ -49,11 +57,12 @@ parse_args (int argc, char **argv, struct verify_args *a)
     switch (c) {
     case 'a': a->at = optarg; break;
     case 'j': a->json = true; break;
+    case 'P': a->progress = true; break;
     case 'h': fputs (usage, stdout); return -1;
     default: return cli_option_error (c, argv);
     }
   if (optind + 1 != argc)
-    return usage_error ("usage: cdp verify NAME [--at T] [--json]");
+    return usage_error ("usage: cdp verify NAME [--at T] [--json] [--progress]");
   a->name = argv[optind];
   return 0;
 }
@@ -173,6 +182,41 @@ print_text (const struct verify_args *a, const struct verify_result *r)
     printf ("%s: clean\n", a->name);
 }
 
+/* ---- progress and cancel ------------------------------------------------- */
+
+struct watch {
+  struct cli_progress pr;
+  atomic_bool stop;                 /* verify_opts.stop: a cancel came */
+  atomic_bool finished;             /* the check returned */
+};
+
+/* verify_opts.progress: a phase of its own for each of the check's. */
+static void
+on_progress (void *opaque, const char *phase, uint64_t done, int64_t total)
+{
+  struct watch *w = opaque;
+
+  if (w->pr.phase == NULL || strcmp (w->pr.phase, phase) != 0)
+    cli_progress_start (&w->pr, phase,
+                        strcmp (phase, "base") == 0 ? "files" : "records",
+                        total);
+  cli_progress_update (&w->pr, done);
+}
+
+/* Stop the check when SIGINT or SIGTERM comes (progress.h). */
+static void *
+cancel_thread (void *opaque)
+{
+  struct watch *w = opaque;
+
+  while (!atomic_load (&w->finished))
+    if (cli_cancel_wait (100000000)) {
+      atomic_store (&w->stop, true);
+      break;
+    }
+  return NULL;
+}
+
 /* Keep the findings for `cdp status`. */
 static void
 record (const struct task *t, const struct verify_args *a,
@@ -209,10 +253,12 @@ cmd_verify (const char *store, int argc, char **argv)
   struct point pts[4];
   size_t npts = 0;
   struct verify_result res;
+  struct watch w = { 0 };
+  pthread_t canceller;
   json_object *early = json_object_new_array ();
   int r = parse_args (argc, argv, &a);
 
-  if (r != 0) {
+  if (r != 0 || (r = cli_cancel_init ()) != 0) {
     json_object_put (early);
     return r < 0 ? EXIT_OK : r;
   }
@@ -227,8 +273,16 @@ cmd_verify (const char *store, int argc, char **argv)
   }
   struct verify_source src = { v.task, v.jr, v.ix, &v.cat };
   struct verify_opts o = { .points = a.at ? pts : NULL, .npoints = npts,
-                           .found_by = "verify" };
+                           .found_by = "verify", .stop = &w.stop,
+                           .progress = on_progress, .progress_opaque = &w };
+  cli_progress_init (&w.pr, "verify", a.progress, a.json);
+  bool watching = pthread_create (&canceller, NULL, cancel_thread, &w) == 0;
   int e = verify_run (&src, &o, &res);
+  atomic_store (&w.finished, true);
+  if (watching)
+    pthread_join (canceller, NULL);
+  if (e == 0 && !atomic_load (&w.stop))
+    cli_progress_end (&w.pr, w.pr.done);
   for (size_t i = 0; i < json_object_array_length (early); i++)
     jf_append (res.damage,
                json_object_get (json_object_array_get_idx (early, i)));
@@ -236,6 +290,13 @@ cmd_verify (const char *store, int argc, char **argv)
   if (e < 0) {
     r = fail ("cannot check task %s: %s%s%s", a.name, strerror (-e),
               *cdp_get_error () ? ": " : "", cdp_get_error ());
+    verify_result_free (&res);
+    view_close (&v);
+    return r;
+  }
+  /* A cancel that came before the result is recorded cancels. */
+  if (atomic_load (&w.stop) || cli_cancelled ()) {
+    r = fail ("verify of task %s cancelled; nothing recorded", a.name);
     verify_result_free (&res);
     view_close (&v);
     return r;

@@ -21,9 +21,9 @@ static const struct cli_command task_commands[] = {
   { "show", cmd_task_show, "a task's disks and policies",
     .args = "NAME [--json]" },
   { "set", cmd_task_set, "change a task's policies, live if it is served",
-    .args = "NAME [POLICY]..." },
+    .args = "NAME [POLICY]... [--json]" },
   { "delete", cmd_task_delete, "delete a task and its history",
-    .args = "NAME [--force]" },
+    .args = "NAME [--force] [--json]" },
 };
 const struct cli_commands cli_task_commands = { task_commands,
                                                 LEN (task_commands) };

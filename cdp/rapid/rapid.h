@@ -70,6 +70,13 @@ struct rapid {
   int64_t t0;                       /* when the command started */
   bool resuming;                    /* --resume */
   char *made_dir;                   /* PATH, when this recovery creates it */
+  bool json;                        /* --json: stdout is the command's
+                                       document only; the rest goes to stderr */
+  /* The stream's progress, done of total bytes of every disk (final:
+   * every overlay stands alone), instead of the line drawn on stderr;
+   * NULL: that line. */
+  void (*progress) (void *opaque, uint64_t done, uint64_t total, bool final);
+  void *progress_opaque;
 };
 
 double rapid_secs (int64_t ns);
@@ -91,7 +98,7 @@ int rapid_failed (struct rapid *c, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
 
 /* recover-stream.c.  How to boot and stream the point without libvirt,
- * on stdout. */
+ * on stdout (stderr with json). */
 void rapid_print_qmp_howto (struct rapid *c);
 /* Stream until every overlay stands alone (libvirt: drive the pulls;
  * else wait for someone's block-stream), then stop the export, unlock,

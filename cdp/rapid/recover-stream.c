@@ -52,6 +52,10 @@ progress (struct rapid *c, double rate, bool final)
     done += c->r.disks.ptr[i].done;
     total += c->r.disks.ptr[i].total;
   }
+  if (c->progress) {
+    c->progress (c->progress_opaque, done, total, final);
+    return;
+  }
   if (!c->tty && !final && now - last < 5000000000LL)
     return;
   last = now;
@@ -164,9 +168,9 @@ stream_libvirt (struct rapid *c)
     }
     if (signalled (c)) {
       rapid_state_save (c->t, &c->r);
-      if (c->tty)
+      if (c->tty && c->progress == NULL)
         fputc ('\n', stderr);
-      return fail ("stopped: %s still reads from the store; run 'cdp recover "
+      return fail ("cancelled: %s still reads from the store; run 'cdp recover "
                    "%s --resume' to finish", c->r.domain, c->t->name);
     }
     while (lv_next_event (c->l, 500, &ev) == 1)
@@ -184,17 +188,21 @@ stream_qmp (struct rapid *c)
   for (;;) {
     size_t left = 0;
     for (size_t i = 0; i < c->r.disks.len; i++) {
-      int r = file_has_backing (c->r.disks.ptr[i].overlay);
+      struct rapid_disk *d = &c->r.disks.ptr[i];
+      int r = file_has_backing (d->overlay);
       if (r < 0)
         return fail ("cannot read %s: not a qcow2 image any more",
-                     c->r.disks.ptr[i].overlay);
+                     d->overlay);
       left += r;
+      d->done = r ? 0 : d->total;   /* the job's own progress is not seen */
     }
+    if (c->progress)
+      progress (c, 0, left == 0);
     if (left == 0)
       return 0;
     struct timespec wait = { 0, 500000000L };
     if (sigtimedwait (&c->sigs, NULL, &wait) > 0)
-      return fail ("stopped: the VM still reads from the store; run 'cdp "
+      return fail ("cancelled: the VM still reads from the store; run 'cdp "
                    "recover %s --resume' to serve it again", c->t->name);
   }
 }
@@ -203,19 +211,21 @@ stream_qmp (struct rapid *c)
 void
 rapid_print_qmp_howto (struct rapid *c)
 {
-  printf ("The point of %s is served at:\n", c->t->name);
+  FILE *out = c->json ? stderr : stdout;
+
+  fprintf (out, "The point of %s is served at:\n", c->t->name);
   for (size_t i = 0; i < c->r.disks.len; i++) {
     char *uri = rapid_uri (c, c->r.disks.ptr[i].disk);
-    printf ("  %s\n", uri ? uri : "(its URI: out of memory)");
+    fprintf (out, "  %s\n", uri ? uri : "(its URI: out of memory)");
     free (uri);
   }
-  printf ("Overlays (qcow2, backed by the export; the VM writes here):\n");
+  fprintf (out, "Overlays (qcow2, backed by the export; the VM writes here):\n");
   for (size_t i = 0; i < c->r.disks.len; i++)
-    printf ("  %s\n", c->r.disks.ptr[i].overlay);
-  printf ("Boot the VM on them, with its usual arguments and, for each disk:\n");
+    fprintf (out, "  %s\n", c->r.disks.ptr[i].overlay);
+  fprintf (out, "Boot the VM on them, with its usual arguments and, for each disk:\n");
   for (size_t i = 0; i < c->r.disks.len; i++) {
     const struct rapid_disk *d = &c->r.disks.ptr[i];
-    printf ("  -blockdev '{\"node-name\":\"rec-%s-base\",\"driver\":\"nbd\","
+    fprintf (out, "  -blockdev '{\"node-name\":\"rec-%s-base\",\"driver\":\"nbd\","
             "\"server\":{\"type\":\"unix\",\"path\":\"%s\"},\"export\":\"%s\","
             "\"reconnect-delay\":60,\"read-only\":true}'\n"
             "  -blockdev '{\"node-name\":\"rec-%s\",\"driver\":\"qcow2\","
@@ -223,14 +233,14 @@ rapid_print_qmp_howto (struct rapid *c)
             "\"backing\":\"rec-%s-base\"}' -device virtio-blk-pci,drive=rec-%s\n",
             d->disk, c->r.socket, d->disk, d->disk, d->overlay, d->disk, d->disk);
   }
-  printf ("Then move the data in, on its QMP monitor:\n");
+  fprintf (out, "Then move the data in, on its QMP monitor:\n");
   for (size_t i = 0; i < c->r.disks.len; i++)
-    printf ("  {\"execute\":\"block-stream\",\"arguments\":{\"job-id\":"
+    fprintf (out, "  {\"execute\":\"block-stream\",\"arguments\":{\"job-id\":"
             "\"rec-%s\",\"device\":\"rec-%s\"}}\n", c->r.disks.ptr[i].disk,
             c->r.disks.ptr[i].disk);
-  printf ("cdp serves the point until every overlay stands alone (or "
+  fprintf (out, "cdp serves the point until every overlay stands alone (or "
           "SIGINT/SIGTERM).\n");
-  fflush (stdout);
+  fflush (out);
 }
 
 /* Steps 5 and 6. */
@@ -252,10 +262,11 @@ rapid_finish (struct rapid *c)
   c->r.state = strdup ("done");
   c->r.done_ns = time_now_ns ();
   rapid_save (c);
-  printf ("done: %s no longer depends on the store (%s streamed in %.1f s)\n",
-          c->r.domain ? c->r.domain : "the VM",
-          c->r.disks.len > 1 ? "its disks" : "its disk",
-          rapid_secs (c->r.done_ns - (c->r.ready_ns ? c->r.ready_ns : c->t0)));
+  if (!c->json)
+    printf ("done: %s no longer depends on the store (%s streamed in %.1f s)\n",
+            c->r.domain ? c->r.domain : "the VM",
+            c->r.disks.len > 1 ? "its disks" : "its disk",
+            rapid_secs (c->r.done_ns - (c->r.ready_ns ? c->r.ready_ns : c->t0)));
   return EXIT_OK;
 }
 

@@ -276,6 +276,20 @@ enum view_verdict {
 int view_resolve (struct task_view *v, const struct task_disk *d, int64_t t,
                   uint64_t *seq);
 
+/* ---- view-seconds.c: the second points of a range ---------------------- */
+
+/* Call fn (oldest first) for each second point of d whose time (the
+ * last nanosecond of its second) lies in [from, to] and is not after
+ * now: exactly the seconds for which view_resolve says VIEW_POINT, in
+ * one walk of the index's seconds; seq is the last record of the second
+ * that changed d.  fn returns 0 to go on, > 0 to stop (view_seconds then
+ * returns 0), < 0 to fail with it.  0 or -errno (locks.json unreadable:
+ * v->locks_err). */
+typedef int (*view_second_fn) (void *opaque, int64_t time, uint64_t seq);
+int view_seconds (struct task_view *v, const struct task_disk *d,
+                  int64_t from, int64_t to, int64_t now, view_second_fn fn,
+                  void *opaque);
+
 /* ---- integrity.c: damage found in stored history (TASK/verify.json) ----- */
 
 /* A damage entry: kind "journal", "base", "catalog" or "index"; where

@@ -66,12 +66,27 @@ struct vstate {
   uint64_t first;                   /* seq of recs.ptr[0] */
   uint64_t from_seq, to_seq;        /* the journal range checked */
   bool partial;                     /* more records than MAX_JRECS */
+  uint64_t read;                    /* records read so far (progress) */
   unsigned reports[4];              /* per kind: journal, index, catalog, base */
   unsigned dropped[4];
 };
 
 enum { K_JOURNAL, K_INDEX, K_CATALOG, K_BASE };
 static const char *const kinds[] = { "journal", "index", "catalog", "base" };
+
+static void
+progress (const struct vstate *s, const char *phase, uint64_t done,
+          int64_t total)
+{
+  if (s->o->progress)
+    s->o->progress (s->o->progress_opaque, phase, done, total);
+}
+
+static bool
+stopped (const struct vstate *s)
+{
+  return s->o->stop && atomic_load (s->o->stop);
+}
 
 /* Add a damage entry, or count it past MAX_REPORTS. */
 static void
@@ -152,6 +167,8 @@ on_record (void *opaque, const struct journal_record *rec,
   struct vstate *s = opaque;
   struct jrec *j;
 
+  if (rec)
+    progress (s, "journal", ++s->read, -1);
   if (d) {
     journal_damage_entry (s, d);
     if (!d->header_damaged && (j = jrec_at (s, d->seq, true)) != NULL)
@@ -180,7 +197,10 @@ check_journal (struct vstate *s)
     .stop = s->o->stop,
   };
   struct journal_check_stats st;
-  int e = journal_check (s->src->jr, &jo, on_record, s, &st);
+  int e;
+
+  progress (s, "journal", 0, -1);
+  e = journal_check (s->src->jr, &jo, on_record, s, &st);
 
   s->res->journal_segments = st.segments;
   s->res->journal_records = st.records;
@@ -218,6 +238,7 @@ on_extent (void *opaque, const struct index_extent *x)
   char where[128];
 
   s->res->index_extents++;
+  progress (s, "index", s->res->index_extents + s->res->index_times, -1);
   if (x->malformed) {
     damage (s, K_INDEX, "extents", "index: an extents entry of the wrong size; "
             "%s", index_fix);
@@ -257,6 +278,7 @@ on_time (void *opaque, const struct index_time *x)
   char where[96];
 
   s->res->index_times++;
+  progress (s, "index", s->res->index_extents + s->res->index_times, -1);
   if (x->malformed) {
     damage (s, K_INDEX, "times", "index: a times entry of the wrong size; %s",
             index_fix);
@@ -279,7 +301,10 @@ check_index (struct vstate *s)
 {
   struct index_bounds b;
   uint64_t lo, hi;
-  int e = index_walk (s->src->ix, on_extent, on_time, s, &b);
+  int e;
+
+  progress (s, "index", 0, -1);
+  e = index_walk (s->src->ix, on_extent, on_time, s, &b);
 
   if (e < 0)
     return e;
@@ -551,10 +576,16 @@ static void
 check_bases (struct vstate *s)
 {
   const struct base_catalog *cat = s->src->cat;
+  uint64_t total = 0, done = 0;
 
-  for (size_t i = 0; i < cat->v.len && !(s->o->stop && atomic_load (s->o->stop)); i++)
-    if (base_in_scope (s, &cat->v.ptr[i]))
+  for (size_t i = 0; i < cat->v.len; i++)
+    total += base_in_scope (s, &cat->v.ptr[i]);
+  progress (s, "base", 0, (int64_t) total);
+  for (size_t i = 0; i < cat->v.len && !stopped (s); i++)
+    if (base_in_scope (s, &cat->v.ptr[i])) {
       check_base (s, &cat->v.ptr[i]);
+      progress (s, "base", ++done, (int64_t) total);
+    }
 }
 
 /* ---- the whole check ---------------------------------------------------- */
@@ -599,9 +630,9 @@ verify_run (const struct verify_source *src, const struct verify_opts *o,
   journal_range (&s);
   if (s.from_seq != UINT64_MAX)
     e = check_journal (&s);
-  if (e == 0 && src->ix && s.from_seq != UINT64_MAX)
+  if (e == 0 && src->ix && s.from_seq != UINT64_MAX && !stopped (&s))
     e = check_index (&s);
-  if (e == 0)
+  if (e == 0 && !stopped (&s))
     check_bases (&s);
   for (int k = 0; k < 4; k++)
     if (s.dropped[k]) {

@@ -26,6 +26,13 @@ struct verify_opts {
   const char *found_by;             /* "verify", "serve" */
   uint64_t upto_seq;                /* everything: only records up to this
                                        (0: all; a journal still written) */
+  /* May be NULL: called from the calling thread as the check goes, with
+   * phase "journal" (done: records read), "index" (entries read) or
+   * "base" (base point images checked, of total); total -1 when not
+   * known.  Each phase starts with done 0. */
+  void (*progress) (void *opaque, const char *phase, uint64_t done,
+                    int64_t total);
+  void *progress_opaque;
 };
 
 struct verify_result {

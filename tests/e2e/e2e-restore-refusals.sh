@@ -84,7 +84,7 @@ for try in $(seq 10); do
 done
 [ "$caught" = 1 ] || fail "could not catch a restore in progress"
 [ "$status" -eq 1 ] || fail "a restore stopped by SIGTERM exited $status"
-grep -q 'interrupted' "$tmpdir/stopped.err" || fail "SIGTERM: $(cat "$tmpdir/stopped.err")"
+grep -q 'cancelled' "$tmpdir/stopped.err" || fail "SIGTERM: $(cat "$tmpdir/stopped.err")"
 [ -e "$tmpdir/term.qcow2" ] && fail "SIGTERM left term.qcow2"
 ls "$tmpdir"/term.qcow2.tmp-* >/dev/null 2>&1 && fail "SIGTERM left a temporary file"
 gone "$nbd_pid"

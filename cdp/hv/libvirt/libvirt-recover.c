@@ -174,7 +174,8 @@ resume (struct rapid *c)
     return fail ("%s", cdp_get_error ());
   if (!active && lv_start (c->l, NULL) < 0)
     return fail ("cannot start %s: %s", c->r.domain, cdp_get_error ());
-  printf ("resumed: %s reads the point from the store again\n", c->r.domain);
+  fprintf (c->json ? stderr : stdout, "resumed: %s reads the point from the "
+           "store again\n", c->r.domain);
   fflush (stdout);
   return 0;
 }

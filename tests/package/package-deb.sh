@@ -139,7 +139,9 @@ mkdir "$tmpdir/src"
 git -C "$src" archive --prefix=cdp/ HEAD | tar -x -C "$tmpdir/src" ||
     fail "git archive of $src failed"
 tree=$tmpdir/src/cdp
-(cd "$tree" && dpkg-buildpackage -b -us -uc) >"$tmpdir/build.log" 2>&1 || {
+(cd "$tree" &&
+ DEB_BUILD_OPTIONS="parallel=$(nproc) ${DEB_BUILD_OPTIONS-}" \
+     dpkg-buildpackage -b -us -uc) >"$tmpdir/build.log" 2>&1 || {
     tail -n 60 "$tmpdir/build.log" >&2
     fail "dpkg-buildpackage -b -us -uc failed (log above)"; }
 

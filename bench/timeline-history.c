@@ -237,10 +237,13 @@ main (int argc, char **argv)
   close (g.dirfd);
   if ((e = catalog_save (&cat)) < 0)
     die ("base/catalog.json", -e);
+  /* In a short history two of them may be one point: locked once. */
   if ((e = locks_change (t, lock_second, lock_second_t, true)) < 0 ||
-      (e = locks_change (t, mark_seq[1], mark_t[1], true)) < 0 ||
-      (e = locks_change (t, cat.v.ptr[cat.v.len / 2].seq,
-                         cat.v.ptr[cat.v.len / 2].time_ns, true)) < 0)
+      ((e = locks_change (t, mark_seq[1], mark_t[1], true)) < 0 &&
+       e != -EEXIST) ||
+      ((e = locks_change (t, cat.v.ptr[cat.v.len / 2].seq,
+                          cat.v.ptr[cat.v.len / 2].time_ns, true)) < 0 &&
+       e != -EEXIST))
     die ("locks.json", -e);
   catalog_free (&cat);
   free (g.buf);

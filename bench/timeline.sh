@@ -10,10 +10,10 @@
 # 5 minutes.  Then, each run a fresh `cdp` process, as a page's
 # cockpit.spawn runs it:
 #
-#   day-1s    --from -HOURSh --bucket 1s   (86400 buckets for a day)
+#   span-1s   --from -HOURSh --bucket 1s   (86400 buckets for a day)
 #   hour-1s   --from -1h --bucket 1s
-#   day-1m    --from -HOURSh --bucket 1m
-#   day-list  --from -HOURSh, no --bucket: every point as a JSON object
+#   span-1m   --from -HOURSh --bucket 1m
+#   span-list --from -HOURSh, no --bucket: every point as a JSON object
 #   start     cdp --version --json: what starting the process costs
 #
 # Wall time of each command (bash's EPOCHREALTIME, no extra process)
@@ -88,10 +88,10 @@ ms () {
 from="-${hours}h"
 for rep in $(seq "$reps"); do
   rotate "$rep" \
-    "ms day-1s $rep points tl --from $from --bucket 1s --json" \
+    "ms span-1s $rep points tl --from $from --bucket 1s --json" \
     "ms hour-1s $rep points tl --from -1h --bucket 1s --json" \
-    "ms day-1m $rep points tl --from $from --bucket 1m --json" \
-    "ms day-list $rep points tl --from $from --json" \
+    "ms span-1m $rep points tl --from $from --bucket 1m --json" \
+    "ms span-list $rep points tl --from $from --json" \
     "ms start $rep --version --json"
 done
 
@@ -119,7 +119,7 @@ cratio () {
 row () {
   local c=$1 cmd=$2 buckets=- points=-
   case $c in
-    day-list) points=$(jq '.points | length' "$work/$c.json") ;;
+    span-list) points=$(jq '.points | length' "$work/$c.json") ;;
     start) ;;
     *) buckets=$(jq .buckets "$work/$c.json")
        points=$(jq '.counts | add' "$work/$c.json") ;;
@@ -127,14 +127,14 @@ row () {
   printf "| %s | \`%s\` | %s | %s | %s | %.1f (%s) | %.1f | %s |\n" "$c" "$cmd" \
     "$buckets" "$points" "$(stat -c %s "$work/$c.json")" \
     "$(med "$c" cdp ms)" "$(range "$c" cdp ms)" "$(med "$c" cdp cpu)" \
-    "$(cratio day-list "$c")"
+    "$(cratio span-list "$c")"
 }
-row day-1s "cdp points tl --from $from --bucket 1s --json"
+row span-1s "cdp points tl --from $from --bucket 1s --json"
 row hour-1s "cdp points tl --from -1h --bucket 1s --json"
-row day-1m "cdp points tl --from $from --bucket 1m --json"
-row day-list "cdp points tl --from $from --json"
+row span-1m "cdp points tl --from $from --bucket 1m --json"
+row span-list "cdp points tl --from $from --json"
 row start "cdp --version --json"
 echo
-echo "goal: a day at 1 s buckets under 100 ms: $(printf %.1f "$(med day-1s cdp ms)") ms" \
-     "($(printf %.1f "$(med day-1s cdp cpu)") ms of CPU; the process alone:" \
+echo "goal: a day at 1 s buckets under 100 ms; $hours h at 1 s: $(printf %.1f "$(med span-1s cdp ms)") ms" \
+     "($(printf %.1f "$(med span-1s cdp cpu)") ms of CPU; the process alone:" \
      "$(printf %.1f "$(med start cdp ms)") ms)"

@@ -24,6 +24,8 @@
 #define NS 1000000000LL
 /* How long task delete waits for cdp serve to let a task go. */
 #define RELEASE_WAIT_NS (120 * NS)
+/* How long task create waits for a running cdp serve to take it up. */
+#define TAKE_UP_WAIT_MS (60 * 1000)
 
 /* After each mode's form of the command (hv_create_usage). */
 static const char create_help[] =
@@ -172,6 +174,46 @@ check_sizes (const char *store, const struct task *t)
   return e < 0 ? fail ("%s", why) : 0;
 }
 
+/* The task is created: say on stderr what cdp serve does with it.  A
+ * serve that runs takes it up (wait until its heartbeat says so) or
+ * says why it cannot (exit 1: the task stays). */
+static int
+tell_serve (const char *store, const struct task *t)
+{
+  long long pid;
+  char why[1024];
+  int e = serve_await_task (store, t, TAKE_UP_WAIT_MS, &pid, why, sizeof why);
+
+  switch (e) {
+  case SERVE_TAKE_TAKEN:
+    fprintf (stderr, "task %s: taken up by the running cdp serve (pid %lld)\n",
+             t->name, pid);
+    return 0;
+  case SERVE_TAKE_REFUSED:
+    return fail ("task %s is created, but the running cdp serve (pid %lld) "
+                 "cannot serve it: %s; it tries again by itself once that "
+                 "is fixed (or delete it: cdp task delete %s)", t->name, pid,
+                 why, t->name);
+  case SERVE_TAKE_NOT_NAMED:
+    fprintf (stderr, "task %s: the running cdp serve (pid %lld) serves only "
+             "the tasks named on its command line: a cdp serve started "
+             "without names will serve it\n", t->name, pid);
+    return 0;
+  case SERVE_TAKE_NONE:
+  case SERVE_TAKE_STOPPED:
+    fprintf (stderr, "task %s: no cdp serve runs; it will be served when "
+             "cdp serve starts (systemctl start cdp)\n", t->name);
+    return 0;
+  case -ETIMEDOUT:
+    return fail ("task %s is created, but the running cdp serve (pid %lld) "
+                 "did not take it up within %ds: see its log (journalctl "
+                 "-u cdp)", t->name, pid, TAKE_UP_WAIT_MS / 1000);
+  default:
+    return fail ("task %s is created, but whether a cdp serve runs is not "
+                 "known: %s/serve.lock: %s", t->name, store, strerror (-e));
+  }
+}
+
 static int
 task_create (const char *store, int argc, char **argv)
 {
@@ -251,6 +293,10 @@ task_create (const char *store, int argc, char **argv)
   else if (r == 0)
     printf ("task %s created (%s mode, %zu disk%s)\n", t->name,
             task_mode_name (t), t->disks.len, t->disks.len == 1 ? "" : "s");
+  if (r == 0) {
+    fflush (stdout);
+    r = tell_serve (store, t);
+  }
   hv_create_free (&hc);
   free (opts);
   task_free (t);
@@ -554,8 +600,8 @@ cmd_task_delete (const char *store, int argc, char **argv)
   *why = '\0';
   if (!force && delete_hazard (t, why, sizeof why)) {
     e = fail ("task '%s' not deleted: %s; use --force to delete it "
-              "anyway%s", name, why, released ? " (cdp serve no longer "
-              "serves it: restart cdp serve to serve it again)" : "");
+              "anyway%s", name, why, released ? " (cdp serve takes it up "
+              "again)" : "");
     goto out;
   }
   if ((e = remove_task_dir (t)) != 0)

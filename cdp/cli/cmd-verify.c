@@ -129,7 +129,6 @@ result_json (const struct verify_args *a, const struct verify_result *r)
   json_object *o = json_object_new_object (), *c = json_object_new_object ();
   size_t n = json_object_array_length (r->damage);
 
-  jf_add (o, "version", json_object_new_int (1));
   jf_add (o, "task", json_object_new_string (a->name));
   if (a->at)
     jf_add (o, "at", json_object_new_string (a->at));

@@ -33,10 +33,11 @@ struct timeline {
   int err;                      /* a lookup that failed: -errno */
 };
 
+/* t in [from, to]: its bucket (unsigned: to - from may pass INT64_MAX). */
 static void
 count (struct timeline *tl, int64_t t)
 {
-  tl->counts[(t - tl->from) / tl->bucket]++;
+  tl->counts[((uint64_t) t - (uint64_t) tl->from) / (uint64_t) tl->bucket]++;
 }
 
 static int

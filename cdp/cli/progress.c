@@ -65,11 +65,12 @@ people_line (const struct cli_progress *pr, uint64_t done, bool end)
     if (pr->total >= 0)
       format_size ((uint64_t) pr->total, t, sizeof t);
   }
-  else {
+  else if (pr->total >= 0) {
     snprintf (d, sizeof d, "%" PRIu64, done);
-    if (pr->total >= 0)
-      snprintf (t, sizeof t, "%" PRId64 " %s", pr->total, pr->unit);
+    snprintf (t, sizeof t, "%" PRId64 " %s", pr->total, pr->unit);
   }
+  else
+    snprintf (d, sizeof d, "%" PRIu64 " %s", done, pr->unit);
   fprintf (stderr, "%scdp %s: %s %s%s%s%s", pr->tty ? "\r" : "", pr->cmd,
            pr->phase, pct, d, *t ? " of " : "", *t ? t : "");
   if (strcmp (pr->unit, "bytes") == 0 && rate > 0) {

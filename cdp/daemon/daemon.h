@@ -13,11 +13,41 @@
 
 /* ---- serve.c: the daemon ------------------------------------------------ */
 
-/* Serve the tasks named (the receiver, maintenance and control socket
- * of each, and in QMP and libvirt mode its protector) until SIGINT or
- * SIGTERM, which it blocks; a task that cannot be served is said why
- * and left out.  0 when stopped; EXIT_FAIL when no task could be served. */
+/* Serve the tasks of the store (the receiver, maintenance and control
+ * socket of each, and in QMP and libvirt mode its protector) until
+ * SIGINT or SIGTERM, which it blocks: every task of the store, taken up
+ * as it is created and let go as it is deleted, or, when names is not
+ * empty, only the tasks named.  A task that cannot be served is said
+ * why, once, and tried again later.  0 when stopped; EXIT_FAIL (said
+ * why) when another serve holds the store or its lock cannot be taken. */
 int serve_run (const char *store, const string_vector *names);
+
+/* ---- serve-store.c: one serve per store, and what task create sees ---- */
+
+#define SERVE_VERSION 1     /* STORE/serve.json */
+/* Hold STORE/serve.lock (flock, the store made if need be) with this
+ * process's pid written in it; a holder that may be `task create`
+ * looking is waited for 2 s.  0 with *fd; -EWOULDBLOCK with *holder the
+ * pid of the serve holding it (0: not known); other -errno. */
+int serve_store_lock (const char *store, int *fd, long long *holder);
+/* Replace STORE/serve.json with o (its version set), without syncs:
+ * jf_save_volatile's errors. */
+struct json_object;
+int serve_store_save (const char *store, struct json_object *o);
+
+/* What the serve of a store does with a task just created. */
+enum serve_take {
+  SERVE_TAKE_NONE,          /* no cdp serve runs for the store */
+  SERVE_TAKE_TAKEN,         /* its heartbeat in TASK/run/state.json */
+  SERVE_TAKE_REFUSED,       /* it cannot serve it: why */
+  SERVE_TAKE_NOT_NAMED,     /* it serves only the tasks it was named */
+  SERVE_TAKE_STOPPED,       /* it stopped while we waited */
+};
+/* Wait at most ms for the cdp serve of store (*pid: its pid, 0 when not
+ * known) to take t up.  An enum serve_take (why filled for REFUSED),
+ * -ETIMEDOUT, or -errno when the store's lock cannot be read. */
+int serve_await_task (const char *store, const struct task *t, unsigned ms,
+                      long long *pid, char *why, size_t len);
 
 /* ---- receiver.c: the NBD target QEMU's mirror writes into ------------- */
 

@@ -1,9 +1,13 @@
 /* cdp serve: run the receivers of every task in the store, and in QMP
- * and libvirt mode drive each disk's mirror job.
+ * and libvirt mode drive each disk's mirror job.  One serve per store
+ * (STORE/serve.lock, serve-store.c); it takes up tasks created while it
+ * runs and lets go of deleted ones, leaving the others alone.
  *
- * Threads: the main thread waits for SIGINT/SIGTERM, writes each
- * task's run/state.json once a second and resumes rapid recoveries that
- * were interrupted (recover-watch.c); a task whose mode has a protector
+ * Threads: the main thread waits for SIGINT/SIGTERM, looks at the
+ * store's tasks once a second (takes up, lets go, tries again: "the
+ * main thread" below) and resumes rapid recoveries that were
+ * interrupted (recover-watch.c); the heartbeat thread writes each served
+ * task's run/state.json once a second; a task whose mode has a protector
  * (cdp/hv/hv.h: QMP mode's owns its QMP connection and mirror jobs,
  * libvirt mode's its libvirt connection and block copy jobs) has that
  * thread, which reports through the calls of protect.h defined here;
@@ -26,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +41,8 @@
 #include "common/error.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
+
+#define SEC 1000000000LL
 
 static const char copying_state[] = "copying";
 
@@ -253,7 +260,6 @@ mark_lost_fidelity (struct served *s)
     mark (s, i, JOURNAL_GAP, "cdp serve did not stop cleanly", end);
   }
 }
-
 /* Control thread: `task delete` asks to let the task go; the main
  * thread does it at its next tick. */
 static void
@@ -264,26 +270,29 @@ ask_release (void *opaque)
   atomic_store (&s->release, true);
 }
 
-/* Main thread: stop serving one task (its protector ends the mirror
- * jobs, the receiver closes), the others go on; serve.lock is released,
- * which is what `task delete` waits for. */
-static void unserve (struct served *s);
-static void
-release_task (struct served *s)
+/* Is the serve.lock that fd holds still the task's?  Not when the task
+ * directory was deleted (or replaced): a serve that took the lock of a
+ * task being deleted must not recreate any of it. */
+static bool
+lock_is_current (const struct task *t, int fd)
 {
-  char *name = strdup (s->t->name);
+  char *lock = task_path (t, "serve.lock");
+  struct stat a, b;
+  bool current = true;
 
-  log_msg ("task %s: letting it go (task delete): ending its jobs, "
-           "closing its receiver", name);
-  atomic_store (&s->stopping, true);
-  unserve (s);
-  s->gone = true;
-  log_msg ("task %s: no longer served", name);
-  free (name);
+  if (lock && fstat (fd, &a) == 0) {
+    if (stat (lock, &b) < 0)
+      current = errno != ENOENT && errno != ENOTDIR;
+    else
+      current = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  }
+  free (lock);
+  return current;
 }
 
 /* Take the task for this serve: its flock first, and nothing of the
- * task (run/, sockets, state.json, locks) is touched before it is ours. */
+ * task (run/, sockets, state.json, locks) is touched before it is ours.
+ * -ENOENT: the task was deleted meanwhile. */
 static int
 take_task (struct served *s, const char *name)
 {
@@ -295,38 +304,50 @@ take_task (struct served *s, const char *name)
   s->lockfd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   free (lock);
   if (s->lockfd < 0)
-    return fail ("task %s: cannot open serve.lock: %s", name, strerror (errno));
+    return errno == ENOENT ? -ENOENT
+      : fail ("task %s: cannot open serve.lock: %s", name, strerror (errno));
   if (flock (s->lockfd, LOCK_EX | LOCK_NB) < 0) {
     close (s->lockfd);
     s->lockfd = -1;
-    return fail ("task %s is served by another 'cdp serve'", name);
+    return fail ("task %s: another process holds its serve.lock (task "
+                 "delete, or a cdp serve of this store by another path)",
+                 name);
   }
-  if (task_files_check (s->t, why, sizeof why) < 0) {
-    log_msg ("task %s refused: %s", name, why);
-    return EXIT_FAIL;
-  }
+  if (!lock_is_current (s->t, s->lockfd))
+    return -ENOENT;
+  if (task_files_check (s->t, why, sizeof why) < 0)
+    return fail ("task %s refused: %s", name, why);
   run = task_path (s->t, "run");
-  e = run ? mkdir_p (run, 0700) : -ENOMEM;
+  /* Not mkdir_p: a task directory deleted meanwhile is not made again. */
+  e = run == NULL ? -ENOMEM : mkdir (run, 0700) < 0 && errno != EEXIST
+    ? -errno : 0;
   free (run);
+  if (e == -ENOENT)
+    return e;
   if (e < 0)
     return fail ("task %s: cannot create run/: %s", name, strerror (-e));
   return 0;
 }
 
+/* 0; EXIT_FAIL, having said why (fail); -ENOENT: no such task (said
+ * nothing). */
 static int
 serve_task (const char *store, const char *name, struct served *s)
 {
   char why[512];
   int e;
 
-  memset (s, 0, sizeof *s);
   s->lockfd = -1;
   pthread_mutex_init (&s->lock, NULL);
-  if ((e = task_load (store, name, &s->t)) < 0)
+  if ((e = task_load (store, name, &s->t)) == -ENOENT)
+    return e;
+  if (e < 0)
     return task_load_fail (store, name, e);
-  if (take_task (s, name) != 0)
-    return EXIT_FAIL;
+  if ((e = take_task (s, name)) != 0)
+    return e;
   s->ds = calloc (s->t->disks.len, sizeof *s->ds);
+  if (s->ds == NULL && s->t->disks.len > 0)
+    return fail ("task %s: %s", name, strerror (ENOMEM));
   for (size_t i = 0; i < s->t->disks.len; i++)
     s->ds[i] = (struct disk_state) {
       .state = hv_of (s->t)->initial_state,
@@ -362,6 +383,7 @@ serve_task (const char *store, const char *name, struct served *s)
   return 0;
 }
 
+/* Stop serving the task (what serve_task started of it) and free s. */
 static void
 unserve (struct served *s)
 {
@@ -378,15 +400,475 @@ unserve (struct served *s)
     close (s->lockfd);
   free (s->ds);
   task_free (s->t);
+  pthread_mutex_destroy (&s->lock);
+  free (s);
+}
+
+/* ---- the heartbeat thread ---------------------------------------------
+ *
+ * Writes each served task's run/state.json once a second, on a thread
+ * of its own so that the main thread may take a while taking a task up
+ * (opening its journal, catching its index up) or letting one go (ending
+ * its jobs) without the other tasks' heartbeats going stale. */
+
+DEFINE_VECTOR_TYPE (served_vector, struct served *)
+
+struct heartbeat {
+  pthread_mutex_t lock;             /* served, stop */
+  pthread_cond_t cond;              /* stop */
+  served_vector served;
+  bool stop;
+  pthread_t thread;
+};
+
+static void *
+heartbeat_thread (void *opaque)
+{
+  struct heartbeat *hb = opaque;
+
+  pthread_mutex_lock (&hb->lock);
+  while (!hb->stop) {
+    struct timespec next = time_deadline (CLOCK_MONOTONIC, SEC);
+    for (size_t i = 0; i < hb->served.len; i++)
+      write_state (hb->served.ptr[i]);
+    while (!hb->stop &&
+           pthread_cond_timedwait (&hb->cond, &hb->lock, &next) != ETIMEDOUT)
+      ;
+  }
+  pthread_mutex_unlock (&hb->lock);
+  return NULL;
+}
+
+static int
+heartbeat_start (struct heartbeat *hb)
+{
+  pthread_condattr_t ca;
+  int e;
+
+  pthread_mutex_init (&hb->lock, NULL);
+  pthread_condattr_init (&ca);
+  pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
+  pthread_cond_init (&hb->cond, &ca);
+  pthread_condattr_destroy (&ca);
+  hb->served = (served_vector) empty_vector;
+  hb->stop = false;
+  e = pthread_create (&hb->thread, NULL, heartbeat_thread, hb);
+  return -e;
+}
+
+static void
+heartbeat_stop (struct heartbeat *hb)
+{
+  pthread_mutex_lock (&hb->lock);
+  hb->stop = true;
+  pthread_cond_signal (&hb->cond);
+  pthread_mutex_unlock (&hb->lock);
+  pthread_join (hb->thread, NULL);
+  served_vector_reset (&hb->served);
+  pthread_cond_destroy (&hb->cond);
+  pthread_mutex_destroy (&hb->lock);
+}
+
+static int
+heartbeat_add (struct heartbeat *hb, struct served *s)
+{
+  int e;
+
+  pthread_mutex_lock (&hb->lock);
+  e = served_vector_append (&hb->served, s);
+  pthread_mutex_unlock (&hb->lock);
+  return e;
+}
+
+/* Once this returns, the heartbeat thread no longer touches s. */
+static void
+heartbeat_remove (struct heartbeat *hb, struct served *s)
+{
+  pthread_mutex_lock (&hb->lock);
+  for (size_t i = 0; i < hb->served.len; i++)
+    if (hb->served.ptr[i] == s) {
+      served_vector_remove (&hb->served, i);
+      break;
+    }
+  pthread_mutex_unlock (&hb->lock);
+}
+
+/* ---- the main thread: which tasks are served ---------------------------
+ *
+ * Every tick (a second) the main thread looks at the store's tasks/
+ * (or, for `cdp serve NAME...`, at the tasks named): a task it does not
+ * serve yet is taken up, without touching the others; one it cannot
+ * serve is said why once (again only when the reason changes) and tried
+ * again after a delay that doubles up to a minute, or at the next tick
+ * once its directory or task.json changed (the operator fixed it).  A
+ * task `task delete` asks for (control socket) or whose directory went
+ * away is let go. */
+
+#define RETRY_FIRST_NS (2 * SEC)
+#define RETRY_MAX_NS (60 * SEC)
+
+/* A task of the store as the main thread knows it. */
+struct slot {
+  char *name;
+  struct served *s;                 /* served, or NULL */
+  char why[1024];                   /* not served: why ("" : not refused) */
+  int64_t since_ns;                 /* served or refused since */
+  int64_t retry_ns;                 /* not served: next try (monotonic) */
+  int64_t backoff_ns;
+  struct timespec dir_mtime, json_mtime;  /* at the last try */
+  bool released;                    /* let go for task delete */
+  bool listed;                      /* in the last look at the store */
+};
+DEFINE_VECTOR_TYPE (slot_vector, struct slot)
+
+struct daemon {
+  const char *store;
+  bool named;                       /* cdp serve NAME...: those only */
+  slot_vector slots;
+  struct heartbeat hb;
+  int lockfd;                       /* STORE/serve.lock */
+  int64_t started_ns;
+  bool dirty;                       /* serve.json to rewrite */
+  char list_why[256];               /* tasks/ could not be read: logged */
+};
+
+static struct slot *
+slot_find (struct daemon *d, const char *name)
+{
+  for (size_t i = 0; i < d->slots.len; i++)
+    if (strcmp (d->slots.ptr[i].name, name) == 0)
+      return &d->slots.ptr[i];
+  return NULL;
+}
+
+static int
+slot_add (struct daemon *d, const char *name)
+{
+  struct slot sl = { .name = strdup (name) };
+  int e;
+
+  if (sl.name == NULL)
+    return -ENOMEM;
+  if ((e = slot_vector_append (&d->slots, sl)) < 0)
+    free (sl.name);
+  d->dirty = true;
+  return e;
+}
+
+/* The mtimes of the task's directory and task.json: a change is a
+ * reason to try a refused task again at once. */
+static void
+task_mtimes (const struct daemon *d, const char *name, struct timespec *dir,
+             struct timespec *json)
+{
+  char path[4096];
+  struct stat st;
+
+  memset (dir, 0, sizeof *dir);
+  memset (json, 0, sizeof *json);
+  snprintf (path, sizeof path, "%s/tasks/%s", d->store, name);
+  if (stat (path, &st) == 0)
+    *dir = st.st_mtim;
+  snprintf (path, sizeof path, "%s/tasks/%s/task.json", d->store, name);
+  if (stat (path, &st) == 0)
+    *json = st.st_mtim;
+}
+
+/* Look at the store's tasks: new ones get a slot; listed says which
+ * are there.  A store that cannot be read changes nothing. */
+static void
+scan (struct daemon *d)
+{
+  string_vector names = empty_vector;
+  int e;
+
+  if (d->named) {
+    for (size_t i = 0; i < d->slots.len; i++)
+      d->slots.ptr[i].listed = true;
+    return;
+  }
+  if ((e = task_list (d->store, &names)) < 0) {
+    char why[256];
+    snprintf (why, sizeof why, "%s", strerror (-e));
+    if (strcmp (why, d->list_why) != 0)
+      log_msg ("cannot read the tasks of store %s: %s; it is looked at "
+               "again every second", d->store, why);
+    snprintf (d->list_why, sizeof d->list_why, "%s", why);
+    for (size_t i = 0; i < d->slots.len; i++)
+      d->slots.ptr[i].listed = true;
+    return;
+  }
+  *d->list_why = '\0';
+  for (size_t i = 0; i < d->slots.len; i++)
+    d->slots.ptr[i].listed = false;
+  for (size_t i = 0; i < names.len; i++) {
+    struct slot *sl = names.ptr[i] ? slot_find (d, names.ptr[i]) : NULL;
+    if (names.ptr[i] == NULL)
+      continue;                     /* out of memory: the next look */
+    if (sl)
+      sl->listed = true;
+    else if (slot_add (d, names.ptr[i]) == 0)
+      d->slots.ptr[d->slots.len - 1].listed = true;
+    free (names.ptr[i]);
+  }
+  string_vector_reset (&names);
+}
+
+/* "task NAME: why" and "task NAME refused: why" as "why". */
+static const char *
+strip_name (const char *line, const char *name)
+{
+  size_t n = strlen (name);
+
+  if (strncmp (line, "task ", 5) != 0 || strncmp (line + 5, name, n) != 0)
+    return line;
+  line += 5 + n;
+  if (strncmp (line, ": ", 2) == 0)
+    return line + 2;
+  if (strncmp (line, " refused: ", 10) == 0)
+    return line + 10;
+  return line - 5 - n;
+}
+
+/* The task could not be served: say why if it is new, try again later. */
+static void
+refused (struct daemon *d, struct slot *sl, const char *line, bool quiet)
+{
+  const char *why = *line ? strip_name (line, sl->name)
+    : "it could not be started (see the lines above)";
+  int64_t now = time_mono_ns ();
+
+  sl->backoff_ns = sl->backoff_ns == 0 || quiet ? RETRY_FIRST_NS
+    : sl->backoff_ns >= RETRY_MAX_NS / 2 ? RETRY_MAX_NS : sl->backoff_ns * 2;
+  sl->retry_ns = now + sl->backoff_ns;
+  d->dirty = true;                  /* serve.json: the next try */
+  if (quiet || strcmp (why, sl->why) == 0)
+    return;
+  log_msg ("task %s refused: %s (tried again later)", sl->name, why);
+  snprintf (sl->why, sizeof sl->why, "%s", why);
+  sl->since_ns = time_now_ns ();
+}
+
+/* Try to take the task of sl up.  false: its slot is to go (it is no
+ * longer in the store). */
+static bool
+take_up (struct daemon *d, struct slot *sl, bool started)
+{
+  struct served *s = calloc (1, sizeof *s);
+  char line[1024];
+  bool was_refused = *sl->why != '\0';
+  int e;
+
+  task_mtimes (d, sl->name, &sl->dir_mtime, &sl->json_mtime);
+  if (s == NULL) {
+    refused (d, sl, "out of memory", false);
+    return true;
+  }
+  fail_capture (line, sizeof line);
+  e = serve_task (d->store, sl->name, s);
+  fail_capture (NULL, 0);
+  if (e == 0)
+    write_state (s);                /* task create waits for it */
+  if (e == 0 && (e = heartbeat_add (&d->hb, s)) < 0)
+    snprintf (line, sizeof line, "%s", strerror (-e));
+  if (e != 0) {
+    atomic_store (&s->stopping, true);
+    unserve (s);
+    if (e == -ENOENT && !d->named)
+      return false;                 /* deleted meanwhile */
+    if (e == -ENOENT)
+      snprintf (line, sizeof line, "no task '%s' in %s", sl->name, d->store);
+    /* A task delete that had it let go may hold its lock a while. */
+    refused (d, sl, line, sl->released);
+    return true;
+  }
+  sl->s = s;
+  sl->since_ns = time_now_ns ();
+  *sl->why = '\0';
+  sl->backoff_ns = 0;
+  if (started || was_refused)
+    log_msg ("task %s: taken up%s", sl->name,
+             sl->released ? " again (task delete did not delete it)" : "");
+  sl->released = false;
+  d->dirty = true;
+  return true;
+}
+
+/* Stop serving one task (its protector ends the mirror jobs, the
+ * receiver closes), the others go on; serve.lock is released, which is
+ * what `task delete` waits for. */
+static void
+let_go (struct daemon *d, struct slot *sl, const char *why)
+{
+  log_msg ("task %s: letting it go (%s): ending its jobs, closing its "
+           "receiver", sl->name, why);
+  heartbeat_remove (&d->hb, sl->s);
+  atomic_store (&sl->s->stopping, true);
+  unserve (sl->s);
+  sl->s = NULL;
+  sl->released = true;
+  sl->backoff_ns = 0;
+  sl->retry_ns = time_mono_ns () + RETRY_FIRST_NS;
+  d->dirty = true;
+  log_msg ("task %s: no longer served", sl->name);
+}
+
+/* Is sl, not served, to be tried now? */
+static bool
+due (const struct daemon *d, const struct slot *sl)
+{
+  int64_t now = time_mono_ns ();
+  struct timespec dir, json;
+
+  if (now >= sl->retry_ns)
+    return true;
+  if (*sl->why == '\0' || now < sl->retry_ns - sl->backoff_ns + RETRY_FIRST_NS)
+    return false;
+  task_mtimes (d, sl->name, &dir, &json);
+  return memcmp (&dir, &sl->dir_mtime, sizeof dir) != 0 ||
+         memcmp (&json, &sl->json_mtime, sizeof json) != 0;
+}
+
+static void
+slot_remove (struct daemon *d, size_t i)
+{
+  free (d->slots.ptr[i].name);
+  slot_vector_remove (&d->slots, i);
+  d->dirty = true;
+}
+
+/* One look at every task: take up, let go, try again. */
+static void
+tick (struct daemon *d, bool started)
+{
+  scan (d);
+  for (size_t i = 0; i < d->slots.len; ) {
+    struct slot *sl = &d->slots.ptr[i];
+    if (sl->s && atomic_load (&sl->s->release))
+      let_go (d, sl, "task delete");
+    else if (sl->s && !lock_is_current (sl->s->t, sl->s->lockfd))
+      let_go (d, sl, "its directory is gone");
+    if (sl->s)
+      recover_watch (d->store, sl->s->t, &sl->s->rw);
+    else if (!sl->listed) {
+      slot_remove (d, i);
+      continue;
+    }
+    else if (due (d, sl) && !take_up (d, sl, started)) {
+      slot_remove (d, i);
+      continue;
+    }
+    i++;
+  }
+}
+
+/* STORE/serve.json: what this serve does with each task it knows. */
+static void
+save_state (struct daemon *d, bool stopped)
+{
+  json_object *o = json_object_new_object (), *tasks = json_object_new_array ();
+  int64_t now = time_now_ns (), mono = time_mono_ns ();
+  int e;
+
+  jf_add (o, "pid", json_object_new_int (getpid ()));
+  jf_add (o, "started_ns", json_object_new_int64 (d->started_ns));
+  jf_add (o, "updated_ns", json_object_new_int64 (now));
+  if (stopped)
+    jf_add (o, "stopped_ns", json_object_new_int64 (now));
+  if (d->named) {
+    json_object *named = json_object_new_array ();
+    for (size_t i = 0; i < d->slots.len; i++)
+      jf_append (named, json_object_new_string (d->slots.ptr[i].name));
+    jf_add (o, "tasks_named", named);
+  }
+  for (size_t i = 0; i < d->slots.len && !stopped; i++) {
+    const struct slot *sl = &d->slots.ptr[i];
+    json_object *t;
+    if (sl->s == NULL && *sl->why == '\0')
+      continue;                     /* not tried yet, or let go */
+    t = json_object_new_object ();
+    jf_add (t, "name", json_object_new_string (sl->name));
+    jf_add (t, "served", json_object_new_boolean (sl->s != NULL));
+    jf_add (t, "since_ns", json_object_new_int64 (sl->since_ns));
+    if (sl->s == NULL) {
+      jf_add (t, "reason", json_object_new_string (sl->why));
+      jf_add (t, "next_try_ns", json_object_new_int64 (
+                now + (sl->retry_ns > mono ? sl->retry_ns - mono : 0)));
+    }
+    jf_append (tasks, t);
+  }
+  jf_add (o, "tasks", tasks);
+  if ((e = serve_store_save (d->store, o)) < 0)
+    log_msg ("cannot write %s/serve.json: %s", d->store, strerror (-e));
+  else
+    d->dirty = false;
+  json_object_put (o);
+}
+
+static size_t
+count_served (const struct daemon *d)
+{
+  size_t n = 0;
+
+  for (size_t i = 0; i < d->slots.len; i++)
+    n += d->slots.ptr[i].s != NULL;
+  return n;
+}
+
+static int
+daemon_start (struct daemon *d, const char *store, const string_vector *names)
+{
+  long long holder;
+  int e;
+
+  memset (d, 0, sizeof *d);
+  d->store = store;
+  d->lockfd = -1;
+  d->started_ns = time_now_ns ();
+  d->named = names->len > 0;
+  if ((e = serve_store_lock (store, &d->lockfd, &holder)) == -EWOULDBLOCK) {
+    if (holder > 0)
+      return fail ("store %s is served already by cdp serve (pid %lld): "
+                   "one cdp serve per store", store, holder);
+    return fail ("store %s is served already by another cdp serve: one "
+                 "cdp serve per store", store);
+  }
+  if (e < 0)
+    return fail ("cannot lock store %s (serve.lock): %s", store, strerror (-e));
+  for (size_t i = 0; i < names->len; i++)
+    if (slot_find (d, names->ptr[i]) == NULL &&
+        slot_add (d, names->ptr[i]) < 0)
+      return fail ("%s", strerror (ENOMEM));
+  if ((e = heartbeat_start (&d->hb)) < 0)
+    return fail ("cannot start the heartbeat thread: %s", strerror (-e));
+  return 0;
+}
+
+/* Everything stops: the heartbeats first, so that none follows a task's
+ * last one. */
+static void
+daemon_stop (struct daemon *d)
+{
+  heartbeat_stop (&d->hb);
+  atomic_store (&stopping, true);
+  for (size_t i = 0; i < d->slots.len; i++) {
+    if (d->slots.ptr[i].s)
+      unserve (d->slots.ptr[i].s);
+    free (d->slots.ptr[i].name);
+  }
+  d->slots.len = 0;
+  save_state (d, true);
+  slot_vector_reset (&d->slots);
+  close (d->lockfd);
 }
 
 int
 serve_run (const char *store, const string_vector *names)
 {
-  struct served *sv;
+  struct daemon d;
   sigset_t set;
-  struct timespec tick = { 1, 0 };
-  size_t n = 0;
+  struct timespec second = { 1, 0 };
+  size_t n;
   int sig;
 
   sigemptyset (&set);
@@ -394,36 +876,27 @@ serve_run (const char *store, const string_vector *names)
   sigaddset (&set, SIGTERM);
   pthread_sigmask (SIG_BLOCK, &set, NULL);
   signal (SIGPIPE, SIG_IGN);
-  sv = calloc (names->len + 1, sizeof *sv);
-  for (size_t i = 0; i < names->len; i++) {
-    if (serve_task (store, names->ptr[i], &sv[n]) == 0)
-      n++;
-    else
-      unserve (&sv[n]);
+  if (daemon_start (&d, store, names) != 0) {
+    for (size_t i = 0; i < d.slots.len; i++)
+      free (d.slots.ptr[i].name);
+    slot_vector_reset (&d.slots);
+    if (d.lockfd >= 0)
+      close (d.lockfd);
+    return EXIT_FAIL;
   }
-  if (n == 0 && names->len > 0) {
-    free (sv);
-    return fail ("no task could be served");
-  }
-  log_msg ("serving %zu task%s from %s", n, n == 1 ? "" : "s", store);
+  tick (&d, false);
+  n = count_served (&d);
+  log_msg ("serving %zu task%s from %s%s", n, n == 1 ? "" : "s", store,
+           d.named ? "" : "; tasks created later are taken up as they come");
   for (;;) {
-    for (size_t i = 0; i < n; i++) {
-      if (!sv[i].gone && atomic_load (&sv[i].release))
-        release_task (&sv[i]);
-      if (sv[i].gone)
-        continue;
-      write_state (&sv[i]);
-      recover_watch (store, sv[i].t, &sv[i].rw);
-    }
-    sig = sigtimedwait (&set, NULL, &tick);
+    if (d.dirty)
+      save_state (&d, false);
+    sig = sigtimedwait (&set, NULL, &second);
     if (sig == SIGINT || sig == SIGTERM)
       break;
+    tick (&d, true);
   }
   log_msg ("stopping: finishing replies in flight, syncing the journal");
-  atomic_store (&stopping, true);
-  for (size_t i = 0; i < n; i++)
-    if (!sv[i].gone)
-      unserve (&sv[i]);
-  free (sv);
+  daemon_stop (&d);
   return 0;
 }

@@ -52,7 +52,6 @@ struct served {
   bool state_failed;                /* the last state.json write failed */
   atomic_bool release;              /* task delete asked to let it go */
   atomic_bool stopping;             /* this task alone is being stopped */
-  bool gone;                        /* let go: unserved (main thread only) */
   pthread_t protector;
   bool has_protector;
   pthread_mutex_t lock;

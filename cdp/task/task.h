@@ -27,6 +27,11 @@
 /* One line on stderr: "cdp: " + message.  Returns EXIT_FAIL. */
 int fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 int usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+/* From now on, the first line fail() or usage_error() says on the
+ * calling thread goes into buf (len bytes, emptied now) instead of
+ * stderr, and the later ones nowhere: cdp serve keeps why a task could
+ * not be served, to say it once.  buf NULL: stderr again. */
+void fail_capture (char *buf, size_t len);
 char *path_join (const char *a, const char *b);  /* malloc'd; NULL: ENOMEM */
 int mkdir_p (const char *path, unsigned mode);
 bool want_help (int argc, char **argv);

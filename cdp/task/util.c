@@ -12,13 +12,31 @@
 #include "common/timeutil.h"
 #include "cdp/task/task.h"
 
+/* fail_capture: where this thread's next line goes instead of stderr. */
+static __thread char *capture;
+static __thread size_t capture_len;
+
 static int
 vmsg (int code, const char *fmt, va_list ap)
 {
+  if (capture) {
+    if (*capture == '\0')            /* the first line: the cause */
+      vsnprintf (capture, capture_len, fmt, ap);
+    return code;
+  }
   fputs ("cdp: ", stderr);
   vfprintf (stderr, fmt, ap);
   fputc ('\n', stderr);
   return code;
+}
+
+void
+fail_capture (char *buf, size_t len)
+{
+  capture = len > 0 ? buf : NULL;
+  capture_len = len;
+  if (capture)
+    *capture = '\0';
 }
 
 int

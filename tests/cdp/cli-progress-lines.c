@@ -94,9 +94,10 @@ Test (cli_progress, json_lines_in_order)
       cr_assert_str_eq (json_object_get_string (json_object_object_get (o, "unit")),
                         "bytes");
     }
-    json_object_put (first ? last : NULL);
     if (first == NULL)
       first = o;
+    else if (last != first)
+      json_object_put (last);
     last = o;
     lines++;
   }
@@ -112,7 +113,8 @@ Test (cli_progress, json_lines_in_order)
   cr_assert (json_object_object_get_ex (last, "total", NULL));
   cr_assert_eq (json_object_get_int64 (json_object_object_get (last, "done")), 7);
   json_object_put (first);
-  json_object_put (last);
+  if (last != first)
+    json_object_put (last);
   free (out);
 }
 

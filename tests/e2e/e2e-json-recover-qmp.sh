@@ -4,7 +4,10 @@
 # to stderr then), phase "stream" while a second QEMU booted as told
 # runs block-stream, and once the overlay stands alone the recovery's
 # document: state done, mode qmp, no domain, the point's time, the disk
-# and its overlay, and seconds to ready and to stream.
+# and its overlay, and seconds to ready and to stream.  A second
+# recovery stopped by SIGTERM while it serves exits 1 saying cancelled
+# (resumable, stdout progress lines only), and --cancel --json then
+# prints it failed, cancelled by the operator.
 source "$(dirname "$0")/functions.sh"
 requires python3
 
@@ -60,4 +63,32 @@ assert d["ready_s"] >= 0 and d["stream_s"] >= 0, d
 PY
 python3 "$e2e_dir/qmp.py" "$q2" quit >/dev/null || :
 reap "$q2_pid" || :
+
+"$CDP" recover q --at "$t" --to "$tmpdir/rec2.qcow2" --json --progress \
+    >"$tmpdir/rec2.out" 2>"$tmpdir/rec2.err" &
+rec_pid=$!
+pids+=("$rec_pid")
+wait_for 30 "the second recovery to serve" grep -q block-stream "$tmpdir/rec2.err"
+kill -TERM "$rec_pid"
+rc=0
+reap "$rec_pid" || rc=$?
+[ "$rc" -eq 1 ] || fail "a recovery stopped by SIGTERM exited $rc"
+[ "$(grep -c '^cdp: ' "$tmpdir/rec2.err")" -eq 1 ] &&
+    grep -q '^cdp: cancelled: .*--resume' "$tmpdir/rec2.err" ||
+    fail "SIGTERM: $(cat "$tmpdir/rec2.err")"
+python3 - "$tmpdir/rec2.out" <<'PY' || fail "stdout of a stopped recovery: $(cat "$tmpdir/rec2.out")"
+import json, sys
+for l in open(sys.argv[1]).read().splitlines():
+    assert json.loads(l)["event"] == "progress", l
+PY
+cdp recover q --cancel --json >"$tmpdir/cancel.out" 2>"$tmpdir/cancel.err" ||
+    fail "recover --cancel: $(cat "$tmpdir/cancel.err")"
+python3 "$e2e_dir/json-doc.py" "$tmpdir/cancel.out" task state mode domain at disks \
+    error >"$tmpdir/d" || fail "recover --cancel --json"
+python3 - "$tmpdir/d" <<'PY' || fail "recover --cancel --json: $(cat "$tmpdir/d")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["state"] == "failed" and d["error"] == "cancelled by the operator", d
+assert d["stream_s"] is None and d["protection_resumes"] is False, d
+PY
 stop_cdp_serve

@@ -44,6 +44,11 @@ reap "$writer" || fail "qd1-writer: $(cat "$tmpdir/writer.err")"
 [ "$(ls "$jdir" | grep '^seg-' | sort | sed -n 1p)" != seg-0000000000000001.cdpj ] ||
     fail "retention never reclaimed a journal segment: the test wrote too little"
 stop_cdp_serve
+# Nothing is written any more, but the second still running is no
+# point yet: the list leaves it out, a timeline made once it is over
+# counts it.  Both are made after it.
+stopped_s=$(date +%s)
+wait_for 5 "the second of the last write to end" eval '[ "$(date +%s)" -gt "$stopped_s" ]'
 
 # compare WHAT: the timeline at 1 s and 1 m against the list, and its
 # edges against the list's oldest points.

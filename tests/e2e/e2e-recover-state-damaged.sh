@@ -34,9 +34,8 @@ expect_error 1 "cannot read $tdir/recover.json" cdp recover r --cancel
 cdp unlock r --at "$t" >/dev/null || fail "cdp unlock"     # the recovery's lock
 expect_error 1 "not deleted: cannot read its recover.json" cdp task delete r
 
-rc=0
-"$CDP" serve >"$tmpdir/serve.err" 2>&1 || rc=$?
-[ "$rc" -eq 1 ] && grep -q "task r refused: cannot read $tdir/recover.json" "$tmpdir/serve.err" ||
+serve_once "$tmpdir/serve.err"
+grep -q "task r refused: cannot read $tdir/recover.json" "$tmpdir/serve.err" ||
     fail "serve took the task: $(cat "$tmpdir/serve.err")"
 cdp status r --json | python3 -c '
 import json, sys

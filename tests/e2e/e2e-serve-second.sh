@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# A second 'cdp serve' on a store that one already serves takes no task
-# and touches none of the first one's files: run/ (state.json, the
-# control socket), the receiver's socket and locks.json are as they
+# A second 'cdp serve' on a store that one already serves (STORE/
+# serve.lock held) refuses to start in one line naming the first one,
+# with or without task names, takes no task and touches none of the
+# first one's files: run/ (state.json, the control socket), the
+# receiver's socket, locks.json and the store's serve.lock are as they
 # were, and the first serve goes on serving (writes, marks, status).
 source "$(dirname "$0")/functions.sh"
 requires nbdinfo qemu-io python3 stat
@@ -21,16 +23,19 @@ snapshot ()
 {
     # state.json is rewritten (a new inode) every second: its name only.
     (cd "$tdir" && find run -printf '%p %y\n' | sort
-     stat -c '%n %i' run/control.sock "$rx"; sha256sum locks.json)
+     stat -c '%n %i' run/control.sock "$rx"; sha256sum locks.json
+     cat ../../serve.lock)
 }
 snapshot >"$tmpdir/before"
 
 rc=0
 "$CDP" serve >"$tmpdir/second.log" 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || fail "the second serve exited $rc: $(cat "$tmpdir/second.log")"
-grep -q "task s is served by another 'cdp serve'" "$tmpdir/second.log" ||
-    fail "the second serve does not say why: $(cat "$tmpdir/second.log")"
-"$CDP" serve s >>"$tmpdir/second.log" 2>&1 && fail "'cdp serve s' took a served task"
+[ "$(wc -l <"$tmpdir/second.log")" -eq 1 ] &&
+grep -q "^cdp: store $CDP_STORE is served already by cdp serve (pid $first_pid): one cdp serve per store$" \
+    "$tmpdir/second.log" ||
+    fail "the second serve does not say why in one line: $(cat "$tmpdir/second.log")"
+expect_error 1 "is served already by cdp serve \\(pid $first_pid\\)" "$CDP" serve s
 
 snapshot >"$tmpdir/after"
 diff "$tmpdir/before" "$tmpdir/after" >&2 || fail "the second serve changed the first one's files"

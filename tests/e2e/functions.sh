@@ -21,6 +21,8 @@
 #                             so that the I/O passes the mirror filter
 #   source_image OUT          QEMU's own disk, flushed, as raw OUT
 #   start_cdp_serve [NAME...] / stop_cdp_serve / kill_cdp_serve
+#   serve_once LOG [NAME...]  a cdp serve that looks at the store once
+#                             (what it serves and refuses is in LOG)
 #   disk_state TASK [DISK]    the disk's state in 'cdp status --json'
 #   wait_protected TASK [DISK] [SECS]
 #   now                       the time as @EPOCH.NANOSECONDS
@@ -247,6 +249,22 @@ kill_cdp_serve ()
 {
     kill -KILL "$serve_pid"
     reap "$serve_pid" || :
+}
+
+# serve_once LOG [NAME...]: cdp serve, its output in LOG, stopped
+# (SIGTERM) once it has looked at every task (it says what it serves):
+# the tasks it refused are named in LOG.  It must stop cleanly.
+serve_once ()
+{
+    local log=$1 pid rc=0
+    shift
+    "$CDP" serve "$@" >"$log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    wait_for 30 "cdp serve to start" grep -q 'cdp: serving' "$log"
+    kill -TERM "$pid"
+    reap "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || fail "cdp serve exited $rc: $(tail -n 5 "$log")"
 }
 
 # disk_state TASK [DISK]: "protected", "copying", "not protected", ...

@@ -144,6 +144,7 @@ struct connection {
   char *tls_in;                 /* reader side: bytes read ahead */
   size_t tls_in_start, tls_in_end;
   bool tls_refused;             /* a refusal was logged */
+  bool past_end_said;           /* a write past the end was logged */
   int64_t deadline_ns;          /* handshake ends by then (0: no bound) */
   pthread_t thread;             /* reader thread, if has_thread */
   bool has_thread;

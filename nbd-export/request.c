@@ -5,6 +5,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +268,13 @@ handle_request (struct connection *conn, const struct header *h)
   if (payload && (r = read_payload (conn, req, &err)) < 0) {
     request_free (req);
     return r;
+  }
+  if (err == -ENOSPC && !conn->past_end_said) {
+    /* The disk is smaller than the writer thinks: one line a connection. */
+    conn->past_end_said = true;
+    conn_log (conn, NBD_LOG_WARNING, "write of %u bytes at %" PRIu64
+              " refused: past the end of the export (%" PRIu64 " bytes)",
+              h->count, h->offset, conn->info.size);
   }
   if (err) {
     conn_log (conn, NBD_LOG_DEBUG, "command %u: %s", h->type,

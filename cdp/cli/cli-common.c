@@ -7,6 +7,7 @@
 #include "cdp/task/task.h"
 #include "cdp/cli/cli-internal.h"
 #include "cdp/cli/progress.h"
+#include "cdp/daemon/daemon.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 
@@ -89,9 +90,11 @@ cli_print_json (json_object *o)
   int r = EXIT_OK;
 
   o = with_version (o);
-  /* After --progress lines, the last line of the stream. */
-  text = jf_text (o, cli_progress_stream () ? JSON_C_TO_STRING_PLAIN
-                                            : JSON_C_TO_STRING_PRETTY);
+  /* After --progress lines, the last line of the stream.  Paths keep
+   * their slashes as they are ("/p1/etc", not "\/p1\/etc"). */
+  text = jf_text (o, JSON_C_TO_STRING_NOSLASHESCAPE |
+                     (cli_progress_stream () ? JSON_C_TO_STRING_PLAIN
+                                             : JSON_C_TO_STRING_PRETTY));
 
   if (text == NULL)
     r = fail ("cannot print the JSON output: %s", strerror (ENOMEM));
@@ -118,4 +121,50 @@ cli_reply_ok (const char *reply)
 
   json_object_put (o);
   return ok;
+}
+
+/* ---- cdp resize and cdp detach ------------------------------------------- */
+
+/* The protector ends the copy (up to 10 s), then libvirt acts: serve's
+ * own bound is 120 s, and the reply comes after it. */
+#define DISK_CALL_MS (130 * 1000)
+
+int
+cli_disk_request (const struct task *t, const struct task_disk *d,
+                  const char *op, uint64_t size, uint64_t *old,
+                  uint64_t *seq)
+{
+  json_object *req = json_object_new_object (), *rep = NULL, *v;
+  const char *text;
+  char *reply = NULL;
+  int e;
+
+  jf_add (req, "op", json_object_new_string (op));
+  jf_add (req, "disk", json_object_new_string (d->name));
+  if (size)
+    jf_add (req, "size", json_object_new_int64 ((int64_t) size));
+  text = jf_text (req, JSON_C_TO_STRING_PLAIN);
+  e = text ? control_call_within (t, text, DISK_CALL_MS, &reply) : -ENOMEM;
+  json_object_put (req);
+  if (e == -ENOENT || e == -ECONNREFUSED)
+    return fail ("task %s is not served: no copy job holds its disks; "
+                 "%s the disk with virsh (%s), and the next cdp serve "
+                 "takes it as it finds it", t->name, op,
+                 strcmp (op, "resize") == 0 ? "blockresize" : "detach-disk");
+  if (e < 0)
+    return fail ("task %s: cdp serve did not answer: %s", t->name,
+                 e == -ETIMEDOUT ? "timed out" : strerror (-e));
+  rep = json_tokener_parse (reply);
+  free (reply);
+  if (rep == NULL || !json_object_get_boolean (json_object_object_get (rep, "ok"))) {
+    e = fail ("cannot %s %s/%s: %s", op, t->name, d->name,
+              rep && json_object_object_get_ex (rep, "error", &v)
+              ? json_object_get_string (v) : "cdp serve gave no valid reply");
+    json_object_put (rep);
+    return e;
+  }
+  *old = (uint64_t) json_int (rep, "old_size", 0);
+  *seq = (uint64_t) json_int (rep, "seq", 0);
+  json_object_put (rep);
+  return 0;
 }

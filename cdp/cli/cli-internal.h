@@ -37,6 +37,12 @@ int cli_print_json (struct json_object *o);
 int cli_print_json_list (const char *key, struct json_object *arr);
 /* Did the control socket (control_call) answer {"ok": true}? */
 bool cli_reply_ok (const char *reply);
+/* cdp resize and cdp detach: ask the serve holding t to do op ("resize"
+ * to size bytes, "detach") on disk d; a resize's *old size and the *seq
+ * from which the disk has the new one.  0, or EXIT_FAIL said. */
+int cli_disk_request (const struct task *t, const struct task_disk *d,
+                      const char *op, uint64_t size, uint64_t *old,
+                      uint64_t *seq);
 
 /* ---- cmd-task.c: the task as `cdp task show --json` prints it ----------- */
 
@@ -72,7 +78,9 @@ enum files_cmd { CMD_LS, CMD_CAT, CMD_GET };
 struct files_opts {
   enum files_cmd cmd;
   const char *name, *at, *disk, *path, *output;
-  bool json;
+  bool json, progress;
+  bool tar;                         /* get: one archive to output ("-": stdout) */
+  uint64_t offset, length;          /* cat: the range (length UINT64_MAX: all) */
 };
 
 /* The point, its reader and how to name it in messages. */
@@ -102,14 +110,14 @@ int fsession_failed (struct fsession *s, const char *verb, const char *path,
 /* The file systems the sandboxed reader does not know (-ENOTSUP from
  * it) go to libguestfs over an NBD export of the point.  ensure starts
  * that (0, or the exit code: said why); failed is fsession_failed for
- * its errors; list and read are files_list and files_read through it
- * (-ENOTSUP: failed, said why). */
+ * its errors; list is files_stat (followed, into *self) and files_list,
+ * read is files_read_range, through it (-ENOTSUP: failed, said why). */
 int fsession_gfs_ensure (struct fsession *s, const char *verb, const char *path);
 int fsession_gfs_failed (struct fsession *s, const char *verb, const char *path,
                          int r);
 int fsession_gfs_list (struct fsession *s, const char *path,
-                       files_entry_vector *v);
-int fsession_gfs_read (struct fsession *s, const char *path,
-                       const struct files_sink *sink, void *o);
+                       files_entry_vector *v, struct files_entry *self);
+int fsession_gfs_read (struct fsession *s, const char *path, uint64_t off,
+                       uint64_t len, const struct files_sink *sink, void *o);
 
 #endif

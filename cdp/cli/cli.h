@@ -69,6 +69,8 @@ int cmd_export (const char *store, int argc, char **argv);
 int cmd_restore (const char *store, int argc, char **argv);
 int cmd_recover (const char *store, int argc, char **argv);
 int cmd_mark (const char *store, int argc, char **argv);
+int cmd_resize (const char *store, int argc, char **argv);
+int cmd_detach (const char *store, int argc, char **argv);
 int cmd_lock (const char *store, int argc, char **argv);
 int cmd_fold (const char *store, int argc, char **argv);
 int cmd_ls (const char *store, int argc, char **argv);

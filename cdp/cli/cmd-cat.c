@@ -1,5 +1,6 @@
-/* cdp cat: a file of a point, to standard output. */
+/* cdp cat: a file of a point, or a byte range of it, to standard output. */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,10 +26,11 @@ static int
 do_cat (struct fsession *s, const struct files_opts *o)
 {
   struct files_sink sink = { .data = to_stdout };
-  int werr = 0, r = files_read (s->f, o->path, &sink, &werr, NULL);
+  int werr = 0, r;
 
+  r = files_read_range (s->f, o->path, o->offset, o->length, &sink, &werr, NULL);
   if (r == -ENOTSUP)
-    r = fsession_gfs_read (s, o->path, &sink, &werr);
+    r = fsession_gfs_read (s, o->path, o->offset, o->length, &sink, &werr);
   if (werr)
     return fail ("cannot write to standard output: %s", strerror (-werr));
   if (r == -EISDIR)

@@ -344,7 +344,7 @@ cmd_export (const char *store, int argc, char **argv)
     return r;
   }
   x.name = x.name ? x.name : d->name;
-  x.size = d->size;
+  x.size = view_size_at (&v, d, t);
   cli_point_name (v.task, d, t, x.desc, sizeof x.desc);
   if (x.writable && (r = make_overlay (&x, v.task)) < 0) {
     view_close (&v);

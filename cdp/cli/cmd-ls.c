@@ -3,7 +3,9 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cdp/task/task.h"
@@ -145,11 +147,14 @@ add_time (json_object *o, const char *key, int64_t ns)
   jf_add (o, key, json_object_new_string (buf));
 }
 
+/* Every entry has every member; what does not apply is null. */
 static json_object *
 entry_json (const struct files_entry *e)
 {
   json_object *o = json_object_new_object ();
   char mode[11];
+  unsigned part;
+  bool is_part = e->fs[0] != 0;
 
   add_name (o, "name", e->name);
   jf_add (o, "type", json_object_new_string (files_type_name (e->mode)));
@@ -161,8 +166,11 @@ entry_json (const struct files_entry *e)
   jf_add (o, "size", json_object_new_int64 ((int64_t) e->size));
   jf_add (o, "nlink", json_object_new_int64 (e->nlink));
   jf_add (o, "ino", json_object_new_int64 ((int64_t) e->ino));
-  if (e->fs[0])
-    jf_add (o, "fs", json_object_new_string (e->fs));
+  if (is_part) {
+    jf_add_null (o, "mtime");
+    jf_add_null (o, "atime");
+    jf_add_null (o, "ctime");
+  }
   else {
     add_time (o, "mtime", e->mtime_ns);
     add_time (o, "atime", e->atime_ns);
@@ -170,52 +178,73 @@ entry_json (const struct files_entry *e)
   }
   if (e->target)
     add_name (o, "target", e->target);
+  else
+    jf_add_null (o, "target");
+  if (is_part && sscanf (e->name, "p%u", &part) == 1)
+    jf_add (o, "partition", json_object_new_int64 (part));
+  else
+    jf_add_null (o, "partition");
+  if (is_part)
+    jf_add (o, "fs", json_object_new_string (e->fs));
+  else
+    jf_add_null (o, "fs");
   return o;
 }
 
+/* What path is: the partitions of a disk, a directory, or a file (or
+ * another non-directory) whose own entry is the listing. */
+static const char *
+listing_kind (const struct files_entry *self, const files_entry_vector *v)
+{
+  for (size_t i = 0; i < v->len; i++)
+    if (v->ptr[i].fs[0])
+      return "partitions";
+  return S_ISDIR (self->mode) ? "directory" : "file";
+}
+
 static int
-print_json (const struct fsession *s, const char *path, const files_entry_vector *v)
+print_json (const struct fsession *s, const char *path, const struct files_entry *self,
+            const files_entry_vector *v)
 {
   json_object *root = json_object_new_object (), *a = json_object_new_array ();
-  const char *text;
-  int r = EXIT_OK;
 
   add_name (root, "path", path);
   jf_add (root, "point", json_object_new_string (s->tbuf));
+  jf_add (root, "kind", json_object_new_string (listing_kind (self, v)));
   for (size_t i = 0; i < v->len; i++)
     jf_append (a, entry_json (&v->ptr[i]));
   jf_add (root, "entries", a);
-  text = jf_text (root, JSON_C_TO_STRING_PRETTY |
-                 JSON_C_TO_STRING_NOSLASHESCAPE);
-  if (text == NULL)
-    r = fail ("cannot print the JSON output: %s", strerror (ENOMEM));
-  else
-    puts (text);
-  json_object_put (root);
-  return r;
+  return cli_print_json (root);
 }
 
 static int
 do_ls (struct fsession *s, const struct files_opts *o)
 {
   files_entry_vector v = empty_vector;
-  int r = files_list (s->f, o->path, &v);
+  struct files_entry self = { 0 };
+  int r = files_stat (s->f, o->path, true, &self);
 
-  if (r == -ENOTSUP)
-    r = fsession_gfs_list (s, o->path, &v);
+  if (r == 0)
+    r = files_list (s->f, o->path, &v);
+  if (r == -ENOTSUP) {
+    files_entry_clear (&self);
+    r = fsession_gfs_list (s, o->path, &v, &self);
+  }
   if (r < 0) {
     files_entry_vector_clear (&v);
+    files_entry_clear (&self);
     return r == -ENOTSUP ? EXIT_FAIL : fsession_failed (s, "list", o->path, r);
   }
   if (v.len)
     qsort (v.ptr, v.len, sizeof *v.ptr, by_name);
-  if (o->json && print_json (s, o->path, &v) != EXIT_OK) {
-    files_entry_vector_clear (&v);
-    return EXIT_FAIL;
-  }
-  if (!o->json)
+  if (o->json)
+    r = print_json (s, o->path, &self, &v);
+  else
     print_long (&v);
   files_entry_vector_clear (&v);
+  files_entry_clear (&self);
+  if (o->json)
+    return r;
   return fflush (stdout) == 0 ? EXIT_OK : fail ("cannot write the listing: %s",
                                                strerror (errno));
 }

@@ -10,6 +10,7 @@
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
+#include "cdp/hv/hv.h"
 #include "cdp/daemon/daemon.h"
 #include "cdp/rapid/rapid.h"
 #include "common/jsonfile.h"
@@ -238,7 +239,70 @@ task_error_status (const char *store, const char *name, int e)
   return o;
 }
 
+/* Disks of the domain a task that named its disks leaves alone, as the
+ * serve holding it last saw them. */
+static void
+add_unprotected (const struct task *t, json_object *o, json_object *state,
+                 bool served)
+{
+  json_object *v, *arr;
+  char *list = NULL, *save = NULL;
+
+  if (!served || !hv_of (t)->disk_requests)
+    return;
+  arr = json_object_new_array ();
+  if (json_object_object_get_ex (state, "unprotected_disks", &v) &&
+      json_object_is_type (v, json_type_string) &&
+      (list = strdup (json_object_get_string (v))) == NULL)
+    jf_append (arr, NULL);          /* out of memory: the document fails */
+  for (char *n = list ? strtok_r (list, ",", &save) : NULL; n;
+       n = strtok_r (NULL, ",", &save))
+    jf_append (arr, json_object_new_string (n));
+  jf_add (o, "unprotected_disks", arr);
+  free (list);
+}
+
+static void
+print_unprotected (json_object *o)
+{
+  json_object *arr = json_object_object_get (o, "unprotected_disks");
+
+  for (size_t k = 0; arr && k < json_object_array_length (arr); k++)
+    printf ("  %-12s not protected (the task protects the disks it named: "
+            "task create --disk)\n",
+            json_object_get_string (json_object_array_get_idx (arr, k)));
+}
+
 /* NULL: no such task. */
+/* A task the store's live serve refuses: why, and when it tries again
+ * (the serve's STORE/serve.json), in "refused" and a warning. */
+static void
+add_refusal (const char *store, const char *name, json_object *o,
+             char *not_served, size_t len)
+{
+  char why[1024], next[64];
+  long long pid;
+  int64_t next_ns;
+  json_object *r;
+
+  if (serve_store_refusal (store, name, &pid, why, sizeof why, &next_ns) != 1)
+    return;
+  r = json_object_new_object ();
+  jf_add (r, "reason", json_object_new_string (why));
+  jf_add (r, "serve_pid", json_object_new_int64 (pid));
+  if (next_ns > 0) {
+    format_time (next_ns, next, sizeof next);
+    jf_add (r, "next_try", json_object_new_string (next));
+  }
+  else
+    jf_add_null (r, "next_try");
+  jf_add (o, "refused", r);
+  snprintf (not_served, len, "cdp serve (pid %lld) refuses the task", pid);
+  status_warning (o, "cdp serve (pid %lld) cannot serve the task: %s%s%s",
+                  pid, why, next_ns > 0 ? "; it tries again at " : "",
+                  next_ns > 0 ? next : "");
+}
+
 static json_object *
 task_status (const char *store, const char *name)
 {
@@ -269,10 +333,13 @@ task_status (const char *store, const char *name)
     if (!served)
       snprintf (not_served, sizeof not_served, "cdp serve refuses the task");
   }
+  if (!served)
+    add_refusal (store, name, o, not_served, sizeof not_served);
   /* The history, if there is one yet: no message when there is none. */
   if (view_open_quiet (store, name, &view) == 0)
     v = &view;
   add_disk_states (v, t, o, state, served, not_served);
+  add_unprotected (t, o, state, served);
   if (!served)
     lag_since_heartbeat (o, last);
   rpo_status (t, o, state, served);
@@ -406,7 +473,11 @@ print_status (json_object *arr)
     putchar ('\n');
     if (err)
       printf ("  error: %s\n", json_object_get_string (err));
-    if (!json_object_get_boolean (json_object_object_get (o, "served")))
+    json_object *refused = json_object_object_get (o, "refused");
+    if (refused)
+      printf ("  not served: cdp serve (pid %lld) refuses it\n", (long long)
+              json_object_get_int64 (json_object_object_get (refused, "serve_pid")));
+    else if (!json_object_get_boolean (json_object_object_get (o, "served")))
       printf ("  not served%s%s\n",
               until ? " since " : " (cdp serve is not running)",
               until ? json_object_get_string (until) : "");
@@ -425,6 +496,7 @@ print_status (json_object *arr)
       putchar ('\n');
       print_disk_details (d);
     }
+    print_unprotected (o);
     print_recovery (json_object_object_get (o, "recovery"),
                     json_object_get_string (json_object_object_get (o, "name")));
     integrity_print (o, json_object_get_string (json_object_object_get (o, "name")));

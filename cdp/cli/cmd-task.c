@@ -333,6 +333,7 @@ task_json (const struct task *t)
     json_object *d = json_object_new_object ();
     jf_add (d, "name", json_object_new_string (t->disks.ptr[i].name));
     jf_add (d, "size", json_object_new_int64 ((int64_t) t->disks.ptr[i].size));
+    task_disk_show (&t->disks.ptr[i], d, buf, sizeof buf);
     jf_append (disks, d);
   }
   jf_add (o, "disks", disks);
@@ -370,8 +371,10 @@ task_print (const struct task *t)
     printf ("domain:     %s%s%s\n", t->domain, t->connect ? " on " : "",
             t->connect ? t->connect : "");
   for (size_t i = 0; i < t->disks.len; i++) {
+    char more[256];
     format_size (t->disks.ptr[i].size, sz, sizeof sz);
-    printf ("disk:       %s (%s)\n", t->disks.ptr[i].name, sz);
+    task_disk_show (&t->disks.ptr[i], NULL, more, sizeof more);
+    printf ("disk:       %s (%s%s)\n", t->disks.ptr[i].name, sz, more);
   }
   format_duration (t->policy.bp_interval, a, sizeof a);
   format_duration (t->policy.journal_retention, b, sizeof b);

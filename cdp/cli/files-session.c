@@ -30,11 +30,13 @@
 #include "nbd-export/nbd-server.h"
 #include "recovery/files/files.h"
 #include "cdp/cli/cli-internal.h"
+#include "cdp/cli/progress.h"
 
 static const char *const usages[] = {
   [CMD_LS] = "usage: cdp ls NAME --at T [--disk D] [PATH] [--json]\n",
-  [CMD_CAT] = "usage: cdp cat NAME --at T [--disk D] PATH\n",
-  [CMD_GET] = "usage: cdp get NAME --at T [--disk D] PATH --output DEST\n",
+  [CMD_CAT] = "usage: cdp cat NAME --at T [--disk D] PATH [--offset N] [--length N]\n",
+  [CMD_GET] = "usage: cdp get NAME --at T [--disk D] PATH --output DEST|- [--tar]\n"
+              "               [--json] [--progress]\n",
 };
 
 static const char help_tail[] =
@@ -45,14 +47,63 @@ static const char help_tail[] =
   "read by cdp itself, in a sandboxed process; other file systems through\n"
   "libguestfs, when it is installed.\n";
 
+static const char cat_tail[] =
+  "--offset N and --length N (bytes, or with K M G T) write only that\n"
+  "range of the file, cut at its end; only that range is read.\n";
+
 static const char get_tail[] =
   "DEST is created as the file or directory tree (or, if DEST is an existing\n"
   "directory, DEST/NAME); nothing that exists is replaced and nothing is\n"
   "written outside DEST.  Modes and times are kept, owners only when run\n"
   "as root; set-user-ID/set-group-ID bits are dropped; device nodes and\n"
-  "sockets are skipped; symbolic links are recreated, never followed.\n";
+  "sockets are skipped; symbolic links are recreated, never followed.\n"
+  "--tar writes one tar archive (POSIX pax) of PATH instead, to the new\n"
+  "file DEST or, with --output -, to standard output; its members are\n"
+  "named from PATH's last component ('.' for /).  --json prints what was\n"
+  "written; --progress reports the bytes copied (JSON Lines with --json).\n"
+  "SIGINT or SIGTERM cancels, and what was written is removed.\n";
 
 /* ---- arguments ------------------------------------------------------------- */
+
+/* The option c is not one of cmd's. */
+static bool
+foreign (enum files_cmd cmd, int c)
+{
+  switch (c) {
+  case 'o': case 't': case 'p': return cmd != CMD_GET;
+  case 'j': return cmd == CMD_CAT;
+  case 'O': case 'L': return cmd != CMD_CAT;
+  }
+  return false;
+}
+
+static int
+byte_count (const char *opt, const char *arg, uint64_t *v)
+{
+  if (parse_size (arg, v) < 0 || *v > (uint64_t) INT64_MAX)
+    return usage_error ("%s takes a number of bytes (512, 4K, 1M), not '%s'", opt, arg);
+  return 0;
+}
+
+/* What cannot go together, once all is read. */
+static int
+check_args (enum files_cmd cmd, struct files_opts *o)
+{
+  if (o->name == NULL || o->at == NULL || o->path == NULL ||
+      (cmd == CMD_GET && (o->output == NULL || !*o->output)))
+    return usage_error ("%.*s", (int) strcspn (usages[cmd], "\n"), usages[cmd]);
+  if (o->path[0] != '/')
+    return usage_error ("PATH must be absolute (start with /), not '%s'", o->path);
+  if (cmd == CMD_GET && strcmp (o->output, "-") == 0 && !o->tar)
+    return usage_error ("--output - (standard output) takes an archive: add --tar");
+  if (cmd == CMD_GET && strcmp (o->output, "-") == 0 && o->json)
+    return usage_error ("--json cannot go with --tar --output -: both would be on "
+                        "standard output");
+  if (cmd == CMD_GET && strcmp (o->output, "-") == 0 && isatty (1))
+    return usage_error ("refusing to write an archive to a terminal: redirect "
+                        "standard output, or name a file with --output");
+  return 0;
+}
 
 static int
 parse_args (enum files_cmd cmd, int argc, char **argv, struct files_opts *o)
@@ -60,40 +111,51 @@ parse_args (enum files_cmd cmd, int argc, char **argv, struct files_opts *o)
   static const struct option opts[] = {
     { "at", required_argument, 0, 'a' }, { "disk", required_argument, 0, 'd' },
     { "output", required_argument, 0, 'o' }, { "json", no_argument, 0, 'j' },
+    { "tar", no_argument, 0, 't' }, { "progress", no_argument, 0, 'p' },
+    { "offset", required_argument, 0, 'O' }, { "length", required_argument, 0, 'L' },
     { "help", no_argument, 0, 'h' }, { 0 } };
-  int c;
+  int c, r, li = 0;
 
-  *o = (struct files_opts) { .cmd = cmd };
+  *o = (struct files_opts) { .cmd = cmd, .length = UINT64_MAX };
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, ":", opts, &li)) != -1) {
+    if (foreign (cmd, c))
+      return usage_error ("unknown option --%s; see 'cdp %s --help'", opts[li].name,
+                          argv[0]);
     switch (c) {
     case 'a': o->at = optarg; break;
     case 'd': o->disk = optarg; break;
-    case 'o': if (cmd != CMD_GET) goto unknown; o->output = optarg; break;
-    case 'j': if (cmd != CMD_LS) goto unknown; o->json = true; break;
+    case 'o': o->output = optarg; break;
+    case 'j': o->json = true; break;
+    case 't': o->tar = true; break;
+    case 'p': o->progress = true; break;
+    case 'O':
+      if ((r = byte_count ("--offset", optarg, &o->offset)) != 0)
+        return r;
+      break;
+    case 'L':
+      if ((r = byte_count ("--length", optarg, &o->length)) != 0)
+        return r;
+      break;
     case 'h':
       fputs (usages[cmd], stdout);
       fputs (help_tail, stdout);
-      if (cmd == CMD_GET)
-        fputs (get_tail, stdout);
+      fputs (cmd == CMD_GET ? get_tail : cmd == CMD_CAT ? cat_tail : "", stdout);
       return -1;
     default:
-    unknown:
       return cli_option_error (c, argv);
     }
+  }
   if (optind < argc)
     o->name = argv[optind++];
   if (optind < argc)
     o->path = argv[optind++];
   if (cmd == CMD_LS && o->path == NULL)
     o->path = "/";
-  if (optind < argc || o->name == NULL || o->at == NULL || o->path == NULL ||
-      (cmd == CMD_GET && (o->output == NULL || !*o->output)))
+  if (optind < argc)
     return usage_error ("%.*s", (int) strcspn (usages[cmd], "\n"), usages[cmd]);
-  if (o->path[0] != '/')
-    return usage_error ("PATH must be absolute (start with /), not '%s'", o->path);
-  return 0;
+  return check_args (cmd, o);
 }
 
 /* ---- the point and its reader ----------------------------------------------- */
@@ -231,23 +293,28 @@ fsession_gfs_failed (struct fsession *s, const char *verb, const char *path, int
 }
 
 int
-fsession_gfs_list (struct fsession *s, const char *path, files_entry_vector *v)
+fsession_gfs_list (struct fsession *s, const char *path, files_entry_vector *v,
+                   struct files_entry *self)
 {
+  const char *rest = files_unsupported (s->f)->rest;
   int r = fsession_gfs_ensure (s, "list", path);
 
-  if (r == 0 && (r = files_gfs_list (s->gfs, files_unsupported (s->f)->rest, v)) < 0)
+  if (r == 0 && (r = files_gfs_stat (s->gfs, rest, self)) == 0)
+    r = files_gfs_list (s->gfs, rest, v);
+  if (r < 0)
     fsession_gfs_failed (s, "list", path, r);
   return r == 0 ? 0 : -ENOTSUP;
 }
 
 int
-fsession_gfs_read (struct fsession *s, const char *path, const struct files_sink *sink, void *o)
+fsession_gfs_read (struct fsession *s, const char *path, uint64_t off, uint64_t len,
+                   const struct files_sink *sink, void *o)
 {
   int r = fsession_gfs_ensure (s, "read", path);
 
   if (r != 0)
     return -ENOTSUP;
-  r = files_gfs_read (s->gfs, files_unsupported (s->f)->rest, sink, o);
+  r = files_gfs_read (s->gfs, files_unsupported (s->f)->rest, off, len, sink, o);
   if (r == -EISDIR)
     return r;
   if (r < 0 && *(int *) o == 0)
@@ -282,6 +349,9 @@ fsession_run (enum files_cmd cmd, const char *store, int argc, char **argv,
 
   if (r != 0)
     return r < 0 ? EXIT_OK : r;
+  /* get stops at SIGINT/SIGTERM where it can remove what it wrote. */
+  if (cmd == CMD_GET && (r = cli_cancel_init ()) != 0)
+    return r;
   if ((r = session_open (store, &o, &s)) == 0)
     r = run (&s, &o);
   gfs_stop (&s);

@@ -11,6 +11,11 @@
  *   {"op":"reload"}          -> {"ok":true}  (serve reads the policies in
  *                               task.json again and runs by them from now
  *                               on: `task set`)
+ *   {"op":"resize","disk":D,"size":N}
+ *                            -> {"ok":true,"old_size":N,"seq":N} (the
+ *                               protector resizes the disk: `cdp resize`)
+ *   {"op":"detach","disk":D} -> {"ok":true} (the protector ends the copy
+ *                               and detaches the disk: `cdp detach`)
  * errors: {"ok":false,"error":"..."}.  The socket is mode 0600: root only.
  */
 #include <errno.h>
@@ -41,6 +46,8 @@ struct control {
   volatile bool stop;
   void (*on_release) (void *);
   void *release_opaque;
+  control_disk_fn on_disk;
+  void *disk_opaque;
   pthread_mutex_t reload_lock;      /* one reload at a time */
 };
 
@@ -166,6 +173,37 @@ do_reload (struct control *c)
   return rep;
 }
 
+/* cdp resize and cdp detach: the protector does it. */
+static json_object *
+do_disk (struct control *c, const char *op, json_object *req)
+{
+  json_object *v, *rep;
+  const char *disk = json_object_object_get_ex (req, "disk", &v) &&
+                     json_object_is_type (v, json_type_string)
+                     ? json_object_get_string (v) : NULL;
+  int64_t size = json_object_object_get_ex (req, "size", &v) &&
+                 json_object_is_type (v, json_type_int)
+                 ? json_object_get_int64 (v) : 0;
+  uint64_t old = 0, seq = 0;
+  char msg[512] = "";
+
+  if (c->on_disk == NULL)
+    return reply_error ("this cdp serve cannot %s disks", op);
+  if (disk == NULL || (strcmp (op, "resize") == 0 && size <= 0))
+    return reply_error ("%s needs a disk%s", op,
+                        strcmp (op, "resize") == 0 ? " and a size" : "");
+  if (c->on_disk (c->disk_opaque, op, disk, (uint64_t) size, msg, sizeof msg,
+                  &old, &seq) < 0)
+    return reply_error ("%s", msg);
+  rep = json_object_new_object ();
+  jf_add (rep, "ok", json_object_new_boolean (true));
+  if (strcmp (op, "resize") == 0) {
+    jf_add (rep, "old_size", json_object_new_int64 ((int64_t) old));
+    jf_add (rep, "seq", json_object_new_int64 ((int64_t) seq));
+  }
+  return rep;
+}
+
 /* *release: the client asks to let the task go (done once it has the
  * reply: one that gave up meanwhile asks for nothing). */
 static json_object *
@@ -183,6 +221,8 @@ handle (struct control *c, const char *line, bool *release)
   }
   else if (op && strcmp (op, "reload") == 0)
     rep = do_reload (c);
+  else if (op && (strcmp (op, "resize") == 0 || strcmp (op, "detach") == 0))
+    rep = do_disk (c, op, req);
   else if (op && strcmp (op, "release") == 0 && c->on_release) {
     *release = true;
     rep = json_object_new_object ();
@@ -285,6 +325,13 @@ control_on_release (struct control *c, void (*fn) (void *), void *opaque)
 {
   c->release_opaque = opaque;
   c->on_release = fn;
+}
+
+void
+control_on_disk (struct control *c, control_disk_fn fn, void *opaque)
+{
+  c->disk_opaque = opaque;
+  c->on_disk = fn;
 }
 
 void

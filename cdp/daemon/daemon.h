@@ -49,6 +49,13 @@ enum serve_take {
 int serve_await_task (const char *store, const struct task *t, unsigned ms,
                       long long *pid, char *why, size_t len);
 
+/* Does the live cdp serve of store refuse the task name?  1 with *pid,
+ * why and *next_try_ns (when it tries again; 0 when not said); 0 when no
+ * serve runs or it does not refuse it; -errno when the store's lock
+ * cannot be read. */
+int serve_store_refusal (const char *store, const char *name, long long *pid,
+                         char *why, size_t len, int64_t *next_try_ns);
+
 /* ---- receiver.c: the NBD target QEMU's mirror writes into ------------- */
 
 struct receiver;
@@ -58,6 +65,13 @@ int receiver_start (struct task *t, struct receiver **rp);
  * fact, the earlier instant fidelity was lost at; else 0. */
 int receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
                     const char *label, int64_t since_ns);
+/* Disk's size changes from old_size to size while no job writes to it
+ * (its history is in a gap): a shrink journals the cut range as
+ * trimmed, durably, so that a disk grown again reads zeroes there, as
+ * QEMU's does.  *seq: the first seq at the new size (every record of
+ * the disk from then on comes after it).  0 or -errno. */
+int receiver_resized (struct receiver *r, uint32_t disk, uint64_t old_size,
+                      uint64_t size, uint64_t *seq);
 /* The newest record the receiver indexed itself, and its time: durable.
  * The index may hold newer ones: another process (cdp points, export)
  * catching up from the journal reads what the kernel holds, which at an
@@ -134,6 +148,15 @@ void control_on_release (struct control *c, void (*fn) (void *), void *opaque);
  * task set that found none).  0, or -errno with why filled: then nothing
  * changed. */
 int control_reload (struct control *c, char *why, size_t len);
+/* fn(opaque, op, disk, size, msg, len, *old_size, *seq) is called on
+ * the control thread (it may wait, bounded) for {"op":"resize"} (op
+ * "resize", size the new size) and {"op":"detach"}: 0, or -errno with
+ * msg saying why.  Until it is set, both are refused. */
+typedef int (*control_disk_fn) (void *opaque, const char *op,
+                                const char *disk, uint64_t size, char *msg,
+                                size_t len, uint64_t *old_size,
+                                uint64_t *seq);
+void control_on_disk (struct control *c, control_disk_fn fn, void *opaque);
 void control_stop (struct control *c);
 /* Client side: send one request line, read one reply line (malloc'd).
  * -ENOENT / -ECONNREFUSED when no daemon serves the task. */

@@ -58,6 +58,8 @@ maint_covered_until (const struct base_catalog *cat,
   for (size_t i = 0; i < disks->len; i++) {
     const struct task_disk *d = &disks->ptr[i];
     const struct base_point *bp = catalog_find_time (cat, d->id, limit_t);
+    if (d->added_seq > limit)       /* added later: no history before */
+      continue;
     if (bp == NULL)
       return 0;
     if (changed (opaque, d, bp, limit) && bp->seq < keep)
@@ -85,6 +87,8 @@ maint_first_needed (const struct base_catalog *cat,
 
   for (size_t i = 0; i < disks->len; i++) {
     const struct base_point *bp = catalog_find (cat, disks->ptr[i].id, keep);
+    if (disks->ptr[i].added_seq > keep)   /* added later: needs none */
+      continue;
     if (bp == NULL)
       return first;
     if (bp->seq < need)

@@ -142,7 +142,8 @@ fold_at_chain (struct maint *m, const struct task_disk *d, uint64_t seq,
   if (time_now_ns () < m->damaged_retry)
     return -EUCLEAN;
   journal_reader_refresh (m->jr);
-  r = fold_disk (&src, d->id, d->size, seq, t, max_chain, &st);
+  r = fold_disk (&src, d->id, task_disk_size_at (d, seq), seq, t, max_chain,
+                 &st);
   format_time (t, tb, sizeof tb);
   if (r == -EUCLEAN)
     fold_damaged (m, d, tb);
@@ -583,7 +584,7 @@ space_low (struct maint *m)
   uint64_t size = 0, avail = space_avail (m, &size), disks = 0;
 
   for (size_t i = 0; i < m->t->disks.len; i++)
-    disks += m->t->disks.ptr[i].size;
+    disks += task_disk_size (&m->t->disks.ptr[i]);
   return maint_space_low (avail, size, disks);
 }
 

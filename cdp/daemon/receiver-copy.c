@@ -200,9 +200,13 @@ read_current (struct rdisk *rd, uint64_t seq, void *buf, uint64_t off,
 
   free (dir);
   if (e == 0) {
-    e = point_open (r->ix, r->jr, &cat, rd->d->id, rd->d->size, seq, &p);
+    /* A disk grown since seq reads as zero past the size it had. */
+    uint64_t size = task_disk_size_at (rd->d, seq);
+    uint64_t n = off >= size ? 0 : len < size - off ? len : size - off;
+    memset ((uint8_t *) buf + n, 0, len - n);
+    e = point_open (r->ix, r->jr, &cat, rd->d->id, size, seq, &p);
     if (e == 0) {
-      e = point_pread (&p, buf, off, len, NULL);
+      e = n > 0 ? point_pread (&p, buf, off, n, NULL) : 0;
       point_close (&p);
     }
     if (e < 0)

@@ -305,7 +305,7 @@ rx_open (void *opaque, const char *name, void **handle,
     if (strcmp (name, d->name) == 0 || (*name == 0 && r->t->disks.len == 1)) {
       *handle = &r->disks[i];
       *info = (struct nbd_export_info) {
-        .size = d->size, .can_trim = true, .can_zero = true,
+        .size = task_disk_size (d), .can_trim = true, .can_zero = true,
         .can_fast_zero = true, .can_flush = true, .can_fua = true,
         .can_multi_conn = true, .min_block = 1, .pref_block = 4096,
         .max_block = r->max_block, .description = "cdp receiver",
@@ -335,7 +335,7 @@ rx_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
   struct receiver *r = rd->r;
   uint64_t seq = journal_last_seq (r->j);
   struct point p = { .ix = r->ix, .jr = r->jr, .disk = rd->d->id,
-                     .size = rd->d->size, .seq = seq,
+                     .size = task_disk_size (rd->d), .seq = seq,
                      .base = &point_zero_base };
 
   indexer_wait (r, seq);
@@ -807,6 +807,27 @@ receiver_event (struct receiver *r, uint16_t type, uint32_t disk,
 
   if (err == 0)
     indexer_wait (r, journal_last_seq (r->j));
+  return err;
+}
+
+int
+receiver_resized (struct receiver *r, uint32_t disk, uint64_t old_size,
+                  uint64_t size, uint64_t *seq)
+{
+  uint64_t off = size;
+  int err = 0;
+
+  /* One record per request: the cut in pieces of the largest request. */
+  while (err == 0 && off < old_size) {
+    uint64_t n = old_size - off < r->max_block ? old_size - off : r->max_block;
+    struct journal_record e = { .type = JOURNAL_TRIM, .disk = disk,
+                                .offset = off, .length = n };
+    err = receiver_append_wait (r, &e, NULL, NULL);
+    off += n;
+  }
+  if (err == 0)
+    indexer_wait (r, journal_last_seq (r->j));
+  *seq = journal_last_seq (r->j) + 1;
   return err;
 }
 

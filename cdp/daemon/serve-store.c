@@ -140,10 +140,11 @@ heartbeat_of (const struct task *t, long long pid)
 }
 
 /* What serve.json of serve pid says of the task name: SERVE_TAKE_REFUSED
- * (why filled), SERVE_TAKE_NOT_NAMED, or -1 (nothing yet). */
+ * (why filled, *next_try_ns the time of its next try, 0 when not said),
+ * SERVE_TAKE_NOT_NAMED, or -1 (nothing yet). */
 static int
 store_says (const char *store, const char *name, long long pid, char *why,
-            size_t len)
+            size_t len, int64_t *next_try_ns)
 {
   char *path = path_join (store, "serve.json");
   json_object *o = NULL, *tasks, *named;
@@ -171,6 +172,7 @@ store_says (const char *store, const char *name, long long pid, char *why,
           strcmp (json_object_get_string (v), name) == 0 &&
           json_object_object_get_ex (e, "reason", &v)) {
         snprintf (why, len, "%s", json_object_get_string (v));
+        *next_try_ns = member_int (e, "next_try_ns");
         r = SERVE_TAKE_REFUSED;
       }
     }
@@ -182,7 +184,7 @@ int
 serve_await_task (const char *store, const struct task *t, unsigned ms,
                   long long *pid, char *why, size_t len)
 {
-  int64_t deadline = time_mono_ns () + (int64_t) ms * 1000000;
+  int64_t deadline = time_mono_ns () + (int64_t) ms * 1000000, next_try;
   bool seen = false;
 
   *pid = 0;
@@ -201,11 +203,25 @@ serve_await_task (const char *store, const struct task *t, unsigned ms,
       seen = true;
       if (heartbeat_of (t, now_pid))
         return SERVE_TAKE_TAKEN;
-      if ((e = store_says (store, t->name, now_pid, why, len)) >= 0)
+      if ((e = store_says (store, t->name, now_pid, why, len, &next_try)) >= 0)
         return e;
     }
     if (time_mono_ns () >= deadline)
       return -ETIMEDOUT;
     usleep (100000);
   }
+}
+
+int
+serve_store_refusal (const char *store, const char *name, long long *pid,
+                     char *why, size_t len, int64_t *next_try_ns)
+{
+  int e = store_served (store, pid);
+
+  *why = '\0';
+  *next_try_ns = 0;
+  if (e <= 0 || *pid == 0)
+    return e < 0 ? e : 0;
+  return store_says (store, name, *pid, why, len, next_try_ns)
+         == SERVE_TAKE_REFUSED;
 }

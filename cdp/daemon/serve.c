@@ -195,6 +195,8 @@ write_state (struct served *s)
     }
     jf_append (disks, d);
   }
+  if (*s->unprotected)
+    jf_add (o, "unprotected_disks", json_object_new_string (s->unprotected));
   pthread_mutex_unlock (&s->lock);
   jf_add (o, "disks", disks);
   if ((e = served_save (s->t, o, false)) < 0 && !s->state_failed)
@@ -366,6 +368,7 @@ serve_task (const char *store, const char *name, struct served *s)
     return fail ("task %s: cannot open the control socket: %s", name,
                  strerror (-e));
   control_on_release (s->control, ask_release, s);
+  control_on_disk (s->control, protect_request, s);
   /* A task set that found no control socket asked nobody: what it
    * saved before the socket listened is read now, what it saves later
    * it asks for. */
@@ -502,7 +505,8 @@ heartbeat_remove (struct heartbeat *hb, struct served *s)
  * again after a delay that doubles up to a minute, or at the next tick
  * once its directory or task.json changed (the operator fixed it).  A
  * task `task delete` asks for (control socket) or whose directory went
- * away is let go. */
+ * away is let go, and one whose protector added a disk to it (task.json)
+ * is let go and taken up again at once. */
 
 #define RETRY_FIRST_NS (2 * SEC)
 #define RETRY_MAX_NS (60 * SEC)
@@ -746,6 +750,12 @@ tick (struct daemon *d, bool started)
     struct slot *sl = &d->slots.ptr[i];
     if (sl->s && atomic_load (&sl->s->release))
       let_go (d, sl, "task delete");
+    else if (sl->s && atomic_load (&sl->s->retake)) {
+      /* The protector added a disk to task.json: serve it as it is. */
+      let_go (d, sl, "a disk was added to it; it is taken up again");
+      sl->released = false;
+      sl->retry_ns = 0;
+    }
     else if (sl->s && !lock_is_current (sl->s->t, sl->s->lockfd))
       let_go (d, sl, "its directory is gone");
     if (sl->s)

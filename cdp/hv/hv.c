@@ -53,7 +53,8 @@ hv_socket_path (const struct task *t, const char *leaf)
 int
 hv_add_disk (struct task *t, const char *name, uint64_t size)
 {
-  struct task_disk d = { strdup (name), (uint32_t) t->disks.len, size };
+  struct task_disk d = { .name = strdup (name), .id = (uint32_t) t->disks.len,
+                         .size = size };
 
   if (d.name == NULL || task_disk_vector_append (&t->disks, d) < 0) {
     free (d.name);

@@ -125,6 +125,12 @@ struct hv_driver {
    * protector and cdp recover grant it, knowing QEMU's user). */
   const char *socket_dir;
 
+  /* cdp resize and cdp detach: the protector takes them (protect.h
+   * protect_request): it ends the disk's copy and has the hypervisor
+   * resize the disk (recording its size from then on in task.json, and
+   * copying it again) or detach it (its history stays). */
+  bool disk_requests;
+
   /* ---- cdp task show ---- */
   const char *show_note;            /* the "note:" line, or NULL */
 

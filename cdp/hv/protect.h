@@ -43,6 +43,20 @@ struct disk_state {
   double rate;                      /* bytes/s over the last interval */
 };
 
+/* What cdp resize and cdp detach ask of a protector through the control
+ * socket (protect_request); under served.lock. */
+enum protect_op { PROTECT_RESIZE, PROTECT_DETACH };
+struct protect_request {
+  bool asked, answered;
+  enum protect_op op;
+  char disk[64];
+  uint64_t size;                    /* PROTECT_RESIZE: the new size */
+  int result;                       /* 0, or -errno with msg */
+  char msg[512];
+  uint64_t old_size, seq;           /* resize answered: what it was, and
+                                       the first seq at the new size */
+};
+
 struct served {
   struct task *t;
   struct receiver *rx;
@@ -52,6 +66,11 @@ struct served {
   bool state_failed;                /* the last state.json write failed */
   atomic_bool release;              /* task delete asked to let it go */
   atomic_bool stopping;             /* this task alone is being stopped */
+  atomic_bool retake;               /* a disk was added to task.json: the
+                                       main thread takes the task up again */
+  struct protect_request req;       /* under lock */
+  char unprotected[256];            /* under lock: disks of the VM the task
+                                       does not protect (named disks) */
   pthread_t protector;
   bool has_protector;
   pthread_mutex_t lock;
@@ -71,6 +90,19 @@ void protect_waiting (struct served *s, size_t i, const char *reason);
 /* Initial copy progress, shown in the reason and in state.json. */
 void protect_progress (struct served *s, size_t i, uint64_t done,
                        uint64_t total);
+/* The control thread, for cdp resize and cdp detach (control.c's
+ * control_disk_fn): have the protector do op on disk ("resize",
+ * "detach") and wait for its answer (at most 120 s).  0, or -errno with
+ * msg saying why (-ENOTSUP: the mode's protector cannot). */
+int protect_request (void *served, const char *op, const char *disk,
+                     uint64_t size, char *msg, size_t len,
+                     uint64_t *old_size, uint64_t *seq);
+/* The protector: the request asked, if any (true: *r is a copy), and
+ * its answer. */
+bool protect_asked (struct served *s, struct protect_request *r);
+void protect_answer (struct served *s, int result, const char *msg,
+                     uint64_t old_size, uint64_t seq);
+
 /* Set the state and reason shown for disk i (logged when it changes). */
 void protect_state (struct served *s, size_t i, const char *state,
                     const char *reason);

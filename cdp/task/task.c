@@ -2,16 +2,23 @@
 #include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cdp/task/task.h"
 #include "cdp/hv/hv.h"
 #include "common/cleanup.h"
 #include "common/jsonfile.h"
+#include "common/timeutil.h"
 
-#define TASK_VERSION 1
+/* Version 2: a disk may have "resizes" (its size changed over time); an
+ * older cdp would read every point of it at the size of today.  A file
+ * without them is written as version 1. */
+#define TASK_VERSION 2
 
 const char *
 store_path (const char *opt)
@@ -54,8 +61,10 @@ task_free (struct task *t)
 {
   if (t == NULL)
     return;
-  for (size_t i = 0; i < t->disks.len; i++)
+  for (size_t i = 0; i < t->disks.len; i++) {
     free (t->disks.ptr[i].name);
+    disk_resize_vector_reset (&t->disks.ptr[i].resizes);
+  }
   task_disk_vector_reset (&t->disks);
   free (t->name);
   free (t->dir);
@@ -86,9 +95,44 @@ policy_members (json_object *pol, const struct task_policy *p)
   jf_add (pol, "rpo_ns", json_object_new_int64 (p->rpo));
 }
 
+static json_object *
+resize_json (const struct disk_resize *z)
+{
+  json_object *o = json_object_new_object ();
+
+  jf_add (o, "seq", json_object_new_int64 ((int64_t) z->seq));
+  jf_add (o, "time_ns", json_object_new_int64 (z->time_ns));
+  jf_add (o, "old_size", json_object_new_int64 ((int64_t) z->old_size));
+  jf_add (o, "size", json_object_new_int64 ((int64_t) z->size));
+  return o;
+}
+
+static json_object *
+disk_json (const struct task_disk *td)
+{
+  json_object *d = json_object_new_object ();
+
+  put_str (d, "name", td->name);
+  jf_add (d, "id", json_object_new_int64 (td->id));
+  jf_add (d, "size", json_object_new_int64 ((int64_t) td->size));
+  if (td->added_seq) {
+    jf_add (d, "added_seq", json_object_new_int64 ((int64_t) td->added_seq));
+    jf_add (d, "added_ns", json_object_new_int64 (td->added_ns));
+  }
+  if (td->resizes.len > 0) {
+    json_object *a = json_object_new_array ();
+    for (size_t k = 0; k < td->resizes.len; k++)
+      jf_append (a, resize_json (&td->resizes.ptr[k]));
+    jf_add (d, "resizes", a);
+  }
+  return d;
+}
+
 int
 task_save (const struct task *t)
 {
+  int version = 1;
+
   json_object *o = json_object_new_object (), *disks = json_object_new_array ();
   json_object *pol = json_object_new_object ();
   char *path = task_path (t, "task.json");
@@ -107,12 +151,12 @@ task_save (const struct task *t)
   put_str (o, "qmp", t->qmp);
   put_str (o, "domain", t->domain);
   put_str (o, "connect", t->connect);
+  if (t->all_disks)
+    jf_add (o, "all_disks", json_object_new_boolean (true));
   for (size_t i = 0; i < t->disks.len; i++) {
-    json_object *d = json_object_new_object ();
-    put_str (d, "name", t->disks.ptr[i].name);
-    jf_add (d, "id", json_object_new_int64 (t->disks.ptr[i].id));
-    jf_add (d, "size", json_object_new_int64 ((int64_t) t->disks.ptr[i].size));
-    jf_append (disks, d);
+    jf_append (disks, disk_json (&t->disks.ptr[i]));
+    if (t->disks.ptr[i].resizes.len > 0)
+      version = 2;
   }
   jf_add (o, "disks", disks);
   policy_members (pol, &t->policy);
@@ -120,7 +164,7 @@ task_save (const struct task *t)
     jf_add (pol, "segment_size", json_object_new_int64 (t->policy.segment_size));
   jf_add (o, "policy", pol);
   jf_add (o, "created_ns", json_object_new_int64 (t->created_ns));
-  r = jf_save (path, o, TASK_VERSION, 0644);
+  r = jf_save (path, o, version, 0644);
   json_object_put (o);
   free (path);
   return r;
@@ -144,6 +188,81 @@ json_int (json_object *o, const char *key, int64_t dflt)
   if (!json_object_object_get_ex (o, key, &v))
     return dflt;
   return json_object_get_int64 (v);
+}
+
+/* A disk's "resizes": in seq order, each one's old size the size
+ * before it, the last one's size the disk's. */
+static int
+parse_resizes (json_object *d, struct task_disk *td)
+{
+  json_object *a;
+  uint64_t size = 0;
+
+  if (!json_object_object_get_ex (d, "resizes", &a))
+    return 0;
+  if (!json_object_is_type (a, json_type_array))
+    return -EINVAL;
+  for (size_t k = 0; k < json_object_array_length (a); k++) {
+    json_object *z = json_object_array_get_idx (a, k);
+    struct disk_resize r = {
+      .seq = (uint64_t) json_int (z, "seq", -1),
+      .time_ns = json_int (z, "time_ns", 0),
+      .old_size = (uint64_t) json_int (z, "old_size", 0),
+      .size = (uint64_t) json_int (z, "size", 0) };
+    if (r.seq == UINT64_MAX || r.size == 0 || r.old_size == 0 ||
+        (k > 0 && (r.seq < td->resizes.ptr[k - 1].seq || r.old_size != size)) ||
+        disk_resize_vector_append (&td->resizes, r) < 0)
+      return -EINVAL;
+    size = r.size;
+  }
+  return size == 0 || size == td->size ? 0 : -EINVAL;
+}
+
+/* A served task's protector resizes disks while other threads read
+ * their sizes (task.h). */
+static pthread_mutex_t sizes_lock = PTHREAD_MUTEX_INITIALIZER;
+
+uint64_t
+task_disk_size_at (const struct task_disk *d, uint64_t seq)
+{
+  uint64_t size = 0;
+
+  pthread_mutex_lock (&sizes_lock);
+  for (size_t k = d->resizes.len; k > 0 && size == 0; k--) {
+    const struct disk_resize *z = &d->resizes.ptr[k - 1];
+    if (seq >= z->seq)
+      size = z->size;
+    else if (k == 1)
+      size = z->old_size;
+  }
+  if (size == 0)
+    size = d->size;
+  pthread_mutex_unlock (&sizes_lock);
+  return size;
+}
+
+uint64_t
+task_disk_size (const struct task_disk *d)
+{
+  uint64_t size;
+
+  pthread_mutex_lock (&sizes_lock);
+  size = d->size;
+  pthread_mutex_unlock (&sizes_lock);
+  return size;
+}
+
+int
+task_disk_resize_apply (struct task_disk *d, const struct disk_resize *z)
+{
+  int r;
+
+  pthread_mutex_lock (&sizes_lock);
+  r = disk_resize_vector_append (&d->resizes, *z);
+  if (r == 0)
+    d->size = z->size;
+  pthread_mutex_unlock (&sizes_lock);
+  return r < 0 ? -ENOMEM : 0;
 }
 
 static int
@@ -173,13 +292,18 @@ parse_task (json_object *o, struct task *t)
   if (!json_object_object_get_ex (o, "disks", &disks) ||
       !json_object_is_type (disks, json_type_array))
     return -EINVAL;
+  t->all_disks = json_int (o, "all_disks", 0) != 0;
   for (size_t i = 0; i < json_object_array_length (disks); i++) {
     json_object *d = json_object_array_get_idx (disks, i);
     struct task_disk td = { .name = json_str (d, "name"),
                             .id = (uint32_t) json_int (d, "id", (int64_t) i),
-                            .size = (uint64_t) json_int (d, "size", 0) };
-    if (td.name == NULL || task_disk_vector_append (&t->disks, td) < 0) {
+                            .size = (uint64_t) json_int (d, "size", 0),
+                            .added_seq = (uint64_t) json_int (d, "added_seq", 0),
+                            .added_ns = json_int (d, "added_ns", 0) };
+    if (td.name == NULL || parse_resizes (d, &td) < 0 ||
+        task_disk_vector_append (&t->disks, td) < 0) {
       free (td.name);
+      disk_resize_vector_reset (&td.resizes);
       return -EINVAL;
     }
   }
@@ -264,14 +388,14 @@ task_policy_save (const struct task *t, const struct task_policy *p)
 {
   char *path = task_path (t, "task.json");
   json_object *o, *pol;
-  int r = jf_load (path, TASK_VERSION, &o, NULL);
+  int version = 1, r = jf_load (path, TASK_VERSION, &o, &version);
 
   if (r == 0 && (!json_object_object_get_ex (o, "policy", &pol) ||
                  !json_object_is_type (pol, json_type_object)))
     r = -EUCLEAN;
   if (r == 0) {
     policy_members (pol, p);
-    r = jf_save (path, o, TASK_VERSION, 0644);
+    r = jf_save (path, o, version, 0644);
   }
   json_object_put (o);
   free (path);
@@ -344,4 +468,148 @@ task_pick_disk (const struct task *t, const char *name)
   if (d == NULL)
     fail ("task %s has no disk '%s'", t->name, name);
   return d;
+}
+
+/* ---- disks added or resized while served -------------------------------- */
+
+/* TASK/task.lock, held (task set holds it while it rewrites task.json):
+ * fd, or -errno. */
+static int
+hold_task_lock (const struct task *t)
+{
+  CLEANUP_FREE char *path = task_path (t, "task.lock");
+  int fd;
+
+  if (path == NULL)
+    return -ENOMEM;
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return -errno;
+  if (flock (fd, LOCK_EX) < 0) {
+    int e = -errno;
+    close (fd);
+    return e;
+  }
+  return fd;
+}
+
+/* Load task.json under task.lock, let change() rewrite its "disks"
+ * array, save it as version (or the version it had, if higher). */
+static int
+change_disks (const struct task *t, int version,
+              int (*change) (json_object *disks, void *arg), void *arg)
+{
+  CLEANUP_FREE char *path = task_path (t, "task.json");
+  json_object *o = NULL, *disks;
+  int had = 1, fd = hold_task_lock (t), r;
+
+  if (fd < 0)
+    return fd;
+  r = jf_load (path, TASK_VERSION, &o, &had);
+  if (r == 0 && (!json_object_object_get_ex (o, "disks", &disks) ||
+                 !json_object_is_type (disks, json_type_array)))
+    r = -EUCLEAN;
+  if (r == 0)
+    r = change (disks, arg);
+  if (r == 0)
+    r = jf_save (path, o, had > version ? had : version, 0644);
+  json_object_put (o);
+  close (fd);
+  return r;
+}
+
+static int
+add_disk (json_object *disks, void *arg)
+{
+  const struct task_disk *td = arg;
+
+  for (size_t i = 0; i < json_object_array_length (disks); i++) {
+    json_object *d = json_object_array_get_idx (disks, i);
+    CLEANUP_FREE char *name = json_str (d, "name");
+    if ((name && strcmp (name, td->name) == 0) ||
+        json_int (d, "id", (int64_t) i) == (int64_t) td->id)
+      return -EEXIST;
+  }
+  return jf_append (disks, disk_json (td));
+}
+
+int
+task_disk_add (const struct task *t, const struct task_disk *d)
+{
+  return change_disks (t, 1, add_disk, (void *) d);
+}
+
+struct disk_resized {
+  uint32_t id;
+  struct disk_resize z;
+};
+
+static int
+resize_disk (json_object *disks, void *arg)
+{
+  struct disk_resized *a = arg;
+
+  for (size_t i = 0; i < json_object_array_length (disks); i++) {
+    json_object *d = json_object_array_get_idx (disks, i), *rs;
+    if (json_int (d, "id", (int64_t) i) != (int64_t) a->id)
+      continue;
+    a->z.old_size = (uint64_t) json_int (d, "size", 0);
+    if (!json_object_object_get_ex (d, "resizes", &rs)) {
+      rs = json_object_new_array ();
+      if (jf_add (d, "resizes", rs) < 0)
+        return -ENOMEM;
+    }
+    if (!json_object_is_type (rs, json_type_array))
+      return -EUCLEAN;
+    if (jf_append (rs, resize_json (&a->z)) < 0)
+      return -ENOMEM;
+    return jf_add (d, "size", json_object_new_int64 ((int64_t) a->z.size));
+  }
+  return -ENOENT;
+}
+
+int
+task_disk_resized (const struct task *t, uint32_t id, uint64_t seq,
+                   int64_t time_ns, uint64_t size)
+{
+  struct disk_resized a = { id, { .seq = seq, .time_ns = time_ns,
+                                  .size = size } };
+
+  return change_disks (t, 2, resize_disk, &a);
+}
+
+void
+task_disk_show (const struct task_disk *d, json_object *o, char *text,
+                size_t len)
+{
+  char tb[64], sz[32];
+  size_t n = 0;
+
+  *text = '\0';
+  if (d->added_seq) {
+    format_time (d->added_ns, tb, sizeof tb);
+    if (o)
+      jf_add (o, "added", json_object_new_string (tb));
+    n += (size_t) snprintf (text + n, len - n, "; added %s", tb);
+  }
+  if (d->resizes.len > 0) {
+    json_object *a = o ? json_object_new_array () : NULL;
+    const struct disk_resize *z = &d->resizes.ptr[d->resizes.len - 1];
+    for (size_t k = 0; o && k < d->resizes.len; k++) {
+      json_object *r = json_object_new_object ();
+      format_time (d->resizes.ptr[k].time_ns, tb, sizeof tb);
+      jf_add (r, "time", json_object_new_string (tb));
+      jf_add (r, "seq", json_object_new_int64 ((int64_t) d->resizes.ptr[k].seq));
+      jf_add (r, "old_size", json_object_new_int64 ((int64_t) d->resizes.ptr[k].old_size));
+      jf_add (r, "size", json_object_new_int64 ((int64_t) d->resizes.ptr[k].size));
+      jf_append (a, r);
+    }
+    if (o)
+      jf_add (o, "resizes", a);
+    format_time (z->time_ns, tb, sizeof tb);
+    format_size (z->old_size, sz, sizeof sz);
+    if (n < len)
+      snprintf (text + n, len - n, "; resized %zu time%s, last at %s from %s",
+                d->resizes.len, d->resizes.len == 1 ? "" : "s", tb, sz);
+  }
 }

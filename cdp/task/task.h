@@ -89,12 +89,40 @@ int64_t json_int (struct json_object *o, const char *key, int64_t dflt);
  * them apart. */
 struct hv_driver;               /* cdp/hv/hv.h */
 
+/* A disk's size changed (libvirt mode: cdp resize, or a size found
+ * changed when protection started again): from the point at seq on the
+ * disk is size bytes.  Points of the disk before seq read at the size
+ * before it. */
+struct disk_resize {
+  uint64_t seq;             /* the first seq at the new size */
+  int64_t time_ns;          /* when it was recorded */
+  uint64_t old_size, size;
+};
+DEFINE_VECTOR_TYPE (disk_resize_vector, struct disk_resize)
+
 struct task_disk {
   char *name;               /* "disk0", a node name, or a libvirt target */
   uint32_t id;              /* disk id in the journal */
-  uint64_t size;            /* bytes; 0 until known */
+  uint64_t size;            /* bytes now; 0 until known */
+  disk_resize_vector resizes;   /* oldest first; task.json "resizes" */
+  uint64_t added_seq;       /* added to a protected domain: its history
+                               starts at this seq (a GAP); 0: with the
+                               task */
+  int64_t added_ns;         /* and when */
 };
 DEFINE_VECTOR_TYPE (task_disk_vector, struct task_disk)
+
+/* The size of disk d at the point seq: the size of the newest resize at
+ * or before seq, or the size before the first one after it.
+ * task_disk_size: its size now.  task_disk_resize_apply: d is z->size
+ * bytes from z->seq on (z->old_size its size now), in memory (task.json:
+ * task_disk_resized).  Thread rules: while cdp serve runs a task, its
+ * protector resizes a disk while the receiver and maintenance read its
+ * size: these three take one lock, and every thread but the one that
+ * resizes reads a disk's size and resizes only through the first two. */
+uint64_t task_disk_size_at (const struct task_disk *d, uint64_t seq);
+uint64_t task_disk_size (const struct task_disk *d);
+int task_disk_resize_apply (struct task_disk *d, const struct disk_resize *z);
 
 struct task_policy {
   int64_t bp_interval;
@@ -121,6 +149,10 @@ struct task {
   struct listen_opts lo;    /* the receiver's TLS and bound */
   char *qmp;                /* qmp: QEMU's monitor socket */
   char *domain, *connect;   /* libvirt */
+  bool all_disks;           /* libvirt: the task protects every disk of
+                               the domain (no --disk), those added later
+                               too; false: the disks named (task.json
+                               written before it existed: false) */
   task_disk_vector disks;
   struct task_policy policy;
   int64_t created_ns;
@@ -147,6 +179,23 @@ const struct task_disk *task_find_disk (const struct task *t, const char *name);
 const char *task_mode_name (const struct task *t);
 /* Pick the disk named by --disk, or the only one; prints the error. */
 const struct task_disk *task_pick_disk (const struct task *t, const char *name);
+/* Change the disks in t's task.json, under TASK/task.lock, leaving every
+ * other member as it is (a task set may rewrite the policy meanwhile):
+ * task_disk_add appends d (name, id, size, added_seq, added_ns),
+ * task_disk_resized records that disk id is size bytes from seq on.  t
+ * itself is not changed: a served task is taken up again to run by it.
+ * 0, or jf_load's and jf_save's errors, -EEXIST (a disk of that name or
+ * id is there already), -ENOENT (no disk id). */
+int task_disk_add (const struct task *t, const struct task_disk *d);
+int task_disk_resized (const struct task *t, uint32_t id, uint64_t seq,
+                       int64_t time_ns, uint64_t size);
+/* task show: what the disk's history adds to it: in o (its JSON object,
+ * if not NULL) "added" (a time) when it was added to a protected domain, "resizes"
+ * (time, seq, old_size, size) when it was resized; in text (for its
+ * line, "" if nothing) the same for people. */
+struct json_object;
+void task_disk_show (const struct task_disk *d, struct json_object *o,
+                     char *text, size_t len);
 
 /* ---- policy.c: the policy flags, and the policies of a served task ---- */
 
@@ -280,6 +329,10 @@ enum view_verdict {
 };
 int view_resolve (struct task_view *v, const struct task_disk *d, int64_t t,
                   uint64_t *seq);
+/* The size of d at the point at t (task_disk_size_at of its seq); its
+ * size now when t is no point of d. */
+uint64_t view_size_at (struct task_view *v, const struct task_disk *d,
+                       int64_t t);
 
 /* ---- view-seconds.c: the second points of a range ---------------------- */
 

@@ -169,7 +169,8 @@ is_point (struct sec_walk *w, int64_t t, uint64_t seq, uint64_t next,
     return r;
   /* No base point of the disk is at t (t is not special): a seq the
    * journal does not cover is no point. */
-  *point = (w->cover_all || s >= w->cover_from) && faithful (w, s, t);
+  *point = (w->cover_all || s >= w->cover_from) && s >= w->d->added_seq &&
+           faithful (w, s, t);
   return 0;
 }
 

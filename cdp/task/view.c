@@ -140,7 +140,8 @@ open_point (struct task_view *v, const struct task_disk *d, uint64_t seq,
 
   if (v->nopened == sizeof v->opened / sizeof v->opened[0])
     return fail ("too many points open at once");
-  e = point_open (v->ix, v->jr, &v->cat, d->id, d->size, seq, p);
+  e = point_open (v->ix, v->jr, &v->cat, d->id, task_disk_size_at (d, seq),
+                  seq, p);
   if (e < 0)
     return fail ("cannot open the point: %s", cdp_get_error ());
   v->opened[v->nopened++] = *p;
@@ -271,6 +272,8 @@ view_resolve (struct task_view *v, const struct task_disk *d, int64_t t,
   e = index_seq_at (v->ix, t, seq, NULL);
   if (e < 0)
     return e;
+  if (*seq < d->added_seq)          /* before the disk was added */
+    return VIEW_NOT_YET;
   view_locks (v);
   if (v->locks_err < 0)
     return v->locks_err;
@@ -282,6 +285,15 @@ view_resolve (struct task_view *v, const struct task_disk *d, int64_t t,
   if (e < 0)
     return e;
   return faithful ? VIEW_POINT : VIEW_GAP;
+}
+
+uint64_t
+view_size_at (struct task_view *v, const struct task_disk *d, int64_t t)
+{
+  uint64_t seq;
+
+  return view_resolve (v, d, t, &seq) == VIEW_POINT
+         ? task_disk_size_at (d, seq) : d->size;
 }
 
 int
@@ -307,6 +319,9 @@ view_point_at (struct task_view *v, const struct task_disk *d, int64_t t,
     return fail ("no recovery point at %s: history that old was reclaimed "
                  "(see 'cdp points' for what is kept)", buf);
   case VIEW_NOT_YET:
+    if (d->added_seq)
+      return fail ("no recovery point at %s: disk %s was added to the "
+                   "task later", buf, d->name);
     return fail ("no recovery point at %s: the history of task %s starts "
                  "later", buf, v->task->name);
   case VIEW_UNREACHED:

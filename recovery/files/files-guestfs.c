@@ -13,7 +13,6 @@
  * two levels of directories: /pN/VG/LV/...
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,39 +321,59 @@ files_gfs_list (struct files_gfs *g, const char *rest, files_entry_vector *v)
   return r;
 }
 
+int
+files_gfs_stat (struct files_gfs *g, const char *rest, struct files_entry *e)
+{
+  char dev[300], vg[256] = "";
+  const char *path, *slash;
+  int virt, r = resolve (g, rest, dev, sizeof dev, &path, &virt, vg, sizeof vg);
+  struct guestfs_statns *st;
+
+  if (r == 0 && virt) {
+    *e = virtual_dir (virt == 1 ? "/" : vg);
+    return e->name ? 0 : -ENOMEM;
+  }
+  if (r < 0 || (r = mount_dev (g, dev)) < 0)
+    return r;
+  if ((st = guestfs_statns (g->g, path)) == NULL)
+    return gerr (g, path);
+  slash = strrchr (path, '/');
+  from_stat (st, slash && slash[1] ? slash + 1 : path, e);
+  guestfs_free_statns (st);
+  return e->name ? 0 : -ENOMEM;
+}
+
 /* ---- contents ---------------------------------------------------------------- */
 
-/* Download path into an anonymous file and give it to sink. */
+/* [off, off+len) of the file at path, size bytes long, to sink in
+ * pieces; a file that ends before size is an error, never a short
+ * read taken as its end. */
 static int
-give_file (struct files_gfs *g, const char *path, const struct files_sink *sink,
-           void *o)
+give_file (struct files_gfs *g, const char *path, uint64_t size, uint64_t off,
+           uint64_t len, const struct files_sink *sink, void *o)
 {
-  char proc[64], *buf;
-  int fd = open ("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), r = 0;
-  ssize_t n;
+  uint64_t end = off < size ? (len < size - off ? off + len : size) : off;
+  int r = 0;
 
-  if (fd < 0)
-    return gsay (g, -errno, "cannot make a temporary file: %s", strerror (errno));
-  snprintf (proc, sizeof proc, "/proc/self/fd/%d", fd);
-  if (guestfs_download (g->g, path, proc) < 0) {
-    close (fd);
-    return gerr (g, path);
+  for (uint64_t at = off; r == 0 && at < end;) {
+    size_t want = end - at < COPY_CHUNK ? (size_t) (end - at) : COPY_CHUNK, got = 0;
+    char *buf = guestfs_pread (g->g, path, (int) want, (int64_t) at, &got);
+    if (buf == NULL)
+      return gerr (g, path);
+    if (got == 0 || got > want)
+      r = gsay (g, -EIO, "%s: the file ended at %llu bytes, before its size %llu",
+                path, (unsigned long long) at, (unsigned long long) size);
+    else
+      r = sink->data (o, buf, got);
+    free (buf);
+    at += got;
   }
-  if ((buf = malloc (COPY_CHUNK)) == NULL) {
-    close (fd);
-    return -ENOMEM;
-  }
-  lseek (fd, 0, SEEK_SET);
-  while (r == 0 && (n = read (fd, buf, COPY_CHUNK)) > 0)
-    r = sink->data (o, buf, (size_t) n);
-  free (buf);
-  close (fd);
   return r;
 }
 
 int
-files_gfs_read (struct files_gfs *g, const char *rest, const struct files_sink *sink,
-                void *o)
+files_gfs_read (struct files_gfs *g, const char *rest, uint64_t off, uint64_t len,
+                const struct files_sink *sink, void *o)
 {
   char dev[300], vg[256];
   const char *path;
@@ -368,12 +387,13 @@ files_gfs_read (struct files_gfs *g, const char *rest, const struct files_sink *
   if ((st = guestfs_statns (g->g, path)) == NULL)
     return gerr (g, path);
   mode_t mode = (mode_t) st->st_mode;
+  uint64_t size = (uint64_t) st->st_size;
   guestfs_free_statns (st);
   if (S_ISDIR (mode))
     return -EISDIR;
   if (!S_ISREG (mode))
     return gsay (g, -EINVAL, "%s is not a regular file", path);
-  return give_file (g, path, sink, o);
+  return give_file (g, path, size, off, len, sink, o);
 }
 
 /* ---- walks ---------------------------------------------------------------------- */
@@ -431,7 +451,8 @@ walk_file (struct gwalk *w, const char *path, const struct files_entry *e)
     w->links = l;
     w->links[w->nlinks++] = e->ino;
   }
-  if ((r = w->ops->file (w->o, e)) < 0 || (r = give_file (w->g, path, &w->ops->sink, w->o)) < 0)
+  if ((r = w->ops->file (w->o, e)) < 0 ||
+      (r = give_file (w->g, path, e->size, 0, e->size, &w->ops->sink, w->o)) < 0)
     return r;
   return w->ops->file_end (w->o, NULL);
 }
@@ -481,8 +502,9 @@ int files_gfs_open (const char *sock, const struct files_volume *vol,
 void files_gfs_close (struct files_gfs *g) { }
 const char *files_gfs_error (const struct files_gfs *g) { return ""; }
 int files_gfs_list (struct files_gfs *g, const char *rest, files_entry_vector *v) { return -ENOTSUP; }
-int files_gfs_read (struct files_gfs *g, const char *rest, const struct files_sink *sink,
-                    void *o) { return -ENOTSUP; }
+int files_gfs_stat (struct files_gfs *g, const char *rest, struct files_entry *e) { return -ENOTSUP; }
+int files_gfs_read (struct files_gfs *g, const char *rest, uint64_t off, uint64_t len,
+                    const struct files_sink *sink, void *o) { return -ENOTSUP; }
 int files_gfs_walk (struct files_gfs *g, const char *rest,
                     const struct files_walk_ops *ops, void *o) { return -ENOTSUP; }
 

@@ -281,24 +281,48 @@ struct handler {
   const struct files_sink *sink;
   void *so;                         /* of sink and file_end */
   int (*file_end) (void *so, const struct files_entry *e);
-  /* the file whose data is coming: bytes still expected */
+  /* the file whose data is coming: bytes still expected, the offset
+   * of the next, and the range [lo, hi) of them that sink wants */
   bool in_file;
-  uint64_t left;
+  uint64_t left, pos;
+  uint64_t lo, hi;
 };
 
+/* The next len bytes of the file are coming: after skip of them, n are
+ * in the range.  They are counted as come. */
 static int
-give_data (struct files *f, struct handler *h, const void *buf, uint64_t len)
+take (struct files *f, struct handler *h, uint64_t len, uint64_t *skip, uint64_t *n)
 {
+  uint64_t a, b;
+
   if (!h->in_file || len > h->left)
     return kill_child (f, -EPROTO, "sent more data than the file holds");
+  a = h->pos > h->lo ? h->pos : h->lo;   /* pos + left <= size <= INT64_MAX */
+  b = h->pos + len < h->hi ? h->pos + len : h->hi;
+  *skip = a - h->pos;
+  *n = a < b ? b - a : 0;
+  if (*n == 0)
+    *skip = 0;
   h->left -= len;
-  return h->sink->data (h->so, buf, len);
+  h->pos += len;
+  return 0;
+}
+
+static int
+give_bytes (struct files *f, struct handler *h, const void *buf, uint64_t len)
+{
+  uint64_t skip, n;
+  int r = take (f, h, len, &skip, &n);
+
+  if (r < 0 || n == 0)
+    return r;
+  return h->sink->data (h->so, (const char *) buf + skip, n);
 }
 
 static int
 copy_extent (struct files *f, struct handler *h, const struct fmsg *m)
 {
-  uint64_t q[2];
+  uint64_t q[2], skip, n;
   int r = 0;
 
   if (m->len != sizeof q)
@@ -306,15 +330,17 @@ copy_extent (struct files *f, struct handler *h, const struct fmsg *m)
   memcpy (q, f->buf, sizeof q);
   if (q[0] > f->size || q[1] > f->size - q[0])
     return kill_child (f, -EPROTO, "named file data outside the disk");
-  if (f->copy == NULL && (f->copy = malloc (COPY_CHUNK)) == NULL)
+  if ((r = take (f, h, q[1], &skip, &n)) < 0)
+    return r;
+  if (n && f->copy == NULL && (f->copy = malloc (COPY_CHUNK)) == NULL)
     return -ENOMEM;
-  for (uint64_t at = 0; r == 0 && at < q[1];) {
-    uint64_t n = q[1] - at < COPY_CHUNK ? q[1] - at : COPY_CHUNK;
-    if ((r = f->pread (f->h, f->copy, q[0] + at, n)) < 0)
+  for (uint64_t at = q[0] + skip, end = at + n; r == 0 && at < end;) {
+    uint64_t c = end - at < COPY_CHUNK ? end - at : COPY_CHUNK;
+    if ((r = f->pread (f->h, f->copy, at, c)) < 0)
       return say (f, r, "cannot read the disk at offset %llu: %s",
-                  (unsigned long long) (q[0] + at), strerror (-r));
-    r = give_data (f, h, f->copy, n);
-    at += n;
+                  (unsigned long long) at, strerror (-r));
+    r = h->sink->data (h->so, f->copy, c);
+    at += c;
   }
   return r;
 }
@@ -322,25 +348,23 @@ copy_extent (struct files *f, struct handler *h, const struct fmsg *m)
 static int
 give_zero (struct files *f, struct handler *h, const struct fmsg *m)
 {
-  uint64_t len;
+  uint64_t len, skip, n;
   int r = 0;
 
   if (m->len != sizeof len)
     return kill_child (f, -EPROTO, "sent a malformed hole");
   memcpy (&len, f->buf, sizeof len);
-  if (!h->in_file || len > h->left)
-    return kill_child (f, -EPROTO, "sent more data than the file holds");
-  if (h->sink->hole) {
-    h->left -= len;
-    return h->sink->hole (h->so, len);
-  }
+  if ((r = take (f, h, len, &skip, &n)) < 0 || n == 0)
+    return r;
+  if (h->sink->hole)
+    return h->sink->hole (h->so, n);
   if (f->copy == NULL && (f->copy = malloc (COPY_CHUNK)) == NULL)
     return -ENOMEM;
-  memset (f->copy, 0, len < COPY_CHUNK ? len : COPY_CHUNK);
-  for (uint64_t at = 0; r == 0 && at < len;) {
-    uint64_t n = len - at < COPY_CHUNK ? len - at : COPY_CHUNK;
-    r = give_data (f, h, f->copy, n);
-    at += n;
+  memset (f->copy, 0, n < COPY_CHUNK ? n : COPY_CHUNK);
+  for (uint64_t at = 0; r == 0 && at < n;) {
+    uint64_t c = n - at < COPY_CHUNK ? n - at : COPY_CHUNK;
+    r = h->sink->data (h->so, f->copy, c);
+    at += c;
   }
   return r;
 }
@@ -372,6 +396,7 @@ on_entry (struct files *f, struct handler *h, const struct fmsg *m)
       return kill_child (f, -EPROTO, "gave a file larger than any can be");
     h->in_file = true;
     h->left = e.size;
+    h->pos = 0;
   }
   return r;
 }
@@ -391,9 +416,20 @@ dispatch (struct files *f, struct handler *h, const struct fmsg *m)
     return h->leave ? h->leave (h->o) : kill_child (f, -EPROTO, "sent a leave out of place");
   case FM_EXTENT: return copy_extent (f, h, m);
   case FM_ZERO: return give_zero (f, h, m);
-  case FM_BYTES: return give_data (f, h, f->buf, m->len);
+  case FM_BYTES: return give_bytes (f, h, f->buf, m->len);
   }
   return kill_child (f, -EPROTO, "sent an unknown message");
+}
+
+/* The caller's side failed in the middle of an answer (a sink's write,
+ * a cancel): there is no way to resume, so the child is killed, never
+ * waited for (an -EPIPE of the caller's own output says nothing of the
+ * child, which waits for its next request). */
+static void
+stop_child (struct files *f)
+{
+  if (!f->dead)
+    kill_child (f, -ECANCELED, "was stopped");
 }
 
 /* Send request (type, a, b) and handle what comes back until DONE. */
@@ -412,8 +448,7 @@ run (struct files *f, uint32_t type, const void *a, size_t alen,
   fm_send (f->sock, type, a, alen, path, path ? strlen (path) + 1 : 0);
   while ((r = recv_msg (f, &m)) == 0 && m.type != FM_DONE)
     if ((r = dispatch (f, h, &m)) < 0) {
-      if (!f->dead)                 /* stopped mid-stream: no way to resume */
-        kill_child (f, r, "was stopped");
+      stop_child (f);
       return r;
     }
   if (r < 0)
@@ -426,8 +461,7 @@ run (struct files *f, uint32_t type, const void *a, size_t alen,
     return done;
   }
   if ((r = end_file (f, h)) < 0) {
-    if (!f->dead)
-      kill_child (f, r, "was stopped");
+    stop_child (f);
     return r;
   }
   return done;
@@ -513,9 +547,17 @@ int
 files_read (struct files *f, const char *path, const struct files_sink *sink,
             void *o, struct files_entry *e)
 {
+  return files_read_range (f, path, 0, UINT64_MAX, sink, o, e);
+}
+
+int
+files_read_range (struct files *f, const char *path, uint64_t off, uint64_t len,
+                  const struct files_sink *sink, void *o, struct files_entry *e)
+{
   struct files_entry tmp = { 0 };
   struct one one = { e ? e : &tmp, 0 };
-  struct handler h = { .entry = take_one, .o = &one, .sink = sink, .so = o };
+  struct handler h = { .entry = take_one, .o = &one, .sink = sink, .so = o,
+                       .lo = off, .hi = len < UINT64_MAX - off ? off + len : UINT64_MAX };
   int r = run (f, FM_READ, NULL, 0, path, &h);
 
   if (r == 0 && one.n != 1)
@@ -577,7 +619,8 @@ files_walk (struct files *f, const char *path, const struct files_walk_ops *ops,
 {
   struct walker w = { .f = f, .ops = ops, .o = o };
   struct handler h = { .entry = walk_entry, .leave = walk_leave, .o = &w,
-                       .sink = &ops->sink, .so = o, .file_end = ops->file_end };
+                       .sink = &ops->sink, .so = o, .file_end = ops->file_end,
+                       .hi = UINT64_MAX };
   int r = run (f, FM_WALK, NULL, 0, path, &h);
 
   if (r == 0 && (!w.top || w.depth != 0))

@@ -16,6 +16,7 @@
  * when it is left, after its entries changed its times).  Holes stay
  * holes.  Never prints.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -49,8 +50,9 @@ struct files_writer {
   struct files_entry cur;
   hardlink_vector links;
   bool root;                        /* keep owners */
-  unsigned files, skipped;
-  uint64_t bytes;
+  struct files_counts counts;
+  char *dest;                       /* the path DEST is created at */
+  bool made;                        /* DEST was created */
   char err[512];
 };
 
@@ -76,6 +78,7 @@ place (struct files_writer *g, const struct files_entry *e, int *dirfd, const ch
     *dirfd = g->topfd;
     *name = g->topname;
     g->topname = NULL;
+    g->made = true;
     return 0;
   }
   if (g->depth == 0)
@@ -172,6 +175,7 @@ g_enter (void *o, const struct files_entry *e)
   g->dirent[g->depth] = *e;
   g->dirent[g->depth].name = g->dirent[g->depth].target = NULL;
   g->dirs[g->depth++] = fd;
+  g->counts.directories++;
   return 0;
 }
 
@@ -207,7 +211,7 @@ g_file (void *o, const struct files_entry *e)
         hardlink_vector_append (&g->links, h) < 0)
       return -ENOMEM;
   }
-  g->files++;
+  g->counts.files++;
   return 0;
 }
 
@@ -217,7 +221,7 @@ g_data (void *o, const void *buf, size_t len)
   struct files_writer *g = o;
   int r = fio_write_all (g->fd, buf, len);
 
-  g->bytes += len;
+  g->counts.bytes += len;
   return r < 0 ? get_error (g, r, "cannot write a file: %s", strerror (-r)) : 0;
 }
 
@@ -228,6 +232,7 @@ g_hole (void *o, uint64_t len)
 
   if (lseek (g->fd, (off_t) len, SEEK_CUR) < 0)
     return get_error (g, -errno, "cannot write a file: %s", strerror (errno));
+  g->counts.bytes += len;
   return 0;
 }
 
@@ -275,6 +280,7 @@ g_symlink (void *o, const struct files_entry *e)
     return r;
   if (symlinkat (e->target, dirfd, name) < 0)
     return refuse_existing (g, name, errno);
+  g->counts.symlinks++;
   if (g->root)
     (void) !fchownat (dirfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW);
   set_times (dirfd, name, -1, e);
@@ -291,7 +297,7 @@ g_special (void *o, const struct files_entry *e)
   if ((r = place (g, e, &dirfd, &name)) < 0)
     return r;
   if (!S_ISFIFO (e->mode)) {           /* device nodes, sockets: never */
-    g->skipped++;
+    g->counts.skipped++;
     return 0;
   }
   if (mkfifoat (dirfd, name, e->mode & 0777) < 0)
@@ -337,6 +343,9 @@ choose_target (struct files_writer *g, const char *output, const char *path)
   if (lstat (output, &st) == 0 && S_ISDIR (st.st_mode)) {
     g->name = last_component (path);        /* DEST/NAME */
     dir = copy;
+    if (g->name && asprintf (&g->dest, "%s%s%s", output,
+                             output[strlen (output) - 1] == '/' ? "" : "/", g->name) < 0)
+      g->dest = NULL;
     if (g->name && !files_name_safe (g->name))
       r = get_error (g, -EEXIST, "%s exists; name a new directory for %s with "
                      "--output", output, path);
@@ -348,11 +357,12 @@ choose_target (struct files_writer *g, const char *output, const char *path)
   else {
     g->name = last_component (output);
     dir = dirname (copy);
+    g->dest = strdup (output);
     if (g->name && !files_name_safe (g->name))
       r = get_error (g, -EINVAL, "--output must name a file or directory to "
                      "create, not '%s'", output);
   }
-  if (r == 0 && g->name == NULL)
+  if (r == 0 && (g->name == NULL || g->dest == NULL))
     r = -ENOMEM;
   if (r == 0 && dir && (g->topfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     r = get_error (g, -errno, "cannot open the directory %s: %s", dir, strerror (errno));
@@ -393,12 +403,74 @@ files_writer_error (const struct files_writer *g)
 }
 
 void
-files_writer_counts (const struct files_writer *g, unsigned *files,
-                     uint64_t *bytes, unsigned *skipped)
+files_writer_counts (const struct files_writer *g, struct files_counts *c)
 {
-  *files = g->files;
-  *bytes = g->bytes;
-  *skipped = g->skipped;
+  *c = g->counts;
+}
+
+const char *
+files_writer_path (const struct files_writer *g)
+{
+  return g->dest ? g->dest : "";
+}
+
+/* Remove the tree below directory fd (which is closed), depth first,
+ * never following a symlink.  Each directory is made writable first: a
+ * guest's read-only directory, left already, has its mode. */
+static int
+remove_below (int fd)
+{
+  DIR *d;
+  struct dirent *de;
+  int r = 0;
+
+  (void) !fchmod (fd, S_IRWXU);
+  if ((d = fdopendir (fd)) == NULL) {
+    close (fd);
+    return -errno;
+  }
+  while ((de = readdir (d)) != NULL) {
+    if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+      continue;
+    if (unlinkat (dirfd (d), de->d_name, 0) == 0)
+      continue;
+    if (errno != EISDIR && errno != EPERM) {
+      r = -errno;
+      continue;
+    }
+    int sub = openat (dirfd (d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0 || (r = remove_below (sub)) < 0 ||
+        unlinkat (dirfd (d), de->d_name, AT_REMOVEDIR) < 0)
+      r = r < 0 ? r : -errno;
+  }
+  closedir (d);
+  return r;
+}
+
+int
+files_writer_remove (struct files_writer *g)
+{
+  int fd;
+
+  while (g->depth > 0)
+    close (g->dirs[--g->depth]);
+  if (g->fd >= 0)
+    close (g->fd);
+  g->fd = -1;
+  if (!g->made)
+    return 0;
+  g->made = false;
+  if (unlinkat (g->topfd, g->name, 0) == 0)
+    return 0;
+  if (errno != EISDIR && errno != EPERM)
+    return errno == ENOENT ? 0 : -errno;
+  fd = openat (g->topfd, g->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  int r = remove_below (fd);
+  if (r == 0 && unlinkat (g->topfd, g->name, AT_REMOVEDIR) < 0)
+    r = -errno;
+  return r;
 }
 
 void
@@ -415,6 +487,7 @@ files_writer_free (struct files_writer *g)
   for (size_t i = 0; i < g->links.len; i++)
     free (g->links.ptr[i].path);
   hardlink_vector_reset (&g->links);
+  free (g->dest);
   free (g->name);
   free (g);
 }

@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/vector.h"
 
@@ -106,6 +107,13 @@ int files_list (struct files *f, const char *path, files_entry_vector *v);
 int files_read (struct files *f, const char *path, const struct files_sink *sink,
                 void *o, struct files_entry *e);
 
+/* files_read of the bytes [off, off+len) of the file only, cut at its
+ * end (none when off is at or past it).  The disk is read for those
+ * bytes alone: the rest of the file's extents are named by the reader
+ * and passed over. */
+int files_read_range (struct files *f, const char *path, uint64_t off, uint64_t len,
+                      const struct files_sink *sink, void *o, struct files_entry *e);
+
 /* The tree at path (not followed if a symlink) through ops. */
 int files_walk (struct files *f, const char *path,
                 const struct files_walk_ops *ops, void *o);
@@ -132,7 +140,11 @@ bool files_gfs_available (void);
 int files_gfs_open (const char *sock, const struct files_volume *vol,
                     struct files_gfs **gp, char *msg, size_t len);
 int files_gfs_list (struct files_gfs *g, const char *rest, files_entry_vector *v);
-int files_gfs_read (struct files_gfs *g, const char *rest,
+/* stat (followed) of rest into *e. */
+int files_gfs_stat (struct files_gfs *g, const char *rest, struct files_entry *e);
+/* [off, off+len) of the file, cut at its end, read in pieces of 1 MiB
+ * (guestfs_pread): no temporary file. */
+int files_gfs_read (struct files_gfs *g, const char *rest, uint64_t off, uint64_t len,
                     const struct files_sink *sink, void *o);
 int files_gfs_walk (struct files_gfs *g, const char *rest,
                     const struct files_walk_ops *ops, void *o);
@@ -152,9 +164,59 @@ struct files_writer;
 int files_writer_new (const char *output, const char *path, struct files_writer **wp);
 extern const struct files_walk_ops files_writer_ops;
 const char *files_writer_error (const struct files_writer *w);     /* "" if none */
-void files_writer_counts (const struct files_writer *w, unsigned *files,
-                          uint64_t *bytes, unsigned *skipped);
+struct files_counts;
+void files_writer_counts (const struct files_writer *w, struct files_counts *c);
+/* The path the walk is written to: output, or output/NAME. */
+const char *files_writer_path (const struct files_writer *w);
+/* Remove what the walk created (after a cancel): the tree below the
+ * path, never following a symlink.  0 or -errno. */
+int files_writer_remove (struct files_writer *w);
 void files_writer_free (struct files_writer *w);
+
+/* What a walk wrote (files_writer_counts, files_tar_counts). */
+struct files_counts {
+  unsigned files;                   /* regular files, with their data */
+  unsigned directories, symlinks;
+  unsigned skipped;                 /* device nodes and sockets */
+  uint64_t bytes;                   /* the files' data */
+  uint64_t members;                 /* tar: members (headers) written */
+  uint64_t archive;                 /* tar: bytes of the archive written */
+};
+
+/* ---- files-tar.c: a walk as one tar archive on a descriptor -------------
+ * The walk of path (files_walk or files_gfs_walk with files_tar_ops and
+ * t) written to fd as it comes, in the POSIX pax format (ustar headers,
+ * pax extended headers where ustar's fields cannot hold a name, link
+ * target, size, owner or time exactly).  Members are named from path's
+ * last component ("." for a root) down: "etc/", "etc/fstab", ...
+ * Directories, regular files, hard links (to the first member of their
+ * inode), symbolic links and fifos are stored; device nodes and sockets
+ * are skipped and counted; set-user-ID/set-group-ID bits are dropped;
+ * holes are written as zeros.  files_tar_finish writes the end of the
+ * archive; without it the stream reads as truncated.  Memory does not
+ * grow with the data, only with the depth of the tree and the number
+ * of files with more than one link.  Calls return 0 or -errno, with
+ * files_tar_error saying why when the archive's side failed (a write,
+ * a file that gave other than its size).  files_tar_new allocates *tp
+ * even when it fails (-ENOMEM); free it with files_tar_free. */
+struct files_tar;
+int files_tar_new (int fd, const char *path, struct files_tar **tp);
+extern const struct files_walk_ops files_tar_ops;
+int files_tar_finish (struct files_tar *t);
+const char *files_tar_error (const struct files_tar *t);         /* "" if none */
+void files_tar_counts (const struct files_tar *t, struct files_counts *c);
+void files_tar_free (struct files_tar *t);
+
+/* The header blocks of one member (a pax extended header first when
+ * ustar cannot hold it): name as stored, type the ustar typeflag ('0'
+ * file, '1' hard link, '2' symbolic link, '5' directory, '6' fifo), link
+ * the target (types 1 and 2, else NULL), size the data bytes that will
+ * follow; mode, uid, gid and mtime from e.  Written to buf when cap
+ * holds them.  Returns their length (a multiple of 512; more than cap:
+ * nothing written, call again with that much) or -EINVAL (an empty
+ * name, a size above INT64_MAX). */
+ssize_t files_tar_header (const struct files_entry *e, const char *name, char type,
+                          const char *link, uint64_t size, void *buf, size_t cap);
 
 /* The sandboxed child's process id (for tests). */
 int files_pid (const struct files *f);

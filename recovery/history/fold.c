@@ -89,6 +89,7 @@ point_open (struct cdp_index *ix, struct journal_reader *jr,
   p->base = &basesum_base_ops;
   p->base_h = bc;
   p->base_seq = bp->seq;
+  p->base_size = qcow2_size (chain);
   return 0;
 }
 
@@ -135,6 +136,8 @@ normalize (range_vector *v, uint64_t size)
     v->ptr[i].end = (v->ptr[i].end + CLUSTER - 1) / CLUSTER * CLUSTER;
     if (v->ptr[i].end > size)
       v->ptr[i].end = size;
+    if (v->ptr[i].off >= v->ptr[i].end)   /* past a disk since shrunk */
+      v->ptr[i--] = v->ptr[--v->len];
   }
   if (v->len > 1)
     qsort (v->ptr, v->len, sizeof v->ptr[0], cmp_range);

@@ -68,17 +68,42 @@ add_base_hole (void *opaque, uint64_t off, uint64_t len)
   return add_hole (opaque, off, len);
 }
 
+/* How much of [off, off+len) lies inside the base: a disk grown since
+ * its base point reads as zero past the base's size. */
+static uint64_t
+in_base (const struct point *p, uint64_t off, uint64_t len)
+{
+  uint64_t bs = p->base_size && p->base_size < p->size ? p->base_size
+                                                       : p->size;
+
+  return off >= bs ? 0 : len < bs - off ? len : bs - off;
+}
+
 /* The holes of [off, off+len) of the base, from its allocation only. */
 static int
 base_holes (const struct point *p, uint64_t off, uint64_t len,
             point_extent_vector *holes)
 {
+  uint64_t n = in_base (p, off, len);
+  int r = 0;
+
   if (holes == NULL)
     return 0;
-  if (p->base->holes)
-    return p->base->holes (p->base_h, off, len, add_base_hole, holes);
-  return p->base->is_hole (p->base_h, off, len) ? add_hole (holes, off, len)
-                                                : 0;
+  if (n > 0 && p->base->holes)
+    r = p->base->holes (p->base_h, off, n, add_base_hole, holes);
+  else if (n > 0 && p->base->is_hole (p->base_h, off, n))
+    r = add_hole (holes, off, n);
+  return r == 0 ? add_hole (holes, off + n, len - n) : r;
+}
+
+/* Read [off, off+len) of the base into buf, zeroes past its size. */
+static int
+base_pread (const struct point *p, uint8_t *buf, uint64_t off, uint64_t len)
+{
+  uint64_t n = in_base (p, off, len);
+
+  memset (buf + n, 0, len - n);
+  return n > 0 ? p->base->pread (p->base_h, buf, off, n) : 0;
 }
 
 /* Fill [off, off+len) from the base (buf NULL: report its holes only). */
@@ -91,7 +116,7 @@ from_base (const struct point *p, uint8_t *buf, uint64_t off, uint64_t len,
   if (len == 0)
     return 0;
   if (buf)
-    r = p->base->pread (p->base_h, buf, off, len);
+    r = base_pread (p, buf, off, len);
   if (r < 0)
     last_failure = POINT_SRC_BASE;
   return r == 0 ? base_holes (p, off, len, holes) : r;
@@ -144,7 +169,7 @@ walk (const struct point *p, uint8_t *buf, uint64_t off, uint64_t len,
    * of a read, and the check of the clusters at its edges, per gap.
    * Damage there may lie under the pieces: then read the gaps alone. */
   if (r == 0 && buf && pieces.len > 1 && p->base != &point_zero_base) {
-    r = p->base->pread (p->base_h, buf, off, len);
+    r = base_pread (p, buf, off, len);
     if (r < 0 && r != -EUCLEAN)
       last_failure = POINT_SRC_BASE;
     else if (r == 0)

@@ -44,6 +44,9 @@ struct point {
   uint64_t size;
   uint64_t seq;
   uint64_t base_seq;
+  uint64_t base_size;           /* the base's own size, when the disk grew
+                                   since its base point: the base reads as
+                                   zero past it; 0: size */
   const struct point_base_ops *base;
   void *base_h;
 };

@@ -50,7 +50,7 @@ make_task (const char *store, const char *name, const char *listen)
   char *tasks = path_join (store, "tasks");
 
   t.dir = path_join (tasks, name);
-  task_disk_vector_append (&t.disks, (struct task_disk) { "disk0", 0, 1 << 20 });
+  task_disk_vector_append (&t.disks, (struct task_disk) { .name = "disk0", .size = 1 << 20 });
   cr_assert_eq (mkdir_p (t.dir, 0700), 0);
   cr_assert_eq (task_save (&t), 0);
   task_disk_vector_reset (&t.disks);

@@ -3,7 +3,9 @@
  * not at all while a disk has no base point; the index then keeps what
  * the base points still need (maint_first_needed); and a kept point in
  * the reclaimed range first gets a base point of each disk it names
- * that has none at it (maint_kept_needs_fold). */
+ * that has none at it (maint_kept_needs_fold).  A disk added to the task
+ * after the limit (added_seq) has no history before it and holds
+ * nothing back. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -96,5 +98,24 @@ Test (maint_journal_reclaim, kept_points_folded_first)
   cr_assert_not (maint_kept_needs_fold (&c, &mark0, 1, 5, 40));
   cr_assert (maint_kept_needs_fold (&c, &mark1, 1, 5, 40));
   cr_assert_not (maint_kept_needs_fold (&c, &mark1, 0, 5, 40));
+  catalog_free (&c);
+}
+
+Test (maint_journal_reclaim, disk_added_later)
+{
+  struct base_catalog c;
+  struct task_disk three[] = {
+    two[0], two[1], { .name = "vdc", .id = 2, .size = 1 << 20,
+                      .added_seq = 40 } };
+  task_disk_vector v = { .ptr = three, .len = 3, .cap = 3 };
+
+  catalog (&c);
+  changed_disk[0] = changed_disk[1] = false;
+  /* vdc has no base point, but no history before 40 either. */
+  cr_assert_eq (maint_covered_until (&c, &v, 35, 350, changed, (void *) &disks), 35);
+  cr_assert_eq (maint_first_needed (&c, &v, 25, 5), 10);
+  /* Past its addition it needs its base point like any other. */
+  cr_assert_eq (maint_covered_until (&c, &v, 50, 500, changed, (void *) &disks), 0);
+  cr_assert_eq (maint_first_needed (&c, &v, 45, 5), 5);
   catalog_free (&c);
 }

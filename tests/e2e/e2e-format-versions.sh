@@ -56,14 +56,17 @@ cdp lock v --at now >/dev/null || fail "cdp lock"
 stop_cdp_serve
 [ "$(version_of "$tdir/locks.json")" = 1 ] || fail "locks.json was rewritten without a version"
 
-# Newer JSON files: refused, naming the file.
+# Newer JSON files: refused, naming the file (task.json is at version 2
+# when a disk was resized).
 for f in "${files[@]}"; do
     cp "$f" "$tmpdir/saved.json"
-    json_set "$f" version 2
+    newer=2
+    [ "$f" != "$tdir/task.json" ] || newer=3
+    json_set "$f" version $newer
     serve_once "$tmpdir/serve2.log"
     grep -q "task v refused: .*${f#$tdir/}: written by a newer cdp" "$tmpdir/serve2.log" ||
         fail "serve does not name the newer $f: $(cat "$tmpdir/serve2.log")"
-    [ "$(version_of "$f")" = 2 ] || fail "refusing rewrote $f"
+    [ "$(version_of "$f")" = $newer ] || fail "refusing rewrote $f"
     cp "$tmpdir/saved.json" "$f"
 done
 json_set "$tdir/task.json" version 3

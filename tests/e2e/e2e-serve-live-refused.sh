@@ -3,7 +3,8 @@
 # task it cannot serve (its TCP port is taken by another program) makes
 # task create exit 1 saying why, the task staying created; serve says
 # why once however often it tries again, cdp status does not show it
-# served, and once the port is free serve takes it up by itself.
+# served and says who refuses it and why, and once the port is free
+# serve takes it up by itself.
 source "$(dirname "$0")/functions.sh"
 requires nbdcopy python3 dd
 
@@ -36,6 +37,19 @@ t = json.load(sys.stdin)["tasks"][0]
 sys.exit(0 if t["served"] else 1)'
 }
 served && fail "status shows the refused task served"
+# status says who refuses it and why, in the document and for people.
+cdp status t --json | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["tasks"][0]
+r = t["refused"]
+assert r["serve_pid"] == int(sys.argv[1]), r
+assert "Address already in use" in r["reason"], r
+assert r["next_try"].endswith("Z"), r
+assert any("cannot serve the task" in w for w in t["warnings"]), t
+assert t["disks"][0]["reason"] == "cdp serve (pid %s) refuses the task" % sys.argv[1], t
+' "$serve_pid" || fail "status of the refused task: $(cdp status t --json)"
+cdp status t | grep -q "not served: cdp serve (pid $serve_pid) refuses it" ||
+    fail "status for people: $(cdp status t)"
 
 # Two more tries, said nowhere.
 next_try ()

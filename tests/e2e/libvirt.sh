@@ -10,6 +10,13 @@
 #   vio 'CMD'                 qemu-io CMD through the guest device
 #                             (virtio-disk0), so it passes the mirror
 #   dom_image OUT             the domain's disk flushed, as raw OUT
+#   attach_blank TARGET SIZE [FLAGS]
+#                             a blank qcow2 $tmpdir/$dom-TARGET.qcow2
+#                             attached to the running domain (virsh
+#                             attach-disk FLAGS, default --live --config);
+#   disk_device TARGET        its guest device: vdb is virtio-disk1
+#   vio_dev DEVICE 'CMD'      qemu-io CMD through another guest device
+#   disk_image TARGET OUT     an attached disk flushed, as raw OUT
 
 requires virsh debugfs
 root_dir=$(cd "$e2e_dir/../.." && pwd)
@@ -55,10 +62,39 @@ define_domain ()
 
 vio ()
 {
+    vio_dev virtio-disk0 "$1"
+}
+
+vio_dev ()
+{
     local reply
     reply=$(virsh qemu-monitor-command "$dom" --hmp \
-                "qemu-io -d virtio-disk0/virtio-backend \"$1\"")
-    [ -z "$(echo "$reply" | tr -d '[:space:]')" ] || fail "qemu-io '$1': $reply"
+                "qemu-io -d $1/virtio-backend \"$2\"")
+    [ -z "$(echo "$reply" | tr -d '[:space:]')" ] || fail "qemu-io '$2': $reply"
+}
+
+attach_blank ()
+{
+    local target=$1 size=$2 img=$tmpdir/$dom-$1.qcow2 flags
+    shift 2
+    flags=("$@")
+    [ ${#flags[@]} -gt 0 ] || flags=(--live --config)
+    qemu-img create -q -f qcow2 "$img" "$size"
+    chmod 0666 "$img"
+    virsh attach-disk "$dom" "$img" "$target" --driver qemu --subdriver qcow2 \
+        "${flags[@]}" >/dev/null
+}
+
+# libvirt names a virtio disk's device after its target: vdb is virtio-disk1.
+disk_device ()
+{
+    echo "virtio-disk$(( $(printf '%d' "'${1:2:1}") - 97 ))"
+}
+
+disk_image ()
+{
+    vio_dev "$(disk_device "$1")" flush
+    qemu-img convert -U -f qcow2 -O raw "$tmpdir/$dom-$1.qcow2" "$2"
 }
 
 dom_image ()

@@ -11,6 +11,8 @@
 #                              is START_MIB:SIZE_MIB[:TYPE][:FSIMG]; FSIMG
 #                              is copied into the partition
 #   tree_same SRC GOT WHAT     fail unless GOT is SRC, file for file
+#   tree_exact A B WHAT        fail unless A and B are the same trees to
+#                              the nanosecond, owners and all
 #   ls_same SRC JSON WHAT      fail unless 'cdp ls --json' JSON lists SRC
 
 files_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -59,6 +61,11 @@ table_disk ()
 tree_same ()
 {
     python3 "$files_dir/tree.py" same "$1" "$2" || fail "$3: the trees differ"
+}
+
+tree_exact ()
+{
+    python3 "$files_dir/tree.py" exact "$1" "$2" || fail "$3: the trees differ"
 }
 
 ls_same ()

@@ -5,6 +5,11 @@ tree.py same SRC GOT        GOT (written by 'cdp get') has SRC's names,
                             types, permission bits, sizes, mtimes (to the
                             second), symlink targets, contents and hard
                             link groups.
+tree.py exact A B           A and B (two trees that cdp wrote, or tar
+                            extracted) have the same names, types, modes,
+                            owners, sizes, mtimes to the nanosecond (of
+                            directories and symlinks too), symlink targets,
+                            contents and hard link groups.
 tree.py ls SRC JSON         'cdp ls --json' output JSON lists exactly the
                             entries of directory SRC, with their fields
                             (and lost+found, which mkfs adds).
@@ -57,6 +62,24 @@ def same(src, got):
     return not bad
 
 
+def exact(a, b):
+    def full(root):
+        out, _ = describe(root)
+        for rel in list(out):
+            st = os.lstat(os.path.join(root.encode(), rel))
+            out[rel] = out[rel][:1] + (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
+                                       st.st_mtime_ns) + out[rel][2:3] + out[rel][4:]
+        return out
+    x, y = full(a), full(b)
+    bad = ["%r: %s, %s" % (k, x.get(k), y.get(k)) for k in sorted(set(x) | set(y))
+           if x.get(k) != y.get(k)]
+    if describe(a)[1] != describe(b)[1]:
+        bad.append("hard links: %s, %s" % (describe(a)[1], describe(b)[1]))
+    for line in bad[:20]:
+        print(line, file=sys.stderr)
+    return not bad
+
+
 TYPES = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
          stat.S_IFIFO: "fifo", stat.S_IFCHR: "chardev", stat.S_IFBLK: "blockdev",
          stat.S_IFSOCK: "socket"}
@@ -101,5 +124,5 @@ def ls(src, jsonfile):
 
 if __name__ == "__main__":
     cmd = sys.argv[1]
-    ok = same(sys.argv[2], sys.argv[3]) if cmd == "same" else ls(sys.argv[2], sys.argv[3])
+    ok = {"same": same, "exact": exact, "ls": ls}[cmd](sys.argv[2], sys.argv[3])
     sys.exit(0 if ok else 1)

@@ -99,7 +99,8 @@ h_save_task (const char *store, const char *name, const char *mode)
     t->qmp = strdup ("/run/cdp-hv-test-qmp.sock");
   if (strcmp (mode, "libvirt") == 0)
     t->domain = strdup ("hv-test");
-  task_disk_vector_append (&t->disks, (struct task_disk) { strdup ("disk0"), 0, 1 << 20 });
+  task_disk_vector_append (&t->disks, (struct task_disk) {
+                           .name = strdup ("disk0"), .size = 1 << 20 });
   cr_assert_eq (mkdir_p (t->dir, 0700), 0);
   cr_assert_eq (task_save (t), 0);
   task_free (t);

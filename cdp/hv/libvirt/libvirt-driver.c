@@ -97,6 +97,8 @@ libvirt_disks (struct task *t, string_vector *named)
       e = hv_add_disk (t, all.ptr[k].target, all.ptr[k].size);
   }
   lv_disks_free (&all);
+  /* Without --disk the task protects the domain's disks, later ones too. */
+  t->all_disks = named->len == 0;
   if (e == 0 && t->disks.len == 0)
     e = fail ("domain %s has no disks", t->domain);
   return e < 0 ? EXIT_FAIL : e;
@@ -176,6 +178,7 @@ const struct hv_driver hv_libvirt = {
   .protector = libvirt_protector,
   .initial_copy = true,
   .socket_dir = "qemu",
+  .disk_requests = true,
   .freeze = libvirt_freeze,
   .thaw = libvirt_thaw,
   .recover = &libvirt_recover,

@@ -19,6 +19,20 @@
  * serve: its NBD connection died with that serve, so it is aborted and
  * started anew.  A job that is not ours (a backup, a pull, an operator's
  * copy) or a migration is reported and waited out, never touched.
+ *
+ * The disks: a disk attached to the running domain (hot-plugged; a
+ * DEVICE_ADDED event, or the look) is added to task.json when the task
+ * protects all the domain's disks, and the task is taken up again
+ * (serve.c) to protect it; a task that named its disks reports it and
+ * leaves it alone.  A disk of the task the domain no longer has is left
+ * idle: its history stays.  QEMU refuses to resize a disk while a block
+ * job runs on it, so cdp resize asks the protector (protect_resize): it
+ * ends the copy (a GAP), has libvirt resize the disk, records the new
+ * size from the next seq on (task.json, and the served task: the other
+ * disks go on) and copies it again, journaling only what differs.  A size found changed when
+ * a copy is to start (the disk was resized while unprotected) is
+ * recorded the same way.  libvirt detaches no disk under a block copy
+ * either: cdp detach asks the protector to end the copy and detach it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +42,7 @@
 
 #include <libvirt/libvirt.h>
 
+#include "cdp/hv/hv.h"
 #include "cdp/hv/libvirt/libvirt.h"
 #include "cdp/hv/protect.h"
 #include "cdp/rapid/rapid.h"
@@ -42,6 +57,8 @@ enum phase { IDLE, COPYING, PROTECTED };
 struct lvdisk {
   enum phase phase;
   int64_t retry_ns;                 /* idle: start no job before this */
+  bool detaching;                   /* cdp detach asked libvirt to detach
+                                       it: no copy while the guest has it */
   struct lv_dest dest;
 };
 
@@ -54,6 +71,12 @@ struct lvp {
   int64_t next_tick;
   int64_t lost_ns;                  /* when the last connection ended */
   const char *stopped;              /* why the domain stopped (an event) */
+  bool retaking;                    /* task.json changed: serve takes the
+                                       task up again, nothing starts */
+  string_vector said;               /* disks not protected, logged once */
+  string_vector gapped;             /* disks added: their first GAP is
+                                       journaled (task.json may have
+                                       failed: tried again, GAP not) */
 };
 
 static const char *
@@ -152,6 +175,9 @@ on_event (struct lvp *p, const struct lv_event *ev)
   case LV_EV_JOB:
     on_job (p, ev);
     return true;
+  case LV_EV_DEVICE:                /* a disk added or removed: look now */
+    p->next_tick = 0;
+    return true;
   case LV_EV_LIFECYCLE:
     if (ev->event == VIR_DOMAIN_EVENT_STOPPED ||
         ev->event == VIR_DOMAIN_EVENT_CRASHED ||
@@ -186,6 +212,50 @@ grant (struct lvp *p)
   }
   p->granted = true;
   return true;
+}
+
+/* Ask serve to take the task up again: task.json changed. */
+static void
+retake (struct lvp *p)
+{
+  p->retaking = true;
+  atomic_store (&p->s->retake, true);
+}
+
+/* Disk i is size bytes from the next seq on (no job of ours runs on it):
+ * a shrink journals the cut as trimmed; task.json records it, then the
+ * served task (the receiver advertises the new size to the next copy,
+ * folds and comparisons take it from seq on), and the disk is copied
+ * again at the next look; the other disks go on.  0, or -errno. */
+static int
+record_size (struct lvp *p, size_t i, uint64_t size, const char *how,
+             uint64_t *seq_out)
+{
+  struct task_disk *td = &p->s->t->disks.ptr[i];
+  struct disk_resize z = { .time_ns = time_now_ns (), .old_size = td->size,
+                           .size = size };
+  char why[512];
+  int e = receiver_resized (p->s->rx, td->id, td->size, size, &z.seq);
+
+  if (e == 0)
+    e = task_disk_resized (p->s->t, td->id, z.seq, z.time_ns, size);
+  if (e < 0) {
+    snprintf (why, sizeof why, "cannot record its new size (%llu bytes): %s",
+              (unsigned long long) size, strerror (-e));
+    protect_waiting (p->s, i, why);
+    set_idle (p, i, 5000);
+    return e;
+  }
+  log_msg ("task %s disk %s: %s: %llu bytes from seq %llu on (was %llu)",
+           p->s->t->name, td->name, how, (unsigned long long) size,
+           (unsigned long long) z.seq, (unsigned long long) z.old_size);
+  if (seq_out)
+    *seq_out = z.seq;
+  if (task_disk_resize_apply (td, &z) < 0)
+    retake (p);                     /* task.json has it: serve reads it */
+  else
+    set_idle (p, i, 0);
+  return 0;
 }
 
 /* No job of ours may start while an in-place recovery streams the disk
@@ -227,10 +297,9 @@ may_start (struct lvp *p, size_t i)
     return false;
   }
   if (size != td->size) {
-    snprintf (why, sizeof why, "the disk is now %llu bytes, the task's is "
-              "%llu: recreate the task", (unsigned long long) size,
-              (unsigned long long) td->size);
-    protect_waiting (p->s, i, why);
+    /* Resized while nothing protected it: from here on it has its new
+     * size (it is in a gap since). */
+    record_size (p, i, size, "resized while not protected", NULL);
     return false;
   }
   return true;
@@ -273,6 +342,195 @@ start_copy (struct lvp *p, size_t i)
   p->d[i].phase = COPYING;
 }
 
+/* ---- disks added and removed ----------------------------------------------- */
+
+static void
+free_strings (string_vector *v)
+{
+  for (size_t k = 0; k < v->len; k++)
+    free (v->ptr[k]);
+  string_vector_reset (v);
+}
+
+static bool
+listed (const string_vector *v, const char *name)
+{
+  for (size_t k = 0; k < v->len; k++)
+    if (strcmp (v->ptr[k], name) == 0)
+      return true;
+  return false;
+}
+
+/* A disk of the domain the task does not have: add it (all_disks), or
+ * say once that it is not protected. */
+static void
+new_disk (struct lvp *p, const char *target, string_vector *others)
+{
+  struct task_disk d = { .name = (char *) target };
+  int e;
+
+  if (!p->s->t->all_disks) {
+    char *o = strdup (target);
+    if (o == NULL || string_vector_append (others, o) < 0)
+      free (o);
+    if (!listed (&p->said, target)) {
+      char *t = strdup (target);
+      log_msg ("task %s: disk %s of domain %s is not protected: the task "
+               "protects the disks it named (task create --disk)",
+               p->s->t->name, target, p->s->t->domain);
+      if (t == NULL || string_vector_append (&p->said, t) < 0)
+        free (t);
+    }
+    return;
+  }
+  /* Its history starts with a GAP: no point before it is the disk's. */
+  for (size_t i = 0; i < p->s->t->disks.len; i++)
+    if (p->s->t->disks.ptr[i].id >= d.id)
+      d.id = p->s->t->disks.ptr[i].id + 1;
+  if ((e = lv_disk_size (p->l, target, &d.size)) == 0 &&
+      !listed (&p->gapped, target) &&
+      (e = receiver_event (p->s->rx, JOURNAL_GAP, d.id, "disk added to the "
+                           "domain", 0)) == 0) {
+    char *g = strdup (target);
+    if (g == NULL || string_vector_append (&p->gapped, g) < 0)
+      free (g);
+  }
+  if (e == 0) {
+    /* At or after its GAP: the GAP was journaled before this. */
+    d.added_seq = journal_last_seq (receiver_journal (p->s->rx));
+    d.added_ns = time_now_ns ();
+    e = task_disk_add (p->s->t, &d);
+  }
+  if (e < 0) {
+    log_msg ("task %s: cannot add disk %s: %s", p->s->t->name, target,
+             e == -EIO ? cdp_get_error () : strerror (-e));
+    return;
+  }
+  log_msg ("task %s: disk %s (%llu bytes) was added to domain %s: "
+           "protecting it", p->s->t->name, target, (unsigned long long) d.size,
+           p->s->t->domain);
+  retake (p);
+}
+
+/* Compare the domain's disks with the task's.  live: filled with the
+ * targets the domain has. */
+static int
+check_disks (struct lvp *p, string_vector *live)
+{
+  string_vector others = empty_vector;
+  char list[sizeof p->s->unprotected] = "";
+  int e = lv_live_disks (p->l, live);
+
+  if (e < 0)
+    return e;
+  for (size_t k = 0; k < live->len && !p->retaking; k++)
+    if (task_find_disk (p->s->t, live->ptr[k]) == NULL)
+      new_disk (p, live->ptr[k], &others);
+  for (size_t k = 0; k < others.len; k++)
+    snprintf (list + strlen (list), sizeof list - strlen (list), "%s%s",
+              k ? "," : "", others.ptr[k]);
+  pthread_mutex_lock (&p->s->lock);
+  snprintf (p->s->unprotected, sizeof p->s->unprotected, "%s", list);
+  pthread_mutex_unlock (&p->s->lock);
+  free_strings (&others);
+  return 0;
+}
+
+/* ---- cdp resize ------------------------------------------------------------- */
+
+static int
+resize_disk (struct lvp *p, const char *disk, uint64_t size, char *msg,
+             size_t len, uint64_t *seq)
+{
+  int i = find_disk (p, disk);
+  const struct task_disk *td;
+  int e;
+
+  if (i < 0)
+    return snprintf (msg, len, "task %s has no disk '%s'", p->s->t->name,
+                     disk), -ENOENT;
+  td = &p->s->t->disks.ptr[i];
+  if (size == td->size)
+    return snprintf (msg, len, "disk %s is %llu bytes already", disk,
+                     (unsigned long long) size), -EALREADY;
+  if (p->d[i].phase != IDLE) {
+    /* QEMU resizes no disk under a block job: the copy ends first. */
+    protect_lost (p->s, (size_t) i, "cdp resize: the copy ends while the "
+                  "disk is resized", 0);
+    if ((e = lv_job_abort (p->l, disk)) < 0) {
+      set_idle (p, (size_t) i, 0);
+      return snprintf (msg, len, "%s", cdp_get_error ()), e;
+    }
+  }
+  set_idle (p, (size_t) i, 2000);
+  if ((e = lv_resize (p->l, disk, size)) < 0)
+    return snprintf (msg, len, "%s", cdp_get_error ()), e;
+  if ((e = record_size (p, (size_t) i, size, "resized (cdp resize)",
+                       seq)) < 0)
+    return snprintf (msg, len, "the disk is resized, but its new size could "
+                     "not be recorded (%s): cdp serve records it when it "
+                     "copies the disk again", strerror (-e)), e;
+  return 0;
+}
+
+/* ---- cdp detach -------------------------------------------------------------- */
+
+/* libvirt detaches no disk under a block job: the copy ends first (a
+ * GAP), then the disk is detached; until the guest has released it the
+ * disk stays idle, and then the look finds it gone.  Its history stays. */
+static int
+detach_disk (struct lvp *p, const char *disk, char *msg, size_t len)
+{
+  int i = find_disk (p, disk);
+  int e;
+
+  if (i < 0)
+    return snprintf (msg, len, "task %s has no disk '%s'", p->s->t->name,
+                     disk), -ENOENT;
+  if (p->d[i].phase != IDLE) {
+    protect_lost (p->s, (size_t) i, "cdp detach: the disk is detached from "
+                  "the domain", 0);
+    if ((e = lv_job_abort (p->l, disk)) < 0) {
+      set_idle (p, (size_t) i, 0);
+      return snprintf (msg, len, "%s", cdp_get_error ()), e;
+    }
+  }
+  set_idle (p, (size_t) i, 0);
+  if ((e = lv_detach (p->l, disk)) < 0)
+    return snprintf (msg, len, "%s", cdp_get_error ()), e;
+  p->d[i].detaching = true;
+  protect_waiting (p->s, (size_t) i, "detached (cdp detach): its history "
+                   "stays readable");
+  log_msg ("task %s disk %s: detached from domain %s (cdp detach)",
+           p->s->t->name, disk, p->s->t->domain);
+  return 0;
+}
+
+/* ---- requests (protect.h) ------------------------------------------------------ */
+
+static void
+take_request (struct lvp *p)
+{
+  struct protect_request r;
+  char msg[512] = "";
+  uint64_t old = 0, seq = 0;
+  int i, e;
+
+  if (!protect_asked (p->s, &r))
+    return;
+  i = find_disk (p, r.disk);
+  if (i >= 0)
+    old = p->s->t->disks.ptr[i].size;
+  if (p->retaking)
+    e = -EAGAIN, snprintf (msg, sizeof msg, "cdp serve is taking the task "
+                           "up again: try again in a moment");
+  else if (r.op == PROTECT_RESIZE)
+    e = resize_disk (p, r.disk, r.size, msg, sizeof msg, &seq);
+  else
+    e = detach_disk (p, r.disk, msg, sizeof msg);
+  protect_answer (p->s, e, msg, old, seq);
+}
+
 /* ---- the periodic look ------------------------------------------------------ */
 
 static void
@@ -299,7 +557,10 @@ look (struct lvp *p)
   bool active;
   int r = lv_domain_active (p->l, &active, &why);
   int64_t now = time_now_ns ();
+  string_vector live = empty_vector;
 
+  if (p->retaking)
+    return true;
   if (r < 0) {
     all_lost (p, cdp_get_error (), 0);
     return r != -ENOENT;
@@ -319,12 +580,33 @@ look (struct lvp *p)
   }
   if (!grant (p))
     return true;
-  for (size_t i = 0; i < p->s->t->disks.len; i++) {
-    if (p->d[i].phase == IDLE && now >= p->d[i].retry_ns)
+  if (check_disks (p, &live) < 0) {
+    free_strings (&live);
+    for (size_t i = 0; i < p->s->t->disks.len; i++)
+      if (p->d[i].phase == IDLE)
+        protect_waiting (p->s, i, cdp_get_error ());
+    return true;
+  }
+  for (size_t i = 0; i < p->s->t->disks.len && !p->retaking; i++) {
+    if (!listed (&live, disk_name (p, i))) {
+      /* Detached: its history stays, nothing is copied. */
+      if (p->d[i].phase != IDLE)
+        protect_lost (p->s, i, "the disk was detached from the domain", 0);
+      else
+        protect_waiting (p->s, i, "the domain has no such disk now "
+                         "(detached): its history stays readable");
+      set_idle (p, i, 0);
+      p->d[i].detaching = false;
+    }
+    else if (p->d[i].detaching)
+      protect_waiting (p->s, i, "detach asked (cdp detach): waiting for "
+                       "the guest to release the disk");
+    else if (p->d[i].phase == IDLE && now >= p->d[i].retry_ns)
       start_copy (p, i);
     else if (p->d[i].phase != IDLE)
       watch_job (p, i);
   }
+  free_strings (&live);
   return true;
 }
 
@@ -378,6 +660,7 @@ session (struct lvp *p)
     }
     if (lv_next_event (p->l, 200, &ev) == 1 && !on_event (p, &ev))
       return;
+    take_request (p);
   }
   stop_all (p);
 }
@@ -435,5 +718,7 @@ libvirt_protector (void *arg)
   free (p.d);
   free (p.host);
   free (p.port);
+  free_strings (&p.said);
+  free_strings (&p.gapped);
   return NULL;
 }

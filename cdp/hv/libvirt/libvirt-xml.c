@@ -87,6 +87,29 @@ lvxml_disk_targets (const char *xml, string_vector *out)
 }
 
 char *
+lvxml_disk_element (const char *xml, const char *target)
+{
+  struct doc d;
+  xmlXPathObjectPtr o;
+  xmlBufferPtr buf;
+  char expr[256], *s = NULL;
+
+  if (strchr (target, '\'') || !doc_open (&d, xml))
+    return NULL;
+  snprintf (expr, sizeof expr, "/domain/devices/disk[target/@dev='%s']",
+            target);
+  o = xmlXPathEvalExpression (BAD_CAST expr, d.ctx);
+  buf = xmlBufferCreate ();
+  if (o && o->nodesetval && o->nodesetval->nodeNr > 0 && buf &&
+      xmlNodeDump (buf, d.doc, o->nodesetval->nodeTab[0], 0, 0) >= 0)
+    s = strdup ((const char *) xmlBufferContent (buf));
+  xmlBufferFree (buf);
+  xmlXPathFreeObject (o);
+  doc_close (&d);
+  return s;
+}
+
+char *
 lvxml_dac_label (const char *xml)
 {
   return one_string (xml, "string(/domain/seclabel[@model='dac']/label)");

@@ -12,6 +12,10 @@
 /* The targets of <disk device='disk'> elements, in document order. */
 int lvxml_disk_targets (const char *xml, string_vector *out);
 
+/* The <disk> element of disk `target` (its whole XML, as libvirt takes
+ * it to detach the device), or NULL when the domain has none. */
+char *lvxml_disk_element (const char *xml, const char *target);
+
 /* The DAC label of a live domain ("+UID:+GID"), or of libvirt's
  * capabilities for QEMU domains. */
 char *lvxml_dac_label (const char *xml);

@@ -42,7 +42,7 @@ DEFINE_VECTOR_TYPE (lv_event_vector, struct lv_event)
 struct lv {
   virConnectPtr conn;
   virDomainPtr dom;
-  int cb_life, cb_job;
+  int cb_life, cb_job, cb_added, cb_removed;
   atomic_int refs;                  /* the handle and each callback */
   pthread_mutex_t m;
   pthread_cond_t c;
@@ -159,6 +159,16 @@ on_job (virConnectPtr conn, virDomainPtr dom, const char *disk, int type,
 }
 
 static void
+on_device (virConnectPtr conn, virDomainPtr dom, const char *alias,
+           void *opaque)
+{
+  struct lv_event ev = { .kind = LV_EV_DEVICE };
+
+  snprintf (ev.disk, sizeof ev.disk, "%s", alias ? alias : "");
+  push (opaque, ev);
+}
+
+static void
 on_close (virConnectPtr conn, int reason, void *opaque)
 {
   push (opaque, (struct lv_event) { .kind = LV_EV_CLOSED, .event = reason });
@@ -206,8 +216,20 @@ register_events (struct lv *l)
       VIR_DOMAIN_EVENT_CALLBACK (on_job), l, unref_cb);
   if (l->cb_job < 0)
     atomic_fetch_sub (&l->refs, 1);
+  atomic_fetch_add (&l->refs, 2);
+  l->cb_added = virConnectDomainEventRegisterAny (
+      l->conn, l->dom, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+      VIR_DOMAIN_EVENT_CALLBACK (on_device), l, unref_cb);
+  if (l->cb_added < 0)
+    atomic_fetch_sub (&l->refs, 1);
+  l->cb_removed = virConnectDomainEventRegisterAny (
+      l->conn, l->dom, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+      VIR_DOMAIN_EVENT_CALLBACK (on_device), l, unref_cb);
+  if (l->cb_removed < 0)
+    atomic_fetch_sub (&l->refs, 1);
   virConnectRegisterCloseCallback (l->conn, on_close, l, NULL);
-  if (l->cb_life < 0 || l->cb_job < 0)
+  if (l->cb_life < 0 || l->cb_job < 0 || l->cb_added < 0 ||
+      l->cb_removed < 0)
     return lv_error (-EIO, "cannot follow the domain's events");
   return 0;
 }
@@ -224,7 +246,7 @@ lv_connect (const char *uri, struct lv **lp)
   if (l == NULL)
     return -ENOMEM;
   atomic_init (&l->refs, 1);
-  l->cb_life = l->cb_job = -1;
+  l->cb_life = l->cb_job = l->cb_added = l->cb_removed = -1;
   pthread_mutex_init (&l->m, NULL);
   pthread_cond_init (&l->c, NULL);
   l->conn = virConnectOpen (uri);
@@ -271,6 +293,10 @@ lv_close (struct lv *l)
       virConnectDomainEventDeregisterAny (l->conn, l->cb_life);
     if (l->cb_job >= 0)
       virConnectDomainEventDeregisterAny (l->conn, l->cb_job);
+    if (l->cb_added >= 0)
+      virConnectDomainEventDeregisterAny (l->conn, l->cb_added);
+    if (l->cb_removed >= 0)
+      virConnectDomainEventDeregisterAny (l->conn, l->cb_removed);
     virConnectUnregisterCloseCallback (l->conn, on_close);
   }
   if (l->dom)
@@ -364,6 +390,54 @@ lv_disk_size (struct lv *l, const char *target, uint64_t *size)
   if (virDomainGetBlockInfo (l->dom, target, &info, 0) < 0)
     return lv_error (-EIO, "cannot read the disk's size");
   *size = info.capacity;
+  return 0;
+}
+
+int
+lv_live_disks (struct lv *l, string_vector *out)
+{
+  char *xml = live_xml (l);
+  int r;
+
+  if (xml == NULL)
+    return -EIO;
+  r = lvxml_disk_targets (xml, out);
+  free (xml);
+  return r < 0 ? cdp_set_error (r, "cannot read the domain's disks") : 0;
+}
+
+/* Detach disk as xml (live or inactive) describes it, with flags. */
+static int
+detach_from (struct lv *l, const char *disk, char *xml, unsigned flags)
+{
+  char *elem = xml ? lvxml_disk_element (xml, disk) : NULL;
+  int r = 0;
+
+  free (xml);
+  if (elem && virDomainDetachDeviceFlags (l->dom, elem, flags) < 0)
+    r = lv_error (-EIO, "libvirt did not detach the disk");
+  free (elem);
+  return r;
+}
+
+int
+lv_detach (struct lv *l, const char *disk)
+{
+  int r = detach_from (l, disk, live_xml (l), VIR_DOMAIN_AFFECT_LIVE);
+
+  if (r == 0 && virDomainIsPersistent (l->dom) == 1)
+    r = detach_from (l, disk, virDomainGetXMLDesc (l->dom,
+                                                   VIR_DOMAIN_XML_INACTIVE),
+                     VIR_DOMAIN_AFFECT_CONFIG);
+  return r;
+}
+
+int
+lv_resize (struct lv *l, const char *disk, uint64_t size)
+{
+  if (virDomainBlockResize (l->dom, disk, size,
+                            VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0)
+    return lv_error (-EIO, "the resize failed");
   return 0;
 }
 

@@ -30,8 +30,8 @@ struct lv;
 int lv_event_loop_start (void);
 
 /* Connect to uri (NULL: libvirt's default, qemu:///system for root) and
- * follow domain `domain`: lifecycle and block job events are queued from
- * now on.  Errors: -ECONNREFUSED (libvirtd unreachable), -ENOENT (no
+ * follow domain `domain`: lifecycle, block job and device added/removed
+ * events are queued from now on.  Errors: -ECONNREFUSED (libvirtd unreachable), -ENOENT (no
  * such domain), -EIO. */
 int lv_open (const char *uri, const char *domain, struct lv **lp);
 void lv_close (struct lv *l);
@@ -39,11 +39,13 @@ void lv_close (struct lv *l);
  * lv_qemu_owner only). */
 int lv_connect (const char *uri, struct lv **lp);
 
-/* An event about the domain, or that the connection was lost. */
-enum lv_event_kind { LV_EV_JOB, LV_EV_LIFECYCLE, LV_EV_CLOSED };
+/* An event about the domain, or that the connection was lost.
+ * LV_EV_DEVICE: a device was added or removed (its alias in disk). */
+enum lv_event_kind { LV_EV_JOB, LV_EV_LIFECYCLE, LV_EV_CLOSED, LV_EV_DEVICE };
 struct lv_event {
   enum lv_event_kind kind;
-  char disk[64];              /* LV_EV_JOB: the disk's target ("vda") */
+  char disk[64];              /* LV_EV_JOB: the disk's target ("vda");
+                                 LV_EV_DEVICE: the device's alias */
   int type, status;           /* LV_EV_JOB: virDomainBlockJobType, ...Status */
   int event, detail;          /* LV_EV_LIFECYCLE: virDomainEventType, detail */
   int64_t time_ns;            /* when it arrived (CLOCK_REALTIME) */
@@ -74,6 +76,16 @@ int lv_disks (struct lv *l, lv_disk_vector *out);
 void lv_disks_free (lv_disk_vector *v);
 /* One disk's size now. */
 int lv_disk_size (struct lv *l, const char *target, uint64_t *size);
+/* The targets of the disks (device='disk') the running domain has now,
+ * hot-plugged ones included (its live definition), appended to out. */
+int lv_live_disks (struct lv *l, string_vector *out);
+/* Detach disk from the running domain (virDomainDetachDeviceFlags,
+ * live) and from its persistent definition if that has it.  The guest
+ * must release the device: it may still be there on return. */
+int lv_detach (struct lv *l, const char *disk);
+/* Resize disk to size bytes (virDomainBlockResize; QEMU refuses while a
+ * block job runs on it). */
+int lv_resize (struct lv *l, const char *disk, uint64_t size);
 
 /* Where a copy job writes to: a unix socket, or host and port (tcp),
  * and the NBD export. */

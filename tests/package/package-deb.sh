@@ -51,7 +51,7 @@ wait_for ()
 [ "$(id -u)" -eq 0 ] || fail "must run as root (apt-get install, apt-get purge)"
 requires git tar dpkg-buildpackage dpkg-parsechangelog dpkg-deb dpkg-query \
     dpkg-repack apt-get meson python3 systemd-analyze man zcat flock \
-    nbdcopy qemu-img truncate dd cmp
+    cockpit-bridge nbdcopy qemu-img truncate dd cmp
 
 tmpdir=$(mktemp -d /tmp/cdp-deb-XXXXXX)
 unit_link=/etc/systemd/system/multi-user.target.wants/cdp.service
@@ -282,6 +282,11 @@ for e in errors:
 sys.exit(1 if errors else 0)
 PY
     fail "the package does not hold exactly what meson installs (above)"
+
+step "the Cockpit page"
+page=$(cockpit-bridge --packages | awk '$1 == "cdp" { print $NF }')
+[ "$page" = /usr/share/cockpit/cdp ] ||
+    fail "cockpit-bridge does not find the page cdp in /usr/share/cockpit/cdp (says '$page')"
 
 step "man cdp"
 [ "$(man -w cdp)" = /usr/share/man/man1/cdp.1.gz ] ||

@@ -1,5 +1,6 @@
 /* The steps the commands share: open the task or its history or say why
  * not, pick the disk, name a point, read flags, print a JSON document. */
+#include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>
@@ -98,8 +99,8 @@ cli_print_json (json_object *o)
 
   if (text == NULL)
     r = fail ("cannot print the JSON output: %s", strerror (ENOMEM));
-  else
-    puts (text);
+  else if (puts (text) < 0 || fflush (stdout) != 0)
+    r = fail ("cannot print the JSON output: %s", strerror (errno));
   json_object_put (o);
   return r;
 }

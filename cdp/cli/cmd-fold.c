@@ -44,26 +44,28 @@ call_thread (void *opaque)
   return NULL;
 }
 
-/* The newest base point of each disk: its seq, 0 when none (or when the
- * catalog cannot be read: a fold is then not seen until it can). */
-static void
+/* The newest base point of each disk: its seq, 0 when none.  0, or
+ * -errno when the catalog cannot be read (seq and time as they were:
+ * a fold is then not seen until it can). */
+static int
 newest (const struct task *t, uint64_t *seq, int64_t *time)
 {
   struct base_catalog cat;
   char *dir = task_path (t, "base");
+  int e;
 
-  for (size_t i = 0; i < t->disks.len; i++)
-    seq[i] = 0, time[i] = 0;
-  if (dir && catalog_load (dir, false, &cat) == 0) {
+  if (dir == NULL)
+    return -ENOMEM;
+  if ((e = catalog_load (dir, false, &cat)) == 0)
     for (size_t i = 0; i < t->disks.len; i++) {
       const struct base_point *bp = catalog_find (&cat, t->disks.ptr[i].id,
                                                   UINT64_MAX);
-      if (bp)
-        seq[i] = bp->seq, time[i] = bp->time_ns;
+      seq[i] = bp ? bp->seq : 0;
+      time[i] = bp ? bp->time_ns : 0;
     }
-    catalog_free (&cat);
-  }
+  catalog_free (&cat);
   free (dir);
+  return e;
 }
 
 static uint64_t
@@ -145,7 +147,7 @@ cmd_fold (const char *store, int argc, char **argv)
   int64_t *time = NULL;
   bool json = false, progress = false;
   pthread_t th;
-  int c, r;
+  int c, r, before_err;
 
   optind = 1;
   opterr = 0;
@@ -169,7 +171,7 @@ cmd_fold (const char *store, int argc, char **argv)
     r = fail ("fold: %s", strerror (ENOMEM));
     goto out;
   }
-  newest (t, before, time);
+  before_err = newest (t, before, time);
   cli_progress_init (&pr, "fold", progress, json);
   call.t = t;
   if (pthread_create (&th, NULL, call_thread, &call) != 0) {
@@ -177,7 +179,13 @@ cmd_fold (const char *store, int argc, char **argv)
     goto out;
   }
   r = wait_reply (t, before, seq, time, &pr);
-  if (r == 0 && json)
+  /* The document says which base point is each disk's and whether this
+   * fold made it: not known without the catalog, before and after. */
+  if (r == 0 && json && (before_err < 0 || (before_err = newest (t, seq, time)) < 0))
+    r = fail ("fold of task %s done, but its base point catalog cannot be read: "
+              "%s (cdp verify %s checks it)", t->name, jf_strerror (before_err),
+              t->name);
+  else if (r == 0 && json)
     r = print_json (t, before, seq, time);
   else if (r == 0)
     printf ("base points made\n");

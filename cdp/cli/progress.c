@@ -19,6 +19,7 @@
 /* ---- progress -------------------------------------------------------------- */
 
 static bool stream;
+static atomic_bool cancel_seen;     /* a signal, or the stream's reader gone */
 
 void
 cli_progress_init (struct cli_progress *pr, const char *cmd, bool on,
@@ -27,6 +28,8 @@ cli_progress_init (struct cli_progress *pr, const char *cmd, bool on,
   *pr = (struct cli_progress) { .cmd = cmd, .on = on, .json = json,
                                 .tty = isatty (2), .total = -1 };
   stream |= on && json;
+  if (on && json)                   /* a reader gone is a write error: cancel */
+    signal (SIGPIPE, SIG_IGN);
 }
 
 bool
@@ -45,7 +48,12 @@ json_line (const struct cli_progress *pr, uint64_t done)
   printf ("{\"version\":%d,\"event\":\"progress\",\"phase\":\"%s\","
           "\"done\":%" PRIu64 ",\"total\":%s,\"unit\":\"%s\"}\n",
           CDP_JSON_VERSION, pr->phase, done, total, pr->unit);
-  fflush (stdout);
+  /* Nobody reads the stream any more (or it cannot be written): the
+   * result would be lost, so the command stops as at SIGTERM, removing
+   * what it made, rather than finish unseen or die of SIGPIPE with a
+   * partial output left behind. */
+  if (fflush (stdout) != 0 || ferror (stdout))
+    atomic_store (&cancel_seen, true);
 }
 
 /* "1.0 GiB of 2.0 GiB  55.0 MiB/s  ETA 0:12" and the like. */
@@ -133,7 +141,6 @@ cli_progress_end (struct cli_progress *pr, uint64_t done)
 /* ---- cancelling ------------------------------------------------------------ */
 
 static int cancel_fd = -1;
-static atomic_bool cancel_seen;
 
 int
 cli_cancel_init (void)

@@ -79,9 +79,10 @@ void cli_progress_end (struct cli_progress *pr, uint64_t done);
  * of the command.  0, or EXIT_FAIL with the one line said. */
 int cli_cancel_init (void);
 
-/* Has one of those signals come since cli_cancel_init?  Never waits;
- * once true, true until the process ends.  Any thread; false when
- * cli_cancel_init was not called. */
+/* Has one of those signals come since cli_cancel_init, or could a JSON
+ * progress line not be written (its reader gone: SIGPIPE is ignored
+ * once cli_progress_init has a JSON stream)?  Never waits; once true,
+ * true until the process ends.  Any thread. */
 bool cli_cancelled (void);
 
 /* Wait up to ns nanoseconds for a cancel: cli_cancelled at the end.

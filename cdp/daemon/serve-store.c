@@ -139,6 +139,14 @@ heartbeat_of (const struct task *t, long long pid)
   return yes;
 }
 
+/* Is v the string name?  (A file edited by hand may hold anything.) */
+static bool
+is_name (json_object *v, const char *name)
+{
+  return json_object_is_type (v, json_type_string) &&
+         strcmp (json_object_get_string (v), name) == 0;
+}
+
 /* What serve.json of serve pid says of the task name: SERVE_TAKE_REFUSED
  * (why filled, *next_try_ns the time of its next try, 0 when not said),
  * SERVE_TAKE_NOT_NAMED, or -1 (nothing yet). */
@@ -160,17 +168,16 @@ store_says (const char *store, const char *name, long long pid, char *why,
       json_object_is_type (named, json_type_array)) {
     r = SERVE_TAKE_NOT_NAMED;
     for (size_t i = 0; i < json_object_array_length (named); i++)
-      if (strcmp (json_object_get_string (json_object_array_get_idx (named, i)),
-                  name) == 0)
+      if (is_name (json_object_array_get_idx (named, i), name))
         r = -1;
   }
   if (r == -1 && json_object_object_get_ex (o, "tasks", &tasks) &&
       json_object_is_type (tasks, json_type_array))
     for (size_t i = 0; i < json_object_array_length (tasks); i++) {
       json_object *e = json_object_array_get_idx (tasks, i), *v;
-      if (json_object_object_get_ex (e, "name", &v) &&
-          strcmp (json_object_get_string (v), name) == 0 &&
-          json_object_object_get_ex (e, "reason", &v)) {
+      if (json_object_object_get_ex (e, "name", &v) && is_name (v, name) &&
+          json_object_object_get_ex (e, "reason", &v) &&
+          json_object_is_type (v, json_type_string)) {
         snprintf (why, len, "%s", json_object_get_string (v));
         *next_try_ns = member_int (e, "next_try_ns");
         r = SERVE_TAKE_REFUSED;

@@ -471,7 +471,9 @@ t_hardlink (void *o, const struct files_entry *e)
   char *name = NULL;
   int r;
 
-  for (size_t i = 0; i < t->links.len; i++)
+  /* Newest first: a walk of / goes through every partition, and an
+   * inode number is one partition's; its own file is the latest. */
+  for (size_t i = t->links.len; i-- > 0;)
     if (t->links.ptr[i].ino == e->ino) {
       if ((r = member_name (t, e, false, &name)) == 0)
         r = put_header (t, e, name, '1', t->links.ptr[i].name, 0);

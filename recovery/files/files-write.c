@@ -260,7 +260,9 @@ g_hardlink (void *o, const struct files_entry *e)
 
   if ((r = place (g, e, &dirfd, &name)) < 0)
     return r;
-  for (size_t i = 0; i < g->links.len; i++)
+  /* Newest first: a walk of / goes through every partition, and an
+   * inode number is one partition's; its own file is the latest. */
+  for (size_t i = g->links.len; i-- > 0;)
     if (g->links.ptr[i].ino == e->ino) {
       if (linkat (g->topfd, g->links.ptr[i].path, dirfd, name, 0) < 0)
         return refuse_existing (g, name, errno);

@@ -10,11 +10,17 @@
 (function () {
     const { el } = CDP;
     const SVGNS = "http://www.w3.org/2000/svg";
-    const HEIGHT = 150;
-    const BAR_TOP = 22;
-    const BAR_BOTTOM = 100;
-    const MARK_Y = 111;
-    const AXIS_Y = 124;
+    /* From the top: a lane of two rows for the labels of the retention
+     * edges and of "now", the row of bookmarks and locks, the density
+     * bars, the row of base points, the time axis. */
+    const LANE_ROWS = [11, 26];
+    const HEIGHT = 174;
+    const BAR_TOP = 46;
+    const BAR_BOTTOM = 124;
+    const MARK_Y = 135;
+    const AXIS_Y = 148;
+    const MERGE_PX = 4;
+    const NOW_TEXT = 24; /* the width of "now" */
     const MIN_SPAN_MS = 20e3;
     const MAX_SPAN_MS = 10 * 365 * 86400e3;
     const BUCKETS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
@@ -216,7 +222,8 @@
                              svg("pattern", { id: "tl-hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse",
                                  patternTransform: "rotate(45)" },
                                  svg("rect", { width: 6, height: 6, fill: "#faeae8" }),
-                                 svg("rect", { width: 2, height: 6, fill: "#c9190b" })));
+                                 svg("rect", { width: 2, height: 6, fill: "#c9190b" })),
+                             svg("clipPath", { id: "tl-lane-clip" }, svg("rect", { x: 0, y: 0, width: w, height: HEIGHT })));
             svgRoot.appendChild(defs);
             svgRoot.appendChild(svg("rect", { class: "tl-bg", x: 0, y: BAR_TOP, width: w, height: BAR_BOTTOM - BAR_TOP }));
             if (doc)
@@ -266,8 +273,7 @@
                         height: BAR_BOTTOM - BAR_TOP, "data-reason": g.reason }),
                     "fidelity gap " + CDP.timeText(g.from) + " \u2013 " + (g.to ? CDP.timeText(g.to) : "now") + ": " + g.reason));
             }
-            edge(oldestSecond, "journal from", 1);
-            edge(oldestBase, "oldest base", 0);
+            edges([{ ms: oldestBase, text: "oldest base" }, { ms: oldestSecond, text: "journal from" }]);
             const marks = svg("g", { class: "tl-marks" });
             for (const p of doc.points || []) {
                 const x = xOf(CDP.parseTime(p.time));
@@ -296,16 +302,82 @@
             svgRoot.appendChild(marks);
         }
 
-        function edge(ms, text, row) {
-            if (isNaN(ms))
-                return;
-            const x = xOf(ms);
-            if (x < 0 || x > width())
-                return;
-            const g = svg("g", { class: "tl-edge" },
-                          svg("line", { x1: x, x2: x, y1: BAR_TOP, y2: BAR_BOTTOM }));
-            g.appendChild(svg("text", { x: x + 3, y: BAR_TOP + 11 + 12 * row })).textContent = text;
-            svgRoot.appendChild(g);
+        /* The width of a label's text, measured once it is drawn (an
+         * estimate while the page is hidden). */
+        function textWidth(node, text) {
+            const m = node.getComputedTextLength ? node.getComputedTextLength() : 0;
+            return m > 0 ? m : text.length * 6.5;
+        }
+
+        /* A label in the lane: after x when it fits there, else before it,
+         * inside the plot's width; on the first row where it overlaps no
+         * label placed before (taken: per row, a list of [x0, x1]).
+         * Returns the row or -1. */
+        function place(node, x, text, taken, rows) {
+            const tw = textWidth(node, text);
+            const w = width();
+            let x0 = x + 3 + tw <= w ? x + 3 : x - 3 - tw;
+            x0 = Math.max(0, Math.min(x0, w - tw));
+            for (const r of rows) {
+                if (taken[r].some(([a, b]) => x0 < b + 6 && x0 + tw > a - 6))
+                    continue;
+                taken[r].push([x0, x0 + tw]);
+                node.setAttribute("x", x0);
+                node.setAttribute("y", LANE_ROWS[r]);
+                return r;
+            }
+            return -1;
+        }
+
+        /* The retention edges: a dashed line down through the bars, its
+         * label in the lane above them.  Edges within a few pixels of each
+         * other share one label; labels that would overlap go to the
+         * second row, or are merged with their neighbour when both rows
+         * are taken. */
+        function edges(list) {
+            const w = width();
+            let items = list.filter(e => !isNaN(e.ms)).map(e => ({ x: xOf(e.ms), texts: [e.text], ms: [e.ms] }))
+                    .filter(e => e.x >= 0 && e.x <= w)
+                    .sort((a, b) => a.x - b.x);
+            for (let i = 1; i < items.length; i++)
+                if (items[i].x - items[i - 1].x < MERGE_PX) {
+                    items[i - 1].texts.push(...items[i].texts);
+                    items[i - 1].ms.push(...items[i].ms);
+                    items.splice(i--, 1);
+                }
+            const lane = svg("g", { class: "tl-lane", "clip-path": "url(#tl-lane-clip)" });
+            svgRoot.appendChild(lane);
+            for (;;) {
+                while (lane.firstChild)
+                    lane.removeChild(lane.firstChild);
+                const taken = [[], []];
+                const now = xOf(Date.now());
+                if (now >= 0 && now <= w)
+                    taken[0].push([Math.max(now - 3, NOW_TEXT) - NOW_TEXT, Math.max(now - 3, NOW_TEXT) + 1]);
+                let failed = -1;
+                for (let i = 0; i < items.length && failed < 0; i++) {
+                    const it = items[i];
+                    const text = it.texts.join(" \u00b7 ");
+                    const g = svg("g", { class: "tl-edge", "data-edge": it.texts.join(",") },
+                                  svg("line", { x1: it.x, x2: it.x, y1: 0, y2: BAR_BOTTOM }));
+                    const tx = g.appendChild(svg("text", {}));
+                    tx.textContent = text;
+                    lane.appendChild(g);
+                    const row = place(tx, it.x, text, taken, [0, 1]);
+                    if (row < 0) {
+                        failed = i;
+                        break;
+                    }
+                    g.firstChild.setAttribute("y1", LANE_ROWS[row] + 3);
+                    title(g, it.texts.map((t, k) => t + " " + CDP.localTime(it.ms[k])).join(", "));
+                }
+                if (failed < 1)
+                    break;
+                const a = items[failed - 1];
+                const b = items.splice(failed, 1)[0];
+                a.texts.push(...b.texts);
+                a.ms.push(...b.ms);
+            }
         }
 
         function drawAxis(w) {
@@ -336,8 +408,8 @@
             const x = xOf(now);
             if (x < 0 || x > width())
                 return;
-            const g = svg("g", { class: "tl-now" }, svg("line", { x1: x, x2: x, y1: 4, y2: AXIS_Y }));
-            g.appendChild(svg("text", { x: x - 3, y: 12, "text-anchor": "end" })).textContent = "now";
+            const g = svg("g", { class: "tl-now" }, svg("line", { x1: x, x2: x, y1: 2, y2: AXIS_Y }));
+            g.appendChild(svg("text", { x: Math.max(x - 3, NOW_TEXT), y: LANE_ROWS[0], "text-anchor": "end" })).textContent = "now";
             svgRoot.appendChild(g);
         }
 

@@ -15,7 +15,7 @@ def test(s):
         harness.fail(f"cdp ls --at {BAD}: exit {r.returncode}, stderr {r.stderr!r}")
     line = r.stderr.strip()
     s.open_page("/task/cdp-page")
-    box = s.wait(lambda: d.find_elements(By.ID, "goto-time"), "the time field")[0]
+    box = s.field("goto-time", "the time field")
     box.send_keys(BAD)
     s.click(By.ID, "goto-button")
     s.wait(lambda: s.text(By.ID, "point-time") == BAD, "the typed time to be chosen")

@@ -13,13 +13,13 @@ from selenium.webdriver.common.by import By
 def test(s):
     d = s.driver
     s.open_page("/task/cdp-page")
-    box = s.wait(lambda: d.find_elements(By.ID, "goto-time"), "the time field")[0]
+    box = s.field("goto-time", "the time field")
     box.send_keys(s.times[1])
     s.click(By.ID, "goto-button")
     s.wait(lambda: s.text(By.ID, "point-time") == s.times[1], "the point of version 1 to be chosen")
     s.click(By.ID, "export-point")
     sock = os.path.join(s.tmp, "export.sock")
-    field = s.wait(lambda: d.find_elements(By.ID, "export-listen"), "the export dialog")[0]
+    field = s.field("export-listen", "the export dialog")
     field.clear()
     field.send_keys("unix:" + sock)
     s.click(By.ID, "export-start")

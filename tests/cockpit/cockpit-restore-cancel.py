@@ -24,7 +24,7 @@ def prepare(s):
 def test(s):
     d = s.driver
     s.open_page("/task/cdp-page")
-    box = s.wait(lambda: d.find_elements(By.ID, "goto-time"), "the time field")[0]
+    box = s.field("goto-time", "the time field")
     box.send_keys(s.times[1])
     s.click(By.ID, "goto-button")
     s.wait(lambda: s.text(By.ID, "point-time") == s.times[1], "the point to be chosen")
@@ -32,7 +32,7 @@ def test(s):
     outdir = os.path.join(s.tmp, "out")
     os.mkdir(outdir)
     out = os.path.join(outdir, "restored.qcow2")
-    field = s.wait(lambda: d.find_elements(By.ID, "restore-output"), "the restore dialog")[0]
+    field = s.field("restore-output", "the restore dialog")
     field.clear()
     field.send_keys(out)
     s.click(By.ID, "restore-start")

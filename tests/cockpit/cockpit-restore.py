@@ -12,13 +12,13 @@ from selenium.webdriver.support.ui import Select
 def test(s):
     d = s.driver
     s.open_page("/task/cdp-page")
-    box = s.wait(lambda: d.find_elements(By.ID, "goto-time"), "the time field")[0]
+    box = s.field("goto-time", "the time field")
     box.send_keys(s.times[1])
     s.click(By.ID, "goto-button")
     s.wait(lambda: s.text(By.ID, "point-time") == s.times[1], "the point of version 1 to be chosen")
     s.click(By.ID, "restore-point")
     out = os.path.join(s.tmp, "restored.raw")
-    field = s.wait(lambda: d.find_elements(By.ID, "restore-output"), "the restore dialog")[0]
+    field = s.field("restore-output", "the restore dialog")
     field.clear()
     field.send_keys(out)
     Select(d.find_element(By.ID, "restore-format")).select_by_value("raw")

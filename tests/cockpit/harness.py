@@ -278,7 +278,13 @@ class Setup:
     def login(self):
         d = self.driver
         d.get(self.url + "/")
-        self.wait(lambda: d.find_elements(By.ID, "login-user-input"), "the login page")
+        # The form is in login.html from the start but hidden until
+        # login.js has looked at the server: wait until it can be typed in.
+        def form_ready():
+            els = [d.find_elements(By.ID, i) for i in
+                   ("login-user-input", "login-password-input", "login-button")]
+            return all(e and e[0].is_displayed() and e[0].is_enabled() for e in els)
+        self.wait(form_ready, "the login form")
         d.execute_script("window.localStorage.setItem(arguments[0], 'any')", "superuser:" + self.user)
         d.find_element(By.ID, "login-user-input").send_keys(self.user)
         d.find_element(By.ID, "login-password-input").send_keys(self.password)
@@ -310,6 +316,13 @@ class Setup:
     def text(self, by, sel):
         els = self.driver.find_elements(by, sel)
         return els[0].text if els else ""
+
+    def field(self, id_, what):
+        """The input id_ once it is shown and can be typed in."""
+        def ready():
+            els = self.driver.find_elements(By.ID, id_)
+            return els[0] if els and els[0].is_displayed() and els[0].is_enabled() else False
+        return self.wait(ready, what)
 
     def click(self, by, sel, what=None):
         """Click the first shown, enabled element SEL once there is one

@@ -11,12 +11,10 @@
  * then (control_reload), so it cannot miss the change.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "cdp/task/task.h"
@@ -222,26 +220,6 @@ reload_served (const struct task *t, char *why, size_t len)
   return 1;
 }
 
-/* TASK/task.lock, held: fd, or -errno. */
-static int
-hold_task_lock (const struct task *t)
-{
-  CLEANUP_FREE char *path = task_path (t, "task.lock");
-  int fd, e;
-
-  if (path == NULL)
-    return -ENOMEM;
-  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return -errno;
-  if (flock (fd, LOCK_EX) < 0) {
-    e = -errno;
-    close (fd);
-    return e;
-  }
-  return fd;
-}
-
 /* --json: the task as task show prints it, the policies changed (their
  * flags' names) and whether a serve runs by them now. */
 static int
@@ -273,7 +251,7 @@ cmd_task_set (const char *store, int argc, char **argv)
     return e;
   if (cli_task_load (store, name, &t) != 0)
     return EXIT_FAIL;
-  if ((fd = hold_task_lock (t)) < 0) {
+  if ((fd = task_lock_hold (t)) < 0) {
     e = fail ("cannot lock %s/task.lock: %s", t->dir, strerror (-fd));
     task_free (t);
     return e;

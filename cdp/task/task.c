@@ -472,10 +472,8 @@ task_pick_disk (const struct task *t, const char *name)
 
 /* ---- disks added or resized while served -------------------------------- */
 
-/* TASK/task.lock, held (task set holds it while it rewrites task.json):
- * fd, or -errno. */
-static int
-hold_task_lock (const struct task *t)
+int
+task_lock_hold (const struct task *t)
 {
   CLEANUP_FREE char *path = task_path (t, "task.lock");
   int fd;
@@ -501,7 +499,7 @@ change_disks (const struct task *t, int version,
 {
   CLEANUP_FREE char *path = task_path (t, "task.json");
   json_object *o = NULL, *disks;
-  int had = 1, fd = hold_task_lock (t), r;
+  int had = 1, fd = task_lock_hold (t), r;
 
   if (fd < 0)
     return fd;

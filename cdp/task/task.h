@@ -179,6 +179,10 @@ const struct task_disk *task_find_disk (const struct task *t, const char *name);
 const char *task_mode_name (const struct task *t);
 /* Pick the disk named by --disk, or the only one; prints the error. */
 const struct task_disk *task_pick_disk (const struct task *t, const char *name);
+/* TASK/task.lock, held: whoever rewrites task.json (task set, serve
+ * adding or resizing a disk) holds it meanwhile.  The fd (close it to
+ * let go), or -errno. */
+int task_lock_hold (const struct task *t);
 /* Change the disks in t's task.json, under TASK/task.lock, leaving every
  * other member as it is (a task set may rewrite the policy meanwhile):
  * task_disk_add appends d (name, id, size, added_seq, added_ns),

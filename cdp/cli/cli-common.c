@@ -9,6 +9,7 @@
 #include "cdp/cli/cli-internal.h"
 #include "cdp/cli/progress.h"
 #include "cdp/daemon/daemon.h"
+#include "cdp/hv/hv.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 
@@ -129,6 +130,30 @@ cli_reply_ok (const char *reply)
 /* The protector ends the copy (up to 10 s), then libvirt acts: serve's
  * own bound is 120 s, and the reply comes after it. */
 #define DISK_CALL_MS (130 * 1000)
+
+int
+cli_disk_task (const char *store, const char *name, const char *disk,
+               const char *verb, struct task **tp, const struct task_disk **dp)
+{
+  struct task *t;
+  int r;
+
+  if (cli_task_load (store, name, &t) != 0)
+    return EXIT_FAIL;
+  if (!hv_of (t)->disk_requests) {
+    r = fail ("task %s is a %s-mode task: cdp %s disks of libvirt "
+              "domains only", t->name, task_mode_name (t), verb);
+    task_free (t);
+    return r;
+  }
+  *dp = task_pick_disk (t, disk);
+  if (*dp == NULL) {
+    task_free (t);
+    return disk ? EXIT_FAIL : EXIT_USAGE;
+  }
+  *tp = t;
+  return 0;
+}
 
 int
 cli_disk_request (const struct task *t, const struct task_disk *d,

@@ -37,6 +37,14 @@ int cli_print_json (struct json_object *o);
 int cli_print_json_list (const char *key, struct json_object *arr);
 /* Did the control socket (control_call) answer {"ok": true}? */
 bool cli_reply_ok (const char *reply);
+/* cdp resize and cdp detach: open task name and pick its disk (--disk
+ * disk, or the only one) for a request only libvirt mode takes; verb
+ * names it in the refusal ("cdp VERB disks of libvirt domains only").
+ * 0 with *tp and *dp; else the error said, nothing left open, and
+ * EXIT_FAIL, or EXIT_USAGE when no --disk picks among several disks. */
+int cli_disk_task (const char *store, const char *name, const char *disk,
+                   const char *verb, struct task **tp,
+                   const struct task_disk **dp);
 /* cdp resize and cdp detach: ask the serve holding t to do op ("resize"
  * to size bytes, "detach") on disk d; a resize's *old size and the *seq
  * from which the disk has the new one.  0, or EXIT_FAIL said. */

@@ -11,7 +11,6 @@
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
-#include "cdp/hv/hv.h"
 #include "common/jsonfile.h"
 
 #define USAGE "usage: cdp detach NAME [--disk D] [--json]"
@@ -47,19 +46,8 @@ cmd_detach (const char *store, int argc, char **argv)
     }
   if (optind + 1 != argc)
     return usage_error (USAGE);
-  if (cli_task_load (store, argv[optind], &t) != 0)
-    return EXIT_FAIL;
-  if (!hv_of (t)->disk_requests) {
-    r = fail ("task %s is a %s-mode task: cdp detaches disks of libvirt "
-              "domains only", t->name, task_mode_name (t));
-    task_free (t);
+  if ((r = cli_disk_task (store, argv[optind], disk, "detaches", &t, &d)) != 0)
     return r;
-  }
-  d = task_pick_disk (t, disk);
-  if (d == NULL) {
-    task_free (t);
-    return disk ? EXIT_FAIL : EXIT_USAGE;
-  }
   r = cli_disk_request (t, d, "detach", 0, &old, &seq);
   if (r == 0 && json) {
     json_object *o = json_object_new_object ();

@@ -17,7 +17,6 @@
 #include "cdp/cli/cli.h"
 #include "cdp/cli/cli-internal.h"
 #include "cdp/daemon/daemon.h"
-#include "cdp/hv/hv.h"
 #include "common/cleanup.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
@@ -60,19 +59,8 @@ cmd_resize (const char *store, int argc, char **argv)
       size > (uint64_t) INT64_MAX)
     return usage_error ("SIZE '%s': give bytes or K M G T, a multiple of 512",
                         argv[optind + 1]);
-  if (cli_task_load (store, argv[optind], &t) != 0)
-    return EXIT_FAIL;
-  if (!hv_of (t)->disk_requests) {
-    r = fail ("task %s is a %s-mode task: cdp resizes disks of libvirt "
-              "domains only", t->name, task_mode_name (t));
-    task_free (t);
+  if ((r = cli_disk_task (store, argv[optind], disk, "resizes", &t, &d)) != 0)
     return r;
-  }
-  d = task_pick_disk (t, disk);
-  if (d == NULL) {
-    task_free (t);
-    return disk ? EXIT_FAIL : EXIT_USAGE;
-  }
   r = cli_disk_request (t, d, "resize", size, &old, &seq);
   if (r == 0 && json) {
     json_object *o = json_object_new_object ();

@@ -22,6 +22,7 @@ LOWER = {
     'nbd-export': ['common'],
     'recovery/history': ['common', 'journal', 'nbd-export'],
     'recovery/files': ['common', 'journal', 'nbd-export'],
+    'recovery/archive': ['common', 'journal', 'nbd-export', 'recovery/history'],
 }
 BELOW_TASK = list(LOWER)
 MAY_INCLUDE = dict(LOWER)

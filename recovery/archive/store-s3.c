@@ -62,8 +62,9 @@ struct s3 {
   char *token_header;               /* "x-amz-security-token: ..." or NULL */
   CURLSH *share;
   pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
-  pthread_mutex_t lock;             /* idle, bucket_made */
+  pthread_mutex_t lock;             /* idle */
   struct s3_handle *idle;
+  pthread_mutex_t bucket_lock;      /* bucket_made */
   bool bucket_made;
 };
 
@@ -337,7 +338,8 @@ payload_hashes (const void *buf, size_t len, char sha[65], char md5[25])
   return 0;
 }
 
-/* Append "NAME: VALUE" (or "NAME:" to remove a header curl adds). */
+/* Append "NAME: VALUE".  (Not "Expect:" to drop 100-continue: curl 7.88
+ * signs the header it then leaves out, and S3 refuses the signature.) */
 static struct curl_slist *
 add_header (struct curl_slist *l, bool *oom, const char *name, const char *v)
 {
@@ -366,7 +368,6 @@ attempt (struct s3 *st, CURL *c, struct s3_req *r, const char *url,
   r->have_length = r->oom = false;
   curl_easy_reset (c);
   hd = add_header (hd, &oom, "x-amz-content-sha256", sha);
-  hd = add_header (hd, &oom, "Expect", "");
   if (md5)
     hd = add_header (hd, &oom, "Content-MD5", md5);
   if (st->token_header && (hd = curl_slist_append (hd, st->token_header)) == NULL)
@@ -657,7 +658,7 @@ s3_get_range (struct archive_store *s, const char *key, void *buf,
 static int
 make_bucket (struct s3 *st)
 {
-  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&st->lock);
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&st->bucket_lock);
   CLEANUP_FREE char *conf = NULL;
   struct s3_req *r;
   char code[128], msg[8];
@@ -949,6 +950,7 @@ s3_close (struct archive_store *s)
   for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
     pthread_mutex_destroy (&st->share_lock[i]);
   pthread_mutex_destroy (&st->lock);
+  pthread_mutex_destroy (&st->bucket_lock);
   free (st->endpoint);
   free (st->bucket);
   free (st->prefix);
@@ -1161,6 +1163,7 @@ store_s3_open (const char *location, struct archive_store **out)
   }
   st->s.ops = &s3_ops;
   pthread_mutex_init (&st->lock, NULL);
+  pthread_mutex_init (&st->bucket_lock, NULL);
   for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
     pthread_mutex_init (&st->share_lock[i], NULL);
   if ((err = setup (st, location)) < 0) {

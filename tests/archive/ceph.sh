@@ -117,8 +117,13 @@ _ceph_fail ()
 
 ceph_start ()
 {
-    local fsid mon_port rgw_port osd_uuid t0
+    local fsid mon_port rgw_port osd_uuid t0 t
     t0=$(date +%s.%N)
+    for t in ceph-mon ceph-osd radosgw radosgw-admin ceph monmaptool \
+             curl python3 bc; do
+        command -v "$t" >/dev/null 2>&1 ||
+            { _ceph_log "required tool '$t' is not installed"; return 1; }
+    done
     ceph_dir=$(realpath -m "$1")
     mkdir -p "$ceph_dir"/{mon,osd0,run,log} || return 1
     fsid=$(cat /proc/sys/kernel/random/uuid)

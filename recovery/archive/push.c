@@ -305,7 +305,8 @@ pass (struct push *p, enum mode mode, struct archive_lease *lease,
     pthread_cond_timedwait (&p->cond, &p->lock, &t);
     pthread_mutex_unlock (&p->lock);
     archive_lease_refresh (lease, false);
-    if (!p->stop && cancelled (p, done, total)) {
+    if (!p->stop && cancelled (p, p->mode == PASS_READ ? done : total,
+                               total)) {
       cdp_set_error (-ECANCELED, "the push was cancelled");
       fail (p, -ECANCELED);
     }

@@ -183,6 +183,17 @@ load_meta (struct archive *a, const char *key, struct archive_point *p)
   return r;
 }
 
+/* Oldest first; at the same time, by key (task, then store). */
+static int
+cmp_point (const void *x, const void *y)
+{
+  const struct archive_point *p = x, *q = y;
+
+  if (p->time_ns != q->time_ns)
+    return p->time_ns < q->time_ns ? -1 : 1;
+  return strcmp (p->key, q->key);
+}
+
 int
 archive_points (struct archive *a, const char *task,
                 archive_point_vector *out)
@@ -212,6 +223,8 @@ archive_points (struct archive *a, const char *task,
   free_keys (&keys);
   if (r < 0)
     archive_points_reset (out);
+  else if (out->len > 1)
+    qsort (out->ptr, out->len, sizeof out->ptr[0], cmp_point);
   return r;
 }
 

@@ -38,6 +38,11 @@ enum { ARCHIVE_CODEC_RAW = 0, ARCHIVE_CODEC_ZSTD = 1 };
 /* An archive over an open store (which it then owns, also on failure). */
 int archive_open_store (struct archive_store *s, bool create,
                         struct archive **out);
+/* The keys of the indexes of task (NULL: all), sorted; free them with
+ * archive_index_keys_free. */
+int archive_index_keys (struct archive *a, const char *task,
+                        string_vector *keys);
+void archive_index_keys_free (string_vector *keys);
 /* Load the index at key whole, checked: 0, -ENOENT, -EUCLEAN. */
 int archive_index_load (struct archive *a, const char *key,
                         struct archive_point *out);

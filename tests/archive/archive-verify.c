@@ -1,7 +1,9 @@
 /* archive_verify reads every distinct chunk of a point, of a task's
  * points or of all once and reports each missing or damaged one by its
- * key: -EUCLEAN then, 0 when all are good. */
+ * key, as it does a damaged index: -EUCLEAN then, 0 when all are
+ * good. */
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "tests/archive/archive-test.h"
 
@@ -72,6 +74,28 @@ Test (archive_verify, finds_each_bad_chunk)
   s.n = 0;
   cr_assert_eq (archive_verify (a, NULL, "vm2", 1, bad, &s, &vs), -EUCLEAN);
   cr_assert_eq (s.n, 2);
+
+  /* A damaged index is reported too, and the other points checked. */
+  {
+    archive_point_vector pts = empty_vector;
+    struct stat sb;
+    cr_assert_eq (archive_points (a, "vm2", &pts), 0);
+    snprintf (path, sizeof path, "%s/%s", dir, pts.ptr[0].key);
+    cr_assert_eq (stat (path, &sb), 0);
+    fd = open (path, O_RDWR);
+    cr_assert_geq (fd, 0);
+    cr_assert_eq (pwrite (fd, "\x55", 1, sb.st_size - 40), 1);
+    close (fd);
+    s.n = 0;
+    cr_assert_eq (archive_verify (a, NULL, NULL, 2, bad, &s, &vs), -EUCLEAN);
+    cr_assert_eq (s.n, 3, "%d reported", s.n);
+    cr_assert_eq (vs.chunks, 4);
+    s.n = 0;
+    cr_assert_eq (archive_verify (a, NULL, "vm2", 2, bad, &s, &vs), -EUCLEAN);
+    cr_assert_eq (s.n, 1);
+    cr_assert_str_eq (s.key, pts.ptr[0].key);
+    archive_points_reset (&pts);
+  }
   archive_point_free (&pt);
   archive_close (a);
   mem_free (&m);

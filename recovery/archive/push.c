@@ -2,7 +2,9 @@
  *
  * Order (archive.h): the lease; every chunk, in parallel — read (a chunk
  * all hole, or all zero bytes, is a zero chunk: not stored), hash, then
- * touch it when it exists or compress and put it when it does not; the
+ * touch it when it exists or compress and put it when it does not; if
+ * the lease went stale, every chunk touched again; once no collection
+ * runs, every chunk checked again if one ran meanwhile (gc.c); the
  * index last.  A crash before the index leaves chunks and no point: the
  * next push of the same point touches them instead of putting them. */
 #include <errno.h>

@@ -283,7 +283,8 @@ static int
 pass (struct push *p, enum mode mode, struct archive_lease *lease,
       uint64_t total)
 {
-  unsigned n = p->o->threads ? p->o->threads : 4;
+  unsigned n = p->o->threads == 0 ? 4 : p->o->threads > 64 ? 64
+               : p->o->threads;
   pthread_t *tids = calloc (n, sizeof *tids);
   unsigned started = 0;
 

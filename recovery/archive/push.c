@@ -483,7 +483,11 @@ push_chunks (struct push *p)
    * removed chunks this push reused.  Touch (or put) them all again. */
   while (r == 0 && archive_lease_stale (lease)) {
     archive_lease_refresh (lease, true);
-    r = pass (p, PASS_TOUCH, lease, total);
+    if (archive_lease_stale (lease))
+      r = cdp_set_error (-EIO, "archive %s: the push's lease cannot be "
+                         "renewed", p->a->s->location);
+    else
+      r = pass (p, PASS_TOUCH, lease, total);
   }
   if (r == 0)
     r = wait_collections (p, lease, total, &overlap);

@@ -140,6 +140,14 @@ struct task_policy {
 #define RPO_MIN_NS (10 * 1000000LL)
 #define RPO_MAX_NS (3600 * 1000000000LL)
 
+/* task.json "archive": where the task's points are kept long-term
+ * (recovery/archive/archive.h) and which of them. */
+struct task_archive {
+  char *location;           /* a directory or s3://BUCKET/PREFIX; NULL: none */
+  unsigned keep_daily, keep_weekly, keep_monthly;
+  uint64_t bandwidth;       /* bytes uploaded per second; 0: no bound */
+};
+
 struct task {
   char *name;
   char *dir;                /* STORE/tasks/NAME */
@@ -155,6 +163,7 @@ struct task {
                                written before it existed: false) */
   task_disk_vector disks;
   struct task_policy policy;
+  struct task_archive archive;
   int64_t created_ns;
 };
 

@@ -10,6 +10,8 @@
  *                                  time, kind, where from, and per disk its
  *                                  name, size and chunk list; checksummed
  *   writers/<id>                   the lease of a push in progress
+ *   gc/<host>-<pid>                the record of a collection (running
+ *                                  or ended), read by pushes
  *
  * A point exists exactly when its index does: push puts (and touches)
  * every chunk first and the index last, so a crash leaves chunks and no
@@ -17,7 +19,9 @@
  * missing.  Garbage collection deletes only chunks that no index names
  * and whose time is older than its start (less a grace for clocks) and
  * than every live lease's start: a push touches each chunk it reuses,
- * so a chunk a running push relies on is never collected.
+ * so a chunk a running push relies on is never collected; and a push
+ * that a collection overlapped checks its chunks again, after the
+ * collection, before its index.
  *
  * Errors: -errno with the thread's error set (common/error.h); a chunk
  * or index that fails its checksum is -EUCLEAN and never reaches a
@@ -67,14 +71,17 @@ struct archive_point {
   uint64_t stored_bytes;            /* compressed bytes of its chunks */
   uint32_t chunk_size;
   size_t ndisks;
-  struct archive_disk *disks;       /* NULL in a listing (archive_points) */
+  struct archive_disk *disks;       /* in a listing (archive_points): names
+                                       and sizes, sums NULL */
 };
 DEFINE_VECTOR_TYPE (archive_point_vector, struct archive_point)
 void archive_point_free (struct archive_point *p);      /* its members */
 void archive_points_reset (archive_point_vector *v);
 
 /* The points of task (NULL: every task), oldest first, from their keys
- * and indexes (disks left NULL; sizes known).  0 or -errno. */
+ * and indexes' metadata (disks with names and sizes, sums NULL; the
+ * index's checksum is checked by archive_point_load).  0, -EUCLEAN
+ * (an index whose metadata cannot be read), or -errno. */
 int archive_points (struct archive *a, const char *task,
                     archive_point_vector *out);
 /* Load the index of the point of task at time_ns exactly (with disks):

@@ -7,8 +7,8 @@
  * LOCATION must be empty (a new directory, an unused S3 prefix).  In s3
  * mode the environment names the endpoint and the keys (ceph.sh), and
  * the checks that only S3 has run too: wrong keys, a missing bucket,
- * prefixes that do not see each other, an endpoint that refuses or
- * never answers.  Prints one line per check; exit 1 at the first that
+ * prefixes that do not see each other, a body damaged on the way, an
+ * endpoint that refuses or never answers.  Prints one line per check; exit 1 at the first that
  * fails, with the store's error. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -565,6 +565,98 @@ check_prefixes (void)
   ok ("two prefixes of a bucket do not see each other's objects");
 }
 
+/* A proxy of one request to the endpoint that flips a byte of the
+ * request's body on the way, as a bad link or NIC would. */
+struct flipper {
+  int lfd;
+  int port;                         /* the endpoint's */
+};
+
+static ssize_t
+read_request (int fd, char *buf, size_t cap)
+{
+  size_t len = 0, want = SIZE_MAX;
+  char *end, *cl;
+  ssize_t n;
+
+  while (len < want && len < cap) {
+    if ((n = read (fd, buf + len, cap - len)) <= 0)
+      return -1;
+    len += n;
+    buf[len < cap ? len : cap - 1] = '\0';
+    if (want == SIZE_MAX && (end = strstr (buf, "\r\n\r\n")) != NULL) {
+      want = end + 4 - buf;
+      if ((cl = strcasestr (buf, "\r\nContent-Length:")) != NULL && cl < end)
+        want += strtoull (cl + 17, NULL, 10);
+    }
+  }
+  return len;
+}
+
+static void *
+flip_one (void *arg)
+{
+  struct flipper *f = arg;
+  struct sockaddr_in a = { .sin_family = AF_INET };
+  static char buf[1 << 16];
+  char *body;
+  ssize_t len, n;
+  int c, s;
+
+  if ((c = accept (f->lfd, NULL, NULL)) < 0 ||
+      (len = read_request (c, buf, sizeof buf - 1)) < 0)
+    fail ("the flipping proxy could not read a request");
+  if ((body = strstr (buf, "\r\n\r\n")) != NULL && body + 4 < buf + len)
+    buf[len - 1] ^= 0x01;
+  a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  a.sin_port = htons (f->port);
+  if ((s = socket (AF_INET, SOCK_STREAM, 0)) < 0 ||
+      connect (s, (struct sockaddr *) &a, sizeof a) < 0 ||
+      write (s, buf, len) != len ||
+      (len = read_request (s, buf, sizeof buf - 1)) < 0)
+    fail ("the flipping proxy could not pass the request on");
+  for (n = 0; n < len; ) {
+    ssize_t w = write (c, buf + n, len - n);
+    if (w <= 0)
+      break;
+    n += w;
+  }
+  close (s);
+  close (c);
+  return NULL;
+}
+
+static int local_port (bool listening, int *fd);
+
+static void
+check_damaged_body (void)
+{
+  struct flipper f;
+  struct archive_store *s;
+  const char *ep = getenv ("AWS_ENDPOINT_URL"), *colon;
+  char url[64];
+  unsigned char *b = pattern (15, 1000);
+  pthread_t t;
+  int port;
+
+  if (ep == NULL || (colon = strrchr (ep, ':')) == NULL ||
+      (f.port = atoi (colon + 1)) <= 0)
+    fail ("AWS_ENDPOINT_URL is not http://127.0.0.1:PORT");
+  port = local_port (true, &f.lfd);
+  snprintf (url, sizeof url, "http://127.0.0.1:%d", port);
+  s = open_with (location, "AWS_ENDPOINT_URL", url);
+  pthread_create (&t, NULL, flip_one, &f);
+  EXPECT (-EIO, s->ops->put (s, "flip/x", b, 1000));
+  if (strstr (cdp_get_error (), "XAmzContentSHA256Mismatch") == NULL)
+    fail ("a damaged body: the error does not say S3 refused its sum");
+  pthread_join (t, NULL);
+  close (f.lfd);
+  archive_store_close (s);
+  EXPECT (-ENOENT, st->ops->stat (st, "flip/x", NULL, NULL));
+  free (b);
+  ok ("a put whose body is damaged on the way is refused, not stored");
+}
+
 /* A port on 127.0.0.1 that refuses (listen false) or that accepts and
  * never answers (listen true: the kernel completes the connections). */
 static int
@@ -633,6 +725,7 @@ main (int argc, char **argv)
     check_wrong_keys ();
     check_missing_bucket ();
     check_prefixes ();
+    check_damaged_body ();
     check_unreachable (false, -EIO, 60);
     check_unreachable (true, -ETIMEDOUT, 180);
   }

@@ -148,6 +148,11 @@ struct task_archive {
   uint64_t bandwidth;       /* bytes uploaded per second; 0: no bound */
 };
 
+#define ARCHIVE_KEEP_DAILY_DEFAULT 30
+#define ARCHIVE_KEEP_WEEKLY_DEFAULT 12
+#define ARCHIVE_KEEP_MONTHLY_DEFAULT 12
+#define ARCHIVE_BANDWIDTH_DEFAULT (100ull << 20)
+
 struct task {
   char *name;
   char *dir;                /* STORE/tasks/NAME */
@@ -209,6 +214,60 @@ int task_disk_resized (const struct task *t, uint32_t id, uint64_t seq,
 struct json_object;
 void task_disk_show (const struct task_disk *d, struct json_object *o,
                      char *text, size_t len);
+
+/* ---- task-archive.c: the task's archive (task.json "archive") --------- */
+
+/* getopt values of the archive flags (task create and task set). */
+enum {
+  ARCHIVE_OPT_LOCATION = 0x1180, ARCHIVE_OPT_KEEP_DAILY,
+  ARCHIVE_OPT_KEEP_WEEKLY, ARCHIVE_OPT_KEEP_MONTHLY, ARCHIVE_OPT_BANDWIDTH,
+};
+#define ARCHIVE_LONG_OPTIONS                                                 \
+  { "archive", required_argument, 0, ARCHIVE_OPT_LOCATION },                \
+  { "keep-daily", required_argument, 0, ARCHIVE_OPT_KEEP_DAILY },           \
+  { "keep-weekly", required_argument, 0, ARCHIVE_OPT_KEEP_WEEKLY },         \
+  { "keep-monthly", required_argument, 0, ARCHIVE_OPT_KEEP_MONTHLY },       \
+  { "archive-bandwidth", required_argument, 0, ARCHIVE_OPT_BANDWIDTH }
+#define ARCHIVE_HELP                                                        \
+  "archive: --archive LOCATION (a directory, or s3://BUCKET/PREFIX with\n"  \
+  "        AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY):\n"   \
+  "        cdp serve keeps a base point a day there, and every lock and\n"  \
+  "        bookmark; task set --archive none stops it\n"                    \
+  "        --keep-daily N (30) --keep-weekly N (12) --keep-monthly N (12):\n" \
+  "        the newest point of each of the last N days, ISO weeks, months\n" \
+  "        (UTC) is kept there; locks and bookmarks always are\n"          \
+  "        --archive-bandwidth RATE (100M bytes a second; K M G; 0: no bound)\n"
+/* No archive, the default keep and bandwidth. */
+void task_archive_defaults (struct task_archive *a);
+void task_archive_free (struct task_archive *a);
+/* Copy of a (its location strdup'd): 0 or -ENOMEM. */
+int task_archive_copy (struct task_archive *dst, const struct task_archive *a);
+bool task_archive_same (const struct task_archive *a,
+                        const struct task_archive *b);
+/* Take one ARCHIVE_OPT_* option into a ("--archive none": no archive);
+ * prints a usage error (returns 2). */
+int task_archive_opt (int c, const char *arg, struct task_archive *a);
+/* Is location one an archive can be: s3://BUCKET[/PREFIX] (a bucket name
+ * S3 takes), or a directory path whose parent is a directory (the path
+ * itself, if it exists, a directory).  0, or -EINVAL / -ENOENT /
+ * -ENOTDIR with why filled. */
+int task_archive_location_check (const char *location, char *why, size_t len);
+/* The archive in t's task.json as it is now (a->location malloc'd), and
+ * replace it there (NULL location: the member goes), every other member
+ * as it is: task_load's, jf_load's and jf_save's errors. */
+int task_archive_load (const struct task *t, struct task_archive *a);
+int task_archive_save (const struct task *t, const struct task_archive *a);
+/* This store as its archived points name it: the host's name (in host)
+ * and the store's real path (*real, malloc'd).  0 or -errno.  Is a point
+ * of p_host and p_store this store's? */
+int task_archive_origin (const char *store, char *host, size_t len,
+                         char **real);
+bool task_archive_ours (const char *host, const char *real,
+                        const char *p_host, const char *p_store);
+/* task.json's "archive" member of a (NULL when a has no location), and
+ * its parse: 0, or -EINVAL (a member has a wrong type or range). */
+struct json_object *task_archive_json (const struct task_archive *a);
+int task_archive_parse (struct json_object *o, struct task_archive *a);
 
 /* ---- policy.c: the policy flags, and the policies of a served task ---- */
 

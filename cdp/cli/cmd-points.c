@@ -88,9 +88,10 @@ has_disk (const struct archive_point *ap, const struct task_disk *d)
   return false;
 }
 
-/* The archived points of disk d in [from, to]: a local point at the
+/* The archived points of disk d in [from, to]: a listed point at the
  * same time gets "archived": true, the others are listed as kind
- * "archive" (arr sorted by time). */
+ * "archive", with "local" saying whether the store has that point too
+ * (a time between the seconds it lists) (arr sorted by time). */
 static int
 add_archived (struct task_view *v, const struct task_disk *d, json_object *arr,
               int64_t from, int64_t to)
@@ -114,6 +115,7 @@ add_archived (struct task_view *v, const struct task_disk *d, json_object *arr,
   for (size_t i = 0; i < l->len; i++) {
     const struct archive_point *ap = &l->ptr[i];
     json_object *p, *key, **hit;
+    uint64_t seq;
     char buf[64];
 
     if (ap->time_ns < from || ap->time_ns > to || !has_disk (ap, d))
@@ -133,6 +135,8 @@ add_archived (struct task_view *v, const struct task_disk *d, json_object *arr,
     jf_add (p, "locked", json_object_new_boolean (false));
     jf_add (p, "archived", json_object_new_boolean (true));
     jf_add (p, "archive_kind", json_object_new_string (ap->kind));
+    jf_add (p, "local", json_object_new_boolean (
+              view_resolve (v, d, ap->time_ns, &seq) == VIEW_POINT));
     if (ap->label)
       jf_add (p, "label", json_object_new_string (ap->label));
     jf_append (arr, p);

@@ -36,18 +36,21 @@ def walk(o):
 walk(json.load(sys.stdin))
 print(max(pts))')
 
-# kind_of T: the kind 'cdp points' gives the point at T ("" if unlisted).
+# kind_of T: the kind 'cdp points' gives the point at T ("" if unlisted),
+# and whether the store has it too.
 kind_of ()
 {
     cdp points p --json | python3 -c '
 import json, sys
 for p in json.load(sys.stdin)["points"]:
     if p["time"] == sys.argv[1]:
-        print(p["kind"])' "$1"
+        print(p["kind"], p.get("local"))' "$1"
 }
+[ "$(kind_of "$t")" = "archive True" ] ||
+    fail "the pushed point is not listed as archived and local: $(kind_of "$t")"
 # Write on until retention took T from the store.
 n=0
-until [ "$(kind_of "$t")" = archive ]; do
+until [ "$(kind_of "$t")" = "archive False" ]; do
     n=$((n + 1))
     [ "$n" -le 120 ] || fail "retention never reclaimed $t: $(cdp points p | tail -n 3)"
     head -c 4M /dev/urandom >"$tmpdir/b.img"

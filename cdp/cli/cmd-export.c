@@ -1,7 +1,8 @@
 /* cdp export: serve one recovery point over NBD.
  *
  * Read-only by default.  With --writable, writes go to a throw-away
- * overlay (an unlinked sparse file in the task's run directory, 4 KiB
+ * overlay (an unlinked sparse file in the task's run directory, or in
+ * $TMPDIR for a point read from an archive alone with --archive; 4 KiB
  * blocks, a bitmap of the blocks written) and never reach stored data.
  * Once clients can connect, the URI is printed (--json: a document,
  * docs/JSON.md), and the export runs until SIGINT or SIGTERM.
@@ -216,9 +217,9 @@ static int
 make_overlay (struct exp *x, const char *task_dir)
 {
   const char *tmp = getenv ("TMPDIR");
-  CLEANUP_FREE char *run = path_join (task_dir ? task_dir : tmp && *tmp ? tmp
-                                      : "/tmp", task_dir ? "run" : "");
-  CLEANUP_FREE char *path = run ? path_join (run, "cdp-overlay-XXXXXX") : NULL;
+  CLEANUP_FREE char *run = task_dir ? path_join (task_dir, "run")
+                           : strdup (tmp && *tmp ? tmp : "/tmp");
+  CLEANUP_FREE char *path = run ? path_join (run, "overlay-XXXXXX") : NULL;
 
   if (path == NULL || run == NULL)
     return -ENOMEM;

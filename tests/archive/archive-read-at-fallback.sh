@@ -18,46 +18,12 @@ a=$tmpdir/a.img
 head -c 4M /dev/urandom >"$a"
 put_image p "$a" >/dev/null
 t=$(now)
-sleep 0.2
 cdp archive push p --at "$t" >"$tmpdir/push.out" 2>&1 ||
     fail "cdp archive push --at: $(cat "$tmpdir/push.out")"
-t=$(cdp archive list "$arch" p --json | python3 -c '
-import json, sys
-pts = []
-def walk(o):
-    if isinstance(o, dict):
-        if "time" in o and "kind" in o:
-            pts.append(o["time"])
-        for v in o.values():
-            walk(v)
-    elif isinstance(o, list):
-        for v in o:
-            walk(v)
-walk(json.load(sys.stdin))
-print(max(pts))')
-
-# kind_of T: the kind 'cdp points' gives the point at T ("" if unlisted),
-# and whether the store has it too.
-kind_of ()
-{
-    cdp points p --json | python3 -c '
-import json, sys
-for p in json.load(sys.stdin)["points"]:
-    if p["time"] == sys.argv[1]:
-        print(p["kind"], p.get("local"))' "$1"
-}
-[ "$(kind_of "$t")" = "archive True" ] ||
-    fail "the pushed point is not listed as archived and local: $(kind_of "$t")"
-# Write on until retention took T from the store.
-n=0
-until [ "$(kind_of "$t")" = "archive False" ]; do
-    n=$((n + 1))
-    [ "$n" -le 120 ] || fail "retention never reclaimed $t: $(cdp points p | tail -n 3)"
-    head -c 4M /dev/urandom >"$tmpdir/b.img"
-    put_image p "$tmpdir/b.img" >/dev/null
-    sleep 0.5
-done
-echo "T=$t is archived only, after $n more writes of 4 MiB"
+t=$(newest_archived p "$arch")
+[ "$(archive_state p "$t")" = "archive True" ] ||
+    fail "the pushed point is not listed as archived and local: $(archive_state p "$t")"
+wait_archived_only p "$t"
 cdp points p | grep -E "^$t +archive" || fail "the text list lacks the archived point"
 
 # A local point also archived: the newest base point, pushed.

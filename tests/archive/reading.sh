@@ -9,6 +9,11 @@
 #   push_point NAME LOCATION [T]  fold, then archive the point at T (default:
 #                              the newest base point) into LOCATION; prints
 #                              the archived point's time
+#   newest_archived NAME LOCATION  the time of the newest archived point
+#                              of the task ('cdp archive list --json')
+#   wait_archived_only NAME T  write 4 MiB images into the task until
+#                              retention took T from the store: 'cdp
+#                              points' lists it as kind "archive", not local
 #   chunk_of IMG OFFSET LOCATION  the file of the chunk holding IMG's
 #                              4 MiB chunk at OFFSET in a directory archive
 #   fresh_store                a store directory that never had a task
@@ -31,8 +36,6 @@ put_image ()
     now
 }
 
-# The time of the archived point is the one 'cdp archive list --json'
-# shows for the task, the newest.
 push_point ()
 {
     local name=$1 loc=$2 at=${3-}
@@ -41,7 +44,12 @@ push_point ()
     fi
     cdp archive push "$name" ${at:+--at "$at"} --archive "$loc" \
         >"$tmpdir/push.out" 2>&1 || fail "cdp archive push: $(cat "$tmpdir/push.out")"
-    cdp archive list "$loc" "$name" --json | python3 -c '
+    newest_archived "$name" "$loc"
+}
+
+newest_archived ()
+{
+    cdp archive list "$2" "$1" --json | python3 -c '
 import json, sys
 pts = []
 def walk(o):
@@ -55,6 +63,30 @@ def walk(o):
             walk(v)
 walk(json.load(sys.stdin))
 print(max(pts))'
+}
+
+# archive_state NAME T: "KIND LOCAL" of the point at T in 'cdp points'.
+archive_state ()
+{
+    cdp points "$1" --json | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["points"]:
+    if p["time"] == sys.argv[1]:
+        print(p["kind"], p.get("local"))' "$2"
+}
+
+wait_archived_only ()
+{
+    local n=0
+    until [ "$(archive_state "$1" "$2")" = "archive False" ]; do
+        n=$((n + 1))
+        [ "$n" -le 120 ] ||
+            fail "retention never reclaimed $2: $(cdp points "$1" | tail -n 3)"
+        head -c 4M /dev/urandom >"$tmpdir/filler.img"
+        put_image "$1" "$tmpdir/filler.img" >/dev/null
+        sleep 0.5
+    done
+    echo "$2 is archived only, after $n more writes of 4 MiB"
 }
 
 chunk_of ()

@@ -17,7 +17,7 @@ archive_task s 16M --bp-interval 7d
 src=$tmpdir/src.img
 truncate -s 16M "$src"
 dd if=/dev/urandom of="$src" bs=1M count=5 conv=notrunc status=none
-dd if=/dev/urandom of="$src" bs=4k seek=3000 count=1000 conv=notrunc status=none
+dd if=/dev/urandom of="$src" bs=4k seek=3200 count=500 conv=notrunc status=none
 put_image s "$src" >/dev/null
 t=$(push_point s "$arch")
 stop_cdp_serve

@@ -86,6 +86,8 @@ struct archiver {
   struct archive *a;
   struct journal_reader *jr;
   time_vector archived;             /* this store's points of the task */
+  time_vector pruned_pinned;        /* the pinned times of the last prune */
+  bool pruned;                      /* a prune ran since the thread began */
   bool listed;                      /* archived is the archive's */
   int64_t listed_mono;
 };
@@ -284,6 +286,14 @@ bookmark_cb (void *opaque, const struct index_event *e)
 }
 
 static int
+cmp_time (const void *a, const void *b)
+{
+  int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static int
 cmp_due (const void *a, const void *b)
 {
   const struct due_point *x = a, *y = b;
@@ -327,6 +337,8 @@ find_due (struct archiver *ar, struct task_view *v, due_vector *due,
   }
   if (due->len > 1)
     qsort (due->ptr, due->len, sizeof due->ptr[0], cmp_due);
+  if (pinned->len > 1)
+    qsort (pinned->ptr, pinned->len, sizeof pinned->ptr[0], cmp_time);
   return 0;
 }
 
@@ -457,6 +469,15 @@ push_one (struct archiver *ar, struct task_view *v, const struct due_point *d,
   return time_vector_append (&ar->archived, d->time_ns);
 }
 
+/* Are the pinned times (sorted) not those of the last prune? */
+static bool
+pinned_changed (struct archiver *ar, const time_vector *pinned)
+{
+  return !ar->pruned || pinned->len != ar->pruned_pinned.len ||
+    (pinned->len > 0 && memcmp (pinned->ptr, ar->pruned_pinned.ptr,
+                                pinned->len * sizeof pinned->ptr[0]) != 0);
+}
+
 /* Forget this store's points of the task that the keep policy lets go. */
 static int
 prune (struct archiver *ar, const struct task_archive *cfg,
@@ -489,6 +510,12 @@ prune (struct archiver *ar, const struct task_archive *cfg,
   archive_points_reset (&ours);
   if (e == 0 && forgot)
     e = list_ours (ar, NULL);
+  if (e == 0) {
+    ar->pruned_pinned.len = 0;
+    for (size_t i = 0; e == 0 && i < pinned->len; i++)
+      e = time_vector_append (&ar->pruned_pinned, pinned->ptr[i]);
+    ar->pruned = e == 0;
+  }
   return e;
 }
 
@@ -575,7 +602,9 @@ cycle (struct archiver *ar, const struct task_archive *cfg)
                         : e == 0 ? 0 : due.ptr[i].time_ns;
     pthread_mutex_unlock (&ar->lock);
   }
-  if (e == 0 && pushed && !ar->cancel)
+  /* After a push, and when a lock or bookmark came or went (an unlock
+   * lets its point go). */
+  if (e == 0 && !ar->cancel && (pushed || pinned_changed (ar, &pinned)))
     e = prune (ar, cfg, &pinned);
   if (e == 0 && !ar->cancel)
     e = collect (ar, cfg->location);
@@ -698,6 +727,8 @@ thread_stop (struct archiver *ar)
   journal_reader_close (ar->jr);
   ar->jr = NULL;
   time_vector_reset (&ar->archived);
+  time_vector_reset (&ar->pruned_pinned);
+  ar->pruned = false;
 }
 
 /* The store's real path from the task's directory (STORE/tasks/NAME). */

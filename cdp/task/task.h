@@ -370,6 +370,10 @@ struct task_view {            /* read side of a task: journal + index */
   lock_vector locks;            /* read on first use (view_locks) */
   bool locks_loaded;
   int locks_err;                /* 0, or why locks.json could not be read */
+  struct view_archive *arch;    /* the archive's points (view-archive.c):
+                                   the task's archive, opened on first
+                                   use, or what an archive-only view
+                                   (view_open_archive) reads */
 };
 int view_open (const char *store, const char *name, struct task_view *v);
 /* The task's locked points, read from locks.json on first use; when it
@@ -405,6 +409,61 @@ int view_resolve (struct task_view *v, const struct task_disk *d, int64_t t,
  * size now when t is no point of d. */
 uint64_t view_size_at (struct task_view *v, const struct task_disk *d,
                        int64_t t);
+
+/* ---- view-archive.c: points kept in an archive ------------------------- */
+
+/* A point of d at t that is no local point is read from the task's
+ * archive (task.json "archive") when it holds a point of the task at
+ * exactly t with a disk of d's name: view_point_at does this by itself,
+ * and such a point has ix and jr NULL (recovery/archive/archive.h,
+ * archive_reader_point).  A view may also read an archive alone, with
+ * no store (view_open_archive): v->task is then the task's name and the
+ * disks of the archived point view_time last resolved (name, id: its
+ * place in the point, size), with no directory, journal, index, catalog
+ * or locks.  Thread rules: a view's archive is opened and its points
+ * loaded by the thread that owns the view; the points it opened read
+ * from any thread. */
+struct view_archive;
+/* Open the points that task name keeps in the archive at location.
+ * Says why not in one line: EXIT_FAIL. */
+int view_open_archive (const char *location, const char *name,
+                       struct task_view *v);
+/* Does v read an archive alone (view_open_archive)? */
+bool view_archive_only (const struct task_view *v);
+/* Was the point p opened from an archive (it has no journal)? */
+bool view_point_archived (const struct point *p);
+/* The view's archive, opened on first use: NULL when the task has none
+ * or it cannot be opened (then *why, if not NULL, says why). */
+struct archive;
+struct archive *view_archive (struct task_view *v, const char **why);
+/* The task's archived points, oldest first (a listing: no disks), read
+ * on first use: 0, -ENOENT (the task has no archive), or -errno with
+ * the message in *why. */
+struct archive_point_vector;
+int view_archive_points (struct task_view *v,
+                         const struct archive_point_vector **out,
+                         const char **why);
+/* The time of the archived point whose bookmark label is label: 0,
+ * -ENOENT (none), -errno. */
+int view_archive_label (struct task_view *v, const char *label, int64_t *t);
+/* Load the archived point of the task at exactly t (with its disks)
+ * and keep it in the view until view_close: 0 with *out, -ENOENT (none:
+ * why says so and names the nearest older and newer archived points),
+ * -errno (why says why). */
+struct archive_point;
+int view_archive_load (struct task_view *v, int64_t t,
+                       const struct archive_point **out, char *why,
+                       size_t len);
+/* Open disk d (by name) of the archived point at t as *p, closed by
+ * view_close: 0, or -errno with why filled (-ENOENT: no archived point
+ * at t; -ENODEV: it has no disk of that name). */
+int view_archive_point (struct task_view *v, const struct task_disk *d,
+                        int64_t t, struct point *p, char *why, size_t len);
+/* An archive-only view: make the archived point at exactly t the one
+ * whose disks v->task has (view_time does this).  0, or EXIT_FAIL said
+ * (no archived point at t: the line names the nearest ones). */
+int view_archive_select (struct task_view *v, int64_t t);
+void view_archive_close (struct task_view *v);
 
 /* ---- view-seconds.c: the second points of a range ---------------------- */
 

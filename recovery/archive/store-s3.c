@@ -366,7 +366,6 @@ attempt (struct s3 *st, CURL *c, struct s3_req *r, const char *url,
   r->have_length = r->oom = false;
   curl_easy_reset (c);
   hd = add_header (hd, &oom, "x-amz-content-sha256", sha);
-  hd = add_header (hd, &oom, "Expect", "");
   if (md5)
     hd = add_header (hd, &oom, "Content-MD5", md5);
   if (st->token_header && (hd = curl_slist_append (hd, st->token_header)) == NULL)

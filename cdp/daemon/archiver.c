@@ -203,6 +203,7 @@ view_end (struct task_view *v)
     point_close (&v->opened[i]);
   catalog_free (&v->cat);
   lock_vector_reset (&v->locks);
+  view_archive_close (v);
   memset (v, 0, sizeof *v);
 }
 

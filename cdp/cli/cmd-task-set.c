@@ -335,6 +335,7 @@ cmd_task_set (const char *store, int argc, char **argv)
     e = task_load_fail (store, name, e);
     goto out;
   }
+  task_archive_free (&t->archive);    /* task_load's, read again */
   if ((e = task_archive_load (t, &t->archive)) < 0) {
     e = task_load_fail (store, name, e);
     goto out;

@@ -15,9 +15,7 @@ a=$tmpdir/a.img
 head -c 4M /dev/urandom >"$a"
 put_image v "$a" >/dev/null
 t=$(now)
-cdp archive push v --at "$t" >"$tmpdir/push.out" 2>&1 ||
-    fail "cdp archive push --at: $(cat "$tmpdir/push.out")"
-t=$(newest_archived v "$arch")
+t=$(archive_push v --at "$t")
 wait_archived_only v "$t"
 
 "$CDP" recover v --at "$t" --to "$tmpdir/rec.qcow2" >"$tmpdir/rec.out" 2>"$tmpdir/rec.err" &

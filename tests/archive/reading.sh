@@ -9,8 +9,8 @@
 #   push_point NAME LOCATION [T]  fold, then archive the point at T (default:
 #                              the newest base point) into LOCATION; prints
 #                              the archived point's time
-#   newest_archived NAME LOCATION  the time of the newest archived point
-#                              of the task ('cdp archive list --json')
+#   archive_push NAME ARGS...  cdp archive push NAME ARGS; prints the time
+#                              of the point it archived
 #   wait_archived_only NAME T  write 4 MiB images into the task until
 #                              retention took T from the store: 'cdp
 #                              points' lists it as kind "archive", not local
@@ -42,27 +42,17 @@ push_point ()
     if [ -z "$at" ]; then
         cdp fold "$name" >/dev/null || fail "cdp fold $name"
     fi
-    cdp archive push "$name" ${at:+--at "$at"} --archive "$loc" \
-        >"$tmpdir/push.out" 2>&1 || fail "cdp archive push: $(cat "$tmpdir/push.out")"
-    newest_archived "$name" "$loc"
+    archive_push "$name" ${at:+--at "$at"} --archive "$loc"
 }
 
-newest_archived ()
+# The time from the push's own document: serve's archiver may push
+# points of the same task meanwhile.
+archive_push ()
 {
-    cdp archive list "$2" "$1" --json | python3 -c '
-import json, sys
-pts = []
-def walk(o):
-    if isinstance(o, dict):
-        if "time" in o and "kind" in o:
-            pts.append(o["time"])
-        for v in o.values():
-            walk(v)
-    elif isinstance(o, list):
-        for v in o:
-            walk(v)
-walk(json.load(sys.stdin))
-print(max(pts))'
+    cdp archive push "$@" --json >"$tmpdir/push.out" 2>"$tmpdir/push.err" ||
+        fail "cdp archive push $*: $(cat "$tmpdir/push.err")"
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["time"])' \
+        "$tmpdir/push.out"
 }
 
 # archive_state NAME T: "KIND LOCAL" of the point at T in 'cdp points'.

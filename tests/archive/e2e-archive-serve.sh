@@ -77,6 +77,17 @@ sys.exit(not (a["state"] == "pushing" and a["pushing"]["total"] == 32 << 20
 wait_for 60 "serve to push the bookmark" pushing
 cdp status m | grep -Eq "^  archive $arch: pushing the point at " ||
     fail "status: $(cdp status m)"
+# The lag: the age of the bookmark, due and not archived yet.
+lagging ()
+{
+    archive_status | python3 -c '
+import json, sys
+a = json.load(sys.stdin)
+sys.exit(not (a["state"] == "pushing" and a["lag_s"] >= 2))'
+}
+wait_for 60 "status to show the archive's lag" lagging
+cdp status m | grep -Eq "^  archive $arch: pushing .*, lag [0-9]" ||
+    fail "status: $(cdp status m)"
 
 # SIGTERM: serve stops without waiting for the push (which has minutes
 # to go: the bound below is for a loaded machine, not the measure).

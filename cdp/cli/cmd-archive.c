@@ -369,7 +369,7 @@ archive_push_cmd (const char *store, int argc, char **argv)
     { "json", no_argument, 0, 'j' }, { "progress", no_argument, 0, 'P' },
     { "help", no_argument, 0, 'h' }, { 0 } };
   const char *at = NULL, *location = NULL;
-  static struct push_job j;         /* its thread may outlive nothing here */
+  static struct push_job j;         /* its thread reports into it */
   struct archive_push_disk *pd = NULL;
   struct point *pts = NULL;
   size_t npts = 0;

@@ -36,17 +36,14 @@ wait_for 60 "the base point archived" grep -q 'task m: archived the base point' 
 cdp mark m --label A >/dev/null
 wait_for 60 "the base point let go for bookmark A" archived_as "bookmark:A "
 
-sleep 1.1   # the next points are in other seconds than the bookmark's
 tl=$(now)
 cdp lock m --at "$tl" >/dev/null
 tl=$(time_of "$tl")
 wait_for 60 "the lock archived" archived_as "bookmark:A lock:$tl "
-sleep 1.1
 tp=$(now)
 cdp archive push m --at "$tp" >/dev/null
 tp=$(time_of "$tp")
 archived_as "bookmark:A lock:$tl push:$tp " || fail "points: $(points)"
-sleep 1.1
 cdp mark m --label B >/dev/null
 wait_for 60 "the pushed point let go for bookmark B" \
     archived_as "bookmark:A lock:$tl bookmark:B "

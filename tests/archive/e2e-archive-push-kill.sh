@@ -23,7 +23,11 @@ stop_cdp_serve
 cdp task set m --archive "$arch" --archive-bandwidth 1M >/dev/null
 t=$(now)
 
-chunks () { find "$arch/chunks" -type f -regextype posix-extended -regex '.*/[0-9a-f]{64}' 2>/dev/null | wc -l; }
+chunks ()
+{
+    { find "$arch/chunks" -type f -regextype posix-extended \
+          -regex '.*/[0-9a-f]{64}' 2>/dev/null || :; } | wc -l
+}
 chunks_at_least () { [ "$(chunks)" -ge "$1" ]; }
 no_points ()
 {

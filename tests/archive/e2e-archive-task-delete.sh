@@ -7,6 +7,8 @@
 source "$(dirname "$0")/../e2e/functions.sh"
 requires nbdcopy truncate dd python3
 arch=$tmpdir/arch
+# An S3 endpoint nobody answers on (serve and the commands alike).
+export AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y
 
 for n in a b c; do
     cdp task create "$n" --size 8M --listen "unix:$tmpdir/$n.sock" --archive "$arch"
@@ -38,12 +40,24 @@ cdp task delete b --keep-archive | grep -q 'task b deleted' || fail "delete b"
 
 # An S3 archive nobody answers for: taken at create with a note, and
 # the delete is refused unless --keep-archive.
-export AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y
 cdp task create s --size 8M --listen "unix:$tmpdir/s.sock" \
     --archive s3://cdp-nobody/x 2>"$tmpdir/create.err" ||
     fail "task create refused an S3 archive it cannot reach: $(cat "$tmpdir/create.err")"
 grep -q 'archive s3://cdp-nobody/x cannot be reached now' "$tmpdir/create.err" ||
     fail "task create did not say the archive cannot be reached: $(cat "$tmpdir/create.err")"
+# serve tries, fails, says so in status, and tries again later.
+archive_failed ()
+{
+    cdp status s --json | python3 -c '
+import json, sys
+a = json.load(sys.stdin)["tasks"][0]["archive"]
+sys.exit(not (a["state"] == "failed" and a["error"]))'
+}
+wait_for 60 "status to say the archive failed" archive_failed
+cdp status s | grep -Eq '^  archive s3://cdp-nobody/x: failed, 0 points: .+' ||
+    fail "status: $(cdp status s)"
+grep -q 'task s: archive: .*(tried again in [0-9]*s)' "$serve_log" ||
+    fail "serve did not log the failure and its retry"
 expect_error 1 "task 's' not deleted: its points in archive s3://cdp-nobody/x cannot be forgotten.*--keep-archive" \
     cdp task delete s
 cdp task list | grep -q '^s ' || fail "a refused delete deleted the task"

@@ -369,7 +369,7 @@ collect (struct archiver *ar, const char *location)
   gcs.ptr[i].ns = now;              /* another task of the location waits */
   pthread_mutex_unlock (&gc_lock);
   cdp_clear_error ();
-  if ((e = archive_gc (ar->a, GC_GRACE_NS, &st)) < 0) {
+  if ((e = archive_gc (ar->a, GC_GRACE_NS, &ar->cancel, &st)) < 0) {
     pthread_mutex_lock (&gc_lock);
     gcs.ptr[i].ns = last;
     pthread_mutex_unlock (&gc_lock);

@@ -70,10 +70,12 @@ add_points (struct verify *v, const char *task)
       r = 0;
     }
     else if (r == -EUCLEAN) {
+      v->st->points++;
       report (v, keys.ptr[i], cdp_get_error ());
       r = 0;
     }
     else if (r == 0) {
+      v->st->points++;
       r = add_point (v, &p);
       archive_point_free (&p);
     }
@@ -164,6 +166,8 @@ archive_verify (struct archive *a, const struct archive_point *p,
   memset (stats, 0, sizeof *stats);
   if (n > 64)
     n = 64;
+  if (p)
+    stats->points = 1;
   r = p ? add_point (&v, p) : add_points (&v, task);
   if (r == 0) {
     unique (&v.sums);

@@ -305,22 +305,41 @@ free_keys (string_vector *keys)
   keys->len = 0;
 }
 
+/* Sort the marked sums and drop repeats: points share most of their
+ * chunks, and the mark must cost their distinct chunks, not all. */
+static void
+compact (sum_vector *m)
+{
+  size_t n = 0;
+
+  if (m->len > 1)
+    qsort (m->ptr, m->len, 32, cmp_sum);
+  for (size_t i = 0; i < m->len; i++)
+    if (n == 0 || memcmp (m->ptr[n - 1].b, m->ptr[i].b, 32) != 0)
+      m->ptr[n++] = m->ptr[i];
+  m->len = n;
+}
+
 static int
 mark (struct gc *g)
 {
   int r = g->a->s->ops->list (g->a->s, "points/", index_seen, g);
+  size_t distinct = 0;
 
   for (size_t i = 0; r == 0 && i < g->keys.len; i++) {
     r = mark_index (g, g->keys.ptr[i]);
     if (r == 0)
       r = check_record (g);
+    if (g->marked.len > 2 * distinct + 65536) {
+      compact (&g->marked);
+      distinct = g->marked.len;
+    }
   }
   free_keys (&g->keys);
   if (r < 0)
     return cdp_set_error (r, "archive %s: not collecting: %s",
                           g->a->s->location, cdp_get_error ());
-  if (g->marked.len > 1)
-    qsort (g->marked.ptr, g->marked.len, 32, cmp_sum);
+  compact (&g->marked);
   return 0;
 }
 

@@ -55,12 +55,16 @@ add_point (struct verify *v, const struct archive_point *p)
   return 0;
 }
 
-/* The chunks of every point of task: a damaged index is reported. */
+static void unique (vsum_vector *s);
+
+/* The chunks of every point of task: a damaged index is reported.  The
+ * sums are made unique as they grow: points share most chunks. */
 static int
 add_points (struct verify *v, const char *task)
 {
   string_vector keys;
   int r = archive_index_keys (v->a, task, &keys);
+  size_t distinct = 0;
 
   for (size_t i = 0; r == 0 && i < keys.len; i++) {
     struct archive_point p;
@@ -78,6 +82,10 @@ add_points (struct verify *v, const char *task)
       v->st->points++;
       r = add_point (v, &p);
       archive_point_free (&p);
+    }
+    if (v->sums.len > 2 * distinct + 65536) {
+      unique (&v->sums);
+      distinct = v->sums.len;
     }
   }
   archive_index_keys_free (&keys);

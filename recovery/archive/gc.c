@@ -57,6 +57,7 @@ struct gc {
   pthread_cond_t cond;
   bool done, recorded, refresher_started;
   int64_t last_ok;                  /* time_mono_ns of its last put */
+  bool lapsed;                      /* two puts were ever too far apart */
 };
 
 int
@@ -107,8 +108,13 @@ put_record (struct gc *g, bool running)
   json_object_put (o);
 
   if (r == 0) {
+    int64_t now = time_mono_ns ();
     pthread_mutex_lock (&g->lock);
-    g->last_ok = time_mono_ns ();
+    /* A record stale for a while is one pushes judged dead: putting it
+     * again does not make the deletions after it safe. */
+    if (g->last_ok && now - g->last_ok > archive_lease_stale_after ())
+      g->lapsed = true;
+    g->last_ok = now;
     pthread_mutex_unlock (&g->lock);
   }
   return r;
@@ -122,7 +128,7 @@ refresh_record (void *opaque)
   pthread_mutex_lock (&g->lock);
   while (!g->done) {
     struct timespec t = time_deadline (CLOCK_REALTIME,
-                                       ARCHIVE_LEASE_REFRESH_NS / 2);
+                                       archive_lease_refresh_every ());
     pthread_cond_timedwait (&g->cond, &g->lock, &t);
     if (g->done)
       break;
@@ -134,15 +140,18 @@ refresh_record (void *opaque)
   return NULL;
 }
 
-/* The record could not be put for long: pushes may have judged this
- * collection dead and no longer wait for it. */
+/* The record could not be put for long, now or at any time since the
+ * start (the process stopped, say, and its refresher put the record
+ * again first): pushes may have judged this collection dead and no
+ * longer wait for it. */
 static int
 check_record (struct gc *g)
 {
   bool stale;
 
   pthread_mutex_lock (&g->lock);
-  stale = time_mono_ns () - g->last_ok > ARCHIVE_LEASE_STALE_NS;
+  stale = g->lapsed
+    || time_mono_ns () - g->last_ok > archive_lease_stale_after ();
   pthread_mutex_unlock (&g->lock);
   return stale ? cdp_set_error (-ETIMEDOUT, "archive %s: the collection "
                                 "could not renew its record gc/: stopped",

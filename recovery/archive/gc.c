@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/archive/archive-internal.h"
@@ -52,6 +53,7 @@ struct gc {
   /* The record and its refresher. */
   char rec_key[HOST_NAME_MAX + 64];
   char host[HOST_NAME_MAX + 1];
+  char boot[64];                    /* this boot's id, or "" */
   pthread_t refresher;
   pthread_mutex_t lock;
   pthread_cond_t cond;
@@ -60,12 +62,25 @@ struct gc {
   bool lapsed;                      /* two puts were ever too far apart */
 };
 
+/* This boot's id (/proc/sys/kernel/random/boot_id) in id, or "". */
+static void
+boot_id (char id[64])
+{
+  char *text = NULL;
+  size_t len;
+
+  id[0] = '\0';
+  if (fio_read ("/proc/sys/kernel/random/boot_id", &text, &len) == 0)
+    snprintf (id, 64, "%.*s", (int) strcspn (text, "\n"), text);
+  free (text);
+}
+
 int
 archive_gc_record_parse (const void *buf, size_t len, bool *running)
 {
   struct json_tokener *tok = json_tokener_new ();
-  struct json_object *o = NULL, *v, *h, *p;
-  char host[HOST_NAME_MAX + 1] = "";
+  struct json_object *o = NULL, *v, *h, *p, *b;
+  char host[HOST_NAME_MAX + 1] = "", boot[64];
   int r = -EUCLEAN;
 
   if (tok == NULL)
@@ -75,11 +90,15 @@ archive_gc_record_parse (const void *buf, size_t len, bool *running)
   if (o && json_object_object_get_ex (o, "running", &v)
       && json_object_is_type (v, json_type_boolean)) {
     *running = json_object_get_boolean (v);
-    /* One of this host whose process is gone runs no more. */
+    /* One of this very host (its name and its boot: names repeat on
+     * cloned machines) whose process is gone runs no more. */
     gethostname (host, sizeof host - 1);
-    if (*running && json_object_object_get_ex (o, "host", &h)
+    boot_id (boot);
+    if (*running && *boot && json_object_object_get_ex (o, "host", &h)
         && json_object_object_get_ex (o, "pid", &p)
+        && json_object_object_get_ex (o, "boot", &b)
         && strcmp (json_object_get_string (h), host) == 0
+        && strcmp (json_object_get_string (b), boot) == 0
         && kill ((pid_t) json_object_get_int64 (p), 0) < 0 && errno == ESRCH)
       *running = false;
     r = 0;
@@ -100,6 +119,8 @@ put_record (struct gc *g, bool running)
   jf_add (o, "running", json_object_new_boolean (running));
   jf_add (o, "host", json_object_new_string (g->host));
   jf_add (o, "pid", json_object_new_int64 (getpid ()));
+  if (*g->boot)
+    jf_add (o, "boot", json_object_new_string (g->boot));
   body = jf_text (o, JSON_C_TO_STRING_PLAIN);
   if (body)
     r = g->a->s->ops->put (g->a->s, g->rec_key, body, strlen (body));
@@ -166,6 +187,7 @@ start (struct gc *g)
   if ((r = g->a->s->ops->now (g->a->s, &g->t0)) < 0)
     return r;
   gethostname (g->host, sizeof g->host - 1);
+  boot_id (g->boot);
   snprintf (g->rec_key, sizeof g->rec_key, "gc/%s-%ld", g->host,
             (long) getpid ());
   for (char *c = g->rec_key + 3; *c; c++)

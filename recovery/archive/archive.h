@@ -149,6 +149,7 @@ void archive_reader_point (struct archive_reader *r, struct point *p);
 /* ---- checking and collecting ---------------------------------------------- */
 
 struct archive_verify_stats {
+  uint64_t points;                  /* indexes read (damaged ones too) */
   uint64_t chunks;                  /* checked (each distinct chunk once) */
   uint64_t bad;                     /* missing or failing their sum */
   uint64_t bytes;

@@ -55,12 +55,16 @@ add_point (struct verify *v, const struct archive_point *p)
   return 0;
 }
 
-/* The chunks of every point of task: a damaged index is reported. */
+static void unique (vsum_vector *s);
+
+/* The chunks of every point of task: a damaged index is reported.  The
+ * sums are made unique as they grow: points share most chunks. */
 static int
 add_points (struct verify *v, const char *task)
 {
   string_vector keys;
   int r = archive_index_keys (v->a, task, &keys);
+  size_t distinct = 0;
 
   for (size_t i = 0; r == 0 && i < keys.len; i++) {
     struct archive_point p;
@@ -70,12 +74,18 @@ add_points (struct verify *v, const char *task)
       r = 0;
     }
     else if (r == -EUCLEAN) {
+      v->st->points++;
       report (v, keys.ptr[i], cdp_get_error ());
       r = 0;
     }
     else if (r == 0) {
+      v->st->points++;
       r = add_point (v, &p);
       archive_point_free (&p);
+    }
+    if (v->sums.len > 2 * distinct + 65536) {
+      unique (&v->sums);
+      distinct = v->sums.len;
     }
   }
   archive_index_keys_free (&keys);
@@ -164,6 +174,8 @@ archive_verify (struct archive *a, const struct archive_point *p,
   memset (stats, 0, sizeof *stats);
   if (n > 64)
     n = 64;
+  if (p)
+    stats->points = 1;
   r = p ? add_point (&v, p) : add_points (&v, task);
   if (r == 0) {
     unique (&v.sums);

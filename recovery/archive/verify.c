@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,37 @@ report (struct verify *v, const char *key, const char *why)
   if (v->bad)
     v->bad (v->opaque, key, why);
   pthread_mutex_unlock (&v->lock);
+}
+
+/* A chunk that fails its name goes to bad/ (kept for a look), so that
+ * the next push of a point holding that data finds it missing and puts
+ * it again: one good copy heals every point that names it.  Without
+ * this, pushes would keep touching the damaged copy and name it in
+ * every new point.  The why of the report says where it went, or why
+ * it could not be moved. */
+static void
+quarantine (struct verify *v, const char *key, char *why, size_t len)
+{
+  struct archive_store *s = v->a->s;
+  char bad[ARCHIVE_CHUNK_KEY_MAX + 8];
+  size_t n = strlen (why), blen;
+  void *buf;
+  int r;
+
+  snprintf (bad, sizeof bad, "bad/%s", key + strlen ("chunks/"));
+  r = s->ops->get (s, key, &buf, &blen);
+  if (r == 0) {
+    r = s->ops->put (s, bad, buf, blen);
+    free (buf);
+  }
+  if (r == 0)
+    r = s->ops->del (s, key);
+  if (r == 0)
+    snprintf (why + n, len - n, "; moved to %s: the next push of this data "
+              "puts it again", bad);
+  else
+    snprintf (why + n, len - n, "; could not be moved aside: %s",
+              cdp_get_error ());
 }
 
 static int
@@ -110,8 +142,12 @@ worker (void *opaque)
     r = archive_chunk_get (v->a, v->sums.ptr[i].b, buf, v->chunk_size, &len);
     if (r == -ENOENT)
       report (v, key, "missing");
-    else if (r == -EUCLEAN)
-      report (v, key, cdp_get_error ());
+    else if (r == -EUCLEAN) {
+      char why[CDP_ERROR_MAX + 256];
+      snprintf (why, sizeof why, "%s", cdp_get_error ());
+      quarantine (v, key, why, sizeof why);
+      report (v, key, why);
+    }
     else if (r < 0) {
       pthread_mutex_lock (&v->lock);
       if (v->err == 0) {

@@ -181,45 +181,11 @@ push_thread (void *opaque)
   return NULL;
 }
 
-static int
-cmp_desc (const void *a, const void *b)
-{
-  int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-
-  return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/* Is there a point of every disk at t? */
-static bool
-all_disks_at (struct task_view *v, int64_t t)
-{
-  uint64_t seq;
-
-  for (size_t i = 0; i < v->task->disks.len; i++)
-    if (view_resolve (v, &v->task->disks.ptr[i], t, &seq) != VIEW_POINT)
-      return false;
-  return true;
-}
-
 /* The newest base point's time at which every disk has a point. */
 static int
 newest_base (struct task_view *v, int64_t *t)
 {
-  size_t n = v->cat.v.len;
-  int64_t *times = malloc ((n + 1) * sizeof *times);
-  bool found = false;
-
-  if (times == NULL)
-    return fail ("%s", strerror (ENOMEM));
-  for (size_t i = 0; i < n; i++)
-    times[i] = v->cat.v.ptr[i].time_ns;
-  if (n > 1)
-    qsort (times, n, sizeof *times, cmp_desc);
-  for (size_t i = 0; i < n && !found; i++)
-    if ((found = all_disks_at (v, times[i])))
-      *t = times[i];
-  free (times);
-  if (!found)
+  if ((*t = view_newest_base (v)) == 0)
     return fail ("task %s has no base point of all its disks yet (cdp fold "
                  "makes one); or name a point with --at", v->task->name);
   return 0;

@@ -114,18 +114,6 @@ open_task (const char *store, const char *name, struct task_view *v,
   return 0;
 }
 
-/* Is t a point of every disk in the store? */
-static bool
-local_point (struct task_view *v, int64_t t)
-{
-  uint64_t seq;
-
-  for (size_t i = 0; i < v->task->disks.len; i++)
-    if (view_resolve (v, &v->task->disks.ptr[i], t, &seq) != VIEW_POINT)
-      return false;
-  return true;
-}
-
 /* The points of every disk at --at; or, when that is no point of the
  * store but one of the task's archive, that archived point (*ap). */
 static int
@@ -140,7 +128,7 @@ resolve (struct task_view *v, const char *at, struct point *pts, size_t *n,
   view_catch_up (v);                /* best effort: --at needs the index */
   if (view_time (v, at, &t) != 0)
     return EXIT_USAGE;
-  if (v->task->archive.location && !local_point (v, t) &&
+  if (v->task->archive.location && !view_all_disks_at (v, t) &&
       view_archive_load (v, t, ap, why, sizeof why) == 0)
     return 0;
   for (size_t i = 0; i < v->task->disks.len; i++)

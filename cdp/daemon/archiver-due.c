@@ -47,41 +47,6 @@ archiver_view_end (struct task_view *v)
 }
 
 static bool
-all_disks_at (struct task_view *v, int64_t t)
-{
-  uint64_t seq;
-
-  for (size_t i = 0; i < v->task->disks.len; i++)
-    if (view_resolve (v, &v->task->disks.ptr[i], t, &seq) != VIEW_POINT)
-      return false;
-  return true;
-}
-
-/* The newest base point at which every disk has a point, or 0. */
-static int64_t
-newest_base (struct task_view *v)
-{
-  int64_t best = 0, bound = INT64_MAX;
-
-  /* Newest first, at most a few tries (a disk's newest may be younger
-   * than another's). */
-  for (int tries = 0; tries < 8; tries++) {
-    int64_t t = 0;
-    for (size_t i = 0; i < v->cat.v.len; i++)
-      if (v->cat.v.ptr[i].time_ns > t && v->cat.v.ptr[i].time_ns < bound)
-        t = v->cat.v.ptr[i].time_ns;
-    if (t == 0)
-      break;
-    if (all_disks_at (v, t)) {
-      best = t;
-      break;
-    }
-    bound = t;
-  }
-  return best;
-}
-
-static bool
 has_time (const time_vector *v, int64_t t)
 {
   for (size_t i = 0; i < v->len; i++)
@@ -119,7 +84,7 @@ bookmark_cb (void *opaque, const struct index_event *e)
     return 0;
   if (time_vector_append (f->pinned, e->time_ns) < 0)
     return f->err = -ENOMEM;
-  if (!has_time (f->archived, e->time_ns) && all_disks_at (f->v, e->time_ns) &&
+  if (!has_time (f->archived, e->time_ns) && view_all_disks_at (f->v, e->time_ns) &&
       add_due (f->due, e->time_ns, "bookmark", e->label) < 0)
     return f->err = -ENOMEM;
   return 0;
@@ -147,7 +112,7 @@ archiver_due (struct task_view *v, const time_vector *archived,
 {
   struct pinned_find f = { v, pinned, due, archived, 0 };
   const lock_vector *locks = view_locks (v);
-  int64_t base = newest_base (v), newest = 0;
+  int64_t base = view_newest_base (v), newest = 0;
   int e;
 
   if (v->locks_err < 0)
@@ -169,7 +134,7 @@ archiver_due (struct task_view *v, const time_vector *archived,
     int64_t t = locks->ptr[i].time_ns;
     if (!has_time (pinned, t) && time_vector_append (pinned, t) < 0)
       return -ENOMEM;
-    if (!has_time (archived, t) && all_disks_at (v, t) &&
+    if (!has_time (archived, t) && view_all_disks_at (v, t) &&
         add_due (due, t, "lock", NULL) < 0)
       return -ENOMEM;
   }

@@ -405,6 +405,11 @@ enum view_verdict {
 };
 int view_resolve (struct task_view *v, const struct task_disk *d, int64_t t,
                   uint64_t *seq);
+/* Is t a point (VIEW_POINT) of every disk of the task? */
+bool view_all_disks_at (struct task_view *v, int64_t t);
+/* The time of the newest base point at which every disk has a point
+ * (view_all_disks_at), or 0 when there is none. */
+int64_t view_newest_base (struct task_view *v);
 /* The size of d at the point at t (task_disk_size_at of its seq); its
  * size now when t is no point of d. */
 uint64_t view_size_at (struct task_view *v, const struct task_disk *d,

@@ -303,6 +303,35 @@ view_resolve (struct task_view *v, const struct task_disk *d, int64_t t,
   return faithful ? VIEW_POINT : VIEW_GAP;
 }
 
+bool
+view_all_disks_at (struct task_view *v, int64_t t)
+{
+  uint64_t seq;
+
+  for (size_t i = 0; i < v->task->disks.len; i++)
+    if (view_resolve (v, &v->task->disks.ptr[i], t, &seq) != VIEW_POINT)
+      return false;
+  return true;
+}
+
+int64_t
+view_newest_base (struct task_view *v)
+{
+  int64_t bound = INT64_MAX;
+
+  /* Newest first: a disk's newest base point may be younger than
+   * another's, which has no point then. */
+  for (;;) {
+    int64_t t = 0;
+    for (size_t i = 0; i < v->cat.v.len; i++)
+      if (v->cat.v.ptr[i].time_ns > t && v->cat.v.ptr[i].time_ns < bound)
+        t = v->cat.v.ptr[i].time_ns;
+    if (t == 0 || view_all_disks_at (v, t))
+      return t;
+    bound = t;
+  }
+}
+
 uint64_t
 view_size_at (struct task_view *v, const struct task_disk *d, int64_t t)
 {

@@ -33,9 +33,9 @@
 #
 # With -S the same pushes and restores (cdp and restic) run against a
 # Ceph S3 gateway (tests/archive/ceph.sh: one node, memstore OSD,
-# radosgw on 127.0.0.1), each repetition under a prefix of its own, and
-# are reported beside the directory's; sizes there are those of the same
-# objects, so only times are given.  With -C CDP2 (repeatable) another
+# radosgw on 127.0.0.1), the bucket emptied after each side, and are
+# reported beside the directory's; the objects are the same as in the
+# directory, so only times are given.  With -C CDP2 (repeatable) another
 # cdp binary, built with a different ARCHIVE_CHUNK_SIZE, pushes and
 # restores the same points into an archive of its own in every
 # repetition: the chunk size's cost in time and its dedup of the rewrite.
@@ -253,12 +253,22 @@ dir_rep () {
   rm -rf "$work"/archive.*."$rep" "$work/restic.$rep"
 }
 
+# The OSD keeps its objects in memory (2 GiB): each side's objects are
+# removed once it is measured, right away (not by radosgw's deferred
+# collection), and the bucket made again.
+s3_purge () {
+  radosgw-admin -c "$ceph_dir/ceph.conf" -n client.admin bucket rm \
+    --bucket "$CEPH_BUCKET" --purge-objects --bypass-gc >>"$work/ceph.log" 2>&1 ||
+    die "cannot empty the bucket $CEPH_BUCKET (see $work/ceph.log)"
+  _ceph_s3 PUT "/$CEPH_BUCKET" >/dev/null || die "cannot make the bucket $CEPH_BUCKET again"
+}
+
 s3_rep () {
   local rep=$1 cmds=() tool
   for tool in "${tools[@]}"; do
-    cmds+=("cdp_side s3 $tool $(bin_of "$tool") s3://$CEPH_BUCKET/$tool.$rep $rep")
+    cmds+=("cdp_side s3 $tool $(bin_of "$tool") s3://$CEPH_BUCKET/$tool $rep; s3_purge")
   done
-  cmds+=("restic_side s3 s3:$AWS_ENDPOINT_URL/$CEPH_BUCKET/restic.$rep $rep")
+  cmds+=("restic_side s3 s3:$AWS_ENDPOINT_URL/$CEPH_BUCKET/restic $rep; s3_purge")
   rotate "$rep" "${cmds[@]}"
 }
 

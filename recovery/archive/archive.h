@@ -67,14 +67,17 @@ struct archive_point {
   uint64_t stored_bytes;            /* compressed bytes of its chunks */
   uint32_t chunk_size;
   size_t ndisks;
-  struct archive_disk *disks;       /* NULL in a listing (archive_points) */
+  struct archive_disk *disks;       /* in a listing (archive_points): names
+                                       and sizes, sums NULL */
 };
 DEFINE_VECTOR_TYPE (archive_point_vector, struct archive_point)
 void archive_point_free (struct archive_point *p);      /* its members */
 void archive_points_reset (archive_point_vector *v);
 
 /* The points of task (NULL: every task), oldest first, from their keys
- * and indexes (disks left NULL; sizes known).  0 or -errno. */
+ * and indexes' metadata (disks with names and sizes, sums NULL; the
+ * index's checksum is checked by archive_point_load).  0, -EUCLEAN
+ * (an index whose metadata cannot be read), or -errno. */
 int archive_points (struct archive *a, const char *task,
                     archive_point_vector *out);
 /* Load the index of the point of task at time_ns exactly (with disks):

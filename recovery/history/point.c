@@ -160,8 +160,9 @@ walk (const struct point *p, uint8_t *buf, uint64_t off, uint64_t len,
   cdp_clear_error ();
   if (__builtin_add_overflow (off, len, &end) || end > p->size)
     return -EINVAL;
-  r = index_resolve (p->ix, p->disk, p->seq, p->base_seq, off, len,
-                     collect, &pieces);
+  r = p->ix == NULL ? 0         /* no journal above the base */
+      : index_resolve (p->ix, p->disk, p->seq, p->base_seq, off, len,
+                       collect, &pieces);
   if (r == 0 && pieces.len > 1)     /* qsort (NULL, 0) is undefined */
     qsort (pieces.ptr, pieces.len, sizeof pieces.ptr[0], cmp_piece);
   /* Journal pieces scattered over a base point: one read of the base

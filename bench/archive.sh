@@ -35,10 +35,14 @@
 # Ceph S3 gateway (tests/archive/ceph.sh: one node, memstore OSD,
 # radosgw on 127.0.0.1), the bucket emptied after each side, and are
 # reported beside the directory's; the objects are the same as in the
-# directory, so only times are given.  With -C CDP2 (repeatable) another
-# cdp binary, built with a different ARCHIVE_CHUNK_SIZE, pushes and
-# restores the same points into an archive of its own in every
-# repetition: the chunk size's cost in time and its dedup of the rewrite.
+# directory, so only times are given.
+#
+# The chunk size: an archive's is the one its manifest (cdp-archive.json)
+# names, written by its first push with the build's ARCHIVE_CHUNK_SIZE
+# (4 MiB).  For each other size of -z (default 1m), the same pushes and
+# restores run into an archive whose manifest the script writes first
+# with that size: its cost in time and its dedup of the rewrite, in the
+# same run.
 #
 # Caches are not dropped: the task's base points, the raw files, the
 # archive and the repository are read as warm as they are.  Each side
@@ -52,11 +56,11 @@ name=archive
 
 usage () {
   cat <<EOF
-usage: $0 [-c CDP] [-n NBD_BENCH] [-g ARCHIVE_IMAGE] [-C CDP2]... [-S] [-s SIZE_MIB] [-p PERCENT] [-r REPS] [-k] [DIR]
+usage: $0 [-c CDP] [-n NBD_BENCH] [-g ARCHIVE_IMAGE] [-z SIZES] [-S] [-s SIZE_MIB] [-p PERCENT] [-r REPS] [-k] [DIR]
   -c  the cdp binary (default: the newest build*/cdp/cdp)
   -n  the nbd-bench binary (default: the newest build*/bench/nbd-bench)
   -g  the archive-image binary (default: the newest build*/bench/archive-image)
-  -C  another cdp binary (another chunk size) to measure the same way
+  -z  other chunk sizes to measure, comma-separated (default 1m; '' none)
   -S  also against a Ceph S3 gateway (tests/archive/ceph.sh)
   -s  disk size in MiB (default 1024)
   -p  percent of the disk rewritten for point 2 (default 5)
@@ -74,23 +78,36 @@ reps=3
 keep=0
 s3=0
 archive_image=
-variants=()
+sizes=1m
 bench_opt () {
   case $1 in
     g) archive_image=$(readlink -f "$2") ;;
-    C) variants+=("$(readlink -f "$2")") ;;
+    z) sizes=$2 ;;
     S) s3=1 ;;
     *) return 1 ;;
   esac
 }
-bench_getopts c:n:g:C:Ss:p:r:kh "$@"
+bench_getopts c:n:g:z:Ss:p:r:kh "$@"
 shift "$bench_nopt"
 for t in nbdcopy qemu-nbd qemu-img restic jq bc python3 cmp; do
   requires "$t" "see README.md"
 done
 find_tools
 [ -n "$archive_image" ] || archive_image=$(find_bin bench/archive-image)
-for v in "${variants[@]}"; do [ -x "$v" ] || die "$v is not executable"; done
+declare -A chunk_of                 # tool -> chunk size in bytes
+tools=(cdp)
+for z in ${sizes//,/ }; do
+  case $z in
+    *[kK]) b=$(( ${z%?} << 10 )) ;;
+    *[mM]) b=$(( ${z%?} << 20 )) ;;
+    *) b=$z ;;
+  esac
+  if [ "$b" -lt 4096 ] || [ $(( b & (b - 1) )) != 0 ]; then
+    die "-z: $z is no power of 2 of at least 4k"
+  fi
+  tools+=("cdp-$z")
+  chunk_of[cdp-$z]=$b
+done
 make_work "${1:-/var/tmp}"
 need_gib $(( (size_mib * 7 >> 10) + 1 ))
 
@@ -166,9 +183,28 @@ same () {
   cmp -s "$img1" "$1" || die "$2: the restored image differs from the raw file"
 }
 
-# cdp_side WHERE TOOL BIN LOCATION REP: push both points, restore point 1.
+# manifest TOOL LOCATION: an archive of the tool's chunk size, made the
+# way the first push makes it (cdp-archive.json).
+manifest () {
+  local m=$work/manifest.json
+  [ "$1" != cdp ] || return 0
+  printf '{\n  "format": 1,\n  "chunk_size": %s,\n  "created": %s\n}\n' \
+    "${chunk_of[$1]}" "$(date +%s%N)" >"$m"
+  case $2 in
+    s3://*)
+      curl -sf --max-time 30 -T "$m" --aws-sigv4 "aws:amz:us-east-1:s3" \
+        --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+        "$AWS_ENDPOINT_URL/${2#s3://}/cdp-archive.json" ||
+        die "cannot put the manifest into $2" ;;
+    *) mkdir -p "$2" && cp "$m" "$2/cdp-archive.json" ;;
+  esac
+}
+
+# cdp_side WHERE TOOL LOCATION REP: push both points, restore point 1.
 cdp_side () {
-  local where=$1 tool=$2 bin=$3 loc=$4 rep=$5 t b0 b1 out=$work/out.raw
+  local where=$1 tool=$2 bin=$cdp loc=$3 rep=$4 t b0 b1 out=$work/out.raw
+  manifest "$tool" "$loc"
   run_to "$work/push.log" t "$bin" archive push a --at "$t1" --archive "$loc"
   rec "$where-push1" "$tool" "$rep" secs "$t"
   [ "$where" = s3 ] || { b0=$(files_bytes "$loc"); rec dir-push1 "$tool" "$rep" bytes "$b0"; }
@@ -236,17 +272,10 @@ convert_qcow2 () {
   sync "$1"
 }
 
-declare -A chunk_of
-tools=(cdp)
-for i in "${!variants[@]}"; do tools+=("cdp$((i + 2))"); done
-bin_of () {
-  if [ "$1" = cdp ]; then echo "$cdp"; else echo "${variants[$(( ${1#cdp} - 2 ))]}"; fi
-}
-
 dir_rep () {
   local rep=$1 cmds=() tool
   for tool in "${tools[@]}"; do
-    cmds+=("cdp_side dir $tool $(bin_of "$tool") $work/archive.$tool.$rep $rep")
+    cmds+=("cdp_side dir $tool $work/archive.$tool.$rep $rep")
   done
   cmds+=("restic_side dir $work/restic.$rep $rep" "convert_side $rep")
   rotate "$rep" "${cmds[@]}"
@@ -256,6 +285,7 @@ dir_rep () {
 # The OSD keeps its objects in memory (2 GiB): each side's objects are
 # removed once it is measured, right away (not by radosgw's deferred
 # collection), and the bucket made again.
+# shellcheck disable=SC2154  # ceph_dir: set by ceph_start
 s3_purge () {
   radosgw-admin -c "$ceph_dir/ceph.conf" -n client.admin bucket rm \
     --bucket "$CEPH_BUCKET" --purge-objects --bypass-gc >>"$work/ceph.log" 2>&1 ||
@@ -266,7 +296,7 @@ s3_purge () {
 s3_rep () {
   local rep=$1 cmds=() tool
   for tool in "${tools[@]}"; do
-    cmds+=("cdp_side s3 $tool $(bin_of "$tool") s3://$CEPH_BUCKET/$tool $rep; s3_purge")
+    cmds+=("cdp_side s3 $tool s3://$CEPH_BUCKET/$tool $rep; s3_purge")
   done
   cmds+=("restic_side s3 s3:$AWS_ENDPOINT_URL/$CEPH_BUCKET/restic $rep; s3_purge")
   rotate "$rep" "${cmds[@]}"
@@ -284,7 +314,7 @@ fi
 
 # ---- the run -------------------------------------------------------------
 
-for c in 4194304 1048576; do
+for c in $(printf '%s\n' 4194304 "${chunk_of[@]}" | sort -un); do
   rec changed cdp 1 "chunks$c" "$(changed "$c")"
 done
 
@@ -303,14 +333,14 @@ load "after:  "
 mib () { awk -v x="$1" 'BEGIN { printf "%.1f", x / 1048576 }'; }
 f2 () { [ -n "$1" ] && printf %.2f "$1" || printf -- -; }
 changed_at () {
-  local c=${chunk_of[$1]:-4194304}
-  [ "$c" = 4194304 ] || [ "$c" = 1048576 ] || { changed "$c"; return; }
-  med changed cdp "chunks$c"
+  local c=${chunk_of[$1]:-4194304} n
+  n=$(med changed cdp "chunks$c")
+  [ -n "$n" ] || n=$(changed "$c")
+  echo "$n"
 }
 label () {
   case $1 in
-    cdp) echo "cdp (${chunk_of[cdp]:-?} B chunks)" ;;
-    cdp*) echo "${1} ($(bin_of "$1"), ${chunk_of[$1]:-?} B chunks)" ;;
+    cdp*) echo "cdp, $(( ${chunk_of[$1]:-0} >> 10 )) KiB chunks" ;;
     *) echo "$1" ;;
   esac
 }

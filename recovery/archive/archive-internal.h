@@ -38,6 +38,9 @@ enum { ARCHIVE_CODEC_RAW = 0, ARCHIVE_CODEC_ZSTD = 1 };
 /* An archive over an open store (which it then owns, also on failure). */
 int archive_open_store (struct archive_store *s, bool create,
                         struct archive **out);
+/* Load the index at key whole, checked: 0, -ENOENT, -EUCLEAN. */
+int archive_index_load (struct archive *a, const char *key,
+                        struct archive_point *out);
 /* Put the manifest if it is not there yet. */
 int archive_ensure_manifest (struct archive *a);
 
@@ -85,6 +88,10 @@ int archive_index_decode (const char *key, const void *buf, size_t len,
  * of an index. */
 int archive_index_meta_len (const char *key, const void *hdr, uint32_t *len);
 
+/* gc.c */
+/* The state of a collection's record gc/<host>-<pid>: 0, -EUCLEAN. */
+int archive_gc_record_parse (const void *buf, size_t len, bool *running);
+
 /* lease.c */
 struct archive_lease;
 /* Put writers/<store_id>-<task>-<pid> with its start (the store's now). */
@@ -94,6 +101,8 @@ int archive_lease_take (struct archive *a, const char *store_id,
  * for ARCHIVE_LEASE_STALE_NS. */
 void archive_lease_refresh (struct archive_lease *l, bool force);
 bool archive_lease_stale (const struct archive_lease *l);
+/* The start it records (the store's clock). */
+int64_t archive_lease_started (const struct archive_lease *l);
 void archive_lease_drop (struct archive_lease *l);
 /* The start recorded in a lease's body: 0, or -EUCLEAN. */
 int archive_lease_start (const void *buf, size_t len, int64_t *start_ns);

@@ -215,9 +215,8 @@ archive_points (struct archive *a, const char *task,
   return r;
 }
 
-/* Load the whole index at key. */
-static int
-load_index (struct archive *a, const char *key, struct archive_point *out)
+int
+archive_index_load (struct archive *a, const char *key, struct archive_point *out)
 {
   void *buf;
   size_t len;
@@ -247,7 +246,7 @@ archive_point_load (struct archive *a, const char *task, int64_t time_ns,
                        a->s->location, task, time_ns);
   /* Several stores' points at the same time: the first by its store id. */
   if (r == 0)
-    r = load_index (a, keys.ptr[0], out);
+    r = archive_index_load (a, keys.ptr[0], out);
   free_keys (&keys);
   return r;
 }

@@ -23,6 +23,7 @@ struct archive_lease {
   size_t len;
   int64_t last_try;                 /* time_mono_ns of the last put */
   int64_t last_ok;                  /* ... of the last that worked */
+  int64_t start;                    /* the store's now when taken */
 };
 
 int
@@ -40,6 +41,7 @@ archive_lease_take (struct archive *a, const char *store_id, const char *task,
   if (l == NULL)
     return cdp_set_error (-ENOMEM, "out of memory");
   l->a = a;
+  l->start = start;
   snprintf (l->key, sizeof l->key, "writers/%s-%s-%ld", store_id, task,
             (long) getpid ());
   n = asprintf (&l->body, "{\"start\": %" PRId64 ", \"pid\": %ld}\n",
@@ -79,6 +81,12 @@ bool
 archive_lease_stale (const struct archive_lease *l)
 {
   return time_mono_ns () - l->last_ok > ARCHIVE_LEASE_STALE_NS;
+}
+
+int64_t
+archive_lease_started (const struct archive_lease *l)
+{
+  return l->start;
 }
 
 void

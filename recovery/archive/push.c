@@ -6,12 +6,14 @@
  * index last.  A crash before the index leaves chunks and no point: the
  * next push of the same point touches them instead of putting them. */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -25,8 +27,14 @@ struct sumset {
   size_t cap;                       /* a power of 2 */
 };
 
+/* A pass over the chunks: the first reads and hashes them; later ones
+ * know their sums and only touch (or stat) them, reading again those
+ * that are gone. */
+enum mode { PASS_READ, PASS_TOUCH, PASS_STAT };
+
 struct push {
   struct archive *a;
+  enum mode mode;
   const struct archive_push *o;
   struct archive_point *pt;
   uint64_t *first;                  /* the first global chunk of each disk */
@@ -114,30 +122,17 @@ all_hole (const struct point *pt, uint64_t off, uint64_t len)
   return r;
 }
 
-/* Put the chunk of sum unless the store has it (then touch it, so that
- * a collection that started before this push keeps it). */
+/* Compress and put the chunk of sum; count its bytes as the point's
+ * unless it was counted already (a pass after the first). */
 static int
-store_chunk (struct push *p, const uint8_t sum[32], const void *buf,
-             size_t len)
+put_chunk (struct push *p, const char *key, const void *buf, size_t len)
 {
   struct archive_store *s = p->a->s;
-  char key[ARCHIVE_CHUNK_KEY_MAX];
-  uint64_t size = 0, total;
+  uint64_t total;
   void *obj;
   size_t olen;
   int r;
 
-  archive_chunk_key (sum, key);
-  r = s->ops->touch (s, key);
-  if (r == 0 && (r = s->ops->stat (s, key, &size, NULL)) == 0) {
-    pthread_mutex_lock (&p->lock);
-    p->pt->stored_bytes += size;
-    pthread_mutex_unlock (&p->lock);
-    return 0;
-  }
-  if (r != -ENOENT)
-    return r;
-  cdp_clear_error ();
   if ((r = archive_chunk_encode (buf, len, &obj, &olen)) < 0)
     return r;
   pthread_mutex_lock (&p->lock);
@@ -150,13 +145,51 @@ store_chunk (struct push *p, const uint8_t sum[32], const void *buf,
     pthread_mutex_lock (&p->lock);
     p->st.new_chunks++;
     p->st.new_bytes += olen;
-    p->pt->stored_bytes += olen;
+    if (p->mode == PASS_READ)
+      p->pt->stored_bytes += olen;
     pthread_mutex_unlock (&p->lock);
   }
   return r;
 }
 
-/* Read, hash and store global chunk g. */
+/* Touch (or, in a PASS_STAT, stat) the chunk of sum when the store has
+ * it, so that a collection that started before this push keeps it;
+ * else put it (buf NULL: read it again first, into rbuf). */
+static int
+store_chunk (struct push *p, const uint8_t sum[32], const struct point *pt,
+             uint64_t off, size_t len, const uint8_t *buf, uint8_t *rbuf)
+{
+  struct archive_store *s = p->a->s;
+  char key[ARCHIVE_CHUNK_KEY_MAX];
+  uint64_t size = 0;
+  uint8_t again[32];
+  int r;
+
+  archive_chunk_key (sum, key);
+  r = p->mode == PASS_STAT ? 0 : s->ops->touch (s, key);
+  if (r == 0 && (r = s->ops->stat (s, key, &size, NULL)) == 0) {
+    pthread_mutex_lock (&p->lock);
+    if (p->mode == PASS_READ)
+      p->pt->stored_bytes += size;
+    pthread_mutex_unlock (&p->lock);
+    return 0;
+  }
+  if (r != -ENOENT)
+    return r;
+  cdp_clear_error ();
+  if (buf == NULL) {
+    if ((r = point_pread (pt, rbuf, off, len, NULL)) < 0)
+      return r;
+    archive_sha256 (rbuf, len, again);
+    if (memcmp (again, sum, 32) != 0)
+      return cdp_set_error (-EIO, "the point changed while it was archived "
+                            "(at byte %" PRIu64 ")", off);
+    buf = rbuf;
+  }
+  return put_chunk (p, key, buf, len);
+}
+
+/* Read, hash and store global chunk g (a later pass: store it again). */
 static int
 do_chunk (struct push *p, uint64_t g, uint8_t *buf)
 {
@@ -175,32 +208,33 @@ do_chunk (struct push *p, uint64_t g, uint8_t *buf)
   len = pt->size - off < p->pt->chunk_size ? pt->size - off
                                             : p->pt->chunk_size;
   sum = p->pt->disks[d].sums[c];
-  if ((r = all_hole (pt, off, len)) < 0)
-    return r;
-  zero = r > 0;
-  if (!zero) {
-    if ((r = point_pread (pt, buf, off, len, NULL)) < 0)
+  if (p->mode != PASS_READ)
+    zero = archive_sum_is_zero (sum);
+  else {
+    if ((r = all_hole (pt, off, len)) < 0)
       return r;
-    zero = all_zero (buf, len);
+    zero = r > 0;
+    if (!zero) {
+      if ((r = point_pread (pt, buf, off, len, NULL)) < 0)
+        return r;
+      zero = all_zero (buf, len);
+    }
+    if (zero)
+      memset (sum, 0, 32);
+    else
+      archive_sha256 (buf, len, sum);
   }
   pthread_mutex_lock (&p->lock);
-  if (!zero)
+  if (!zero && p->mode == PASS_READ)
     p->st.read_bytes += len;
+  claimed = !zero && sumset_claim (&p->done, sum);
   pthread_mutex_unlock (&p->lock);
-  if (zero) {
-    memset (sum, 0, 32);
-    r = 0;
-  }
-  else {
-    archive_sha256 (buf, len, sum);
-    pthread_mutex_lock (&p->lock);
-    claimed = sumset_claim (&p->done, sum);
-    pthread_mutex_unlock (&p->lock);
-    r = claimed ? store_chunk (p, sum, buf, len) : 0;
-  }
+  r = !claimed ? 0
+    : store_chunk (p, sum, pt, off, len, p->mode == PASS_READ ? buf : NULL,
+                   buf);
   pthread_mutex_lock (&p->lock);
   p->done_bytes += len;
-  if (zero)
+  if (zero && p->mode == PASS_READ)
     p->st.zero_chunks++;
   pthread_cond_signal (&p->cond);
   pthread_mutex_unlock (&p->lock);
@@ -244,7 +278,8 @@ cancelled (struct push *p, uint64_t done, uint64_t total)
 
 /* One pass over every chunk, with the lease kept alive meanwhile. */
 static int
-pass (struct push *p, struct archive_lease *lease, uint64_t total)
+pass (struct push *p, enum mode mode, struct archive_lease *lease,
+      uint64_t total)
 {
   unsigned n = p->o->threads ? p->o->threads : 4;
   pthread_t *tids = calloc (n, sizeof *tids);
@@ -253,7 +288,9 @@ pass (struct push *p, struct archive_lease *lease, uint64_t total)
   if (tids == NULL)
     return cdp_set_error (-ENOMEM, "out of memory");
   atomic_store (&p->next, 0);
+  p->mode = mode;
   p->done_bytes = 0;
+  memset (p->done.used, 0, p->done.cap);
   p->running = n;
   for (; started < n; started++)
     if (pthread_create (&tids[started], NULL, worker, p) != 0)
@@ -360,11 +397,75 @@ put_index (struct push *p)
   return r;
 }
 
+struct gc_scan {
+  struct archive *a;
+  int64_t start, now;
+  bool overlap, running;
+};
+
+static int
+record_seen (void *opaque, const struct archive_obj *o)
+{
+  struct gc_scan *g = opaque;
+  bool running = false;
+  void *buf;
+  size_t len;
+  int r;
+
+  if (o->mtime_ns >= g->start)      /* it ran, or ended, since start */
+    g->overlap = true;
+  if (o->mtime_ns < g->now - ARCHIVE_LEASE_LIVE_NS)
+    return 0;                       /* ended long ago, or dead */
+  r = g->a->s->ops->get (g->a->s, o->key, &buf, &len);
+  if (r == -ENOENT) {
+    cdp_clear_error ();
+    return 0;
+  }
+  if (r < 0)
+    return r;
+  if (archive_gc_record_parse (buf, len, &running) < 0)
+    running = true;                 /* cannot tell: wait for it to age */
+  free (buf);
+  if (running)
+    g->overlap = g->running = true;
+  return 0;
+}
+
+/* Wait until no collection runs; true in *overlap when one ran since
+ * the push started.  Keeps the lease, honours cancel. */
+static int
+wait_collections (struct push *p, struct archive_lease *lease, uint64_t total,
+                  bool *overlap)
+{
+  struct archive_store *s = p->a->s;
+  struct gc_scan g = { .a = p->a, .start = archive_lease_started (lease) };
+  int r;
+
+  for (;;) {
+    g.running = false;
+    if ((r = s->ops->now (s, &g.now)) < 0
+        || (r = s->ops->list (s, "gc/", record_seen, &g)) < 0)
+      return r;
+    if (!g.running)
+      break;
+    for (int i = 0; i < 20; i++) {  /* 2 s, then look again */
+      struct timespec t = { 0, 100000000 };
+      if (cancelled (p, total, total))
+        return cdp_set_error (-ECANCELED, "the push was cancelled");
+      nanosleep (&t, NULL);
+    }
+    archive_lease_refresh (lease, false);
+  }
+  *overlap = g.overlap;
+  return 0;
+}
+
 static int
 push_chunks (struct push *p)
 {
   struct archive_lease *lease;
   uint64_t total = 0;
+  bool overlap = false;
   int r;
 
   for (size_t i = 0; i < p->pt->ndisks; i++)
@@ -373,16 +474,17 @@ push_chunks (struct push *p)
   if (r < 0)
     return r;
   p->pace_start = time_mono_ns ();
-  r = pass (p, lease, total);
+  r = pass (p, PASS_READ, lease, total);
   /* Lease not renewed for long: a collection may have judged it dead and
    * removed chunks this push reused.  Touch (or put) them all again. */
   while (r == 0 && archive_lease_stale (lease)) {
     archive_lease_refresh (lease, true);
-    memset (p->done.used, 0, p->done.cap);
-    p->pt->stored_bytes = 0;
-    p->st.zero_chunks = 0;
-    r = pass (p, lease, total);
+    r = pass (p, PASS_TOUCH, lease, total);
   }
+  if (r == 0)
+    r = wait_collections (p, lease, total, &overlap);
+  if (r == 0 && overlap)
+    r = pass (p, PASS_STAT, lease, total);
   if (r == 0) {
     if (p->o->progress && p->o->progress (p->o->opaque, total, total) != 0)
       r = cdp_set_error (-ECANCELED, "the push was cancelled");

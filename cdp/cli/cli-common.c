@@ -22,10 +22,23 @@ cli_task_load (const char *store, const char *name, struct task **tp)
 }
 
 int
-cli_view_disk (const char *store, const char *name, const char *disk,
-               struct task_view *v, const struct task_disk **dp)
+cli_view_disk (const char *store, const char *archive, const char *name,
+               const char *disk, const char *at, struct task_view *v,
+               const struct task_disk **dp)
 {
-  if (view_open (store, name, v) != 0)
+  int64_t t;
+  int r;
+
+  if (archive) {
+    /* The disks are the archived point's: T first. */
+    if (view_open_archive (archive, name, v) != 0)
+      return EXIT_FAIL;
+    if ((r = view_time (v, at, &t)) != 0) {
+      view_close (v);
+      return r;
+    }
+  }
+  else if (view_open (store, name, v) != 0)
     return EXIT_FAIL;
   *dp = task_pick_disk (v->task, disk);
   if (*dp == NULL) {

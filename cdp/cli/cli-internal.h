@@ -12,11 +12,15 @@ struct json_object;
 /* task_load, or say why not in one line (task_load_fail): 0 or EXIT_FAIL. */
 int cli_task_load (const char *store, const char *name, struct task **tp);
 /* Open the history of task name (view_open) and pick its disk: --disk
- * disk, or the only one (task_pick_disk).  0; else the error is said and
- * v closed: EXIT_FAIL when the history cannot be opened, EXIT_USAGE when
- * no disk is picked. */
-int cli_view_disk (const char *store, const char *name, const char *disk,
-                   struct task_view *v, const struct task_disk **dp);
+ * disk, or the only one (task_pick_disk).  With archive (--archive
+ * LOCATION) the points task name keeps in that archive instead, with no
+ * store (view_open_archive), and the disk is one of the archived point
+ * at `at` (view_time).  0; else the error is said and v closed:
+ * EXIT_FAIL when the history cannot be opened, EXIT_USAGE when no disk
+ * is picked (or at is neither a time nor a label). */
+int cli_view_disk (const char *store, const char *archive, const char *name,
+                   const char *disk, const char *at, struct task_view *v,
+                   const struct task_disk **dp);
 /* "TASK/DISK at TIME": how messages name the point of d at time. */
 void cli_point_name (const struct task *t, const struct task_disk *d,
                      int64_t time, char *buf, size_t len);
@@ -86,6 +90,7 @@ enum files_cmd { CMD_LS, CMD_CAT, CMD_GET };
 struct files_opts {
   enum files_cmd cmd;
   const char *name, *at, *disk, *path, *output;
+  const char *archive;              /* --archive LOCATION: no store */
   bool json, progress;
   bool tar;                         /* get: one archive to output ("-": stdout) */
   uint64_t offset, length;          /* cat: the range (length UINT64_MAX: all) */

@@ -211,15 +211,19 @@ static const struct nbd_backend_ops ex_ops = {
   .write = ex_write, .zero = ex_zero, .trim = ex_zero, .flush = ex_flush,
 };
 
+/* In the task's run directory; with no store (--archive) in $TMPDIR. */
 static int
-make_overlay (struct exp *x, struct task *t)
+make_overlay (struct exp *x, const char *task_dir)
 {
-  CLEANUP_FREE char *path = task_path (t, "run/overlay-XXXXXX");
-  CLEANUP_FREE char *run = task_path (t, "run");
+  const char *tmp = getenv ("TMPDIR");
+  CLEANUP_FREE char *run = path_join (task_dir ? task_dir : tmp && *tmp ? tmp
+                                      : "/tmp", task_dir ? "run" : "");
+  CLEANUP_FREE char *path = run ? path_join (run, "cdp-overlay-XXXXXX") : NULL;
 
   if (path == NULL || run == NULL)
     return -ENOMEM;
-  mkdir_p (run, 0700);
+  if (task_dir)
+    mkdir_p (run, 0700);
   x->ofd = mkstemp (path);
   if (x->ofd >= 0)
     unlink (path);
@@ -243,7 +247,7 @@ uri_of (const char *bound, const char *name, bool tls)
 
 /* --json: what a client needs, once it can connect. */
 static int
-print_json (const char *task, const struct task_disk *d, int64_t at,
+print_json (const char *task, const char *disk, int64_t at, const char *archive,
             const struct exp *x, const char *uri, const struct listen_opts *lo)
 {
   json_object *o = json_object_new_object ();
@@ -251,8 +255,12 @@ print_json (const char *task, const struct task_disk *d, int64_t at,
 
   format_time (at, tb, sizeof tb);
   jf_add (o, "task", json_object_new_string (task));
-  jf_add (o, "disk", json_object_new_string (d->name));
+  jf_add (o, "disk", json_object_new_string (disk));
   jf_add (o, "at", json_object_new_string (tb));
+  if (archive)
+    jf_add (o, "archive", json_object_new_string (archive));
+  else
+    jf_add_null (o, "archive");
   jf_add (o, "uri", json_object_new_string (uri));
   jf_add (o, "export", json_object_new_string (x->name));
   jf_add (o, "size", json_object_new_int64 ((int64_t) x->size));
@@ -287,14 +295,16 @@ cmd_export (const char *store, int argc, char **argv)
     { "at", required_argument, 0, 'a' }, { "disk", required_argument, 0, 'd' },
     { "listen", required_argument, 0, 'l' }, { "name", required_argument, 0, 'n' },
     { "writable", no_argument, 0, 'w' }, { "run", required_argument, 0, 'r' },
-    { "json", no_argument, 0, 'j' },
+    { "json", no_argument, 0, 'j' }, { "archive", required_argument, 0, 'A' },
     { "help", no_argument, 0, 'h' }, LISTEN_LONG_OPTIONS, { 0 } };
   const char *at = NULL, *disk = NULL, *listen = NULL, *run = NULL;
+  const char *archive = NULL, *read_from;
+  char *task_dir = NULL, *disk_name = NULL;
   struct exp x = { .ofd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
   CLEANUP_LISTEN_OPTS struct listen_opts lo = { 0 };
   struct task_view v;
   const struct task_disk *d;
-  struct nbd_server *srv;
+  struct nbd_server *srv = NULL;
   char *bound = NULL, *uri;
   int64_t t;
   bool json = false;
@@ -310,18 +320,24 @@ cmd_export (const char *store, int argc, char **argv)
     case 'n': x.name = optarg; break;
     case 'w': x.writable = true; break;
     case 'r': run = optarg; break;
+    case 'A': archive = optarg; break;
     case 'h':
       puts ("usage: cdp export NAME --at T [--disk D] --listen unix:PATH|tcp:HOST:PORT\n"
             "                  [--tls-creds DIR | --tls-psk FILE | --no-tls]\n"
             "                  [--max-connections N] [--name EXPORT] [--writable]\n"
-            "                  [--run CMD | --json]\n"
+            "                  [--run CMD | --json] [--archive LOCATION]\n"
             "Prints the NBD URI once clients can connect (--json: a JSON document\n"
             "with the URI, the point's time, the disk and whether it is writable)\n"
             "and serves until SIGINT or SIGTERM; --run CMD runs CMD with $uri set\n"
             "instead and exits with its status.\n"
             "tcp needs one of --tls-creds DIR (X.509, the layout of QEMU's\n"
             "tls-creds-x509; client certificates checked against the CA),\n"
-            "--tls-psk FILE (username:hexkey lines) and --no-tls (plain)");
+            "--tls-psk FILE (username:hexkey lines) and --no-tls (plain)\n"
+            "--archive LOCATION serves the point from that archive (a directory\n"
+            "or s3://BUCKET/PREFIX) alone, with no store: NAME is the task's\n"
+            "name there, T an archived point's time or bookmark label.  Without\n"
+            "it, a T that is no point of the store is read from the task's\n"
+            "archive if it holds one.");
       return 0;
     case LISTEN_OPT_TLS_CREDS: case LISTEN_OPT_TLS_PSK:
     case LISTEN_OPT_NO_TLS: case LISTEN_OPT_MAX_CONNECTIONS:
@@ -337,26 +353,46 @@ cmd_export (const char *store, int argc, char **argv)
     return usage_error ("--json and --run: give one; --run prints nothing");
   if ((r = listen_check (listen, &lo)) != 0)
     return r;
-  if ((r = cli_view_disk (store, argv[optind], disk, &v, &d)) != 0)
+  if ((r = cli_view_disk (store, archive, argv[optind], disk, at, &v, &d)) != 0)
     return r;
   if ((r = view_time (&v, at, &t)) != 0) {
     view_close (&v);
     return r;
   }
-  x.name = x.name ? x.name : d->name;
-  x.size = view_size_at (&v, d, t);
   cli_point_name (v.task, d, t, x.desc, sizeof x.desc);
-  if (x.writable && (r = make_overlay (&x, v.task)) < 0) {
+  read_from = archive ? archive : v.task->archive.location;
+  if ((disk_name = strdup (d->name)) == NULL ||
+      (v.task->dir && (task_dir = strdup (v.task->dir)) == NULL) ||
+      (read_from && (read_from = strdup (read_from)) == NULL)) {
+    free (disk_name);
+    free (task_dir);
     view_close (&v);
-    return fail ("cannot create the overlay: %s", strerror (-r));
+    return fail ("%s", strerror (ENOMEM));
   }
   string_vector disks = empty_vector;
-  string_vector_append (&disks, (char *) d->name);
+  string_vector_append (&disks, disk_name);
   /* pexp takes the view over (d stays valid: it is the view's task's). */
   r = pexp_open (store, argv[optind], t, &disks, &v, &x.px);
   string_vector_reset (&disks);
-  if (r != 0)
+  if (r != 0) {
+    free (disk_name);
+    free (task_dir);
+    free ((char *) read_from);
     return EXIT_FAIL;
+  }
+  x.name = x.name ? x.name : disk_name;
+  x.size = pexp_size (x.px, 0);
+  if (!pexp_archived (x.px, 0)) {
+    free ((char *) read_from);
+    read_from = NULL;
+  }
+  if (x.writable && (r = make_overlay (&x, task_dir)) < 0) {
+    pexp_close (x.px);
+    free (disk_name);
+    free (task_dir);
+    free ((char *) read_from);
+    return fail ("cannot create the overlay: %s", strerror (-r));
+  }
   sigset_t set;
   sigemptyset (&set);
   sigaddset (&set, SIGINT);
@@ -366,17 +402,16 @@ cmd_export (const char *store, int argc, char **argv)
   r = nbd_server_new (&ex_ops, &x, &srv);
   if (r == 0)
     nbd_server_set_log (srv, ex_log, NULL);
-  if (r == 0 && listen_apply (srv, listen, &lo) != 0) {
-    nbd_server_free (srv);
-    pexp_close (x.px);
-    return EXIT_FAIL;
-  }
-  if (r == 0)
-    r = nbd_server_listen (srv, listen, &bound);
+  if (r == 0 && listen_apply (srv, listen, &lo) != 0)
+    r = -EINVAL;
+  else if (r == 0 && (r = nbd_server_listen (srv, listen, &bound)) < 0)
+    fail ("cannot listen on %s: %s", listen, strerror (-r));
+  else if (r < 0)
+    fail ("cannot serve: %s", strerror (-r));
   if (r < 0) {
     nbd_server_free (srv);
-    pexp_close (x.px);
-    return fail ("cannot listen on %s: %s", listen, strerror (-r));
+    r = EXIT_FAIL;
+    goto out;
   }
   uri = uri_of (bound, x.name, lo.tls_creds || lo.tls_psk);
   if (uri == NULL)
@@ -386,7 +421,8 @@ cmd_export (const char *store, int argc, char **argv)
     r = run_captive (run, uri);
   }
   else {
-    r = json ? print_json (argv[optind], d, t, &x, uri, &lo) : 0;
+    r = json ? print_json (argv[optind], disk_name, t, read_from, &x, uri,
+                           &lo) : 0;
     if (!json)
       printf ("%s\n", uri);
     fflush (stdout);
@@ -397,9 +433,13 @@ cmd_export (const char *store, int argc, char **argv)
   nbd_server_free (srv);
   free (uri);
   free (bound);
+ out:
   free (x.bitmap);
   if (x.ofd >= 0)
     close (x.ofd);
   pexp_close (x.px);
+  free (disk_name);
+  free (task_dir);
+  free ((char *) read_from);
   return r;
 }

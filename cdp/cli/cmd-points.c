@@ -1,4 +1,5 @@
 /* cdp points: the recovery points of a disk, as export and restore take them. */
+#include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "cdp/cli/cli-internal.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
+#include "recovery/archive/archive.h"
 
 #define NS 1000000000LL
 #define USAGE "usage: cdp points NAME [--disk D] [--from T] [--to T] " \
@@ -40,6 +42,7 @@ add_point (struct points_out *o, int64_t t, uint64_t seq, const char *kind,
   jf_add (p, "time", json_object_new_string (buf));
   jf_add (p, "kind", json_object_new_string (kind));
   jf_add (p, "locked", json_object_new_boolean (locks_has (o->locks, seq)));
+  jf_add (p, "archived", json_object_new_boolean (false));
   if (label)
     jf_add (p, "label", json_object_new_string (label));
   jf_append (o->arr, p);
@@ -73,6 +76,73 @@ cmp_time (const void *a, const void *b)
   const char *y = json_object_get_string (json_object_object_get (*(json_object *const *) b, "time"));
 
   return strcmp (x, y);
+}
+
+/* Does the archived point hold disk d (a listing has the disks' names)? */
+static bool
+has_disk (const struct archive_point *ap, const struct task_disk *d)
+{
+  for (size_t i = 0; i < ap->ndisks; i++)
+    if (strcmp (ap->disks[i].name, d->name) == 0)
+      return true;
+  return false;
+}
+
+/* The archived points of disk d in [from, to]: a listed point at the
+ * same time gets "archived": true, the others are listed as kind
+ * "archive", with "local" saying whether the store has that point too
+ * (a time between the seconds it lists) (arr sorted by time). */
+static int
+add_archived (struct task_view *v, const struct task_disk *d, json_object *arr,
+              int64_t from, int64_t to)
+{
+  const archive_point_vector *l;
+  const char *why;
+  size_t nlocal = json_object_array_length (arr);
+  json_object **local = nlocal ? malloc (nlocal * sizeof *local) : NULL;
+  int e = view_archive_points (v, &l, &why);
+
+  if (e == -ENOENT) {               /* the task keeps no archive */
+    free (local);
+    return 0;
+  }
+  if (e < 0 || (nlocal && local == NULL)) {
+    free (local);
+    return fail ("task '%s': %s", v->task->name, e < 0 ? why : strerror (ENOMEM));
+  }
+  for (size_t i = 0; i < nlocal; i++)
+    local[i] = json_object_array_get_idx (arr, i);
+  for (size_t i = 0; i < l->len; i++) {
+    const struct archive_point *ap = &l->ptr[i];
+    json_object *p, *key, **hit;
+    uint64_t seq;
+    char buf[64];
+
+    if (ap->time_ns < from || ap->time_ns > to || !has_disk (ap, d))
+      continue;
+    format_time (ap->time_ns, buf, sizeof buf);
+    key = json_object_new_object ();
+    jf_add (key, "time", json_object_new_string (buf));
+    hit = nlocal ? bsearch (&key, local, nlocal, sizeof *local, cmp_time) : NULL;
+    json_object_put (key);
+    if (hit) {
+      jf_add (*hit, "archived", json_object_new_boolean (true));
+      continue;
+    }
+    p = json_object_new_object ();
+    jf_add (p, "time", json_object_new_string (buf));
+    jf_add (p, "kind", json_object_new_string ("archive"));
+    jf_add (p, "locked", json_object_new_boolean (false));
+    jf_add (p, "archived", json_object_new_boolean (true));
+    jf_add (p, "archive_kind", json_object_new_string (ap->kind));
+    jf_add (p, "local", json_object_new_boolean (
+              view_resolve (v, d, ap->time_ns, &seq) == VIEW_POINT));
+    if (ap->label)
+      jf_add (p, "label", json_object_new_string (ap->label));
+    jf_append (arr, p);
+  }
+  free (local);
+  return 0;
 }
 
 int
@@ -120,7 +190,7 @@ cmd_points (const char *store, int argc, char **argv)
     return usage_error ("--from is after %s", to ? "--to" : "now");
   /* A --disk the task has not is a runtime failure here (exit 1);
    * export, restore, ls, cat and get say 2. */
-  if ((r = cli_view_disk (store, argv[optind], disk, &v, &d)) != 0)
+  if ((r = cli_view_disk (store, NULL, argv[optind], disk, NULL, &v, &d)) != 0)
     return r == EXIT_USAGE && disk ? EXIT_FAIL : r;
   if (bucket) {
     r = points_timeline (&v, d, from ? &f : NULL, to ? &t : NULL, b, now);
@@ -143,6 +213,12 @@ cmd_points (const char *store, int argc, char **argv)
     if (bp->disk == d->id && bp->time_ns >= f && bp->time_ns <= t)
       add_point (&o, bp->time_ns, bp->seq, "base", NULL);
   }
+  json_object_array_sort (o.arr, cmp_time);
+  if (add_archived (&v, d, o.arr, f, t) != 0) {
+    json_object_put (o.arr);
+    view_close (&v);
+    return EXIT_FAIL;
+  }
   if (jf_failed (o.arr)) {
     r = fail ("task '%s': %s", v.task->name, strerror (ENOMEM));
     json_object_put (o.arr);
@@ -156,9 +232,12 @@ cmd_points (const char *store, int argc, char **argv)
     for (size_t i = 0; i < json_object_array_length (o.arr); i++) {
       json_object *p = json_object_array_get_idx (o.arr, i);
       json_object *l = json_object_object_get (p, "label");
-      printf ("%s  %-8s%s%s\n", json_object_get_string (json_object_object_get (p, "time")),
-              json_object_get_string (json_object_object_get (p, "kind")),
-              l ? "  " : "", l ? json_object_get_string (l) : "");
+      const char *kind = json_object_get_string (json_object_object_get (p, "kind"));
+      bool also = strcmp (kind, "archive") != 0 &&
+                  json_object_get_boolean (json_object_object_get (p, "archived"));
+      printf ("%s  %-8s%s%s%s\n", json_object_get_string (json_object_object_get (p, "time")),
+              kind, l ? "  " : "", l ? json_object_get_string (l) : "",
+              also ? "  (archived)" : "");
     }
     json_object_put (o.arr);
     r = 0;

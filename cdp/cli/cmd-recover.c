@@ -329,6 +329,7 @@ begin (struct rapid *c, const char *at, const char *to, const char *as,
   struct task_view v;
   struct point p;
   int64_t t, t_point, t_ready;
+  bool archived = false;            /* read from the task's archive */
   char tbuf[64];
   int e;
 
@@ -344,6 +345,7 @@ begin (struct rapid *c, const char *at, const char *to, const char *as,
       struct rapid_disk rd = { .disk = strdup (d->name), .total = p.size };
       rapid_disk_vector_append (&c->r.disks, rd);
       c->r.seq = p.seq;
+      archived |= view_point_archived (&p);
     }
   }
   view_close (&v);
@@ -373,7 +375,8 @@ begin (struct rapid *c, const char *at, const char *to, const char *as,
     mkdir_p (dir, 0700);
     free (dir);
   }
-  e = locks_change (c->t, c->r.seq, t, true);
+  /* Retention takes nothing from an archived point: no lock. */
+  e = archived ? -EEXIST : locks_change (c->t, c->r.seq, t, true);
   if (e < 0 && e != -EEXIST)
     return fail ("cannot lock the point: %s", strerror (-e));
   c->r.locked = e == 0;

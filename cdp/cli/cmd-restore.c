@@ -191,11 +191,13 @@ write_chunk (struct restore *rs, const uint8_t *buf, uint64_t off,
 static void
 read_failure (struct restore *rs, int r, uint64_t off)
 {
-  const char *detail = point_last_failure () == POINT_SRC_BASE
+  bool archived = view_point_archived (rs->p);
+  const char *detail = point_last_failure () == POINT_SRC_BASE && !archived
                        ? "" : cdp_get_error ();
   char msg[512];
 
-  if (r == -EUCLEAN &&
+  /* An archived chunk that fails its sum names itself (detail). */
+  if (r == -EUCLEAN && !archived &&
       integrity_read_failed (rs->v->task, &rs->v->cat, "restore", msg, sizeof msg))
     set_failure (rs, r, "%s", msg);
   else if (r == -ESTALE)
@@ -368,13 +370,13 @@ check_output (const char *output, bool force, bool *device)
 /* ---- the command ------------------------------------------------------------ */
 
 struct restore_opts {
-  const char *at, *disk, *output, *format;
+  const char *at, *disk, *output, *format, *archive;
   bool force, json, progress;
 };
 
 static const char usage[] =
   "usage: cdp restore NAME --at T [--disk D] --output FILE [--format qcow2|raw]\n"
-  "                   [--force] [--json] [--progress]\n"
+  "                   [--force] [--json] [--progress] [--archive LOCATION]\n"
   "Write the disk as it was at T to FILE, a standalone image (no backing\n"
   "file).  The format is qcow2 when FILE ends in .qcow2, else raw, unless\n"
   "--format says.  FILE appears only once complete; an existing FILE is\n"
@@ -383,7 +385,11 @@ static const char usage[] =
   "--json prints what was written as one JSON document; --progress shows\n"
   "the copy as it goes (JSON Lines on stdout with --json, else on stderr).\n"
   "SIGINT or SIGTERM cancels: FILE is not written (a device holds part of\n"
-  "the image).\n";
+  "the image).\n"
+  "--archive LOCATION reads the point from that archive (a directory or\n"
+  "s3://BUCKET/PREFIX) alone, with no store: NAME is the task's name there,\n"
+  "T an archived point's time or bookmark label.  Without it, a T that is\n"
+  "no point of the store is read from the task's archive if it holds one.\n";
 
 static int
 parse_args (int argc, char **argv, struct restore_opts *o)
@@ -392,7 +398,8 @@ parse_args (int argc, char **argv, struct restore_opts *o)
     { "at", required_argument, 0, 'a' }, { "disk", required_argument, 0, 'd' },
     { "output", required_argument, 0, 'o' }, { "format", required_argument, 0, 'f' },
     { "force", no_argument, 0, 'F' }, { "json", no_argument, 0, 'j' },
-    { "progress", no_argument, 0, 'P' }, { "help", no_argument, 0, 'h' }, { 0 } };
+    { "progress", no_argument, 0, 'P' }, { "archive", required_argument, 0, 'A' },
+    { "help", no_argument, 0, 'h' }, { 0 } };
   int c;
 
   optind = 1;
@@ -406,12 +413,14 @@ parse_args (int argc, char **argv, struct restore_opts *o)
     case 'F': o->force = true; break;
     case 'j': o->json = true; break;
     case 'P': o->progress = true; break;
+    case 'A': o->archive = optarg; break;
     case 'h': fputs (usage, stdout); return -1;
     default: return cli_option_error (c, argv);
     }
   if (optind + 1 != argc || o->at == NULL || o->output == NULL || !*o->output)
     return usage_error ("usage: cdp restore NAME --at T [--disk D] --output FILE "
-                        "[--format qcow2|raw] [--force] [--json] [--progress]");
+                        "[--format qcow2|raw] [--force] [--json] [--progress] "
+                        "[--archive LOCATION]");
   if (format_of (o->output, o->format) == NULL)
     return usage_error ("--format must be qcow2 or raw, not '%s'", o->format);
   return 0;
@@ -432,6 +441,7 @@ struct job {
   const struct task_disk *d;
   const struct point *p;
   int64_t t;
+  const char *archive;              /* where an archived point is read from */
   char what[256];
   const struct restore_opts *o;
   bool device;
@@ -461,13 +471,20 @@ report (const struct restore *rs, const struct job *jb, int64_t t0)
     jf_add (j, "size", json_object_new_int64 ((int64_t) rs->p->size));
     jf_add (j, "bytes_written",
             json_object_new_int64 ((int64_t) atomic_load (&rs->data)));
+    if (view_point_archived (rs->p))
+      jf_add (j, "archive", json_object_new_string (jb->archive));
+    else
+      jf_add_null (j, "archive");
     jf_add (j, "seconds", json_object_new_double (secs));
     return cli_print_json (j);
   }
   format_size (rs->p->size, size, sizeof size);
   format_size (atomic_load (&rs->data), data, sizeof data);
-  fprintf (stderr, "cdp: restored %s to %s (%s, %s, %s of data) in %.1f s, "
-           "%.0f MiB/s\n", jb->what, o->output, fmt, size, data, secs,
+  fprintf (stderr, "cdp: restored %s%s%s to %s (%s, %s, %s of data) in "
+           "%.1f s, %.0f MiB/s\n", jb->what,
+           view_point_archived (rs->p) ? " from the archive " : "",
+           view_point_archived (rs->p) ? jb->archive : "", o->output, fmt,
+           size, data, secs,
            secs > 0 ? (double) rs->p->size / secs / 1048576 : 0);
   return 0;
 }
@@ -571,13 +588,15 @@ cmd_restore (const char *store, int argc, char **argv)
   /* Signals wait for the main thread, which stops in order. */
   if ((r = cli_cancel_init ()) != 0)
     return r;
-  if ((r = cli_view_disk (store, argv[optind], o.disk, &v, &jb.d)) != 0)
+  if ((r = cli_view_disk (store, o.archive, argv[optind], o.disk, o.at, &v,
+                          &jb.d)) != 0)
     return r;
   if ((r = view_point (&v, jb.d, o.at, &p, &jb.t)) != 0) {
     view_close (&v);
     return r;
   }
   cli_point_name (v.task, jb.d, jb.t, jb.what, sizeof jb.what);
+  jb.archive = o.archive ? o.archive : v.task->archive.location;
   /* --progress; or, for people on a terminal, progress on it anyway. */
   cli_progress_init (&jb.pr, "restore", o.progress || isatty (2),
                      o.json && o.progress);

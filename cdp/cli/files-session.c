@@ -26,6 +26,7 @@
 
 #include "cdp/task/task.h"
 #include "cdp/cli/cli.h"
+#include "common/error.h"
 #include "common/timeutil.h"
 #include "nbd-export/nbd-server.h"
 #include "recovery/files/files.h"
@@ -33,10 +34,12 @@
 #include "cdp/cli/progress.h"
 
 static const char *const usages[] = {
-  [CMD_LS] = "usage: cdp ls NAME --at T [--disk D] [PATH] [--json]\n",
-  [CMD_CAT] = "usage: cdp cat NAME --at T [--disk D] PATH [--offset N] [--length N]\n",
+  [CMD_LS] = "usage: cdp ls NAME --at T [--disk D] [PATH] [--json]\n"
+             "              [--archive LOCATION]\n",
+  [CMD_CAT] = "usage: cdp cat NAME --at T [--disk D] PATH [--offset N] [--length N]\n"
+              "               [--archive LOCATION]\n",
   [CMD_GET] = "usage: cdp get NAME --at T [--disk D] PATH --output DEST|- [--tar]\n"
-              "               [--json] [--progress]\n",
+              "               [--json] [--progress] [--archive LOCATION]\n",
 };
 
 static const char help_tail[] =
@@ -45,7 +48,11 @@ static const char help_tail[] =
   "p1, p2, ... at /, and paths inside them start with one (/p2/etc/fstab);\n"
   "a disk that is one file system has paths from its root.  ext2/3/4 are\n"
   "read by cdp itself, in a sandboxed process; other file systems through\n"
-  "libguestfs, when it is installed.\n";
+  "libguestfs, when it is installed.\n"
+  "--archive LOCATION reads the point from that archive (a directory or\n"
+  "s3://BUCKET/PREFIX) alone, with no store: NAME is the task's name there,\n"
+  "T an archived point's time or bookmark label.  Without it, a T that is\n"
+  "no point of the store is read from the task's archive if it holds one.\n";
 
 static const char cat_tail[] =
   "--offset N and --length N (bytes, or with K M G T) write only that\n"
@@ -113,7 +120,8 @@ parse_args (enum files_cmd cmd, int argc, char **argv, struct files_opts *o)
     { "output", required_argument, 0, 'o' }, { "json", no_argument, 0, 'j' },
     { "tar", no_argument, 0, 't' }, { "progress", no_argument, 0, 'p' },
     { "offset", required_argument, 0, 'O' }, { "length", required_argument, 0, 'L' },
-    { "help", no_argument, 0, 'h' }, { 0 } };
+    { "archive", required_argument, 0, 'A' }, { "help", no_argument, 0, 'h' },
+    { 0 } };
   int c, r, li = 0;
 
   *o = (struct files_opts) { .cmd = cmd, .length = UINT64_MAX };
@@ -126,6 +134,7 @@ parse_args (enum files_cmd cmd, int argc, char **argv, struct files_opts *o)
     switch (c) {
     case 'a': o->at = optarg; break;
     case 'd': o->disk = optarg; break;
+    case 'A': o->archive = optarg; break;
     case 'o': o->output = optarg; break;
     case 'j': o->json = true; break;
     case 't': o->tar = true; break;
@@ -169,9 +178,14 @@ read_point (void *h, void *buf, uint64_t off, uint64_t len)
   struct fsession *s = h;
   int r = point_pread (&s->p, buf, off, len, NULL);
   char msg[sizeof s->damage];
+  bool archived = view_point_archived (&s->p);
 
+  /* An archived chunk that fails its sum: the error names it. */
+  if (r == -EUCLEAN && archived)
+    snprintf (msg, sizeof msg, "%s", cdp_get_error ());
   if (r == -EUCLEAN &&
-      integrity_read_failed (s->v.task, &s->v.cat, "files", msg, sizeof msg)) {
+      (archived ||
+       integrity_read_failed (s->v.task, &s->v.cat, "files", msg, sizeof msg))) {
     pthread_mutex_lock (&lock);     /* libguestfs: from server threads */
     if (!*s->damage)
       memcpy (s->damage, msg, sizeof msg);
@@ -190,7 +204,8 @@ session_open (const char *store, const struct files_opts *o, struct fsession *s)
   memset (s, 0, sizeof *s);
   if ((r = files_start (&s->f)) < 0)
     return fail ("cannot start the file system reader: %s", strerror (-r));
-  if ((r = cli_view_disk (store, o->name, o->disk, &s->v, &d)) != 0)
+  if ((r = cli_view_disk (store, o->archive, o->name, o->disk, o->at, &s->v,
+                          &d)) != 0)
     return r;
   s->view_open = true;
   if ((r = view_point (&s->v, d, o->at, &s->p, &t)) != 0)

@@ -10,6 +10,7 @@
 #include "cdp/cli/cli-internal.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
+#include "recovery/archive/archive.h"
 
 #define NS 1000000000LL
 
@@ -30,6 +31,7 @@ struct timeline {
   size_t n;                     /* buckets */
   uint32_t *counts;
   tl_point_vector points;
+  const archive_point_vector *archived;   /* NULL: the task keeps no archive */
   int err;                      /* a lookup that failed: -errno */
 };
 
@@ -378,6 +380,36 @@ gaps_json (struct timeline *tl)
   return g.arr;
 }
 
+/* The archived points in the range, oldest first; "local": --at finds
+ * the same time in the store too. */
+static json_object *
+archive_json (struct timeline *tl)
+{
+  json_object *arr = json_object_new_array ();
+  uint64_t at;
+  int r;
+
+  for (size_t i = 0; tl->archived && tl->err == 0 && i < tl->archived->len; i++) {
+    const struct archive_point *ap = &tl->archived->ptr[i];
+    json_object *o;
+
+    if (ap->time_ns < tl->from || ap->time_ns > tl->to)
+      continue;
+    if ((r = view_resolve (tl->v, tl->d, ap->time_ns, &at)) < 0) {
+      tl->err = r;
+      break;
+    }
+    o = json_object_new_object ();
+    jf_add (o, "time", time_string (ap->time_ns));
+    jf_add (o, "kind", json_object_new_string (ap->kind));
+    if (ap->label)
+      jf_add (o, "label", json_object_new_string (ap->label));
+    jf_add (o, "local", json_object_new_boolean (r == VIEW_POINT));
+    jf_append (arr, o);
+  }
+  return arr;
+}
+
 static json_object *
 retention_json (struct timeline *tl, int64_t second, int64_t base)
 {
@@ -386,6 +418,8 @@ retention_json (struct timeline *tl, int64_t second, int64_t base)
 
   add_time_or_null (o, "oldest_second", second);
   add_time_or_null (o, "oldest_base", base);
+  add_time_or_null (o, "oldest_archived", tl->archived && tl->archived->len
+                    ? tl->archived->ptr[0].time_ns : INT64_MAX);
   jf_add (o, "journal_retention_s",
           json_object_new_double ((double) p.journal_retention / NS));
   jf_add (o, "bp_retention_s",
@@ -419,6 +453,7 @@ document (struct timeline *tl, int64_t oldest_second, int64_t oldest_bp)
   jf_add (o, "points", points_json (tl));
   jf_add (o, "locks", locks_json (tl));
   jf_add (o, "gaps", gaps_json (tl));
+  jf_add (o, "archive", archive_json (tl));
   jf_add (o, "retention", retention_json (tl, oldest_second, oldest_bp));
   return o;
 }
@@ -454,6 +489,7 @@ points_timeline (struct task_view *v, const struct task_disk *d,
                          .points = empty_vector };
   int64_t second, base, mark, oldest;
   json_object *doc = NULL;
+  const char *why;
   int r;
 
   if (v->locks_err < 0)
@@ -462,6 +498,11 @@ points_timeline (struct task_view *v, const struct task_disk *d,
   if ((r = oldest_points (v, d, now, &second, &base, &mark)) < 0)
     return fail ("task '%s': cannot read the index: %s", v->task->name,
                  strerror (-r));
+  r = view_archive_points (v, &tl.archived, &why);
+  if (r == -ENOENT)
+    tl.archived = NULL;             /* the task keeps no archive */
+  else if (r < 0)
+    return fail ("task '%s': %s", v->task->name, why);
   tl.to = to ? *to : now;
   oldest = second < base ? second : base;
   oldest = mark < oldest ? mark : oldest;

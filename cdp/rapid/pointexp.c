@@ -18,6 +18,7 @@
 #include "cdp/task/task.h"
 #include "cdp/rapid/rapid.h"
 #include "cdp/rapid/pointexp.h"
+#include "common/error.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 
@@ -135,6 +136,12 @@ pexp_size (const struct pexp *e, size_t i)
   return e->p[i].size;
 }
 
+bool
+pexp_archived (const struct pexp *e, size_t i)
+{
+  return view_point_archived (&e->p[i]);
+}
+
 /* The journal went from under the points read at generation gen: open
  * them again (once per generation, whichever reader comes first). */
 static int
@@ -147,7 +154,11 @@ reopen (struct pexp *e, unsigned gen)
   int r = 0;
 
   pthread_rwlock_wrlock (&e->rw);
-  if (e->gen == gen) {
+  /* Only a journal goes from under a point: an archive-only view has
+   * none, and nothing to open again. */
+  if (e->gen == gen && view_archive_only (&e->v))
+    r = -1;
+  else if (e->gen == gen) {
     for (size_t i = 0; i < e->n; i++)
       string_vector_append (&names, strdup (e->d[i]->name));
     r = open_points (e, &names, &v, p, d);
@@ -168,26 +179,44 @@ reopen (struct pexp *e, unsigned gen)
   return r == 0 ? 0 : -EIO;
 }
 
-/* A read found damaged history (the client gets EIO): log it and
- * record it, once per damaged place.  Read lock held. */
-static void
-report_damage (struct pexp *e)
+/* Whether the damaged place where was reported already; now it is. */
+static bool
+seen_before (struct pexp *e, const char *where)
 {
-  char msg[512];
-  json_object *o = integrity_read_entry (e->v.task, &e->v.cat, "export", msg,
-                                         sizeof msg), *arr;
-  const char *where;
   bool seen = false;
 
-  if (o == NULL)
-    return;
-  where = json_object_get_string (json_object_object_get (o, "where"));
   pthread_mutex_lock (&e->damage_lock);
   for (size_t k = 0; k < e->damaged.len && !seen; k++)
     seen = strcmp (e->damaged.ptr[k], where) == 0;
   if (!seen)
     string_vector_append (&e->damaged, strdup (where));
   pthread_mutex_unlock (&e->damage_lock);
+  return seen;
+}
+
+/* A read found damaged history (the client gets EIO): log it and
+ * record it, once per damaged place; a damaged archived chunk is the
+ * archive's (cdp verify --archive), not the store's: logged only.  Read
+ * lock held. */
+static void
+report_damage (struct pexp *e, size_t i)
+{
+  char msg[512];
+  json_object *o, *arr;
+  const char *where;
+  bool seen;
+
+  if (view_point_archived (&e->p[i])) {
+    snprintf (msg, sizeof msg, "%s", cdp_get_error ());
+    if (!seen_before (e, msg))
+      log_msg ("task %s: %s; reads of it fail with EIO", e->task, msg);
+    return;
+  }
+  o = integrity_read_entry (e->v.task, &e->v.cat, "export", msg, sizeof msg);
+  if (o == NULL)
+    return;
+  where = json_object_get_string (json_object_object_get (o, "where"));
+  seen = seen_before (e, where);
   if (seen) {
     json_object_put (o);
     return;
@@ -213,7 +242,7 @@ pexp_read (struct pexp *e, size_t i, void *buf, uint32_t count,
     r = buf ? point_pread (&e->p[i], buf, offset, count, holes)
             : point_block_status (&e->p[i], offset, count, holes);
     if (r == -EUCLEAN)
-      report_damage (e);
+      report_damage (e, i);
     pthread_rwlock_unlock (&e->rw);
     if (r != -ESTALE || tries == 2)
       return r;

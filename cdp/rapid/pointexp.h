@@ -3,6 +3,7 @@
 #ifndef CDP_POINTEXP_H
 #define CDP_POINTEXP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/vector.h"
@@ -22,6 +23,8 @@ int pexp_open (const char *store, const char *task, int64_t t,
 void pexp_close (struct pexp *e);
 /* The size of disk i (in the order given). */
 uint64_t pexp_size (const struct pexp *e, size_t i);
+/* Is disk i read from the task's archive (no local point at t)? */
+bool pexp_archived (const struct pexp *e, size_t i);
 
 /* Read [offset, offset+count) of disk i into buf (with its holes appended
  * to holes if not NULL), or with buf NULL only its holes (no data read;

@@ -73,6 +73,7 @@ task_free (struct task *t)
   free (t->qmp);
   free (t->domain);
   free (t->connect);
+  task_archive_free (&t->archive);
   free (t);
 }
 
@@ -163,6 +164,8 @@ task_save (const struct task *t)
   if (t->policy.segment_size)
     jf_add (pol, "segment_size", json_object_new_int64 (t->policy.segment_size));
   jf_add (o, "policy", pol);
+  if (t->archive.location)
+    jf_add (o, "archive", task_archive_json (&t->archive));
   jf_add (o, "created_ns", json_object_new_int64 (t->created_ns));
   r = jf_save (path, o, version, 0644);
   json_object_put (o);
@@ -318,6 +321,8 @@ parse_task (json_object *o, struct task *t)
     /* Written before --rpo existed: every write was durable first. */
     t->policy.rpo = json_int (pol, "rpo_ns", 0);
   }
+  if (task_archive_parse (o, &t->archive) < 0)
+    return -EINVAL;
   if (t->disks.len == 0 || t->policy.bp_interval <= 0 ||
       t->policy.journal_retention <= 0 || t->policy.bp_retention <= 0 ||
       t->policy.max_chain < 1 || t->policy.rpo < 0)
@@ -399,6 +404,48 @@ task_policy_save (const struct task *t, const struct task_policy *p)
   }
   json_object_put (o);
   free (path);
+  return r;
+}
+
+int
+task_archive_load (const struct task *t, struct task_archive *a)
+{
+  CLEANUP_FREE char *path = task_path (t, "task.json");
+  json_object *o;
+  int r;
+
+  task_archive_defaults (a);
+  if (path == NULL)
+    return -ENOMEM;
+  r = jf_load (path, TASK_VERSION, &o, NULL);
+  if (r == 0 && (r = task_archive_parse (o, a)) == -EINVAL)
+    r = -EUCLEAN;
+  json_object_put (o);
+  return r;
+}
+
+int
+task_archive_save (const struct task *t, const struct task_archive *a)
+{
+  CLEANUP_FREE char *path = task_path (t, "task.json");
+  json_object *o, *ar = NULL;
+  int version = 1, r;
+
+  if (path == NULL)
+    return -ENOMEM;
+  r = jf_load (path, TASK_VERSION, &o, &version);
+  if (r == 0 && !json_object_is_type (o, json_type_object))
+    r = -EUCLEAN;
+  if (r == 0) {
+    json_object_object_del (o, "archive");
+    if (a->location && (ar = task_archive_json (a)) == NULL)
+      r = -ENOMEM;
+    if (r == 0 && ar)
+      r = jf_add (o, "archive", ar);
+  }
+  if (r == 0)
+    r = jf_save (path, o, version, 0644);
+  json_object_put (o);
   return r;
 }
 

@@ -148,6 +148,11 @@ struct task_archive {
   uint64_t bandwidth;       /* bytes uploaded per second; 0: no bound */
 };
 
+#define ARCHIVE_KEEP_DAILY_DEFAULT 30
+#define ARCHIVE_KEEP_WEEKLY_DEFAULT 12
+#define ARCHIVE_KEEP_MONTHLY_DEFAULT 12
+#define ARCHIVE_BANDWIDTH_DEFAULT (100ull << 20)
+
 struct task {
   char *name;
   char *dir;                /* STORE/tasks/NAME */
@@ -209,6 +214,60 @@ int task_disk_resized (const struct task *t, uint32_t id, uint64_t seq,
 struct json_object;
 void task_disk_show (const struct task_disk *d, struct json_object *o,
                      char *text, size_t len);
+
+/* ---- task-archive.c: the task's archive (task.json "archive") --------- */
+
+/* getopt values of the archive flags (task create and task set). */
+enum {
+  ARCHIVE_OPT_LOCATION = 0x1180, ARCHIVE_OPT_KEEP_DAILY,
+  ARCHIVE_OPT_KEEP_WEEKLY, ARCHIVE_OPT_KEEP_MONTHLY, ARCHIVE_OPT_BANDWIDTH,
+};
+#define ARCHIVE_LONG_OPTIONS                                                 \
+  { "archive", required_argument, 0, ARCHIVE_OPT_LOCATION },                \
+  { "keep-daily", required_argument, 0, ARCHIVE_OPT_KEEP_DAILY },           \
+  { "keep-weekly", required_argument, 0, ARCHIVE_OPT_KEEP_WEEKLY },         \
+  { "keep-monthly", required_argument, 0, ARCHIVE_OPT_KEEP_MONTHLY },       \
+  { "archive-bandwidth", required_argument, 0, ARCHIVE_OPT_BANDWIDTH }
+#define ARCHIVE_HELP                                                        \
+  "archive: --archive LOCATION (a directory, or s3://BUCKET/PREFIX with\n"  \
+  "        AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY):\n"   \
+  "        cdp serve keeps a base point a day there, and every lock and\n"  \
+  "        bookmark; task set --archive none stops it\n"                    \
+  "        --keep-daily N (30) --keep-weekly N (12) --keep-monthly N (12):\n" \
+  "        the newest point of each of the last N days, ISO weeks, months\n" \
+  "        (UTC) is kept there; locks and bookmarks always are\n"          \
+  "        --archive-bandwidth RATE (100M bytes a second; K M G; 0: no bound)\n"
+/* No archive, the default keep and bandwidth. */
+void task_archive_defaults (struct task_archive *a);
+void task_archive_free (struct task_archive *a);
+/* Copy of a (its location strdup'd): 0 or -ENOMEM. */
+int task_archive_copy (struct task_archive *dst, const struct task_archive *a);
+bool task_archive_same (const struct task_archive *a,
+                        const struct task_archive *b);
+/* Take one ARCHIVE_OPT_* option into a ("--archive none": no archive);
+ * prints a usage error (returns 2). */
+int task_archive_opt (int c, const char *arg, struct task_archive *a);
+/* Is location one an archive can be: s3://BUCKET[/PREFIX] (a bucket name
+ * S3 takes), or a directory path whose parent is a directory (the path
+ * itself, if it exists, a directory).  0, or -EINVAL / -ENOENT /
+ * -ENOTDIR with why filled. */
+int task_archive_location_check (const char *location, char *why, size_t len);
+/* The archive in t's task.json as it is now (a->location malloc'd), and
+ * replace it there (NULL location: the member goes), every other member
+ * as it is: task_load's, jf_load's and jf_save's errors. */
+int task_archive_load (const struct task *t, struct task_archive *a);
+int task_archive_save (const struct task *t, const struct task_archive *a);
+/* This store as its archived points name it: the host's name (in host)
+ * and the store's real path (*real, malloc'd).  0 or -errno.  Is a point
+ * of p_host and p_store this store's? */
+int task_archive_origin (const char *store, char *host, size_t len,
+                         char **real);
+bool task_archive_ours (const char *host, const char *real,
+                        const char *p_host, const char *p_store);
+/* task.json's "archive" member of a (NULL when a has no location), and
+ * its parse: 0, or -EINVAL (a member has a wrong type or range). */
+struct json_object *task_archive_json (const struct task_archive *a);
+int task_archive_parse (struct json_object *o, struct task_archive *a);
 
 /* ---- policy.c: the policy flags, and the policies of a served task ---- */
 
@@ -311,6 +370,10 @@ struct task_view {            /* read side of a task: journal + index */
   lock_vector locks;            /* read on first use (view_locks) */
   bool locks_loaded;
   int locks_err;                /* 0, or why locks.json could not be read */
+  struct view_archive *arch;    /* the archive's points (view-archive.c):
+                                   the task's archive, opened on first
+                                   use, or what an archive-only view
+                                   (view_open_archive) reads */
 };
 int view_open (const char *store, const char *name, struct task_view *v);
 /* The task's locked points, read from locks.json on first use; when it
@@ -346,6 +409,61 @@ int view_resolve (struct task_view *v, const struct task_disk *d, int64_t t,
  * size now when t is no point of d. */
 uint64_t view_size_at (struct task_view *v, const struct task_disk *d,
                        int64_t t);
+
+/* ---- view-archive.c: points kept in an archive ------------------------- */
+
+/* A point of d at t that is no local point is read from the task's
+ * archive (task.json "archive") when it holds a point of the task at
+ * exactly t with a disk of d's name: view_point_at does this by itself,
+ * and such a point has ix and jr NULL (recovery/archive/archive.h,
+ * archive_reader_point).  A view may also read an archive alone, with
+ * no store (view_open_archive): v->task is then the task's name and the
+ * disks of the archived point view_time last resolved (name, id: its
+ * place in the point, size), with no directory, journal, index, catalog
+ * or locks.  Thread rules: a view's archive is opened and its points
+ * loaded by the thread that owns the view; the points it opened read
+ * from any thread. */
+struct view_archive;
+/* Open the points that task name keeps in the archive at location.
+ * Says why not in one line: EXIT_FAIL. */
+int view_open_archive (const char *location, const char *name,
+                       struct task_view *v);
+/* Does v read an archive alone (view_open_archive)? */
+bool view_archive_only (const struct task_view *v);
+/* Was the point p opened from an archive (it has no journal)? */
+bool view_point_archived (const struct point *p);
+/* The view's archive, opened on first use: NULL when the task has none
+ * or it cannot be opened (then *why, if not NULL, says why). */
+struct archive;
+struct archive *view_archive (struct task_view *v, const char **why);
+/* The task's archived points, oldest first (a listing: no disks), read
+ * on first use: 0, -ENOENT (the task has no archive), or -errno with
+ * the message in *why. */
+struct archive_point_vector;
+int view_archive_points (struct task_view *v,
+                         const struct archive_point_vector **out,
+                         const char **why);
+/* The time of the archived point whose bookmark label is label: 0,
+ * -ENOENT (none), -errno. */
+int view_archive_label (struct task_view *v, const char *label, int64_t *t);
+/* Load the archived point of the task at exactly t (with its disks)
+ * and keep it in the view until view_close: 0 with *out, -ENOENT (none:
+ * why says so and names the nearest older and newer archived points),
+ * -errno (why says why). */
+struct archive_point;
+int view_archive_load (struct task_view *v, int64_t t,
+                       const struct archive_point **out, char *why,
+                       size_t len);
+/* Open disk d (by name) of the archived point at t as *p, closed by
+ * view_close: 0, or -errno with why filled (-ENOENT: no archived point
+ * at t; -ENODEV: it has no disk of that name). */
+int view_archive_point (struct task_view *v, const struct task_disk *d,
+                        int64_t t, struct point *p, char *why, size_t len);
+/* An archive-only view: make the archived point at exactly t the one
+ * whose disks v->task has (view_time does this).  0, or EXIT_FAIL said
+ * (no archived point at t: the line names the nearest ones). */
+int view_archive_select (struct task_view *v, int64_t t);
+void view_archive_close (struct task_view *v);
 
 /* ---- view-seconds.c: the second points of a range ---------------------- */
 

@@ -91,6 +91,7 @@ view_close (struct task_view *v)
 {
   for (size_t i = 0; i < v->nopened; i++)
     point_close (&v->opened[i]);
+  view_archive_close (v);
   catalog_free (&v->cat);
   lock_vector_reset (&v->locks);
   index_close (v->ix);
@@ -157,17 +158,28 @@ view_time (struct task_view *v, const char *s, int64_t *tp)
 
   if (parse_time (s, now, tp) == 0) {
     if (*tp <= now)
-      return 0;
+      return view_archive_only (v) ? view_archive_select (v, *tp) : 0;
     /* History ends now: a later point would only be "now" in disguise. */
     format_time (*tp, buf, sizeof buf);
     return usage_error ("%s (%s) is in the future: a point can only be "
                         "asked for up to now", s, buf);
   }
-  index_events (v->ix, 0, UINT64_MAX, label_cb, &lf);
-  if (!lf.have)
-    return usage_error ("'%s' is neither a time nor a bookmark label", s);
-  *tp = lf.found.time_ns;
-  return 0;
+  if (v->ix)
+    index_events (v->ix, 0, UINT64_MAX, label_cb, &lf);
+  if (lf.have) {
+    *tp = lf.found.time_ns;
+    return 0;
+  }
+  /* A bookmark the store forgot may still be an archived point's. */
+  if (v->arch || v->task->archive.location) {
+    int e = view_archive_label (v, s, tp);
+    if (e == 0)
+      return view_archive_only (v) ? view_archive_select (v, *tp) : 0;
+    if (e != -ENOENT && view_archive_only (v))
+      return fail ("cannot look up '%s' in the archive: %s", s,
+                   strerror (-e));
+  }
+  return usage_error ("'%s' is neither a time nor a bookmark label", s);
 }
 
 static bool journal_covers (struct task_view *v, const struct task_disk *d,
@@ -269,6 +281,8 @@ view_resolve (struct task_view *v, const struct task_disk *d, int64_t t,
   bool faithful;
   int e;
 
+  if (view_archive_only (v))        /* no local history to resolve in */
+    return -EOPNOTSUPP;
   e = index_seq_at (v->ix, t, seq, NULL);
   if (e < 0)
     return e;
@@ -292,47 +306,76 @@ view_size_at (struct task_view *v, const struct task_disk *d, int64_t t)
 {
   uint64_t seq;
 
+  if (view_archive_only (v))
+    return d->size;                 /* the archived point's (view_time) */
   return view_resolve (v, d, t, &seq) == VIEW_POINT
          ? task_disk_size_at (d, seq) : d->size;
+}
+
+/* Why there is no local point of d at t (r: view_resolve's verdict),
+ * in one line into buf. */
+static void
+no_point_reason (struct task_view *v, const struct task_disk *d, int64_t t,
+                 int r, char *buf, size_t len)
+{
+  const struct base_point *bp;
+  char tb[64], b[64];
+
+  format_time (t, tb, sizeof tb);
+  switch (r) {
+  case VIEW_GAP:
+    snprintf (buf, len, "no exact recovery point at %s: disk %s was not "
+              "protected then (fidelity gap)", tb, d->name);
+    break;
+  case VIEW_RECLAIMED:
+    snprintf (buf, len, "no recovery point at %s: history that old was "
+              "reclaimed (see 'cdp points' for what is kept)", tb);
+    break;
+  case VIEW_NOT_YET:
+    if (d->added_seq)
+      snprintf (buf, len, "no recovery point at %s: disk %s was added to "
+                "the task later", tb, d->name);
+    else
+      snprintf (buf, len, "no recovery point at %s: the history of task %s "
+                "starts later", tb, v->task->name);
+    break;
+  case VIEW_UNREACHED:
+    bp = catalog_find_time (&v->cat, d->id, t);
+    format_time (bp->time_ns, b, sizeof b);
+    snprintf (buf, len, "no recovery point at %s: the journal no longer "
+              "reaches back that far; the nearest older base point is %s "
+              "(see 'cdp points')", tb, b);
+    break;
+  default:
+    snprintf (buf, len, "cannot look up %s: %s", tb, strerror (-r));
+  }
 }
 
 int
 view_point_at (struct task_view *v, const struct task_disk *d, int64_t t,
                struct point *p)
 {
-  const struct base_point *bp;
   uint64_t seq;
-  char buf[64], b[64];
-  int r = view_resolve (v, d, t, &seq);
+  char why[1024], local[512];
+  int r, e;
 
-  format_time (t, buf, sizeof buf);
+  if (view_archive_only (v))
+    return view_archive_point (v, d, t, p, why, sizeof why) < 0
+           ? fail ("%s", why) : 0;
+  r = view_resolve (v, d, t, &seq);
   if (r < 0 && r == v->locks_err)
     return fail ("task '%s': cannot read %s/locks.json: %s", v->task->name,
                  v->task->dir, jf_strerror (v->locks_err));
-  switch (r) {
-  case VIEW_POINT:
+  if (r == VIEW_POINT)
     return open_point (v, d, seq, p);
-  case VIEW_GAP:
-    return fail ("no exact recovery point at %s: disk %s was not protected "
-                 "then (fidelity gap)", buf, d->name);
-  case VIEW_RECLAIMED:
-    return fail ("no recovery point at %s: history that old was reclaimed "
-                 "(see 'cdp points' for what is kept)", buf);
-  case VIEW_NOT_YET:
-    if (d->added_seq)
-      return fail ("no recovery point at %s: disk %s was added to the "
-                   "task later", buf, d->name);
-    return fail ("no recovery point at %s: the history of task %s starts "
-                 "later", buf, v->task->name);
-  case VIEW_UNREACHED:
-    bp = catalog_find_time (&v->cat, d->id, t);
-    format_time (bp->time_ns, b, sizeof b);
-    return fail ("no recovery point at %s: the journal no longer reaches back "
-                 "that far; the nearest older base point is %s (see 'cdp points')",
-                 buf, b);
-  default:
-    return fail ("cannot look up %s: %s", buf, strerror (-r));
-  }
+  no_point_reason (v, d, t, r, local, sizeof local);
+  if (r < 0 || v->task->archive.location == NULL)
+    return fail ("%s", local);
+  /* No local point at t: the task's archive may hold one. */
+  e = view_archive_point (v, d, t, p, why, sizeof why);
+  if (e == 0)
+    return 0;
+  return fail ("%s; %s", local, why);
 }
 
 int

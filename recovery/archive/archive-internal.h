@@ -38,6 +38,11 @@ enum { ARCHIVE_CODEC_RAW = 0, ARCHIVE_CODEC_ZSTD = 1 };
 /* An archive over an open store (which it then owns, also on failure). */
 int archive_open_store (struct archive_store *s, bool create,
                         struct archive **out);
+/* The keys of the indexes of task (NULL: all), sorted; free them with
+ * archive_index_keys_free. */
+int archive_index_keys (struct archive *a, const char *task,
+                        string_vector *keys);
+void archive_index_keys_free (string_vector *keys);
 /* Load the index at key whole, checked: 0, -ENOENT, -EUCLEAN. */
 int archive_index_load (struct archive *a, const char *key,
                         struct archive_point *out);
@@ -101,6 +106,9 @@ int archive_lease_take (struct archive *a, const char *store_id,
  * for ARCHIVE_LEASE_STALE_NS. */
 void archive_lease_refresh (struct archive_lease *l, bool force);
 bool archive_lease_stale (const struct archive_lease *l);
+/* Tests only: put the lease again every refresh_ns, stale after
+ * stale_ns (ARCHIVE_LEASE_REFRESH_NS / 2 and ARCHIVE_LEASE_STALE_NS). */
+void archive_lease_timing (int64_t refresh_ns, int64_t stale_ns);
 /* The start it records (the store's clock). */
 int64_t archive_lease_started (const struct archive_lease *l);
 void archive_lease_drop (struct archive_lease *l);

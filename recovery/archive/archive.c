@@ -145,6 +145,7 @@ free_keys (string_vector *keys)
 static int
 index_keys (struct archive *a, const char *prefix, string_vector *keys)
 {
+  *keys = (string_vector) empty_vector;
   int r = a->s->ops->list (a->s, prefix, collect_key, keys);
 
   if (r < 0)
@@ -152,6 +153,25 @@ index_keys (struct archive *a, const char *prefix, string_vector *keys)
   else if (keys->len > 1)
     qsort (keys->ptr, keys->len, sizeof keys->ptr[0], cmp_key);
   return r;
+}
+
+int
+archive_index_keys (struct archive *a, const char *task, string_vector *keys)
+{
+  char prefix[300];
+
+  *keys = (string_vector) empty_vector;
+  if (task && !archive_task_name_ok (task))
+    return cdp_set_error (-EINVAL, "'%s' is not a task name", task);
+  snprintf (prefix, sizeof prefix, "points/%s%s", task ? task : "",
+            task ? "/" : "");
+  return index_keys (a, prefix, keys);
+}
+
+void
+archive_index_keys_free (string_vector *keys)
+{
+  free_keys (keys);
 }
 
 /* The metadata of the index at key, from its header and metadata only. */
@@ -183,19 +203,24 @@ load_meta (struct archive *a, const char *key, struct archive_point *p)
   return r;
 }
 
+/* Oldest first; at the same time, by key (task, then store). */
+static int
+cmp_point (const void *x, const void *y)
+{
+  const struct archive_point *p = x, *q = y;
+
+  if (p->time_ns != q->time_ns)
+    return p->time_ns < q->time_ns ? -1 : 1;
+  return strcmp (p->key, q->key);
+}
+
 int
 archive_points (struct archive *a, const char *task,
                 archive_point_vector *out)
 {
-  string_vector keys = empty_vector;
-  char prefix[300];
-  int r;
+  string_vector keys;
+  int r = archive_index_keys (a, task, &keys);
 
-  if (task && !archive_task_name_ok (task))
-    return cdp_set_error (-EINVAL, "'%s' is not a task name", task);
-  snprintf (prefix, sizeof prefix, "points/%s%s", task ? task : "",
-            task ? "/" : "");
-  r = index_keys (a, prefix, &keys);
   for (size_t i = 0; r == 0 && i < keys.len; i++) {
     struct archive_point p;
     r = load_meta (a, keys.ptr[i], &p);
@@ -212,6 +237,8 @@ archive_points (struct archive *a, const char *task,
   free_keys (&keys);
   if (r < 0)
     archive_points_reset (out);
+  else if (out->len > 1)
+    qsort (out->ptr, out->len, sizeof out->ptr[0], cmp_point);
   return r;
 }
 

@@ -10,6 +10,8 @@
  *                                  time, kind, where from, and per disk its
  *                                  name, size and chunk list; checksummed
  *   writers/<id>                   the lease of a push in progress
+ *   gc/<host>-<pid>                the record of a collection (running
+ *                                  or ended), read by pushes
  *
  * A point exists exactly when its index does: push puts (and touches)
  * every chunk first and the index last, so a crash leaves chunks and no
@@ -17,7 +19,9 @@
  * missing.  Garbage collection deletes only chunks that no index names
  * and whose time is older than its start (less a grace for clocks) and
  * than every live lease's start: a push touches each chunk it reuses,
- * so a chunk a running push relies on is never collected.
+ * so a chunk a running push relies on is never collected; and a push
+ * that a collection overlapped checks its chunks again, after the
+ * collection, before its index.
  *
  * Errors: -errno with the thread's error set (common/error.h); a chunk
  * or index that fails its checksum is -EUCLEAN and never reaches a

@@ -15,6 +15,8 @@
  * The argument that this is safe with pushes on other hosts is in
  * docs/ARCHITECTURE.md, "The archive". */
 #include <errno.h>
+#include <json-c/json.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/archive/archive-internal.h"
 
@@ -48,6 +51,7 @@ struct gc {
   string_vector dead;               /* leases dead for a day */
   /* The record and its refresher. */
   char rec_key[HOST_NAME_MAX + 64];
+  char host[HOST_NAME_MAX + 1];
   pthread_t refresher;
   pthread_mutex_t lock;
   pthread_cond_t cond;
@@ -58,22 +62,49 @@ struct gc {
 int
 archive_gc_record_parse (const void *buf, size_t len, bool *running)
 {
-  if (memmem (buf, len, "\"running\": true", 15))
-    *running = true;
-  else if (memmem (buf, len, "\"running\": false", 16))
-    *running = false;
-  else
-    return -EUCLEAN;
-  return 0;
+  struct json_tokener *tok = json_tokener_new ();
+  struct json_object *o = NULL, *v, *h, *p;
+  char host[HOST_NAME_MAX + 1] = "";
+  int r = -EUCLEAN;
+
+  if (tok == NULL)
+    return -ENOMEM;
+  if (len <= INT32_MAX)
+    o = json_tokener_parse_ex (tok, buf, (int) len);
+  if (o && json_object_object_get_ex (o, "running", &v)
+      && json_object_is_type (v, json_type_boolean)) {
+    *running = json_object_get_boolean (v);
+    /* One of this host whose process is gone runs no more. */
+    gethostname (host, sizeof host - 1);
+    if (*running && json_object_object_get_ex (o, "host", &h)
+        && json_object_object_get_ex (o, "pid", &p)
+        && strcmp (json_object_get_string (h), host) == 0
+        && kill ((pid_t) json_object_get_int64 (p), 0) < 0 && errno == ESRCH)
+      *running = false;
+    r = 0;
+  }
+  json_object_put (o);
+  json_tokener_free (tok);
+  return r;
 }
 
 static int
 put_record (struct gc *g, bool running)
 {
-  char body[128];
-  int n = snprintf (body, sizeof body, "{\"start\": %" PRId64 ", \"running\": "
-                    "%s}\n", g->t0, running ? "true" : "false");
-  int r = g->a->s->ops->put (g->a->s, g->rec_key, body, (size_t) n);
+  struct json_object *o = json_object_new_object ();
+  const char *body;
+  int r = -ENOMEM;
+
+  jf_add (o, "start", json_object_new_int64 (g->t0));
+  jf_add (o, "running", json_object_new_boolean (running));
+  jf_add (o, "host", json_object_new_string (g->host));
+  jf_add (o, "pid", json_object_new_int64 (getpid ()));
+  body = jf_text (o, JSON_C_TO_STRING_PLAIN);
+  if (body)
+    r = g->a->s->ops->put (g->a->s, g->rec_key, body, strlen (body));
+  else
+    cdp_set_error (r, "out of memory");
+  json_object_put (o);
 
   if (r == 0) {
     pthread_mutex_lock (&g->lock);
@@ -121,17 +152,16 @@ check_record (struct gc *g)
 static int
 start (struct gc *g)
 {
-  char host[HOST_NAME_MAX + 1] = "";
   int r;
 
   if ((r = g->a->s->ops->now (g->a->s, &g->t0)) < 0)
     return r;
-  gethostname (host, sizeof host - 1);
-  for (char *c = host; *c; c++)
+  gethostname (g->host, sizeof g->host - 1);
+  snprintf (g->rec_key, sizeof g->rec_key, "gc/%s-%ld", g->host,
+            (long) getpid ());
+  for (char *c = g->rec_key + 3; *c; c++)
     if (*c == '/')
       *c = '_';
-  snprintf (g->rec_key, sizeof g->rec_key, "gc/%s-%ld", host,
-            (long) getpid ());
   if ((r = put_record (g, true)) < 0)
     return r;
   g->recorded = true;

@@ -16,6 +16,18 @@
 #include "common/timeutil.h"
 #include "recovery/archive/archive-internal.h"
 
+/* How often a lease is put again, and after how long without a put it
+ * is stale (archive_lease_timing). */
+static int64_t refresh_every = ARCHIVE_LEASE_REFRESH_NS / 2;
+static int64_t stale_after = ARCHIVE_LEASE_STALE_NS;
+
+void
+archive_lease_timing (int64_t refresh_ns, int64_t stale_ns)
+{
+  refresh_every = refresh_ns;
+  stale_after = stale_ns;
+}
+
 struct archive_lease {
   struct archive *a;
   char key[300];
@@ -68,7 +80,7 @@ archive_lease_refresh (struct archive_lease *l, bool force)
   struct cdp_saved_error e;
   int64_t now = time_mono_ns ();
 
-  if (!force && now - l->last_try < ARCHIVE_LEASE_REFRESH_NS / 2)
+  if (!force && now - l->last_try < refresh_every)
     return;
   l->last_try = now;
   cdp_save_error (&e);              /* a failure here is only staleness */
@@ -80,7 +92,7 @@ archive_lease_refresh (struct archive_lease *l, bool force)
 bool
 archive_lease_stale (const struct archive_lease *l)
 {
-  return time_mono_ns () - l->last_ok > ARCHIVE_LEASE_STALE_NS;
+  return time_mono_ns () - l->last_ok > stale_after;
 }
 
 int64_t

@@ -2,7 +2,9 @@
  *
  * Order (archive.h): the lease; every chunk, in parallel — read (a chunk
  * all hole, or all zero bytes, is a zero chunk: not stored), hash, then
- * touch it when it exists or compress and put it when it does not; the
+ * touch it when it exists or compress and put it when it does not; if
+ * the lease went stale, every chunk touched again; once no collection
+ * runs, every chunk checked again if one ran meanwhile (gc.c); the
  * index last.  A crash before the index leaves chunks and no point: the
  * next push of the same point touches them instead of putting them. */
 #include <errno.h>
@@ -281,7 +283,8 @@ static int
 pass (struct push *p, enum mode mode, struct archive_lease *lease,
       uint64_t total)
 {
-  unsigned n = p->o->threads ? p->o->threads : 4;
+  unsigned n = p->o->threads == 0 ? 4 : p->o->threads > 64 ? 64
+               : p->o->threads;
   pthread_t *tids = calloc (n, sizeof *tids);
   unsigned started = 0;
 
@@ -305,7 +308,8 @@ pass (struct push *p, enum mode mode, struct archive_lease *lease,
     pthread_cond_timedwait (&p->cond, &p->lock, &t);
     pthread_mutex_unlock (&p->lock);
     archive_lease_refresh (lease, false);
-    if (!p->stop && cancelled (p, done, total)) {
+    if (!p->stop && cancelled (p, p->mode == PASS_READ ? done : total,
+                               total)) {
       cdp_set_error (-ECANCELED, "the push was cancelled");
       fail (p, -ECANCELED);
     }
@@ -479,7 +483,11 @@ push_chunks (struct push *p)
    * removed chunks this push reused.  Touch (or put) them all again. */
   while (r == 0 && archive_lease_stale (lease)) {
     archive_lease_refresh (lease, true);
-    r = pass (p, PASS_TOUCH, lease, total);
+    if (archive_lease_stale (lease))
+      r = cdp_set_error (-EIO, "archive %s: the push's lease cannot be "
+                         "renewed", p->a->s->location);
+    else
+      r = pass (p, PASS_TOUCH, lease, total);
   }
   if (r == 0)
     r = wait_collections (p, lease, total, &overlap);

@@ -59,18 +59,18 @@ add_point (struct verify *v, const struct archive_point *p)
 static int
 add_points (struct verify *v, const char *task)
 {
-  archive_point_vector pts = empty_vector;
-  int r = archive_points (v->a, task, &pts);
+  string_vector keys;
+  int r = archive_index_keys (v->a, task, &keys);
 
-  for (size_t i = 0; r == 0 && i < pts.len; i++) {
+  for (size_t i = 0; r == 0 && i < keys.len; i++) {
     struct archive_point p;
-    r = archive_index_load (v->a, pts.ptr[i].key, &p);
+    r = archive_index_load (v->a, keys.ptr[i], &p);
     if (r == -ENOENT) {             /* forgotten meanwhile */
       cdp_clear_error ();
       r = 0;
     }
     else if (r == -EUCLEAN) {
-      report (v, pts.ptr[i].key, cdp_get_error ());
+      report (v, keys.ptr[i], cdp_get_error ());
       r = 0;
     }
     else if (r == 0) {
@@ -78,7 +78,7 @@ add_points (struct verify *v, const char *task)
       archive_point_free (&p);
     }
   }
-  archive_points_reset (&pts);
+  archive_index_keys_free (&keys);
   return r;
 }
 

@@ -56,6 +56,21 @@ int cli_disk_request (const struct task *t, const struct task_disk *d,
                       const char *op, uint64_t size, uint64_t *old,
                       uint64_t *seq);
 
+/* ---- cmd-archive.c: cdp archive, and what task create and set check -- */
+
+struct task_archive;
+/* --archive given to task create or task set: a location an archive can
+ * be (else one line and EXIT_USAGE, or EXIT_FAIL when its parent
+ * directory is missing); one that cannot be reached now (S3) is said on
+ * stderr and taken (serve archives there once it can).  0 or the exit
+ * code.  No location: 0. */
+int cli_archive_check (const struct task_archive *a);
+/* task delete: forget the points of t this store pushed into its
+ * archive (*n of them).  0 (also when the archive holds none), or
+ * -errno with why filled. */
+int cli_archive_forget (const char *store, const struct task *t, size_t *n,
+                        char *why, size_t len);
+
 /* ---- cmd-task.c: the task as `cdp task show --json` prints it ----------- */
 
 /* A new JSON object (docs/JSON.md, "task show"); task create and task

@@ -28,6 +28,7 @@ struct cli_commands {
 };
 extern const struct cli_commands cli_commands;      /* cdp COMMAND */
 extern const struct cli_commands cli_task_commands; /* cdp task SUBCOMMAND */
+extern const struct cli_commands cli_archive_commands; /* cdp archive ... */
 
 /* The entry named name, or NULL. */
 const struct cli_command *cli_find (const struct cli_commands *table,
@@ -77,5 +78,6 @@ int cmd_ls (const char *store, int argc, char **argv);
 int cmd_cat (const char *store, int argc, char **argv);
 int cmd_get (const char *store, int argc, char **argv);
 int cmd_verify (const char *store, int argc, char **argv);  /* cmd-verify.c */
+int cmd_archive (const char *store, int argc, char **argv); /* cmd-archive.c */
 
 #endif

@@ -37,7 +37,8 @@ static const char set_help[] =
   "are fixed when the task is created.  --json prints the task as 'cdp task\n"
   "show --json' does, with the policies changed and whether a serve\n"
   "applied them.\n"
-  POLICY_HELP;
+  POLICY_HELP
+  ARCHIVE_HELP;
 
 enum { FIXED = 0x1200, JSON_OPT };
 
@@ -57,13 +58,16 @@ enum { FIXED = 0x1200, JSON_OPT };
   { "max-connections", required_argument, 0, FIXED }
 
 static const struct option opts[] = {
-  POLICY_LONG_OPTIONS, FIXED_LONG_OPTIONS, { "json", no_argument, 0, JSON_OPT },
+  POLICY_LONG_OPTIONS, ARCHIVE_LONG_OPTIONS, FIXED_LONG_OPTIONS,
+  { "json", no_argument, 0, JSON_OPT },
   { "help", no_argument, 0, 'h' }, { 0 } };
 
 /* What was given: the values in p, which ones in given (by option). */
 struct wanted {
   struct task_policy p;
   bool given[POLICY_OPT_RPO - POLICY_OPT_BP_INTERVAL + 1];
+  struct task_archive a;
+  bool agiven[ARCHIVE_OPT_BANDWIDTH - ARCHIVE_OPT_LOCATION + 1];
   bool json;
 };
 
@@ -82,6 +86,12 @@ parse_args (int argc, char **argv, struct wanted *w, const char **name)
     case POLICY_OPT_VERIFY_INTERVAL: case POLICY_OPT_RPO:
       r = policy_opt (c, optarg, &w->p);
       w->given[c - POLICY_OPT_BP_INTERVAL] = any = true;
+      break;
+    case ARCHIVE_OPT_LOCATION: case ARCHIVE_OPT_KEEP_DAILY:
+    case ARCHIVE_OPT_KEEP_WEEKLY: case ARCHIVE_OPT_KEEP_MONTHLY:
+    case ARCHIVE_OPT_BANDWIDTH:
+      r = task_archive_opt (c, optarg, &w->a);
+      w->agiven[c - ARCHIVE_OPT_LOCATION] = any = true;
       break;
     case JSON_OPT:
       w->json = true;
@@ -154,6 +164,61 @@ apply (const struct wanted *w, struct task_policy *p, char *out, size_t len,
     }
     else if (have[i] && *have[i] != want[i]) {
       say_duration (out, len, flag[i], *have[i], want[i]);
+      *have[i] = want[i];
+    }
+  }
+}
+
+/* Apply the archive flags of w to a, as apply does the policies (out
+ * goes on after what is there). */
+static void
+apply_archive (const struct wanted *w, struct task_archive *a, char *out,
+               size_t len, json_object *names)
+{
+  static const char *const flag[] = { "archive", "keep-daily", "keep-weekly",
+    "keep-monthly", "archive-bandwidth" };
+  unsigned *const have[] = { NULL, &a->keep_daily, &a->keep_weekly,
+    &a->keep_monthly, NULL };
+  const unsigned want[] = { 0, w->a.keep_daily, w->a.keep_weekly,
+    w->a.keep_monthly, 0 };
+  char x[32], y[32];
+
+  for (size_t i = 0; i < sizeof flag / sizeof flag[0]; i++) {
+    size_t n = strlen (out);
+    bool change;
+    if (!w->agiven[i])
+      continue;
+    if (i == 0)
+      change = (a->location == NULL) != (w->a.location == NULL) ||
+        (a->location && strcmp (a->location, w->a.location) != 0);
+    else if (i == 4)
+      change = a->bandwidth != w->a.bandwidth;
+    else
+      change = *have[i] != want[i];
+    if (!change)
+      continue;
+    if (names)
+      jf_append (names, json_object_new_string (flag[i]));
+    if (i == 0) {
+      char *loc = w->a.location ? strdup (w->a.location) : NULL;
+      snprintf (out + n, len - n, "%s--archive %s -> %s", n ? ", " : "",
+                a->location ? a->location : "none",
+                w->a.location ? w->a.location : "none");
+      if (w->a.location && loc == NULL)
+        continue;                   /* out of memory: not changed */
+      free (a->location);
+      a->location = loc;
+    }
+    else if (i == 4) {
+      snprintf (x, sizeof x, "%llu", (unsigned long long) a->bandwidth);
+      snprintf (y, sizeof y, "%llu", (unsigned long long) w->a.bandwidth);
+      snprintf (out + n, len - n, "%s--archive-bandwidth %s -> %s",
+                n ? ", " : "", x, y);
+      a->bandwidth = w->a.bandwidth;
+    }
+    else {
+      snprintf (out + n, len - n, "%s--%s %u -> %u", n ? ", " : "", flag[i],
+                *have[i], want[i]);
       *have[i] = want[i];
     }
   }
@@ -241,19 +306,27 @@ cmd_task_set (const char *store, int argc, char **argv)
   const char *name;
   char changed[512], why[512];
   json_object *names = NULL;
+  bool policy_changed;
   int fd, e;
 
   if (want_help (argc, argv)) {
     fputs (set_help, stdout);
     return 0;
   }
-  if ((e = parse_args (argc, argv, &w, &name)) != 0)
+  task_archive_defaults (&w.a);
+  if ((e = parse_args (argc, argv, &w, &name)) != 0 ||
+      (w.agiven[0] && (e = cli_archive_check (&w.a)) != 0)) {
+    task_archive_free (&w.a);
     return e;
-  if (cli_task_load (store, name, &t) != 0)
+  }
+  if (cli_task_load (store, name, &t) != 0) {
+    task_archive_free (&w.a);
     return EXIT_FAIL;
+  }
   if ((fd = task_lock_hold (t)) < 0) {
     e = fail ("cannot lock %s/task.lock: %s", t->dir, strerror (-fd));
     task_free (t);
+    task_archive_free (&w.a);
     return e;
   }
   /* Under the lock: what another task set may have written meanwhile. */
@@ -261,11 +334,23 @@ cmd_task_set (const char *store, int argc, char **argv)
     e = task_load_fail (store, name, e);
     goto out;
   }
+  if ((e = task_archive_load (t, &t->archive)) < 0) {
+    e = task_load_fail (store, name, e);
+    goto out;
+  }
   names = w.json ? json_object_new_array () : NULL;
   apply (&w, &t->policy, changed, sizeof changed, names);
-  if (*changed && (e = task_policy_save (t, &t->policy)) < 0) {
+  policy_changed = *changed != '\0';
+  apply_archive (&w, &t->archive, changed, sizeof changed, names);
+  if (policy_changed && (e = task_policy_save (t, &t->policy)) < 0) {
     e = fail ("task %s: cannot write %s/task.json: %s; nothing changed",
               name, t->dir, jf_strerror (e));
+    goto out;
+  }
+  if (*changed && (e = task_archive_save (t, &t->archive)) < 0) {
+    e = fail ("task %s: cannot write %s/task.json: %s; the archive is as "
+              "it was%s", name, t->dir, jf_strerror (e),
+              policy_changed ? " (the policies are changed)" : "");
     goto out;
   }
   if (w.json)
@@ -292,5 +377,6 @@ cmd_task_set (const char *store, int argc, char **argv)
   json_object_put (names);
   close (fd);
   task_free (t);
+  task_archive_free (&w.a);
   return e;
 }

@@ -35,6 +35,7 @@ static const char create_help[] =
   "listener: --max-connections N (32): clients served at once\n"
   "--json: print the task created as 'cdp task show --json' does\n"
   POLICY_HELP
+  ARCHIVE_HELP
   "        --segment-size SIZE (journal segment; default 256M, less on small\n"
   "        file systems)\n";
 
@@ -221,7 +222,7 @@ task_create (const char *store, int argc, char **argv)
   static const struct option shared[] = {
     { "listen", required_argument, 0, 'l' },
     { "segment-size", required_argument, 0, 'g' }, POLICY_LONG_OPTIONS,
-    LISTEN_LONG_OPTIONS, { "json", no_argument, 0, 'j' },
+    LISTEN_LONG_OPTIONS, ARCHIVE_LONG_OPTIONS, { "json", no_argument, 0, 'j' },
     { 0 } };
   struct option *opts = hv_create_options (shared);
   struct task *t = calloc (1, sizeof *t);
@@ -236,6 +237,7 @@ task_create (const char *store, int argc, char **argv)
     return fail ("task create: %s", strerror (ENOMEM));
   }
   policy_defaults (&t->policy);
+  task_archive_defaults (&t->archive);
   optind = 1;
   while (r == 0 && (c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
@@ -255,6 +257,11 @@ task_create (const char *store, int argc, char **argv)
     case LISTEN_OPT_TLS_CREDS: case LISTEN_OPT_TLS_PSK:
     case LISTEN_OPT_NO_TLS: case LISTEN_OPT_MAX_CONNECTIONS:
       r = listen_opt (c, optarg, &t->lo);
+      break;
+    case ARCHIVE_OPT_LOCATION: case ARCHIVE_OPT_KEEP_DAILY:
+    case ARCHIVE_OPT_KEEP_WEEKLY: case ARCHIVE_OPT_KEEP_MONTHLY:
+    case ARCHIVE_OPT_BANDWIDTH:
+      r = task_archive_opt (c, optarg, &t->archive);
       break;
     default:
       if ((r = hv_create_opt (&hc, c, optarg)) < 0)
@@ -278,6 +285,15 @@ task_create (const char *store, int argc, char **argv)
     r = fail ("task '%s' exists already", t->name);   /* before its address */
   if (r == 0)
     r = check_address (store, t);
+  if (r == 0 && t->archive.location == NULL) {
+    struct task_archive none;
+    task_archive_defaults (&none);
+    if (!task_archive_same (&none, &t->archive))
+      r = usage_error ("--keep-daily, --keep-weekly, --keep-monthly and "
+                       "--archive-bandwidth need --archive LOCATION");
+  }
+  if (r == 0)
+    r = cli_archive_check (&t->archive);
   if (r == 0)
     r = hv_create_check (store, &hc);
   if (r == 0)
@@ -343,6 +359,10 @@ task_json (const struct task *t)
   jf_add (o, "max_chain", json_object_new_int (t->policy.max_chain));
   jf_add (o, "verify_interval_s", json_object_new_int64 (t->policy.verify_interval / NS));
   jf_add (o, "rpo_s", json_object_new_double ((double) t->policy.rpo / NS));
+  if (t->archive.location)
+    jf_add (o, "archive", task_archive_json (&t->archive));
+  else
+    jf_add_null (o, "archive");
   jf_add (o, "points_checked_against_mirror",
           json_object_new_boolean (hv_of (t)->protector != NULL));
   format_time (t->created_ns, buf, sizeof buf);
@@ -388,6 +408,16 @@ task_print (const struct task *t)
   else
     printf ("rpo:        %s (a guest write completes once the kernel has its "
             "record; durable within %s)\n", rpo, rpo);
+  if (t->archive.location) {
+    format_size (t->archive.bandwidth, sz, sizeof sz);
+    printf ("archive:    %s, keeping %u daily, %u weekly, %u monthly "
+            "points, locks and bookmarks; uploads at most %s/s\n",
+            t->archive.location, t->archive.keep_daily,
+            t->archive.keep_weekly, t->archive.keep_monthly,
+            t->archive.bandwidth ? sz : "unbounded");
+  }
+  else
+    printf ("archive:    none\n");
   if (hv_of (t)->show_note)
     printf ("note:       %s\n", hv_of (t)->show_note);
 }
@@ -534,8 +564,9 @@ int
 cmd_task_delete (const char *store, int argc, char **argv)
 {
   struct task *t;
-  bool force = false, json = false;
+  bool force = false, json = false, keep_archive = false;
   const char *name = NULL;
+  size_t forgot = 0;
   char *lock, why[512] = "";
   bool released = false;
   int fd, lfd = -1, e;
@@ -547,11 +578,14 @@ cmd_task_delete (const char *store, int argc, char **argv)
       force = true;
     else if (strcmp (argv[i], "--json") == 0)
       json = true;
+    else if (strcmp (argv[i], "--keep-archive") == 0)
+      keep_archive = true;
     else if (argv[i][0] != '-')
       name = argv[i];
   }
   if (name == NULL)
-    return usage_error ("usage: cdp task delete NAME [--force] [--json]");
+    return usage_error ("usage: cdp task delete NAME [--force] "
+                        "[--keep-archive] [--json]");
   if ((e = task_load (store, name, &t)) < 0 && e != -EUCLEAN &&
       e != -EPROTONOSUPPORT)
     return task_load_fail (store, name, e);
@@ -607,6 +641,16 @@ cmd_task_delete (const char *store, int argc, char **argv)
               "again)" : "");
     goto out;
   }
+  /* No serve archives the task any more: what it pushed is forgotten
+   * (archive gc frees its chunks), or the task stays. */
+  if (!keep_archive && t->archive.location &&
+      cli_archive_forget (store, t, &forgot, why, sizeof why) < 0) {
+    e = fail ("task '%s' not deleted: its points in archive %s cannot be "
+              "forgotten: %s; use --keep-archive to delete it and keep "
+              "them%s", name, t->archive.location, why, released
+              ? " (cdp serve takes it up again)" : "");
+    goto out;
+  }
   if ((e = remove_task_dir (t)) != 0)
     goto out;
   if (json) {
@@ -614,9 +658,14 @@ cmd_task_delete (const char *store, int argc, char **argv)
     jf_add (o, "task", json_object_new_string (name));
     jf_add (o, "deleted", json_object_new_boolean (true));
     jf_add (o, "was_served", json_object_new_boolean (released));
+    jf_add (o, "archived_points_forgotten", json_object_new_uint64 (forgot));
     e = cli_print_json (o);
   }
   else {
+    if (forgot)
+      printf ("task %s: %zu archived point%s forgotten in %s (cdp archive "
+              "gc frees their chunks)\n", name, forgot, forgot == 1 ? ""
+              : "s", t->archive.location);
     printf ("task %s deleted\n", name);
     e = 0;
   }

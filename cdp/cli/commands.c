@@ -23,7 +23,7 @@ static const struct cli_command task_commands[] = {
   { "set", cmd_task_set, "change a task's policies, live if it is served",
     .args = "NAME [POLICY]... [--json]" },
   { "delete", cmd_task_delete, "delete a task and its history",
-    .args = "NAME [--force] [--json]" },
+    .args = "NAME [--force] [--keep-archive] [--json]" },
 };
 const struct cli_commands cli_task_commands = { task_commands,
                                                 LEN (task_commands) };
@@ -49,6 +49,8 @@ static const struct cli_command commands[] = {
   { "lock", cmd_lock, "keep a point past every retention", .group = POINTS },
   { "unlock", cmd_lock, "let a locked point go", .group = POINTS },
   { "fold", cmd_fold, "make a base point of every disk now", .group = POINTS },
+  { "archive", cmd_archive, "push, list and collect long-term archives",
+    .group = POINTS, .sub = &cli_archive_commands },
   { "export", cmd_export, "serve a point over NBD", .group = DATA },
   { "restore", cmd_restore, "write a point to a standalone image",
     .group = DATA },

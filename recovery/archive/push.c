@@ -124,6 +124,31 @@ all_hole (const struct point *pt, uint64_t off, uint64_t len)
   return r;
 }
 
+/* Wait until total put bytes are within the bandwidth bound, in slices
+ * of at most 100 ms: a cancel (or another worker's failure) ends the
+ * wait at once, however low the bound.  0 or -ECANCELED. */
+static int
+pace (struct push *p, uint64_t total)
+{
+  for (;;) {
+    int64_t want, now = time_mono_ns ();
+    bool stop;
+    pthread_mutex_lock (&p->lock);
+    stop = p->stop;
+    pthread_mutex_unlock (&p->lock);
+    if (stop || (p->o->cancel && *p->o->cancel))
+      return cdp_set_error (-ECANCELED, "the push was cancelled");
+    if (p->o->bandwidth == 0)
+      return 0;
+    want = (int64_t) ((double) total / (double) p->o->bandwidth * 1e9)
+           - (now - p->pace_start);
+    if (want <= 0)
+      return 0;
+    time_pace (now, want < 100000000 ? (uint64_t) want : 100000000,
+               1000000000);
+  }
+}
+
 /* Compress and put the chunk of sum; count its bytes as the point's
  * unless it was counted already (a pass after the first). */
 static int
@@ -140,7 +165,10 @@ put_chunk (struct push *p, const char *key, const void *buf, size_t len)
   pthread_mutex_lock (&p->lock);
   total = p->put_bytes += olen;
   pthread_mutex_unlock (&p->lock);
-  time_pace (p->pace_start, total, p->o->bandwidth);
+  if ((r = pace (p, total)) < 0) {
+    free (obj);
+    return r;
+  }
   r = s->ops->put (s, key, obj, olen);
   free (obj);
   if (r == 0) {

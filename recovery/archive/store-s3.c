@@ -3,8 +3,10 @@
  * Requests are path-style, ENDPOINT/BUCKET/PREFIX/KEY, signed with AWS
  * Signature Version 4 by libcurl (CURLOPT_AWS_SIGV4).  The payload's
  * SHA-256 goes in x-amz-content-sha256 (signed; libcurl 7.88 does not
- * add it and S3 refuses a request without it) and a PUT's MD5 in
- * Content-MD5, so that the server refuses a body damaged on the way.
+ * add it and S3 refuses a request without it).  S3 checks the body it
+ * received against it (XAmzContentSHA256Mismatch), so a body damaged on
+ * the way is refused, never stored; Content-MD5 would only cost a
+ * second pass over the data.
  *
  * Threads: any number of calls at once.  Each call takes an easy handle
  * from the store's pool (or makes one) and gives it back, so that its
@@ -62,8 +64,9 @@ struct s3 {
   char *token_header;               /* "x-amz-security-token: ..." or NULL */
   CURLSH *share;
   pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
-  pthread_mutex_t lock;             /* idle, bucket_made */
+  pthread_mutex_t lock;             /* idle */
   struct s3_handle *idle;
+  pthread_mutex_t bucket_lock;      /* bucket_made */
   bool bucket_made;
 };
 
@@ -311,33 +314,22 @@ handle_put (struct s3 *st, struct s3_handle *h)
   pthread_mutex_unlock (&st->lock);
 }
 
-/* The payload's hashes: SHA-256 in hex, MD5 in base64. */
+/* The payload's SHA-256 in hex. */
 static int
-payload_hashes (const void *buf, size_t len, char sha[65], char md5[25])
+payload_sha256 (const void *buf, size_t len, char sha[65])
 {
-  static const char b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  unsigned char d[32], m[16];
+  unsigned char d[32];
   int i;
 
-  if (gnutls_hash_fast (GNUTLS_DIG_SHA256, buf, len, d) < 0 ||
-      gnutls_hash_fast (GNUTLS_DIG_MD5, buf, len, m) < 0)
+  if (gnutls_hash_fast (GNUTLS_DIG_SHA256, buf, len, d) < 0)
     return -EIO;
   for (i = 0; i < 32; i++)
     sprintf (sha + 2 * i, "%02x", d[i]);
-  for (i = 0; i < 16; i += 3) {
-    uint32_t v = m[i] << 16 | (i + 1 < 16 ? m[i + 1] << 8 : 0)
-      | (i + 2 < 16 ? m[i + 2] : 0);
-    md5[i / 3 * 4] = b64[v >> 18 & 63];
-    md5[i / 3 * 4 + 1] = b64[v >> 12 & 63];
-    md5[i / 3 * 4 + 2] = i + 1 < 16 ? b64[v >> 6 & 63] : '=';
-    md5[i / 3 * 4 + 3] = i + 2 < 16 ? b64[v & 63] : '=';
-  }
-  md5[24] = '\0';
   return 0;
 }
 
-/* Append "NAME: VALUE" (or "NAME:" to remove a header curl adds). */
+/* Append "NAME: VALUE".  (Not "Expect:" to drop 100-continue: curl 7.88
+ * signs the header it then leaves out, and S3 refuses the signature.) */
 static struct curl_slist *
 add_header (struct curl_slist *l, bool *oom, const char *name, const char *v)
 {
@@ -353,7 +345,7 @@ add_header (struct curl_slist *l, bool *oom, const char *name, const char *v)
 /* One attempt of r: the curl code, with r's answer filled in. */
 static CURLcode
 attempt (struct s3 *st, CURL *c, struct s3_req *r, const char *url,
-         const char *sha, const char *md5)
+         const char *sha)
 {
   struct curl_slist *hd = NULL;
   bool oom = false;
@@ -366,9 +358,6 @@ attempt (struct s3 *st, CURL *c, struct s3_req *r, const char *url,
   r->have_length = r->oom = false;
   curl_easy_reset (c);
   hd = add_header (hd, &oom, "x-amz-content-sha256", sha);
-  hd = add_header (hd, &oom, "Expect", "");
-  if (md5)
-    hd = add_header (hd, &oom, "Content-MD5", md5);
   if (st->token_header && (hd = curl_slist_append (hd, st->token_header)) == NULL)
     oom = true;
   if (r->copy_source) {
@@ -487,7 +476,7 @@ static int
 perform (struct s3 *st, struct s3_req *r)
 {
   CLEANUP_FREE char *path = object_path (st, r->key), *url = NULL;
-  char sha[65], md5[25], code[128], msg[256];
+  char sha[65], code[128], msg[256];
   bool with_body = strcmp (r->method, "PUT") == 0 && !r->copy_source;
   struct s3_handle *h;
   int n, timeouts = 0;
@@ -500,14 +489,13 @@ perform (struct s3 *st, struct s3_req *r)
     return cdp_set_error (-ENOMEM, "out of memory");
   if (!with_body)
     strcpy (sha, EMPTY_SHA256);
-  else if (payload_hashes (r->body_len ? r->body : "", r->body_len, sha,
-                           md5) < 0)
+  else if (payload_sha256 (r->body_len ? r->body : "", r->body_len, sha) < 0)
     return cdp_set_error (-EIO, "archive %s: hashing %s failed",
                           st->s.location, r->key ? r->key : "(bucket)");
   if ((c = handle_get (st, &h)) == NULL)
     return cdp_set_error (-ENOMEM, "out of memory");
   for (n = 1;; n++) {
-    rc = attempt (st, c, r, url, sha, with_body ? md5 : NULL);
+    rc = attempt (st, c, r, url, sha);
     if (r->oom) {
       handle_put (st, h);
       return cdp_set_error (-ENOMEM, "out of memory");
@@ -657,7 +645,7 @@ s3_get_range (struct archive_store *s, const char *key, void *buf,
 static int
 make_bucket (struct s3 *st)
 {
-  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&st->lock);
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&st->bucket_lock);
   CLEANUP_FREE char *conf = NULL;
   struct s3_req *r;
   char code[128], msg[8];
@@ -949,6 +937,7 @@ s3_close (struct archive_store *s)
   for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
     pthread_mutex_destroy (&st->share_lock[i]);
   pthread_mutex_destroy (&st->lock);
+  pthread_mutex_destroy (&st->bucket_lock);
   free (st->endpoint);
   free (st->bucket);
   free (st->prefix);
@@ -1161,6 +1150,7 @@ store_s3_open (const char *location, struct archive_store **out)
   }
   st->s.ops = &s3_ops;
   pthread_mutex_init (&st->lock, NULL);
+  pthread_mutex_init (&st->bucket_lock, NULL);
   for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
     pthread_mutex_init (&st->share_lock[i], NULL);
   if ((err = setup (st, location)) < 0) {

@@ -117,8 +117,13 @@ _ceph_fail ()
 
 ceph_start ()
 {
-    local fsid mon_port rgw_port osd_uuid t0
+    local fsid mon_port rgw_port osd_uuid t0 t
     t0=$(date +%s.%N)
+    for t in ceph-mon ceph-osd radosgw radosgw-admin ceph monmaptool \
+             curl python3 bc; do
+        command -v "$t" >/dev/null 2>&1 ||
+            { _ceph_log "required tool '$t' is not installed"; return 1; }
+    done
     ceph_dir=$(realpath -m "$1")
     mkdir -p "$ceph_dir"/{mon,osd0,run,log} || return 1
     fsid=$(cat /proc/sys/kernel/random/uuid)
@@ -207,14 +212,18 @@ EOF
     _ceph_log "up in ${CEPH_START_SECONDS}s: $AWS_ENDPOINT_URL, bucket $CEPH_BUCKET"
 }
 
+# Under the caller's set -e too: nothing here may fail.
 ceph_stop ()
 {
     local p i
-    for p in "${ceph_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${ceph_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${ceph_pids[@]}"; do
-        for i in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
+        for i in $(seq 100); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
     done
     ceph_pids=()
     if [ -n "$ceph_dir" ]; then

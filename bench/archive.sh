@@ -383,7 +383,7 @@ for where in "${wheres[@]}"; do
   done
   if [ "$where" = dir ]; then
     x=$(pratio dir-push1 cdp restic bytes)
-    echo "  push1 no larger than restic: cdp/restic size $(f2 "$x") ($(goal "$x" 1 le))"
+    echo "  push1 no larger than restic: cdp/restic size $(printf %.3f "$x") ($(goal "$x" 1 le))"
   fi
   x=$(med "$where-push2" cdp new); c=$(changed_at cdp)
   echo "  push2 uploads no more chunks than the rewrite changed: $x of $c ($(goal "$x" "$c" le))"

@@ -44,6 +44,9 @@
 # with that size: its cost in time and its dedup of the rewrite, in the
 # same run.
 #
+# Each measurement also gives the CPU time (user + system) of the side's
+# own processes: radosgw's and the OSD's are not in it.
+#
 # Caches are not dropped: the task's base points, the raw files, the
 # archive and the repository are read as warm as they are.  Each side
 # runs back to back with the others, in an order that rotates with the
@@ -166,13 +169,29 @@ files_bytes () {
   find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'
 }
 
-# run_to OUT VAR CMD...: like timed, CMD's stdout and stderr into OUT.
+# CPU seconds (user + system) of this shell's finished children.
+# (times runs in this shell: in a command substitution it would count
+# the subshell's children only.)
+children_cpu () {
+  times >"$work/times"
+  awk 'END { s = 0
+    for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }
+    printf "%.3f", s }' "$work/times"
+}
+
+# run_to OUT VAR CMD...: like timed, CMD's stdout and stderr into OUT;
+# the CPU time CMD took (its processes, not the servers it talks to)
+# into cpu.
 run_to () {
-  local out=$1 t0 t1
+  local out=$1 t0 t1 c0
+  children_cpu >"$work/cpu0"
+  c0=$(cat "$work/cpu0")
   t0=$(now)
   "${@:3}" >"$out" 2>&1 || { cat "$out" >&2; die "failed: ${*:3}"; }
   t1=$(now)
   printf -v "$2" %s "$(echo "$t1 - $t0" | bc -l)"
+  children_cpu >"$work/cpu1"
+  cpu=$(echo "$(cat "$work/cpu1") - $c0" | bc -l)
 }
 
 # The line `cdp archive push` prints: "archived TASK at TIME: C chunks,
@@ -207,9 +226,11 @@ cdp_side () {
   manifest "$tool" "$loc"
   run_to "$work/push.log" t "$bin" archive push a --at "$t1" --archive "$loc"
   rec "$where-push1" "$tool" "$rep" secs "$t"
+  rec "$where-push1" "$tool" "$rep" cpu "$cpu"
   [ "$where" = s3 ] || { b0=$(files_bytes "$loc"); rec dir-push1 "$tool" "$rep" bytes "$b0"; }
   run_to "$work/push.log" t "$bin" archive push a --at "$t2" --archive "$loc"
   rec "$where-push2" "$tool" "$rep" secs "$t"
+  rec "$where-push2" "$tool" "$rep" cpu "$cpu"
   rec "$where-push2" "$tool" "$rep" new "$(push_new "$work/push.log")"
   if [ "$where" = dir ]; then
     b1=$(files_bytes "$loc")
@@ -222,6 +243,7 @@ cdp_side () {
   run_to "$work/restore.log" t "$bin" restore --archive "$loc" a --at "$t1" \
     --output "$out" --format raw
   rec "$where-restore" "$tool" "$rep" secs "$t"
+  rec "$where-restore" "$tool" "$rep" cpu "$cpu"
   same "$out" "$tool restore from $where"
   rm -f "$out"
 }
@@ -236,9 +258,11 @@ restic_side () {
   run_to "$work/restic.log" t restic backup --json -q --compression auto "$img1"
   s1=$(restic_snap "$work/restic.log")
   rec "$where-push1" restic "$rep" secs "$t"
+  rec "$where-push1" restic "$rep" cpu "$cpu"
   [ "$where" = s3 ] || { b0=$(files_bytes "$2"); rec dir-push1 restic "$rep" bytes "$b0"; }
   run_to "$work/restic.log" t restic backup --json -q --compression auto "$img2"
   rec "$where-push2" restic "$rep" secs "$t"
+  rec "$where-push2" restic "$rep" cpu "$cpu"
   if [ "$where" = dir ]; then
     b1=$(files_bytes "$2")
     rec dir-push2 restic "$rep" bytes "$((b1 - b0))"
@@ -247,6 +271,7 @@ restic_side () {
   sync
   run_to "$work/restic.log" t restore_restic "$s1" "$out"
   rec "$where-restore" restic "$rep" secs "$t"
+  rec "$where-restore" restic "$rep" cpu "$cpu"
   same "$out$img1" "restic restore from $where"
   rm -rf "$out"
   unset RESTIC_REPOSITORY
@@ -263,6 +288,7 @@ convert_side () {
   sync
   run_to "$work/convert.log" t convert_qcow2 "$out"
   rec dir-restore qemu-img "$rep" secs "$t"
+  rec dir-restore qemu-img "$rep" cpu "$cpu"
   same "$out" "qemu-img convert"
   rm -f "$out"
 }
@@ -346,8 +372,8 @@ label () {
 }
 
 echo
-echo "| where | step | side | seconds (min-max) | MiB/s | cdp speed / its speed | MiB stored (push2: added) | cdp size / its size |"
-echo "|---|---|---|--:|--:|--:|--:|--:|"
+echo "| where | step | side | seconds (min-max) | CPU s | MiB/s | cdp speed / its speed | MiB stored (push2: added) | cdp size / its size |"
+echo "|---|---|---|--:|--:|--:|--:|--:|--:|"
 wheres=(dir)
 [ "$s3" = 0 ] || wheres+=(s3)
 for where in "${wheres[@]}"; do
@@ -358,8 +384,9 @@ for where in "${wheres[@]}"; do
       r=$(pratio "$where-$step" "$side" cdp secs)
       b=$(med "$where-$step" "$side" bytes)
       rb=$(pratio "$where-$step" cdp "$side" bytes)
-      printf "| %s | %s | %s | %.2f (%s) | %.0f | %s | %s | %s |\n" "$where" "$step" \
+      printf "| %s | %s | %s | %.2f (%s) | %.2f | %.0f | %s | %s | %s |\n" "$where" "$step" \
         "$(label "$side")" "$s" "$(range "$where-$step" "$side" secs)" \
+        "$(med "$where-$step" "$side" cpu)" \
         "$(awk -v m="$size_mib" -v s="$s" 'BEGIN { print m / s }')" "$(f2 "$r")" \
         "$([ -n "$b" ] && mib "$b" || echo -)" "$(f2 "$rb")"
     done

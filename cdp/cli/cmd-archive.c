@@ -369,7 +369,7 @@ archive_push_cmd (const char *store, int argc, char **argv)
     { "json", no_argument, 0, 'j' }, { "progress", no_argument, 0, 'P' },
     { "help", no_argument, 0, 'h' }, { 0 } };
   const char *at = NULL, *location = NULL;
-  static struct push_job j;         /* its thread may outlive nothing here */
+  static struct push_job j;         /* its thread reports into it */
   struct archive_push_disk *pd = NULL;
   struct point *pts = NULL;
   size_t npts = 0;
@@ -631,7 +631,7 @@ archive_gc_cmd (const char *store, int argc, char **argv)
   if ((r = archive_open (argv[optind], false, &a)) < 0)
     return open_fail (argv[optind], r);
   start = time_mono_ns ();
-  if ((r = archive_gc (a, grace, &st)) < 0) {
+  if ((r = archive_gc (a, grace, NULL, &st)) < 0) {
     r = fail ("garbage collection of archive %s stopped, nothing more "
               "removed: %s", argv[optind],
               *cdp_get_error () ? cdp_get_error () : strerror (-r));

@@ -1,7 +1,8 @@
 /* cdp export: serve one recovery point over NBD.
  *
  * Read-only by default.  With --writable, writes go to a throw-away
- * overlay (an unlinked sparse file in the task's run directory, 4 KiB
+ * overlay (an unlinked sparse file in the task's run directory, or in
+ * $TMPDIR for a point read from an archive alone with --archive; 4 KiB
  * blocks, a bitmap of the blocks written) and never reach stored data.
  * Once clients can connect, the URI is printed (--json: a document,
  * docs/JSON.md), and the export runs until SIGINT or SIGTERM.
@@ -216,9 +217,9 @@ static int
 make_overlay (struct exp *x, const char *task_dir)
 {
   const char *tmp = getenv ("TMPDIR");
-  CLEANUP_FREE char *run = path_join (task_dir ? task_dir : tmp && *tmp ? tmp
-                                      : "/tmp", task_dir ? "run" : "");
-  CLEANUP_FREE char *path = run ? path_join (run, "cdp-overlay-XXXXXX") : NULL;
+  CLEANUP_FREE char *run = task_dir ? path_join (task_dir, "run")
+                           : strdup (tmp && *tmp ? tmp : "/tmp");
+  CLEANUP_FREE char *path = run ? path_join (run, "overlay-XXXXXX") : NULL;
 
   if (path == NULL || run == NULL)
     return -ENOMEM;
@@ -298,8 +299,10 @@ cmd_export (const char *store, int argc, char **argv)
     { "json", no_argument, 0, 'j' }, { "archive", required_argument, 0, 'A' },
     { "help", no_argument, 0, 'h' }, LISTEN_LONG_OPTIONS, { 0 } };
   const char *at = NULL, *disk = NULL, *listen = NULL, *run = NULL;
-  const char *archive = NULL, *read_from;
-  char *task_dir = NULL, *disk_name = NULL;
+  const char *archive = NULL, *from;
+  CLEANUP_FREE char *task_dir = NULL;   /* the view's, which pexp takes */
+  CLEANUP_FREE char *disk_name = NULL;
+  CLEANUP_FREE char *read_from = NULL;  /* the archive the point is read from */
   struct exp x = { .ofd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
   CLEANUP_LISTEN_OPTS struct listen_opts lo = { 0 };
   struct task_view v;
@@ -360,12 +363,10 @@ cmd_export (const char *store, int argc, char **argv)
     return r;
   }
   cli_point_name (v.task, d, t, x.desc, sizeof x.desc);
-  read_from = archive ? archive : v.task->archive.location;
+  from = archive ? archive : v.task->archive.location;
   if ((disk_name = strdup (d->name)) == NULL ||
       (v.task->dir && (task_dir = strdup (v.task->dir)) == NULL) ||
-      (read_from && (read_from = strdup (read_from)) == NULL)) {
-    free (disk_name);
-    free (task_dir);
+      (from && (read_from = strdup (from)) == NULL)) {
     view_close (&v);
     return fail ("%s", strerror (ENOMEM));
   }
@@ -374,23 +375,16 @@ cmd_export (const char *store, int argc, char **argv)
   /* pexp takes the view over (d stays valid: it is the view's task's). */
   r = pexp_open (store, argv[optind], t, &disks, &v, &x.px);
   string_vector_reset (&disks);
-  if (r != 0) {
-    free (disk_name);
-    free (task_dir);
-    free ((char *) read_from);
+  if (r != 0)
     return EXIT_FAIL;
-  }
   x.name = x.name ? x.name : disk_name;
   x.size = pexp_size (x.px, 0);
   if (!pexp_archived (x.px, 0)) {
-    free ((char *) read_from);
+    free (read_from);
     read_from = NULL;
   }
   if (x.writable && (r = make_overlay (&x, task_dir)) < 0) {
     pexp_close (x.px);
-    free (disk_name);
-    free (task_dir);
-    free ((char *) read_from);
     return fail ("cannot create the overlay: %s", strerror (-r));
   }
   sigset_t set;
@@ -438,8 +432,5 @@ cmd_export (const char *store, int argc, char **argv)
   if (x.ofd >= 0)
     close (x.ofd);
   pexp_close (x.px);
-  free (disk_name);
-  free (task_dir);
-  free ((char *) read_from);
   return r;
 }

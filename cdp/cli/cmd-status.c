@@ -303,6 +303,105 @@ add_refusal (const char *store, const char *name, json_object *o,
                   next_ns > 0 ? next : "");
 }
 
+/* "archive": what serve's archiver (TASK/archive.json) says of it, or
+ * "not served"; null when the task has no archive. */
+static void
+archive_status (const struct task *t, json_object *o, bool served)
+{
+  json_object *a, *st = NULL, *p;
+  char *path = task_path (t, "archive.json"), *loc = NULL, *state = NULL;
+  char *err = NULL, tb[64];
+  int64_t now = time_now_ns (), newest = 0, due = 0;
+  bool have;
+
+  if (t->archive.location == NULL) {
+    jf_add_null (o, "archive");
+    free (path);
+    return;
+  }
+  a = json_object_new_object ();
+  have = path && jf_load (path, ARCHIVE_STATE_VERSION, &st, NULL) == 0 &&
+    (loc = json_str (st, "location")) &&
+    strcmp (loc, t->archive.location) == 0;
+  if (have) {
+    state = json_str (st, "state");
+    err = json_str (st, "error");
+    newest = json_int (st, "newest_ns", 0);
+    due = json_int (st, "oldest_due_ns", 0);
+  }
+  jf_add (a, "location", json_object_new_string (t->archive.location));
+  jf_add (a, "state", json_object_new_string (
+            !served ? "not served" : state ? state : "idle"));
+  if (err && *err)
+    jf_add (a, "error", json_object_new_string (err));
+  else
+    jf_add_null (a, "error");
+  format_time (newest, tb, sizeof tb);
+  if (newest)
+    jf_add (a, "newest", json_object_new_string (tb));
+  else
+    jf_add_null (a, "newest");
+  jf_add (a, "points", json_object_new_int64 (have ? json_int (st, "points", 0)
+                                              : 0));
+  if (have || served)
+    jf_add (a, "lag_s", json_object_new_int64 (due && now > due
+                                               ? (now - due) / NS : 0));
+  else
+    jf_add_null (a, "lag_s");
+  if (served && have && json_object_object_get_ex (st, "pushing", &p)) {
+    json_object *q = json_object_new_object ();
+    format_time (json_int (p, "time_ns", 0), tb, sizeof tb);
+    jf_add (q, "time", json_object_new_string (tb));
+    jf_add (q, "done", json_object_new_int64 (json_int (p, "done", 0)));
+    jf_add (q, "total", json_object_new_int64 (json_int (p, "total", 0)));
+    jf_add (a, "pushing", q);
+  }
+  else
+    jf_add_null (a, "pushing");
+  jf_add (o, "archive", a);
+  json_object_put (st);
+  free (path);
+  free (loc);
+  free (state);
+  free (err);
+}
+
+static void
+archive_print (json_object *o)
+{
+  json_object *a = json_object_object_get (o, "archive"), *v;
+  const char *state;
+
+  if (a == NULL)
+    return;
+  state = json_object_get_string (json_object_object_get (a, "state"));
+  printf ("  archive %s: %s",
+          json_object_get_string (json_object_object_get (a, "location")),
+          state);
+  if ((v = json_object_object_get (a, "pushing")) != NULL) {
+    int64_t done = json_object_get_int64 (json_object_object_get (v, "done"));
+    int64_t total = json_object_get_int64 (json_object_object_get (v, "total"));
+    printf (" the point at %s, %d%%",
+            json_object_get_string (json_object_object_get (v, "time")),
+            total > 0 ? (int) (done * 100 / total) : 0);
+  }
+  printf (", %lld point%s", (long long) json_object_get_int64 (
+            json_object_object_get (a, "points")),
+          json_object_get_int64 (json_object_object_get (a, "points")) == 1
+          ? "" : "s");
+  if ((v = json_object_object_get (a, "newest")) != NULL)
+    printf (", newest %s", json_object_get_string (v));
+  if ((v = json_object_object_get (a, "lag_s")) != NULL &&
+      json_object_get_int64 (v) > 0) {
+    char d[32];
+    format_duration (json_object_get_int64 (v) * NS, d, sizeof d);
+    printf (", lag %s", d);
+  }
+  if ((v = json_object_object_get (a, "error")) != NULL)
+    printf (": %s", json_object_get_string (v));
+  putchar ('\n');
+}
+
 static json_object *
 task_status (const char *store, const char *name)
 {
@@ -349,6 +448,7 @@ task_status (const char *store, const char *name)
     view_close (v);
   rapid_status (t, o);
   integrity_status (t, o);
+  archive_status (t, o, served);
   task_free (t);
   return o;
 }
@@ -500,6 +600,7 @@ print_status (json_object *arr)
     print_recovery (json_object_object_get (o, "recovery"),
                     json_object_get_string (json_object_object_get (o, "name")));
     integrity_print (o, json_object_get_string (json_object_object_get (o, "name")));
+    archive_print (o);
     json_object *warn = json_object_object_get (o, "warnings");
     for (size_t k = 0; warn && k < json_object_array_length (warn); k++)
       printf ("  warning: %s\n",

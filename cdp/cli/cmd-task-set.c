@@ -306,7 +306,8 @@ cmd_task_set (const char *store, int argc, char **argv)
   const char *name;
   char changed[512], why[512];
   json_object *names = NULL;
-  bool policy_changed;
+  bool policy_changed, archive_changed;
+  size_t policy_len;
   int fd, e;
 
   if (want_help (argc, argv)) {
@@ -334,6 +335,7 @@ cmd_task_set (const char *store, int argc, char **argv)
     e = task_load_fail (store, name, e);
     goto out;
   }
+  task_archive_free (&t->archive);    /* task_load's, read again */
   if ((e = task_archive_load (t, &t->archive)) < 0) {
     e = task_load_fail (store, name, e);
     goto out;
@@ -341,13 +343,15 @@ cmd_task_set (const char *store, int argc, char **argv)
   names = w.json ? json_object_new_array () : NULL;
   apply (&w, &t->policy, changed, sizeof changed, names);
   policy_changed = *changed != '\0';
+  policy_len = strlen (changed);
   apply_archive (&w, &t->archive, changed, sizeof changed, names);
+  archive_changed = strlen (changed) > policy_len;
   if (policy_changed && (e = task_policy_save (t, &t->policy)) < 0) {
     e = fail ("task %s: cannot write %s/task.json: %s; nothing changed",
               name, t->dir, jf_strerror (e));
     goto out;
   }
-  if (*changed && (e = task_archive_save (t, &t->archive)) < 0) {
+  if (archive_changed && (e = task_archive_save (t, &t->archive)) < 0) {
     e = fail ("task %s: cannot write %s/task.json: %s; the archive is as "
               "it was%s", name, t->dir, jf_strerror (e),
               policy_changed ? " (the policies are changed)" : "");

@@ -25,9 +25,11 @@
 #include "common/error.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
+#include "recovery/archive/archive.h"
 
 static const char usage[] =
   "usage: cdp verify NAME [--at T] [--json] [--progress]\n"
+  "       cdp verify --archive LOCATION [NAME] [--json]\n"
   "Check the stored history of task NAME: every journal record's CRC, the\n"
   "index against the journal, the base point catalog against its files,\n"
   "and every base point image (qemu-img check, and its data checksums\n"
@@ -35,10 +37,14 @@ static const char usage[] =
   "Exit 0 when nothing is damaged, 1 when something is (each problem is\n"
   "named with the points it affects), 2 on a usage error.\n"
   "--progress shows the check as it goes (JSON Lines on stdout with --json,\n"
-  "else on stderr).  SIGINT or SIGTERM stops it: nothing is recorded.\n";
+  "else on stderr).  SIGINT or SIGTERM stops it: nothing is recorded.\n"
+  "A T that is no point of the store but one of the task's archive: every\n"
+  "chunk of that archived point is read and checked against its name.\n"
+  "--archive LOCATION checks every chunk of every point of that archive\n"
+  "(of task NAME only, if given), with no store; damage is only reported.\n";
 
 struct verify_args {
-  const char *name, *at;
+  const char *name, *at, *archive;
   bool json, progress;
 };
 
@@ -47,8 +53,8 @@ parse_args (int argc, char **argv, struct verify_args *a)
 {
   static const struct option opts[] = {
     { "at", required_argument, 0, 'a' }, { "json", no_argument, 0, 'j' },
-    { "progress", no_argument, 0, 'P' }, { "help", no_argument, 0, 'h' },
-    { 0 } };
+    { "progress", no_argument, 0, 'P' }, { "archive", required_argument, 0, 'A' },
+    { "help", no_argument, 0, 'h' }, { 0 } };
   int c;
 
   optind = 1;
@@ -58,12 +64,15 @@ parse_args (int argc, char **argv, struct verify_args *a)
     case 'a': a->at = optarg; break;
     case 'j': a->json = true; break;
     case 'P': a->progress = true; break;
+    case 'A': a->archive = optarg; break;
     case 'h': fputs (usage, stdout); return -1;
     default: return cli_option_error (c, argv);
     }
-  if (optind + 1 != argc)
+  if (a->archive && (optind + 1 < argc || a->at || a->progress))
+    return usage_error ("usage: cdp verify --archive LOCATION [NAME] [--json]");
+  if (!a->archive && optind + 1 != argc)
     return usage_error ("usage: cdp verify NAME [--at T] [--json] [--progress]");
-  a->name = argv[optind];
+  a->name = optind < argc ? argv[optind] : NULL;
   return 0;
 }
 
@@ -105,10 +114,25 @@ open_task (const char *store, const char *name, struct task_view *v,
   return 0;
 }
 
-/* The points of every disk at --at. */
-static int
-resolve (struct task_view *v, const char *at, struct point *pts, size_t *n)
+/* Is t a point of every disk in the store? */
+static bool
+local_point (struct task_view *v, int64_t t)
 {
+  uint64_t seq;
+
+  for (size_t i = 0; i < v->task->disks.len; i++)
+    if (view_resolve (v, &v->task->disks.ptr[i], t, &seq) != VIEW_POINT)
+      return false;
+  return true;
+}
+
+/* The points of every disk at --at; or, when that is no point of the
+ * store but one of the task's archive, that archived point (*ap). */
+static int
+resolve (struct task_view *v, const char *at, struct point *pts, size_t *n,
+         const struct archive_point **ap)
+{
+  char why[1024];
   int64_t t;
 
   if (v->task->disks.len > sizeof v->opened / sizeof v->opened[0])
@@ -116,6 +140,9 @@ resolve (struct task_view *v, const char *at, struct point *pts, size_t *n)
   view_catch_up (v);                /* best effort: --at needs the index */
   if (view_time (v, at, &t) != 0)
     return EXIT_USAGE;
+  if (v->task->archive.location && !local_point (v, t) &&
+      view_archive_load (v, t, ap, why, sizeof why) == 0)
+    return 0;
   for (size_t i = 0; i < v->task->disks.len; i++)
     if (view_point_at (v, &v->task->disks.ptr[i], t, &pts[i]) != 0)
       return EXIT_FAIL;
@@ -244,6 +271,162 @@ record (const struct task *t, const struct verify_args *a,
              "%s\n", t->dir, strerror (-e));
 }
 
+/* ---- archived chunks -------------------------------------------------------- */
+
+struct chunk_check {
+  pthread_mutex_t lock;
+  json_object *damage;
+  struct archive_verify_stats st;
+  struct archive *a;
+  const struct archive_point *p;
+  const char *task;
+  int err;
+  char msg[512];
+  atomic_bool finished;
+};
+
+/* archive_verify's bad(): from its threads. */
+static void
+chunk_bad (void *opaque, const char *key, const char *why)
+{
+  struct chunk_check *c = opaque;
+  char msg[768];
+
+  snprintf (msg, sizeof msg, "chunk %s: %s", key, why);
+  pthread_mutex_lock (&c->lock);
+  jf_append (c->damage, integrity_entry ("chunk", key, msg, "verify"));
+  pthread_mutex_unlock (&c->lock);
+}
+
+static void *
+chunk_thread (void *opaque)
+{
+  struct chunk_check *c = opaque;
+  int e = archive_verify (c->a, c->p, c->task, 0, chunk_bad, c, &c->st);
+
+  if (e < 0 && e != -EUCLEAN) {
+    c->err = e;
+    snprintf (c->msg, sizeof c->msg, "%s", *cdp_get_error ()
+              ? cdp_get_error () : strerror (-e));
+  }
+  atomic_store (&c->finished, true);
+  return NULL;
+}
+
+static json_object *
+chunks_json (const struct verify_args *a, const char *location,
+             const struct chunk_check *c, size_t points, double secs)
+{
+  json_object *o = json_object_new_object (), *k = json_object_new_object ();
+  size_t n = json_object_array_length (c->damage);
+
+  if (a->name)
+    jf_add (o, "task", json_object_new_string (a->name));
+  else
+    jf_add_null (o, "task");
+  if (a->at)
+    jf_add (o, "at", json_object_new_string (a->at));
+  else
+    jf_add_null (o, "at");
+  jf_add (o, "archive", json_object_new_string (location));
+  jf_add (o, "result", json_object_new_string (n ? "damaged" : "clean"));
+  jf_add (o, "seconds", json_object_new_double (secs));
+  jf_add (k, "points", json_object_new_uint64 (points));
+  jf_add (k, "chunks", json_object_new_uint64 (c->st.chunks));
+  jf_add (k, "chunk_bytes", json_object_new_uint64 (c->st.bytes));
+  jf_add (k, "bad_chunks", json_object_new_uint64 (c->st.bad));
+  jf_add (o, "checked", k);
+  jf_add (o, "damage", json_object_get (c->damage));
+  jf_add (o, "notes", json_object_new_array ());
+  return o;
+}
+
+/* Check every chunk of point p of archive a, or of every point (of
+ * task, if not NULL): the report, exit 1 when one is missing or damaged.
+ * Nothing is recorded: the archive is not the store's. */
+static int
+check_chunks (const struct verify_args *a, struct archive *ar,
+              const struct archive_point *p, const char *task)
+{
+  const char *location = archive_location (ar);
+  archive_point_vector pts = empty_vector;
+  int64_t t0 = time_mono_ns ();
+  struct chunk_check *c;
+  size_t points = 1, n;
+  pthread_t th;
+  char size[32];
+  int r;
+
+  if (p == NULL && (r = archive_points (ar, task, &pts)) < 0)
+    return fail ("cannot list the archive %s: %s", location,
+                 *cdp_get_error () ? cdp_get_error () : strerror (-r));
+  if (p == NULL)
+    points = pts.len;
+  archive_points_reset (&pts);
+  if (p == NULL && points == 0 && task)
+    return fail ("the archive %s holds no point of task '%s'", location, task);
+  /* The check runs beside the main thread, which stops at a cancel
+   * (the check, still running, goes with the process). */
+  if ((c = calloc (1, sizeof *c)) == NULL)
+    return fail ("%s", strerror (ENOMEM));
+  *c = (struct chunk_check) { .lock = PTHREAD_MUTEX_INITIALIZER, .a = ar,
+                              .p = p, .task = task,
+                              .damage = json_object_new_array () };
+  if (pthread_create (&th, NULL, chunk_thread, c) != 0) {
+    json_object_put (c->damage);
+    free (c);
+    return fail ("cannot start the check: %s", strerror (EAGAIN));
+  }
+  while (!atomic_load (&c->finished))
+    if (cli_cancel_wait (100000000)) {
+      pthread_detach (th);
+      return fail ("verify of the archive %s cancelled", location);
+    }
+  pthread_join (th, NULL);
+  n = json_object_array_length (c->damage);
+  if (c->err)
+    r = fail ("cannot check the archive %s: %s", location, c->msg);
+  else if (a->json)
+    r = cli_print_json (chunks_json (a, location, c, points,
+                                     (double) (time_mono_ns () - t0) / 1e9));
+  else {
+    format_size (c->st.bytes, size, sizeof size);
+    printf ("%s%s%s%s%s: %" PRIu64 " chunks (%s) of %zu point%s checked in "
+            "%.1f s\n", location, a->name ? " task " : "",
+            a->name ? a->name : "", a->at ? " at " : "", a->at ? a->at : "",
+            c->st.chunks, size, points, points == 1 ? "" : "s",
+            (double) (time_mono_ns () - t0) / 1e9);
+    for (size_t i = 0; i < n; i++)
+      printf ("damaged: %s\n", json_object_get_string (json_object_object_get (
+                json_object_array_get_idx (c->damage, i), "message")));
+    if (n)
+      printf ("%s: damaged (%zu chunk%s)\n", location, n, n == 1 ? "" : "s");
+    else
+      printf ("%s: clean\n", location);
+    r = EXIT_OK;
+  }
+  json_object_put (c->damage);
+  free (c);
+  return r == EXIT_OK && n ? EXIT_FAIL : r;
+}
+
+/* cdp verify --archive LOCATION [NAME]. */
+static int
+verify_archive (const struct verify_args *a)
+{
+  struct archive *ar;
+  int r = archive_open (a->archive, false, &ar);
+
+  if (r == -ENOENT)
+    return fail ("no archive at %s", a->archive);
+  if (r < 0)
+    return fail ("cannot open the archive %s: %s", a->archive,
+                 *cdp_get_error () ? cdp_get_error () : strerror (-r));
+  r = check_chunks (a, ar, NULL, a->name);
+  archive_close (ar);
+  return r;
+}
+
 int
 cmd_verify (const char *store, int argc, char **argv)
 {
@@ -257,16 +440,28 @@ cmd_verify (const char *store, int argc, char **argv)
   json_object *early = json_object_new_array ();
   int r = parse_args (argc, argv, &a);
 
+  const struct archive_point *ap = NULL;
+
   if (r != 0 || (r = cli_cancel_init ()) != 0) {
     json_object_put (early);
     return r < 0 ? EXIT_OK : r;
+  }
+  if (a.archive) {
+    json_object_put (early);
+    return verify_archive (&a);
   }
   if ((r = open_task (store, a.name, &v, early)) != 0) {
     json_object_put (early);
     return r;
   }
-  if (a.at && (r = resolve (&v, a.at, pts, &npts)) != 0) {
+  if (a.at && (r = resolve (&v, a.at, pts, &npts, &ap)) != 0) {
     json_object_put (early);
+    view_close (&v);
+    return r;
+  }
+  if (ap) {                         /* an archived point */
+    json_object_put (early);
+    r = check_chunks (&a, view_archive (&v, NULL), ap, NULL);
     view_close (&v);
     return r;
   }

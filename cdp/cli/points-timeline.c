@@ -269,6 +269,19 @@ counts_json (const struct timeline *tl)
   return o;
 }
 
+/* Does the archive hold a point of the disk at exactly t? */
+static bool
+archived_at (const struct timeline *tl, int64_t t)
+{
+  for (size_t i = 0; tl->archived && i < tl->archived->len; i++) {
+    const struct archive_point *ap = &tl->archived->ptr[i];
+    for (size_t k = 0; ap->time_ns == t && k < ap->ndisks; k++)
+      if (strcmp (ap->disks[k].name, tl->d->name) == 0)
+        return true;
+  }
+  return false;
+}
+
 static json_object *
 points_json (const struct timeline *tl)
 {
@@ -280,6 +293,7 @@ points_json (const struct timeline *tl)
     jf_add (o, "time", time_string (p->time));
     jf_add (o, "kind", json_object_new_string (p->kind));
     jf_add (o, "locked", json_object_new_boolean (p->locked));
+    jf_add (o, "archived", json_object_new_boolean (archived_at (tl, p->time)));
     if (strcmp (p->kind, "bookmark") == 0)
       jf_add (o, "label", json_object_new_string (p->label));
     jf_append (arr, o);
@@ -393,7 +407,8 @@ archive_json (struct timeline *tl)
     const struct archive_point *ap = &tl->archived->ptr[i];
     json_object *o;
 
-    if (ap->time_ns < tl->from || ap->time_ns > tl->to)
+    if (ap->time_ns < tl->from || ap->time_ns > tl->to ||
+        !archived_at (tl, ap->time_ns))
       continue;
     if ((r = view_resolve (tl->v, tl->d, ap->time_ns, &at)) < 0) {
       tl->err = r;

@@ -113,6 +113,25 @@ same_policies (const struct task_policy *a, const struct task_policy *b)
          a->verify_interval == b->verify_interval && a->rpo == b->rpo;
 }
 
+/* The archive (task.json "archive") to its archiver. */
+static int
+reload_archive (struct control *c, char *why, size_t len)
+{
+  struct task_archive a;
+  int e = task_archive_load (c->t, &a);
+
+  if (e < 0) {
+    snprintf (why, len, "cannot read %s/task.json: %s", c->t->dir,
+              jf_strerror (e));
+    return e;
+  }
+  if ((e = maint_archive_changed (c->m, &a)) < 0)
+    snprintf (why, len, "cannot start archiving into %s: %s", a.location,
+              strerror (-e));
+  task_archive_free (&a);
+  return e;
+}
+
 /* The receiver goes on with the new RPO (no gap, no new copy);
  * maintenance and the background check read the new values at their
  * next look (task_policy). */
@@ -129,7 +148,7 @@ reload (struct control *c, char *why, size_t len)
     return e;
   }
   if (same_policies (&p, &now))
-    return 0;
+    return reload_archive (c, why, len);
   policy_format_rpo (p.rpo, rpo, sizeof rpo);
   /* The receiver first: if it cannot take the RPO, nothing changes. */
   if ((e = receiver_set_rpo (c->rx, p.rpo)) < 0) {
@@ -146,7 +165,7 @@ reload (struct control *c, char *why, size_t len)
   log_msg ("task %s: policies read again (task set): rpo %s, base points "
            "every %s, journal %s, base points %s, chain <= %u, verified "
            "every %s", c->t->name, rpo, a, b, d, p.max_chain, v);
-  return 0;
+  return reload_archive (c, why, len);
 }
 
 int

@@ -123,6 +123,10 @@ void maint_fold_now (struct maint *m);
 /* The task's policies changed (task set): what waits on one of them (the
  * background check's next run) looks again. */
 void maint_policy_changed (struct maint *m);
+/* The task's archive changed (task set): its archiver (archiver.c, which
+ * maintenance starts and stops with it) runs by a from now on.  0 or
+ * -errno. */
+int maint_archive_changed (struct maint *m, const struct task_archive *a);
 /* How many images not in the catalog maint_start moved to base/quarantine/. */
 unsigned maint_quarantined (const struct maint *m);
 void maint_stop (struct maint *m);
@@ -133,6 +137,21 @@ int bgverify_start (struct task *t, struct receiver *rx, struct bgverify **bp);
 /* --verify-interval changed: the next check is due by the new one. */
 void bgverify_wake (struct bgverify *b);
 void bgverify_stop (struct bgverify *b);
+
+/* ---- archiver.c: serve keeps a task's points in its archive ---------- */
+
+#define ARCHIVE_STATE_VERSION 1     /* TASK/archive.json */
+struct archiver;
+/* Start archiving t (its thread runs while t has an archive location). */
+int archiver_start (struct task *t, struct receiver *rx, struct archiver **ap);
+/* task set changed the archive: a new location stops the thread
+ * (cancelling a push in progress) and starts it on the new one; keep
+ * and bandwidth take effect from the next look.  0 or -errno. */
+int archiver_set (struct archiver *ar, const struct task_archive *a);
+/* serve is stopping: every push in progress ends now. */
+void archiver_stop_all (void);
+/* Stop (cancelling a push in progress) and free.  Safe on NULL. */
+void archiver_stop (struct archiver *ar);
 
 /* ---- control.c: the control socket of a served task ---------------------- */
 

@@ -63,6 +63,7 @@ struct maint {
   char blocked[1024];               /* why retention waits ("": it does not) */
   char damaged[320];                /* the damaged place last logged */
   struct bgverify *bv;              /* the background check (bgverify.c) */
+  struct archiver *ar;              /* the archive's thread (archiver.c) */
   int64_t damaged_retry;            /* no fold before this (damage found) */
   int64_t index_due;                /* CLOCK_MONOTONIC: next index_current */
 };
@@ -815,8 +816,12 @@ maint_start (struct task *t, struct receiver *rx, struct maint **mp)
   }
   if (r == 0)
     r = bgverify_start (t, rx, &m->bv);
-  if (r == 0 && (r = -pthread_create (&m->thread, NULL, maint_thread, m)) < 0)
+  if (r == 0 && (r = archiver_start (t, rx, &m->ar)) < 0)
     bgverify_stop (m->bv);
+  if (r == 0 && (r = -pthread_create (&m->thread, NULL, maint_thread, m)) < 0) {
+    archiver_stop (m->ar);
+    bgverify_stop (m->bv);
+  }
   if (r == 0)
     receiver_on_full (rx, wake_full, m);
   if (r < 0) {
@@ -856,12 +861,19 @@ maint_policy_changed (struct maint *m)
   bgverify_wake (m->bv);
 }
 
+int
+maint_archive_changed (struct maint *m, const struct task_archive *a)
+{
+  return archiver_set (m->ar, a);
+}
+
 void
 maint_stop (struct maint *m)
 {
   if (m == NULL)
     return;
   receiver_on_full (m->rx, NULL, NULL);
+  archiver_stop (m->ar);
   bgverify_stop (m->bv);
   pthread_mutex_lock (&m->lock);
   m->stop = true;

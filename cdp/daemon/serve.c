@@ -861,6 +861,7 @@ daemon_stop (struct daemon *d)
 {
   heartbeat_stop (&d->hb);
   atomic_store (&stopping, true);
+  archiver_stop_all ();             /* pushes in progress end at once */
   for (size_t i = 0; i < d->slots.len; i++) {
     if (d->slots.ptr[i].s)
       unserve (d->slots.ptr[i].s);

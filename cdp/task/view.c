@@ -172,12 +172,14 @@ view_time (struct task_view *v, const char *s, int64_t *tp)
   }
   /* A bookmark the store forgot may still be an archived point's. */
   if (v->arch || v->task->archive.location) {
+    const struct archive_point_vector *l;
+    const char *why;
     int e = view_archive_label (v, s, tp);
     if (e == 0)
       return view_archive_only (v) ? view_archive_select (v, *tp) : 0;
-    if (e != -ENOENT && view_archive_only (v))
-      return fail ("cannot look up '%s' in the archive: %s", s,
-                   strerror (-e));
+    if (e != -ENOENT && view_archive_points (v, &l, &why) < 0)
+      return fail ("'%s' is no time, nor a bookmark label of the store, and "
+                   "the task's archive cannot be read: %s", s, why);
   }
   return usage_error ("'%s' is neither a time nor a bookmark label", s);
 }

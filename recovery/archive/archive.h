@@ -171,9 +171,11 @@ struct archive_gc_stats {
 };
 /* Mark and sweep: remove chunks no index references that are older than
  * the collection's start (the store's clock) minus grace_ns and than
- * every live lease.  Safe while other hosts push and collect. */
+ * every live lease.  Safe while other hosts push and collect.  cancel
+ * (optional): once non-zero, the collection stops between two objects
+ * with -ECANCELED, as safely as a killed one. */
 int archive_gc (struct archive *a, int64_t grace_ns,
-                struct archive_gc_stats *stats);
+                const volatile int *cancel, struct archive_gc_stats *stats);
 
 /* ---- keeping ------------------------------------------------------------ */
 

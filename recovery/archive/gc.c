@@ -43,6 +43,7 @@ DEFINE_VECTOR_TYPE (candidate_vector, struct candidate)
 
 struct gc {
   struct archive *a;
+  const volatile int *cancel;
   struct archive_gc_stats *st;
   int64_t t0, cutoff;
   sum_vector marked;
@@ -261,6 +262,14 @@ index_seen (void *opaque, const struct archive_obj *o)
 }
 
 static int
+cancelled (struct gc *g)
+{
+  return g->cancel && *g->cancel
+    ? cdp_set_error (-ECANCELED, "archive %s: collection cancelled",
+                     g->a->s->location) : 0;
+}
+
+static int
 mark_index (struct gc *g, const char *key)
 {
   struct archive_point p;
@@ -314,8 +323,12 @@ mark (struct gc *g)
     r = mark_index (g, g->keys.ptr[i]);
     if (r == 0)
       r = check_record (g);
+    if (r == 0)
+      r = cancelled (g);
   }
   free_keys (&g->keys);
+  if (r == -ECANCELED)
+    return r;
   if (r < 0)
     return cdp_set_error (r, "archive %s: not collecting: %s",
                           g->a->s->location, cdp_get_error ());
@@ -339,7 +352,8 @@ chunk_seen (void *opaque, const struct archive_obj *o)
       || strncmp (o->key + 7, o->key + 12, 4) != 0)
     return 0;
   g->st->chunks++;
-  if (bsearch (sum, g->marked.ptr, g->marked.len, 32, cmp_sum))
+  if (g->marked.len > 0
+      && bsearch (sum, g->marked.ptr, g->marked.len, 32, cmp_sum))
     return 0;
   if (o->mtime_ns >= g->cutoff) {
     g->st->kept_young++;
@@ -372,6 +386,8 @@ sweep (struct gc *g)
     }
     if (r == 0)
       r = check_record (g);
+    if (r == 0)
+      r = cancelled (g);
     if (r == 0)
       r = s->ops->del (s, g->cand.ptr[i].key);
     if (r == 0) {
@@ -416,10 +432,10 @@ leftovers (struct gc *g)
 }
 
 int
-archive_gc (struct archive *a, int64_t grace_ns,
+archive_gc (struct archive *a, int64_t grace_ns, const volatile int *cancel,
             struct archive_gc_stats *stats)
 {
-  struct gc g = { .a = a, .st = stats, .lock = PTHREAD_MUTEX_INITIALIZER,
+  struct gc g = { .a = a, .cancel = cancel, .st = stats, .lock = PTHREAD_MUTEX_INITIALIZER,
                   .cond = PTHREAD_COND_INITIALIZER };
   int r;
 

@@ -67,7 +67,7 @@ child (const char *dir, int id)
         _exit (2);
       archive_point_free (&p);
     }
-    if (archive_gc (a, 0, &gs) < 0) {
+    if (archive_gc (a, 0, NULL, &gs) < 0) {
       fprintf (stderr, "gc %s %d: %s\n", task, i, cdp_get_error ());
       _exit (3);
     }
@@ -109,7 +109,7 @@ Test (archive_concurrent, two_pushers_and_collectors)
       mem_free (&m);
     }
   /* What is left is exactly what the four points name. */
-  cr_assert_eq (archive_gc (a, 0, &gs), 0);
+  cr_assert_eq (archive_gc (a, 0, NULL, &gs), 0);
   cr_assert_eq (count_objects (a, "chunks/"), vs.chunks);
   archive_close (a);
   rm_tree (dir);

@@ -86,7 +86,7 @@ Test (archive_gc_push_race, chunk_touched_then_removed)
   ops.touch = hooked_touch;
   ops.del = hooked_del;
   a->s->ops = &ops;
-  cr_assert_eq (archive_gc (a, 0, &gs), 0, "%s", cdp_get_error ());
+  cr_assert_eq (archive_gc (a, 0, NULL, &gs), 0, "%s", cdp_get_error ());
   cr_assert_geq (gs.removed, 1);
   cr_assert_eq (pthread_join (pusher, NULL), 0);
   cr_assert_eq (push_result, 0, "%s", cdp_get_error ());

@@ -89,13 +89,13 @@ Test (archive_gc, exactly_the_unreferenced_old)
 
   cr_assert_eq (count_objects (a, "chunks/"), 11);
   /* Young for a grace of an hour: nothing goes. */
-  cr_assert_eq (archive_gc (a, HOUR, &st), 0, "%s", cdp_get_error ());
+  cr_assert_eq (archive_gc (a, HOUR, NULL, &st), 0, "%s", cdp_get_error ());
   cr_assert_eq (st.points, 1);
   cr_assert_eq (st.chunks, 11);
   cr_assert_eq (st.removed, 0);
   cr_assert_eq (st.kept_young, 3);
   /* No grace: the three orphans, and only they, go. */
-  cr_assert_eq (archive_gc (a, 0, &st), 0, "%s", cdp_get_error ());
+  cr_assert_eq (archive_gc (a, 0, NULL, &st), 0, "%s", cdp_get_error ());
   cr_assert_eq (st.removed, 3);
   cr_assert_gt (st.removed_bytes, 0);
   for (int i = 0; i < 3; i++) {
@@ -104,7 +104,7 @@ Test (archive_gc, exactly_the_unreferenced_old)
   }
   cr_assert_eq (count_objects (a, "chunks/"), 8);
   assert_reads_as (a, "vm1", T2, 0, &m2);
-  cr_assert_eq (archive_gc (a, 0, &st), 0);
+  cr_assert_eq (archive_gc (a, 0, NULL, &st), 0);
   cr_assert_eq (st.removed, 0);
   cr_assert_eq (count_objects (a, "gc/"), 1, "the record of the last");
 }
@@ -127,19 +127,19 @@ Test (archive_gc, live_lease_protects)
                 (long long) (now - HOUR));
   cr_assert_eq (a->s->ops->put (a->s, "writers/0123456789ab-vm9-1", body,
                                 (size_t) n), 0);
-  cr_assert_eq (archive_gc (a, 0, &st), 0, "%s", cdp_get_error ());
+  cr_assert_eq (archive_gc (a, 0, NULL, &st), 0, "%s", cdp_get_error ());
   cr_assert_eq (st.removed, 1);
   cr_assert (!exists (path[0]));
   cr_assert (exists (path[1]) && exists (path[2]), "a leased chunk went");
   /* The lease is dead (11 minutes without renewal): they go. */
   snprintf (lease, sizeof lease, "%s/writers/0123456789ab-vm9-1", dir);
   age (lease, -11 * MIN);
-  cr_assert_eq (archive_gc (a, 0, &st), 0, "%s", cdp_get_error ());
+  cr_assert_eq (archive_gc (a, 0, NULL, &st), 0, "%s", cdp_get_error ());
   cr_assert_eq (st.removed, 2);
   cr_assert (!exists (path[1]) && !exists (path[2]));
   cr_assert (exists (lease), "a lease dead for 11 minutes was removed");
   age (lease, -25 * HOUR);
-  cr_assert_eq (archive_gc (a, 0, &st), 0);
+  cr_assert_eq (archive_gc (a, 0, NULL, &st), 0);
   cr_assert (!exists (lease), "a lease dead for a day was kept");
   assert_reads_as (a, "vm1", T2, 0, &m2);
 }
@@ -158,7 +158,7 @@ Test (archive_gc, unreadable_index_aborts)
   cr_assert_geq (fd, 0);
   cr_assert_eq (pwrite (fd, "\xff", 1, 300), 1);        /* in its sums */
   close (fd);
-  cr_assert_eq (archive_gc (a, 0, &st), -EUCLEAN);
+  cr_assert_eq (archive_gc (a, 0, NULL, &st), -EUCLEAN);
   cr_assert (strstr (cdp_get_error (), "not collecting"), "%s",
              cdp_get_error ());
   cr_assert_eq (st.removed, 0);
@@ -182,7 +182,21 @@ Test (archive_gc, leftovers_a_day_old)
   cr_assert_geq (fd, 0);
   close (fd);
   age (old, -25 * HOUR);
-  cr_assert_eq (archive_gc (a, HOUR, &st), 0, "%s", cdp_get_error ());
+  cr_assert_eq (archive_gc (a, HOUR, NULL, &st), 0, "%s", cdp_get_error ());
   cr_assert (!exists (old), "a temporary file a day old was kept");
   cr_assert (exists (young), "a young temporary file was removed");
+}
+
+Test (archive_gc, cancelled_removes_nothing)
+{
+  struct archive_gc_stats st;
+  volatile int cancel = 1;
+
+  cr_assert_eq (archive_gc (a, 0, &cancel, &st), -ECANCELED);
+  cr_assert_eq (st.removed, 0);
+  cr_assert_eq (count_objects (a, "chunks/"), 11, "a cancelled gc removed");
+  cancel = 0;
+  cr_assert_eq (archive_gc (a, 0, &cancel, &st), 0, "%s", cdp_get_error ());
+  cr_assert_eq (st.removed, 3);
+  assert_reads_as (a, "vm1", T2, 0, &m2);
 }

@@ -134,7 +134,7 @@ Test (archive_kill, gc)
     real_del = ops->del;
     ops->del = slow_del;
     c->s->ops = ops;
-    archive_gc (c, 0, &gs);
+    archive_gc (c, 0, NULL, &gs);
     _exit (0);
   }
   kill_when (pid, fewer_chunks, &w);
@@ -143,7 +143,7 @@ Test (archive_kill, gc)
   cr_assert_eq (archive_verify (a, NULL, NULL, 2, NULL, NULL, &vs), 0, "%s",
                 cdp_get_error ());
   assert_reads_as (a, "vm1", T1 + 1, 0, &m2);
-  cr_assert_eq (archive_gc (a, 0, &gs), 0, "%s", cdp_get_error ());
+  cr_assert_eq (archive_gc (a, 0, NULL, &gs), 0, "%s", cdp_get_error ());
   cr_assert_eq (count_objects (a, "chunks/"), NCHUNKS);
   /* The dead collection's record says "running": a push goes on. */
   mem_init (&m3, NCHUNKS * (uint64_t) CS, 31);

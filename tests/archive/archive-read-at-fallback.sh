@@ -18,46 +18,10 @@ a=$tmpdir/a.img
 head -c 4M /dev/urandom >"$a"
 put_image p "$a" >/dev/null
 t=$(now)
-sleep 0.2
-cdp archive push p --at "$t" >"$tmpdir/push.out" 2>&1 ||
-    fail "cdp archive push --at: $(cat "$tmpdir/push.out")"
-t=$(cdp archive list "$arch" p --json | python3 -c '
-import json, sys
-pts = []
-def walk(o):
-    if isinstance(o, dict):
-        if "time" in o and "kind" in o:
-            pts.append(o["time"])
-        for v in o.values():
-            walk(v)
-    elif isinstance(o, list):
-        for v in o:
-            walk(v)
-walk(json.load(sys.stdin))
-print(max(pts))')
-
-# kind_of T: the kind 'cdp points' gives the point at T ("" if unlisted),
-# and whether the store has it too.
-kind_of ()
-{
-    cdp points p --json | python3 -c '
-import json, sys
-for p in json.load(sys.stdin)["points"]:
-    if p["time"] == sys.argv[1]:
-        print(p["kind"], p.get("local"))' "$1"
-}
-[ "$(kind_of "$t")" = "archive True" ] ||
-    fail "the pushed point is not listed as archived and local: $(kind_of "$t")"
-# Write on until retention took T from the store.
-n=0
-until [ "$(kind_of "$t")" = "archive False" ]; do
-    n=$((n + 1))
-    [ "$n" -le 120 ] || fail "retention never reclaimed $t: $(cdp points p | tail -n 3)"
-    head -c 4M /dev/urandom >"$tmpdir/b.img"
-    put_image p "$tmpdir/b.img" >/dev/null
-    sleep 0.5
-done
-echo "T=$t is archived only, after $n more writes of 4 MiB"
+t=$(archive_push p --at "$t")
+[ "$(archive_state p "$t")" = "archive True" ] ||
+    fail "the pushed point is not listed as archived and local: $(archive_state p "$t")"
+wait_archived_only p "$t"
 cdp points p | grep -E "^$t +archive" || fail "the text list lacks the archived point"
 
 # A local point also archived: the newest base point, pushed.
@@ -75,7 +39,8 @@ import json, sys
 d = json.load(sys.stdin)
 a = {p["time"]: p for p in d["archive"]}
 assert a[sys.argv[1]]["local"] is False, a
-assert d["retention"]["oldest_archived"] == sys.argv[1], d["retention"]
+# serve archives the task too (its archiver): maybe an older point.
+assert d["retention"]["oldest_archived"] <= sys.argv[1], d["retention"]
 ' "$t" || fail "the timeline lacks the archived point"
 
 export_to p "$t" "$tmpdir/export.img" || fail "export --at an archived point"
@@ -96,6 +61,6 @@ import sys
 from datetime import datetime, timedelta, timezone
 t = datetime.strptime(sys.argv[1][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
 print((t - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ"))' "$t")
-expect_error 1 "no recovery point at .*nearest archived point is $t \(newer\)" \
+expect_error 1 "no recovery point at .*nearest archived point is [-0-9T:.]+Z \(newer\)" \
     cdp restore p --at "$older" --output "$tmpdir/no.img"
 stop_cdp_serve

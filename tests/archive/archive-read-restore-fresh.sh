@@ -3,8 +3,9 @@
 # protected the VM: a store directory with no task at all.  cdp restore
 # --archive DIR NAME --at T writes raw and qcow2 images byte for byte
 # the disk as written (data in three chunks, a zero chunk, an unaligned
-# tail); T as an RFC 3339 time and a T that is no archived point is
-# refused naming the nearest archived points, with nothing written.
+# tail); T as an RFC 3339 time or an archived bookmark's label, and a T
+# that is no archived point is refused naming the nearest archived
+# points, with nothing written.
 source "$(dirname "$0")/../e2e/functions.sh"
 source "$(dirname "$0")/reading.sh"
 requires qemu-img
@@ -20,6 +21,13 @@ dd if=/dev/urandom of="$src" bs=512 seek=3 count=16000 conv=notrunc status=none
 dd if=/dev/urandom of="$src" bs=1M seek=12 count=8 conv=notrunc status=none
 put_image r "$src" >/dev/null
 t=$(push_point r "$arch")
+# A second point: a bookmark, archived with its label.
+src2=$tmpdir/src2.img
+cp "$src" "$src2"
+dd if=/dev/urandom of="$src2" bs=1M seek=5 count=2 conv=notrunc status=none
+put_image r "$src2" >/dev/null
+cdp mark r --label before-upgrade >/dev/null
+push_point r "$arch" before-upgrade >/dev/null
 stop_cdp_serve
 
 fresh_store
@@ -41,6 +49,9 @@ assert d["task"] == "r" and d["disk"] == "disk0", d
 assert d["archive"] == sys.argv[2], d
 assert d["size"] == 20 << 20 and d["format"] == "qcow2", d
 ' "$tmpdir/restore.json" "$arch" || fail "restore --json: $(cat "$tmpdir/restore.json")"
+cdp restore --archive "$arch" r --at before-upgrade --output "$tmpdir/label.raw" ||
+    fail "restore of an archived bookmark by its label"
+same "$tmpdir/label.raw" "$src2" "restore of the archived bookmark"
 [ -z "$(ls "$CDP_STORE")" ] || fail "reading the archive wrote into the store: $(ls "$CDP_STORE")"
 
 # A time that is no archived point: one line naming the nearest.

@@ -9,6 +9,11 @@
 #   push_point NAME LOCATION [T]  fold, then archive the point at T (default:
 #                              the newest base point) into LOCATION; prints
 #                              the archived point's time
+#   archive_push NAME ARGS...  cdp archive push NAME ARGS; prints the time
+#                              of the point it archived
+#   wait_archived_only NAME T  write 4 MiB images into the task until
+#                              retention took T from the store: 'cdp
+#                              points' lists it as kind "archive", not local
 #   chunk_of IMG OFFSET LOCATION  the file of the chunk holding IMG's
 #                              4 MiB chunk at OFFSET in a directory archive
 #   fresh_store                a store directory that never had a task
@@ -31,30 +36,47 @@ put_image ()
     now
 }
 
-# The time of the archived point is the one 'cdp archive list --json'
-# shows for the task, the newest.
 push_point ()
 {
     local name=$1 loc=$2 at=${3-}
     if [ -z "$at" ]; then
         cdp fold "$name" >/dev/null || fail "cdp fold $name"
     fi
-    cdp archive push "$name" ${at:+--at "$at"} --archive "$loc" \
-        >"$tmpdir/push.out" 2>&1 || fail "cdp archive push: $(cat "$tmpdir/push.out")"
-    cdp archive list "$loc" "$name" --json | python3 -c '
+    archive_push "$name" ${at:+--at "$at"} --archive "$loc"
+}
+
+# The time from the push's own document: serve's archiver may push
+# points of the same task meanwhile.
+archive_push ()
+{
+    cdp archive push "$@" --json >"$tmpdir/push.out" 2>"$tmpdir/push.err" ||
+        fail "cdp archive push $*: $(cat "$tmpdir/push.err")"
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["time"])' \
+        "$tmpdir/push.out"
+}
+
+# archive_state NAME T: "KIND LOCAL" of the point at T in 'cdp points'.
+archive_state ()
+{
+    cdp points "$1" --json | python3 -c '
 import json, sys
-pts = []
-def walk(o):
-    if isinstance(o, dict):
-        if "time" in o and "kind" in o:
-            pts.append(o["time"])
-        for v in o.values():
-            walk(v)
-    elif isinstance(o, list):
-        for v in o:
-            walk(v)
-walk(json.load(sys.stdin))
-print(max(pts))'
+for p in json.load(sys.stdin)["points"]:
+    if p["time"] == sys.argv[1]:
+        print(p["kind"], p.get("local"))' "$2"
+}
+
+wait_archived_only ()
+{
+    local n=0
+    until [ "$(archive_state "$1" "$2")" = "archive False" ]; do
+        n=$((n + 1))
+        [ "$n" -le 120 ] ||
+            fail "retention never reclaimed $2: $(cdp points "$1" | tail -n 3)"
+        head -c 4M /dev/urandom >"$tmpdir/filler.img"
+        put_image "$1" "$tmpdir/filler.img" >/dev/null
+        sleep 0.5
+    done
+    echo "$2 is archived only, after $n more writes of 4 MiB"
 }
 
 chunk_of ()

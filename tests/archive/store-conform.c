@@ -2,13 +2,15 @@
  * directory (e2e-store-dir.sh) or an S3 bucket of a real Ceph
  * (e2e-store-s3.sh).
  *
- *   store-conform dir|s3 LOCATION
+ *   store-conform dir LOCATION
+ *   store-conform s3 LOCATION SCRATCH_DIR
  *
  * LOCATION must be empty (a new directory, an unused S3 prefix).  In s3
  * mode the environment names the endpoint and the keys (ceph.sh), and
  * the checks that only S3 has run too: wrong keys, a missing bucket,
- * prefixes that do not see each other, a body damaged on the way, an
- * endpoint that refuses or never answers.  Prints one line per check; exit 1 at the first that
+ * prefixes that do not see each other, a body damaged on the way,
+ * 503 SlowDown, keys from a credentials file (written in SCRATCH_DIR),
+ * an endpoint that refuses or never answers.  Prints one line per check; exit 1 at the first that
  * fails, with the store's error. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -565,15 +567,20 @@ check_prefixes (void)
   ok ("two prefixes of a bucket do not see each other's objects");
 }
 
-/* A proxy of one request to the endpoint that flips a byte of the
- * request's body on the way, as a bad link or NIC would. */
-struct flipper {
+/* A proxy in front of the endpoint, one request per connection: the
+ * first `fail` connections are answered 503 SlowDown (and closed); the
+ * next `forward` are passed on, with a byte of the request's body
+ * flipped when `flip` (as a bad link or NIC would). */
+struct proxy {
   int lfd;
   int port;                         /* the endpoint's */
+  int fail, forward;
+  bool flip;
+  pthread_t thread;
 };
 
 static ssize_t
-read_request (int fd, char *buf, size_t cap)
+read_message (int fd, char *buf, size_t cap)
 {
   size_t len = 0, want = SIZE_MAX;
   char *end, *cl;
@@ -593,68 +600,177 @@ read_request (int fd, char *buf, size_t cap)
   return len;
 }
 
-static void *
-flip_one (void *arg)
+static void
+write_all (int fd, const char *buf, size_t len)
 {
-  struct flipper *f = arg;
-  struct sockaddr_in a = { .sin_family = AF_INET };
-  static char buf[1 << 16];
-  char *body;
-  ssize_t len, n;
-  int c, s;
+  ssize_t w;
 
-  if ((c = accept (f->lfd, NULL, NULL)) < 0 ||
-      (len = read_request (c, buf, sizeof buf - 1)) < 0)
-    fail ("the flipping proxy could not read a request");
-  if ((body = strstr (buf, "\r\n\r\n")) != NULL && body + 4 < buf + len)
+  for (; len > 0; buf += w, len -= w)
+    if ((w = write (fd, buf, len)) <= 0)
+      return;
+}
+
+static void
+forward (struct proxy *p, int c, char *buf, ssize_t len)
+{
+  struct sockaddr_in a = { .sin_family = AF_INET };
+  char *body = strstr (buf, "\r\n\r\n");
+  int s;
+
+  if (p->flip && body && body + 4 < buf + len)
     buf[len - 1] ^= 0x01;
   a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  a.sin_port = htons (f->port);
+  a.sin_port = htons (p->port);
   if ((s = socket (AF_INET, SOCK_STREAM, 0)) < 0 ||
-      connect (s, (struct sockaddr *) &a, sizeof a) < 0 ||
-      write (s, buf, len) != len ||
-      (len = read_request (s, buf, sizeof buf - 1)) < 0)
-    fail ("the flipping proxy could not pass the request on");
-  for (n = 0; n < len; ) {
-    ssize_t w = write (c, buf + n, len - n);
-    if (w <= 0)
-      break;
-    n += w;
-  }
+      connect (s, (struct sockaddr *) &a, sizeof a) < 0)
+    fail ("the proxy could not reach the endpoint");
+  write_all (s, buf, len);
+  if ((len = read_message (s, buf, (1 << 16) - 1)) < 0)
+    fail ("the proxy had no answer from the endpoint");
+  write_all (c, buf, len);
   close (s);
-  close (c);
+}
+
+static void *
+proxy_run (void *arg)
+{
+  static const char body[] =
+    "<?xml version=\"1.0\"?><Error><Code>SlowDown</Code>"
+    "<Message>Reduce your request rate</Message></Error>";
+  struct proxy *p = arg;
+  static char buf[1 << 16];
+  char slow[512];
+  ssize_t len;
+  int i, c;
+
+  snprintf (slow, sizeof slow, "HTTP/1.1 503 Slow Down\r\n"
+            "Content-Type: application/xml\r\nConnection: close\r\n"
+            "Content-Length: %zu\r\n\r\n%s", strlen (body), body);
+
+  for (i = 0; i < p->fail + p->forward; i++) {
+    if ((c = accept (p->lfd, NULL, NULL)) < 0 ||
+        (len = read_message (c, buf, sizeof buf - 1)) < 0)
+      fail ("the proxy could not read a request");
+    if (i < p->fail)
+      write_all (c, slow, strlen (slow));
+    else
+      forward (p, c, buf, len);
+    close (c);
+  }
   return NULL;
 }
 
 static int local_port (bool listening, int *fd);
 
-static void
-check_damaged_body (void)
+/* A store whose endpoint is a proxy (started) to the real one. */
+static struct archive_store *
+open_proxied (struct proxy *p)
 {
-  struct flipper f;
-  struct archive_store *s;
   const char *ep = getenv ("AWS_ENDPOINT_URL"), *colon;
   char url[64];
-  unsigned char *b = pattern (15, 1000);
-  pthread_t t;
   int port;
 
   if (ep == NULL || (colon = strrchr (ep, ':')) == NULL ||
-      (f.port = atoi (colon + 1)) <= 0)
+      (p->port = atoi (colon + 1)) <= 0)
     fail ("AWS_ENDPOINT_URL is not http://127.0.0.1:PORT");
-  port = local_port (true, &f.lfd);
+  port = local_port (true, &p->lfd);
   snprintf (url, sizeof url, "http://127.0.0.1:%d", port);
-  s = open_with (location, "AWS_ENDPOINT_URL", url);
-  pthread_create (&t, NULL, flip_one, &f);
+  pthread_create (&p->thread, NULL, proxy_run, p);
+  return open_with (location, "AWS_ENDPOINT_URL", url);
+}
+
+static void
+close_proxied (struct proxy *p, struct archive_store *s)
+{
+  pthread_join (p->thread, NULL);
+  close (p->lfd);
+  archive_store_close (s);
+}
+
+static void
+check_damaged_body (void)
+{
+  struct proxy p = { .forward = 1, .flip = true };
+  struct archive_store *s = open_proxied (&p);
+  unsigned char *b = pattern (15, 1000);
+
   EXPECT (-EIO, s->ops->put (s, "flip/x", b, 1000));
   if (strstr (cdp_get_error (), "XAmzContentSHA256Mismatch") == NULL)
     fail ("a damaged body: the error does not say S3 refused its sum");
-  pthread_join (t, NULL);
-  close (f.lfd);
-  archive_store_close (s);
+  close_proxied (&p, s);
   EXPECT (-ENOENT, st->ops->stat (st, "flip/x", NULL, NULL));
   free (b);
   ok ("a put whose body is damaged on the way is refused, not stored");
+}
+
+static void
+check_slow_down (void)
+{
+  struct proxy p = { .fail = 3, .forward = 2 };
+  struct archive_store *s = open_proxied (&p);
+  struct proxy q = { .fail = 5 };
+  struct archive_store *t;
+  unsigned char *b = pattern (16, 1000);
+
+  CHECK (s->ops->put (s, "slow/x", b, 1000));
+  get_same (s, "slow/x", 16, 1000);
+  close_proxied (&p, s);
+  t = open_proxied (&q);
+  EXPECT (-EIO, t->ops->put (t, "slow/y", b, 1000));
+  if (strstr (cdp_get_error (), "503 SlowDown") == NULL)
+    fail ("503 SlowDown five times: the error does not say so");
+  close_proxied (&q, t);
+  EXPECT (-ENOENT, st->ops->stat (st, "slow/y", NULL, NULL));
+  free (b);
+  ok ("503 SlowDown is retried: 3 times, then done; 5 times, -EIO");
+}
+
+/* Keys from a credentials file: AWS_PROFILE's section, only when the
+ * environment has none; no keys anywhere, or a file that cannot be
+ * read, fail the open. */
+static void
+check_credentials_file (const char *dir)
+{
+  char path[512], saved_id[256], saved_key[256];
+  struct archive_store *s;
+  FILE *f;
+  int r;
+
+  snprintf (saved_id, sizeof saved_id, "%s", getenv ("AWS_ACCESS_KEY_ID"));
+  snprintf (saved_key, sizeof saved_key, "%s",
+            getenv ("AWS_SECRET_ACCESS_KEY"));
+  snprintf (path, sizeof path, "%s/credentials", dir);
+  if ((f = fopen (path, "w")) == NULL)
+    fail ("%s: %s", path, strerror (errno));
+  fprintf (f, "[default]\naws_access_key_id = WRONG\n"
+           "aws_secret_access_key = wrong\n\n# the test's\n"
+           "[cdp]\naws_access_key_id=%s\r\naws_secret_access_key =  %s  \n"
+           "[other]\naws_access_key_id = WRONG2\n", saved_id, saved_key);
+  fclose (f);
+  unsetenv ("AWS_ACCESS_KEY_ID");
+  unsetenv ("AWS_SECRET_ACCESS_KEY");
+  setenv ("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+  s = open_with (location, "AWS_PROFILE", "cdp");
+  get_same (s, "a/one", 2, 3000);
+  archive_store_close (s);
+  CHECK (archive_store_open (location, &s));
+  EXPECT (-EACCES, s->ops->stat (s, "a/one", NULL, NULL));
+  archive_store_close (s);
+  setenv ("AWS_PROFILE", "none", 1);
+  EXPECT (-EACCES, archive_store_open (location, &s));
+  if (strstr (cdp_get_error (), "AWS_ACCESS_KEY_ID") == NULL)
+    fail ("no credentials: the error does not say where to put them");
+  unsetenv ("AWS_PROFILE");
+  setenv ("AWS_SHARED_CREDENTIALS_FILE", dir, 1);
+  r = archive_store_open (location, &s);
+  if (r >= 0 || strstr (cdp_get_error (), dir) == NULL)
+    fail ("an unreadable credentials file: %d (%s)", r, cdp_get_error ());
+  unsetenv ("AWS_SHARED_CREDENTIALS_FILE");
+  setenv ("AWS_ACCESS_KEY_ID", saved_id, 1);
+  setenv ("AWS_SECRET_ACCESS_KEY", saved_key, 1);
+  unlink (path);
+  ok ("keys from the credentials file's AWS_PROFILE section; none, or "
+      "a file that cannot be read, fails the open");
 }
 
 /* A port on 127.0.0.1 that refuses (listen false) or that accepts and
@@ -706,8 +822,10 @@ check_unreachable (bool listening, int want, double bound)
 int
 main (int argc, char **argv)
 {
-  if (argc != 3 || (strcmp (argv[1], "dir") && strcmp (argv[1], "s3")))
-    fail ("usage: store-conform dir|s3 LOCATION");
+  if (argc < 3 || argc > 4 ||
+      (strcmp (argv[1], "dir") && strcmp (argv[1], "s3")) ||
+      (strcmp (argv[1], "s3") == 0 && argc != 4))
+    fail ("usage: store-conform dir LOCATION | s3 LOCATION SCRATCH_DIR");
   s3 = strcmp (argv[1], "s3") == 0;
   location = argv[2];
   CHECK (archive_store_open (location, &st));
@@ -726,6 +844,8 @@ main (int argc, char **argv)
     check_missing_bucket ();
     check_prefixes ();
     check_damaged_body ();
+    check_slow_down ();
+    check_credentials_file (argv[3]);
     check_unreachable (false, -EIO, 60);
     check_unreachable (true, -ETIMEDOUT, 180);
   }

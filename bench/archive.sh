@@ -71,7 +71,7 @@ usage: $0 [-c CDP] [-n NBD_BENCH] [-g ARCHIVE_IMAGE] [-z SIZES] [-S] [-s SIZE_MI
   -k  keep the scratch directory
   DIR where the scratch directory goes (default /var/tmp); needs about
       7 x SIZE free
-Takes about 2 minutes per repetition with the defaults (4 with -S).
+Takes about a minute per repetition with the defaults (2 with -S), after a minute of setup.
 EOF
 }
 

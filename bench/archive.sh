@@ -106,7 +106,8 @@ for z in ${sizes//,/ }; do
     *) b=$z ;;
   esac
   if [ "$b" -lt 4096 ] || [ $(( b & (b - 1) )) != 0 ]; then
-    die "-z: $z is no power of 2 of at least 4k"
+    echo "$name: -z: $z is no power of 2 of at least 4k" >&2
+    exit 2
   fi
   tools+=("cdp-$z")
   chunk_of[cdp-$z]=$b

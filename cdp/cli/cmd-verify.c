@@ -315,7 +315,7 @@ chunk_thread (void *opaque)
 
 static json_object *
 chunks_json (const struct verify_args *a, const char *location,
-             const struct chunk_check *c, size_t points, double secs)
+             const struct chunk_check *c, uint64_t points, double secs)
 {
   json_object *o = json_object_new_object (), *k = json_object_new_object ();
   size_t n = json_object_array_length (c->damage);
@@ -349,22 +349,14 @@ check_chunks (const struct verify_args *a, struct archive *ar,
               const struct archive_point *p, const char *task)
 {
   const char *location = archive_location (ar);
-  archive_point_vector pts = empty_vector;
   int64_t t0 = time_mono_ns ();
   struct chunk_check *c;
-  size_t points = 1, n;
+  uint64_t points;
   pthread_t th;
   char size[32];
+  size_t n;
   int r;
 
-  if (p == NULL && (r = archive_points (ar, task, &pts)) < 0)
-    return fail ("cannot list the archive %s: %s", location,
-                 *cdp_get_error () ? cdp_get_error () : strerror (-r));
-  if (p == NULL)
-    points = pts.len;
-  archive_points_reset (&pts);
-  if (p == NULL && points == 0 && task)
-    return fail ("the archive %s holds no point of task '%s'", location, task);
   /* The check runs beside the main thread, which stops at a cancel
    * (the check, still running, goes with the process). */
   if ((c = calloc (1, sizeof *c)) == NULL)
@@ -384,15 +376,18 @@ check_chunks (const struct verify_args *a, struct archive *ar,
     }
   pthread_join (th, NULL);
   n = json_object_array_length (c->damage);
+  points = c->st.points;
   if (c->err)
     r = fail ("cannot check the archive %s: %s", location, c->msg);
+  else if (p == NULL && points == 0 && task)
+    r = fail ("the archive %s holds no point of task '%s'", location, task);
   else if (a->json)
     r = cli_print_json (chunks_json (a, location, c, points,
                                      (double) (time_mono_ns () - t0) / 1e9));
   else {
     format_size (c->st.bytes, size, sizeof size);
-    printf ("%s%s%s%s%s: %" PRIu64 " chunks (%s) of %zu point%s checked in "
-            "%.1f s\n", location, a->name ? " task " : "",
+    printf ("%s%s%s%s%s: %" PRIu64 " chunks (%s) of %" PRIu64 " point%s "
+            "checked in %.1f s\n", location, a->name ? " task " : "",
             a->name ? a->name : "", a->at ? " at " : "", a->at ? a->at : "",
             c->st.chunks, size, points, points == 1 ? "" : "s",
             (double) (time_mono_ns () - t0) / 1e9);

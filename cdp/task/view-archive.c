@@ -342,7 +342,11 @@ view_open_archive (const char *location, const char *name, struct task_view *v)
   v->arch->disks_of = INT64_MIN;
   policy_defaults (&v->task->policy);
   e = view_archive_points (v, &l, &why);
-  if (e == 0 && l->len == 0)
+  /* A damaged index of one point does not hide the others: a point is
+   * loaded by its own key, and damage there is refused then. */
+  if (e == -EUCLEAN)
+    e = 0;
+  else if (e == 0 && l->len == 0)
     e = fail ("the archive %s holds no point of task '%s'", location, name);
   else if (e < 0)
     e = fail ("%s", why);

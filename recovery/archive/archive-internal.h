@@ -106,9 +106,12 @@ int archive_lease_take (struct archive *a, const char *store_id,
  * for ARCHIVE_LEASE_STALE_NS. */
 void archive_lease_refresh (struct archive_lease *l, bool force);
 bool archive_lease_stale (const struct archive_lease *l);
-/* Tests only: put the lease again every refresh_ns, stale after
- * stale_ns (ARCHIVE_LEASE_REFRESH_NS / 2 and ARCHIVE_LEASE_STALE_NS). */
+/* Tests only: put the lease (and gc's record) again every refresh_ns,
+ * stale after stale_ns (ARCHIVE_LEASE_REFRESH_NS / 2 and
+ * ARCHIVE_LEASE_STALE_NS). */
 void archive_lease_timing (int64_t refresh_ns, int64_t stale_ns);
+int64_t archive_lease_refresh_every (void);
+int64_t archive_lease_stale_after (void);
 /* The start it records (the store's clock). */
 int64_t archive_lease_started (const struct archive_lease *l);
 void archive_lease_drop (struct archive_lease *l);

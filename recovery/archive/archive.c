@@ -174,6 +174,23 @@ archive_index_keys_free (string_vector *keys)
   free_keys (keys);
 }
 
+/* A range read of the index at key failed with r: -EUCLEAN when the
+ * index is shorter than need bytes (truncated), else r as it was (the
+ * store failed: that is no damage of the index). */
+static int
+short_index (struct archive *a, const char *key, uint64_t need, int r)
+{
+  struct cdp_saved_error e;
+  uint64_t size;
+
+  cdp_save_error (&e);
+  if (a->s->ops->stat (a->s, key, &size, NULL) == 0 && size < need)
+    return cdp_set_error (-EUCLEAN, "archive index %s is damaged: "
+                          "truncated", key);
+  cdp_restore_error (&e);
+  return r;
+}
+
 /* The metadata of the index at key, from its header and metadata only. */
 static int
 load_meta (struct archive *a, const char *key, struct archive_point *p)
@@ -187,16 +204,14 @@ load_meta (struct archive *a, const char *key, struct archive_point *p)
   if (r == 0)
     r = archive_index_meta_len (key, hdr, &mlen);
   if (r < 0)
-    return r == -EIO ? cdp_set_error (-EUCLEAN, "archive index %s is "
-                                      "damaged: truncated", key) : r;
+    return r == -EIO ? short_index (a, key, sizeof hdr, r) : r;
   buf = malloc (sizeof hdr + (size_t) mlen);
   if (buf == NULL)
     return cdp_set_error (-ENOMEM, "out of memory");
   memcpy (buf, hdr, sizeof hdr);
   r = a->s->ops->get_range (a->s, key, buf + sizeof hdr, sizeof hdr, mlen);
   if (r == -EIO)
-    r = cdp_set_error (-EUCLEAN, "archive index %s is damaged: truncated",
-                       key);
+    r = short_index (a, key, sizeof hdr + (uint64_t) mlen, r);
   if (r == 0)
     r = archive_index_decode (key, buf, sizeof hdr + (size_t) mlen, true, p);
   free (buf);

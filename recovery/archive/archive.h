@@ -150,14 +150,17 @@ void archive_reader_point (struct archive_reader *r, struct point *p);
 /* ---- checking and collecting ---------------------------------------------- */
 
 struct archive_verify_stats {
+  uint64_t points;                  /* indexes read (damaged ones too) */
   uint64_t chunks;                  /* checked (each distinct chunk once) */
   uint64_t bad;                     /* missing or failing their sum */
   uint64_t bytes;
 };
 /* Read every chunk of point p (loaded, with disks) — or of every point
  * of task (NULL: all) when p is NULL — and check it against its name.
- * bad(opaque, key, why) is called for each missing or damaged one.
- * 0 when all are good, -EUCLEAN when some are not, -errno. */
+ * bad(opaque, key, why) is called for each missing or damaged one.  A
+ * damaged chunk is moved to bad/ (the same name under it), so that the
+ * next push of that data puts a good copy, which heals every point
+ * naming it; why says so.  0 when all are good, -EUCLEAN when some are not, -errno. */
 int archive_verify (struct archive *a, const struct archive_point *p,
                     const char *task, unsigned threads,
                     void (*bad) (void *opaque, const char *key, const char *why),

@@ -471,7 +471,8 @@ parse_meta (struct json_object *o, struct archive_point *p)
     ad->name = dup_or_fail (get_str (d, "name", &ok), &ok);
     size = get_int (d, "size", &ok);
     n = get_int (d, "chunks", &ok);
-    if (!ok || size < 0 || n != (size + cs - 1) / cs || n > UINT32_MAX)
+    if (!ok || size < 0 || size > INT64_MAX - cs
+        || n != (size + cs - 1) / cs || n > UINT32_MAX)
       return false;
     ad->size = (uint64_t) size;
     ad->nchunks = (uint32_t) n;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/archive/archive-internal.h"
@@ -53,19 +54,34 @@ struct gc {
   /* The record and its refresher. */
   char rec_key[HOST_NAME_MAX + 64];
   char host[HOST_NAME_MAX + 1];
+  char boot[64];                    /* this boot's id, or "" */
   pthread_t refresher;
   pthread_mutex_t lock;
   pthread_cond_t cond;
   bool done, recorded, refresher_started;
   int64_t last_ok;                  /* time_mono_ns of its last put */
+  bool lapsed;                      /* two puts were ever too far apart */
 };
+
+/* This boot's id (/proc/sys/kernel/random/boot_id) in id, or "". */
+static void
+boot_id (char id[64])
+{
+  char *text = NULL;
+  size_t len;
+
+  id[0] = '\0';
+  if (fio_read ("/proc/sys/kernel/random/boot_id", &text, &len) == 0)
+    snprintf (id, 64, "%.*s", (int) strcspn (text, "\n"), text);
+  free (text);
+}
 
 int
 archive_gc_record_parse (const void *buf, size_t len, bool *running)
 {
   struct json_tokener *tok = json_tokener_new ();
-  struct json_object *o = NULL, *v, *h, *p;
-  char host[HOST_NAME_MAX + 1] = "";
+  struct json_object *o = NULL, *v, *h, *p, *b;
+  char host[HOST_NAME_MAX + 1] = "", boot[64];
   int r = -EUCLEAN;
 
   if (tok == NULL)
@@ -75,11 +91,15 @@ archive_gc_record_parse (const void *buf, size_t len, bool *running)
   if (o && json_object_object_get_ex (o, "running", &v)
       && json_object_is_type (v, json_type_boolean)) {
     *running = json_object_get_boolean (v);
-    /* One of this host whose process is gone runs no more. */
+    /* One of this very host (its name and its boot: names repeat on
+     * cloned machines) whose process is gone runs no more. */
     gethostname (host, sizeof host - 1);
-    if (*running && json_object_object_get_ex (o, "host", &h)
+    boot_id (boot);
+    if (*running && *boot && json_object_object_get_ex (o, "host", &h)
         && json_object_object_get_ex (o, "pid", &p)
+        && json_object_object_get_ex (o, "boot", &b)
         && strcmp (json_object_get_string (h), host) == 0
+        && strcmp (json_object_get_string (b), boot) == 0
         && kill ((pid_t) json_object_get_int64 (p), 0) < 0 && errno == ESRCH)
       *running = false;
     r = 0;
@@ -100,6 +120,8 @@ put_record (struct gc *g, bool running)
   jf_add (o, "running", json_object_new_boolean (running));
   jf_add (o, "host", json_object_new_string (g->host));
   jf_add (o, "pid", json_object_new_int64 (getpid ()));
+  if (*g->boot)
+    jf_add (o, "boot", json_object_new_string (g->boot));
   body = jf_text (o, JSON_C_TO_STRING_PLAIN);
   if (body)
     r = g->a->s->ops->put (g->a->s, g->rec_key, body, strlen (body));
@@ -108,8 +130,13 @@ put_record (struct gc *g, bool running)
   json_object_put (o);
 
   if (r == 0) {
+    int64_t now = time_mono_ns ();
     pthread_mutex_lock (&g->lock);
-    g->last_ok = time_mono_ns ();
+    /* A record stale for a while is one pushes judged dead: putting it
+     * again does not make the deletions after it safe. */
+    if (g->last_ok && now - g->last_ok > archive_lease_stale_after ())
+      g->lapsed = true;
+    g->last_ok = now;
     pthread_mutex_unlock (&g->lock);
   }
   return r;
@@ -123,7 +150,7 @@ refresh_record (void *opaque)
   pthread_mutex_lock (&g->lock);
   while (!g->done) {
     struct timespec t = time_deadline (CLOCK_REALTIME,
-                                       ARCHIVE_LEASE_REFRESH_NS / 2);
+                                       archive_lease_refresh_every ());
     pthread_cond_timedwait (&g->cond, &g->lock, &t);
     if (g->done)
       break;
@@ -135,15 +162,18 @@ refresh_record (void *opaque)
   return NULL;
 }
 
-/* The record could not be put for long: pushes may have judged this
- * collection dead and no longer wait for it. */
+/* The record could not be put for long, now or at any time since the
+ * start (the process stopped, say, and its refresher put the record
+ * again first): pushes may have judged this collection dead and no
+ * longer wait for it. */
 static int
 check_record (struct gc *g)
 {
   bool stale;
 
   pthread_mutex_lock (&g->lock);
-  stale = time_mono_ns () - g->last_ok > ARCHIVE_LEASE_STALE_NS;
+  stale = g->lapsed
+    || time_mono_ns () - g->last_ok > archive_lease_stale_after ();
   pthread_mutex_unlock (&g->lock);
   return stale ? cdp_set_error (-ETIMEDOUT, "archive %s: the collection "
                                 "could not renew its record gc/: stopped",
@@ -158,6 +188,7 @@ start (struct gc *g)
   if ((r = g->a->s->ops->now (g->a->s, &g->t0)) < 0)
     return r;
   gethostname (g->host, sizeof g->host - 1);
+  boot_id (g->boot);
   snprintf (g->rec_key, sizeof g->rec_key, "gc/%s-%ld", g->host,
             (long) getpid ());
   for (char *c = g->rec_key + 3; *c; c++)
@@ -314,10 +345,26 @@ free_keys (string_vector *keys)
   keys->len = 0;
 }
 
+/* Sort the marked sums and drop repeats: points share most of their
+ * chunks, and the mark must cost their distinct chunks, not all. */
+static void
+compact (sum_vector *m)
+{
+  size_t n = 0;
+
+  if (m->len > 1)
+    qsort (m->ptr, m->len, 32, cmp_sum);
+  for (size_t i = 0; i < m->len; i++)
+    if (n == 0 || memcmp (m->ptr[n - 1].b, m->ptr[i].b, 32) != 0)
+      m->ptr[n++] = m->ptr[i];
+  m->len = n;
+}
+
 static int
 mark (struct gc *g)
 {
   int r = g->a->s->ops->list (g->a->s, "points/", index_seen, g);
+  size_t distinct = 0;
 
   for (size_t i = 0; r == 0 && i < g->keys.len; i++) {
     r = mark_index (g, g->keys.ptr[i]);
@@ -325,6 +372,10 @@ mark (struct gc *g)
       r = check_record (g);
     if (r == 0)
       r = cancelled (g);
+    if (g->marked.len > 2 * distinct + 65536) {
+      compact (&g->marked);
+      distinct = g->marked.len;
+    }
   }
   free_keys (&g->keys);
   if (r == -ECANCELED)
@@ -332,8 +383,7 @@ mark (struct gc *g)
   if (r < 0)
     return cdp_set_error (r, "archive %s: not collecting: %s",
                           g->a->s->location, cdp_get_error ());
-  if (g->marked.len > 1)
-    qsort (g->marked.ptr, g->marked.len, 32, cmp_sum);
+  compact (&g->marked);
   return 0;
 }
 

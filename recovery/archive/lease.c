@@ -28,6 +28,18 @@ archive_lease_timing (int64_t refresh_ns, int64_t stale_ns)
   stale_after = stale_ns;
 }
 
+int64_t
+archive_lease_refresh_every (void)
+{
+  return refresh_every;
+}
+
+int64_t
+archive_lease_stale_after (void)
+{
+  return stale_after;
+}
+
 struct archive_lease {
   struct archive *a;
   char key[300];

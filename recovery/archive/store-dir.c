@@ -17,11 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/error.h"
 #include "common/fileio.h"
+#include "common/timeutil.h"
 #include "recovery/archive/store-internal.h"
 
 struct dir_store {
@@ -167,6 +169,8 @@ key_dir (const char *key, char *buf, size_t len)
   return buf;
 }
 
+/* Write tmp, a new file: removed again if it cannot be written whole;
+ * -EEXIST (and left alone) when it is another writer's. */
 static int
 write_tmp (int root, const char *tmp, const void *buf, size_t len)
 {
@@ -180,6 +184,8 @@ write_tmp (int root, const char *tmp, const void *buf, size_t len)
     r = -errno;
   if (close (fd) < 0 && r == 0)
     r = -errno;
+  if (r < 0)
+    unlinkat (root, tmp, 0);
   return r;
 }
 
@@ -188,16 +194,22 @@ dir_put (struct archive_store *s, const char *key, const void *buf,
          size_t len)
 {
   int root = ds (s)->root, r;
-  char tmp[64], dir[PATH_MAX];
+  char tmp[80], dir[PATH_MAX];
+  uint64_t salt = 0;
 
   if ((r = check_key (s, key)) < 0)
     return r;
-  snprintf (tmp, sizeof tmp, "tmp/%ld-%ld-%u", (long) getpid (),
-            (long) gettid (), atomic_fetch_add (&tmp_counter, 1));
+  /* Unique also among writers of other hosts or containers, whose pid
+   * and thread id may be this one's. */
+  if (getrandom (&salt, sizeof salt, 0) != sizeof salt)
+    salt = (uint64_t) time_now_ns ();
+  snprintf (tmp, sizeof tmp, "tmp/%ld-%ld-%u-%016" PRIx64, (long) getpid (),
+            (long) gettid (), atomic_fetch_add (&tmp_counter, 1), salt);
   /* Durability order: the data (fsync), the rename, the directory. */
   r = write_tmp (root, tmp, buf, len);
-  if (r == 0)
-    r = make_parents (root, key);
+  if (r < 0)
+    return fail (s, r, "cannot write", key);
+  r = make_parents (root, key);
   if (r == 0 && renameat (root, tmp, root, key) < 0)
     r = -errno;
   if (r < 0) {

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,37 @@ report (struct verify *v, const char *key, const char *why)
   pthread_mutex_unlock (&v->lock);
 }
 
+/* A chunk that fails its name goes to bad/ (kept for a look), so that
+ * the next push of a point holding that data finds it missing and puts
+ * it again: one good copy heals every point that names it.  Without
+ * this, pushes would keep touching the damaged copy and name it in
+ * every new point.  The why of the report says where it went, or why
+ * it could not be moved. */
+static void
+quarantine (struct verify *v, const char *key, char *why, size_t len)
+{
+  struct archive_store *s = v->a->s;
+  char bad[ARCHIVE_CHUNK_KEY_MAX + 8];
+  size_t n = strlen (why), blen;
+  void *buf;
+  int r;
+
+  snprintf (bad, sizeof bad, "bad/%s", key + strlen ("chunks/"));
+  r = s->ops->get (s, key, &buf, &blen);
+  if (r == 0) {
+    r = s->ops->put (s, bad, buf, blen);
+    free (buf);
+  }
+  if (r == 0)
+    r = s->ops->del (s, key);
+  if (r == 0)
+    snprintf (why + n, len - n, "; moved to %s: the next push of this data "
+              "puts it again", bad);
+  else
+    snprintf (why + n, len - n, "; could not be moved aside: %s",
+              cdp_get_error ());
+}
+
 static int
 add_point (struct verify *v, const struct archive_point *p)
 {
@@ -55,12 +87,16 @@ add_point (struct verify *v, const struct archive_point *p)
   return 0;
 }
 
-/* The chunks of every point of task: a damaged index is reported. */
+static void unique (vsum_vector *s);
+
+/* The chunks of every point of task: a damaged index is reported.  The
+ * sums are made unique as they grow: points share most chunks. */
 static int
 add_points (struct verify *v, const char *task)
 {
   string_vector keys;
   int r = archive_index_keys (v->a, task, &keys);
+  size_t distinct = 0;
 
   for (size_t i = 0; r == 0 && i < keys.len; i++) {
     struct archive_point p;
@@ -70,12 +106,18 @@ add_points (struct verify *v, const char *task)
       r = 0;
     }
     else if (r == -EUCLEAN) {
+      v->st->points++;
       report (v, keys.ptr[i], cdp_get_error ());
       r = 0;
     }
     else if (r == 0) {
+      v->st->points++;
       r = add_point (v, &p);
       archive_point_free (&p);
+    }
+    if (v->sums.len > 2 * distinct + 65536) {
+      unique (&v->sums);
+      distinct = v->sums.len;
     }
   }
   archive_index_keys_free (&keys);
@@ -100,8 +142,12 @@ worker (void *opaque)
     r = archive_chunk_get (v->a, v->sums.ptr[i].b, buf, v->chunk_size, &len);
     if (r == -ENOENT)
       report (v, key, "missing");
-    else if (r == -EUCLEAN)
-      report (v, key, cdp_get_error ());
+    else if (r == -EUCLEAN) {
+      char why[CDP_ERROR_MAX + 256];
+      snprintf (why, sizeof why, "%s", cdp_get_error ());
+      quarantine (v, key, why, sizeof why);
+      report (v, key, why);
+    }
     else if (r < 0) {
       pthread_mutex_lock (&v->lock);
       if (v->err == 0) {
@@ -164,6 +210,8 @@ archive_verify (struct archive *a, const struct archive_point *p,
   memset (stats, 0, sizeof *stats);
   if (n > 64)
     n = 64;
+  if (p)
+    stats->points = 1;
   r = p ? add_point (&v, p) : add_points (&v, task);
   if (r == 0) {
     unique (&v.sums);

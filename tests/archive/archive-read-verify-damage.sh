@@ -40,6 +40,11 @@ grep -q "damaged: chunk .*$(basename "$key")" "$tmpdir/bad.txt" ||
     fail "verify does not name the damaged chunk: $(cat "$tmpdir/bad.txt")"
 [ "$(grep -c '^damaged: ' "$tmpdir/bad.txt")" -eq 1 ] ||
     fail "verify names more than the one damaged chunk: $(cat "$tmpdir/bad.txt")"
+# The damaged copy is moved aside, so that the next push of that data
+# puts it again instead of touching the bad one.
+grep -q "moved to bad/" "$tmpdir/bad.txt" || fail "verify does not say where the chunk went: $(cat "$tmpdir/bad.txt")"
+[ ! -e "$chunk" ] || fail "the damaged chunk stayed under chunks/"
+[ -f "$arch/bad/${key#chunks/}" ] || fail "the damaged chunk is not under bad/"
 rc=0
 cdp verify --archive "$arch" d --json >"$tmpdir/bad.json" || rc=$?
 [ "$rc" -eq 1 ] || fail "verify --json of a damaged archive exited $rc"

@@ -101,3 +101,44 @@ Test (archive_verify, finds_each_bad_chunk)
   mem_free (&m);
   rm_tree (dir);
 }
+
+/* A chunk that fails its name is moved to bad/; the next push of that
+ * data puts a good copy, and the point that named the bad one reads
+ * right again. */
+Test (archive_verify, damaged_chunk_healed_by_next_push)
+{
+  char *dir = tmp_dir ();
+  struct archive *a = open_dir (dir, true);
+  struct memdisk m;
+  struct archive_push_stats st;
+  struct archive_verify_stats vs;
+  struct seen s = { 0 };
+  char key[ARCHIVE_CHUNK_KEY_MAX], path[512], badpath[600];
+  uint8_t sum[32];
+  int fd;
+
+  mem_init (&m, 3 * (uint64_t) CS, 5);
+  cr_assert_eq (push_one (a, "vm1", T1, &m, &st), 0, "%s", cdp_get_error ());
+  archive_sha256 (m.data + (uint64_t) CS, CS, sum);
+  archive_chunk_key (sum, key);
+  snprintf (path, sizeof path, "%s/%s", dir, key);
+  snprintf (badpath, sizeof badpath, "%s/bad/%s", dir, key + 7);
+  fd = open (path, O_RDWR);
+  cr_assert_geq (fd, 0);
+  cr_assert_eq (pwrite (fd, "\x01\x02", 2, 3000), 2);
+  close (fd);
+
+  cr_assert_eq (archive_verify (a, NULL, "vm1", 2, bad, &s, &vs), -EUCLEAN);
+  cr_assert_eq (s.n, 1);
+  cr_assert (strstr (s.why, "moved to bad/"), "%s", s.why);
+  cr_assert (access (path, F_OK) < 0, "the damaged chunk stayed");
+  cr_assert (access (badpath, F_OK) == 0, "nothing under bad/");
+
+  /* The same data pushed again (a later point): the one chunk put anew. */
+  cr_assert_eq (push_one (a, "vm1", T1 + 1, &m, &st), 0, "%s", cdp_get_error ());
+  cr_assert_eq (st.new_chunks, 1);
+  s.n = 0;
+  cr_assert_eq (archive_verify (a, NULL, "vm1", 2, bad, &s, &vs), 0);
+  cr_assert_eq (s.n, 0);
+  assert_reads_as (a, "vm1", T1, 0, &m);
+}

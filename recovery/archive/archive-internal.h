@@ -30,7 +30,7 @@ struct archive {
 #define ARCHIVE_CHUNK_HEADER 16
 #define ARCHIVE_INDEX_HEADER 16
 enum { ARCHIVE_CODEC_RAW = 0, ARCHIVE_CODEC_ZSTD = 1 };
-#define ARCHIVE_ZSTD_LEVEL 1
+#define ARCHIVE_ZSTD_LEVEL 2
 /* "chunks/XXXX/" + 64 hex digits. */
 #define ARCHIVE_CHUNK_KEY_MAX 80
 

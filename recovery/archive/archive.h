@@ -107,7 +107,8 @@ struct archive_push {
   size_t ndisks;
   const struct archive_push_disk *disks;
   uint64_t bandwidth;               /* bytes uploaded per second, 0: no bound */
-  unsigned threads;                 /* reading, hashing, compressing, uploading; 0: 4 */
+  unsigned threads;                 /* reading, hashing, compressing, uploading;
+                                       0: 4 for a directory, 8 for S3 */
   /* Optional: called now and then with bytes of the disks done so far
    * and their total; a non-zero return cancels (-ECANCELED). */
   int (*progress) (void *opaque, uint64_t done, uint64_t total);

@@ -311,7 +311,10 @@ static int
 pass (struct push *p, enum mode mode, struct archive_lease *lease,
       uint64_t total)
 {
-  unsigned n = p->o->threads == 0 ? 4 : p->o->threads > 64 ? 64
+  /* S3: a request's latency, not the CPU, bounds a thread; 8 as the
+   * reader fetches (docs/BENCHMARKS.md, "The archive"). */
+  unsigned dflt = strcmp (p->a->s->ops->scheme, "s3") == 0 ? 8 : 4;
+  unsigned n = p->o->threads == 0 ? dflt : p->o->threads > 64 ? 64
                : p->o->threads;
   pthread_t *tids = calloc (n, sizeof *tids);
   unsigned started = 0;

@@ -510,20 +510,27 @@ push_chunks (struct push *p)
     return r;
   p->pace_start = time_mono_ns ();
   r = pass (p, PASS_READ, lease, total);
-  /* Lease not renewed for long: a collection may have judged it dead and
-   * removed chunks this push reused.  Touch (or put) them all again. */
-  while (r == 0 && archive_lease_stale (lease)) {
-    archive_lease_refresh (lease, true);
-    if (archive_lease_stale (lease))
-      r = cdp_set_error (-EIO, "archive %s: the push's lease cannot be "
-                         "renewed", p->a->s->location);
-    else
-      r = pass (p, PASS_TOUCH, lease, total);
-  }
-  if (r == 0)
+  while (r == 0) {
+    /* Lease not renewed for long: a collection may have judged it dead
+     * and removed chunks this push reused.  Touch (or put) them all
+     * again.  Asked again after the waits below, right before the
+     * index: the lease may lapse while collections are waited for. */
+    if (archive_lease_stale (lease)) {
+      archive_lease_refresh (lease, true);
+      if (archive_lease_stale (lease))
+        r = cdp_set_error (-EIO, "archive %s: the push's lease cannot be "
+                           "renewed", p->a->s->location);
+      else
+        r = pass (p, PASS_TOUCH, lease, total);
+      continue;
+    }
+    overlap = false;
     r = wait_collections (p, lease, total, &overlap);
-  if (r == 0 && overlap)
-    r = pass (p, PASS_STAT, lease, total);
+    if (r == 0 && overlap)
+      r = pass (p, PASS_STAT, lease, total);
+    if (r == 0 && !archive_lease_stale (lease))
+      break;
+  }
   if (r == 0) {
     if (p->o->progress && p->o->progress (p->o->opaque, total, total) != 0)
       r = cdp_set_error (-ECANCELED, "the push was cancelled");

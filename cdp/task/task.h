@@ -443,7 +443,9 @@ struct archive;
 struct archive *view_archive (struct task_view *v, const char **why);
 /* The task's archived points, oldest first (a listing: no disks), read
  * on first use: 0, -ENOENT (the task has no archive), or -errno with
- * the message in *why. */
+ * the message in *why: -ENOMEDIUM when the archive is not there although
+ * serve's archiver counted points of the task in it (TASK/archive.json):
+ * gone, never shown as empty. */
 struct archive_point_vector;
 int view_archive_points (struct task_view *v,
                          const struct archive_point_vector **out,

@@ -8,11 +8,16 @@
  * readers opened on it stay until view_close: the readers keep their
  * point's address. */
 #include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cdp/task/task.h"
 #include "common/error.h"
+#include "common/jsonfile.h"
 #include "common/timeutil.h"
 #include "recovery/archive/archive.h"
 
@@ -105,6 +110,25 @@ view_archive (struct task_view *v, const char **why)
   return va->a;
 }
 
+/* How many points serve's archiver last counted in location for task
+ * t (TASK/archive.json), 0 when it has not or cannot say. */
+static int64_t
+archiver_counted (const struct task *t, const char *location)
+{
+  char *path = task_path (t, "archive.json");
+  struct json_object *o = NULL, *l, *n;
+  int64_t points = 0;
+
+  if (path && jf_load (path, INT_MAX, &o, NULL) == 0
+      && json_object_object_get_ex (o, "location", &l)
+      && strcmp (json_object_get_string (l), location) == 0
+      && json_object_object_get_ex (o, "points", &n))
+    points = json_object_get_int64 (n);
+  json_object_put (o);
+  free (path);
+  return points;
+}
+
 int
 view_archive_points (struct task_view *v, const archive_point_vector **out,
                      const char **why)
@@ -123,9 +147,20 @@ view_archive_points (struct task_view *v, const archive_point_vector **out,
                   va->location, *cdp_get_error () ? cdp_get_error ()
                                                   : strerror (-e));
     }
-    /* An archive not made yet holds no point: nothing to list. */
-    if (e == -ENOENT && !va->only)
-      e = 0;
+    /* An archive not made yet holds no point: nothing to list.  One
+     * that held points of the task is gone (an unmounted file system, a
+     * removed bucket): never shown as empty. */
+    if (e == -ENOENT && !va->only) {
+      int64_t n = archiver_counted (v->task, va->location);
+      if (n > 0) {
+        snprintf (va->why, sizeof va->why, "the archive %s is gone (serve "
+                  "counted %" PRId64 " points of task %s there): is it "
+                  "mounted?", va->location, n, v->task->name);
+        e = -ENOMEDIUM;
+      }
+      else
+        e = 0;
+    }
     va->list_err = e;
     va->listed = true;
   }

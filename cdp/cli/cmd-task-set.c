@@ -340,6 +340,13 @@ cmd_task_set (const char *store, int argc, char **argv)
     e = task_load_fail (store, name, e);
     goto out;
   }
+  /* task.json keeps no policy of an archive without its location. */
+  if ((w.agiven[0] ? w.a.location : t->archive.location) == NULL &&
+      (w.agiven[1] || w.agiven[2] || w.agiven[3] || w.agiven[4])) {
+    e = usage_error ("task %s: --keep-daily, --keep-weekly, --keep-monthly "
+                     "and --archive-bandwidth need --archive LOCATION", name);
+    goto out;
+  }
   names = w.json ? json_object_new_array () : NULL;
   apply (&w, &t->policy, changed, sizeof changed, names);
   policy_changed = *changed != '\0';

@@ -343,7 +343,7 @@ archive_status (const struct task *t, json_object *o, bool served)
     jf_add_null (a, "newest");
   jf_add (a, "points", json_object_new_int64 (have ? json_int (st, "points", 0)
                                               : 0));
-  if (have || served)
+  if (have && due >= 0)             /* -1: the archive not read yet */
     jf_add (a, "lag_s", json_object_new_int64 (due && now > due
                                                ? (now - due) / NS : 0));
   else

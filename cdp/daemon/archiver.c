@@ -67,7 +67,7 @@ struct archiver {
   char error[512];
   int64_t newest_ns;                /* of this store's points; 0: none */
   size_t points;
-  int64_t oldest_due_ns;            /* 0: nothing due */
+  int64_t oldest_due_ns;            /* 0: nothing due; -1: not known */
   int64_t push_time_ns;
   uint64_t push_done, push_total;
   int64_t gc_ns;                    /* the last collection (this serve) */
@@ -413,7 +413,8 @@ cycle (struct archiver *ar, const struct task_archive *cfg)
       e = archiver_due (&v, &ar->archived, &due, &pinned);
   }
   pthread_mutex_lock (&ar->lock);
-  ar->oldest_due_ns = e == 0 && due.len ? due.ptr[0].time_ns : 0;
+  if (e == 0)                       /* else what was known stays */
+    ar->oldest_due_ns = due.len ? due.ptr[0].time_ns : 0;
   pthread_mutex_unlock (&ar->lock);
   for (size_t i = 0; e == 0 && i < due.len && !ar->cancel; i++) {
     e = push_one (ar, &v, &due.ptr[i], cfg->bandwidth);
@@ -518,7 +519,8 @@ thread_start (struct archiver *ar)
   ar->listed = false;
   ar->state = "idle";
   *ar->error = '\0';
-  ar->oldest_due_ns = ar->newest_ns = 0;
+  ar->oldest_due_ns = -1;           /* until the archive is read */
+  ar->newest_ns = 0;
   ar->points = 0;
   ar->gc_ns = state_gc_ns (ar);
   if ((e = -pthread_create (&ar->thread, NULL, archiver_thread, ar)) < 0) {

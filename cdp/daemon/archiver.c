@@ -393,7 +393,9 @@ cycle (struct archiver *ar, const struct task_archive *cfg)
   time_vector pinned = empty_vector;
   struct task_view v;
   bool pushed = false;
-  int e;
+  int64_t failed_ns = 0;
+  char failed_why[512] = "";
+  int e, pe = 0;
 
   if ((e = archive_ensure (ar, cfg->location)) < 0)
     return e;
@@ -416,12 +418,25 @@ cycle (struct archiver *ar, const struct task_archive *cfg)
   if (e == 0)                       /* else what was known stays */
     ar->oldest_due_ns = due.len ? due.ptr[0].time_ns : 0;
   pthread_mutex_unlock (&ar->lock);
+  /* A point that cannot be archived does not hold back the others: the
+   * first failure is the cycle's, once the rest are tried. */
   for (size_t i = 0; e == 0 && i < due.len && !ar->cancel; i++) {
-    e = push_one (ar, &v, &due.ptr[i], cfg->bandwidth);
-    pushed = pushed || e == 0;
+    int r = push_one (ar, &v, &due.ptr[i], cfg->bandwidth);
+    if (r < 0 && (ar->cancel || atomic_load (&all_stop))) {
+      e = r;                        /* stopping: nothing more */
+      break;
+    }
+    if (r == 0)
+      pushed = true;
+    else if (pe == 0) {
+      pe = r;
+      failed_ns = due.ptr[i].time_ns;
+      snprintf (failed_why, sizeof failed_why, "%s", *cdp_get_error ()
+                ? cdp_get_error () : strerror (-r));
+    }
     pthread_mutex_lock (&ar->lock);
-    ar->oldest_due_ns = e == 0 && i + 1 < due.len ? due.ptr[i + 1].time_ns
-                        : e == 0 ? 0 : due.ptr[i].time_ns;
+    ar->oldest_due_ns = pe < 0 ? failed_ns
+                        : i + 1 < due.len ? due.ptr[i + 1].time_ns : 0;
     pthread_mutex_unlock (&ar->lock);
   }
   /* After a push, and when a lock or bookmark came or went (an unlock
@@ -433,6 +448,8 @@ cycle (struct archiver *ar, const struct task_archive *cfg)
   archiver_view_end (&v);
   due_vector_reset (&due);
   time_vector_reset (&pinned);
+  if (e == 0 && pe < 0)
+    e = cdp_set_error (pe, "%s", failed_why);
   return e;
 }
 

@@ -187,8 +187,10 @@ list_ours (struct archiver *ar, archive_point_vector *ours)
   ar->archived.len = 0;
   for (size_t i = 0; e == 0 && i < all.len; i++) {
     struct archive_point *p = &all.ptr[i];
-    if (!task_archive_ours (ar->host, ar->store, p->host, p->store))
-      continue;
+    if (!task_archive_ours (ar->host, ar->store, p->host, p->store) ||
+        p->pushed_ns < ar->t->created_ns)
+      continue;                     /* another store's, or a task of this
+                                       name deleted with --keep-archive */
     if (time_vector_append (&ar->archived, p->time_ns) < 0 ||
         (ours && archive_point_vector_append (ours, *p) < 0)) {
       e = -ENOMEM;

@@ -132,7 +132,7 @@ cli_archive_forget (const char *store, const struct task *t, size_t *n,
     e = archive_points (a, t->name, &v);
   for (size_t i = 0; e == 0 && i < v.len; i++)
     if (task_archive_ours (host, real, v.ptr[i].host, v.ptr[i].store) &&
-        v.ptr[i].pushed_ns >= t->created_ns) {     /* not an earlier task's */
+        v.ptr[i].time_ns >= t->created_ns) {       /* not an earlier task's */
       if ((e = archive_point_forget (a, &v.ptr[i])) == 0)
         (*n)++;
     }

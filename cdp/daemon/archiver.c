@@ -188,7 +188,7 @@ list_ours (struct archiver *ar, archive_point_vector *ours)
   for (size_t i = 0; e == 0 && i < all.len; i++) {
     struct archive_point *p = &all.ptr[i];
     if (!task_archive_ours (ar->host, ar->store, p->host, p->store) ||
-        p->pushed_ns < ar->t->created_ns)
+        p->time_ns < ar->t->created_ns)
       continue;                     /* another store's, or a task of this
                                        name deleted with --keep-archive */
     if (time_vector_append (&ar->archived, p->time_ns) < 0 ||

@@ -4,6 +4,7 @@
 #ifndef CDP_TESTS_ARCHIVE_TEST_H
 #define CDP_TESTS_ARCHIVE_TEST_H
 
+#include <malloc.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -233,6 +234,50 @@ count_objects (struct archive *a, const char *prefix)
 
   cr_assert_eq (a->s->ops->list (a->s, prefix, count_obj, &n), 0);
   return n;
+}
+
+/* Bytes the program holds: in the heap and in mapped blocks (mallinfo2;
+ * ASan's allocator is not seen). */
+static __attribute__ ((unused)) size_t
+held (void)
+{
+  struct mallinfo2 mi = mallinfo2 ();
+
+  return mi.uordblks + mi.hblkhd;
+}
+
+/* Put an index of task vm1 at t of one disk of nchunks chunks, chunk c
+ * named by sum c % distinct + 1 (no chunk is stored). */
+static __attribute__ ((unused)) void
+put_synthetic_index (struct archive *a, int64_t t, uint32_t nchunks,
+                     uint32_t distinct)
+{
+  struct archive_disk d = { .name = (char *) "vda",
+                            .size = (uint64_t) nchunks * CS,
+                            .nchunks = nchunks };
+  struct archive_point p = {
+    .task = (char *) "vm1", .time_ns = t, .kind = (char *) "push",
+    .host = (char *) "h", .store = (char *) "/store",
+    .store_id = (char *) "0123456789ab", .chunk_size = CS,
+    .ndisks = 1, .disks = &d,
+  };
+  char key[256];
+  void *buf;
+  size_t len;
+
+  d.sums = calloc (nchunks, 32);
+  cr_assert_not_null (d.sums);
+  for (uint32_t c = 0; c < nchunks; c++) {
+    uint32_t v = c % distinct + 1;
+    memcpy (d.sums[c], &v, sizeof v);
+  }
+  cr_assert_eq (archive_index_key ("vm1", t, "0123456789ab", key, sizeof key),
+                0);
+  cr_assert_eq (archive_index_encode (&p, &buf, &len), 0);
+  cr_assert_eq (a->s->ops->put (a->s, key, buf, len), 0, "%s",
+                cdp_get_error ());
+  free (buf);
+  free (d.sums);
 }
 
 #endif

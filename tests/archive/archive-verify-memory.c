@@ -6,7 +6,6 @@
  * stays under 16 MiB.  (Measured with mallinfo2 when the first chunk
  * is read, the list of sums then complete.)  The chunks are not there:
  * each is reported missing. */
-#include <malloc.h>
 #include <pthread.h>
 
 #include "tests/archive/archive-test.h"
@@ -19,15 +18,6 @@
 static struct archive_store_ops ops;
 static const struct archive_store_ops *real;
 static size_t before, at_check;
-
-/* Bytes the program holds: in the heap and in mapped blocks. */
-static size_t
-held (void)
-{
-  struct mallinfo2 mi = mallinfo2 ();
-
-  return mi.uordblks + mi.hblkhd;
-}
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -42,38 +32,6 @@ measuring_get (struct archive_store *s, const char *key, void **buf,
   return real->get (s, key, buf, len);
 }
 
-/* An index of a point at t whose chunk c is sum c % DISTINCT. */
-static void
-put_point (struct archive *a, int64_t t)
-{
-  struct archive_disk d = { .name = (char *) "vda",
-                            .size = (uint64_t) NCHUNKS * CS,
-                            .nchunks = NCHUNKS };
-  struct archive_point p = {
-    .task = (char *) "vm1", .time_ns = t, .kind = (char *) "push",
-    .host = (char *) "h", .store = (char *) "/store",
-    .store_id = (char *) "0123456789ab", .chunk_size = CS,
-    .ndisks = 1, .disks = &d,
-  };
-  char key[256];
-  void *buf;
-  size_t len;
-
-  d.sums = calloc (NCHUNKS, 32);
-  cr_assert_not_null (d.sums);
-  for (uint32_t c = 0; c < NCHUNKS; c++) {
-    uint32_t v = c % DISTINCT + 1;
-    memcpy (d.sums[c], &v, sizeof v);
-  }
-  cr_assert_eq (archive_index_key ("vm1", t, "0123456789ab", key, sizeof key),
-                0);
-  cr_assert_eq (archive_index_encode (&p, &buf, &len), 0);
-  cr_assert_eq (a->s->ops->put (a->s, key, buf, len), 0, "%s",
-                cdp_get_error ());
-  free (buf);
-  free (d.sums);
-}
-
 Test (archive_verify_memory, distinct_sums_once)
 {
   char *dir = tmp_dir ();
@@ -81,7 +39,7 @@ Test (archive_verify_memory, distinct_sums_once)
   struct archive *a = open_dir (dir, true);
 
   for (int i = 0; i < NPOINTS; i++)
-    put_point (a, T1 + i);
+    put_synthetic_index (a, T1 + i, NCHUNKS, DISTINCT);
   real = a->s->ops;
   ops = *real;
   ops.get = measuring_get;

@@ -77,4 +77,7 @@ Test (archive_push_lease_lapse_late, touches_again_before_the_index)
                 "the point names a chunk that is gone: %s", cdp_get_error ());
   archive_point_free (&pt);
   assert_reads_as (a, "vm1", T1, 0, &m);
+  archive_close (a);
+  mem_free (&m);
+  rm_tree (dir);
 }

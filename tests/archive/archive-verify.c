@@ -141,4 +141,7 @@ Test (archive_verify, damaged_chunk_healed_by_next_push)
   cr_assert_eq (archive_verify (a, NULL, "vm1", 2, bad, &s, &vs), 0);
   cr_assert_eq (s.n, 0);
   assert_reads_as (a, "vm1", T1, 0, &m);
+  archive_close (a);
+  mem_free (&m);
+  rm_tree (dir);
 }

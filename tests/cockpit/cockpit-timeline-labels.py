@@ -46,6 +46,26 @@ def check(s, where):
     return lay
 
 
+EDGE_OFFSET = """
+const svg = document.querySelector('#timeline svg');
+const line = document.querySelector('#timeline .tl-edge line');
+if (!svg || !line) return null;
+const width = svg.getBoundingClientRect().width;
+return parseFloat(line.getAttribute('x1')) * width / parseFloat(svg.getAttribute('width')) - width / 2;
+"""
+
+
+def wheel_on_edge(d):
+    """Turn the wheel up over the first retention edge: True once done
+    (s.wait tries again when the SVG was replaced meanwhile)."""
+    x = d.execute_script(EDGE_OFFSET)
+    if x is None:
+        return False
+    svg = d.find_element(By.CSS_SELECTOR, "#timeline svg")
+    ActionChains(d).scroll_from_origin(ScrollOrigin.from_element(svg, int(x), 0), 0, -100).perform()
+    return True
+
+
 def test(s):
     d = s.driver
     s.open_page("/task/cdp-page")
@@ -54,15 +74,12 @@ def test(s):
     s.wait(lambda: d.find_elements(By.CSS_SELECTOR, "#timeline .tl-edge"), "the retention edges")
     check(s, "all history")
     # Zoom in with the wheel on the edges, down to the narrowest view.
-    svg = d.find_element(By.CSS_SELECTOR, "#timeline svg")
     for step in range(12):
-        line = d.find_element(By.CSS_SELECTOR, "#timeline .tl-edge line")
-        x = float(line.get_attribute("x1"))
-        width = svg.size["width"]
-        ActionChains(d).scroll_from_origin(
-            ScrollOrigin.from_element(svg, int(x * width / float(svg.get_attribute("width")) - width / 2), 0),
-            0, -100).perform()
         status = s.text(By.ID, "timeline-status")
+        # The page redraws the timeline every few seconds: the edge's
+        # place is read in one script, and the wheel is tried again on
+        # an SVG replaced under it.
+        s.wait(lambda: wheel_on_edge(d), "a wheel turn on the retention edge")
         s.wait(lambda: s.text(By.ID, "timeline-status") not in ("", "Loading\u2026", status)
                or d.find_elements(By.CSS_SELECTOR, "#timeline .tl-edge"), "the timeline to redraw")
         s.wait(lambda: d.find_elements(By.CSS_SELECTOR, "#timeline .tl-edge"), "the retention edges in view")

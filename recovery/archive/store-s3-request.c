@@ -19,8 +19,6 @@
  * once.  Nothing waits forever: connect within CONNECT_SECS, then at
  * least LOW_SPEED_BPS every LOW_SPEED_SECS. */
 #include <errno.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <inttypes.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -33,6 +31,7 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "recovery/archive/archive-internal.h"
 #include "recovery/archive/store-s3.h"
 
 #define CONNECT_SECS 10
@@ -265,20 +264,6 @@ handle_put (struct s3 *st, struct s3_handle *h)
   pthread_mutex_unlock (&st->lock);
 }
 
-/* The payload's SHA-256 in hex. */
-static int
-payload_sha256 (const void *buf, size_t len, char sha[65])
-{
-  unsigned char d[32];
-  int i;
-
-  if (gnutls_hash_fast (GNUTLS_DIG_SHA256, buf, len, d) < 0)
-    return -EIO;
-  for (i = 0; i < 32; i++)
-    sprintf (sha + 2 * i, "%02x", d[i]);
-  return 0;
-}
-
 /* Append "NAME: VALUE".  (Not "Expect:" to drop 100-continue: curl 7.88
  * signs the header it then leaves out, and S3 refuses the signature.) */
 static struct curl_slist *
@@ -440,9 +425,11 @@ s3_perform (struct s3 *st, struct s3_req *r)
     return cdp_set_error (-ENOMEM, "out of memory");
   if (!with_body)
     strcpy (sha, EMPTY_SHA256);
-  else if (payload_sha256 (r->body_len ? r->body : "", r->body_len, sha) < 0)
-    return cdp_set_error (-EIO, "archive %s: hashing %s failed",
-                          st->s.location, r->key ? r->key : "(bucket)");
+  else {
+    uint8_t d[32];
+    archive_sha256 (r->body_len ? r->body : "", r->body_len, d);
+    archive_hex (d, sha);
+  }
   if ((c = handle_get (st, &h)) == NULL)
     return cdp_set_error (-ENOMEM, "out of memory");
   for (n = 1;; n++) {
